@@ -1,0 +1,279 @@
+"""Statistics, the results table, bench RESULTS.md and results.json. Standard library only."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from measure import Sample
+from runner import ERROR, FLOOR, OK, Side, WorkloadResult
+
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Machine:
+    cores: int
+    cpu: str
+    memory: str
+    work_fs: str
+    kernel: str
+    python: str
+    loadavg: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"- CPU: {self.cores} cores ({self.cpu})",
+            f"- Memory: {self.memory}",
+            f"- File system of the work dir: {self.work_fs}",
+            f"- Kernel: {self.kernel}",
+            f"- Python (all bench venvs): {self.python}",
+            f"- Load average at start (1/5/15 min): {self.loadavg}",
+        ]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def fs_type(path: Path) -> str:
+    """The type of the mount holding PATH (longest mount-point prefix in /proc/mounts)."""
+    real = os.path.realpath(path)
+    best, kind = "", "unknown"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            mount = parts[1].replace("\\040", " ")
+            inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, kind = mount, parts[2]
+    except OSError:
+        pass
+    return f"{kind} (mounted at {best or '?'}; {path})"
+
+
+def describe_machine(work: Path) -> Machine:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return Machine(
+        cores=os.cpu_count() or 0,
+        cpu=_cpu_model(),
+        memory=_memory(),
+        work_fs=fs_type(work),
+        kernel=f"{platform.system()} {platform.release()}",
+        python=platform.python_version(),
+        loadavg=load,
+    )
+
+
+def checkout_id(root: Path) -> str:
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+    head = git("rev-parse", "--short", "HEAD") or "no commit yet"
+    dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "src", "pyproject.toml") else ""
+    return head + dirty
+
+
+# -- numbers ----------------------------------------------------------------------------------
+
+def fmt_time(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def median(samples: list[Sample]) -> float:
+    return statistics.median(s.wall_s for s in samples)
+
+
+def time_cell(side: Side) -> str:
+    if side.status == OK and side.samples:
+        walls = [s.wall_s for s in side.samples]
+        return f"{fmt_time(median(side.samples))} ({fmt_time(min(walls))} - {fmt_time(max(walls))})"
+    if side.status == ERROR:
+        return "error (see notes)"
+    return side.message if side.status != OK else "no samples"
+
+
+def rss_cell(side: Side) -> str:
+    if side.status == OK and side.samples:
+        return f"{max(s.maxrss_kib for s in side.samples) / 1024:.0f} MiB"
+    return DASH
+
+
+def ratio(result: WorkloadResult) -> float | None:
+    cairn, dvc = result.sides["cairn"], result.sides["dvc"]
+    if cairn.status == OK and dvc.status == OK and cairn.samples and dvc.samples:
+        return median(dvc.samples) / median(cairn.samples)
+    return None
+
+
+def table(results: list[WorkloadResult]) -> list[str]:
+    rows = [
+        "| ID | Workload | cairn median (min - max) | DVC median (min - max) | DVC/cairn | cairn peak RSS | DVC peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c, d = r.sides["cairn"], r.sides["dvc"]
+        q = ratio(r)
+        rows.append(
+            f"| {r.workload.id} | {r.workload.title} | {time_cell(c)} | {time_cell(d)} | "
+            f"{f'{q:.2f}x' if q is not None else DASH} | {rss_cell(c)} | {rss_cell(d)} |"
+        )
+    return rows
+
+
+def extra_lines(results: list[WorkloadResult]) -> list[str]:
+    """Floors, the scaling ratio, and per-workload notes and failures."""
+    lines: list[str] = []
+    by_id = {r.workload.id: r for r in results}
+    for r in results:
+        floor = r.sides.get(FLOOR)
+        if floor is None:
+            continue
+        if floor.status == OK and floor.samples:
+            f = median(floor.samples)
+            rel = [f"{name} {median(r.sides[name].samples) / f:.1f}x the floor"
+                   for name in ("cairn", "dvc") if r.sides[name].status == OK and r.sides[name].samples]
+            lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {time_cell(floor)}"
+                         + (f"; {', '.join(rel)}" if rel else ""))
+        else:
+            lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {floor.message}")
+    if "W14" in by_id:
+        parts = []
+        for name in ("cairn", "dvc"):
+            big, small = by_id["W14"].sides[name], by_id.get("W1")
+            if small and big.status == OK and big.samples and small.sides[name].status == OK:
+                parts.append(f"{name} {median(big.samples) / median(small.sides[name].samples):.1f}x")
+            else:
+                parts.append(f"{name} n/a")
+        lines.append(f"- Scaling, time(W14, 10x the files) / time(W1) (10 would be linear): {', '.join(parts)}")
+    for r in results:
+        notes = [r.workload.notes] if r.workload.notes else []
+        notes += [f"{s.name}: {s.message}" for s in r.sides.values() if s.status == ERROR]
+        if notes:
+            lines.append(f"- {r.workload.id}: " + " ".join(notes))
+    return lines
+
+
+def help_line(help_samples: dict[str, list[Sample]], problems: dict[str, str]) -> str:
+    parts = []
+    for name in ("cairn", "dvc"):
+        samples = help_samples.get(name) or []
+        if samples:
+            walls = [s.wall_s for s in samples]
+            parts.append(f"`{name} --help` {fmt_time(median(samples))} median "
+                         f"({fmt_time(min(walls))} - {fmt_time(max(walls))}, {len(walls)} runs)")
+        else:
+            parts.append(f"`{name} --help`: {problems.get(name, 'not measured')}")
+    cairn = help_samples.get("cairn") or []
+    verdict = ""
+    if cairn:
+        verdict = " — target < 100 ms: " + ("met" if median(cairn) < 0.1 else "MISSED")
+    return "Start-up: " + "; ".join(parts) + verdict
+
+
+# -- output -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Header:
+    mode: str
+    runs: int
+    warmup: bool
+    date: str
+    machine: Machine
+    versions: dict[str, str]
+    checkout: str
+    elapsed_s: float
+    sizes: str
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> str:
+    h = header
+    out = [
+        "# cairn vs DVC benchmark results",
+        "",
+        f"Generated by `python bench/run.py` ({h.mode} scale: {h.sizes}) on {h.date}; "
+        f"{h.runs} timed run(s) per tool per workload, "
+        + ("after one warm-up run each" if h.warmup else "no warm-up")
+        + f"; the whole bench took {h.elapsed_s / 60:.1f} min.",
+        "",
+        "## Machine",
+        "",
+        *h.machine.lines(),
+        f"- cairn: {h.versions.get('cairn', '?')} (checkout {h.checkout})",
+        f"- DVC: {h.versions.get('dvc', '?')}",
+        "",
+        "## Results",
+        "",
+        "Wall time of the timed command alone; DVC/cairn > 1 means cairn is faster. Peak RSS is the "
+        "largest single process of the command's tree (wait4 ru_maxrss), the max over the runs.",
+        "",
+        *table(results),
+        "",
+        help_text,
+        "",
+        *extra_lines(results),
+        "",
+        "## Method",
+        "",
+        "Both tools get the same data (generated with a fixed seed), the same link type (cache.type "
+        "copy, except W5-hardlink), the same kind of remote, and start cold in the same way: every run "
+        "is a fresh `git init` repo with a fresh tool init, an empty cache, its own HOME and data copied "
+        "in (so the page cache is warm for both alike). Runs alternate cairn, DVC, cairn, DVC, ...; only "
+        "the tool command is timed. The machine is shared and noisy: read the ratios, not the absolute "
+        "times. See bench/README.md.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write(out_dir: Path, header: Header, results: list[WorkloadResult], help_text: str,
+          help_samples: dict[str, list[Sample]]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "RESULTS.md"
+    md.write_text(markdown(header, results, help_text))
+    data = {
+        "header": asdict(header),
+        "help": {k: [asdict(s) for s in v] for k, v in help_samples.items()},
+        "workloads": [
+            {
+                "id": r.workload.id,
+                "title": r.workload.title,
+                "runs": r.runs,
+                "ratio_dvc_over_cairn": ratio(r),
+                "sides": {
+                    name: {"status": s.status, "message": s.message,
+                           "samples": [asdict(x) for x in s.samples]}
+                    for name, s in r.sides.items()
+                },
+            }
+            for r in results
+        ],
+    }
+    (out_dir / "results.json").write_text(json.dumps(data, indent=2))
+    return md

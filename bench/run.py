@@ -1,0 +1,126 @@
+"""Benchmark cairn against DVC: `python bench/run.py [--quick|--smoke] [--only W1,W3] [--runs N]`.
+
+Standard library only (any python >= 3.11); the tools run from the bench's own venvs under
+bench/.venvs/. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+if sys.version_info < (3, 11):  # noqa: UP036 - a clear message for old interpreters
+    sys.exit("bench/run.py needs python >= 3.11")
+
+import datasets  # noqa: E402
+import envs  # noqa: E402
+import report  # noqa: E402
+from runner import ERROR, Runner, WorkloadResult, rmtree, time_help  # noqa: E402
+from s3server import MotoServer  # noqa: E402
+from tools import Tool, cairn_tool, dvc_tool  # noqa: E402
+from workloads import select  # noqa: E402
+
+DEFAULT_RUNS = 5
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument("--quick", action="store_true", help="a tenth of the full data sizes")
+    scale.add_argument("--smoke", action="store_true",
+                       help="tiny data, every workload once, no warm-up (checks the harness)")
+    p.add_argument("--only", metavar="W1,W3", help="comma-separated workload ids (W5 = W5-copy and W5-hardlink)")
+    p.add_argument("--runs", type=int, metavar="N",
+                   help=f"timed runs per tool per workload (default {DEFAULT_RUNS}; 1 with --smoke)")
+    p.add_argument("--out", type=Path, default=envs.BENCH_DIR,
+                   help="where RESULTS.md and results.json go (default: bench/)")
+    p.add_argument("--work", type=Path, default=envs.BENCH_DIR / ".work",
+                   help="scratch area: datasets, run folders, logs (default: bench/.work/)")
+    p.add_argument("--timeout", type=float, default=3600, metavar="S",
+                   help="give up on one timed command after S seconds (default 3600)")
+    args = p.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        p.error("--runs must be >= 1")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    scale = datasets.SCALES[mode]
+    runs = args.runs or (1 if args.smoke else DEFAULT_RUNS)
+    warmup = not args.smoke
+    chosen = select(args.only, mode)
+    if not chosen:
+        print(f"no workload selected at {mode} scale", file=sys.stderr)
+        return 2
+    work: Path = args.work.resolve()
+    logs = work / "logs"
+    rmtree(logs)
+    rmtree(work / "runs")
+    logs.mkdir(parents=True)
+
+    with envs.venvs_lock():
+        dvc_env = envs.ensure_venv("dvc", envs.DVC_REQUIREMENTS, logs)
+        needs_s3 = any(w.s3 for w in chosen)
+        moto_env = envs.ensure_venv("moto", envs.MOTO_REQUIREMENTS, logs) if needs_s3 else None
+        cairn = envs.install_cairn(envs.REPO_ROOT, logs)
+        tools: dict[str, Tool | None] = {
+            "cairn": cairn_tool(cairn.venv.bin, cairn.version or "?") if cairn.venv else None,
+            "dvc": dvc_tool(dvc_env.bin, dvc_env.version_of("dvc") or "?"),
+        }
+        missing = f"not installed ({cairn.problem})" if cairn.problem else ""
+        if cairn.problem:
+            print(f"[bench] cairn: {cairn.problem}", flush=True)
+
+        needed = set().union(*(w.datasets for w in chosen))
+        data = datasets.prepare(work, scale, small=bool(needed & {"small"}), big="big" in needed,
+                                chain="chain" in needed, huge="huge" in needed)
+        help_samples = time_help(tools, work, runs=3 if args.smoke else 10, warmup=warmup)
+
+        s3 = MotoServer(moto_env, logs / "moto.log") if moto_env else None
+        results: list[WorkloadResult] = []
+        try:
+            if s3:
+                s3.start()
+            runner = Runner(work=work, data=data, tools=tools, missing_reason=missing, s3=s3,
+                            runs=runs, warmup=warmup, timeout_s=args.timeout)
+            for w in chosen:
+                results.append(runner.run(w))
+        finally:
+            if s3:
+                s3.stop()
+
+    help_text = report.help_line(help_samples, {"cairn": missing or "failed"})
+    header = report.Header(
+        mode=mode,
+        runs=runs,
+        warmup=warmup,
+        date=report.now(),
+        machine=report.describe_machine(work),
+        versions={name: (t.version if t else "not installed") for name, t in tools.items()},
+        checkout=report.checkout_id(envs.REPO_ROOT),
+        elapsed_s=time.monotonic() - started,
+        sizes=(f"{scale.small_files:,} small files in {scale.small_folders} folders, "
+               f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"
+               + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")),
+    )
+    md = report.write(args.out.resolve(), header, results, help_text, help_samples)
+    print()
+    print("\n".join(report.table(results)))
+    print()
+    print(help_text)
+    print("\n".join(report.extra_lines(results)))
+    print(f"\n[bench] wrote {md} ({header.elapsed_s:.0f} s)")
+    failed = [f"{r.workload.id} {s.name}" for r in results for s in r.sides.values() if s.status == ERROR]
+    if failed:
+        print(f"[bench] failures: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,210 @@
+"""Running one workload: warm-up, then timed rounds alternating the tools (cairn, dvc, cairn, ...).
+
+Every run gets its own empty run directory (its own HOME too, so no user-level cache or config
+carries over), the workload's untimed setup, the timed command, the untimed check, and then the
+directory is deleted. A tool whose setup, command or check fails stops for that workload and the
+failure is reported; the other tool goes on. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import Datasets
+from measure import Sample, run_timed
+from s3server import BUCKET, DUMMY_CREDENTIALS, MotoServer
+from tools import SetupError, Tool, tool_home_files
+from workloads import RunCtx, Workload
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OK, NOT_IMPLEMENTED, NOT_INSTALLED, ERROR = "ok", "not implemented", "not installed", "error"
+FLOOR = "floor"
+
+
+@dataclass
+class Side:
+    """One participant's outcome in one workload."""
+
+    name: str
+    status: str = OK
+    message: str = ""
+    samples: list[Sample] = field(default_factory=list)
+
+
+@dataclass
+class WorkloadResult:
+    workload: Workload
+    sides: dict[str, Side]
+    runs: int
+    warmup: bool
+
+
+def tool_env(tool_bin: Path | None, home: Path) -> dict[str, str]:
+    """A clean environment: nothing of the caller's venv, PYTHONPATH or AWS settings leaks in."""
+    path = f"{tool_bin}:{SYSTEM_PATH}" if tool_bin else SYSTEM_PATH
+    return {
+        "PATH": path,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        **DUMMY_CREDENTIALS,
+    }
+
+
+def rmtree(path: Path) -> None:
+    """Delete a run directory, also where a tool made its cache folders read-only."""
+    if not path.exists():
+        return
+    try:
+        shutil.rmtree(path)
+    except PermissionError:
+        for dirpath, _dirs, _files in os.walk(path):
+            os.chmod(dirpath, os.stat(dirpath).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        shutil.rmtree(path)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:] if not line.startswith("$ ("))
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        work: Path,
+        data: Datasets,
+        tools: dict[str, Tool | None],
+        missing_reason: str,
+        s3: MotoServer | None,
+        runs: int,
+        warmup: bool,
+        timeout_s: float,
+    ) -> None:
+        self.work = work
+        self.data = data
+        self.tools = tools
+        self.missing_reason = missing_reason
+        self.s3 = s3
+        self.runs = runs
+        self.warmup = warmup
+        self.timeout_s = timeout_s
+        self.logs = work / "logs"
+        self.runs_dir = work / "runs"
+
+    def _sides(self, w: Workload) -> dict[str, Side]:
+        sides: dict[str, Side] = {}
+        probe_dir = self.work / "probe"
+        probe_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("cairn", "dvc"):
+            tool = self.tools.get(name)
+            side = Side(name)
+            if tool is None:
+                side.status, side.message = NOT_INSTALLED, self.missing_reason
+            elif name == "cairn":
+                env = tool_env(tool.bin_dir, probe_dir)
+                missing = [c for c in w.cairn_commands if not tool.implements(c, env, probe_dir)]
+                if missing:
+                    side.status = NOT_IMPLEMENTED
+                    side.message = "not implemented yet (" + ", ".join(f"`cairn {c}`" for c in missing) + " missing)"
+            sides[name] = side
+        if w.floor_command is not None:
+            sides[FLOOR] = Side(FLOOR)
+        return sides
+
+    def run(self, w: Workload) -> WorkloadResult:
+        sides = self._sides(w)
+        runs = min(self.runs, w.max_runs or self.runs)
+        warm = self.warmup and w.warmup
+        rounds = ["warmup"] * warm + [f"run{i + 1}" for i in range(runs)]
+        for label in rounds:
+            for side in sides.values():
+                if side.status != OK:
+                    continue
+                print(f"[bench] {w.id} {side.name} {label}", flush=True)
+                sample = self._one(w, side, label)
+                if sample is not None and label != "warmup":
+                    side.samples.append(sample)
+        return WorkloadResult(w, sides, runs, warm)
+
+    def _one(self, w: Workload, side: Side, label: str) -> Sample | None:
+        is_floor = side.name == FLOOR
+        tool = self.tools["dvc"] if is_floor else self.tools[side.name]
+        assert tool is not None
+        run_dir = self.runs_dir / f"{w.id}-{side.name}-{label}"
+        rmtree(run_dir)
+        home = run_dir / "home"
+        for path, text in tool_home_files(home).items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        log_dir = self.logs / w.id
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{side.name}-{label}.log"
+        ctx = RunCtx(
+            tool=tool,
+            data=self.data,
+            run_dir=run_dir,
+            env=tool_env(None if is_floor else tool.bin_dir, home),
+            log=log,
+            stdout=log_dir / f"{side.name}-{label}.stdout",
+            s3_endpoint=self.s3.endpoint if (w.s3 and self.s3) else None,
+            s3_bucket=BUCKET if w.s3 else None,
+        )
+        try:
+            if w.s3:
+                assert self.s3 is not None
+                self.s3.reset()
+            setup = w.floor_setup if is_floor else w.setup
+            command = w.floor_command if is_floor else w.command
+            assert setup is not None and command is not None
+            try:
+                setup(ctx)
+            except (SetupError, subprocess.CalledProcessError, OSError) as exc:
+                return self._fail(side, label, f"setup failed: {exc} (log: {log})")
+            sample = run_timed(command(ctx), cwd=ctx.cwd, env=ctx.env, stdout=ctx.stdout,
+                               stderr=log, timeout_s=self.timeout_s)
+            if sample.timed_out:
+                return self._fail(side, label, f"timed out after {self.timeout_s:.0f} s (log: {log})")
+            if sample.exit_code != 0:
+                return self._fail(side, label, f"exit {sample.exit_code}: {_tail(log)} (log: {log})")
+            problem = None if (is_floor or w.verify is None) else w.verify(ctx)
+            if problem:
+                return self._fail(side, label, f"wrong result: {problem} (log: {log})")
+            return sample
+        finally:
+            rmtree(run_dir)
+
+    @staticmethod
+    def _fail(side: Side, label: str, message: str) -> None:
+        side.status, side.message = ERROR, f"{label}: {message}"
+        print(f"[bench]   {side.name} failed: {side.message}", flush=True)
+        return None
+
+
+def time_help(tools: dict[str, Tool | None], work: Path, runs: int, warmup: bool) -> dict[str, list[Sample]]:
+    """`<tool> --help` wall time, alternating the tools, in an empty folder."""
+    where = work / "help"
+    rmtree(where)
+    where.mkdir(parents=True)
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    samples: dict[str, list[Sample]] = {name: [] for name, t in tools.items() if t is not None}
+    for i in range(runs + (1 if warmup else 0)):
+        for name, tool in tools.items():
+            if tool is None:
+                continue
+            s = run_timed(tool.argv("--help"), cwd=where, env=tool_env(tool.bin_dir, where),
+                          stdout=logs / f"help-{name}.stdout", stderr=logs / f"help-{name}.log", timeout_s=60)
+            if s.exit_code == 0 and (i > 0 or not warmup):
+                samples[name].append(s)
+    return samples

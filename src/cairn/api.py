@@ -1,0 +1,111 @@
+"""The Python API: what a script or notebook needs, with no CLI in between.
+
+import cairn.api
+data = cairn.api.read("data/labels.csv", rev="v1.0")
+with cairn.api.open("data/images/cat.png", mode="rb") as f: ...
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable
+from typing import IO
+
+from cairn.errors import PathError
+from cairn.index import pointer as ptr
+from cairn.objects.tree import FILE, Tree
+from cairn.repo import Repo
+from cairn.workspace.add import AddResult
+from cairn.workspace.context import data_rel
+from cairn.workspace.status import PathStatus
+
+__all__ = ["add", "open", "read", "status"]
+
+_builtin_open = open
+
+
+def read(path: str | os.PathLike[str], rev: str | None = None, repo: str | os.PathLike[str] | None = None) -> bytes:
+    """The bytes of tracked file `path` at git revision `rev` (default: the workspace pointers).
+
+    The content comes from the cache and is verified against its id."""
+    r = Repo.find(repo)
+    try:
+        rel = r.ws.rel(os.path.join(r.root, path) if repo is not None and not os.path.isabs(path) else path)
+        oid = _oid_at(r, rel, rev)
+        return r.store.read_verified(oid)
+    finally:
+        r.close()
+
+
+def open(
+    path: str | os.PathLike[str],
+    rev: str | None = None,
+    mode: str = "r",
+    encoding: str | None = None,
+    repo: str | os.PathLike[str] | None = None,
+) -> IO:
+    """A read-only file object for tracked file `path` at `rev`; mode "r" (text) or "rb"."""
+    if mode not in ("r", "rb", "rt"):
+        raise PathError(f"cairn.api.open reads only; mode {mode!r} is not supported", 'use mode="r" or mode="rb"')
+    data = read(path, rev, repo)
+    return io.BytesIO(data) if mode == "rb" else io.StringIO(data.decode(encoding or "utf-8"))
+
+
+def status(targets: Iterable[str] | None = None, repo: str | os.PathLike[str] | None = None) -> list[PathStatus]:
+    """What changed in tracked data against its pointers."""
+    r = Repo.find(repo)
+    try:
+        return r.status(targets)
+    finally:
+        r.close()
+
+
+def add(paths: Iterable[str | os.PathLike[str]], repo: str | os.PathLike[str] | None = None) -> list[AddResult]:
+    """Track files or folders, as `cairn add`."""
+    r = Repo.find(repo)
+    try:
+        return r.add([os.fspath(p) for p in paths])
+    finally:
+        r.close()
+
+
+def _oid_at(r: Repo, rel: str, rev: str | None) -> str:
+    """Find the pointer that covers `rel` (itself or a tracked ancestor folder) at `rev`."""
+    parts = rel.split("/")
+    for i in range(len(parts), 0, -1):
+        data = "/".join(parts[:i])
+        pointer_rel = data + ptr.SUFFIX
+        text = _pointer_text(r, pointer_rel, rev)
+        if text is None:
+            continue
+        p = ptr.parse(text, pointer_rel if rev is None else f"{pointer_rel} at {rev}")
+        if data_rel(pointer_rel, p) != data:
+            continue
+        if p.kind == FILE:
+            if i == len(parts):
+                return p.oid
+            break
+        oid = p.oid
+        for name in parts[i:]:
+            entry = Tree.from_bytes(r.store.read(oid), oid).get(name)
+            if entry is None:
+                raise PathError(f"{rel} is not in the tracked folder {data}" + (f" at {rev}" if rev else ""))
+            oid = entry.oid
+        if entry.kind != FILE:
+            raise PathError(f"{rel} is a folder; read() takes a file", "name a file inside it")
+        return oid
+    raise PathError(
+        f"{rel} is not tracked by cairn" + (f" at revision {rev}" if rev else ""),
+        "check the path, or track it with `cairn add`",
+    )
+
+
+def _pointer_text(r: Repo, pointer_rel: str, rev: str | None) -> bytes | None:
+    if rev is None:
+        try:
+            with _builtin_open(r.root / pointer_rel, "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+    return r._need_git("api.read(rev=...)").read_file(rev, pointer_rel)

@@ -1,0 +1,28 @@
+"""`cairn config KEY [VALUE]`."""
+
+from __future__ import annotations
+
+import click
+
+from cairn.cli.output import emit_json, say
+from cairn.repo import Repo
+from cairn.repo.config import coerce, write
+
+
+@click.command()
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml (not committed).")
+@click.option("--unset", is_flag=True, help="Remove the key.")
+@click.option("--json", "as_json", is_flag=True, help="Print the value as JSON.")
+def config(key: str, value: str | None, local: bool, unset: bool, as_json: bool) -> None:
+    """Get or set a configuration value, e.g. `cairn config cache.type hardlink,copy`."""
+    repo = Repo.find()
+    if unset:
+        coerce(key, "")  # validates the key name
+        write(repo.dot, key, None, local)
+    elif value is None:
+        current = repo.config.get(key)
+        emit_json({key: current}) if as_json else say(str(current))
+    else:
+        write(repo.dot, key, coerce(key, value), local)

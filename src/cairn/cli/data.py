@@ -1,0 +1,213 @@
+"""Data commands: init, add, status, diff, checkout, gc, fsck, unprotect, install-hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from cairn.cli.output import close_progress, emit_json, human_size, progress_for, say, verbosity
+from cairn.repo import Repo
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+@contextmanager
+def opened(as_json: bool = False) -> Iterator[Repo]:
+    progress = progress_for(as_json)
+    repo = Repo.find(progress=progress)
+    try:
+        yield repo
+    finally:
+        close_progress(progress)
+        repo.close()
+
+
+@click.command()
+@click.option("--no-scm", is_flag=True, help="Use cairn without git (no diff, no history for gc).")
+@click.option("-f", "--force", is_flag=True, help="Re-initialize an existing cairn repository.")
+def init(no_scm: bool, force: bool) -> None:
+    """Set up cairn in this git repository: writes .cairn/config.toml and .cairn/.gitignore.
+
+    Commit .cairn/config.toml and .cairn/.gitignore; the cache stays out of git."""
+    repo = Repo.init(no_scm=no_scm, force=force)
+    say(f"Initialized cairn in {repo.dot}")
+    say("Commit it: git add .cairn && git commit -m 'Initialize cairn'")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@json_option
+def add(paths: tuple[str, ...], as_json: bool) -> None:
+    """Track PATHS (files or folders): cache their content and write PATH.cairn pointers.
+
+    Each PATH goes into the .gitignore beside it; commit the pointer and the .gitignore.
+    Files whose size, mtime and inode are unchanged since last time are not read again."""
+    with opened(as_json) as repo:
+        results = repo.add(paths)
+    if as_json:
+        emit_json([r.__dict__ for r in results])
+        return
+    for r in results:
+        what = f"{r.files} files, " if r.kind == "tree" else ""
+        say(f"{'added' if r.changed else 'unchanged'} {r.path} ({what}{human_size(r.size)})")
+    if any(r.changed for r in results):
+        files = " ".join(f"{r.pointer} {_gitignore_of(r.path)}" for r in results if r.changed)
+        say(f"\nTo track the changes with git, run:\n    git add {files}")
+
+
+def _gitignore_of(rel: str) -> str:
+    parent = rel.rpartition("/")[0]
+    return f"{parent}/.gitignore" if parent else ".gitignore"
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@json_option
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing; exit 1 if anything changed.")
+def status(targets: tuple[str, ...], as_json: bool, quiet: bool) -> int:
+    """Show what changed in tracked data against its pointers (all tracked paths by default).
+
+    Exit status is 0; with -q it is 1 when anything changed, for scripts."""
+    with opened(as_json or quiet) as repo:
+        results = repo.status(targets)
+    changed = any(r.changed for r in results)
+    if quiet:
+        return 1 if changed else 0
+    if as_json:
+        emit_json({"changed": changed, "paths": [r.to_dict() for r in results]})
+        return 0
+    if not results:
+        say("No tracked data. Track some with `cairn add PATH`.")
+        return 0
+    limit = None if verbosity() > 0 else 10
+    for r in results:
+        if not r.changed:
+            say(f"{r.path}: unchanged")
+            continue
+        counts = f"{len(r.added)} added, {len(r.modified)} modified, {len(r.deleted)} deleted"
+        say(f"{r.path}: {r.state} ({counts})" + (f" - {r.note}" if r.note else ""))
+        for label in ("added", "modified", "deleted"):
+            files = getattr(r, label)
+            for f in files[:limit]:
+                say(f"    {label + ':':10} {f}")
+            if limit is not None and len(files) > limit:
+                say(f"    ... and {len(files) - limit} more {label} (cairn -v status lists all)")
+    say("\nData is up to date." if not changed else "\n`cairn add` records changes; `cairn checkout` discards them.")
+    return 0
+
+
+@click.command()
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@json_option
+def diff(a: str | None, b: str | None, as_json: bool) -> None:
+    """Show file-level changes of tracked data from revision A (default HEAD) to revision B
+    (default: the workspace). Identical subfolders are skipped, not walked."""
+    with opened(as_json) as repo:
+        changes = repo.diff(a, b)
+    if as_json:
+        counts = {s: sum(1 for c in changes if c.status == s) for s in ("added", "deleted", "modified")}
+        emit_json({"changes": [c.to_dict() for c in changes], "counts": counts})
+        return
+    for c in changes:
+        say(f"{c.status + ':':10} {c.path}")
+    if not changes:
+        say("No changes.")
+    else:
+        say(f"\n{len(changes)} file(s) changed")
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Discard workspace changes that are not in the cache.")
+@json_option
+def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Make tracked data match the pointers (after `git checkout` of another revision).
+
+    Restores missing and changed files and removes files the version does not have. Refuses
+    to overwrite changes that exist nowhere else unless --force."""
+    with opened(as_json) as repo:
+        results = repo.checkout(targets, force=force)
+    if as_json:
+        emit_json([r.__dict__ for r in results])
+        return
+    for r in results:
+        if r.written or r.removed:
+            say(f"{r.path}: {len(r.written)} written, {len(r.removed)} removed ({r.link})")
+        elif verbosity() > 0:
+            say(f"{r.path}: up to date")
+    if not any(r.written or r.removed for r in results):
+        say("Workspace already matches the pointers.")
+
+
+@click.command()
+@click.option("-y", "--yes", is_flag=True, help="Really remove (without it, only report).")
+@json_option
+def gc(yes: bool, as_json: bool) -> None:
+    """Remove cache objects that nothing references.
+
+    Kept: everything the workspace pointers, any commit of any branch or tag, and any
+    experiment reference. Without --yes this only reports what would go and how much space."""
+    with opened(as_json) as repo:
+        plan = repo.gc_plan()
+        removed = repo.gc(plan) if yes and plan.unused else 0
+    if as_json:
+        emit_json({**plan.to_dict(), "removed": removed})
+        return
+    if plan.missing_trees:
+        say(f"note: {len(plan.missing_trees)} referenced folder version(s) are not in the cache", err=True)
+    if not plan.unused:
+        say(f"Nothing to remove ({plan.kept} objects in use).")
+    elif yes:
+        say(f"Removed {removed} objects, {human_size(plan.unused_bytes)} freed.")
+    else:
+        say(
+            f"Would remove {len(plan.unused)} objects ({human_size(plan.unused_bytes)}); "
+            f"{plan.kept} in use are kept.\nRun `cairn gc --yes` to remove them."
+        )
+
+
+@click.command()
+@click.option("--delete-corrupt", is_flag=True, help="Delete corrupt objects (then `cairn pull`).")
+@json_option
+def fsck(delete_corrupt: bool, as_json: bool) -> int:
+    """Re-hash every cache object; report corrupt ones and referenced ones that are missing.
+
+    Exits 1 when anything is wrong."""
+    with opened(as_json) as repo:
+        report = repo.fsck(delete_corrupt)
+    if as_json:
+        emit_json(report.to_dict())
+        return 0 if report.ok else 1
+    for oid in report.corrupt:
+        say(f"corrupt: {oid}" + (" (deleted)" if delete_corrupt else ""))
+    for oid in report.missing:
+        say(f"missing: {oid}")
+    if report.ok:
+        say(f"{report.checked} objects verified, all good.")
+        return 0
+    hint = (
+        "run `cairn pull` to restore them" if delete_corrupt else "run `cairn fsck --delete-corrupt`, then `cairn pull`"
+    )
+    say(f"{report.checked} objects checked: {len(report.corrupt)} corrupt, {len(report.missing)} missing; {hint}")
+    return 1
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+def unprotect(targets: tuple[str, ...]) -> None:
+    """Replace linked (read-only, shared with the cache) files with writable copies."""
+    with opened() as repo:
+        done = repo.unprotect(targets)
+    say(f"{len(done)} file(s) made writable." if done else "Nothing to unprotect: no linked files.")
+
+
+@click.command("install-hooks")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing post-checkout hook.")
+def install_hooks(force: bool) -> None:
+    """Install a git post-checkout hook that runs `cairn checkout` after branch switches."""
+    with opened() as repo:
+        hook = repo.install_hooks(force)
+    say(f"Installed {hook}")

@@ -1,0 +1,90 @@
+"""Entry point. Commands are registered lazily: `cairn --help` imports no command module, no
+rich, no git binding, so start-up stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from cairn import __version__
+
+# name -> (module:function, one-line help shown by `cairn --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cairn.cli.data:init", "Set up cairn in this git repository."),
+    "add": ("cairn.cli.data:add", "Track files or folders: cache them and write PATH.cairn pointers."),
+    "status": ("cairn.cli.data:status", "Show what changed in tracked data against the pointers."),
+    "diff": ("cairn.cli.data:diff", "Show file-level changes of tracked data between revisions."),
+    "checkout": ("cairn.cli.data:checkout", "Make tracked data in the workspace match the pointers."),
+    "gc": ("cairn.cli.data:gc", "Remove cache objects that nothing references."),
+    "fsck": ("cairn.cli.data:fsck", "Verify every cache object against its id."),
+    "unprotect": ("cairn.cli.data:unprotect", "Turn linked, read-only tracked files into writable copies."),
+    "install-hooks": ("cairn.cli.data:install_hooks", "Install a git post-checkout hook running `cairn checkout`."),
+    "config": ("cairn.cli.config:config", "Get or set a configuration value."),
+    "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module, _, attr = spec[0].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def resolve_command(self, ctx, args):
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            near = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean `cairn {near[0]}`?" if near else " See `cairn --help`."
+            ctx.fail(f"no such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, spec[1]) for name, spec in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="cairn")
+@click.option("-v", "--verbose", count=True, help="Say more (repeat for more detail).")
+@click.option("-q", "--quiet", count=True, help="Say less: only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """cairn: version control for machine-learning data, pipelines and experiments.
+
+    Data and models live in a content-addressed cache; small PATH.cairn pointer files go
+    into git next to your code. Run `cairn CMD --help` for any command."""
+    ctx.obj = {"verbosity": verbose - quiet}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from cairn.errors import CairnError
+
+    try:
+        rv = cli.main(args=argv, prog_name="cairn", standalone_mode=False)
+    except CairnError as e:
+        from cairn.cli.output import show_error
+
+        show_error(e)
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted: nothing half-written was kept; run the command again to finish", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,111 @@
+"""Rendering: JSON on stdout, human text, rich progress bars on a terminal only, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from cairn.errors import CairnError
+
+
+def verbosity() -> int:
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.obj is None:
+        ctx = ctx.parent
+    return ctx.obj.get("verbosity", 0) if ctx is not None and ctx.obj else 0
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def say(message: str = "", err: bool = False) -> None:
+    if verbosity() >= 0:
+        click.echo(message, err=err)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def show_error(e: CairnError) -> None:
+    click.echo(f"error: {e.message}", err=True)
+    if e.hint:
+        click.echo(f"  hint: {e.hint}", err=True)
+
+
+class _RichTask:
+    def __init__(self, bar, task_id) -> None:
+        self._bar, self._id = bar, task_id
+
+    def advance(self, n: int = 1) -> None:
+        self._bar.advance(self._id, n)
+
+    def add_total(self, n: int) -> None:
+        task = self._bar.tasks[self._id]
+        self._bar.update(self._id, total=(task.total or 0) + n)
+
+    def close(self) -> None:
+        self._bar.remove_task(self._id)
+
+
+class RichProgress:
+    """Progress bars on stderr; constructed only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=stderr_console(),
+            transient=True,
+        )
+        self._started = False
+
+    def task(self, description: str, total: int | None = None, unit: str = "files"):
+        if not self._started:
+            self._bar.start()
+            self._started = True
+        return _RichTask(self._bar, self._bar.add_task(description, total=total))
+
+    def stop(self) -> None:
+        if self._started:
+            self._bar.stop()
+
+
+def progress_for(json_output: bool = False):
+    """Bars only for a person at a terminal; nothing when piped, quiet or emitting JSON."""
+    from cairn.progress import NULL
+
+    if json_output or verbosity() < 0 or not sys.stderr.isatty() or os.environ.get("CI"):
+        return NULL
+    return RichProgress()
+
+
+def close_progress(progress) -> None:
+    if isinstance(progress, RichProgress):
+        progress.stop()
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,102 @@
+"""The one error tree. Every error the library raises is a CairnError with a stable code,
+a message saying what is wrong and a hint saying how to fix it. The CLI maps them to exit
+codes in one place (cairn.cli.render)."""
+
+from __future__ import annotations
+
+
+class CairnError(Exception):
+    """Base of every error cairn raises on purpose."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class UserInputError(CairnError):
+    """The command was asked for something that cannot be done as stated."""
+
+    code = "bad-input"
+    exit_code = 2
+
+
+class PathError(UserInputError):
+    code = "bad-path"
+
+
+class OverlapError(PathError):
+    code = "overlapping-paths"
+
+
+class RevisionError(UserInputError):
+    code = "bad-revision"
+
+
+class ConfigError(UserInputError):
+    code = "bad-config"
+
+
+class RepoStateError(CairnError):
+    """The repository is not in a state the command can work with."""
+
+    code = "repo-state"
+    exit_code = 3
+
+
+class NotARepoError(RepoStateError):
+    code = "not-a-repo"
+
+
+class AlreadyInitializedError(RepoStateError):
+    code = "already-initialized"
+
+
+class PointerError(RepoStateError):
+    code = "bad-pointer"
+
+
+class DataError(CairnError):
+    """Data is missing or damaged."""
+
+    code = "data"
+    exit_code = 4
+
+
+class ObjectMissingError(DataError):
+    code = "missing-object"
+
+    def __init__(self, message: str, hint: str | None = None, oids: list[str] | None = None):
+        super().__init__(message, hint)
+        self.oids = oids or []
+
+
+class CorruptObjectError(DataError):
+    code = "corrupt-object"
+
+
+class WouldLoseDataError(CairnError):
+    """The command would destroy data that exists nowhere else."""
+
+    code = "would-lose-data"
+    exit_code = 5
+
+    def __init__(self, message: str, hint: str | None = None, paths: list[str] | None = None):
+        super().__init__(message, hint)
+        self.paths = paths or []
+
+
+class LockedError(CairnError):
+    code = "locked"
+    exit_code = 6
+
+
+class PermissionDeniedError(CairnError):
+    code = "permission-denied"
+    exit_code = 7

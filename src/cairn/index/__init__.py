@@ -1,0 +1,1 @@
+"""Tracked-file state: pointer files, the stat cache, ignore rules and workspace snapshots."""

@@ -1,0 +1,211 @@
+"""Snapshots of workspace paths: walk once, take ids from the stat cache, hash only files
+whose (inode, mtime_ns, size) changed, and build the tree objects in memory.
+
+The walk is one `os.scandir` pass; hashing of changed files runs on a thread pool (BLAKE3 and
+file I/O release the GIL) in batches, so per-file Python overhead stays small.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cairn.errors import PathError, PermissionDeniedError
+from cairn.index.ignore import Ignore
+from cairn.index.statcache import StatCache
+from cairn.objects.hashing import hash_file
+from cairn.objects.tree import FILE, TREE, Entry, Tree
+from cairn.progress import NULL, Progress
+
+# hash_fn(absolute path, size) -> oid; it may also store the file (add hashes and copies in one pass)
+HashFn = Callable[[str, int], str]
+
+_RACY_NS = 20_000_000  # files changed this recently are not trusted to the stat cache
+_BATCH = 64
+_WORKERS = min(8, 2 * (os.cpu_count() or 1))
+
+
+@dataclass
+class Snapshot:
+    """A workspace path as cairn sees it right now."""
+
+    kind: str
+    oid: str
+    size: int
+    files: int
+    exec: bool = False
+    trees: dict[str, Tree] = field(default_factory=dict)  # every tree below, by id
+    hashed: int = 0  # files that had to be read
+    records: list[tuple[str, int, int, int, str]] = field(default_factory=list)  # new stat rows
+    fresh: list[tuple[str, str]] = field(default_factory=list)  # (rel, oid) of every hashed file
+
+
+class _Dir:
+    __slots__ = ("entries", "parent", "slot")
+
+    def __init__(self, parent: _Dir | None, slot: int) -> None:
+        # entries: [name, kind, oid|None, size, exec, child _Dir|None]
+        self.entries: list[list] = []
+        self.parent = parent
+        self.slot = slot
+
+
+def snapshot(
+    path: Path,
+    rel: str,
+    stats: StatCache,
+    ignore: Ignore | None = None,
+    hash_fn: HashFn = lambda p, size: hash_file(p),
+    progress: Progress = NULL,
+) -> Snapshot | None:
+    """Snapshot `path` (repo-relative `rel`); None when it does not exist."""
+    start_ns = time.time_ns()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except PermissionError as e:
+        raise _denied(path, e) from e
+    cached = stats.load(rel)
+    if stat_mod.S_ISREG(st.st_mode):
+        rec = cached.get(rel)
+        exe = bool(st.st_mode & 0o100)
+        if rec is not None and rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
+            return Snapshot(FILE, rec[3], st.st_size, 1, exe)
+        task = progress.task(f"hashing {rel}", 1)
+        oid = _hash_guarded(hash_fn, str(path), st.st_size)
+        task.advance()
+        task.close()
+        snap = Snapshot(FILE, oid, st.st_size, 1, exe, hashed=1, fresh=[(rel, oid)])
+        if st.st_mtime_ns < start_ns - _RACY_NS:
+            snap.records.append((rel, st.st_ino, st.st_mtime_ns, st.st_size, oid))
+        return snap
+    if not stat_mod.S_ISDIR(st.st_mode):
+        raise PathError(f"{rel} is neither a file nor a folder", "only files and folders can be tracked")
+
+    dirs: list[_Dir] = []
+    pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
+    root = _Dir(None, -1)
+    _walk(str(path), rel + "/", root, dirs, pending, cached, ignore)
+
+    snap = Snapshot(TREE, "", 0, 0)
+    if pending:
+        _hash_pending(pending, hash_fn, progress, rel)
+        snap.hashed = len(pending)
+        snap.fresh = [(r, ent[2]) for (_, r, _, _, _, ent) in pending]
+        cutoff = start_ns - _RACY_NS
+        snap.records = [(r, ino, m, size, ent[2]) for (_, r, ino, m, size, ent) in pending if m < cutoff]
+    # Children were appended after their parents, so reversed order builds bottom-up.
+    files_below: dict[int, int] = {}
+    for d in reversed(dirs):
+        entries = []
+        size = files = 0
+        for name, kind, oid, esize, exe, child in d.entries:
+            if kind == TREE:
+                files += files_below.pop(id(child))
+            else:
+                files += 1
+            size += esize
+            entries.append(Entry(name, kind, oid, esize, exe))
+        tree = Tree(entries)
+        oid, _ = tree.encode()
+        snap.trees[oid] = tree
+        files_below[id(d)] = files
+        if d.parent is None:
+            snap.oid, snap.size, snap.files = oid, size, files
+        else:
+            slot = d.parent.entries[d.slot]
+            slot[2], slot[3] = oid, size
+    return snap
+
+
+def _walk(
+    dirpath: str,
+    prefix: str,
+    node: _Dir,
+    dirs: list[_Dir],
+    pending: list,
+    cached: dict,
+    ignore: Ignore | None,
+) -> None:
+    dirs.append(node)
+    try:
+        it = os.scandir(dirpath)
+    except PermissionError as e:
+        raise _denied(Path(dirpath), e) from e
+    subdirs = []
+    with it:
+        for e in it:
+            rel = prefix + e.name
+            if e.is_dir(follow_symlinks=False):
+                if ignore is not None and ignore.match(rel, True):
+                    continue
+                node.entries.append([e.name, TREE, None, 0, False, None])
+                subdirs.append((e.path, rel, len(node.entries) - 1))
+                continue
+            if ignore is not None and ignore.match(rel, False):
+                continue
+            try:
+                st = e.stat()  # follows symlinks: a symlink-linked file is its cache object
+            except FileNotFoundError:
+                raise PathError(
+                    f"{rel} is a broken symbolic link",
+                    "remove it, or add it to .cairnignore",
+                ) from None
+            if not stat_mod.S_ISREG(st.st_mode):
+                continue  # sockets, fifos, devices: not data
+            entry = [e.name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
+            node.entries.append(entry)
+            rec = cached.get(rel)
+            if rec is not None and rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
+                entry[2] = rec[3]
+            else:
+                pending.append((e.path, rel, st.st_ino, st.st_mtime_ns, st.st_size, entry))
+    for sub_path, sub_rel, slot in subdirs:
+        child = _Dir(node, slot)
+        node.entries[slot][5] = child
+        _walk(sub_path, sub_rel + "/", child, dirs, pending, cached, ignore)
+
+
+def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:
+    task = progress.task(f"hashing {rel}", len(pending))
+
+    def run(batch: list) -> int:
+        for p, _, _, _, size, entry in batch:
+            entry[2] = _hash_guarded(hash_fn, p, size)
+        return len(batch)
+
+    try:
+        if len(pending) <= _BATCH:
+            task.advance(run(pending))
+            return
+        batches = [pending[i : i + _BATCH] for i in range(0, len(pending), _BATCH)]
+        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-hash") as pool:
+            for n in pool.map(run, batches):
+                task.advance(n)
+    finally:
+        task.close()
+
+
+def _hash_guarded(hash_fn: HashFn, p: str, size: int) -> str:
+    try:
+        return hash_fn(p, size)
+    except PermissionError as e:
+        raise _denied(Path(p), e) from e
+    except FileNotFoundError:
+        raise PathError(
+            f"{p} disappeared while cairn was reading it",
+            "something else is changing this folder; wait for it to finish and run the command again",
+        ) from None
+
+
+def _denied(path: Path, e: OSError) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        f"permission denied: cannot read {path}",
+        "fix the file's permissions (chmod u+r) or add it to .cairnignore",
+    )

@@ -1,0 +1,1 @@
+"""Content-addressed objects: hashing, the object store, tree objects and verification."""

@@ -1,0 +1,37 @@
+"""BLAKE3 ids of raw bytes, so any object can be checked with an independent tool (b3sum)."""
+
+from __future__ import annotations
+
+import os
+
+from blake3 import blake3
+
+OID_LEN = 64
+# Files up to this size are read in one call; larger ones stream in chunks of this size.
+SMALL_FILE = 4 * 1024 * 1024
+CHUNK = 8 * 1024 * 1024
+
+
+def hash_bytes(data: bytes) -> str:
+    return blake3(data).hexdigest()
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """Hash a file's bytes. Large files go through mmap and BLAKE3's own threads."""
+    size = os.stat(path).st_size
+    if size <= SMALL_FILE:
+        with open(path, "rb") as f:
+            return blake3(f.read()).hexdigest()
+    h = blake3(max_threads=blake3.AUTO)
+    h.update_mmap(path)
+    return h.hexdigest()
+
+
+def is_oid(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != OID_LEN:
+        return False
+    try:
+        int(value, 16)
+    except ValueError:
+        return False
+    return value == value.lower()

@@ -1,0 +1,203 @@
+"""The write-once object store: `<root>/objects/<2 hex>/<62 hex>`.
+
+Objects are written to `<root>/tmp` and renamed into place, so a reader never sees a partial
+object and several processes can write the same object at once (both renames carry the same
+bytes). Objects are made read-only. A crash leaves at most a stray temp file, which gc sweeps.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from blake3 import blake3
+
+from cairn.errors import CorruptObjectError, ObjectMissingError, PermissionDeniedError
+from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file
+
+_READONLY = 0o444
+_counter = iter(range(1 << 62))
+_counter_lock = threading.Lock()
+
+
+def _unique() -> str:
+    with _counter_lock:
+        n = next(_counter)
+    return f"{os.getpid()}-{threading.get_ident()}-{n}"
+
+
+class ObjectStore:
+    """Objects on the local file system, addressed by BLAKE3 hex id."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.tmp = self.root / "tmp"
+        self._objects = str(self.objects)
+        self._tmp = str(self.tmp)
+        self._ready = False
+
+    # -- layout -------------------------------------------------------------------------
+    def path(self, oid: str) -> str:
+        return f"{self._objects}/{oid[:2]}/{oid[2:]}"
+
+    def prepare(self) -> None:
+        """Create the fan-out directories once, so writers never have to."""
+        if self._ready:
+            return
+        try:
+            os.makedirs(self._tmp, exist_ok=True)
+            for i in range(256):
+                os.makedirs(f"{self._objects}/{i:02x}", exist_ok=True)
+        except PermissionError as e:
+            raise PermissionDeniedError(
+                f"cannot write to the cache at {self.root}: {e.strerror}",
+                "check the permissions of the cache folder (cache.dir in .cairn/config.toml)",
+            ) from e
+        self._ready = True
+
+    def tmp_path(self, hint: str = "obj") -> str:
+        self.prepare()
+        return f"{self._tmp}/{hint}.{_unique()}"
+
+    # -- queries ------------------------------------------------------------------------
+    def exists(self, oid: str) -> bool:
+        return os.path.exists(self.path(oid))
+
+    def size(self, oid: str) -> int:
+        return os.stat(self.path(oid)).st_size
+
+    def iter_oids(self) -> Iterator[str]:
+        try:
+            fans = os.scandir(self._objects)
+        except FileNotFoundError:
+            return
+        with fans:
+            for fan in fans:
+                if len(fan.name) != 2 or not fan.is_dir():
+                    continue
+                with os.scandir(fan.path) as it:
+                    for e in it:
+                        yield fan.name + e.name
+
+    # -- reading ------------------------------------------------------------------------
+    def read(self, oid: str) -> bytes:
+        try:
+            with open(self.path(oid), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ObjectMissingError(
+                f"object {oid} is not in the cache",
+                "run `cairn pull` to fetch it from the remote",
+                [oid],
+            ) from None
+
+    def read_verified(self, oid: str) -> bytes:
+        data = self.read(oid)
+        if blake3(data).hexdigest() != oid:
+            raise CorruptObjectError(
+                f"cache object {oid} is corrupt (its content no longer matches its id)",
+                "run `cairn fsck` to list damaged objects, remove them, then `cairn pull` again",
+            )
+        return data
+
+    def verify(self, oid: str) -> bool:
+        return hash_file(self.path(oid)) == oid
+
+    # -- writing ------------------------------------------------------------------------
+    def _publish(self, tmp: str, oid: str) -> None:
+        """Move a finished temp file into place; an existing object is left untouched."""
+        dst = self.path(oid)
+        if os.path.exists(dst):
+            os.unlink(tmp)
+            return
+        os.replace(tmp, dst)
+
+    def add_bytes(self, data: bytes, oid: str | None = None) -> str:
+        oid = oid or blake3(data).hexdigest()
+        if os.path.exists(self.path(oid)):
+            return oid
+        tmp = self.tmp_path()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _READONLY)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        self._publish(tmp, oid)
+        return oid
+
+    def add_file_copy(self, src: str, size: int) -> str:
+        """Hash `src` and copy it into the store in one read pass; returns its id."""
+        if size <= SMALL_FILE:
+            with open(src, "rb") as f:
+                data = f.read()
+            return self.add_bytes(data)
+        tmp = self.tmp_path()
+        h = blake3(max_threads=blake3.AUTO)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _READONLY)
+        try:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            with open(src, "rb", buffering=0) as f:
+                while n := f.readinto(buf):
+                    chunk = view[:n]
+                    h.update(chunk)
+                    while chunk:
+                        chunk = chunk[os.write(fd, chunk) :]
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        oid = h.hexdigest()
+        self._publish(tmp, oid)
+        return oid
+
+    def add_file_link(self, src: str, oid: str) -> bool:
+        """Make the already-hashed file `src` the object itself via a hard link.
+
+        Returns False when the file system cannot hard-link (the caller falls back)."""
+        dst = self.path(oid)
+        if os.path.exists(dst):
+            return True
+        tmp = self.tmp_path()
+        try:
+            os.link(src, tmp)
+        except OSError as e:
+            if e.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                return False
+            raise
+        os.chmod(tmp, _READONLY)
+        self._publish(tmp, oid)
+        return True
+
+    def remove(self, oid: str) -> None:
+        try:
+            os.unlink(self.path(oid))
+        except FileNotFoundError:
+            pass
+
+    def sweep_tmp(self, older_than_s: float = 3600.0) -> int:
+        """Remove temp files left by killed writers; only old ones, live writers may own new ones."""
+        import time
+
+        cutoff = time.time() - older_than_s
+        removed = 0
+        try:
+            it = os.scandir(self._tmp)
+        except FileNotFoundError:
+            return 0
+        with it:
+            for e in it:
+                try:
+                    if e.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(e.path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed

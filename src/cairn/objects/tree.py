@@ -1,0 +1,131 @@
+"""Tree objects: one per folder, canonical JSON of its sorted entries, as in git.
+
+A change to one file rewrites only the trees on its path, and two versions of a folder can
+be compared by skipping every subtree whose id is the same on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from blake3 import blake3
+
+from cairn.errors import CorruptObjectError
+
+TREE_VERSION = 1
+FILE = "file"
+TREE = "tree"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    kind: str  # FILE or TREE
+    oid: str
+    size: int  # bytes of the file, or of every file below a tree
+    exec: bool = False
+
+
+class Tree:
+    """An immutable folder listing; entries are sorted by name."""
+
+    __slots__ = ("_by_name", "entries")
+
+    def __init__(self, entries: list[Entry]) -> None:
+        entries.sort(key=_name)
+        self.entries: tuple[Entry, ...] = tuple(entries)
+        self._by_name: dict[str, Entry] | None = None
+
+    def get(self, name: str) -> Entry | None:
+        if self._by_name is None:
+            self._by_name = {e.name: e for e in self.entries}
+        return self._by_name.get(name)
+
+    def to_bytes(self) -> bytes:
+        body = [{"exec": e.exec, "kind": e.kind, "name": e.name, "oid": e.oid, "size": e.size} for e in self.entries]
+        doc = {"entries": body, "version": TREE_VERSION}
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def encode(self) -> tuple[str, bytes]:
+        data = self.to_bytes()
+        return blake3(data).hexdigest(), data
+
+    @classmethod
+    def from_bytes(cls, data: bytes, oid: str = "?") -> Tree:
+        try:
+            doc = json.loads(data)
+            if doc.get("version") != TREE_VERSION:
+                raise CorruptObjectError(
+                    f"tree object {oid} has format version {doc.get('version')!r}, "
+                    f"this cairn reads version {TREE_VERSION}",
+                    "upgrade cairn",
+                )
+            entries = [Entry(d["name"], d["kind"], d["oid"], d["size"], d["exec"]) for d in doc["entries"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise CorruptObjectError(
+                f"object {oid} is not a valid tree object ({e})",
+                "run `cairn fsck`; if it is damaged, remove it and `cairn pull` it again",
+            ) from None
+        return cls(entries)
+
+
+def _name(e: Entry) -> str:
+    return e.name
+
+
+TreeLoader = Callable[[str], Tree]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    path: str  # relative to the compared folder, with "/" separators
+    status: str  # "added" | "deleted" | "modified"
+    old: Entry | None
+    new: Entry | None
+
+
+def diff_trees(old: str | None, new: str | None, load: TreeLoader, prefix: str = "") -> Iterator[Change]:
+    """File-level changes from tree `old` to tree `new`; identical subtrees are not visited."""
+    if old == new:
+        return
+    old_t = load(old) if old else Tree([])
+    new_t = load(new) if new else Tree([])
+    names = sorted({e.name for e in old_t.entries} | {e.name for e in new_t.entries})
+    for name in names:
+        a, b = old_t.get(name), new_t.get(name)
+        path = f"{prefix}{name}"
+        if a is not None and b is not None and a.oid == b.oid and a.kind == b.kind:
+            if a.exec != b.exec:
+                yield Change(path, "modified", a, b)
+            continue
+        a_tree = a.oid if a is not None and a.kind == TREE else None
+        b_tree = b.oid if b is not None and b.kind == TREE else None
+        if a_tree or b_tree:
+            yield from diff_trees(a_tree, b_tree, load, path + "/")
+        a_file = a if a is not None and a.kind == FILE else None
+        b_file = b if b is not None and b.kind == FILE else None
+        if a_file and b_file:
+            yield Change(path, "modified", a_file, b_file)
+        elif a_file:
+            yield Change(path, "deleted", a_file, None)
+        elif b_file:
+            yield Change(path, "added", None, b_file)
+
+
+def walk_files(oid: str, load: TreeLoader, prefix: str = "") -> Iterator[tuple[str, Entry]]:
+    """Every file below tree `oid` as (relative path, entry)."""
+    for e in load(oid).entries:
+        if e.kind == TREE:
+            yield from walk_files(e.oid, load, f"{prefix}{e.name}/")
+        else:
+            yield f"{prefix}{e.name}", e
+
+
+def walk_trees(oid: str, load: TreeLoader) -> Iterator[str]:
+    """The ids of tree `oid` and every tree below it."""
+    yield oid
+    for e in load(oid).entries:
+        if e.kind == TREE:
+            yield from walk_trees(e.oid, load)

@@ -1,0 +1,41 @@
+"""Progress reporting through callbacks. The library calls these; the CLI decides whether to
+draw bars (on a terminal) or nothing (when piped). The default does nothing."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Task(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+    def add_total(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class Progress(Protocol):
+    def task(self, description: str, total: int | None = None, unit: str = "files") -> Task: ...
+
+
+class _NullTask:
+    __slots__ = ()
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def add_total(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class NullProgress:
+    """Reports nothing; the default everywhere."""
+
+    _task = _NullTask()
+
+    def task(self, description: str, total: int | None = None, unit: str = "files") -> Task:
+        return self._task
+
+
+NULL = NullProgress()

@@ -1,0 +1,247 @@
+"""`Repo`: one object per repository that the CLI, the API and later layers call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+
+from cairn.errors import AlreadyInitializedError, CairnError, NotARepoError, PathError
+from cairn.index import pointer as ptr
+from cairn.index.ignore import Ignore
+from cairn.index.statcache import StatCache
+from cairn.objects.store import ObjectStore
+from cairn.progress import NULL, Progress
+from cairn.repo.config import CONFIG_FILE, DEFAULT_CONFIG, Config
+from cairn.repo.lock import repo_lock
+from cairn.workspace import add as add_op
+from cairn.workspace import checkout as checkout_op
+from cairn.workspace import diff as diff_op
+from cairn.workspace import fsck as fsck_op
+from cairn.workspace import gc as gc_op
+from cairn.workspace.context import DOT_DIR, Workspace, data_rel
+from cairn.workspace.linking import is_linked, make_writable_copy, parse_link_types
+
+DOT_GITIGNORE = "/cache/\n/tmp/\n/state/\n/config.local.toml\n"
+HOOK_MARK = "# installed by cairn install-hooks"
+HOOK = f"""#!/bin/sh
+{HOOK_MARK}
+# After a branch checkout, make tracked data match the new pointers.
+[ "$3" = "1" ] || exit 0
+if ! command -v cairn >/dev/null 2>&1; then
+    echo "cairn post-checkout: cairn is not on PATH; run 'cairn checkout' yourself" >&2
+    exit 0
+fi
+exec cairn checkout
+"""
+
+
+def _find_up(start: Path, name: str) -> Path | None:
+    for d in (start, *start.parents):
+        if (d / name).exists():
+            return d
+    return None
+
+
+class Repo:
+    def __init__(self, root: Path, progress: Progress = NULL) -> None:
+        self.root = root
+        self.dot = root / DOT_DIR
+        self.config = Config(self.dot)
+        self.progress = progress
+
+    # -- finding and creating ----------------------------------------------------------------
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None, progress: Progress = NULL) -> Repo:
+        here = Path(os.path.abspath(start or os.getcwd()))
+        root = _find_up(here, f"{DOT_DIR}/{CONFIG_FILE}")
+        if root is None:
+            where = "a git repository" if _find_up(here, ".git") else "a directory"
+            raise NotARepoError(
+                f"{here} is {where} but not a cairn repository (no .cairn/ here or above)",
+                "run `cairn init` at the top of the project",
+            )
+        return cls(root, progress)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] | None = None, no_scm: bool = False, force: bool = False) -> Repo:
+        here = Path(os.path.abspath(path or os.getcwd()))
+        git_root = _find_up(here, ".git")
+        if git_root is None and not no_scm:
+            raise NotARepoError(
+                f"{here} is not inside a git repository",
+                "run `git init` first, or `cairn init --no-scm` to use cairn without git",
+            )
+        root = here if no_scm else git_root
+        assert root is not None
+        dot = root / DOT_DIR
+        if (dot / CONFIG_FILE).exists() and not force:
+            raise AlreadyInitializedError(
+                f"{root} is already a cairn repository", "use `cairn init --force` to re-initialize"
+            )
+        dot.mkdir(exist_ok=True)
+        config = DEFAULT_CONFIG + ("\n[core]\nno_scm = true\n" if no_scm else "")
+        (dot / CONFIG_FILE).write_text(config)
+        (dot / ".gitignore").write_text(DOT_GITIGNORE)
+        return cls(root)
+
+    # -- the pieces --------------------------------------------------------------------------
+    @cached_property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.dot / self.config.get("cache.dir"))
+
+    @cached_property
+    def stats(self) -> StatCache:
+        return StatCache(self.dot / "state" / "stat.db")
+
+    @cached_property
+    def ws(self) -> Workspace:
+        return Workspace(
+            self.root,
+            self.store,
+            self.stats,
+            parse_link_types(self.config.get("cache.type")),
+            Ignore.load(self.root),
+            self.progress,
+        )
+
+    @cached_property
+    def git(self):
+        """The git adapter, or None with `core.no_scm`."""
+        if self.config.get("core.no_scm"):
+            return None
+        from cairn.scm.git import Git
+
+        return Git(self.root)
+
+    def lock(self):
+        return repo_lock(self.dot / "tmp", float(self.config.get("core.lock_wait")))
+
+    def close(self) -> None:
+        self.stats.close()
+
+    # -- targets -----------------------------------------------------------------------------
+    def pointers(self, targets: Iterable[str] | None = None) -> list[str]:
+        """Pointer files for user-given targets (data paths or pointer files); all when none."""
+        targets = list(targets or [])
+        if not targets:
+            return sorted(self.ws.pointer_files())
+        out = []
+        for t in targets:
+            rel = self.ws.rel(t)
+            if rel.endswith(ptr.SUFFIX) and (self.root / rel).is_file():
+                out.append(rel)
+            elif (self.root / (rel + ptr.SUFFIX)).is_file():
+                out.append(rel + ptr.SUFFIX)
+            elif (self.root / rel).is_dir():
+                inner = sorted(self.ws.pointer_files(rel))
+                if not inner:
+                    raise PathError(f"nothing under {rel} is tracked by cairn", f"track it with `cairn add {t}`")
+                out.extend(inner)
+            else:
+                raise PathError(f"{rel} is not tracked by cairn", f"track it with `cairn add {t}`")
+        return out
+
+    # -- operations --------------------------------------------------------------------------
+    def add(self, paths: Iterable[str]) -> list[add_op.AddResult]:
+        rels = [self.ws.rel(p) for p in paths]
+        git_tracked = self.git.tracked_under if self.git is not None else None
+        with self.lock():
+            for rel in rels:
+                add_op.check_addable(self.ws, rel, git_tracked)
+            return [add_op.add(self.ws, rel) for rel in rels]
+
+    def status(self, targets: Iterable[str] | None = None):
+        from cairn.workspace.status import status
+
+        return status(self.ws, self.pointers(targets))
+
+    def checkout(self, targets: Iterable[str] | None = None, force: bool = False):
+        with self.lock():
+            return checkout_op.checkout(self.ws, self.pointers(targets), force)
+
+    def diff(self, a: str | None = None, b: str | None = None) -> list[diff_op.FileChange]:
+        """Changes from revision `a` (default HEAD) to revision `b` (default: the workspace)."""
+        git = self._need_git("diff")
+        old = diff_op.versions_from_pointers(git.files_with_suffix(a or "HEAD", ptr.SUFFIX), a or "HEAD")
+        if b is None:
+            new, trees = diff_op.versions_in_workspace(self.ws, self.pointers())
+        else:
+            new, trees = diff_op.versions_from_pointers(git.files_with_suffix(b, ptr.SUFFIX), b), {}
+        return diff_op.diff_versions(self.ws, old, new, trees)
+
+    def _need_git(self, what: str):
+        if self.git is None:
+            raise NotARepoError(
+                f"`cairn {what}` compares git revisions, and this repository has no git (core.no_scm)",
+                "run `git init`, then set core.no_scm to false in .cairn/config.toml",
+            )
+        return self.git
+
+    def gc_roots(self) -> list[tuple[str, str]]:
+        """(kind, oid) of every version gc and fsck must keep: workspace and git history."""
+        roots = []
+        for pointer_rel in self.ws.pointer_files():
+            p = self.ws.load_pointer(pointer_rel)
+            roots.append((p.kind, p.oid))
+        if self.git is not None:
+            for commit, path, data in self.git.history_files_with_suffix(ptr.SUFFIX):
+                try:
+                    p = ptr.parse(data, f"{path} at {commit[:10]}")
+                except CairnError:  # a broken pointer in history references nothing usable
+                    continue
+                roots.append((p.kind, p.oid))
+        return roots
+
+    def gc_plan(self) -> gc_op.GcPlan:
+        return gc_op.plan(self.ws, self.gc_roots())
+
+    def gc(self, gc_plan: gc_op.GcPlan) -> int:
+        with self.lock():
+            # re-plan under the lock: an `add` may have referenced objects since the dry run
+            fresh = self.gc_plan()
+            fresh.unused = sorted(set(fresh.unused) & set(gc_plan.unused))
+            return gc_op.sweep(self.ws, fresh)
+
+    def fsck(self, delete_corrupt: bool = False) -> fsck_op.FsckReport:
+        roots = [(p.kind, p.oid) for p in map(self.ws.load_pointer, self.ws.pointer_files())]
+        report = fsck_op.fsck(self.ws, roots)
+        if delete_corrupt and report.corrupt:
+            with self.lock():
+                for oid in report.corrupt:
+                    self.store.remove(oid)
+        return report
+
+    def unprotect(self, targets: Iterable[str]) -> list[str]:
+        """Turn linked (read-only, shared with the cache) files into private writable copies."""
+        done = []
+        with self.lock():
+            self.ws.tmp.mkdir(parents=True, exist_ok=True)
+            tmp = str(self.ws.tmp / f"unprotect.{os.getpid()}")
+            for pointer_rel in self.pointers(targets):
+                p = self.ws.load_pointer(pointer_rel)
+                rel = data_rel(pointer_rel, p)
+                base = self.root / rel
+                files = [base] if base.is_file() else [f for f in base.rglob("*") if f.is_file()]
+                for f in files:
+                    if is_linked(str(f)):
+                        make_writable_copy(str(f), tmp)
+                        done.append(f.relative_to(self.root).as_posix())
+        return done
+
+    def install_hooks(self, force: bool = False) -> Path:
+        git = self._need_git("install-hooks")
+        hooks = git.hooks_dir()
+        hooks.mkdir(parents=True, exist_ok=True)
+        hook = hooks / "post-checkout"
+        if hook.exists() and HOOK_MARK not in hook.read_text() and not force:
+            raise PathError(
+                f"{hook} already exists and was not written by cairn",
+                "merge it by hand (add the line `cairn checkout`), or overwrite with --force",
+            )
+        tmp = hook.with_name("post-checkout.cairn-tmp")
+        tmp.write_text(HOOK)
+        tmp.chmod(0o755)
+        os.replace(tmp, hook)
+        return hook

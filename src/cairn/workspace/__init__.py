@@ -1,0 +1,1 @@
+"""Workspace operations over the index and the object store: add, status, checkout, diff, gc."""

@@ -1,0 +1,153 @@
+"""`cairn add`: put files and folders into the cache and write their pointer files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cairn.errors import CairnError, OverlapError, PathError
+from cairn.index import pointer as ptr
+from cairn.index.snapshot import Snapshot, snapshot
+from cairn.objects.hashing import hash_file
+from cairn.objects.tree import FILE
+from cairn.workspace import linking
+from cairn.workspace.context import Workspace, pointer_rel_for
+from cairn.workspace.gitignore import ignore_in_git
+
+
+@dataclass
+class AddResult:
+    path: str
+    pointer: str
+    oid: str
+    kind: str
+    size: int
+    files: int
+    hashed: int  # files that had to be read (the rest came from the stat cache)
+    link: str
+    changed: bool  # the pointer is new or different
+
+
+def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str]] | None) -> None:
+    """Refuse paths that cannot be tracked, with the fix in the hint."""
+    if rel.endswith(ptr.SUFFIX):
+        raise PathError(f"{rel} is a pointer file", f"add the data it points to: cairn add {rel[: -len(ptr.SUFFIX)]}")
+    if not os.path.lexists(ws.abs(rel)):
+        raise PathError(f"{rel} does not exist", "check the path (it is relative to where you are)")
+    # Tracked ancestor: `data` is tracked and the user adds `data/sub`.
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        anc = "/".join(parts[:i])
+        if os.path.exists(ws.abs(pointer_rel_for(anc))):
+            raise OverlapError(
+                f"{rel} is inside {anc}, which is already tracked ({anc}{ptr.SUFFIX})",
+                f"re-add the whole folder instead: cairn add {anc}",
+            )
+    # Tracked descendant: `data/sub` is tracked and the user adds `data`.
+    if os.path.isdir(ws.abs(rel)):
+        inner = next(iter(ws.pointer_files(rel)), None)
+        if inner is not None:
+            raise OverlapError(
+                f"{rel} contains {inner}, which is tracked on its own",
+                f"remove that pointer first (git rm {inner}) and then add {rel}",
+            )
+    if git_tracked is not None:
+        tracked = git_tracked(rel)
+        if tracked:
+            raise PathError(
+                f"git already tracks {tracked[0]}" + (f" and {len(tracked) - 1} more" if len(tracked) > 1 else ""),
+                f"stop tracking it in git first: git rm -r --cached {rel}",
+            )
+
+
+def add(ws: Workspace, rel: str) -> AddResult:
+    kind = linking.choose(ws.link_types, ws.store, str(ws.tmp))
+    ws.store.prepare()
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, _store_fn(ws, kind), ws.progress)
+    if snap is None:
+        raise PathError(f"{rel} does not exist", "check the path")
+    if snap.kind == FILE and snap.hashed == 0 and not ws.store.exists(snap.oid):
+        # the stat cache knew the file but its object left the cache (gc, a new cache dir)
+        snap = Snapshot(FILE, _store_fn(ws, kind)(str(ws.abs(rel)), snap.size), snap.size, 1, snap.exec)
+    known = {oid for oid in snap.trees if ws.store.exists(oid)}
+    if snap.kind != FILE and snap.hashed < snap.files:
+        _store_missing_files(ws, rel, snap, kind, known)
+    for oid, tree in snap.trees.items():
+        if oid not in known:
+            ws.store.add_bytes(tree.to_bytes(), oid)
+    records = snap.records
+    if kind in ("hardlink", "symlink"):
+        records = _link_workspace(ws, rel, snap, kind)
+    ws.stats.update(records)
+
+    pointer_rel = pointer_rel_for(rel)
+    new = ptr.Pointer(rel.rpartition("/")[2], snap.kind, snap.oid, snap.size, snap.files, snap.exec)
+    pfile = ws.abs(pointer_rel)
+    try:
+        changed = ptr.load(pfile) != new
+    except (FileNotFoundError, CairnError):
+        changed = True
+    if changed:
+        ptr.save(pfile, new)
+    ignore_in_git(ws.root, rel)
+    return AddResult(rel, pointer_rel, snap.oid, snap.kind, snap.size, snap.files, snap.hashed, kind, changed)
+
+
+def _store_fn(ws: Workspace, kind: str):
+    store = ws.store
+    if kind == "hardlink":
+
+        def hardlink_in(path: str, size: int) -> str:
+            oid = hash_file(path)
+            if not store.add_file_link(path, oid):
+                return store.add_file_copy(path, size)
+            return oid
+
+        return hardlink_in
+    if kind == "reflink":
+
+        def reflink_in(path: str, size: int) -> str:
+            oid = hash_file(path)
+            if not store.exists(oid):
+                tmp = store.tmp_path()
+                linking.reflink(path, tmp)
+                os.chmod(tmp, 0o444)
+                store._publish(tmp, oid)
+            return oid
+
+        return reflink_in
+    return store.add_file_copy
+
+
+def _store_missing_files(ws: Workspace, rel: str, snap: Snapshot, kind: str, known: set[str]) -> None:
+    """Files the stat cache vouched for must still have their object (gc or a new cache dir may
+    have dropped it). Trees already in the cache were stored with all their files: skip them."""
+    store_fn = _store_fn(ws, kind)
+    stack = [(snap.oid, ws.abs(rel))]
+    while stack:
+        oid, folder = stack.pop()
+        if oid in known:
+            continue
+        for e in snap.trees[oid].entries:
+            if e.kind == FILE:
+                if not ws.store.exists(e.oid):
+                    store_fn(str(folder / e.name), e.size)
+            else:
+                stack.append((e.oid, folder / e.name))
+
+
+def _link_workspace(ws: Workspace, rel: str, snap: Snapshot, kind: str):
+    """Make hashed workspace files links to their cache objects; returns fresh stat rows."""
+    records = []
+    os.makedirs(ws.tmp, exist_ok=True)
+    tmp = str(ws.tmp / f"link.{os.getpid()}")
+    for r, oid in snap.fresh:
+        dest = str(ws.root / r)
+        obj = ws.store.path(oid)
+        if kind == "hardlink" and os.path.samefile(dest, obj):
+            records.append(ws.stats.record_file(r, dest, oid))
+            continue
+        linking.materialize(ws.store, oid, dest, tmp, kind)
+        records.append(ws.stats.record_file(r, dest, oid))
+    return records

@@ -1,0 +1,189 @@
+"""`cairn checkout`: make the workspace match the pointers, never destroying data that
+exists nowhere else."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from cairn.errors import ObjectMissingError, WouldLoseDataError
+from cairn.index import pointer as ptr
+from cairn.index.snapshot import snapshot
+from cairn.objects.tree import FILE, TREE, Entry, diff_trees, walk_files
+from cairn.workspace import linking
+from cairn.workspace.context import Workspace, data_rel
+
+_BATCH = 64
+_WORKERS = min(8, 2 * (os.cpu_count() or 1))
+
+
+@dataclass
+class CheckoutResult:
+    path: str
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    link: str = "copy"
+
+
+@dataclass
+class _Plan:
+    rel: str
+    pointer: ptr.Pointer
+    write: list[tuple[str, Entry]] = field(default_factory=list)  # repo-relative path, entry
+    remove: list[str] = field(default_factory=list)
+    replace_root: bool = False  # the workspace holds a file where a folder belongs, or back
+
+
+def plan(ws: Workspace, pointer_rel: str, force: bool) -> _Plan:
+    """Decide what to write and remove, refusing (unless force) to destroy uncached data."""
+    p = ws.load_pointer(pointer_rel)
+    rel = data_rel(pointer_rel, p)
+    work = _Plan(rel, p)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
+    if snap is not None:
+        ws.stats.update(snap.records)
+    load = ws.tree_loader(snap.trees if snap else {})
+    at_risk: list[str] = []
+
+    def guard(path: str, entry: Entry | None) -> None:
+        if entry is not None and not ws.store.exists(entry.oid):
+            at_risk.append(path)
+
+    if snap is not None and snap.kind == p.kind == FILE:
+        if snap.oid != p.oid or snap.exec != p.exec:
+            if snap.oid != p.oid:
+                guard(rel, Entry(rel, FILE, snap.oid, snap.size))
+            work.write.append((rel, Entry(p.path, FILE, p.oid, p.size, p.exec)))
+    elif snap is None or snap.kind != p.kind:
+        if snap is not None:
+            work.replace_root = True
+            if snap.kind == FILE:
+                guard(rel, Entry(rel, FILE, snap.oid, snap.size))
+            else:
+                for path, e in walk_files(snap.oid, load, rel + "/"):
+                    guard(path, e)
+        if p.kind == FILE:
+            work.write.append((rel, Entry(p.path, FILE, p.oid, p.size, p.exec)))
+        else:
+            work.write.extend(_all_files(ws, p.oid, rel))
+    else:
+        for ch in diff_trees(snap.oid, p.oid, _loading(ws, load, rel), rel + "/"):
+            if ch.old is not None:
+                guard(ch.path, ch.old)
+            if ch.new is not None:
+                work.write.append((ch.path, ch.new))
+            else:
+                work.remove.append(ch.path)
+    if at_risk and not force:
+        shown = ", ".join(at_risk[:5]) + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else "")
+        raise WouldLoseDataError(
+            f"checkout would overwrite or delete {len(at_risk)} file(s) whose content is not in the cache: {shown}",
+            f"keep the changes with `cairn add {rel}`, or discard them with `cairn checkout --force`",
+            at_risk,
+        )
+    missing = sorted({e.oid for _, e in work.write if not ws.store.exists(e.oid)})
+    if missing:
+        raise ObjectMissingError(
+            f"{len(missing)} object(s) needed for {rel} are not in the cache",
+            "run `cairn pull` to fetch them from the remote",
+            missing,
+        )
+    return work
+
+
+def _all_files(ws: Workspace, oid: str, rel: str) -> list[tuple[str, Entry]]:
+    return list(walk_files(oid, _loading(ws, ws.tree_loader(), rel), rel + "/"))
+
+
+def _loading(ws: Workspace, load, rel: str):
+    """A tree loader whose missing-object error names the tracked path and the fix."""
+
+    def wrapped(oid: str):
+        try:
+            return load(oid)
+        except ObjectMissingError as e:
+            raise ObjectMissingError(
+                f"the version of {rel} in its pointer is not in the cache (tree {oid[:12]} missing)",
+                "run `cairn pull` to fetch it from the remote",
+                e.oids,
+            ) from None
+
+    return wrapped
+
+
+def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
+    result = CheckoutResult(work.rel, link=kind)
+    root = ws.abs(work.rel)
+    if work.replace_root:
+        if root.is_dir() and not root.is_symlink():
+            shutil.rmtree(root)
+        else:
+            root.unlink()
+    for path in work.remove:
+        try:
+            os.unlink(ws.abs(path))
+        except FileNotFoundError:
+            pass
+        result.removed.append(path)
+    if work.remove:
+        _prune_empty(ws, work)
+    if work.pointer.kind == TREE:
+        dirs = {path.rpartition("/")[0] for path, _ in work.write} | {work.rel}
+        for d in sorted(dirs):
+            p = ws.abs(d)
+            if p.exists() and not p.is_dir():
+                p.unlink()  # a file now stands where the version has a folder
+            p.mkdir(parents=True, exist_ok=True)
+    else:
+        root.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(ws.tmp, exist_ok=True)
+    task = ws.progress.task(f"checkout {work.rel}", len(work.write))
+    tmp_base = str(ws.tmp / f"co.{os.getpid()}")
+    store, rootdir = ws.store, str(ws.root)
+
+    def run(batch: list[tuple[int, str, Entry]]) -> list[tuple[str, int, int, int, str]]:
+        rows = []
+        for i, path, e in batch:
+            dest = f"{rootdir}/{path}"
+            linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec)
+            st = os.stat(dest)
+            rows.append((path, st.st_ino, st.st_mtime_ns, st.st_size, e.oid))
+        return rows
+
+    numbered = [(i, path, e) for i, (path, e) in enumerate(work.write)]
+    batches = [numbered[i : i + _BATCH] for i in range(0, len(numbered), _BATCH)]
+    rows: list = []
+    pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-checkout")
+    try:
+        for batch_rows in pool.map(run, batches):
+            rows.extend(batch_rows)
+            task.advance(len(batch_rows))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        ws.stats.update(rows)  # what was written stays known, even after an interruption
+        task.close()
+    result.written = [path for path, _ in work.write]
+    return result
+
+
+def _prune_empty(ws: Workspace, work: _Plan) -> None:
+    """Remove folders that the deletions left empty, inside the tracked folder only."""
+    parents = sorted({p.rpartition("/")[0] for p in work.remove}, key=len, reverse=True)
+    for d in parents:
+        while d and d != work.rel and d.startswith(work.rel + "/"):
+            try:
+                os.rmdir(ws.abs(d))
+            except OSError:
+                break
+            d = d.rpartition("/")[0]
+
+
+def checkout(ws: Workspace, pointers: list[str], force: bool = False) -> list[CheckoutResult]:
+    """Plan every path first, so a refusal or a missing object changes nothing at all."""
+    plans = [plan(ws, p, force) for p in pointers]
+    if not any(w.write or w.remove or w.replace_root for w in plans):
+        return [CheckoutResult(w.rel) for w in plans]
+    kind = linking.choose(ws.link_types, ws.store, str(ws.tmp))
+    return [apply(ws, w, kind) for w in plans]

@@ -1,0 +1,114 @@
+"""What every workspace operation needs, wired once by the repo facade."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cairn.errors import PathError
+from cairn.index import pointer as ptr
+from cairn.index.ignore import Ignore
+from cairn.index.statcache import StatCache
+from cairn.objects.store import ObjectStore
+from cairn.objects.tree import Tree
+from cairn.progress import NULL, Progress
+
+DOT_DIR = ".cairn"
+_SKIP_DIRS = {".git", DOT_DIR}
+
+
+@dataclass
+class Workspace:
+    root: Path
+    store: ObjectStore
+    stats: StatCache
+    link_types: list[str]
+    ignore: Ignore | None = None
+    progress: Progress = NULL
+    tmp: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tmp = self.root / DOT_DIR / "tmp"
+
+    # -- paths -----------------------------------------------------------------------------
+    def rel(self, path: str | os.PathLike[str]) -> str:
+        """Repo-relative '/'-separated path of a user-given path, refusing ones cairn can't track."""
+        raw = os.fspath(path)
+        absolute = Path(os.path.abspath(raw))
+        try:
+            rel = absolute.relative_to(self.root)
+        except ValueError:
+            raise PathError(
+                f"{raw} is outside the repository at {self.root}",
+                "move the data into the repository, or run cairn from the repository it belongs to",
+            ) from None
+        parts = rel.parts
+        if not parts:
+            raise PathError("the repository root itself cannot be tracked", "track a file or a folder inside it")
+        if parts[0] in _SKIP_DIRS:
+            raise PathError(
+                f"{raw} is inside {parts[0]}/, which cairn manages itself",
+                "track data outside .cairn/ and .git/",
+            )
+        return "/".join(parts)
+
+    def abs(self, rel: str) -> Path:
+        return self.root / rel
+
+    # -- trees -----------------------------------------------------------------------------
+    def tree_loader(self, *extra: dict[str, Tree]):
+        """Load trees from in-memory snapshots first, then from the cache."""
+        memo: dict[str, Tree] = {}
+
+        def load(oid: str) -> Tree:
+            for d in extra:
+                t = d.get(oid)
+                if t is not None:
+                    return t
+            t = memo.get(oid)
+            if t is None:
+                t = memo[oid] = Tree.from_bytes(self.store.read(oid), oid)
+            return t
+
+        return load
+
+    # -- pointers --------------------------------------------------------------------------
+    def pointer_files(self, under: str = "") -> Iterator[str]:
+        """Repo-relative paths of every pointer file, without walking into tracked data."""
+        start = self.abs(under) if under else self.root
+        yield from self._find(str(start), f"{under}/" if under else "")
+
+    def _find(self, dirpath: str, prefix: str) -> Iterator[str]:
+        try:
+            it = os.scandir(dirpath)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return
+        with it:
+            entries = list(it)
+        names = {e.name for e in entries}
+        for e in entries:
+            if e.name.endswith(ptr.SUFFIX) and e.is_file():
+                yield prefix + e.name
+        for e in entries:
+            if e.name in _SKIP_DIRS or not e.is_dir(follow_symlinks=False):
+                continue
+            if e.name + ptr.SUFFIX in names:
+                continue  # tracked data: holds no pointers of its own
+            rel = prefix + e.name
+            if self.ignore is not None and self.ignore.match(rel, True):
+                continue
+            yield from self._find(e.path, rel + "/")
+
+    def load_pointer(self, pointer_rel: str) -> ptr.Pointer:
+        return ptr.parse(self.abs(pointer_rel).read_bytes(), pointer_rel)
+
+
+def data_rel(pointer_rel: str, p: ptr.Pointer) -> str:
+    parent = pointer_rel.rpartition("/")[0]
+    return f"{parent}/{p.path}" if parent else p.path
+
+
+def pointer_rel_for(data_rel_path: str) -> str:
+    return data_rel_path + ptr.SUFFIX

@@ -1,0 +1,74 @@
+"""`cairn gc`: find cache objects that nothing references. The caller decides to delete.
+
+Roots are the workspace pointers and every pointer in every commit reachable from a branch,
+a tag or an experiment ref (history, not only tips: DVC users lose data to a narrow gc)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cairn.errors import ObjectMissingError
+from cairn.objects.tree import TREE, Tree
+from cairn.workspace.context import Workspace
+
+
+@dataclass
+class GcPlan:
+    unused: list[str] = field(default_factory=list)
+    unused_bytes: int = 0
+    kept: int = 0
+    missing_trees: list[str] = field(default_factory=list)  # referenced, not in the cache
+
+    def to_dict(self) -> dict:
+        return {
+            "remove": len(self.unused),
+            "remove_bytes": self.unused_bytes,
+            "keep": self.kept,
+            "missing_trees": self.missing_trees,
+            "objects": self.unused,
+        }
+
+
+def reachable(ws: Workspace, roots: Iterable[tuple[str, str]]) -> tuple[set[str], list[str]]:
+    """Every object id reachable from (kind, oid) roots; also the referenced trees we lack."""
+    seen: set[str] = set()
+    missing: list[str] = []
+    stack = [(k, o) for k, o in roots]
+    while stack:
+        kind, oid = stack.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        if kind != TREE:
+            continue
+        try:
+            tree = Tree.from_bytes(ws.store.read(oid), oid)
+        except ObjectMissingError:
+            missing.append(oid)
+            continue
+        stack.extend((e.kind, e.oid) for e in tree.entries)
+    return seen, missing
+
+
+def plan(ws: Workspace, roots: Iterable[tuple[str, str]]) -> GcPlan:
+    keep, missing = reachable(ws, roots)
+    result = GcPlan(missing_trees=missing)
+    for oid in ws.store.iter_oids():
+        if oid in keep:
+            result.kept += 1
+            continue
+        try:
+            result.unused_bytes += ws.store.size(oid)
+        except FileNotFoundError:
+            continue
+        result.unused.append(oid)
+    result.unused.sort()
+    return result
+
+
+def sweep(ws: Workspace, gc_plan: GcPlan) -> int:
+    for oid in gc_plan.unused:
+        ws.store.remove(oid)
+    ws.store.sweep_tmp()
+    return len(gc_plan.unused)

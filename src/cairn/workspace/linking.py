@@ -1,0 +1,173 @@
+"""Link types between the cache and the workspace: reflink, hardlink, symlink, copy.
+
+`cache.type` is an ordered list; the first type the file systems support is used (probed once
+per command on a scratch file, not per file). Hard- and symlinked files share the read-only
+cache object, so they are protected; `cairn unprotect` turns them into writable copies.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+
+from blake3 import blake3
+
+from cairn.errors import ConfigError, CorruptObjectError
+from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file
+from cairn.objects.store import ObjectStore
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+DEFAULT_LINK_TYPES = ["reflink", "copy"]
+_FICLONE = 0x40049409  # linux/fs.h
+_UNSUPPORTED = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTTY, errno.EMLINK)
+
+
+def parse_link_types(value: object) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(
+            f"cache.type must be a list of link types, got {value!r}",
+            'write for example `cache.type = ["hardlink", "copy"]` in .cairn/config.toml',
+        )
+    out = [str(i).strip() for i in items]
+    bad = [i for i in out if i not in LINK_TYPES]
+    if bad:
+        raise ConfigError(
+            f"unknown link type {bad[0]!r} in cache.type",
+            f"use one or more of: {', '.join(LINK_TYPES)}",
+        )
+    return out
+
+
+def reflink(src: str, dst: str) -> None:
+    with open(src, "rb") as s:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fcntl.ioctl(fd, _FICLONE, s.fileno())
+        except OSError:
+            os.close(fd)
+            os.unlink(dst)
+            raise
+        os.close(fd)
+
+
+def _try(kind: str, src: str, dst: str) -> bool:
+    try:
+        if kind == "reflink":
+            reflink(src, dst)
+        elif kind == "hardlink":
+            os.link(src, dst)
+        elif kind == "symlink":
+            os.symlink(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+    except OSError as e:
+        if e.errno in _UNSUPPORTED:
+            return False
+        raise
+    return True
+
+
+def choose(types: list[str], store: ObjectStore, workspace_tmp: str) -> str:
+    """The first link type that works between the cache and the workspace."""
+    if types == ["copy"]:
+        return "copy"
+    os.makedirs(workspace_tmp, exist_ok=True)
+    probe = store.tmp_path("probe")
+    with open(probe, "wb") as f:
+        f.write(b"cairn link probe")
+    try:
+        for kind in types:
+            dst = os.path.join(workspace_tmp, f"probe-{kind}-{os.getpid()}")
+            try:
+                if _try(kind, probe, dst):
+                    return kind
+            finally:
+                if os.path.lexists(dst):
+                    os.unlink(dst)
+    finally:
+        os.unlink(probe)
+    raise ConfigError(
+        f"none of the link types {', '.join(types)} works between the cache and the workspace",
+        'add "copy" to cache.type in .cairn/config.toml',
+    )
+
+
+def corrupt(oid: str) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"cache object {oid} is corrupt (its content does not match its id); it was not checked out",
+        "run `cairn fsck --delete-corrupt`, then `cairn pull` to fetch a good copy",
+    )
+
+
+def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, executable: bool = False) -> None:
+    """Write object `oid` to `dest` atomically (via `tmp`, on dest's file system) as `kind`,
+    verifying its content first: a corrupt object is never checked out."""
+    src = store.path(oid)
+    if kind == "hardlink" and executable:
+        kind = "copy"  # the shared inode is read-only without exec bits
+    if kind == "copy":
+        _copy_verified(src, tmp, oid)
+        if executable:
+            os.chmod(tmp, 0o755)
+    else:
+        if hash_file(src) != oid:
+            raise corrupt(oid)
+        if kind == "reflink":
+            reflink(src, tmp)
+            os.chmod(tmp, 0o755 if executable else 0o644)
+        elif kind == "hardlink":
+            os.link(src, tmp)
+        else:
+            os.symlink(src, tmp)
+    try:
+        os.replace(tmp, dest)
+    except IsADirectoryError:
+        shutil.rmtree(dest)
+        os.replace(tmp, dest)
+
+
+def _copy_verified(src: str, tmp: str, oid: str) -> None:
+    size = os.stat(src).st_size
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        if size <= SMALL_FILE:
+            with open(src, "rb") as f:
+                data = f.read()
+            if blake3(data).hexdigest() != oid:
+                raise corrupt(oid)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        else:
+            h = blake3(max_threads=blake3.AUTO)
+            buf = bytearray(CHUNK)
+            mv = memoryview(buf)
+            with open(src, "rb", buffering=0) as f:
+                while n := f.readinto(buf):
+                    chunk = mv[:n]
+                    h.update(chunk)
+                    while chunk:
+                        chunk = chunk[os.write(fd, chunk) :]
+            if h.hexdigest() != oid:
+                raise corrupt(oid)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+
+
+def is_linked(path: str) -> bool:
+    st = os.lstat(path)
+    return os.path.islink(path) or st.st_nlink > 1
+
+
+def make_writable_copy(path: str, tmp: str) -> None:
+    """Replace a linked file with a private writable copy of its content."""
+    shutil.copyfile(path, tmp)  # follows a symlink to the object
+    mode = os.stat(path).st_mode & 0o777
+    os.chmod(tmp, (mode | 0o644) & 0o777 | 0o200)
+    os.replace(tmp, path)
