@@ -169,13 +169,17 @@ def prepare(work: Path, scale: Scale, *, small: bool, big: bool, chain: bool, hu
     ds = Datasets(work / "datasets" / scale.name, scale)
     base = {"generator": GENERATOR_VERSION, "seed": SEED, **asdict(scale)}
     if small:
-        _ensure(ds.small, {**base, "kind": "small"},
-                lambda d: _write_many(d, "small", scale.small_files, scale.small_folders))
+        _ensure(
+            ds.small,
+            {**base, "kind": "small"},
+            lambda d: _write_many(d, "small", scale.small_files, scale.small_folders),
+        )
     if big:
         _ensure(ds.big, {**base, "kind": "big"}, lambda d: _write_big(d, scale.big_bytes))
     if chain:
         _ensure(ds.chain, {**base, "kind": "chain"}, lambda d: _write_chain(d, scale.chain_stages))
     if huge and scale.huge_files:
-        _ensure(ds.huge, {**base, "kind": "huge"},
-                lambda d: _write_many(d, "huge", scale.huge_files, scale.huge_folders))
+        _ensure(
+            ds.huge, {**base, "kind": "huge"}, lambda d: _write_many(d, "huge", scale.huge_files, scale.huge_folders)
+        )
     return ds

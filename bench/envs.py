@@ -72,7 +72,8 @@ class CairnInstall:
 
 
 def _interpreter_id() -> dict[str, str]:
-    return {"executable": sys.executable, "version": sys.version}
+    """The base interpreter (the same whether run.py runs under it or under a venv made from it)."""
+    return {"base_prefix": sys.base_prefix, "version": sys.version}
 
 
 def _read_marker(path: Path) -> dict[str, object] | None:

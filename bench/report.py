@@ -91,12 +91,14 @@ def checkout_id(root: Path) -> str:
     def git(*args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
         return proc.stdout.strip() if proc.returncode == 0 else ""
+
     head = git("rev-parse", "--short", "HEAD") or "no commit yet"
     dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "src", "pyproject.toml") else ""
     return head + dirty
 
 
 # -- numbers ----------------------------------------------------------------------------------
+
 
 def fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
@@ -130,7 +132,8 @@ def ratio(result: WorkloadResult) -> float | None:
 
 def table(results: list[WorkloadResult]) -> list[str]:
     rows = [
-        "| ID | Workload | cairn median (min - max) | DVC median (min - max) | DVC/cairn | cairn peak RSS | DVC peak RSS |",
+        "| ID | Workload | cairn median (min - max) | DVC median (min - max) | DVC/cairn "
+        "| cairn peak RSS | DVC peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -153,10 +156,15 @@ def extra_lines(results: list[WorkloadResult]) -> list[str]:
             continue
         if floor.status == OK and floor.samples:
             f = median(floor.samples)
-            rel = [f"{name} {median(r.sides[name].samples) / f:.1f}x the floor"
-                   for name in ("cairn", "dvc") if r.sides[name].status == OK and r.sides[name].samples]
-            lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {time_cell(floor)}"
-                         + (f"; {', '.join(rel)}" if rel else ""))
+            rel = [
+                f"{name} {median(r.sides[name].samples) / f:.1f}x the floor"
+                for name in ("cairn", "dvc")
+                if r.sides[name].status == OK and r.sides[name].samples
+            ]
+            lines.append(
+                f"- {r.workload.id} floor, {r.workload.floor_name}: {time_cell(floor)}"
+                + (f"; {', '.join(rel)}" if rel else "")
+            )
         else:
             lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {floor.message}")
     if "W14" in by_id:
@@ -182,8 +190,10 @@ def help_line(help_samples: dict[str, list[Sample]], problems: dict[str, str]) -
         samples = help_samples.get(name) or []
         if samples:
             walls = [s.wall_s for s in samples]
-            parts.append(f"`{name} --help` {fmt_time(median(samples))} median "
-                         f"({fmt_time(min(walls))} - {fmt_time(max(walls))}, {len(walls)} runs)")
+            parts.append(
+                f"`{name} --help` {fmt_time(median(samples))} median "
+                f"({fmt_time(min(walls))} - {fmt_time(max(walls))}, {len(walls)} runs)"
+            )
         else:
             parts.append(f"`{name} --help`: {problems.get(name, 'not measured')}")
     cairn = help_samples.get("cairn") or []
@@ -194,6 +204,7 @@ def help_line(help_samples: dict[str, list[Sample]], problems: dict[str, str]) -
 
 
 # -- output -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Header:
@@ -252,8 +263,9 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
     return "\n".join(out)
 
 
-def write(out_dir: Path, header: Header, results: list[WorkloadResult], help_text: str,
-          help_samples: dict[str, list[Sample]]) -> Path:
+def write(
+    out_dir: Path, header: Header, results: list[WorkloadResult], help_text: str, help_samples: dict[str, list[Sample]]
+) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "RESULTS.md"
     md.write_text(markdown(header, results, help_text))
@@ -267,8 +279,7 @@ def write(out_dir: Path, header: Header, results: list[WorkloadResult], help_tex
                 "runs": r.runs,
                 "ratio_dvc_over_cairn": ratio(r),
                 "sides": {
-                    name: {"status": s.status, "message": s.message,
-                           "samples": [asdict(x) for x in s.samples]}
+                    name: {"status": s.status, "message": s.message, "samples": [asdict(x) for x in s.samples]}
                     for name, s in r.sides.items()
                 },
             }

@@ -11,16 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-if sys.version_info < (3, 11):  # noqa: UP036 - a clear message for old interpreters
-    sys.exit("bench/run.py needs python >= 3.11")
-
-import datasets  # noqa: E402
-import envs  # noqa: E402
-import report  # noqa: E402
-from runner import ERROR, Runner, WorkloadResult, rmtree, time_help  # noqa: E402
-from s3server import MotoServer  # noqa: E402
-from tools import Tool, cairn_tool, dvc_tool  # noqa: E402
-from workloads import select  # noqa: E402
+import datasets
+import envs
+import report
+from runner import ERROR, Runner, WorkloadResult, rmtree, time_help
+from s3server import MotoServer
+from tools import Tool, cairn_tool, dvc_tool
+from workloads import select
 
 DEFAULT_RUNS = 5
 
@@ -29,17 +26,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--quick", action="store_true", help="a tenth of the full data sizes")
-    scale.add_argument("--smoke", action="store_true",
-                       help="tiny data, every workload once, no warm-up (checks the harness)")
+    scale.add_argument(
+        "--smoke", action="store_true", help="tiny data, every workload once, no warm-up (checks the harness)"
+    )
     p.add_argument("--only", metavar="W1,W3", help="comma-separated workload ids (W5 = W5-copy and W5-hardlink)")
-    p.add_argument("--runs", type=int, metavar="N",
-                   help=f"timed runs per tool per workload (default {DEFAULT_RUNS}; 1 with --smoke)")
-    p.add_argument("--out", type=Path, default=envs.BENCH_DIR,
-                   help="where RESULTS.md and results.json go (default: bench/)")
-    p.add_argument("--work", type=Path, default=envs.BENCH_DIR / ".work",
-                   help="scratch area: datasets, run folders, logs (default: bench/.work/)")
-    p.add_argument("--timeout", type=float, default=3600, metavar="S",
-                   help="give up on one timed command after S seconds (default 3600)")
+    p.add_argument(
+        "--runs",
+        type=int,
+        metavar="N",
+        help=f"timed runs per tool per workload (default {DEFAULT_RUNS}; 1 with --smoke)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=envs.BENCH_DIR, help="where RESULTS.md and results.json go (default: bench/)"
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=envs.BENCH_DIR / ".work",
+        help="scratch area: datasets, run folders, logs (default: bench/.work/)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        metavar="S",
+        help="give up on one timed command after S seconds (default 3600)",
+    )
     args = p.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         p.error("--runs must be >= 1")
@@ -77,8 +89,14 @@ def main(argv: list[str]) -> int:
             print(f"[bench] cairn: {cairn.problem}", flush=True)
 
         needed = set().union(*(w.datasets for w in chosen))
-        data = datasets.prepare(work, scale, small=bool(needed & {"small"}), big="big" in needed,
-                                chain="chain" in needed, huge="huge" in needed)
+        data = datasets.prepare(
+            work,
+            scale,
+            small=bool(needed & {"small"}),
+            big="big" in needed,
+            chain="chain" in needed,
+            huge="huge" in needed,
+        )
         help_samples = time_help(tools, work, runs=3 if args.smoke else 10, warmup=warmup)
 
         s3 = MotoServer(moto_env, logs / "moto.log") if moto_env else None
@@ -86,8 +104,16 @@ def main(argv: list[str]) -> int:
         try:
             if s3:
                 s3.start()
-            runner = Runner(work=work, data=data, tools=tools, missing_reason=missing, s3=s3,
-                            runs=runs, warmup=warmup, timeout_s=args.timeout)
+            runner = Runner(
+                work=work,
+                data=data,
+                tools=tools,
+                missing_reason=missing,
+                s3=s3,
+                runs=runs,
+                warmup=warmup,
+                timeout_s=args.timeout,
+            )
             for w in chosen:
                 results.append(runner.run(w))
         finally:
@@ -104,9 +130,11 @@ def main(argv: list[str]) -> int:
         versions={name: (t.version if t else "not installed") for name, t in tools.items()},
         checkout=report.checkout_id(envs.REPO_ROOT),
         elapsed_s=time.monotonic() - started,
-        sizes=(f"{scale.small_files:,} small files in {scale.small_folders} folders, "
-               f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"
-               + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")),
+        sizes=(
+            f"{scale.small_files:,} small files in {scale.small_folders} folders, "
+            f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"
+            + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")
+        ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)
     print()

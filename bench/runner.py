@@ -70,12 +70,14 @@ def rmtree(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+def _tail(path: Path, lines: int = 3, width: int = 200) -> str:
+    """The last non-empty lines a command wrote (setup commands' echo lines skipped), shortened."""
     try:
-        text = path.read_text(errors="replace").strip().splitlines()
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in text[-lines:] if not line.startswith("$ ("))
+    kept = [ln.strip() for ln in text if ln.strip() and not ln.startswith("$ (")][-lines:]
+    return " | ".join(ln if len(ln) <= width else ln[: width - 3] + "..." for ln in kept)
 
 
 class Runner:
@@ -171,8 +173,9 @@ class Runner:
                 setup(ctx)
             except (SetupError, subprocess.CalledProcessError, OSError) as exc:
                 return self._fail(side, label, f"setup failed: {exc} (log: {log})")
-            sample = run_timed(command(ctx), cwd=ctx.cwd, env=ctx.env, stdout=ctx.stdout,
-                               stderr=log, timeout_s=self.timeout_s)
+            sample = run_timed(
+                command(ctx), cwd=ctx.cwd, env=ctx.env, stdout=ctx.stdout, stderr=log, timeout_s=self.timeout_s
+            )
             if sample.timed_out:
                 return self._fail(side, label, f"timed out after {self.timeout_s:.0f} s (log: {log})")
             if sample.exit_code != 0:
@@ -203,8 +206,14 @@ def time_help(tools: dict[str, Tool | None], work: Path, runs: int, warmup: bool
         for name, tool in tools.items():
             if tool is None:
                 continue
-            s = run_timed(tool.argv("--help"), cwd=where, env=tool_env(tool.bin_dir, where),
-                          stdout=logs / f"help-{name}.stdout", stderr=logs / f"help-{name}.log", timeout_s=60)
+            s = run_timed(
+                tool.argv("--help"),
+                cwd=where,
+                env=tool_env(tool.bin_dir, where),
+                stdout=logs / f"help-{name}.stdout",
+                stderr=logs / f"help-{name}.log",
+                timeout_s=60,
+            )
             if s.exit_code == 0 and (i > 0 or not warmup):
                 samples[name].append(s)
     return samples

@@ -47,7 +47,9 @@ class MotoServer:
         with self._log.open("ab") as out:
             self._proc = subprocess.Popen(
                 [str(self._env.python), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -88,4 +90,3 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

@@ -23,8 +23,9 @@ def run_checked(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -
         fh.write(f"$ (cd {cwd} && {' '.join(argv)})  # exit {proc.returncode}\n{proc.stdout}{proc.stderr}")
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise SetupError(f"`{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv))}` "
-                         f"exited {proc.returncode}: {tail}")
+        raise SetupError(
+            f"`{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv))}` exited {proc.returncode}: {tail}"
+        )
     return proc.stdout
 
 
@@ -51,8 +52,7 @@ class Tool:
         """Whether `<tool> <command> --help` exits 0 (so later issues light up by themselves)."""
         key = tuple(command.split())
         if key not in self._implemented:
-            proc = subprocess.run(self.argv(*key, "--help"), cwd=cwd, env=env,
-                                  capture_output=True, check=False)
+            proc = subprocess.run(self.argv(*key, "--help"), cwd=cwd, env=env, capture_output=True, check=False)
             self._implemented[key] = proc.returncode == 0
         return self._implemented[key]
 
@@ -68,12 +68,12 @@ class Tool:
     def config(self, repo: Path, env: dict[str, str], log: Path, key: str, value: str) -> None:
         run_checked(self.argv("config", key, value), cwd=repo, env=env, log=log)
 
-    def add_remote(self, repo: Path, env: dict[str, str], log: Path, url: str,
-                   endpoint: str | None = None) -> None:
+    def add_remote(self, repo: Path, env: dict[str, str], log: Path, url: str, endpoint: str | None = None) -> None:
         run_checked(self.argv("remote", "add", "-d", "bench", url), cwd=repo, env=env, log=log)
         if endpoint:
-            run_checked(self.argv("remote", "modify", "bench", self.endpoint_option, endpoint),
-                        cwd=repo, env=env, log=log)
+            run_checked(
+                self.argv("remote", "modify", "bench", self.endpoint_option, endpoint), cwd=repo, env=env, log=log
+            )
 
 
 def commit_all(repo: Path, env: dict[str, str], log: Path, message: str) -> None:

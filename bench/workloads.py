@@ -75,6 +75,7 @@ class Workload:
 
 # -- setup building blocks --------------------------------------------------------------------
 
+
 def copy_tree(src: Path, dest: Path) -> None:
     """Copy real bytes (never links: a tool that chmods or links its inputs must not touch the
     generated dataset)."""
@@ -90,6 +91,7 @@ def repo_with(source: Callable[[Datasets], Path], cache_type: str = "copy") -> S
     def step(ctx: RunCtx) -> None:
         fresh_repo(ctx, cache_type)
         copy_tree(source(ctx.data), ctx.repo)
+
     return step
 
 
@@ -97,18 +99,21 @@ def then(*steps: Step) -> Step:
     def step(ctx: RunCtx) -> None:
         for s in steps:
             s(ctx)
+
     return step
 
 
 def tool_step(*args: str) -> Step:
     def step(ctx: RunCtx) -> None:
         ctx.tool_sh(*args, cwd=ctx.cwd)
+
     return step
 
 
 def commit(message: str) -> Step:
     def step(ctx: RunCtx) -> None:
         commit_all(ctx.cwd, ctx.env, ctx.log, message)
+
     return step
 
 
@@ -120,8 +125,7 @@ def local_remote(ctx: RunCtx) -> None:
 
 def s3_remote(ctx: RunCtx) -> None:
     assert ctx.s3_endpoint and ctx.s3_bucket
-    ctx.tool.add_remote(ctx.repo, ctx.env, ctx.log, f"s3://{ctx.s3_bucket}/{ctx.tool.name}",
-                        ctx.s3_endpoint)
+    ctx.tool.add_remote(ctx.repo, ctx.env, ctx.log, f"s3://{ctx.s3_bucket}/{ctx.tool.name}", ctx.s3_endpoint)
 
 
 def change_one_file(ctx: RunCtx) -> None:
@@ -162,10 +166,12 @@ def floor_big(ctx: RunCtx) -> None:
 
 # -- checks -----------------------------------------------------------------------------------
 
+
 def pointer_exists(name: str) -> Check:
     def check(ctx: RunCtx) -> str | None:
         pointer = ctx.cwd / f"{name}{ctx.tool.pointer_suffix}"
         return None if pointer.is_file() else f"{pointer.name} was not written"
+
     return check
 
 
@@ -196,6 +202,7 @@ def big_linked(nlink: int) -> Check:
             return missing
         have = (ctx.repo / "big.bin").stat().st_nlink
         return None if have == nlink else f"big.bin has {have} links, expected {nlink} (cache.type)"
+
     return check
 
 
@@ -229,6 +236,7 @@ def json_output(ctx: RunCtx) -> str | None:
 
 # -- the workloads ----------------------------------------------------------------------------
 
+
 def _small(d: Datasets) -> Path:
     return d.small
 
@@ -249,91 +257,162 @@ EXP_ARG = ("exp", "run", "-S", f"chain.{datasets.param_name(1)}=2")
 
 WORKLOADS: tuple[Workload, ...] = (
     Workload(
-        "W1", "add the small files", repo_with(_small), lambda c: c.tool.argv("add", "data"),
-        (*BASE, "add"), pointer_exists("data"), datasets=SMALL,
+        "W1",
+        "add the small files",
+        repo_with(_small),
+        lambda c: c.tool.argv("add", "data"),
+        (*BASE, "add"),
+        pointer_exists("data"),
+        datasets=SMALL,
     ),
     Workload(
-        "W2", "status, nothing changed", then(repo_with(_small), tool_step("add", "data"), commit("data")),
-        lambda c: c.tool.argv("status"), (*BASE, "add", "status"), datasets=SMALL,
+        "W2",
+        "status, nothing changed",
+        then(repo_with(_small), tool_step("add", "data"), commit("data")),
+        lambda c: c.tool.argv("status"),
+        (*BASE, "add", "status"),
+        datasets=SMALL,
         notes="`cairn status` vs `dvc status`, right after `add` + `git commit`.",
     ),
     Workload(
-        "W3", "re-add after one file changed",
+        "W3",
+        "re-add after one file changed",
         then(repo_with(_small), tool_step("add", "data"), commit("data"), change_one_file),
-        lambda c: c.tool.argv("add", "data"), (*BASE, "add"), pointer_changed, datasets=SMALL,
+        lambda c: c.tool.argv("add", "data"),
+        (*BASE, "add"),
+        pointer_changed,
+        datasets=SMALL,
         notes="One file rewritten with new bytes of the same size.",
     ),
     Workload(
-        "W4", "checkout into an empty folder",
+        "W4",
+        "checkout into an empty folder",
         then(repo_with(_small), tool_step("add", "data"), commit("data"), delete_data),
-        lambda c: c.tool.argv("checkout"), (*BASE, "add", "checkout"), data_matches, datasets=SMALL,
+        lambda c: c.tool.argv("checkout"),
+        (*BASE, "add", "checkout"),
+        data_matches,
+        datasets=SMALL,
         notes="data/ deleted after `add`; cache.type copy for both.",
     ),
     Workload(
-        "W5-copy", "add the big file, cache.type copy", big_repo("copy"),
-        lambda c: c.tool.argv("add", "big.bin"), (*BASE, "add"), big_linked(1),
+        "W5-copy",
+        "add the big file, cache.type copy",
+        big_repo("copy"),
+        lambda c: c.tool.argv("add", "big.bin"),
+        (*BASE, "add"),
+        big_linked(1),
         datasets=frozenset({"big"}),
-        floor_setup=floor_big, floor_command=lambda c: ["cp", "--reflink=never", "big.bin", "big.copy"],
+        floor_setup=floor_big,
+        floor_command=lambda c: ["cp", "--reflink=never", "big.bin", "big.copy"],
         floor_name="`cp big.bin` (floor)",
         notes="Floor: a plain `cp` of the same file on the same file system.",
     ),
     Workload(
-        "W5-hardlink", "add the big file, cache.type hardlink", big_repo("hardlink"),
-        lambda c: c.tool.argv("add", "big.bin"), (*BASE, "add"), big_linked(2),
+        "W5-hardlink",
+        "add the big file, cache.type hardlink",
+        big_repo("hardlink"),
+        lambda c: c.tool.argv("add", "big.bin"),
+        (*BASE, "add"),
+        big_linked(2),
         datasets=frozenset({"big"}),
         notes="Verified: big.bin ends with 2 links (workspace + cache) for both tools.",
     ),
     Workload(
-        "W6", "push to a local folder remote",
+        "W6",
+        "push to a local folder remote",
         then(repo_with(_small), tool_step("add", "data"), local_remote, commit("data")),
-        lambda c: c.tool.argv("push"), (*BASE, "add", "remote add", "push"), local_remote_filled,
+        lambda c: c.tool.argv("push"),
+        (*BASE, "add", "remote add", "push"),
+        local_remote_filled,
         datasets=SMALL,
     ),
     Workload(
-        "W7", "push to S3 (moto)",
+        "W7",
+        "push to S3 (moto)",
         then(repo_with(_small), tool_step("add", "data"), s3_remote, commit("data")),
-        lambda c: c.tool.argv("push"), (*BASE, "add", "remote add", "remote modify", "push"), s3_filled,
-        datasets=SMALL, s3=True, notes="moto server on 127.0.0.1, emptied before every run.",
+        lambda c: c.tool.argv("push"),
+        (*BASE, "add", "remote add", "remote modify", "push"),
+        s3_filled,
+        datasets=SMALL,
+        s3=True,
+        notes="moto server on 127.0.0.1, emptied before every run.",
     ),
     Workload(
-        "W8", "pull from S3 into a fresh clone",
-        then(repo_with(_small), tool_step("add", "data"), s3_remote, commit("data"),
-             tool_step("push"), clone_for_pull),
-        lambda c: c.tool.argv("pull"), (*BASE, "add", "remote add", "remote modify", "push", "pull"),
-        data_matches, datasets=SMALL, s3=True, notes="`git clone` of the pushed repo, empty cache.",
+        "W8",
+        "pull from S3 into a fresh clone",
+        then(repo_with(_small), tool_step("add", "data"), s3_remote, commit("data"), tool_step("push"), clone_for_pull),
+        lambda c: c.tool.argv("pull"),
+        (*BASE, "add", "remote add", "remote modify", "push", "pull"),
+        data_matches,
+        datasets=SMALL,
+        s3=True,
+        notes="`git clone` of the pushed repo, empty cache.",
     ),
     Workload(
-        "W9", "push with nothing to do (S3)",
+        "W9",
+        "push with nothing to do (S3)",
         then(repo_with(_small), tool_step("add", "data"), s3_remote, commit("data"), tool_step("push")),
-        lambda c: c.tool.argv("push"), (*BASE, "add", "remote add", "remote modify", "push"),
-        datasets=SMALL, s3=True,
+        lambda c: c.tool.argv("push"),
+        (*BASE, "add", "remote add", "remote modify", "push"),
+        datasets=SMALL,
+        s3=True,
     ),
     Workload(
-        "W10", "first repro of the chain", PIPE, lambda c: c.tool.argv("repro"),
-        (*BASE, "repro"), last_stage_done, datasets=CHAIN,
+        "W10",
+        "first repro of the chain",
+        PIPE,
+        lambda c: c.tool.argv("repro"),
+        (*BASE, "repro"),
+        last_stage_done,
+        datasets=CHAIN,
         notes="A chain of `cp` stages, each with one param from params.yaml.",
     ),
     Workload(
-        "W11", "repro with nothing to do", then(PIPE, tool_step("repro"), commit("lock")),
-        lambda c: c.tool.argv("repro"), (*BASE, "repro"), last_stage_done, datasets=CHAIN,
+        "W11",
+        "repro with nothing to do",
+        then(PIPE, tool_step("repro"), commit("lock")),
+        lambda c: c.tool.argv("repro"),
+        (*BASE, "repro"),
+        last_stage_done,
+        datasets=CHAIN,
     ),
     Workload(
-        "W12", "exp run, one param changed", then(PIPE, tool_step("repro"), commit("lock")),
-        lambda c: c.tool.argv(*EXP_ARG), (*BASE, "repro", "exp run"), datasets=CHAIN,
+        "W12",
+        "exp run, one param changed",
+        then(PIPE, tool_step("repro"), commit("lock")),
+        lambda c: c.tool.argv(*EXP_ARG),
+        (*BASE, "repro", "exp run"),
+        datasets=CHAIN,
         notes="`exp run -S chain.p01=2`: stage s01 reruns; its output is unchanged, so later "
-              "stages may be skipped. Each tool's default exp mode (DVC: in the workspace).",
+        "stages may be skipped. Each tool's default exp mode (DVC: in the workspace).",
     ),
     Workload(
-        "W13", "exp show (2 experiments)",
-        then(PIPE, tool_step("repro"), commit("lock"), tool_step(*EXP_ARG),
-             tool_step(*EXP_ARG[:3], f"chain.{datasets.param_name(1)}=3")),
-        lambda c: c.tool.argv("exp", "show", "--json"), (*BASE, "repro", "exp run", "exp show"),
-        json_output, datasets=CHAIN, notes="`exp show --json`, output checked to be JSON.",
+        "W13",
+        "exp show (2 experiments)",
+        then(
+            PIPE,
+            tool_step("repro"),
+            commit("lock"),
+            tool_step(*EXP_ARG),
+            tool_step(*EXP_ARG[:3], f"chain.{datasets.param_name(1)}=3"),
+        ),
+        lambda c: c.tool.argv("exp", "show", "--json"),
+        (*BASE, "repro", "exp run", "exp show"),
+        json_output,
+        datasets=CHAIN,
+        notes="`exp show --json`, output checked to be JSON.",
     ),
     Workload(
-        "W14", "add the huge set (scaling)", repo_with(_huge), lambda c: c.tool.argv("add", "data"),
-        (*BASE, "add"), pointer_exists("data"), datasets=frozenset({"huge"}),
-        scales=frozenset({"full"}), max_runs=3, warmup=False,
+        "W14",
+        "add the huge set (scaling)",
+        repo_with(_huge),
+        lambda c: c.tool.argv("add", "data"),
+        (*BASE, "add"),
+        pointer_exists("data"),
+        datasets=frozenset({"huge"}),
+        scales=frozenset({"full"}),
+        max_runs=3,
+        warmup=False,
         notes="Full scale only; at most 3 runs, no warm-up. Scaling = time(W14)/time(W1).",
     ),
 )

@@ -11,15 +11,17 @@ import os
 import stat as stat_mod
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
+
+from blake3 import blake3
 
 from cairn.errors import PathError, PermissionDeniedError
 from cairn.index.ignore import Ignore
 from cairn.index.statcache import StatCache
 from cairn.objects.hashing import hash_file
-from cairn.objects.tree import FILE, TREE, Entry, Tree
+from cairn.objects.tree import FILE, TREE, encode_rows
 from cairn.progress import NULL, Progress
 
 # hash_fn(absolute path, size) -> oid; it may also store the file (add hashes and copies in one pass)
@@ -28,6 +30,7 @@ HashFn = Callable[[str, int], str]
 _RACY_NS = 20_000_000  # files changed this recently are not trusted to the stat cache
 _BATCH = 64
 _WORKERS = min(8, 2 * (os.cpu_count() or 1))
+_by_name = itemgetter(0)
 
 
 @dataclass
@@ -39,20 +42,25 @@ class Snapshot:
     size: int
     files: int
     exec: bool = False
-    trees: dict[str, Tree] = field(default_factory=dict)  # every tree below, by id
+    trees: dict[str, bytes] = field(default_factory=dict)  # encoded tree objects below, by id
     hashed: int = 0  # files that had to be read
     records: list[tuple[str, int, int, int, str]] = field(default_factory=list)  # new stat rows
     fresh: list[tuple[str, str]] = field(default_factory=list)  # (rel, oid) of every hashed file
 
 
 class _Dir:
-    __slots__ = ("entries", "parent", "slot")
+    __slots__ = ("entries", "files", "parent", "slot")
 
     def __init__(self, parent: _Dir | None, slot: int) -> None:
         # entries: [name, kind, oid|None, size, exec, child _Dir|None]
         self.entries: list[list] = []
+        self.files = 0
         self.parent = parent
         self.slot = slot
+
+
+def _same(rec: tuple | None, st: os.stat_result) -> bool:
+    return rec is not None and rec[1] == st.st_ino and rec[2] == st.st_mtime_ns and rec[3] == st.st_size
 
 
 def snapshot(
@@ -70,13 +78,13 @@ def snapshot(
     except FileNotFoundError:
         return None
     except PermissionError as e:
-        raise _denied(path, e) from e
+        raise _denied(path) from e
     cached = stats.load(rel)
     if stat_mod.S_ISREG(st.st_mode):
         rec = cached.get(rel)
         exe = bool(st.st_mode & 0o100)
-        if rec is not None and rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
-            return Snapshot(FILE, rec[3], st.st_size, 1, exe)
+        if _same(rec, st):
+            return Snapshot(FILE, rec[4], st.st_size, 1, exe)
         task = progress.task(f"hashing {rel}", 1)
         oid = _hash_guarded(hash_fn, str(path), st.st_size)
         task.advance()
@@ -90,8 +98,7 @@ def snapshot(
 
     dirs: list[_Dir] = []
     pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
-    root = _Dir(None, -1)
-    _walk(str(path), rel + "/", root, dirs, pending, cached, ignore)
+    _walk(str(path), rel + "/", _Dir(None, -1), dirs, pending, cached, ignore)
 
     snap = Snapshot(TREE, "", 0, 0)
     if pending:
@@ -101,21 +108,24 @@ def snapshot(
         cutoff = start_ns - _RACY_NS
         snap.records = [(r, ino, m, size, ent[2]) for (_, r, ino, m, size, ent) in pending if m < cutoff]
     # Children were appended after their parents, so reversed order builds bottom-up.
-    files_below: dict[int, int] = {}
+    trees = snap.trees
     for d in reversed(dirs):
-        entries = []
-        size = files = 0
-        for name, kind, oid, esize, exe, child in d.entries:
-            if kind == TREE:
-                files += files_below.pop(id(child))
-            else:
-                files += 1
-            size += esize
-            entries.append(Entry(name, kind, oid, esize, exe))
-        tree = Tree(entries)
-        oid, _ = tree.encode()
-        snap.trees[oid] = tree
-        files_below[id(d)] = files
+        entries = d.entries
+        entries.sort(key=_by_name)
+        size = 0
+        files = 0
+        for e in entries:
+            size += e[3]
+            files += 1 if e[5] is None else e[5].files
+        try:
+            data = encode_rows(entries)  # type: ignore[arg-type]
+        except UnicodeEncodeError:
+            raise PathError(
+                f"a file name under {rel} is not valid UTF-8", "rename the file, or add it to .cairnignore"
+            ) from None
+        oid = blake3(data).hexdigest()
+        trees[oid] = data
+        d.files = files
         if d.parent is None:
             snap.oid, snap.size, snap.files = oid, size, files
         else:
@@ -137,7 +147,8 @@ def _walk(
     try:
         it = os.scandir(dirpath)
     except PermissionError as e:
-        raise _denied(Path(dirpath), e) from e
+        raise _denied(Path(dirpath)) from e
+    entries = node.entries
     subdirs = []
     with it:
         for e in it:
@@ -145,30 +156,27 @@ def _walk(
             if e.is_dir(follow_symlinks=False):
                 if ignore is not None and ignore.match(rel, True):
                     continue
-                node.entries.append([e.name, TREE, None, 0, False, None])
-                subdirs.append((e.path, rel, len(node.entries) - 1))
+                subdirs.append((e.path, rel, len(entries)))
+                entries.append([e.name, TREE, None, 0, False, None])
                 continue
             if ignore is not None and ignore.match(rel, False):
                 continue
             try:
                 st = e.stat()  # follows symlinks: a symlink-linked file is its cache object
             except FileNotFoundError:
-                raise PathError(
-                    f"{rel} is a broken symbolic link",
-                    "remove it, or add it to .cairnignore",
-                ) from None
+                raise PathError(f"{rel} is a broken symbolic link", "remove it, or add it to .cairnignore") from None
             if not stat_mod.S_ISREG(st.st_mode):
                 continue  # sockets, fifos, devices: not data
-            entry = [e.name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
-            node.entries.append(entry)
             rec = cached.get(rel)
-            if rec is not None and rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
-                entry[2] = rec[3]
+            if rec is not None and rec[1] == st.st_ino and rec[2] == st.st_mtime_ns and rec[3] == st.st_size:
+                entries.append([e.name, FILE, rec[4], st.st_size, bool(st.st_mode & 0o100), None])
             else:
+                entry = [e.name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
+                entries.append(entry)
                 pending.append((e.path, rel, st.st_ino, st.st_mtime_ns, st.st_size, entry))
     for sub_path, sub_rel, slot in subdirs:
         child = _Dir(node, slot)
-        node.entries[slot][5] = child
+        entries[slot][5] = child
         _walk(sub_path, sub_rel + "/", child, dirs, pending, cached, ignore)
 
 
@@ -184,10 +192,16 @@ def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) 
         if len(pending) <= _BATCH:
             task.advance(run(pending))
             return
+        from concurrent.futures import ThreadPoolExecutor
+
         batches = [pending[i : i + _BATCH] for i in range(0, len(pending), _BATCH)]
-        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-hash") as pool:
+        pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-hash")
+        try:
             for n in pool.map(run, batches):
                 task.advance(n)
+        finally:
+            # on Ctrl-C, drop the queued batches instead of finishing them
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         task.close()
 
@@ -196,7 +210,7 @@ def _hash_guarded(hash_fn: HashFn, p: str, size: int) -> str:
     try:
         return hash_fn(p, size)
     except PermissionError as e:
-        raise _denied(Path(p), e) from e
+        raise _denied(Path(p)) from e
     except FileNotFoundError:
         raise PathError(
             f"{p} disappeared while cairn was reading it",
@@ -204,7 +218,7 @@ def _hash_guarded(hash_fn: HashFn, p: str, size: int) -> str:
         ) from None
 
 
-def _denied(path: Path, e: OSError) -> PermissionDeniedError:
+def _denied(path: Path) -> PermissionDeniedError:
     return PermissionDeniedError(
         f"permission denied: cannot read {path}",
         "fix the file's permissions (chmod u+r) or add it to .cairnignore",

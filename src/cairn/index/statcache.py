@@ -8,8 +8,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-# (inode, mtime_ns, size, oid)
-Record = tuple[int, int, int, str]
+# (path, inode, mtime_ns, size, oid): the row itself, to avoid building a tuple per file
+Record = tuple[str, int, int, int, str]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (
@@ -41,7 +41,7 @@ class StatCache:
             "SELECT path, ino, mtime_ns, size, oid FROM stat WHERE path = ? OR (path >= ? AND path < ?)",
             (prefix, prefix + "/", prefix + "0"),  # '0' sorts right after '/'
         )
-        return {p: (i, m, s, o) for p, i, m, s, o in rows}
+        return {r[0]: r for r in rows}
 
     def update(self, records: Iterable[tuple[str, int, int, int, str]]) -> None:
         records = list(records)

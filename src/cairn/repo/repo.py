@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cairn.errors import AlreadyInitializedError, CairnError, NotARepoError, PathError
 from cairn.index import pointer as ptr
@@ -15,13 +16,18 @@ from cairn.objects.store import ObjectStore
 from cairn.progress import NULL, Progress
 from cairn.repo.config import CONFIG_FILE, DEFAULT_CONFIG, Config
 from cairn.repo.lock import repo_lock
-from cairn.workspace import add as add_op
-from cairn.workspace import checkout as checkout_op
-from cairn.workspace import diff as diff_op
-from cairn.workspace import fsck as fsck_op
-from cairn.workspace import gc as gc_op
 from cairn.workspace.context import DOT_DIR, Workspace, data_rel
-from cairn.workspace.linking import is_linked, make_writable_copy, parse_link_types
+from cairn.workspace.linking import parse_link_types
+
+if TYPE_CHECKING:
+    from cairn.workspace.add import AddResult
+    from cairn.workspace.checkout import CheckoutResult
+    from cairn.workspace.diff import FileChange
+    from cairn.workspace.fsck import FsckReport
+    from cairn.workspace.gc import GcPlan
+    from cairn.workspace.status import PathStatus
+
+# Operation modules are imported where used: `cairn status` should not pay for checkout or gc.
 
 DOT_GITIGNORE = "/cache/\n/tmp/\n/state/\n/config.local.toml\n"
 HOOK_MARK = "# installed by cairn install-hooks"
@@ -144,7 +150,9 @@ class Repo:
         return out
 
     # -- operations --------------------------------------------------------------------------
-    def add(self, paths: Iterable[str]) -> list[add_op.AddResult]:
+    def add(self, paths: Iterable[str]) -> list[AddResult]:
+        from cairn.workspace import add as add_op
+
         rels = [self.ws.rel(p) for p in paths]
         git_tracked = self.git.tracked_under if self.git is not None else None
         with self.lock():
@@ -152,17 +160,21 @@ class Repo:
                 add_op.check_addable(self.ws, rel, git_tracked)
             return [add_op.add(self.ws, rel) for rel in rels]
 
-    def status(self, targets: Iterable[str] | None = None):
+    def status(self, targets: Iterable[str] | None = None) -> list[PathStatus]:
         from cairn.workspace.status import status
 
         return status(self.ws, self.pointers(targets))
 
-    def checkout(self, targets: Iterable[str] | None = None, force: bool = False):
+    def checkout(self, targets: Iterable[str] | None = None, force: bool = False) -> list[CheckoutResult]:
+        from cairn.workspace import checkout as checkout_op
+
         with self.lock():
             return checkout_op.checkout(self.ws, self.pointers(targets), force)
 
-    def diff(self, a: str | None = None, b: str | None = None) -> list[diff_op.FileChange]:
+    def diff(self, a: str | None = None, b: str | None = None) -> list[FileChange]:
         """Changes from revision `a` (default HEAD) to revision `b` (default: the workspace)."""
+        from cairn.workspace import diff as diff_op
+
         git = self._need_git("diff")
         old = diff_op.versions_from_pointers(git.files_with_suffix(a or "HEAD", ptr.SUFFIX), a or "HEAD")
         if b is None:
@@ -194,17 +206,23 @@ class Repo:
                 roots.append((p.kind, p.oid))
         return roots
 
-    def gc_plan(self) -> gc_op.GcPlan:
+    def gc_plan(self) -> GcPlan:
+        from cairn.workspace import gc as gc_op
+
         return gc_op.plan(self.ws, self.gc_roots())
 
-    def gc(self, gc_plan: gc_op.GcPlan) -> int:
+    def gc(self, gc_plan: GcPlan) -> int:
+        from cairn.workspace import gc as gc_op
+
         with self.lock():
             # re-plan under the lock: an `add` may have referenced objects since the dry run
             fresh = self.gc_plan()
             fresh.unused = sorted(set(fresh.unused) & set(gc_plan.unused))
             return gc_op.sweep(self.ws, fresh)
 
-    def fsck(self, delete_corrupt: bool = False) -> fsck_op.FsckReport:
+    def fsck(self, delete_corrupt: bool = False) -> FsckReport:
+        from cairn.workspace import fsck as fsck_op
+
         roots = [(p.kind, p.oid) for p in map(self.ws.load_pointer, self.ws.pointer_files())]
         report = fsck_op.fsck(self.ws, roots)
         if delete_corrupt and report.corrupt:
@@ -215,6 +233,8 @@ class Repo:
 
     def unprotect(self, targets: Iterable[str]) -> list[str]:
         """Turn linked (read-only, shared with the cache) files into private writable copies."""
+        from cairn.workspace.linking import is_linked, make_writable_copy
+
         done = []
         with self.lock():
             self.ws.tmp.mkdir(parents=True, exist_ok=True)

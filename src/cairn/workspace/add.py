@@ -10,7 +10,7 @@ from cairn.errors import CairnError, OverlapError, PathError
 from cairn.index import pointer as ptr
 from cairn.index.snapshot import Snapshot, snapshot
 from cairn.objects.hashing import hash_file
-from cairn.objects.tree import FILE
+from cairn.objects.tree import FILE, Tree
 from cairn.workspace import linking
 from cairn.workspace.context import Workspace, pointer_rel_for
 from cairn.workspace.gitignore import ignore_in_git
@@ -73,9 +73,9 @@ def add(ws: Workspace, rel: str) -> AddResult:
     known = {oid for oid in snap.trees if ws.store.exists(oid)}
     if snap.kind != FILE and snap.hashed < snap.files:
         _store_missing_files(ws, rel, snap, kind, known)
-    for oid, tree in snap.trees.items():
+    for oid, data in snap.trees.items():
         if oid not in known:
-            ws.store.add_bytes(tree.to_bytes(), oid)
+            ws.store.add_bytes(data, oid)
     records = snap.records
     if kind in ("hardlink", "symlink"):
         records = _link_workspace(ws, rel, snap, kind)
@@ -129,7 +129,7 @@ def _store_missing_files(ws: Workspace, rel: str, snap: Snapshot, kind: str, kno
         oid, folder = stack.pop()
         if oid in known:
             continue
-        for e in snap.trees[oid].entries:
+        for e in Tree.from_bytes(snap.trees[oid], oid).entries:
             if e.kind == FILE:
                 if not ws.store.exists(e.oid):
                     store_fn(str(folder / e.name), e.size)

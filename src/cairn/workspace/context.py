@@ -58,18 +58,17 @@ class Workspace:
         return self.root / rel
 
     # -- trees -----------------------------------------------------------------------------
-    def tree_loader(self, *extra: dict[str, Tree]):
-        """Load trees from in-memory snapshots first, then from the cache."""
+    def tree_loader(self, *extra: dict[str, bytes]):
+        """Load trees from in-memory snapshots (encoded trees by id) first, then the cache."""
         memo: dict[str, Tree] = {}
 
         def load(oid: str) -> Tree:
-            for d in extra:
-                t = d.get(oid)
-                if t is not None:
-                    return t
             t = memo.get(oid)
             if t is None:
-                t = memo[oid] = Tree.from_bytes(self.store.read(oid), oid)
+                data = next((d[oid] for d in extra if oid in d), None)
+                if data is None:
+                    data = self.store.read(oid)
+                t = memo[oid] = Tree.from_bytes(data, oid)
             return t
 
         return load

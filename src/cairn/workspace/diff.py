@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from cairn.errors import ObjectMissingError
 from cairn.index import pointer as ptr
 from cairn.index.snapshot import snapshot
-from cairn.objects.tree import FILE, Entry, Tree, diff_trees
+from cairn.objects.tree import FILE, Entry, diff_trees
 from cairn.workspace.context import Workspace, data_rel
 
 
@@ -43,7 +43,7 @@ def versions_from_pointers(files: Iterable[tuple[str, bytes]], where: str) -> di
     return out
 
 
-def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str, Version], dict[str, Tree]]:
+def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str, Version], dict[str, bytes]]:
     out, trees = {}, {}
     for pointer_rel in pointers:
         p = ws.load_pointer(pointer_rel)
@@ -58,7 +58,7 @@ def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str,
 
 
 def diff_versions(
-    ws: Workspace, old: dict[str, Version], new: dict[str, Version], trees: dict[str, Tree] | None = None
+    ws: Workspace, old: dict[str, Version], new: dict[str, Version], trees: dict[str, bytes] | None = None
 ) -> list[FileChange]:
     load = ws.tree_loader(trees or {})
     changes: list[FileChange] = []

@@ -1,0 +1,68 @@
+"""End-to-end check of the benchmark harness: `bench/run.py --smoke` on tiny data.
+
+It fails when the harness is broken: a missing workload row, a cell that is neither numbers nor
+an explicit "not implemented"/"not comparable" note, DVC without numbers, or a non-zero exit
+(which the harness returns when any tool's setup, command or result check failed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "bench" / "run.py"
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5-copy", "W5-hardlink", *(f"W{i}" for i in range(6, 14))]
+TIME = r"\d+(?:\.\d+)? m?s"
+NUMBERS = re.compile(rf"^{TIME} \({TIME} - {TIME}\)$")
+NOTE = re.compile(r"not implemented|not comparable")
+
+
+def _rows(markdown: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| W"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0]] = cells
+    return rows
+
+
+@pytest.mark.bench_smoke
+@pytest.mark.timeout(1800)
+def test_smoke_run_reports_every_workload(tmp_path: Path) -> None:
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = [sys.executable, str(RUN), "--smoke", "--runs", "1", "--out", str(out), "--work", str(work)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+
+    markdown = (out / "RESULTS.md").read_text()
+    rows = _rows(markdown)
+    cairn_exists = (ROOT / "pyproject.toml").exists()
+    for wid in WORKLOADS:
+        assert wid in rows, f"no row for {wid} in RESULTS.md:\n{markdown}"
+        _id, _title, cairn, dvc, ratio, *_ = rows[wid]
+        assert NUMBERS.match(dvc), f"{wid}: DVC has no numbers: {dvc!r}"
+        if NUMBERS.match(cairn):
+            assert re.fullmatch(r"\d+\.\d\dx", ratio), f"{wid}: numbers for both but ratio {ratio!r}"
+        elif not cairn_exists:
+            assert cairn.startswith("not installed"), f"{wid}: {cairn!r}"
+        else:
+            assert NOTE.search(cairn), f"{wid}: cairn cell is neither numbers nor a note: {cairn!r}"
+            assert ratio == "—", f"{wid}: a ratio without numbers for both: {ratio!r}"
+    assert "`cairn --help`" in markdown and "`dvc --help`" in markdown
+    assert "## Machine" in markdown and "File system of the work dir" in markdown
+
+    results = json.loads((out / "results.json").read_text())
+    by_id = {w["id"]: w for w in results["workloads"]}
+    for wid in ["W1", "W2", "W3", "W4", "W5-copy", "W5-hardlink"]:
+        dvc = by_id[wid]["sides"]["dvc"]
+        assert dvc["status"] == "ok" and len(dvc["samples"]) == 1, f"{wid}: {dvc}"
+        sample = dvc["samples"][0]
+        assert sample["wall_s"] > 0.05 and sample["maxrss_kib"] > 10_000, f"{wid}: implausible DVC sample {sample}"
+    floor = by_id["W5-copy"]["sides"]["floor"]
+    assert floor["status"] == "ok" and floor["samples"], floor
