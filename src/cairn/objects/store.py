@@ -29,6 +29,34 @@ def _unique() -> str:
     return f"{os.getpid()}-{threading.get_ident()}-{n}"
 
 
+def _copy_hashing(src: str, fd: int) -> str:
+    """Copy `src` to `fd` in one read pass, hashing each chunk on a second thread while the
+    previous one is written (BLAKE3 and write() both release the GIL), so hashing costs
+    almost nothing on top of the copy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = blake3()
+    bufs = [bytearray(CHUNK) for _ in range(3)]
+    futures: list = []
+    with open(src, "rb", buffering=0) as f, ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool:
+        i = 0
+        while True:
+            if i >= len(bufs):
+                futures[i - len(bufs)].result()  # that buffer's hash is done: reuse it
+            buf = bufs[i % len(bufs)]
+            n = f.readinto(buf)
+            if not n:
+                break
+            chunk = memoryview(buf)[:n]
+            futures.append(pool.submit(h.update, chunk))
+            while chunk:
+                chunk = chunk[os.write(fd, chunk) :]
+            i += 1
+        for fut in futures[-len(bufs) :]:
+            fut.result()
+    return h.hexdigest()
+
+
 class ObjectStore:
     """Objects on the local file system, addressed by BLAKE3 hex id."""
 
@@ -138,23 +166,14 @@ class ObjectStore:
                 data = f.read()
             return self.add_bytes(data)
         tmp = self.tmp_path()
-        h = blake3(max_threads=blake3.AUTO)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _READONLY)
         try:
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
-            with open(src, "rb", buffering=0) as f:
-                while n := f.readinto(buf):
-                    chunk = view[:n]
-                    h.update(chunk)
-                    while chunk:
-                        chunk = chunk[os.write(fd, chunk) :]
+            oid = _copy_hashing(src, fd)
         except BaseException:
             os.close(fd)
             os.unlink(tmp)
             raise
         os.close(fd)
-        oid = h.hexdigest()
         self._publish(tmp, oid)
         return oid
 
