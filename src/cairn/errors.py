@@ -100,3 +100,36 @@ class LockedError(CairnError):
 class PermissionDeniedError(CairnError):
     code = "permission-denied"
     exit_code = 7
+
+
+class MissingDependencyError(UserInputError):
+    """An optional extra is needed (`pip install cairn[s3]`)."""
+
+    code = "missing-dependency"
+
+
+class RemoteError(CairnError):
+    """A remote storage could not do what was asked."""
+
+    code = "remote"
+    exit_code = 8
+
+
+class RemoteUnreachableError(RemoteError):
+    code = "remote-unreachable"
+
+
+class RemoteAuthError(RemoteError):
+    code = "remote-auth"
+
+
+class RemoteNotFoundError(RemoteError):
+    """The remote location itself (bucket, folder) does not exist."""
+
+    code = "remote-not-found"
+
+
+class RemoteKeyMissingError(RemoteError):
+    """A file the remote should hold is not there."""
+
+    code = "remote-key-missing"

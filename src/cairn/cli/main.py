@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fsck": ("cairn.cli.data:fsck", "Verify every cache object against its id."),
     "unprotect": ("cairn.cli.data:unprotect", "Turn linked, read-only tracked files into writable copies."),
     "install-hooks": ("cairn.cli.data:install_hooks", "Install a git post-checkout hook running `cairn checkout`."),
+    "remote": ("cairn.cli.remote:remote", "Manage remotes (add, list, modify, remove, default)."),
+    "push": ("cairn.cli.remote:push", "Upload tracked data to a remote (only what is missing there)."),
+    "pull": ("cairn.cli.remote:pull", "Download tracked data from a remote and check it out."),
+    "fetch": ("cairn.cli.remote:fetch", "Download tracked data from a remote into the cache."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
 }
@@ -80,6 +84,18 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
+    except PermissionError as e:
+        # The library wraps the permission errors it expects; any other (an unwritable data folder
+        # or cache) still gets a message and the documented exit code, not a traceback.
+        from cairn.cli.output import show_error
+        from cairn.errors import PermissionDeniedError
+
+        err = PermissionDeniedError(
+            f"permission denied: {e.filename or e.strerror}",
+            "make that path and its folder writable by you (ls -ld shows the owner and mode)",
+        )
+        show_error(err)
+        sys.exit(err.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted: nothing half-written was kept; run the command again to finish", err=True)
         sys.exit(130)

@@ -136,7 +136,7 @@ class ObjectStore:
         return hash_file(self.path(oid)) == oid
 
     # -- writing ------------------------------------------------------------------------
-    def _publish(self, tmp: str, oid: str) -> None:
+    def publish(self, tmp: str, oid: str) -> None:
         """Move a finished temp file into place; an existing object is left untouched."""
         dst = self.path(oid)
         if os.path.exists(dst):
@@ -156,7 +156,7 @@ class ObjectStore:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
-        self._publish(tmp, oid)
+        self.publish(tmp, oid)
         return oid
 
     def add_file_copy(self, src: str, size: int) -> str:
@@ -174,7 +174,7 @@ class ObjectStore:
             os.unlink(tmp)
             raise
         os.close(fd)
-        self._publish(tmp, oid)
+        self.publish(tmp, oid)
         return oid
 
     def add_file_link(self, src: str, oid: str) -> bool:
@@ -192,7 +192,7 @@ class ObjectStore:
                 return False
             raise
         os.chmod(tmp, _READONLY)
-        self._publish(tmp, oid)
+        self.publish(tmp, oid)
         return True
 
     def remove(self, oid: str) -> None:

@@ -28,10 +28,46 @@ type = ["reflink", "copy"]
 # key -> (type, default). Unknown keys are refused so typos surface at once.
 KNOWN: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "core.no_scm": (bool, False),
+    "core.remote": (str, None),
     "core.lock_wait": ((int, float), 5),
     "cache.dir": (str, "cache"),
     "cache.type": ((list, str), ["reflink", "copy"]),
 }
+# remote.<name>.<key>
+REMOTE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "url": str,
+    "endpoint_url": str,
+    "region": str,
+    "profile": str,
+    "jobs": int,
+    "pack_size": int,
+    "access_key_id": str,
+    "secret_access_key": str,
+    "session_token": str,
+}
+SECRET_KEYS = {"access_key_id", "secret_access_key", "session_token"}
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def check_remote_name(name: str) -> None:
+    if not name or not set(name) <= _NAME_CHARS:
+        raise ConfigError(
+            f"{name!r} is not a valid remote name", "use letters, digits, '-' and '_' (for example: storage)"
+        )
+
+
+def key_type(key: str) -> type | tuple[type, ...]:
+    """The type a config key holds; unknown keys are refused so typos surface at once."""
+    if key in KNOWN:
+        return KNOWN[key][0]
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "remote" and parts[2] in REMOTE_KEYS:
+        check_remote_name(parts[1])
+        return REMOTE_KEYS[parts[2]]
+    raise ConfigError(
+        f"unknown config key {key!r}",
+        f"known keys: {', '.join(sorted(KNOWN))}, remote.NAME.({'|'.join(REMOTE_KEYS)})",
+    )
 
 
 class Config:
@@ -39,12 +75,28 @@ class Config:
         self.dot = dot
         self.values: dict[str, Any] = {}
         for name in (CONFIG_FILE, LOCAL_CONFIG_FILE):
-            self.values.update(_flatten(_read(dot / name)))
+            values = _flatten(_read(dot / name))
+            if name == CONFIG_FILE:
+                secrets = [k for k in values if k.startswith("remote.") and k.rsplit(".", 1)[1] in SECRET_KEYS]
+                if secrets:
+                    raise ConfigError(
+                        f"{dot / name} holds credentials ({', '.join(secrets)}), and that file is committed",
+                        f"move them to {dot / LOCAL_CONFIG_FILE}: `cairn remote modify --local NAME KEY VALUE`",
+                    )
+            self.values.update(values)
 
     def get(self, key: str) -> Any:
-        if key not in KNOWN:
-            raise ConfigError(f"unknown config key {key!r}", f"known keys: {', '.join(sorted(KNOWN))}")
-        return self.values.get(key, KNOWN[key][1])
+        key_type(key)
+        default = KNOWN[key][1] if key in KNOWN else None
+        return self.values.get(key, default)
+
+    def remotes(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for key, value in self.values.items():
+            if key.startswith("remote."):
+                _, name, opt = key.split(".")
+                out.setdefault(name, {})[opt] = value
+        return out
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -71,9 +123,8 @@ def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(v, dict):
             out.update(_flatten(v, key + "."))
         else:
-            if key not in KNOWN:
-                raise ConfigError(f"unknown config key {key!r}", f"known keys: {', '.join(sorted(KNOWN))}")
-            if not isinstance(v, KNOWN[key][0]):
+            kind = key_type(key)
+            if not isinstance(v, kind) or isinstance(v, bool) != (kind is bool):
                 raise ConfigError(f"config key {key} has the wrong type ({type(v).__name__})")
             out[key] = v
     return out
@@ -81,18 +132,16 @@ def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def coerce(key: str, raw: str) -> Any:
     """A command-line value for `key` as the type the key holds."""
-    if key not in KNOWN:
-        raise ConfigError(f"unknown config key {key!r}", f"known keys: {', '.join(sorted(KNOWN))}")
-    kind = KNOWN[key][0]
+    kind = key_type(key)
     if kind is bool:
         if raw.lower() in ("true", "yes", "1"):
             return True
         if raw.lower() in ("false", "no", "0"):
             return False
         raise ConfigError(f"{key} takes true or false, not {raw!r}")
-    if kind == (int, float):
+    if kind in ((int, float), int):
         try:
-            return float(raw) if "." in raw else int(raw)
+            return float(raw) if "." in raw and kind is not int else int(raw)
         except ValueError:
             raise ConfigError(f"{key} takes a number, not {raw!r}") from None
     if kind == (list, str):
@@ -101,7 +150,8 @@ def coerce(key: str, raw: str) -> Any:
 
 
 def write(dot: Path, key: str, value: Any, local: bool = False) -> None:
-    """Set (or with value None, unset) `key`, preserving the file's comments and layout."""
+    """Set (or with value None, unset) `key`, preserving the file's comments and layout.
+    A key ending in a table name (e.g. `remote.old`) with value None removes the whole table."""
     import tomlkit
 
     path = dot / (LOCAL_CONFIG_FILE if local else CONFIG_FILE)
@@ -109,15 +159,19 @@ def write(dot: Path, key: str, value: Any, local: bool = False) -> None:
         doc = tomlkit.parse(path.read_text())
     except FileNotFoundError:
         doc = tomlkit.document()
-    section, _, name = key.rpartition(".")
-    table = doc.get(section)
+    *sections, name = key.split(".")
+    table: Any = doc
+    for i, section in enumerate(sections):
+        if section not in table:
+            if value is None:
+                return
+            # `[remote.NAME]` rather than an empty `[remote]` header above it
+            table[section] = tomlkit.table(is_super_table=i < len(sections) - 1)
+        table = table[section]
     if value is None:
-        if table is not None and name in table:
+        if name in table:
             del table[name]
     else:
-        if table is None:
-            table = tomlkit.table()
-            doc[section] = table
         table[name] = value
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(tomlkit.dumps(doc))

@@ -20,6 +20,7 @@ from cairn.workspace.context import DOT_DIR, Workspace, data_rel
 from cairn.workspace.linking import parse_link_types
 
 if TYPE_CHECKING:
+    from cairn.remotes.transfer import RemoteGcPlan, RemoteStatus, TransferResult
     from cairn.workspace.add import AddResult
     from cairn.workspace.checkout import CheckoutResult
     from cairn.workspace.diff import FileChange
@@ -121,6 +122,12 @@ class Repo:
 
         return Git(self.root)
 
+    @cached_property
+    def remotes(self):
+        from cairn.repo.remotes import Remotes
+
+        return Remotes(self)
+
     def lock(self):
         return repo_lock(self.dot / "tmp", float(self.config.get("core.lock_wait")))
 
@@ -205,6 +212,81 @@ class Repo:
                     continue
                 roots.append((p.kind, p.oid))
         return roots
+
+    # -- remotes -----------------------------------------------------------------------------
+    def transfer_roots(
+        self,
+        targets: Iterable[str] | None = None,
+        all_branches: bool = False,
+        all_tags: bool = False,
+        all_commits: bool = False,
+    ) -> list[tuple[str, str]]:
+        """What push/fetch move: the workspace pointers (or `targets`), plus every pointer at
+        branch tips, tags or in all commits when asked."""
+        roots = [(p.kind, p.oid) for p in map(self.ws.load_pointer, self.pointers(targets))]
+        if all_branches or all_tags or all_commits:
+            git = self._need_git("push/fetch --all-*")
+            for commit, path, data in git.files_at_revisions(ptr.SUFFIX, all_branches, all_tags, all_commits):
+                p = ptr.parse(data, f"{path} at {commit[:10]}")
+                roots.append((p.kind, p.oid))
+        return roots
+
+    def push(self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None) -> TransferResult:
+        from cairn.remotes import transfer
+
+        r = self.remotes.open(remote, jobs)
+        try:
+            return transfer.push(self.ws, r, roots, self.progress)
+        finally:
+            r.close()
+
+    def fetch(self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None) -> TransferResult:
+        from cairn.remotes import transfer
+
+        r = self.remotes.open(remote, jobs)
+        try:
+            with self.lock():
+                result = transfer.fetch(self.ws, r, roots, self.progress)
+            transfer.raise_for_corrupt(r, result)
+            return result
+        finally:
+            r.close()
+
+    def pull(
+        self, targets: Iterable[str] | None = None, remote: str | None = None, jobs: int | None = None, **scope: bool
+    ) -> tuple[TransferResult, list[CheckoutResult]]:
+        """fetch + checkout of the workspace pointers (or `targets`)."""
+        targets = list(targets or [])
+        result = self.fetch(self.transfer_roots(targets, **scope), remote, jobs)
+        return result, self.checkout(targets)
+
+    def remote_status(self, remote: str | None = None) -> RemoteStatus:
+        from cairn.remotes import transfer
+
+        r = self.remotes.open(remote)
+        try:
+            return transfer.remote_status(self.ws, r, self.transfer_roots())
+        finally:
+            r.close()
+
+    def remote_gc_plan(self, remote: str) -> RemoteGcPlan:
+        from cairn.remotes import transfer
+
+        r = self.remotes.open(remote)
+        try:
+            return transfer.gc_plan(self.ws, r, self.gc_roots())
+        finally:
+            r.close()
+
+    def remote_gc(self, remote: str, plan: RemoteGcPlan) -> None:
+        from cairn.remotes import transfer
+
+        r = self.remotes.open(remote)
+        try:
+            with self.lock():
+                transfer.gc_sweep(self.ws, r, plan)
+        finally:
+            r.close()
 
     def gc_plan(self) -> GcPlan:
         from cairn.workspace import gc as gc_op

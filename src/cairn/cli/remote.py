@@ -1,0 +1,161 @@
+"""`cairn remote ...` and the transfer commands `push`, `fetch`, `pull`."""
+
+from __future__ import annotations
+
+import click
+
+from cairn.cli.data import json_option, opened
+from cairn.cli.output import emit_json, human_size, say
+
+
+@click.group()
+def remote() -> None:
+    """Manage remotes: where `cairn push` sends data and `cairn pull` gets it.
+
+    URLs: a folder path (relative paths are relative to the repo root) or file://, s3://bucket/prefix
+    (pip install "cairn[s3]"), gs://, az://, ssh:// (extras gs, azure, ssh)."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default remote.")
+@click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml (not committed).")
+@click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
+def remote_add(name: str, url: str, make_default: bool, local: bool, force: bool) -> None:
+    """Add remote NAME at URL."""
+    with opened() as repo:
+        repo.remotes.add(name, url, make_default, local, force)
+    say(f"Added remote {name!r} at {url}" + (" (default)" if make_default else ""))
+
+
+@remote.command("list")
+@json_option
+def remote_list(as_json: bool) -> None:
+    """List remotes (credentials are never shown)."""
+    with opened(as_json) as repo:
+        remotes, default = repo.remotes.list(), repo.remotes.default()
+    shown = {
+        n: {k: ("***" if "secret" in k or "token" in k else v) for k, v in spec.items()} for n, spec in remotes.items()
+    }
+    if as_json:
+        emit_json({"default": default, "remotes": shown})
+        return
+    if not remotes:
+        say("No remotes. Add one with `cairn remote add -d NAME URL`.")
+    for name, spec in sorted(shown.items()):
+        extra = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "url")
+        say(
+            f"{name}\t{spec.get('url', '?')}"
+            + (f"\t({extra})" if extra else "")
+            + ("\t[default]" if name == default else "")
+        )
+
+
+@remote.command("modify")
+@click.argument("name")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml (needed for credentials).")
+@click.option("--unset", is_flag=True, help="Remove the setting.")
+def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bool) -> None:
+    """Set KEY of remote NAME: url, endpoint_url, region, profile, jobs, pack_size, or (with --local)
+    access_key_id, secret_access_key, session_token."""
+    if value is None and not unset:
+        raise click.UsageError("give a VALUE, or --unset to remove the setting")
+    with opened() as repo:
+        repo.remotes.modify(name, key, None if unset else value, local)
+    say(f"{'Unset' if unset else 'Set'} {key} of remote {name!r}")
+
+
+@remote.command("remove")
+@click.argument("name")
+def remote_remove(name: str) -> None:
+    """Remove remote NAME from the configuration (its data stays where it is)."""
+    with opened() as repo:
+        repo.remotes.remove(name)
+    say(f"Removed remote {name!r}")
+
+
+@remote.command("default")
+@click.argument("name", required=False)
+@click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml.")
+def remote_default(name: str | None, local: bool) -> None:
+    """Show the default remote, or make NAME the default."""
+    with opened() as repo:
+        if name is None:
+            current = repo.remotes.default()
+            say(current if current else "No default remote (set one with `cairn remote default NAME`).")
+            return
+        repo.remotes.set_default(name, local)
+    say(f"Default remote: {name}")
+
+
+def _scope(f):
+    for opt in reversed(
+        [
+            click.argument("targets", nargs=-1, type=click.Path()),
+            click.option("-r", "--remote", "remote_name", help="Remote to use (default: core.remote)."),
+            click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers (default 8)."),
+            click.option("-a", "--all-branches", is_flag=True, help="Also what every branch tip references."),
+            click.option("-T", "--all-tags", is_flag=True, help="Also what every tag references."),
+            click.option("-A", "--all-commits", is_flag=True, help="Also what any commit references."),
+            json_option,
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+def _report(verb: str, result, as_json: bool, remote_name: str | None) -> None:
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if result.transferred:
+        say(f"{result.transferred} file(s) {verb} ({human_size(result.bytes)}); {result.skipped} already there.")
+    else:
+        say(f"Everything is up to date ({result.skipped} object(s) already there).")
+    if result.missing:
+        say(f"warning: {len(result.missing)} object(s) are in neither place and were not {verb}", err=True)
+
+
+@click.command()
+@_scope
+def push(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json) -> int:
+    """Upload what the pointers reference (or TARGETS) to a remote; only missing objects move.
+
+    Small files travel packed into larger remote files, so many small files cost few requests."""
+    with opened(as_json) as repo:
+        roots = repo.transfer_roots(targets, all_branches, all_tags, all_commits)
+        result = repo.push(roots, remote_name, jobs)
+    _report("pushed", result, as_json, remote_name)
+    return 1 if result.missing else 0
+
+
+@click.command()
+@_scope
+def fetch(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json) -> None:
+    """Download what the pointers reference (or TARGETS) into the cache, without checking out.
+
+    Every object is verified against its id before it enters the cache."""
+    with opened(as_json) as repo:
+        roots = repo.transfer_roots(targets, all_branches, all_tags, all_commits)
+        result = repo.fetch(roots, remote_name, jobs)
+    _report("fetched", result, as_json, remote_name)
+
+
+@click.command()
+@_scope
+def pull(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json) -> None:
+    """fetch, then checkout: make the workspace match the pointers with data from a remote."""
+    with opened(as_json) as repo:
+        result, checked = repo.pull(
+            targets, remote_name, jobs, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits
+        )
+    if as_json:
+        emit_json({**result.to_dict(), "checkout": [c.__dict__ for c in checked]})
+        return
+    _report("fetched", result, as_json, remote_name)
+    for c in checked:
+        if c.written or c.removed:
+            say(f"{c.path}: {len(c.written)} written, {len(c.removed)} removed")

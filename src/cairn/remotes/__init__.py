@@ -1,0 +1,1 @@
+"""Push, pull and fetch orchestration between the local object store and a remote storage."""

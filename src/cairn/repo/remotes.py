@@ -1,0 +1,116 @@
+"""Remote definitions in the config (`[remote.NAME]`, `core.remote`) and opening them."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from blake3 import blake3
+
+from cairn.errors import ConfigError
+from cairn.repo.config import (
+    CONFIG_FILE,
+    LOCAL_CONFIG_FILE,
+    REMOTE_KEYS,
+    SECRET_KEYS,
+    Config,
+    check_remote_name,
+    coerce,
+    write,
+)
+
+if TYPE_CHECKING:
+    from cairn.remotes.remote import Remote
+    from cairn.repo.repo import Repo
+
+DEFAULT_JOBS = 8
+
+
+class Remotes:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    def _reload(self) -> None:
+        self.repo.config = Config(self.repo.dot)
+
+    def list(self) -> dict[str, dict[str, Any]]:
+        return self.repo.config.remotes()
+
+    def default(self) -> str | None:
+        return self.repo.config.get("core.remote")
+
+    def add(self, name: str, url: str, default: bool = False, local: bool = False, force: bool = False) -> None:
+        check_remote_name(name)
+        if name in self.list() and not force:
+            raise ConfigError(
+                f"remote {name!r} already exists ({self.list()[name].get('url')})",
+                f"change it with `cairn remote modify {name} url URL`, or replace it with --force",
+            )
+        write(self.repo.dot, f"remote.{name}.url", url, local)
+        if default:
+            write(self.repo.dot, "core.remote", name, local)
+        self._reload()
+
+    def modify(self, name: str, key: str, value: str | None, local: bool = False) -> None:
+        self._need(name)
+        if key not in REMOTE_KEYS:
+            raise ConfigError(f"remotes have no setting {key!r}", f"settings: {', '.join(REMOTE_KEYS)}")
+        if key in SECRET_KEYS and not local and value is not None:
+            raise ConfigError(
+                f"{key} is a credential and would be committed with {CONFIG_FILE}",
+                f"add --local to keep it in {LOCAL_CONFIG_FILE} (git-ignored), or use environment variables",
+            )
+        full = f"remote.{name}.{key}"
+        write(self.repo.dot, full, None if value is None else coerce(full, value), local)
+        self._reload()
+
+    def remove(self, name: str) -> None:
+        self._need(name)
+        for local in (False, True):
+            write(self.repo.dot, f"remote.{name}", None, local)
+            if self.repo.config.get("core.remote") == name:
+                write(self.repo.dot, "core.remote", None, local)
+        self._reload()
+
+    def set_default(self, name: str, local: bool = False) -> None:
+        self._need(name)
+        write(self.repo.dot, "core.remote", name, local)
+        self._reload()
+
+    def _need(self, name: str) -> dict[str, Any]:
+        remotes = self.list()
+        if name not in remotes:
+            import difflib
+
+            near = difflib.get_close_matches(name, list(remotes), n=1)
+            known = ", ".join(sorted(remotes)) or "none yet"
+            raise ConfigError(
+                f"there is no remote named {name!r} (remotes: {known})",
+                f"did you mean {near[0]!r}?" if near else "add one with `cairn remote add NAME URL`",
+            )
+        return remotes[name]
+
+    def open(self, name: str | None = None, jobs: int | None = None) -> Remote:
+        from cairn.remotes.remote import Remote
+        from cairn.storage import open_storage
+
+        if name is None:
+            name = self.default()
+            if name is None:
+                raise ConfigError(
+                    "no remote given and no default remote set",
+                    "name one with -r NAME, or set a default: `cairn remote default NAME`",
+                )
+        spec = dict(self._need(name))
+        url = spec.pop("url", None)
+        if not url:
+            raise ConfigError(f"remote {name!r} has no url", f"set it: `cairn remote modify {name} url URL`")
+        spec_jobs = spec.pop("jobs", DEFAULT_JOBS)
+        pack_size = spec.pop("pack_size", None)
+        if "://" not in url and not os.path.isabs(os.path.expanduser(url)):
+            url = str(self.repo.root / url)  # relative folders are relative to the repo root
+        storage = open_storage(url, spec)
+        tag = blake3(url.encode()).hexdigest()[:12]
+        index = self.repo.dot / "state" / "remotes" / f"{name}-{tag}.db"
+        kwargs = {"pack_target": pack_size} if pack_size else {}
+        return Remote(name, storage, index, jobs or spec_jobs, **kwargs)

@@ -1,0 +1,181 @@
+"""Cloud and network storage through fsspec: s3 (s3fs), gs (gcsfs), az (adlfs), ssh (sshfs).
+
+Each backend is an optional extra, imported lazily; a missing one is a clear error naming the
+extra. Library exceptions are translated into cairn's remote errors here, in one place."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from cairn.errors import (
+    MissingDependencyError,
+    RemoteAuthError,
+    RemoteError,
+    RemoteKeyMissingError,
+    RemoteNotFoundError,
+    RemoteUnreachableError,
+)
+from cairn.storage.base import Storage
+
+T = TypeVar("T")
+_EXTRAS = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "azure", "abfs": "azure", "ssh": "ssh", "sftp": "ssh"}
+# Object stores make a single PUT atomic; elsewhere a put goes to a temp key and is moved.
+_ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "memory"}
+_CONNECT_TIMEOUT = 5
+_READ_TIMEOUT = 60
+
+
+class FsspecStorage(Storage):
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.protocol, _, self.base = self.url.partition("://")
+        self.fs = _filesystem(self.protocol, dict(options or {}))
+
+    def _p(self, key: str) -> str:
+        return f"{self.base}/{key}" if key else self.base
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except Exception as e:  # every backend raises its own types; translate them once
+            raise _translate(e, f"{self.url}: {what}") from e
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        if self.protocol in _ATOMIC_PUT:
+            self._call(f"writing {key}", lambda: self.fs.pipe_file(self._p(key), data))
+        else:
+            tmp = self._p(f".tmp/{uuid.uuid4().hex}")
+            self._call(f"writing {key}", lambda: self.fs.pipe_file(tmp, data))
+            self._call(f"writing {key}", lambda: self.fs.mv(tmp, self._p(key)))
+
+    def put_file(self, key: str, path: str) -> None:
+        if self.protocol in _ATOMIC_PUT:
+            self._call(f"uploading {key}", lambda: self.fs.put_file(path, self._p(key)))
+        else:
+            tmp = self._p(f".tmp/{uuid.uuid4().hex}")
+            self._call(f"uploading {key}", lambda: self.fs.put_file(path, tmp))
+            self._call(f"uploading {key}", lambda: self.fs.mv(tmp, self._p(key)))
+
+    def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
+        return self._call(f"reading {key}", lambda: self.fs.cat_file(self._p(key), start=start, end=end))
+
+    def get_file(self, key: str, path: str) -> None:
+        self._call(f"downloading {key}", lambda: self.fs.get_file(self._p(key), path))
+
+    def exists(self, key: str) -> bool:
+        return self._call(f"checking {key}", lambda: self.fs.exists(self._p(key)))
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        root = self._p(prefix).rstrip("/")
+        try:
+            found = self._call(f"listing {prefix or '/'}", lambda: self.fs.find(root, detail=True))
+        except RemoteKeyMissingError:
+            return
+        cut = len(self.base) + 1
+        for path, info in found.items():
+            path = path.split("://", 1)[-1]
+            yield path[cut:], int(info.get("size") or 0)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._call(f"deleting {key}", lambda: self.fs.rm_file(self._p(key)))
+        except RemoteKeyMissingError:
+            pass
+
+    def check(self) -> None:
+        bucket = self.base.split("/", 1)[0]
+        try:
+            ok = self._call("checking the location", lambda: self.fs.exists(bucket))
+        except RemoteKeyMissingError:
+            ok = False
+        if not ok:
+            raise RemoteNotFoundError(
+                f"{self.protocol}://{bucket} does not exist",
+                "create the bucket first, or fix the URL with `cairn remote modify NAME url URL`",
+            )
+
+
+def _filesystem(protocol: str, options: dict[str, Any]):
+    extra = _EXTRAS.get(protocol, protocol)
+    try:
+        import fsspec
+
+        cls = fsspec.get_filesystem_class(protocol)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"remotes with {protocol}:// need an optional package that is not installed ({e.name or e})",
+            f'install it with: pip install "cairn[{extra}]"',
+        ) from None
+    except ValueError:
+        raise RemoteError(
+            f"no storage backend knows the URL scheme {protocol}://",
+            "use a local path, s3://, gs://, az:// or ssh://",
+        ) from None
+    if protocol in ("s3", "s3a"):
+        options = _s3_options(options)
+    options["skip_instance_cache"] = True
+    fs = cls(**options)
+    if protocol in ("s3", "s3a"):
+        fs.retries = 2  # s3fs retries 5 times with backoff by default: an unreachable endpoint would hang
+    return fs
+
+
+def _s3_options(options: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    client: dict[str, Any] = {}
+    if "endpoint_url" in options:
+        out["endpoint_url"] = options.pop("endpoint_url")
+    if "region" in options:
+        client["region_name"] = options.pop("region")
+    if "profile" in options:
+        out["profile"] = options.pop("profile")
+    if "access_key_id" in options:
+        out["key"] = options.pop("access_key_id")
+    if "secret_access_key" in options:
+        out["secret"] = options.pop("secret_access_key")
+    if "session_token" in options:
+        out["token"] = options.pop("session_token")
+    out["client_kwargs"] = client
+    out["config_kwargs"] = {
+        "connect_timeout": _CONNECT_TIMEOUT,
+        "read_timeout": _READ_TIMEOUT,
+        "retries": {"max_attempts": 2, "mode": "standard"},
+    }
+    out.update(options)
+    return out
+
+
+def _translate(e: Exception, where: str) -> Exception:
+    from cairn.errors import CairnError
+
+    if isinstance(e, CairnError):
+        return e
+    text = str(e)
+    name = type(e).__name__
+    if isinstance(e, FileNotFoundError):
+        if "bucket" in text.lower():
+            return RemoteNotFoundError(f"{where}: the bucket does not exist", "create it, or fix the remote URL")
+        return RemoteKeyMissingError(f"{where}: not found")
+    if isinstance(e, PermissionError) or any(
+        s in text for s in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403")
+    ):
+        return RemoteAuthError(
+            f"{where}: access denied ({text.splitlines()[0] if text else name})",
+            "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile with "
+            "`cairn remote modify NAME profile P --local`)",
+        )
+    if "NoCredentials" in name or "Unable to locate credentials" in text:
+        return RemoteAuthError(
+            f"{where}: no credentials found",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile with `cairn remote modify NAME profile P`",
+        )
+    if any(s in name for s in ("EndpointConnection", "ConnectTimeout", "ConnectionError", "ClientConnector")) or (
+        isinstance(e, (TimeoutError, ConnectionError, OSError)) and not isinstance(e, FileNotFoundError)
+    ):
+        return RemoteUnreachableError(
+            f"{where}: cannot reach the storage ({text.splitlines()[0] if text else name})",
+            "check the URL and endpoint_url (`cairn remote list`) and your network connection",
+        )
+    return RemoteError(f"{where}: {name}: {text}", None)

@@ -1,0 +1,119 @@
+"""A folder as storage (a local disk, a NAS mount): atomic puts via temp file + rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+from cairn.errors import PermissionDeniedError, RemoteKeyMissingError, RemoteNotFoundError
+from cairn.storage.base import Storage
+
+_TMP = ".tmp"
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.url = root
+        self._made: set[str] = set()
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, key)
+
+    def _tmp(self) -> str:
+        with self._lock:
+            self._n += 1
+            n = self._n
+        d = os.path.join(self.root, _TMP)
+        self._mkdir(d)
+        return os.path.join(d, f"{os.getpid()}-{threading.get_ident()}-{n}")
+
+    def _mkdir(self, d: str) -> None:
+        if d not in self._made:
+            try:
+                os.makedirs(d, exist_ok=True)
+            except PermissionError as e:
+                raise PermissionDeniedError(
+                    f"cannot write to the remote folder {self.root}: {e.strerror}",
+                    "check the folder's permissions, or choose another remote URL",
+                ) from e
+            self._made.add(d)
+
+    def _publish(self, tmp: str, key: str) -> None:
+        dst = self._path(key)
+        self._mkdir(os.path.dirname(dst))
+        os.replace(tmp, dst)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        tmp = self._tmp()
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            self._publish(tmp, key)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def put_file(self, key: str, path: str) -> None:
+        tmp = self._tmp()
+        try:
+            shutil.copyfile(path, tmp)
+            self._publish(tmp, key)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                if start:
+                    f.seek(start)
+                if end is None:
+                    return f.read()
+                return f.read(end - (start or 0))
+        except FileNotFoundError:
+            raise RemoteKeyMissingError(f"{self._path(key)} does not exist") from None
+
+    def get_file(self, key: str, path: str) -> None:
+        try:
+            shutil.copyfile(self._path(key), path)
+        except FileNotFoundError:
+            raise RemoteKeyMissingError(f"{self._path(key)} does not exist") from None
+
+    def exists(self, key: str) -> bool:
+        return os.path.exists(self._path(key))
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self._path(prefix) if prefix else self.root
+        for dirpath, dirnames, filenames in os.walk(base):
+            if dirpath == self.root and _TMP in dirnames:
+                dirnames.remove(_TMP)
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            for name in filenames:
+                try:
+                    size = os.stat(os.path.join(dirpath, name)).st_size
+                except FileNotFoundError:
+                    continue
+                yield (name if rel == "." else f"{rel}/{name}"), size
+
+    def delete(self, key: str) -> None:
+        _unlink(self._path(key))
+
+    def check(self) -> None:
+        parent = os.path.dirname(self.root.rstrip("/")) or "/"
+        if not os.path.isdir(self.root) and not os.path.isdir(parent):
+            raise RemoteNotFoundError(
+                f"the remote folder {self.root} does not exist, nor does its parent",
+                "create it (mkdir -p) or fix the URL with `cairn remote modify NAME url PATH`",
+            )
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
