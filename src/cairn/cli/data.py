@@ -66,12 +66,18 @@ def _gitignore_of(rel: str) -> str:
 @click.argument("targets", nargs=-1, type=click.Path())
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; exit 1 if anything changed.")
-def status(targets: tuple[str, ...], as_json: bool, quiet: bool) -> int:
+@click.option("--remote", "with_remote", is_flag=True, help="Also compare the cache with the default remote.")
+@click.option("-r", "remote_name", help="Compare with this remote (implies --remote).")
+def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bool, remote_name: str | None) -> int:
     """Show what changed in tracked data against its pointers (all tracked paths by default).
 
-    Exit status is 0; with -q it is 1 when anything changed, for scripts."""
+    With --remote, also what exists only locally (push sends it) and only on the remote (pull
+    gets it). Exit status is 0; with -q it is 1 when anything changed, for scripts."""
     with opened(as_json or quiet) as repo:
         results = repo.status(targets)
+        remote = repo.remote_status(remote_name) if (with_remote or remote_name) else None
+    if remote is not None:
+        return _remote_status(results, remote, as_json, quiet)
     changed = any(r.changed for r in results)
     if quiet:
         return 1 if changed else 0
@@ -95,6 +101,24 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool) -> int:
             if limit is not None and len(files) > limit:
                 say(f"    ... and {len(files) - limit} more {label} (cairn -v status lists all)")
     say("\nData is up to date." if not changed else "\n`cairn add` records changes; `cairn checkout` discards them.")
+    return 0
+
+
+def _remote_status(results, remote, as_json: bool, quiet: bool) -> int:
+    changed = any(r.changed for r in results) or bool(remote.local_only or remote.remote_only or remote.missing)
+    if quiet:
+        return 1 if changed else 0
+    if as_json:
+        emit_json({"changed": changed, "paths": [r.to_dict() for r in results], "remote": remote.to_dict()})
+        return 0
+    for r in results:
+        say(f"{r.path}: {r.state}")
+    say(
+        f"remote: {len(remote.local_only)} object(s) only local (`cairn push` sends them), "
+        f"{len(remote.remote_only)} only on the remote (`cairn pull` gets them), {remote.both} in both"
+    )
+    if remote.missing:
+        say(f"warning: {len(remote.missing)} referenced object(s) are in neither place", err=True)
     return 0
 
 
@@ -134,25 +158,30 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
         emit_json([r.__dict__ for r in results])
         return
     for r in results:
-        if r.written or r.removed:
-            say(f"{r.path}: {len(r.written)} written, {len(r.removed)} removed ({r.link})")
+        if r.written or r.removed or r.folders:
+            folders = f", {len(r.folders)} empty folder(s) created or removed" if r.folders else ""
+            say(f"{r.path}: {len(r.written)} written, {len(r.removed)} removed{folders} ({r.link})")
         elif verbosity() > 0:
             say(f"{r.path}: up to date")
-    if not any(r.written or r.removed for r in results):
+    if not any(r.written or r.removed or r.folders for r in results):
         say("Workspace already matches the pointers.")
 
 
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="Really remove (without it, only report).")
+@click.option("-r", "--remote", "remote_name", help="Collect garbage on this remote instead of the cache.")
 @json_option
-def gc(yes: bool, as_json: bool) -> None:
+def gc(yes: bool, remote_name: str | None, as_json: bool) -> None:
     """Remove cache objects that nothing references.
 
     Kept: everything the workspace pointers, any commit of any branch or tag, and any
-    experiment reference. Without --yes this only reports what would go and how much space."""
+    experiment reference. Without --yes this only reports what would go and how much space.
+    With --remote NAME the same is done on that remote (do not run it while others push)."""
+    if remote_name:
+        return _remote_gc(remote_name, yes, as_json)
     with opened(as_json) as repo:
         plan = repo.gc_plan()
-        removed = repo.gc(plan) if yes and plan.unused else 0
+        removed = repo.gc(plan) if yes else 0  # even with nothing unused: gc also sweeps stale temp files
     if as_json:
         emit_json({**plan.to_dict(), "removed": removed})
         return
@@ -166,6 +195,24 @@ def gc(yes: bool, as_json: bool) -> None:
         say(
             f"Would remove {len(plan.unused)} objects ({human_size(plan.unused_bytes)}); "
             f"{plan.kept} in use are kept.\nRun `cairn gc --yes` to remove them."
+        )
+
+
+def _remote_gc(name: str, yes: bool, as_json: bool) -> None:
+    with opened(as_json) as repo:
+        plan = repo.remote_gc_plan(name)
+        if yes and plan.remove_objects:
+            repo.remote_gc(name, plan)
+    if as_json:
+        emit_json({**plan.to_dict(), "removed": plan.remove_objects if yes else 0})
+    elif not plan.remove_objects:
+        say(f"Nothing to remove on {name!r} ({plan.kept} objects in use).")
+    elif yes:
+        say(f"Removed {plan.remove_objects} objects from {name!r}, {human_size(plan.remove_bytes)} freed.")
+    else:
+        say(
+            f"Would remove {plan.remove_objects} objects ({human_size(plan.remove_bytes)}) from {name!r}; "
+            f"{plan.kept} in use are kept.\nRun `cairn gc --remote {name} --yes` to remove them."
         )
 
 

@@ -3,6 +3,7 @@ subprocess per file. Imported only by commands that need git history."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,29 @@ class Git:
             for path, data in self._walk(commit.tree, "", suffix, seen):
                 yield str(commit.id), path, data
 
+    def files_at_revisions(
+        self, suffix: str, branches: bool = False, tags: bool = False, commits: bool = False
+    ) -> Iterator[tuple[str, str, bytes]]:
+        """(commit, path, content) of matching blobs at every branch tip and/or every tag, or in
+        every commit (`commits`); identical subtrees are read once."""
+        if commits:
+            yield from self.history_files_with_suffix(suffix)
+            return
+        tips = []
+        for name in self.repo.references:
+            if (branches and name.startswith("refs/heads/")) or (tags and name.startswith("refs/tags/")):
+                try:
+                    tips.append(self.repo.references[name].peel(pygit2.Commit))
+                except (pygit2.GitError, ValueError, KeyError):
+                    continue
+        seen: set = set()
+        for commit in tips:
+            if commit.tree_id in seen:
+                continue
+            seen.add(commit.tree_id)
+            for path, data in self._walk(commit.tree, "", suffix, seen):
+                yield str(commit.id), path, data
+
     def ref_tips(self) -> list[pygit2.Oid]:
         tips = []
         for name in self.repo.references:
@@ -103,8 +127,19 @@ class Git:
         return tips
 
     def hooks_dir(self) -> Path:
-        configured = self.repo.config.get_multivar("core.hooksPath")
-        for value in configured:
-            p = Path(value)
+        """Where git runs hooks from: core.hooksPath when set, else `hooks/` in the common git dir."""
+        try:
+            # The effective value, as git uses it: the last one set (local over global), with
+            # `~` expanded because git reads the key as a path.
+            configured = os.path.expanduser(self.repo.config["core.hooksPath"])
+        except KeyError:
+            configured = ""
+        if configured:
+            p = Path(configured)
             return p if p.is_absolute() else self.root / p
-        return Path(self.repo.path) / "hooks"
+        gitdir = Path(self.repo.path)
+        try:
+            # A linked worktree's git dir names the shared one, whose hooks git runs for every worktree.
+            return (gitdir / (gitdir / "commondir").read_text().strip()).resolve() / "hooks"
+        except FileNotFoundError:
+            return gitdir / "hooks"
