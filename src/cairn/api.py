@@ -14,7 +14,7 @@ from typing import IO
 
 from cairn.errors import PathError
 from cairn.index import pointer as ptr
-from cairn.objects.tree import FILE, Tree
+from cairn.objects.tree import FILE, TREE, Tree
 from cairn.repo import Repo
 from cairn.workspace.add import AddResult
 from cairn.workspace.context import data_rel
@@ -86,13 +86,14 @@ def _oid_at(r: Repo, rel: str, rev: str | None) -> str:
             if i == len(parts):
                 return p.oid
             break
-        oid = p.oid
+        oid, kind = p.oid, p.kind
         for name in parts[i:]:
-            entry = Tree.from_bytes(r.store.read(oid), oid).get(name)
+            # a file inside the tracked folder has no children: its bytes are not a tree to parse
+            entry = Tree.from_bytes(r.store.read(oid), oid).get(name) if kind == TREE else None
             if entry is None:
                 raise PathError(f"{rel} is not in the tracked folder {data}" + (f" at {rev}" if rev else ""))
-            oid = entry.oid
-        if entry.kind != FILE:
+            oid, kind = entry.oid, entry.kind
+        if kind != FILE:  # also when `rel` is the tracked folder itself (no parts left to walk)
             raise PathError(f"{rel} is a folder; read() takes a file", "name a file inside it")
         return oid
     raise PathError(

@@ -170,8 +170,9 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="Really remove (without it, only report).")
 @click.option("-r", "--remote", "remote_name", help="Collect garbage on this remote instead of the cache.")
+@click.option("--force", is_flag=True, help="Remove even when referenced folder versions are missing.")
 @json_option
-def gc(yes: bool, remote_name: str | None, as_json: bool) -> None:
+def gc(yes: bool, remote_name: str | None, force: bool, as_json: bool) -> None:
     """Remove cache objects that nothing references.
 
     Kept: everything the workspace pointers, any commit of any branch or tag, and any
@@ -181,7 +182,7 @@ def gc(yes: bool, remote_name: str | None, as_json: bool) -> None:
         return _remote_gc(remote_name, yes, as_json)
     with opened(as_json) as repo:
         plan = repo.gc_plan()
-        removed = repo.gc(plan) if yes else 0  # even with nothing unused: gc also sweeps stale temp files
+        removed = repo.gc(plan, force) if yes else 0  # even with nothing unused: gc also sweeps stale temp files
     if as_json:
         emit_json({**plan.to_dict(), "removed": removed})
         return

@@ -62,7 +62,7 @@ def parse(text: str | bytes, where: str) -> Pointer:
     if not isinstance(doc, dict):
         raise PointerError(f"pointer file {where} is not a mapping of keys to values", fix)
     version = doc.get("version")
-    if version != POINTER_VERSION:
+    if type(version) is not int or version != POINTER_VERSION:
         raise PointerError(
             f"pointer file {where} has format version {version!r}; this cairn understands version {POINTER_VERSION}",
             "upgrade cairn (`pip install -U cairn`) or re-create the pointer with `cairn add`",
@@ -79,9 +79,12 @@ def parse(text: str | bytes, where: str) -> Pointer:
         raise PointerError(f"pointer file {where} has kind {kind!r}; expected file or tree", fix)
     if not is_oid(oid):
         raise PointerError(f"pointer file {where} has an invalid oid {oid!r}", fix)
-    if not isinstance(size, int) or size < 0 or not isinstance(files, int) or files < 0:
+    if type(size) is not int or size < 0 or type(files) is not int or files < 0:
         raise PointerError(f"pointer file {where} has an invalid size or file count", fix)
-    return Pointer(path, kind, oid, size, files, bool(doc.get("exec", False)))
+    exe = doc.get("exec", False)
+    if type(exe) is not bool:
+        raise PointerError(f"pointer file {where} has `exec: {exe!r}`; it must be true or false", fix)
+    return Pointer(path, kind, oid, size, files, exe)
 
 
 def check_relative(path: str, where: str) -> None:

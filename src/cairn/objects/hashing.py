@@ -27,11 +27,9 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def is_oid(value: object) -> bool:
-    if not isinstance(value, str) or len(value) != OID_LEN:
-        return False
-    try:
-        int(value, 16)
-    except ValueError:
-        return False
-    return value == value.lower()
+    """Exactly 64 lowercase hex digits (int(x, 16) would also take '0x', '_', signs, spaces)."""
+    return isinstance(value, str) and len(value) == OID_LEN and _HEX.issuperset(value)

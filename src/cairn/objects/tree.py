@@ -55,21 +55,45 @@ class Tree:
 
     @classmethod
     def from_bytes(cls, data: bytes, oid: str = "?") -> Tree:
+        """Parse and validate: a tree can come from a remote or a shared cache, and its names
+        become paths on checkout, so `..`, `a/b` or duplicates must never get through."""
         try:
             doc = json.loads(data)
-            if doc.get("version") != TREE_VERSION:
+            version = doc.get("version")
+            if type(version) is not int or version != TREE_VERSION:
                 raise CorruptObjectError(
-                    f"tree object {oid} has format version {doc.get('version')!r}, "
-                    f"this cairn reads version {TREE_VERSION}",
+                    f"tree object {oid} has format version {version!r}, this cairn reads version {TREE_VERSION}",
                     "upgrade cairn",
                 )
-            entries = [Entry(d["name"], d["kind"], d["oid"], d["size"], d["exec"]) for d in doc["entries"]]
+            entries = [_entry(d) for d in doc["entries"]]
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CorruptObjectError(
                 f"object {oid} is not a valid tree object ({e})",
                 "run `cairn fsck`; if it is damaged, remove it and `cairn pull` it again",
             ) from None
+        if len({e.name for e in entries}) != len(entries):
+            raise CorruptObjectError(
+                f"object {oid} is not a valid tree object (duplicate names)",
+                "run `cairn fsck`; if it is damaged, remove it and `cairn pull` it again",
+            )
         return cls(entries)
+
+
+def _entry(d: dict) -> Entry:
+    from cairn.objects.hashing import is_oid
+
+    name, kind, oid, size, exe = d["name"], d["kind"], d["oid"], d["size"], d["exec"]
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"invalid entry name {name!r}")
+    if kind not in (FILE, TREE):
+        raise ValueError(f"invalid kind {kind!r} for {name!r}")
+    if not is_oid(oid):
+        raise ValueError(f"invalid oid for {name!r}")
+    if type(size) is not int or size < 0:
+        raise ValueError(f"invalid size for {name!r}")
+    if type(exe) is not bool:
+        raise ValueError(f"invalid exec flag for {name!r}")
+    return Entry(name, kind, oid, size, exe)
 
 
 def encode_rows(rows: Iterable[Sequence]) -> bytes:

@@ -75,7 +75,7 @@ class Config:
         self.dot = dot
         self.values: dict[str, Any] = {}
         for name in (CONFIG_FILE, LOCAL_CONFIG_FILE):
-            values = _flatten(_read(dot / name))
+            values = _flatten(_read(dot / name), where=dot / name)
             if name == CONFIG_FILE:
                 secrets = [k for k in values if k.startswith("remote.") and k.rsplit(".", 1)[1] in SECRET_KEYS]
                 if secrets:
@@ -116,16 +116,20 @@ def _read(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(doc: dict[str, Any], prefix: str = "", where: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in doc.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(_flatten(v, key + ".", where))
         else:
             kind = key_type(key)
             if not isinstance(v, kind) or isinstance(v, bool) != (kind is bool):
-                raise ConfigError(f"config key {key} has the wrong type ({type(v).__name__})")
+                expected = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
+                raise ConfigError(
+                    f"config key {key} has the wrong type ({type(v).__name__})",
+                    f"in {where}: write a {expected}" if where else f"write a {expected}",
+                )
             out[key] = v
     return out
 

@@ -293,12 +293,19 @@ class Repo:
 
         return gc_op.plan(self.ws, self.gc_roots())
 
-    def gc(self, gc_plan: GcPlan) -> int:
+    def gc(self, gc_plan: GcPlan, force: bool = False) -> int:
+        from cairn.errors import WouldLoseDataError
         from cairn.workspace import gc as gc_op
 
         with self.lock():
             # re-plan under the lock: an `add` may have referenced objects since the dry run
             fresh = self.gc_plan()
+            if fresh.missing_trees and not force:
+                raise WouldLoseDataError(
+                    f"{len(fresh.missing_trees)} referenced folder version(s) are not in the cache, so the "
+                    "objects they contain cannot be told apart from garbage; nothing was removed",
+                    "run `cairn fetch --all-commits` first, or `cairn gc --yes --force` to remove anyway",
+                )
             fresh.unused = sorted(set(fresh.unused) & set(gc_plan.unused))
             return gc_op.sweep(self.ws, fresh)
 

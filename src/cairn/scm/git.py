@@ -124,6 +124,8 @@ class Git:
                 continue
         if not self.repo.head_is_unborn:
             tips.append(self.repo.head.peel(pygit2.Commit).id)
+        # stashed work references data too; gc must not drop it
+        tips.extend(stash.commit_id for stash in self.repo.listall_stashes())
         return tips
 
     def hooks_dir(self) -> Path:

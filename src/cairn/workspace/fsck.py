@@ -15,13 +15,20 @@ class FsckReport:
     checked: int = 0
     corrupt: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt and not self.missing
+        return not self.corrupt and not self.missing and not self.unreadable
 
     def to_dict(self) -> dict:
-        return {"checked": self.checked, "corrupt": self.corrupt, "missing": self.missing, "ok": self.ok}
+        return {
+            "checked": self.checked,
+            "corrupt": self.corrupt,
+            "missing": self.missing,
+            "unreadable": self.unreadable,
+            "ok": self.ok,
+        }
 
 
 def fsck(ws: Workspace, roots: Iterable[tuple[str, str]]) -> FsckReport:
@@ -29,21 +36,27 @@ def fsck(ws: Workspace, roots: Iterable[tuple[str, str]]) -> FsckReport:
     oids = list(ws.store.iter_oids())
     task = ws.progress.task("verifying cache", len(oids), unit="objects")
 
-    def check(oid: str) -> str | None:
+    def check(oid: str) -> tuple[str, str] | None:
         try:
-            return None if ws.store.verify(oid) else oid
+            return None if ws.store.verify(oid) else ("corrupt", oid)
+        except FileNotFoundError:
+            return None  # removed meanwhile (a concurrent gc): not damage
         except OSError:
-            return oid
+            # unreadable is not corrupt: --delete-corrupt must never delete a good object that
+            # this user merely may not read (a shared cache under a strict umask)
+            return ("unreadable", oid)
 
     with ThreadPoolExecutor(4, thread_name_prefix="cairn-fsck") as pool:
         for bad in pool.map(check, oids, chunksize=64):
             task.advance()
             if bad is not None:
-                report.corrupt.append(bad)
+                getattr(report, bad[0]).append(bad[1])
     task.close()
     report.checked = len(oids)
     present = set(oids)
-    referenced, missing_trees = reachable(ws, roots)
+    # fsck exists to diagnose damage: an unreadable tree is reported, never raised
+    unreadable: list[str] = []
+    referenced, missing_trees = reachable(ws, roots, unreadable)
     report.missing = sorted(set(missing_trees) | {o for o in referenced if o not in present})
-    report.corrupt.sort()
+    report.corrupt = sorted(set(report.corrupt) | set(unreadable))
     return report

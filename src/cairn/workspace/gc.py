@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cairn.errors import ObjectMissingError
+from cairn.errors import CorruptObjectError, ObjectMissingError
 from cairn.objects.tree import TREE, Tree
 from cairn.workspace.context import Workspace
 
@@ -30,22 +30,34 @@ class GcPlan:
         }
 
 
-def reachable(ws: Workspace, roots: Iterable[tuple[str, str]]) -> tuple[set[str], list[str]]:
-    """Every object id reachable from (kind, oid) roots; also the referenced trees we lack."""
+def reachable(
+    ws: Workspace, roots: Iterable[tuple[str, str]], corrupt: list[str] | None = None
+) -> tuple[set[str], list[str]]:
+    """Every object id reachable from (kind, oid) roots; also the referenced trees we lack.
+
+    A tree that cannot be parsed raises, because gc must not guess what it references; with
+    `corrupt` given (fsck), such trees are collected there and the walk goes on."""
     seen: set[str] = set()
+    walked: set[str] = set()
     missing: list[str] = []
     stack = [(k, o) for k, o in roots]
     while stack:
         kind, oid = stack.pop()
-        if oid in seen:
-            continue
         seen.add(oid)
-        if kind != TREE:
+        # Trees are tracked apart from `seen`: a tracked file may hold the very bytes of a tree
+        # object (same id), and meeting that id as a file first must not hide the tree's children.
+        if kind != TREE or oid in walked:
             continue
+        walked.add(oid)
         try:
             tree = Tree.from_bytes(ws.store.read(oid), oid)
         except ObjectMissingError:
             missing.append(oid)
+            continue
+        except CorruptObjectError:
+            if corrupt is None:
+                raise
+            corrupt.append(oid)
             continue
         stack.extend((e.kind, e.oid) for e in tree.entries)
     return seen, missing

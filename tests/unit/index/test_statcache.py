@@ -1,0 +1,141 @@
+"""The stat cache: (path, inode, mtime_ns, size) -> oid in SQLite."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cairn.index.statcache import StatCache
+
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[StatCache]:
+    sc = StatCache(tmp_path / "state" / "stat.db")
+    yield sc
+    sc.close()
+
+
+def _rec(record: tuple) -> tuple:
+    """(inode, mtime_ns, size, oid) of a loaded record, whatever else the record carries."""
+    return tuple(record[-4:])
+
+
+def _rows(*paths: str, oid: str = A) -> list[tuple[str, int, int, int, str]]:
+    return [(p, i + 1, 1_000 + i, 10 + i, oid) for i, p in enumerate(paths)]
+
+
+def test_load_without_a_database_creates_nothing(cache: StatCache) -> None:
+    assert cache.load("data") == {}
+    assert not cache.db_path.exists()
+
+
+def test_load_returns_only_the_prefix(cache: StatCache) -> None:
+    cache.update(
+        _rows("data", "data/a", "data/sub/b", "data2", "data2/x", "data.csv", "data-old/y", "dat", "data0", "d/data/z")
+    )
+    assert set(cache.load("data")) == {"data", "data/a", "data/sub/b"}
+    assert set(cache.load("data2")) == {"data2", "data2/x"}
+    assert set(cache.load("data/sub")) == {"data/sub/b"}
+    assert set(cache.load("d")) == {"d/data/z"}
+    assert cache.load("nothing") == {}
+
+
+def test_load_returns_the_records(cache: StatCache) -> None:
+    cache.update([("data/a", 7, 123_456_789_012_345_678, 42, B)])
+    loaded = cache.load("data")
+    assert list(loaded) == ["data/a"]
+    assert _rec(loaded["data/a"]) == (7, 123_456_789_012_345_678, 42, B)
+
+
+def test_non_ascii_paths_below_the_prefix(cache: StatCache) -> None:
+    cache.update(_rows("data/é", "data/日本/x", "data\u00e9", "datä"))
+    assert set(cache.load("data")) == {"data/é", "data/日本/x"}
+
+
+def test_update_replaces_existing_records(cache: StatCache) -> None:
+    cache.update([("data/a", 1, 1, 1, A), ("data/b", 2, 2, 2, B)])
+    cache.update([("data/a", 9, 9, 9, C)])
+    assert {p: _rec(r) for p, r in cache.load("data").items()} == {"data/a": (9, 9, 9, C), "data/b": (2, 2, 2, B)}
+
+
+def test_update_with_nothing_is_a_no_op(cache: StatCache) -> None:
+    cache.update([])
+    cache.update(iter([]))
+    assert not cache.db_path.exists()
+
+
+def test_update_accepts_an_iterator(cache: StatCache) -> None:
+    cache.update(iter(_rows("data/a", "data/b")))
+    assert set(cache.load("data")) == {"data/a", "data/b"}
+
+
+def test_records_persist_across_instances(tmp_path: Path) -> None:
+    db = tmp_path / "stat.db"
+    first = StatCache(db)
+    first.update(_rows("data/a", "data/b"))
+    first.close()
+    second = StatCache(db)
+    try:
+        assert set(second.load("data")) == {"data/a", "data/b"}
+    finally:
+        second.close()
+
+
+def test_two_open_instances_see_each_others_writes(tmp_path: Path) -> None:
+    db = tmp_path / "stat.db"
+    one, two = StatCache(db), StatCache(db)
+    try:
+        one.update(_rows("data/a"))
+        two.update(_rows("data/b", oid=B))
+        assert set(one.load("data")) == {"data/a", "data/b"}
+        assert _rec(two.load("data")["data/a"])[3] == A
+    finally:
+        one.close()
+        two.close()
+
+
+def test_failed_update_is_rolled_back(cache: StatCache) -> None:
+    cache.update(_rows("data/a"))
+    with pytest.raises(Exception):  # noqa: B017 - sqlite3 raises its own error types
+        cache.update([("data/b", 1, 1, 1, A), ("data/c", 1, 1)])  # type: ignore[list-item]
+    assert set(cache.load("data")) == {"data/a"}
+    cache.update(_rows("data/d"))  # the connection is usable afterwards
+    assert set(cache.load("data")) == {"data/a", "data/d"}
+
+
+def test_record_file(cache: StatCache, tmp_path: Path) -> None:
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"12345")
+    st_ = f.stat()
+    assert cache.record_file("data/f.bin", f, A) == ("data/f.bin", st_.st_ino, st_.st_mtime_ns, 5, A)
+
+
+def test_close_twice(cache: StatCache) -> None:
+    cache.update(_rows("x"))
+    cache.close()
+    cache.close()
+    assert set(cache.load("x")) == {"x"}  # reopens on demand
+
+
+segment = st.text("ab./-0_é", min_size=1, max_size=4)
+paths = st.lists(segment, min_size=1, max_size=4).map("/".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(paths, max_size=25), segment)
+def test_load_prefix_property(stored: set[str], prefix: str) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        sc = StatCache(Path(d) / "stat.db")
+        try:
+            sc.update(_rows(*sorted(stored)))
+            expected = {p for p in stored if p == prefix or p.startswith(prefix + "/")}
+            assert set(sc.load(prefix)) == expected
+        finally:
+            sc.close()
