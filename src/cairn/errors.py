@@ -133,3 +133,31 @@ class RemoteKeyMissingError(RemoteError):
     """A file the remote should hold is not there."""
 
     code = "remote-key-missing"
+
+
+class PipelineError(UserInputError):
+    """cairn.yaml (or a params file it names) is wrong; the message lists every problem."""
+
+    code = "bad-pipeline"
+
+    def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
+        super().__init__(message, hint)
+        self.problems = problems or []
+
+
+class StageFailedError(CairnError):
+    """A stage's command failed, was not found, or did not produce a declared output."""
+
+    code = "stage-failed"
+    exit_code = 9
+
+    def __init__(self, message: str, hint: str | None = None, stages: list[str] | None = None):
+        super().__init__(message, hint)
+        self.stages = stages or []
+
+
+class StoppedError(CairnError):
+    """The user stopped the command (Ctrl-C); nothing half-done was recorded."""
+
+    code = "interrupted"
+    exit_code = 130

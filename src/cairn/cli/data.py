@@ -75,17 +75,20 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
     gets it). Exit status is 0; with -q it is 1 when anything changed, for scripts."""
     with opened(as_json or quiet) as repo:
         results = repo.status(targets)
+        stages = repo.pipeline_status() if not targets else {}
         remote = repo.remote_status(remote_name) if (with_remote or remote_name) else None
     if remote is not None:
         return _remote_status(results, remote, as_json, quiet)
-    changed = any(r.changed for r in results)
+    changed = any(r.changed for r in results) or bool(stages)
     if quiet:
         return 1 if changed else 0
     if as_json:
-        emit_json({"changed": changed, "paths": [r.to_dict() for r in results]})
+        emit_json({"changed": changed, "paths": [r.to_dict() for r in results], "stages": stages})
         return 0
+    for name, why in stages.items():
+        say(f"stage {name}: stale ({'; '.join(why)})")
     if not results:
-        say("No tracked data. Track some with `cairn add PATH`.")
+        say("No tracked data outside pipelines." if stages else "No tracked data. Track some with `cairn add PATH`.")
         return 0
     limit = None if verbosity() > 0 else 10
     for r in results:
@@ -233,6 +236,8 @@ def fsck(delete_corrupt: bool, as_json: bool) -> int:
         say(f"corrupt: {oid}" + (" (deleted)" if delete_corrupt else ""))
     for oid in report.missing:
         say(f"missing: {oid}")
+    for oid in report.unreadable:
+        say(f"unreadable: {oid} (permission denied; not deleted)")
     if report.ok:
         say(f"{report.checked} objects verified, all good.")
         return 0

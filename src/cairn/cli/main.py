@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("cairn.cli.remote:push", "Upload tracked data to a remote (only what is missing there)."),
     "pull": ("cairn.cli.remote:pull", "Download tracked data from a remote and check it out."),
     "fetch": ("cairn.cli.remote:fetch", "Download tracked data from a remote into the cache."),
+    "repro": ("cairn.cli.pipeline:repro", "Run the pipeline stages whose inputs changed."),
+    "dag": ("cairn.cli.pipeline:dag", "Show the pipeline graph (text, mermaid, dot, json)."),
+    "stage": ("cairn.cli.pipeline:stage", "Add or list pipeline stages in cairn.yaml."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
 }

@@ -213,6 +213,49 @@ class Repo:
                 roots.append((p.kind, p.oid))
         return roots
 
+    # -- pipelines ---------------------------------------------------------------------------
+    def pipeline_graph(self):
+        """The validated stage graph of cairn.yaml, or None when there is no cairn.yaml."""
+        from cairn.pipelines import dag
+        from cairn.pipelines.runner import tracked_paths
+        from cairn.pipelines.spec import load_pipeline
+
+        pipeline = load_pipeline(self.root)
+        if pipeline is None:
+            return None
+        return dag.build(pipeline, tracked_paths(self.ws))
+
+    def _need_pipeline(self):
+        graph = self.pipeline_graph()
+        if graph is None:
+            raise PathError(
+                f"there is no cairn.yaml in {self.root}",
+                "define stages with `cairn stage add -n NAME -d DEP -o OUT CMD` or write cairn.yaml",
+            )
+        return graph
+
+    def repro(self, opts, reporter=None):
+        """Run the stale stages (see pipelines.runner.ReproOptions)."""
+        from cairn.pipelines.runner import Runner
+
+        with self.lock():
+            return Runner(self.ws, self._need_pipeline(), reporter).run(opts)
+
+    def fetch_pipeline_data(self, remote: str | None = None) -> None:
+        """Bring what cairn.lock references (outputs of recorded runs) into the cache."""
+        from cairn.pipelines import lock as lock_mod
+
+        roots = [(o.kind, o.oid) for entry in lock_mod.read(self.root).values() for o in entry.outs]
+        if roots:
+            self.fetch(roots, remote)
+
+    def pipeline_status(self) -> dict[str, list[str]]:
+        """Stale stages and why; empty without a cairn.yaml."""
+        from cairn.pipelines.runner import Runner
+
+        graph = self.pipeline_graph()
+        return Runner(self.ws, graph).status() if graph is not None else {}
+
     # -- remotes -----------------------------------------------------------------------------
     def transfer_roots(
         self,

@@ -35,6 +35,9 @@ def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str
         raise PathError(f"{rel} is a pointer file", f"add the data it points to: cairn add {rel[: -len(ptr.SUFFIX)]}")
     if not os.path.lexists(ws.abs(rel)):
         raise PathError(f"{rel} does not exist", "check the path (it is relative to where you are)")
+    if any(c in rel.rpartition("/")[2] for c in "\r\n"):
+        # a .gitignore line cannot hold it, so git would not ignore the data
+        raise PathError(f"{rel!r} has a line break in its name", "rename it, then add it")
     # Tracked ancestor: `data` is tracked and the user adds `data/sub`.
     parts = rel.split("/")
     for i in range(1, len(parts)):
@@ -62,7 +65,24 @@ def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str
 
 
 def add(ws: Workspace, rel: str) -> AddResult:
-    kind = linking.choose(ws.link_types, ws.store, str(ws.tmp))
+    snap, kind = commit(ws, rel)
+    pointer_rel = pointer_rel_for(rel)
+    new = ptr.Pointer(rel.rpartition("/")[2], snap.kind, snap.oid, snap.size, snap.files, snap.exec)
+    pfile = ws.abs(pointer_rel)
+    try:
+        changed = ptr.load(pfile) != new
+    except (FileNotFoundError, CairnError):
+        changed = True
+    if changed:
+        ptr.save(pfile, new)
+    ignore_in_git(ws.root, rel)
+    return AddResult(rel, pointer_rel, snap.oid, snap.kind, snap.size, snap.files, snap.hashed, kind, changed)
+
+
+def commit(ws: Workspace, rel: str, kind: str | None = None) -> tuple[Snapshot, str]:
+    """Put `rel` into the cache (one read per changed file, links per cache.type) and return
+    its snapshot and the link type used; writes no pointer (pipelines record outs in the lock)."""
+    kind = kind or linking.choose(ws.link_types, ws.store, str(ws.tmp))
     ws.store.prepare()
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, _store_fn(ws, kind), ws.progress)
     if snap is None:
@@ -80,18 +100,7 @@ def add(ws: Workspace, rel: str) -> AddResult:
     if kind in ("hardlink", "symlink"):
         records = _link_workspace(ws, rel, snap, kind)
     ws.stats.update(records)
-
-    pointer_rel = pointer_rel_for(rel)
-    new = ptr.Pointer(rel.rpartition("/")[2], snap.kind, snap.oid, snap.size, snap.files, snap.exec)
-    pfile = ws.abs(pointer_rel)
-    try:
-        changed = ptr.load(pfile) != new
-    except (FileNotFoundError, CairnError):
-        changed = True
-    if changed:
-        ptr.save(pfile, new)
-    ignore_in_git(ws.root, rel)
-    return AddResult(rel, pointer_rel, snap.oid, snap.kind, snap.size, snap.files, snap.hashed, kind, changed)
+    return snap, kind
 
 
 def _store_fn(ws: Workspace, kind: str):
@@ -113,7 +122,7 @@ def _store_fn(ws: Workspace, kind: str):
                 tmp = store.tmp_path()
                 linking.reflink(path, tmp)
                 os.chmod(tmp, 0o444)
-                store._publish(tmp, oid)
+                store.publish(tmp, oid)
             return oid
 
         return reflink_in

@@ -25,6 +25,7 @@ class CheckoutResult:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     link: str = "copy"
+    folders: list[str] = field(default_factory=list)  # empty folders created or removed
 
 
 @dataclass
@@ -33,13 +34,19 @@ class _Plan:
     pointer: ptr.Pointer
     write: list[tuple[str, Entry]] = field(default_factory=list)  # repo-relative path, entry
     remove: list[str] = field(default_factory=list)
+    mkdirs: list[str] = field(default_factory=list)  # empty folders of the version
+    rmdirs: list[str] = field(default_factory=list)  # folders the version lacks
     replace_root: bool = False  # the workspace holds a file where a folder belongs, or back
 
 
 def plan(ws: Workspace, pointer_rel: str, force: bool) -> _Plan:
-    """Decide what to write and remove, refusing (unless force) to destroy uncached data."""
     p = ws.load_pointer(pointer_rel)
-    rel = data_rel(pointer_rel, p)
+    return plan_version(ws, data_rel(pointer_rel, p), p, force)
+
+
+def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
+    """Decide what to write and remove so `rel` becomes version `p`, refusing (unless force)
+    to destroy uncached data."""
     work = _Plan(rel, p)
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
     if snap is not None:
@@ -67,15 +74,19 @@ def plan(ws: Workspace, pointer_rel: str, force: bool) -> _Plan:
         if p.kind == FILE:
             work.write.append((rel, Entry(p.path, FILE, p.oid, p.size, p.exec)))
         else:
-            work.write.extend(_all_files(ws, p.oid, rel))
+            loader = _loading(ws, ws.tree_loader(), rel)
+            work.write.extend(walk_files(p.oid, loader, rel + "/"))
+            _folder_changes(None, p.oid, loader, rel, work)
     else:
-        for ch in diff_trees(snap.oid, p.oid, _loading(ws, load, rel), rel + "/"):
+        loader = _loading(ws, load, rel)
+        for ch in diff_trees(snap.oid, p.oid, loader, rel + "/"):
             if ch.old is not None:
                 guard(ch.path, ch.old)
             if ch.new is not None:
                 work.write.append((ch.path, ch.new))
             else:
                 work.remove.append(ch.path)
+        _folder_changes(snap.oid, p.oid, loader, rel, work)
     if at_risk and not force:
         shown = ", ".join(at_risk[:5]) + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else "")
         raise WouldLoseDataError(
@@ -93,8 +104,35 @@ def plan(ws: Workspace, pointer_rel: str, force: bool) -> _Plan:
     return work
 
 
-def _all_files(ws: Workspace, oid: str, rel: str) -> list[tuple[str, Entry]]:
-    return list(walk_files(oid, _loading(ws, ws.tree_loader(), rel), rel + "/"))
+def _folder_changes(old: str | None, new: str, load, path: str, work: _Plan) -> None:
+    """Empty folders of tree `new` to create, and folders of tree `old` (the workspace) to remove.
+
+    Files alone do not carry folders: writing creates only their parents, and removing prunes only
+    the folders it empties. Without this pass an empty folder would never be restored (or a stray
+    one removed) and `status` would report a change that `checkout` never fixes."""
+    if old == new:
+        return
+    old_t = load(old) if old else None
+    new_t = load(new)
+    if not new_t.entries:
+        work.mkdirs.append(path)
+    for e in new_t.entries:
+        if e.kind == TREE:
+            o = old_t.get(e.name) if old_t is not None else None
+            _folder_changes(o.oid if o is not None and o.kind == TREE else None, e.oid, load, f"{path}/{e.name}", work)
+    for e in old_t.entries if old_t is not None else ():
+        b = new_t.get(e.name)
+        if e.kind == TREE and (b is None or b.kind != TREE):
+            work.rmdirs.extend(f"{path}/{d}" for d in _subfolders(e.oid, load, e.name))
+
+
+def _subfolders(oid: str, load, name: str) -> list[str]:
+    """`name` and every folder below it, as paths relative to the folder holding `name`."""
+    out = [name]
+    for e in load(oid).entries:
+        if e.kind == TREE:
+            out.extend(_subfolders(e.oid, load, f"{name}/{e.name}"))
+    return out
 
 
 def _loading(ws: Workspace, load, rel: str):
@@ -129,8 +167,17 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
         result.removed.append(path)
     if work.remove:
         _prune_empty(ws, work)
+    for d in sorted(work.rmdirs, key=len, reverse=True):  # children first
+        try:
+            os.rmdir(ws.abs(d))
+        except OSError:
+            continue  # not empty: it holds ignored files, which are not ours to delete
+        result.folders.append(d)
     if work.pointer.kind == TREE:
-        dirs = {path.rpartition("/")[0] for path, _ in work.write} | {work.rel}
+        for d in work.mkdirs:
+            if not ws.abs(d).is_dir():
+                result.folders.append(d)
+        dirs = {path.rpartition("/")[0] for path, _ in work.write} | {work.rel, *work.mkdirs}
         for d in sorted(dirs):
             p = ws.abs(d)
             if p.exists() and not p.is_dir():
@@ -182,8 +229,19 @@ def _prune_empty(ws: Workspace, work: _Plan) -> None:
 
 def checkout(ws: Workspace, pointers: list[str], force: bool = False) -> list[CheckoutResult]:
     """Plan every path first, so a refusal or a missing object changes nothing at all."""
-    plans = [plan(ws, p, force) for p in pointers]
-    if not any(w.write or w.remove or w.replace_root for w in plans):
+    return _apply_all(ws, [plan(ws, p, force) for p in pointers])
+
+
+def checkout_versions(
+    ws: Workspace, versions: list[tuple[str, ptr.Pointer]], force: bool = False
+) -> list[CheckoutResult]:
+    """Make each repo-relative path match a version that no pointer file names (the run-cache,
+    an experiment)."""
+    return _apply_all(ws, [plan_version(ws, rel, p, force) for rel, p in versions])
+
+
+def _apply_all(ws: Workspace, plans: list[_Plan]) -> list[CheckoutResult]:
+    if not any(w.write or w.remove or w.replace_root or w.mkdirs or w.rmdirs for w in plans):
         return [CheckoutResult(w.rel) for w in plans]
     kind = linking.choose(ws.link_types, ws.store, str(ws.tmp))
     return [apply(ws, w, kind) for w in plans]

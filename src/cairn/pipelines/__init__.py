@@ -1,0 +1,1 @@
+"""Pipelines: cairn.yaml stages, cairn.lock, staleness, the run-cache and the runner."""

@@ -1,0 +1,108 @@
+"""cairn.lock: what each stage last ran with (cmd, dep ids, param values) and produced (out
+ids). YAML with a fixed key order so git diffs stay readable; written atomically."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cairn.errors import PipelineError
+from cairn.objects.hashing import is_oid
+
+LOCK_FILE = "cairn.lock"
+LOCK_VERSION = 1
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class PathState:
+    path: str
+    kind: str
+    oid: str
+    size: int
+    files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "kind": self.kind, "oid": self.oid, "size": self.size, "files": self.files}
+
+
+@dataclass
+class StageLock:
+    cmd: list[str]
+    deps: list[PathState] = field(default_factory=list)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> key -> value
+    outs: list[PathState] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"cmd": self.cmd[0] if len(self.cmd) == 1 else list(self.cmd)}
+        if self.deps:
+            doc["deps"] = [d.to_dict() for d in self.deps]
+        if self.params:
+            doc["params"] = {f: dict(sorted(v.items())) for f, v in sorted(self.params.items())}
+        if self.outs:
+            doc["outs"] = [o.to_dict() for o in self.outs]
+        return doc
+
+    def dep(self, path: str) -> PathState | None:
+        return next((d for d in self.deps if d.path == path), None)
+
+    def out(self, path: str) -> PathState | None:
+        return next((o for o in self.outs if o.path == path), None)
+
+
+def read(root: Path) -> dict[str, StageLock]:
+    path = root / LOCK_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    return parse(text, LOCK_FILE)
+
+
+def parse(text: str, where: str) -> dict[str, StageLock]:
+    fix = f"restore it from git (`git checkout -- {LOCK_FILE}`) or delete it to rerun every stage"
+    try:
+        doc = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise PipelineError(f"{where}{at} is not valid YAML", fix) from None
+    if not isinstance(doc, dict):
+        raise PipelineError(f"{where} is not a mapping", fix)
+    version = doc.get("version")
+    if type(version) is not int or version != LOCK_VERSION:
+        raise PipelineError(f"{where} has format version {version!r}; this cairn reads {LOCK_VERSION}", "upgrade cairn")
+    out = {}
+    try:
+        for name, entry in (doc.get("stages") or {}).items():
+            cmd = entry["cmd"]
+            out[str(name)] = StageLock(
+                cmd=[cmd] if isinstance(cmd, str) else [str(c) for c in cmd],
+                deps=[_state(d) for d in entry.get("deps", [])],
+                params={str(f): dict(v or {}) for f, v in (entry.get("params") or {}).items()},
+                outs=[_state(o) for o in entry.get("outs", [])],
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise PipelineError(f"{where} is damaged ({e})", fix) from None
+    return out
+
+
+def _state(d: dict) -> PathState:
+    if not is_oid(d["oid"]):
+        raise ValueError(f"invalid oid for {d.get('path')}")
+    return PathState(str(d["path"]), str(d["kind"]), d["oid"], int(d["size"]), int(d.get("files", 1)))
+
+
+def write(root: Path, stages: dict[str, StageLock], order: list[str]) -> None:
+    """Write every entry, in pipeline order, atomically (a reader sees old or new)."""
+    ordered = [n for n in order if n in stages] + sorted(n for n in stages if n not in order)
+    doc = {"version": LOCK_VERSION, "stages": {n: stages[n].to_dict() for n in ordered}}
+    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    tmp = root / f".{LOCK_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, root / LOCK_FILE)

@@ -1,0 +1,72 @@
+"""Params files (yaml, json, toml), flattened to dotted keys: {"train": {"lr": 0.1}} -> train.lr."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cairn.errors import PipelineError
+
+DEFAULT_PARAMS = "params.yaml"
+
+
+def read(path: Path, name: str | None = None) -> dict[str, Any]:
+    """The file's content as nested data; an error names the file, line and column."""
+    name = name or str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise PipelineError(f"params file {name} does not exist", f"create {name}, or fix the stage's params") from None
+    return parse(text, name)
+
+
+def parse(text: str, name: str) -> dict[str, Any]:
+    suffix = Path(name).suffix.lower()
+    try:
+        if suffix == ".json":
+            doc = json.loads(text)
+        elif suffix == ".toml":
+            doc = tomllib.loads(text)
+        else:
+            doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except json.JSONDecodeError as e:
+        raise PipelineError(f"{name}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}", "fix the syntax there") from None
+    except tomllib.TOMLDecodeError as e:
+        raise PipelineError(f"{name}: invalid TOML: {e}", "fix the syntax there") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        raise PipelineError(f"{at}: invalid YAML: {getattr(e, 'problem', e)}", "fix the syntax there") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise PipelineError(f"{name} must hold a mapping of names to values", "write key: value pairs")
+    return doc
+
+
+def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def lookup(doc: dict[str, Any], key: str) -> Any:
+    """The value at dotted `key`; KeyError when absent."""
+    node: Any = doc
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise KeyError(key)
+    return node

@@ -1,0 +1,63 @@
+"""The run-cache: (command, dependency ids, param values) -> output ids, for every successful
+run. When a stage's inputs match an earlier run, its outputs are restored from the cache
+instead of running it. Entries live in `<cache>/runs/<2 hex>/<rest>.json`, written once."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
+
+from cairn.pipelines.lock import PathState
+
+RUN_VERSION = 1
+
+
+def key(cmd: list[str], deps: list[PathState], params: dict[str, dict[str, Any]]) -> str:
+    doc = {
+        "cmd": cmd,
+        "deps": sorted([d.path, d.oid] for d in deps),
+        "params": {f: dict(sorted(v.items())) for f, v in sorted(params.items())},
+    }
+    return blake3(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+class RunCache:
+    def __init__(self, cache_root: Path) -> None:
+        self.root = cache_root / "runs"
+
+    def path(self, k: str) -> Path:
+        return self.root / k[:2] / f"{k[2:]}.json"
+
+    def get(self, k: str) -> list[PathState] | None:
+        try:
+            doc = json.loads(self.path(k).read_text())
+            if doc.get("version") != RUN_VERSION:
+                return None
+            return [PathState(o["path"], o["kind"], o["oid"], int(o["size"]), int(o["files"])) for o in doc["outs"]]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, k: str, outs: list[PathState]) -> None:
+        self.put_raw(k, json.dumps({"outs": [o.to_dict() for o in outs], "version": RUN_VERSION}).encode())
+
+    def put_raw(self, k: str, data: bytes) -> None:
+        path = self.path(k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            d.name + f.name[: -len(".json")]
+            for d in self.root.iterdir()
+            if d.is_dir()
+            for f in d.iterdir()
+            if f.name.endswith(".json") and not f.name.startswith(".")
+        )

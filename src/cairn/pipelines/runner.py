@@ -1,0 +1,347 @@
+"""`cairn repro`: run the stale stages, independent ones in parallel (-j N).
+
+The coordinating thread decides staleness, commits outputs to the cache and writes cairn.lock;
+worker threads only run commands (each in its own process group, so Ctrl-C stops the whole
+tree). A stage's lock entry is written only after its outputs are in the cache; an unfinished
+or failed stage leaves no entry and no cache object behind."""
+
+from __future__ import annotations
+
+import collections
+import graphlib
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cairn.errors import CairnError, PipelineError, StageFailedError, StoppedError
+from cairn.index.pointer import Pointer
+from cairn.pipelines import lock as lock_mod
+from cairn.pipelines.dag import Graph
+from cairn.pipelines.lock import PathState, StageLock
+from cairn.pipelines.runcache import RunCache, key
+from cairn.pipelines.spec import Stage
+from cairn.pipelines.state import ParamReader, path_state, reasons
+from cairn.workspace.add import commit
+from cairn.workspace.checkout import checkout_versions
+from cairn.workspace.context import Workspace
+from cairn.workspace.gitignore import ignore_in_git
+
+_TAIL = 20
+
+
+class Reporter(Protocol):
+    def stage_started(self, name: str, why: list[str]) -> None: ...
+    def stage_output(self, name: str, line: str) -> None: ...
+    def stage_finished(self, name: str, outcome: str, detail: str = "") -> None: ...
+
+
+class NullReporter:
+    def stage_started(self, name: str, why: list[str]) -> None:
+        pass
+
+    def stage_output(self, name: str, line: str) -> None:
+        pass
+
+    def stage_finished(self, name: str, outcome: str, detail: str = "") -> None:
+        pass
+
+
+@dataclass
+class ReproOptions:
+    targets: list[str] = field(default_factory=list)
+    force: bool = False
+    downstream: bool = False
+    single: bool = False
+    dry: bool = False
+    keep_going: bool = False
+    jobs: int = 1
+    run_cache: bool = True
+
+
+@dataclass
+class ReproResult:
+    ran: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)  # from the run-cache
+    up_to_date: list[str] = field(default_factory=list)
+    would_run: dict[str, list[str]] = field(default_factory=dict)  # --dry: stage -> reasons
+    failed: dict[str, str] = field(default_factory=dict)  # stage -> message
+    skipped: list[str] = field(default_factory=list)  # not run because something upstream failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Job:
+    stage: Stage
+    why: list[str]
+    deps: list[PathState]
+    params: dict[str, dict[str, Any]]
+    proc: subprocess.Popen | None = None
+    tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=_TAIL))
+    code: int = 0
+    error: str = ""
+
+
+class Runner:
+    def __init__(self, ws: Workspace, graph: Graph, reporter: Reporter | None = None) -> None:
+        self.ws = ws
+        self.root = ws.root
+        self.graph = graph
+        self.reporter = reporter or NullReporter()
+        self.locks = lock_mod.read(self.root)
+        self.params = ParamReader(self.root)
+        self.runcache = RunCache(ws.store.root)
+        self._running: dict[str, _Job] = {}
+        self._done: queue.Queue[str] = queue.Queue()
+
+    # -- planning ----------------------------------------------------------------------------
+    def selection(self, opts: ReproOptions) -> tuple[list[str], set[str]]:
+        """(stages to consider in order, stages forced to run)."""
+        for t in opts.targets:
+            self.graph.pipeline.stage(t)  # unknown names fail with a suggestion
+        if opts.single:
+            chosen = set(opts.targets)
+        elif opts.downstream:
+            chosen = self.graph.downstream(opts.targets)
+        else:
+            chosen = self.graph.upstream(opts.targets) if opts.targets else set(self.graph.pipeline.stages)
+        order = [s for s in self.graph.order() if s in chosen]
+        forced = set(order) if opts.force and not opts.targets else set(opts.targets) if opts.force else set()
+        return order, forced
+
+    def check(self, stage: Stage) -> tuple[list[str], list[PathState], dict[str, dict[str, Any]]]:
+        """(reasons to run, current dep states, current param values)."""
+        params_now = self.params.values(stage)
+        deps: dict[str, PathState | None] = {}
+        for dep in stage.deps:
+            deps[dep] = path_state(self.ws, dep)
+            if deps[dep] is None and self.graph.producer(dep) is None:
+                raise PipelineError(
+                    f"{stage.where}: dependency {dep} of stage {stage.name!r} does not exist, and no stage produces it",
+                    f"create {dep}, fetch it (`cairn pull`), or add a stage whose outs include it",
+                )
+        outs = {o.path: path_state(self.ws, o.path) for o in stage.outs}
+        why = reasons(stage, self.locks.get(stage.name), deps, params_now, outs)
+        return why, [d for d in deps.values() if d is not None], params_now
+
+    def status(self) -> dict[str, list[str]]:
+        """Every stale stage and why (frozen stages are never stale)."""
+        out = {}
+        for name in self.graph.order():
+            stage = self.graph.pipeline.stages[name]
+            if stage.frozen:
+                continue
+            try:
+                why = self.check(stage)[0]
+            except PipelineError as e:
+                why = [e.message]
+            if why:
+                out[name] = why
+        return out
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, opts: ReproOptions) -> ReproResult:
+        order, forced = self.selection(opts)
+        result = ReproResult()
+        ts = graphlib.TopologicalSorter({s: self.graph.edges[s] & set(order) for s in order})
+        ts.prepare()
+        jobs = max(1, opts.jobs)
+        waiting: list[str] = []
+        try:
+            while ts.is_active():
+                waiting.extend(ts.get_ready())
+                halted = bool(result.failed) and not opts.keep_going
+                while waiting and not halted and len(self._running) < jobs:
+                    name = waiting.pop(0)
+                    if self._blocked(name, result):
+                        result.skipped.append(name)
+                    elif self._start(name, name in forced, opts, result):
+                        continue
+                    ts.done(name)
+                    waiting.extend(ts.get_ready())
+                if not self._running:
+                    if halted or not waiting:
+                        break  # halted after a failure, or nothing left that can become ready
+                    continue
+                name = self._done.get()
+                self._finish(self._running.pop(name), result)
+                ts.done(name)
+            settled = set(result.ran) | set(result.restored) | set(result.up_to_date) | set(result.failed)
+            settled |= set(result.would_run) | set(result.skipped)
+            result.skipped.extend(s for s in order if s not in settled)
+        except KeyboardInterrupt:
+            stopped = self._stop_all()
+            raise StoppedError(
+                "stopped" + (f" stage(s) {', '.join(stopped)}" if stopped else "") + "; no lock entry or cache "
+                "object was written for an unfinished stage",
+                "run `cairn repro` again to finish",
+            ) from None
+        if result.failed:
+            names = list(result.failed)
+            raise StageFailedError(
+                "\n".join(result.failed[n] for n in names),
+                "fix the command and run `cairn repro` again; stages that succeeded are recorded",
+                names,
+            )
+        return result
+
+    def _blocked(self, name: str, result: ReproResult) -> bool:
+        return any(d in result.failed or d in result.skipped for d in self.graph.edges[name])
+
+    def _start(self, name: str, forced: bool, opts: ReproOptions, result: ReproResult) -> bool:
+        """Decide and, when the stage must run, launch it; True when a command was launched."""
+        stage = self.graph.pipeline.stages[name]
+        if stage.frozen and not forced:
+            result.up_to_date.append(name)
+            self.reporter.stage_finished(name, "frozen")
+            return False
+        why, deps, params_now = self.check(stage)
+        if forced and not why:
+            why = ["forced"]
+        if not why:
+            result.up_to_date.append(name)
+            self.reporter.stage_finished(name, "up to date")
+            return False
+        if opts.dry:
+            result.would_run[name] = why
+            self.reporter.stage_finished(name, "would run", "; ".join(why))
+            return False
+        k = key(stage.cmd, deps, params_now)
+        if opts.run_cache and not stage.always_changed and not forced and self._restore(stage, k, deps, params_now):
+            result.restored.append(name)
+            self.reporter.stage_finished(name, "restored", "outputs restored from the run-cache, not run")
+            return False
+        job = _Job(stage, why, deps, params_now)
+        self._prepare_outs(stage)
+        self.reporter.stage_started(name, why)
+        self._running[name] = job
+        threading.Thread(target=self._execute, args=(job,), name=f"cairn-stage-{name}", daemon=True).start()
+        return True
+
+    def _prepare_outs(self, stage: Stage) -> None:
+        for out in stage.outs:
+            path = self.ws.abs(out.path)
+            if not out.persist and (path.exists() or path.is_symlink()):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _execute(self, job: _Job) -> None:
+        """Worker thread: run the stage's commands one after the other."""
+        stage = job.stage
+        cwd = self.root / stage.wdir if stage.wdir else self.root
+        env = {**os.environ, "CAIRN_STAGE": stage.name, "CAIRN_ROOT": str(self.root)}
+        try:
+            for cmd in stage.cmd:
+                proc = subprocess.Popen(
+                    cmd,
+                    shell=True,
+                    cwd=cwd,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own process group: Ctrl-C stops the whole tree
+                )
+                job.proc = proc
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace").rstrip("\n")
+                    job.tail.append(line)
+                    self.reporter.stage_output(stage.name, line)
+                job.code = proc.wait()
+                if job.code != 0:
+                    what = "command not found" if job.code == 127 else f"exit code {job.code}"
+                    job.error = f"stage {stage.name!r} failed ({what}): {cmd}"
+                    break
+        except OSError as e:
+            job.code, job.error = -1, f"stage {stage.name!r} could not start: {e}"
+        finally:
+            self._done.put(stage.name)
+
+    def _finish(self, job: _Job, result: ReproResult) -> None:
+        stage = job.stage
+        if not job.error:
+            missing = [o.path for o in stage.outs if not os.path.lexists(self.ws.abs(o.path))]
+            if missing:
+                job.error = f"stage {stage.name!r} did not produce its declared output(s): {', '.join(missing)}"
+        if job.error:
+            tail = "\n".join(f"    {line}" for line in list(job.tail)[-10:])
+            result.failed[stage.name] = job.error + (f"\n  last lines of its output:\n{tail}" if tail else "")
+            self.reporter.stage_finished(stage.name, "failed", job.error)
+            return
+        outs = self._commit_outs(stage)
+        self._record(stage, job.deps, job.params, outs)
+        result.ran.append(stage.name)
+        self.reporter.stage_finished(stage.name, "ran")
+
+    def _commit_outs(self, stage: Stage) -> list[PathState]:
+        states = []
+        for out in stage.outs:
+            if out.cache:
+                snap, _ = commit(self.ws, out.path)
+                states.append(PathState(out.path, snap.kind, snap.oid, snap.size, snap.files))
+                ignore_in_git(self.root, out.path)
+            else:
+                # not cached for the workspace (git keeps it), but the run-cache must be able to
+                # restore it: store a copy, never a link (the file stays an ordinary file)
+                snap, _ = commit(self.ws, out.path, kind="copy")
+                states.append(PathState(out.path, snap.kind, snap.oid, snap.size, snap.files))
+        return states
+
+    def _record(self, stage: Stage, deps: list[PathState], params_now: dict, outs: list[PathState]) -> None:
+        self.locks[stage.name] = StageLock(list(stage.cmd), deps, params_now, outs)
+        lock_mod.write(self.root, self.locks, self.graph.order())
+        if not stage.always_changed:
+            self.runcache.put(key(stage.cmd, deps, params_now), outs)
+
+    def _restore(self, stage: Stage, k: str, deps: list[PathState], params_now: dict) -> bool:
+        outs = self.runcache.get(k)
+        if outs is None or {o.path for o in outs} != {o.path for o in stage.outs}:
+            return False
+        if not all(self.ws.store.exists(o.oid) for o in outs):
+            return False
+        versions = [(o.path, Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files)) for o in outs]
+        try:
+            checkout_versions(self.ws, versions, force=True)
+        except CairnError:  # an incomplete cache entry: fall back to running the stage
+            return False
+        for o in outs:
+            ignore_in_git(self.root, o.path)
+        self._record(stage, deps, params_now, outs)
+        return True
+
+    def _stop_all(self) -> list[str]:
+        stopped = []
+        for name, job in list(self._running.items()):
+            if job.proc is not None and job.proc.poll() is None:
+                try:
+                    os.killpg(job.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            stopped.append(name)
+        for job in self._running.values():
+            if job.proc is not None:
+                try:
+                    job.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(job.proc.pid, signal.SIGKILL)
+        return stopped
+
+
+def tracked_paths(ws: Workspace) -> set[str]:
+    """Paths tracked with `cairn add` (outputs must not overlap them)."""
+    from cairn.workspace.context import data_rel
+
+    out = set()
+    for pointer_rel in ws.pointer_files():
+        out.add(data_rel(pointer_rel, ws.load_pointer(pointer_rel)))
+    return out

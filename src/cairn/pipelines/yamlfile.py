@@ -1,0 +1,68 @@
+"""YAML with positions: the data, plus the line and column of every value, so validation can
+say where a problem is ("cairn.yaml:12:7")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cairn.errors import PipelineError
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader  # type: ignore[assignment,misc]
+
+Path_ = tuple[Any, ...]
+
+
+class Located:
+    """Parsed YAML and where each value came from."""
+
+    def __init__(self, data: Any, marks: dict[Path_, tuple[int, int]], name: str) -> None:
+        self.data = data
+        self.marks = marks
+        self.name = name
+
+    def where(self, path: Path_) -> str:
+        """`file:line:col` of the value at `path`, or of its nearest located parent."""
+        while path and path not in self.marks:
+            path = path[:-1]
+        line, col = self.marks.get(path, (1, 1))
+        return f"{self.name}:{line}:{col}"
+
+
+def load(path: Path, name: str | None = None) -> Located:
+    name = name or path.name
+    text = path.read_text()
+    return parse(text, name)
+
+
+def parse(text: str, name: str) -> Located:
+    try:
+        data = yaml.load(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        problem = getattr(e, "problem", None) or str(e)
+        raise PipelineError(f"{at}: invalid YAML: {problem}", "fix the syntax at that position") from None
+    marks: dict[Path_, tuple[int, int]] = {}
+    if node is not None:
+        _collect(node, (), marks)
+    return Located(data, marks, name)
+
+
+def _collect(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> None:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            marks[(*path, k)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+            _collect(value, (*path, k), marks)
+            marks[(*path, k)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _collect(item, (*path, i), marks)
