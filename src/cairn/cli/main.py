@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "repro": ("cairn.cli.pipeline:repro", "Run the pipeline stages whose inputs changed."),
     "dag": ("cairn.cli.pipeline:dag", "Show the pipeline graph (text, mermaid, dot, json)."),
     "stage": ("cairn.cli.pipeline:stage", "Add or list pipeline stages in cairn.yaml."),
+    "exp": ("cairn.cli.exp:exp", "Run, compare, apply and share experiments."),
+    "queue": ("cairn.cli.exp:queue", "Run queued experiments in the background."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
 }

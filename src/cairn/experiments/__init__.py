@@ -1,0 +1,1 @@
+"""Experiments: pipeline runs with parameter overrides, recorded as commits on hidden refs."""

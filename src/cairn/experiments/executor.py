@@ -1,0 +1,328 @@
+"""Running experiments: in the workspace, or queued, each queued one in its own temporary
+workspace (the baseline's files exported from git, data linked from the shared cache) so the
+user's workspace is never touched. Queued experiments run as child processes (`cairn exp
+run-queued NAME`), `jobs` at a time, each in its own process group with its own log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from cairn.errors import CairnError, StageFailedError, StoppedError, UserInputError
+from cairn.experiments import names as names_mod
+from cairn.experiments import overrides as ovr
+from cairn.experiments.index import ExpIndex
+from cairn.experiments.queue import Entry, Queue, alive
+from cairn.experiments.record import ExpInfo, environment, metric_files, now, read_metrics, read_params, ref_name
+from cairn.index.pointer import Pointer
+from cairn.index.statcache import StatCache
+from cairn.pipelines import dag
+from cairn.pipelines import lock as lock_mod
+from cairn.pipelines.runner import Reporter, ReproOptions, Runner, tracked_paths
+from cairn.pipelines.spec import load_pipeline
+from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
+from cairn.scm.git import Git
+from cairn.workspace.checkout import checkout, checkout_versions
+from cairn.workspace.context import Workspace
+
+
+@dataclass
+class ExpContext:
+    root: Path
+    dot: Path
+    ws: Workspace
+    git: Git
+
+    @property
+    def state(self) -> Path:
+        return self.dot / "state"
+
+    def queue(self) -> Queue:
+        return Queue(self.state / "queue.db")
+
+    def index(self) -> ExpIndex:
+        return ExpIndex(self.state / "exps.db", self.git)
+
+    def logs(self) -> Path:
+        return self.state / "queue" / "logs"
+
+
+def taken_names(ctx: ExpContext) -> set[str]:
+    from cairn.experiments.record import EXP_REFS
+    from cairn.scm.commits import refs_under
+
+    names = {ref.rsplit("/", 1)[1] for ref, _ in refs_under(ctx.git, EXP_REFS)}
+    q = ctx.queue()
+    try:
+        return names | q.names()
+    finally:
+        q.close()
+
+
+def _pick_name(ctx: ExpContext, name: str | None) -> str:
+    taken = taken_names(ctx)
+    if name is None:
+        return names_mod.generate(taken)
+    names_mod.check(name)
+    if name in taken:
+        raise UserInputError(
+            f"an experiment named {name!r} already exists", "choose another name, or `cairn exp remove` the old one"
+        )
+    return name
+
+
+def _graph(root: Path, ws: Workspace):
+    pipeline = load_pipeline(root)
+    if pipeline is None:
+        raise UserInputError(
+            f"there is no cairn.yaml in {root}; an experiment runs the pipeline",
+            "define stages first (`cairn stage add ...`)",
+        )
+    return dag.build(pipeline, tracked_paths(ws))
+
+
+class _Tee:
+    """Passes stage events on and keeps the output as the experiment's log."""
+
+    def __init__(self, inner: Reporter | None) -> None:
+        self.inner = inner
+        self.lines: list[str] = []
+
+    def stage_started(self, name: str, why: list[str]) -> None:
+        self.lines.append(f"Running stage {name!r} ({'; '.join(why)})")
+        if self.inner:
+            self.inner.stage_started(name, why)
+
+    def stage_output(self, name: str, line: str) -> None:
+        self.lines.append(f"[{name}] {line}")
+        if self.inner:
+            self.inner.stage_output(name, line)
+
+    def stage_finished(self, name: str, outcome: str, detail: str = "") -> None:
+        self.lines.append(f"Stage {name!r}: {outcome}" + (f" ({detail})" if detail else ""))
+        if self.inner:
+            self.inner.stage_finished(name, outcome, detail)
+
+
+def _run_pipeline(
+    root: Path, ws: Workspace, targets: list[str], jobs: int, reporter
+) -> tuple[str, int | None, str | None]:
+    """(status, exit code, error) of a repro in `root`; stopping with Ctrl-C propagates."""
+    try:
+        Runner(ws, _graph(root, ws), reporter).run(ReproOptions(targets=targets, jobs=jobs))
+        return "success", 0, None
+    except StoppedError:
+        raise
+    except StageFailedError as e:
+        return "failed", 1, e.message
+    except CairnError as e:
+        return "failed", e.exit_code, e.message
+
+
+def _info(
+    ctx_root: Path, ws: Workspace, name: str, base: pygit2.Commit, status: str, code, error, overrides, dirty, log: str
+) -> ExpInfo:
+    pipeline = None
+    try:
+        pipeline = load_pipeline(ctx_root)
+    except CairnError:
+        pass
+    log_oid = ws.store.add_bytes(log.encode()) if log else None
+    return ExpInfo(
+        name=name,
+        baseline=str(base.id),
+        status=status,
+        created=now(),
+        overrides=[o.label() for o in overrides],
+        params=read_params(ctx_root, pipeline),
+        metrics=read_metrics(ctx_root, metric_files(pipeline)),
+        env=environment(str(base.id), dirty),
+        exit_code=code,
+        error=error,
+        log=log_oid,
+    )
+
+
+def run_in_workspace(
+    ctx: ExpContext, overrides: list[ovr.Override], name: str | None, targets: list[str], jobs: int, reporter=None
+) -> ExpInfo:
+    """`cairn exp run`: apply overrides to the workspace's params, run, record the experiment.
+    The workspace keeps the results, as after `cairn repro`."""
+    base = head_commit(ctx.git)
+    name = _pick_name(ctx, name)
+    dirty = bool(workspace_changes(ctx.git))
+    ovr.apply(ctx.root, overrides)
+    tee = _Tee(reporter)
+    status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee)
+    info = _info(ctx.root, ctx.ws, name, base, status, code, error, overrides, dirty, "\n".join(tee.lines))
+    info.ref = ref_name(str(base.id), name)
+    info.commit = commit_files(ctx.git, base, ctx.root, workspace_changes(ctx.git), info.ref, info.message())
+    return info
+
+
+def enqueue(ctx: ExpContext, combos: list[list[ovr.Override]], name: str | None, targets: list[str]) -> list[Entry]:
+    base = head_commit(ctx.git)
+    # check every override against the baseline's params now, not when the queue runs
+    probe = ctx.dot / "tmp" / f"probe-{os.getpid()}"
+    try:
+        export_tree(ctx.git, base, probe)
+        for combo in combos:
+            ovr.apply(probe, combo)
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    q = ctx.queue()
+    try:
+        taken = taken_names(ctx)
+        out = []
+        for i, combo in enumerate(combos):
+            n = (name if len(combos) == 1 else f"{name}-{i + 1}") if name else names_mod.generate(taken)
+            names_mod.check(n)
+            if n in taken:
+                raise UserInputError(f"an experiment named {n!r} already exists", "choose another name")
+            taken.add(n)
+            out.append(q.add(n, str(base.id), [o.label() for o in combo], targets))
+        return out
+    finally:
+        q.close()
+
+
+def run_queued(ctx: ExpContext, name: str, reporter=None) -> ExpInfo:
+    """Inside the child process: run queued experiment `name` in a temporary workspace."""
+    q = ctx.queue()
+    entry = q.get(name)
+    if entry is None:
+        raise UserInputError(f"no queued experiment named {name!r}", "see `cairn queue status`")
+    work = ctx.dot / "tmp" / "exps" / name
+    q.set_pid(name, os.getpid(), str(work))
+    try:
+        base = ctx.git.repo[entry.baseline].peel(pygit2.Commit)
+        overrides = [o for spec in entry.overrides for o in ovr.parse([spec])[0]]
+        ws = _prepare_workspace(ctx, base, work)
+        ovr.apply(work, overrides)
+        tee = _Tee(reporter)
+        status, code, error = _run_pipeline(work, ws, entry.targets, 1, tee)
+        info = _info(work, ws, name, base, status, code, error, overrides, False, "\n".join(tee.lines))
+        info.ref = ref_name(str(base.id), name)
+        paths = _changed_paths(work, base, ws)
+        info.commit = commit_files(ctx.git, base, work, paths, info.ref, info.message())
+        q.finish(name, status, code, error)
+        return info
+    except BaseException as e:
+        q.finish(name, "killed" if isinstance(e, (KeyboardInterrupt, StoppedError)) else "failed", None, str(e))
+        raise
+    finally:
+        q.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _prepare_workspace(ctx: ExpContext, base: pygit2.Commit, work: Path) -> Workspace:
+    """The baseline's files from git, plus data and recorded outputs linked from the shared cache."""
+    shutil.rmtree(work, ignore_errors=True)
+    export_tree(ctx.git, base, work)
+    ws = Workspace(
+        work,
+        ctx.ws.store,
+        StatCache(work / ".cairn" / "state" / "stat.db"),
+        ["reflink", "hardlink", "copy"],
+        ctx.ws.ignore,
+        ctx.ws.progress,
+    )
+    (work / ".cairn" / "tmp").mkdir(parents=True, exist_ok=True)
+    pointers = sorted(ws.pointer_files())
+    if pointers:
+        checkout(ws, pointers, force=True)
+    versions = [
+        (o.path, Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files))
+        for entry in lock_mod.read(work).values()
+        for o in entry.outs
+        if ws.store.exists(o.oid)
+    ]
+    if versions:
+        checkout_versions(ws, versions, force=True)
+    return ws
+
+
+def _changed_paths(work: Path, base: pygit2.Commit, ws: Workspace) -> list[str]:
+    """What a queued run may have changed: files git tracks, the lock, uncached outputs,
+    .gitignore files beside cached outputs."""
+    paths = set(tree_paths(base)) | {lock_mod.LOCK_FILE}
+    try:
+        pipeline = load_pipeline(work)
+    except CairnError:
+        pipeline = None
+    if pipeline is not None:
+        for stage in pipeline.stages.values():
+            for out in stage.outs:
+                if out.cache:
+                    parent = out.path.rpartition("/")[0]
+                    paths.add(f"{parent}/.gitignore" if parent else ".gitignore")
+                else:
+                    paths.add(out.path)
+    return sorted(p for p in paths if not p.startswith(".cairn/"))
+
+
+# -- running the queue ---------------------------------------------------------------------------
+def run_queue(
+    ctx: ExpContext, jobs: int, child_cmd: Callable[[str], list[str]], should_stop: Callable[[], bool] = lambda: False
+) -> dict[str, str]:
+    """Run queued experiments as child processes, `jobs` at a time, until none is left (or
+    `should_stop`). Returns name -> final status."""
+    q = ctx.queue()
+    logs = ctx.logs()
+    logs.mkdir(parents=True, exist_ok=True)
+    running: dict[str, subprocess.Popen] = {}
+    results: dict[str, str] = {}
+    try:
+        while True:
+            while len(running) < jobs and not should_stop():
+                entry = q.claim(os.getpid())
+                if entry is None:
+                    break
+                with open(logs / f"{entry.name}.log", "wb") as log:
+                    proc = subprocess.Popen(
+                        child_cmd(entry.name),
+                        cwd=ctx.root,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                q.set_pid(entry.name, proc.pid)
+                running[entry.name] = proc
+            if not running:
+                break
+            time.sleep(0.05)
+            for name, proc in list(running.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                del running[name]
+                q.finish(name, "success" if code == 0 else "failed", code)
+                final = q.get(name)
+                results[name] = final.status if final else ("success" if code == 0 else "failed")
+    except KeyboardInterrupt:
+        for name, proc in running.items():
+            kill(proc.pid)
+            q.finish(name, "killed", None, "stopped with Ctrl-C")
+        raise
+    finally:
+        q.close()
+    return results
+
+
+def kill(pid: int | None) -> bool:
+    if not alive(pid):
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)  # type: ignore[arg-type]
+    except ProcessLookupError:
+        return False
+    return True

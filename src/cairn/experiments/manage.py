@@ -1,0 +1,186 @@
+"""Comparing and acting on recorded experiments: show (sort, filter, changed columns), diff,
+apply, branch, remove, push and pull of the refs."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pygit2
+
+from cairn.errors import UserInputError, WouldLoseDataError
+from cairn.experiments.record import EXP_REFS, ExpInfo
+from cairn.scm.commits import create_branch, delete_ref, head_commit, transport_refs, workspace_changes
+from cairn.scm.git import Git
+
+_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+_FILTER = re.compile(r"^\s*(params|metrics|env)\.(.+?)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$")
+
+
+def flat_row(info: ExpInfo) -> dict[str, Any]:
+    """One table row: params.KEY and metrics.KEY columns (file names kept only when needed)."""
+    row: dict[str, Any] = {
+        "name": info.name,
+        "baseline": info.baseline[:7],
+        "created": datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M:%S"),
+        "status": info.status,
+    }
+    for kind, groups in (("params", info.params), ("metrics", info.metrics)):
+        single = len(groups) == 1
+        for file, values in groups.items():
+            for key, value in values.items():
+                row[f"{kind}.{key}" if single else f"{kind}.{file}:{key}"] = value
+    return row
+
+
+def find(infos: Iterable[ExpInfo], name: str) -> ExpInfo:
+    infos = list(infos)
+    matches = [i for i in infos if i.name == name or (i.commit.startswith(name) and len(name) >= 7)]
+    if not matches:
+        import difflib
+
+        near = difflib.get_close_matches(name, [i.name for i in infos], n=1)
+        raise UserInputError(
+            f"there is no experiment named {name!r}",
+            f"did you mean {near[0]!r}?" if near else "list them with `cairn exp list`",
+        )
+    if len(matches) > 1:
+        raise UserInputError(f"{name!r} names several experiments", "use the commit id (`cairn exp list`)")
+    return matches[0]
+
+
+def select(infos: list[ExpInfo], baseline: str | None, all_baselines: bool) -> list[ExpInfo]:
+    return infos if all_baselines or baseline is None else [i for i in infos if i.baseline == baseline]
+
+
+def apply_filter(rows: list[dict[str, Any]], expr: str) -> list[dict[str, Any]]:
+    m = _FILTER.match(expr)
+    if not m:
+        raise UserInputError(
+            f"cannot read the filter {expr!r}", "write e.g. 'metrics.acc>0.9' or 'params.train.lr<=0.01'"
+        )
+    column = f"{m.group(1)}.{m.group(2)}"
+    op = _OPS[m.group(3)]
+    want = _coerce(m.group(4))
+    if rows and not any(column in r for r in rows):
+        raise UserInputError(f"no experiment has a column {column!r}", f"columns: {', '.join(sorted(rows[0]))}")
+    out = []
+    for r in rows:
+        value = r.get(column)
+        try:
+            if value is not None and op(value, want):
+                out.append(r)
+        except TypeError:
+            continue
+    return out
+
+
+def _coerce(raw: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw.strip("'\"")
+
+
+def sort_rows(rows: list[dict[str, Any]], key: str | None, order: str) -> list[dict[str, Any]]:
+    if key is None:
+        return sorted(rows, key=lambda r: r["created"])
+    if rows and not any(key in r for r in rows):
+        raise UserInputError(f"cannot sort by {key!r}: no such column", f"columns: {', '.join(sorted(rows[0]))}")
+    present = [r for r in rows if r.get(key) is not None]
+    absent = [r for r in rows if r.get(key) is None]
+    try:
+        present.sort(key=lambda r: r[key], reverse=order == "desc")
+    except TypeError:
+        present.sort(key=lambda r: str(r[key]), reverse=order == "desc")
+    return present + absent  # rows lacking the value go last either way
+
+
+def columns(rows: list[dict[str, Any]], only_changed: bool) -> list[str]:
+    cols: list[str] = []
+    for r in rows:
+        cols.extend(c for c in r if c not in cols)
+    if only_changed and len(rows) > 1:
+        fixed = {"name", "status"}
+        cols = [c for c in cols if c in fixed or len({repr(r.get(c)) for r in rows}) > 1]
+    return cols
+
+
+def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, list[dict[str, Any]]]:
+    """Params, metrics and environment that differ between `a` and the other side."""
+    out: dict[str, list[dict[str, Any]]] = {"params": [], "metrics": [], "env": []}
+    for kind, old, new in (("params", a.params, b_params), ("metrics", a.metrics, b_metrics)):
+        for file in sorted(set(old) | set(new)):
+            o, n = old.get(file, {}), new.get(file, {})
+            for key in sorted(set(o) | set(n)):
+                if o.get(key) != n.get(key):
+                    change = None
+                    if isinstance(o.get(key), (int, float)) and isinstance(n.get(key), (int, float)):
+                        change = n[key] - o[key]
+                    out[kind].append({"file": file, "key": key, "old": o.get(key), "new": n.get(key), "change": change})
+    for key in ("python", "platform", "fingerprint", "commit", "dirty"):
+        if a.env.get(key) != b_env.get(key):
+            out["env"].append({"key": key, "old": a.env.get(key), "new": b_env.get(key)})
+    old_pk, new_pk = set(a.env.get("packages", [])), set(b_env.get("packages", []))
+    for pkg in sorted(old_pk ^ new_pk):
+        out["env"].append(
+            {"key": "package", "old": pkg if pkg in old_pk else None, "new": pkg if pkg in new_pk else None}
+        )
+    return out
+
+
+def apply_files(git: Git, info: ExpInfo, root, force: bool) -> list[str]:
+    """Write the experiment's versions of git-tracked files into the workspace."""
+    if not force:
+        changes = workspace_changes(git)
+        if changes:
+            shown = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
+            raise WouldLoseDataError(
+                f"the workspace has uncommitted changes ({shown}); applying {info.name!r} would overwrite them",
+                "commit or stash them first, or use `cairn exp apply --force`",
+                changes,
+            )
+    head = head_commit(git)
+    exp = git.repo[info.commit].peel(pygit2.Commit)
+    written = []
+    for delta in git.repo.diff(head.tree, exp.tree).deltas:
+        path = delta.new_file.path
+        target = root / path
+        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+            target.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(git.repo[delta.new_file.id].data)
+        written.append(path)
+    return written
+
+
+def branch(git: Git, info: ExpInfo, name: str) -> None:
+    create_branch(git, name, info.commit)
+
+
+def remove(git: Git, infos: list[ExpInfo]) -> list[str]:
+    for info in infos:
+        delete_ref(git, info.ref)
+    return [i.name for i in infos]
+
+
+def older_than(infos: list[ExpInfo], date: str) -> list[ExpInfo]:
+    try:
+        cutoff = datetime.fromisoformat(date).timestamp()
+    except ValueError:
+        raise UserInputError(f"cannot read the date {date!r}", "write it as YYYY-MM-DD (or an ISO date-time)") from None
+    return [i for i in infos if i.created < cutoff]
+
+
+def push_refs(git: Git, remote: str, infos: list[ExpInfo]) -> None:
+    transport_refs(git, "push", remote, [f"+{i.ref}:{i.ref}" for i in infos])
+
+
+def pull_refs(git: Git, remote: str) -> None:
+    transport_refs(git, "fetch", remote, [f"+{EXP_REFS}*:{EXP_REFS}*"])

@@ -1,0 +1,143 @@
+"""The persistent experiment queue (SQLite; survives restarts). Rows go queued -> running ->
+success | failed | killed. A running row whose process is gone (kill -9, a crash) is marked
+failed when anyone looks, never left stuck as running."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, baseline TEXT, overrides TEXT,
+    targets TEXT, status TEXT, pid INTEGER, created REAL, started REAL, finished REAL,
+    exit_code INTEGER, workspace TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS worker (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, stop INTEGER);
+"""
+
+
+@dataclass
+class Entry:
+    id: int
+    name: str
+    baseline: str
+    overrides: list[str]
+    targets: list[str]
+    status: str
+    pid: int | None
+    created: float
+    started: float | None
+    finished: float | None
+    exit_code: int | None
+    workspace: str | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (exited, not yet reaped by its parent) is not running any more
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class Queue:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def add(self, name: str, baseline: str, overrides: list[str], targets: list[str]) -> Entry:
+        self.db.execute(
+            "INSERT INTO queue (name, baseline, overrides, targets, status, created) VALUES (?, ?, ?, ?, 'queued', ?)",
+            (name, baseline, json.dumps(overrides), json.dumps(targets), time.time()),
+        )
+        return self.get(name)  # type: ignore[return-value]
+
+    def names(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT name FROM queue")}
+
+    def get(self, name: str) -> Entry | None:
+        rows = self._rows("WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def entries(self) -> list[Entry]:
+        self.reap()
+        return self._rows("ORDER BY id", ())
+
+    def claim(self, pid: int) -> Entry | None:
+        """Take the oldest queued entry for a runner process, atomically."""
+        self.db.execute("BEGIN IMMEDIATE")
+        row = self.db.execute("SELECT id FROM queue WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            self.db.execute("COMMIT")
+            return None
+        self.db.execute(
+            "UPDATE queue SET status = 'running', pid = ?, started = ? WHERE id = ?", (pid, time.time(), row[0])
+        )
+        self.db.execute("COMMIT")
+        return self._rows("WHERE id = ?", (row[0],))[0]
+
+    def set_pid(self, name: str, pid: int, workspace: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE queue SET pid = ?, workspace = COALESCE(?, workspace) WHERE name = ?", (pid, workspace, name)
+        )
+
+    def finish(self, name: str, status: str, exit_code: int | None, error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE queue SET status = ?, exit_code = ?, finished = ?, error = COALESCE(?, error) "
+            "WHERE name = ? AND status = 'running'",
+            (status, exit_code, time.time(), error, name),
+        )
+
+    def remove(self, names: list[str] | None = None) -> int:
+        """Drop queued (not running) entries, or finished ones; all when names is None."""
+        if names is None:
+            return self.db.execute("DELETE FROM queue WHERE status != 'running'").rowcount
+        return sum(
+            self.db.execute("DELETE FROM queue WHERE name = ? AND status != 'running'", (n,)).rowcount for n in names
+        )
+
+    def reap(self) -> None:
+        """Mark running entries whose process died as failed."""
+        for entry in self._rows("WHERE status = 'running'", ()):
+            if not alive(entry.pid):
+                self.finish(entry.name, "failed", None, "its process died (killed or crashed) before finishing")
+
+    # -- the background worker ---------------------------------------------------------------
+    def worker(self) -> tuple[int | None, bool]:
+        row = self.db.execute("SELECT pid, stop FROM worker WHERE id = 1").fetchone()
+        return (row[0], bool(row[1])) if row else (None, False)
+
+    def set_worker(self, pid: int | None, stop: bool = False) -> None:
+        self.db.execute("INSERT OR REPLACE INTO worker VALUES (1, ?, ?)", (pid, int(stop)))
+
+    def _rows(self, where: str, args: tuple) -> list[Entry]:
+        rows = self.db.execute(
+            "SELECT id, name, baseline, overrides, targets, status, pid, created, started, finished, exit_code, "
+            f"workspace, error FROM queue {where}",
+            args,
+        )
+        return [Entry(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), *r[5:]) for r in rows]
+
+    def close(self) -> None:
+        self.db.close()
