@@ -7,6 +7,7 @@ import click
 from cairn.cli.output import emit_json, say
 from cairn.repo import Repo
 from cairn.repo.config import coerce, write
+from cairn.workspace.linking import parse_link_types
 
 
 @click.command()
@@ -19,10 +20,13 @@ def config(key: str, value: str | None, local: bool, unset: bool, as_json: bool)
     """Get or set a configuration value, e.g. `cairn config cache.type hardlink,copy`."""
     repo = Repo.find()
     if unset:
-        coerce(key, "")  # validates the key name
+        repo.config.get(key)  # validates the key name (coerce would also judge the empty value)
         write(repo.dot, key, None, local)
     elif value is None:
         current = repo.config.get(key)
         emit_json({key: current}) if as_json else say(str(current))
     else:
-        write(repo.dot, key, coerce(key, value), local)
+        parsed = coerce(key, value)
+        if key == "cache.type":
+            parse_link_types(parsed)  # refuse a typo now, not at every later command
+        write(repo.dot, key, parsed, local)

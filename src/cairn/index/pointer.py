@@ -100,6 +100,12 @@ def check_relative(path: str, where: str) -> None:
             f"pointer file {where} has path {path!r}; it must name the file or folder beside it",
             "re-create the pointer with `cairn add`",
         )
+    if norm in (".git", ".cairn"):
+        # checkout would replace git's or cairn's own folder with data
+        raise PointerError(
+            f"pointer file {where} points at {norm}/, which git or cairn manages itself",
+            "delete this pointer file; it was not written by `cairn add`",
+        )
 
 
 def load(pointer_file: Path) -> Pointer:

@@ -359,7 +359,8 @@ class Repo:
         report = fsck_op.fsck(self.ws, roots)
         if delete_corrupt and report.corrupt:
             with self.lock():
-                for oid in report.corrupt:
+                doomed = set(report.corrupt) | fsck_op.trees_containing(self.ws, roots, set(report.corrupt))
+                for oid in doomed:
                     self.store.remove(oid)
         return report
 

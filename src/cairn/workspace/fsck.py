@@ -60,3 +60,30 @@ def fsck(ws: Workspace, roots: Iterable[tuple[str, str]]) -> FsckReport:
     report.missing = sorted(set(missing_trees) | {o for o in referenced if o not in present})
     report.corrupt = sorted(set(report.corrupt) | set(unreadable))
     return report
+
+
+def trees_containing(ws: Workspace, roots: Iterable[tuple[str, str]], bad: set[str]) -> set[str]:
+    """Trees in the cache that hold one of `bad`, directly or below. When objects are deleted
+    these must go too: `add` trusts a cached tree to come with all its files, so a tree left
+    behind would stop a re-add from restoring the deleted files."""
+    from cairn.errors import CairnError
+    from cairn.objects.tree import TREE, Tree
+
+    memo: dict[str, bool] = {}
+
+    def holds(oid: str) -> bool:
+        if oid in memo:
+            return memo[oid]
+        memo[oid] = False  # guards against a (corrupt) cycle
+        try:
+            tree = Tree.from_bytes(ws.store.read(oid), oid)
+        except CairnError:
+            return False
+        found = False
+        for e in tree.entries:
+            if e.oid in bad or (e.kind == TREE and holds(e.oid)):
+                found = True
+        memo[oid] = found
+        return found
+
+    return {oid for kind, oid in roots if kind == TREE and holds(oid)} | {o for o, v in memo.items() if v}

@@ -59,6 +59,9 @@ def status_of(ws: Workspace, pointer_rel: str) -> PathStatus:
             getattr(result, ch.status).append(ch.path)
     except ObjectMissingError:
         result.note = "the recorded version is not in the cache; `cairn pull` for file-level detail"
+        return result
+    if not (result.added or result.modified or result.deleted):
+        result.note = "only empty folders differ"  # diff_trees reports files only
     return result
 
 

@@ -1,0 +1,210 @@
+"""`cairn status` and `cairn diff`: what changed, per tracked path and per file, in text and JSON."""
+
+from __future__ import annotations
+
+import pytest
+from blake3 import blake3
+
+from cairn.errors import PathError, RevisionError
+
+
+def b3(data: bytes) -> str:
+    return blake3(data).hexdigest()
+
+
+@pytest.fixture
+def tracked(repo, make_dataset):
+    """data/ (9 files) and model.bin tracked and committed as v1."""
+    files = make_dataset(repo.root / "data", count=9, depth=1)
+    repo.write({"model.bin": b"model v1"})
+    repo.cairn("add", "data", "model.bin")
+    repo.commit("v1")
+    repo.git("tag", "v1")
+    return files
+
+
+def change_data(repo) -> None:
+    """One file added, one modified, one deleted under data/."""
+    repo.write({"data/s0/new.bin": b"new", "data/s1/f00001.bin": b"modified"})
+    (repo.root / "data" / "s2" / "f00002.bin").unlink()
+
+
+def test_status_clean(repo, tracked):
+    proc = repo.cairn("status")
+
+    assert proc.stdout == "data: unchanged\nmodel.bin: unchanged\n\nData is up to date.\n"
+    assert repo.cairn("status", "-q").stdout == ""
+    out = repo.json("status")
+    assert isinstance(out, dict)
+    # JSON stays stable: these keys keep their meaning (other layers may add keys, e.g. stages)
+    assert out["changed"] is False
+    assert out["paths"] == [
+        {
+            "path": "data",
+            "pointer": "data.cairn",
+            "state": "unchanged",
+            "counts": {"added": 0, "modified": 0, "deleted": 0},
+            "added": [],
+            "modified": [],
+            "deleted": [],
+            "note": None,
+        },
+        {
+            "path": "model.bin",
+            "pointer": "model.bin.cairn",
+            "state": "unchanged",
+            "counts": {"added": 0, "modified": 0, "deleted": 0},
+            "added": [],
+            "modified": [],
+            "deleted": [],
+            "note": None,
+        },
+    ]
+
+
+def test_status_reports_added_modified_deleted(repo, tracked):
+    change_data(repo)
+    repo.write({"model.bin": b"model v2"})
+
+    proc = repo.cairn("status")
+
+    assert proc.stdout.splitlines() == [
+        "data: modified (1 added, 1 modified, 1 deleted)",
+        "    added:     data/s0/new.bin",
+        "    modified:  data/s1/f00001.bin",
+        "    deleted:   data/s2/f00002.bin",
+        "model.bin: modified (0 added, 1 modified, 0 deleted)",
+        "    modified:  model.bin",
+        "",
+        "`cairn add` records changes; `cairn checkout` discards them.",
+    ]
+    out = repo.json("status")
+    assert out["changed"] is True
+    data = out["paths"][0]
+    assert data["state"] == "modified"
+    assert data["counts"] == {"added": 1, "modified": 1, "deleted": 1}
+    assert (data["added"], data["modified"], data["deleted"]) == (
+        ["data/s0/new.bin"],
+        ["data/s1/f00001.bin"],
+        ["data/s2/f00002.bin"],
+    )
+    # -q: silent, exit 1 when changed
+    assert repo.cairn("status", "-q", expect=1).stdout == ""
+    # targets narrow the report
+    assert [p["path"] for p in repo.json("status", "model.bin")["paths"]] == ["model.bin"]
+    assert [p["path"] for p in repo.json("status", "data.cairn")["paths"]] == ["data"]
+
+
+def test_status_of_a_deleted_path_and_a_kind_change(repo, tracked):
+    import shutil
+
+    shutil.rmtree(repo.root / "data")
+    (repo.root / "model.bin").unlink()
+    (repo.root / "model.bin").mkdir()
+    (repo.root / "model.bin" / "x").write_bytes(b"x")
+
+    proc = repo.cairn("status")
+
+    assert "data: deleted (0 added, 0 modified, 0 deleted) - missing from the workspace" in proc.stdout
+    assert "model.bin: modified (0 added, 0 modified, 0 deleted) - was a file, now a tree" in proc.stdout
+    out = repo.json("status")
+    assert out["paths"][0]["state"] == "deleted"
+    assert out["paths"][0]["note"] == "missing from the workspace"
+
+
+def test_status_truncates_long_lists_unless_verbose(repo, tracked):
+    repo.write({f"data/extra/{i:02d}.bin": b"%d" % i for i in range(13)})
+
+    short = repo.cairn("status").stdout
+    full = repo.cairn("-v", "status").stdout
+
+    assert "data: modified (13 added, 0 modified, 0 deleted)" in short
+    assert short.count("added:     data/extra/") == 10
+    assert "... and 3 more added (cairn -v status lists all)" in short
+    assert full.count("added:     data/extra/") == 13
+
+
+def test_status_without_tracked_data_and_of_untracked_paths(repo, assert_error):
+    assert repo.cairn("status").stdout == "No tracked data. Track some with `cairn add PATH`.\n"
+    repo.write({"loose.bin": b"x"})
+    (repo.root / "folder").mkdir()
+
+    proc = repo.cairn("status", "loose.bin", expect=None)
+    assert_error(proc, PathError, "loose.bin is not tracked by cairn", "track it with `cairn add loose.bin`")
+    proc = repo.cairn("status", "folder", expect=None)
+    assert_error(proc, PathError, "nothing under folder is tracked by cairn", "cairn add folder")
+
+
+def test_diff_head_against_workspace(repo, tracked):
+    change_data(repo)
+
+    proc = repo.cairn("diff")
+
+    assert proc.stdout.splitlines() == [
+        "added:     data/s0/new.bin",
+        "modified:  data/s1/f00001.bin",
+        "deleted:   data/s2/f00002.bin",
+        "",
+        "3 file(s) changed",
+    ]
+    out = repo.json("diff")
+    assert out["counts"] == {"added": 1, "deleted": 1, "modified": 1}
+    by_path = {c["path"]: c for c in out["changes"]}
+    assert by_path["data/s0/new.bin"] == {
+        "path": "data/s0/new.bin",
+        "status": "added",
+        "old": None,
+        "new": b3(b"new"),
+        "size": 3,
+    }
+    assert by_path["data/s1/f00001.bin"]["old"] == b3(tracked["s1/f00001.bin"])
+    assert by_path["data/s1/f00001.bin"]["new"] == b3(b"modified")
+    assert by_path["data/s2/f00002.bin"]["new"] is None
+    assert by_path["data/s2/f00002.bin"]["size"] == len(tracked["s2/f00002.bin"])
+
+
+def test_diff_between_two_revisions(repo, tracked):
+    change_data(repo)
+    repo.write({"model.bin": b"model v2"})
+    repo.write({"labels.csv": b"a,b\n"})
+    repo.cairn("add", "data", "model.bin", "labels.csv")
+    repo.commit("v2")
+    repo.write({"data/s0/later.bin": b"uncommitted"})
+
+    out = repo.json("diff", "v1", "HEAD")
+
+    assert [(c["status"], c["path"]) for c in out["changes"]] == [
+        ("added", "data/s0/new.bin"),
+        ("modified", "data/s1/f00001.bin"),
+        ("deleted", "data/s2/f00002.bin"),
+        ("added", "labels.csv"),
+        ("modified", "model.bin"),
+    ]
+    assert out["counts"] == {"added": 2, "deleted": 1, "modified": 2}
+    # reversed, and with the default B (the workspace, including uncommitted data)
+    back = repo.json("diff", "HEAD", "v1")
+    assert [(c["status"], c["path"]) for c in back["changes"]] == [
+        ("deleted", "data/s0/new.bin"),
+        ("modified", "data/s1/f00001.bin"),
+        ("added", "data/s2/f00002.bin"),
+        ("deleted", "labels.csv"),
+        ("modified", "model.bin"),
+    ]
+    assert [c["path"] for c in repo.json("diff")["changes"]] == ["data/s0/later.bin"]
+    assert repo.cairn("diff", "HEAD", "HEAD").stdout == "No changes.\n"
+
+
+def test_diff_bad_revision(repo, tracked, assert_error):
+    proc = repo.cairn("diff", "no-such-tag", expect=None)
+    assert_error(proc, RevisionError, "unknown revision 'no-such-tag'", "git log --oneline")
+
+    proc = repo.cairn("diff", "v1", "v1~5", expect=None)
+    assert_error(proc, RevisionError, "unknown revision 'v1~5'")
+
+
+def test_diff_before_the_first_commit(git_repo, run_cairn, assert_error):
+    run_cairn("init", cwd=git_repo)
+
+    proc = run_cairn("diff", cwd=git_repo, expect=None)
+
+    assert_error(proc, RevisionError, "unknown revision 'HEAD'", "this repository has no commits yet")
