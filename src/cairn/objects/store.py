@@ -16,7 +16,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, ObjectMissingError, PermissionDeniedError
-from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file
+from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
 
 _READONLY = 0o444
 _counter = iter(range(1 << 62))
@@ -75,6 +75,9 @@ class ObjectStore:
     def prepare(self) -> None:
         """Create the fan-out directories once, so writers never have to."""
         if self._ready:
+            return
+        if os.path.isdir(f"{self._objects}/ff") and os.path.isdir(self._tmp):
+            self._ready = True  # made by an earlier run: skip 257 mkdir calls
             return
         try:
             os.makedirs(self._tmp, exist_ok=True)
@@ -156,15 +159,14 @@ class ObjectStore:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
-        self.publish(tmp, oid)
+        # checked just above; a concurrent writer of the same id renames identical bytes
+        os.replace(tmp, self.path(oid))
         return oid
 
     def add_file_copy(self, src: str, size: int) -> str:
         """Hash `src` and copy it into the store in one read pass; returns its id."""
         if size <= SMALL_FILE:
-            with open(src, "rb") as f:
-                data = f.read()
-            return self.add_bytes(data)
+            return self.add_bytes(read_small(src, size))
         tmp = self.tmp_path()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _READONLY)
         try:

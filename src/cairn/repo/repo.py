@@ -44,6 +44,27 @@ exec cairn checkout
 """
 
 
+# files in git that reference cache objects: pointers and pipeline locks
+_ROOT_FILES = (ptr.SUFFIX, "cairn.lock")
+
+
+def _roots_in(path: str, data: bytes, commit: str) -> list[tuple[str, str]]:
+    """(kind, oid) referenced by a pointer or lock file found in git history; a broken file
+    references nothing usable."""
+    from cairn.pipelines import lock as lock_mod
+
+    where = f"{path} at {commit[:10]}"
+    try:
+        if path.endswith(ptr.SUFFIX):
+            p = ptr.parse(data, where)
+            return [(p.kind, p.oid)]
+        if path.rpartition("/")[2] == lock_mod.LOCK_FILE:
+            return [(o.kind, o.oid) for e in lock_mod.parse(data.decode(), where).values() for o in e.outs]
+    except (CairnError, UnicodeDecodeError):
+        pass
+    return []
+
+
 def _find_up(start: Path, name: str) -> Path | None:
     for d in (start, *start.parents):
         if (d / name).exists():
@@ -199,19 +220,45 @@ class Repo:
         return self.git
 
     def gc_roots(self) -> list[tuple[str, str]]:
-        """(kind, oid) of every version gc and fsck must keep: workspace and git history."""
-        roots = []
-        for pointer_rel in self.ws.pointer_files():
-            p = self.ws.load_pointer(pointer_rel)
-            roots.append((p.kind, p.oid))
+        """(kind, oid) of every version gc and fsck must keep: pointers and pipeline outputs in
+        the workspace and in every commit of the history (branches, tags, experiments)."""
+        roots = self._workspace_roots()
         if self.git is not None:
-            for commit, path, data in self.git.history_files_with_suffix(ptr.SUFFIX):
-                try:
-                    p = ptr.parse(data, f"{path} at {commit[:10]}")
-                except CairnError:  # a broken pointer in history references nothing usable
-                    continue
-                roots.append((p.kind, p.oid))
+            for commit, path, data in self.git.history_files_with_suffix(_ROOT_FILES):
+                roots.extend(_roots_in(path, data, commit))
+            roots.extend(self._experiment_logs())
         return roots
+
+    def _experiment_logs(self) -> list[tuple[str, str]]:
+        """Experiment logs live in the cache, referenced from their commits' metadata."""
+        import pygit2
+
+        from cairn.experiments.record import EXP_REFS, parse_message
+        from cairn.scm.commits import refs_under
+
+        out = []
+        for ref, sha in refs_under(self.git, EXP_REFS):
+            info = parse_message(self.git.repo[sha].peel(pygit2.Commit).message, sha, ref)
+            if info is not None and info.log:
+                out.append(("file", info.log))
+        return out
+
+    def _workspace_roots(self, targets: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """Pointers (or those of `targets`) and the outputs cairn.lock records (or those among
+        `targets`)."""
+        from cairn.pipelines import lock as lock_mod
+
+        targets = list(targets or [])
+        outs = [o for e in lock_mod.read(self.root).values() for o in e.outs]
+        if targets:
+            wanted = {self.ws.rel(t) for t in targets}
+            picked = [o for o in outs if o.path in wanted]
+            rest = [t for t in targets if self.ws.rel(t) not in {o.path for o in picked}]
+            pointers = self.pointers(rest) if rest else []
+            outs = picked
+        else:
+            pointers = self.pointers()
+        return [(p.kind, p.oid) for p in map(self.ws.load_pointer, pointers)] + [(o.kind, o.oid) for o in outs]
 
     # -- pipelines ---------------------------------------------------------------------------
     def pipeline_graph(self):
@@ -264,14 +311,13 @@ class Repo:
         all_tags: bool = False,
         all_commits: bool = False,
     ) -> list[tuple[str, str]]:
-        """What push/fetch move: the workspace pointers (or `targets`), plus every pointer at
-        branch tips, tags or in all commits when asked."""
-        roots = [(p.kind, p.oid) for p in map(self.ws.load_pointer, self.pointers(targets))]
+        """What push/fetch move: the workspace pointers and pipeline outputs (or `targets`), plus
+        those at branch tips, tags or in all commits when asked."""
+        roots = self._workspace_roots(targets)
         if all_branches or all_tags or all_commits:
             git = self._need_git("push/fetch --all-*")
-            for commit, path, data in git.files_at_revisions(ptr.SUFFIX, all_branches, all_tags, all_commits):
-                p = ptr.parse(data, f"{path} at {commit[:10]}")
-                roots.append((p.kind, p.oid))
+            for commit, path, data in git.files_at_revisions(_ROOT_FILES, all_branches, all_tags, all_commits):
+                roots.extend(_roots_in(path, data, commit))
         return roots
 
     def push(self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None) -> TransferResult:

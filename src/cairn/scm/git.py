@@ -58,7 +58,7 @@ class Git:
         """Every blob at `rev` whose name ends with `suffix`, as (path, content)."""
         yield from self._walk(self.resolve(rev).tree, "", suffix, None)
 
-    def _walk(self, tree: pygit2.Tree, prefix: str, suffix: str, seen: set | None):
+    def _walk(self, tree: pygit2.Tree, prefix: str, suffix: str | tuple[str, ...], seen: set | None):
         for obj in tree:
             if obj.type == _TREE:
                 if seen is not None:
@@ -73,7 +73,7 @@ class Git:
                     seen.add(obj.id)
                 yield f"{prefix}{obj.name}", obj.data
 
-    def history_files_with_suffix(self, suffix: str) -> Iterator[tuple[str, str, bytes]]:
+    def history_files_with_suffix(self, suffix: str | tuple[str, ...]) -> Iterator[tuple[str, str, bytes]]:
         """(commit, path, content) for every distinct matching blob in every commit reachable
         from a branch, a tag or an experiment ref. Identical subtrees are read once."""
         tips = self.ref_tips()
@@ -91,7 +91,7 @@ class Git:
                 yield str(commit.id), path, data
 
     def files_at_revisions(
-        self, suffix: str, branches: bool = False, tags: bool = False, commits: bool = False
+        self, suffix: str | tuple[str, ...], branches: bool = False, tags: bool = False, commits: bool = False
     ) -> Iterator[tuple[str, str, bytes]]:
         """(commit, path, content) of matching blobs at every branch tip and/or every tag, or in
         every commit (`commits`); identical subtrees are read once."""

@@ -15,7 +15,7 @@ import shutil
 from blake3 import blake3
 
 from cairn.errors import ConfigError, CorruptObjectError
-from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file
+from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
 from cairn.objects.store import ObjectStore
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -134,8 +134,7 @@ def _copy_verified(src: str, tmp: str, oid: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         if size <= SMALL_FILE:
-            with open(src, "rb") as f:
-                data = f.read()
+            data = read_small(src, size)
             if blake3(data).hexdigest() != oid:
                 raise corrupt(oid)
             view = memoryview(data)
