@@ -119,16 +119,24 @@ def _report(verb: str, result, as_json: bool, remote_name: str | None) -> None:
         say(f"warning: {len(result.missing)} object(s) are in neither place and were not {verb}", err=True)
 
 
+run_cache_option = click.option(
+    "--run-cache", is_flag=True, help="Also share the run-cache (pipeline runs and their outputs)."
+)
+
+
 @click.command()
 @_scope
-def push(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json) -> int:
-    """Upload what the pointers reference (or TARGETS) to a remote; only missing objects move.
-
-    Small files travel packed into larger remote files, so many small files cost few requests."""
+@run_cache_option
+def push(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json, run_cache) -> int:
+    """Upload what the pointers and pipeline outputs reference (or TARGETS) to a remote; only
+    missing objects move. Small files travel packed, so many small files cost few requests."""
     with opened(as_json) as repo:
         roots = repo.transfer_roots(targets, all_branches, all_tags, all_commits)
         result = repo.push(roots, remote_name, jobs)
+        runs = repo.push_run_cache(remote_name, jobs) if run_cache else None
     _report("pushed", result, as_json, remote_name)
+    if runs is not None and not as_json:
+        say(f"{runs} run-cache entr{'y' if runs == 1 else 'ies'} pushed.")
     return 1 if result.missing else 0
 
 
@@ -146,9 +154,14 @@ def fetch(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_js
 
 @click.command()
 @_scope
-def pull(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json) -> None:
+@run_cache_option
+def pull(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json, run_cache) -> None:
     """fetch, then checkout: make the workspace match the pointers with data from a remote."""
     with opened(as_json) as repo:
+        if run_cache:
+            runs = repo.pull_run_cache(remote_name, jobs)
+            if not as_json:
+                say(f"{runs} run-cache entr{'y' if runs == 1 else 'ies'} pulled.")
         result, checked = repo.pull(
             targets, remote_name, jobs, all_branches=all_branches, all_tags=all_tags, all_commits=all_commits
         )

@@ -51,7 +51,7 @@ class RunCache:
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         if not self.root.is_dir():
             return []
         return sorted(

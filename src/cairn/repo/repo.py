@@ -349,6 +349,53 @@ class Repo:
         result = self.fetch(self.transfer_roots(targets, **scope), remote, jobs)
         return result, self.checkout(targets)
 
+    def push_run_cache(self, remote: str | None = None, jobs: int | None = None) -> int:
+        """Share run-cache entries (and the outputs they restore) so CI and teammates skip work
+        already done. Returns how many entries were uploaded."""
+        from cairn.pipelines.runcache import RunCache
+
+        runs = RunCache(self.store.root)
+        r = self.remotes.open(remote, jobs)
+        try:
+            on_remote = {k.rpartition("/")[2].removesuffix(".json") for k, _ in r.storage.list("runs")}
+            sent = 0
+            roots = []
+            for key in runs.list_keys():
+                outs = runs.get(key)
+                if outs is None:
+                    continue
+                roots += [(o.kind, o.oid) for o in outs]
+                if key not in on_remote:
+                    r.storage.put_bytes(f"runs/{key}.json", runs.path(key).read_bytes())
+                    sent += 1
+        finally:
+            r.close()
+        if roots:
+            self.push(roots, remote, jobs)
+        return sent
+
+    def pull_run_cache(self, remote: str | None = None, jobs: int | None = None) -> int:
+        """Bring run-cache entries (and their outputs) from a remote. Returns how many were new."""
+        from cairn.pipelines.runcache import RunCache
+
+        runs = RunCache(self.store.root)
+        have = set(runs.list_keys())
+        r = self.remotes.open(remote, jobs)
+        got = 0
+        try:
+            for k, _ in r.storage.list("runs"):
+                key = k.rpartition("/")[2].removesuffix(".json")
+                if key in have or len(key) != 64:
+                    continue
+                runs.put_raw(key, r.storage.get_bytes(k))
+                got += 1
+        finally:
+            r.close()
+        roots = [(o.kind, o.oid) for key in runs.list_keys() for o in (runs.get(key) or [])]
+        if roots:
+            self.fetch(roots, remote, jobs)
+        return got
+
     def remote_status(self, remote: str | None = None) -> RemoteStatus:
         from cairn.remotes import transfer
 
