@@ -4,6 +4,7 @@ of B. Checks outputs for clashes; renders as text, mermaid, dot or JSON."""
 from __future__ import annotations
 
 import graphlib
+import heapq
 from dataclasses import dataclass
 
 from cairn.errors import PipelineError
@@ -20,10 +21,29 @@ class Graph:
     edges: dict[str, set[str]]  # stage -> stages it depends on
 
     def order(self, targets: list[str] | None = None) -> list[str]:
-        """Stages needed for `targets` (all when None), upstream first."""
+        """Stages needed for `targets` (all when None), upstream first; among stages that are
+        ready at the same time, the one defined first in cairn.yaml comes first.
+
+        The order must not depend on set iteration (string hashes vary per process): it decides
+        the stage order of cairn.lock, whose git diffs must stay quiet, and of every output."""
         wanted = set(self.pipeline.stages) if not targets else self.upstream(targets)
-        ts = graphlib.TopologicalSorter({s: self.edges[s] & wanted for s in wanted})
-        return list(ts.static_order())
+        position = {name: i for i, name in enumerate(self.pipeline.stages)}
+        waiting_on = {s: len(self.edges[s] & wanted) for s in wanted}
+        users: dict[str, list[str]] = {s: [] for s in wanted}
+        for s in wanted:
+            for d in self.edges[s] & wanted:
+                users[d].append(s)
+        ready = [(position[s], s) for s, n in waiting_on.items() if n == 0]
+        heapq.heapify(ready)
+        out: list[str] = []
+        while ready:
+            _, s = heapq.heappop(ready)
+            out.append(s)
+            for u in users[s]:
+                waiting_on[u] -= 1
+                if waiting_on[u] == 0:
+                    heapq.heappush(ready, (position[u], u))
+        return out
 
     def upstream(self, targets: list[str]) -> set[str]:
         out: set[str] = set()
@@ -73,9 +93,18 @@ def build(pipeline: Pipeline, tracked: set[str]) -> Graph:
                     f"{sa.where}: output {a} of stage {sa.name!r} overlaps {t}, which is tracked with `cairn add` "
                     f"(remove {t}.cairn, or change the output)"
                 )
+    for stage in pipeline.stages.values():
+        # not a cycle graphlib can see (edges join different stages), but the same dead end: the
+        # stage would change its own input, so it would run again on every repro
+        for dep in stage.deps:
+            for out in stage.outs:
+                if _overlaps(out.path, dep):
+                    problems.append(f"{stage.where}: stage {stage.name!r} depends on its own output {out.path}")
     if problems:
         raise PipelineError(
-            "outputs clash:\n  " + "\n  ".join(problems), "every path may be written by one stage only", problems
+            "outputs clash:\n  " + "\n  ".join(problems),
+            "every path may be written by one stage only, and no stage may read what it writes",
+            problems,
         )
     edges: dict[str, set[str]] = {name: set() for name in pipeline.stages}
     for name, stage in pipeline.stages.items():

@@ -74,6 +74,8 @@ def parse(text: str, where: str) -> dict[str, StageLock]:
         raise PipelineError(f"{where}{at} is not valid YAML", fix) from None
     if not isinstance(doc, dict):
         raise PipelineError(f"{where} is not a mapping", fix)
+    if not doc:  # an empty file records no stage (as no file does)
+        return {}
     version = doc.get("version")
     if type(version) is not int or version != LOCK_VERSION:
         raise PipelineError(f"{where} has format version {version!r}; this cairn reads {LOCK_VERSION}", "upgrade cairn")

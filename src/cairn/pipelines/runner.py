@@ -16,6 +16,7 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from cairn.errors import CairnError, PipelineError, StageFailedError, StoppedError
@@ -30,6 +31,7 @@ from cairn.workspace.add import commit
 from cairn.workspace.checkout import checkout_versions
 from cairn.workspace.context import Workspace
 from cairn.workspace.gitignore import ignore_in_git
+from cairn.workspace.linking import is_linked, make_writable_copy
 
 _TAIL = 20
 
@@ -105,12 +107,14 @@ class Runner:
         """(stages to consider in order, stages forced to run)."""
         for t in opts.targets:
             self.graph.pipeline.stage(t)  # unknown names fail with a suggestion
-        if opts.single:
+        if not opts.targets:  # --single / --downstream narrow given targets; without any, every stage
+            chosen = set(self.graph.pipeline.stages)
+        elif opts.single:
             chosen = set(opts.targets)
         elif opts.downstream:
             chosen = self.graph.downstream(opts.targets)
         else:
-            chosen = self.graph.upstream(opts.targets) if opts.targets else set(self.graph.pipeline.stages)
+            chosen = self.graph.upstream(opts.targets)
         order = [s for s in self.graph.order() if s in chosen]
         forced = set(order) if opts.force and not opts.targets else set(opts.targets) if opts.force else set()
         return order, forced
@@ -149,32 +153,14 @@ class Runner:
     def run(self, opts: ReproOptions) -> ReproResult:
         order, forced = self.selection(opts)
         result = ReproResult()
-        ts = graphlib.TopologicalSorter({s: self.graph.edges[s] & set(order) for s in order})
-        ts.prepare()
-        jobs = max(1, opts.jobs)
-        waiting: list[str] = []
         try:
-            while ts.is_active():
-                waiting.extend(ts.get_ready())
-                halted = bool(result.failed) and not opts.keep_going
-                while waiting and not halted and len(self._running) < jobs:
-                    name = waiting.pop(0)
-                    if self._blocked(name, result):
-                        result.skipped.append(name)
-                    elif self._start(name, name in forced, opts, result):
-                        continue
-                    ts.done(name)
-                    waiting.extend(ts.get_ready())
-                if not self._running:
-                    if halted or not waiting:
-                        break  # halted after a failure, or nothing left that can become ready
-                    continue
-                name = self._done.get()
-                self._finish(self._running.pop(name), result)
-                ts.done(name)
-            settled = set(result.ran) | set(result.restored) | set(result.up_to_date) | set(result.failed)
-            settled |= set(result.would_run) | set(result.skipped)
-            result.skipped.extend(s for s in order if s not in settled)
+            try:
+                self._schedule(order, forced, opts, result)
+            except Exception:
+                # bad input found while other stages run (a dependency or param missing): their
+                # commands live in their own sessions and would outlive cairn, unrecorded
+                self._drain(result)
+                raise
         except KeyboardInterrupt:
             stopped = self._stop_all()
             raise StoppedError(
@@ -184,12 +170,49 @@ class Runner:
             ) from None
         if result.failed:
             names = list(result.failed)
+            not_run = f"\nnot run because of the failure: {', '.join(result.skipped)}" if result.skipped else ""
             raise StageFailedError(
-                "\n".join(result.failed[n] for n in names),
+                "\n".join(result.failed[n] for n in names) + not_run,
                 "fix the command and run `cairn repro` again; stages that succeeded are recorded",
                 names,
             )
         return result
+
+    def _schedule(self, order: list[str], forced: set[str], opts: ReproOptions, result: ReproResult) -> None:
+        ts = graphlib.TopologicalSorter({s: self.graph.edges[s] & set(order) for s in order})
+        ts.prepare()
+        jobs = max(1, opts.jobs)
+        waiting: list[str] = []
+        while ts.is_active():
+            waiting.extend(ts.get_ready())
+            halted = bool(result.failed) and not opts.keep_going
+            while waiting and not halted and len(self._running) < jobs:
+                name = waiting.pop(0)
+                if self._blocked(name, result):
+                    result.skipped.append(name)
+                elif self._start(name, name in forced, opts, result):
+                    continue
+                ts.done(name)
+                waiting.extend(ts.get_ready())
+            if not self._running:
+                if halted or not waiting:
+                    break  # halted after a failure, or nothing left that can become ready
+                continue
+            name = self._done.get()
+            self._finish(self._running.pop(name), result)
+            ts.done(name)
+        settled = set(result.ran) | set(result.restored) | set(result.up_to_date) | set(result.failed)
+        settled |= set(result.would_run) | set(result.skipped)
+        result.skipped.extend(s for s in order if s not in settled)
+
+    def _drain(self, result: ReproResult) -> None:
+        """Start nothing more; let the running stages finish and record those that succeed."""
+        while self._running:
+            name = self._done.get()
+            try:
+                self._finish(self._running.pop(name), result)
+            except CairnError:
+                pass  # the error already being raised ends the run; this stage stays unrecorded
 
     def _blocked(self, name: str, result: ReproResult) -> bool:
         return any(d in result.failed or d in result.skipped for d in self.graph.edges[name])
@@ -227,12 +250,29 @@ class Runner:
     def _prepare_outs(self, stage: Stage) -> None:
         for out in stage.outs:
             path = self.ws.abs(out.path)
-            if not out.persist and (path.exists() or path.is_symlink()):
+            if out.persist:
+                self._unlink_from_cache(path)
+            elif path.exists() or path.is_symlink():
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
                 else:
                     path.unlink()
             path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _unlink_from_cache(self, path: Path) -> None:
+        """Give a persisted output private writable copies of its files: with hardlink or
+        symlink cache types the command would otherwise append to (corrupt) cache objects."""
+        if path.is_symlink() or path.is_file():
+            files = [path]
+        elif path.is_dir():
+            files = [f for f in path.rglob("*") if f.is_file() or f.is_symlink()]
+        else:
+            return
+        self.ws.tmp.mkdir(parents=True, exist_ok=True)
+        tmp = str(self.ws.tmp / f"persist.{os.getpid()}")
+        for f in files:
+            if f.exists() and is_linked(str(f)):
+                make_writable_copy(str(f), tmp)
 
     def _execute(self, job: _Job) -> None:
         """Worker thread: run the stage's commands one after the other."""
@@ -305,6 +345,11 @@ class Runner:
 
     def _restore(self, stage: Stage, k: str, deps: list[PathState], params_now: dict) -> bool:
         outs = self.runcache.get(k)
+        recorded = self.locks.get(stage.name)
+        if outs is None and recorded is not None and key(recorded.cmd, recorded.deps, recorded.params) == k:
+            # the run cairn.lock records has these very inputs: its outputs are as good as a
+            # run-cache entry (a fresh clone has no run-cache, but `repro --pull` fetched them)
+            outs = recorded.outs
         if outs is None or {o.path for o in outs} != {o.path for o in stage.outs}:
             return False
         if not all(self.ws.store.exists(o.oid) for o in outs):
@@ -314,8 +359,9 @@ class Runner:
             checkout_versions(self.ws, versions, force=True)
         except CairnError:  # an incomplete cache entry: fall back to running the stage
             return False
-        for o in outs:
-            ignore_in_git(self.root, o.path)
+        for o in stage.outs:
+            if o.cache:  # `cache: false` outputs (metrics, plots) belong in git, as after a real run
+                ignore_in_git(self.root, o.path)
         self._record(stage, deps, params_now, outs)
         return True
 

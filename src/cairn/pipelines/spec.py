@@ -10,6 +10,7 @@ import difflib
 import itertools
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,9 @@ class _Problems:
         self.items: list[str] = []
 
     def add(self, path: tuple, message: str) -> None:
-        self.items.append(f"{self.doc.where(path)}: {message}")
+        item = f"{self.doc.where(path)}: {message}"
+        if item not in self.items:  # a foreach/matrix template would repeat it once per generated stage
+            self.items.append(item)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -129,11 +132,11 @@ def build(doc: Located, root: Path) -> Pipeline:
         problems.add(("stages",), "`stages` must map stage names to stage definitions")
         stages = {}
     for name, body in stages.items():
-        for gen_name, gen_body, item_ctx in _generate(str(name), body, context, problems):
-            stage = _stage(gen_name, gen_body, item_ctx, (name,), problems, doc)
+        for gen_name, gen_body, item_ctx, at in _generate(str(name), body, context, problems):
+            stage = _stage(gen_name, gen_body, item_ctx, at, problems, doc)
             if stage is not None:
                 if stage.name in pipe.stages:
-                    problems.add((name,), f"stage {stage.name!r} is defined twice")
+                    problems.add(("stages", name), f"stage {stage.name!r} is defined twice")
                 pipe.stages[stage.name] = stage
     problems.raise_if_any()
     return pipe
@@ -163,7 +166,7 @@ def _context(vars_spec: Any, root: Path, problems: _Problems) -> dict[str, Any]:
             if keys:
                 for key in keys.split(","):
                     try:
-                        context[key.strip()] = params_mod.lookup(loaded, key.strip())
+                        _set_dotted(context, key.strip(), params_mod.lookup(loaded, key.strip()))
                     except KeyError:
                         problems.add(("vars", i), f"{file} has no key {key.strip()!r}")
             else:
@@ -171,6 +174,18 @@ def _context(vars_spec: Any, root: Path, problems: _Problems) -> dict[str, Any]:
         else:
             problems.add(("vars", i), "a vars entry is a file name or a mapping")
     return context
+
+
+def _set_dotted(context: dict[str, Any], key: str, value: Any) -> None:
+    """Put `value` where `${key}` finds it: `model.name` goes under `model`, not into a key
+    with a dot (which lookup, splitting on dots, could never reach)."""
+    *parents, last = key.split(".")
+    node = context
+    for part in parents:
+        # copy on the way down: nested mappings may be shared with a params file's data
+        node[part] = dict(node[part]) if isinstance(node.get(part), dict) else {}
+        node = node[part]
+    node[last] = value
 
 
 def interpolate(value: Any, context: dict[str, Any], path: tuple, problems: _Problems) -> Any:
@@ -206,19 +221,25 @@ def _resolve(expr: str, context: dict[str, Any], path: tuple, problems: _Problem
 
 
 # -- foreach / matrix ----------------------------------------------------------------------------
-def _generate(name: str, body: Any, context: dict[str, Any], problems: _Problems):
+def _generate(
+    name: str, body: Any, context: dict[str, Any], problems: _Problems
+) -> Iterator[tuple[str, Any, dict[str, Any], tuple]]:
+    """(stage name, stage body, interpolation context, key path of the body in the document)."""
+    # positions are looked up by key path from the document root: stages live under `stages`,
+    # and the body of a foreach stage under its `do`
+    at = ("stages", name)
     if not _NAME.match(name):
-        problems.add((name,), f"stage name {name!r} may hold only letters, digits, '_', '-' and '.'")
+        problems.add(at, f"stage name {name!r} may hold only letters, digits, '_', '-' and '.'")
         return
     if not isinstance(body, dict):
-        problems.add((name,), "a stage is a mapping with at least `cmd`")
+        problems.add(at, "a stage is a mapping with at least `cmd`")
         return
     if "foreach" in body:
         extra = set(body) - {"foreach", "do"}
         if extra or "do" not in body:
-            problems.add((name,), "a foreach stage has exactly two keys: `foreach` (the items) and `do` (the stage)")
+            problems.add(at, "a foreach stage has exactly two keys: `foreach` (the items) and `do` (the stage)")
             return
-        items = interpolate(body["foreach"], context, (name, "foreach"), problems)
+        items = interpolate(body["foreach"], context, (*at, "foreach"), problems)
         if isinstance(items, dict):
             pairs = [(str(k), {"key": k, "item": v}) for k, v in items.items()]
         elif isinstance(items, list):
@@ -226,30 +247,31 @@ def _generate(name: str, body: Any, context: dict[str, Any], problems: _Problems
                 (str(i) if isinstance(v, (dict, list)) else str(v), {"key": i, "item": v}) for i, v in enumerate(items)
             ]
         else:
-            problems.add((name, "foreach"), "foreach takes a list or a mapping")
+            problems.add((*at, "foreach"), "foreach takes a list or a mapping")
             return
         for suffix, extra_ctx in pairs:
-            yield f"{name}@{suffix}", body["do"], {**context, **extra_ctx}
+            yield f"{name}@{suffix}", body["do"], {**context, **extra_ctx}, (*at, "do")
         return
     if "matrix" in body:
-        matrix = interpolate(body["matrix"], context, (name, "matrix"), problems)
+        matrix = interpolate(body["matrix"], context, (*at, "matrix"), problems)
         if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
-            problems.add((name, "matrix"), "matrix maps names to non-empty lists of values")
+            problems.add((*at, "matrix"), "matrix maps names to non-empty lists of values")
             return
         template = {k: v for k, v in body.items() if k != "matrix"}
         keys = list(matrix)
         for combo in itertools.product(*(matrix[k] for k in keys)):
             item = dict(zip(keys, combo, strict=True))
             suffix = "-".join(str(v) for v in combo)
-            yield f"{name}@{suffix}", template, {**context, "item": item}
+            yield f"{name}@{suffix}", template, {**context, "item": item}, at
         return
-    yield name, body, context
+    yield name, body, context, at
 
 
 # -- one stage -----------------------------------------------------------------------------------
 def _stage(name: str, body: Any, context: dict, path: tuple, problems: _Problems, doc: Located) -> Stage | None:
-    if "foreach" in body or "do" in body:
-        path = (*path, "do")
+    if not isinstance(body, dict):
+        problems.add(path, "a stage is a mapping with at least `cmd`")
+        return None
     for key in body:
         if key not in STAGE_KEYS:
             problems.add((*path, key), f"unknown stage key {key!r}{_suggest(key, STAGE_KEYS | GEN_KEYS)}")

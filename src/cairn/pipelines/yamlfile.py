@@ -42,8 +42,13 @@ def load(path: Path, name: str | None = None) -> Located:
 
 def parse(text: str, name: str) -> Located:
     try:
-        data = yaml.load(text, Loader=_Loader)
-        node = yaml.compose(text, Loader=_Loader)
+        # compose once, then build the data from the same nodes (not a second parse)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
