@@ -194,10 +194,21 @@ class Repo:
         return status(self.ws, self.pointers(targets))
 
     def checkout(self, targets: Iterable[str] | None = None, force: bool = False) -> list[CheckoutResult]:
+        """Make tracked data, and the pipeline outputs cairn.lock records, match their versions."""
+        from cairn.index.pointer import Pointer
+        from cairn.pipelines import lock as lock_mod
         from cairn.workspace import checkout as checkout_op
 
+        targets = list(targets or [])
+        outs = [o for e in lock_mod.read(self.root).values() for o in e.outs]
+        if targets:
+            wanted = {self.ws.rel(t) for t in targets}
+            outs = [o for o in outs if o.path in wanted]
+            targets = [t for t in targets if self.ws.rel(t) not in {o.path for o in outs}]
+        versions = [(o.path, Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files)) for o in outs]
         with self.lock():
-            return checkout_op.checkout(self.ws, self.pointers(targets), force)
+            pointers = self.pointers(targets) if targets or not versions else sorted(self.ws.pointer_files())
+            return checkout_op.checkout_all(self.ws, pointers, versions, force)
 
     def diff(self, a: str | None = None, b: str | None = None) -> list[FileChange]:
         """Changes from revision `a` (default HEAD) to revision `b` (default: the workspace)."""

@@ -116,7 +116,9 @@ class Git:
     def ref_tips(self) -> list[pygit2.Oid]:
         tips = []
         for name in self.repo.references:
-            if not name.startswith(("refs/heads/", "refs/tags/", EXP_REFS)) and name != "HEAD":
+            # remote-tracking branches count: a fresh clone must not drop data of branches it
+            # only knows from origin
+            if not name.startswith(("refs/heads/", "refs/tags/", "refs/remotes/", EXP_REFS)) and name != "HEAD":
                 continue
             try:
                 tips.append(self.repo.references[name].peel(pygit2.Commit).id)

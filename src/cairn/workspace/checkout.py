@@ -240,6 +240,15 @@ def checkout_versions(
     return _apply_all(ws, [plan_version(ws, rel, p, force) for rel, p in versions])
 
 
+def checkout_all(
+    ws: Workspace, pointers: list[str], versions: list[tuple[str, ptr.Pointer]], force: bool = False
+) -> list[CheckoutResult]:
+    """Pointers and unnamed versions (pipeline outputs) together: planned first, so a refusal or a
+    missing object anywhere changes nothing."""
+    plans = [plan(ws, p, force) for p in pointers] + [plan_version(ws, rel, p, force) for rel, p in versions]
+    return _apply_all(ws, plans)
+
+
 def _apply_all(ws: Workspace, plans: list[_Plan]) -> list[CheckoutResult]:
     if not any(w.write or w.remove or w.replace_root or w.mkdirs or w.rmdirs for w in plans):
         return [CheckoutResult(w.rel) for w in plans]
