@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stage": ("cairn.cli.pipeline:stage", "Add or list pipeline stages in cairn.yaml."),
     "exp": ("cairn.cli.exp:exp", "Run, compare, apply and share experiments."),
     "queue": ("cairn.cli.exp:queue", "Run queued experiments in the background."),
+    "params": ("cairn.cli.metrics:params", "Compare params between revisions (params diff)."),
+    "metrics": ("cairn.cli.metrics:metrics", "Show, compare and follow metrics across revisions."),
+    "plots": ("cairn.cli.metrics:plots", "Draw plots of one or more revisions into an HTML page (and PNGs)."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
 }
