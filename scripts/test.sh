@@ -3,8 +3,7 @@
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
+source scripts/setup-env.sh
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
