@@ -77,8 +77,18 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.obj = {"verbosity": verbose - quiet}
 
 
+def _terminate(signum, frame) -> None:
+    # SIGTERM (kill, `queue kill`) stops like Ctrl-C: running stages are terminated, nothing
+    # half-done is recorded
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
+    import signal
+
     from cairn.errors import CairnError
+
+    signal.signal(signal.SIGTERM, _terminate)
 
     try:
         rv = cli.main(args=argv, prog_name="cairn", standalone_mode=False)
