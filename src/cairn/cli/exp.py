@@ -86,8 +86,14 @@ def _sweep_size(specs) -> list:
 @click.argument("name")
 def exp_run_queued(name: str) -> int:
     """(internal) Run one queued experiment in its temporary workspace."""
+    import signal
+
     from cairn.cli.pipeline import _Printer
 
+    # `queue kill` and a stopping worker send SIGTERM; turn it into the Ctrl-C path so the
+    # stages (each in its own session) are stopped too, the run is recorded as killed and its
+    # temporary workspace removed, instead of this process vanishing and orphaning them
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with opened() as repo:
         info = _exps(repo).run_queued(name, _Printer(prefix=True, quiet=False))
     say(f"Experiment {info.name!r}: {info.status}")
@@ -307,6 +313,7 @@ def queue_status(as_json) -> None:
         say("The queue is empty.")
     for e in entries:
         took = f" {e.finished - e.started:.1f}s" if e.finished and e.started else ""
+        took += f" (exit code {e.exit_code})" if e.exit_code not in (None, 0) else ""
         now = f" (running {time.time() - e.started:.0f}s)" if e.status == "running" and e.started else ""
         lv = " ".join(f"{k}={_cell(v)}" for k, v in live[e.name].items())
         say(

@@ -27,7 +27,7 @@ from cairn.index.statcache import StatCache
 from cairn.pipelines import dag
 from cairn.pipelines import lock as lock_mod
 from cairn.pipelines.runner import Reporter, ReproOptions, Runner, tracked_paths
-from cairn.pipelines.spec import load_pipeline
+from cairn.pipelines.spec import Pipeline, load_pipeline
 from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
 from cairn.scm.git import Git
 from cairn.workspace.checkout import checkout, checkout_versions
@@ -79,14 +79,21 @@ def _pick_name(ctx: ExpContext, name: str | None) -> str:
     return name
 
 
-def _graph(root: Path, ws: Workspace):
+def _pipeline(root: Path, targets: list[str], where: str | None = None) -> Pipeline:
+    """The pipeline, with every target checked (an unknown one fails with a suggestion)."""
     pipeline = load_pipeline(root)
     if pipeline is None:
         raise UserInputError(
-            f"there is no cairn.yaml in {root}; an experiment runs the pipeline",
+            f"there is no cairn.yaml in {where or root}; an experiment runs the pipeline",
             "define stages first (`cairn stage add ...`)",
         )
-    return dag.build(pipeline, tracked_paths(ws))
+    for target in targets:
+        pipeline.stage(target)
+    return pipeline
+
+
+def _graph(root: Path, ws: Workspace, targets: list[str]):
+    return dag.build(_pipeline(root, targets), tracked_paths(ws))
 
 
 class _Tee:
@@ -113,17 +120,21 @@ class _Tee:
 
 
 def _run_pipeline(
-    root: Path, ws: Workspace, targets: list[str], jobs: int, reporter
+    root: Path, ws: Workspace, targets: list[str], jobs: int, reporter, record_errors: bool
 ) -> tuple[str, int | None, str | None]:
-    """(status, exit code, error) of a repro in `root`; stopping with Ctrl-C propagates."""
+    """(status, exit code, error) of a repro in `root`; stopping with Ctrl-C propagates. Other
+    errors (a broken cairn.yaml, a missing dependency) are raised for a run the user watches,
+    and recorded as a failure with `record_errors` (a queued run: the queue goes on)."""
     try:
-        Runner(ws, _graph(root, ws), reporter).run(ReproOptions(targets=targets, jobs=jobs))
+        Runner(ws, _graph(root, ws, targets), reporter).run(ReproOptions(targets=targets, jobs=jobs))
         return "success", 0, None
     except StoppedError:
         raise
     except StageFailedError as e:
         return "failed", 1, e.message
     except CairnError as e:
+        if not record_errors:
+            raise
         return "failed", e.exit_code, e.message
 
 
@@ -158,10 +169,11 @@ def run_in_workspace(
     The workspace keeps the results, as after `cairn repro`."""
     base = head_commit(ctx.git)
     name = _pick_name(ctx, name)
+    _pipeline(ctx.root, targets)  # bad input is refused before the workspace is changed
     dirty = bool(workspace_changes(ctx.git))
     ovr.apply(ctx.root, overrides)
     tee = _Tee(reporter)
-    status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee)
+    status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee, record_errors=False)
     info = _info(ctx.root, ctx.ws, name, base, status, code, error, overrides, dirty, "\n".join(tee.lines))
     info.ref = ref_name(str(base.id), name)
     info.commit = commit_files(ctx.git, base, ctx.root, workspace_changes(ctx.git), info.ref, info.message())
@@ -174,6 +186,7 @@ def enqueue(ctx: ExpContext, combos: list[list[ovr.Override]], name: str | None,
     probe = ctx.dot / "tmp" / f"probe-{os.getpid()}"
     try:
         export_tree(ctx.git, base, probe)
+        _pipeline(probe, targets, f"commit {str(base.id)[:7]} (HEAD)")
         for combo in combos:
             ovr.apply(probe, combo)
     finally:
@@ -186,7 +199,10 @@ def enqueue(ctx: ExpContext, combos: list[list[ovr.Override]], name: str | None,
             n = (name if len(combos) == 1 else f"{name}-{i + 1}") if name else names_mod.generate(taken)
             names_mod.check(n)
             if n in taken:
-                raise UserInputError(f"an experiment named {n!r} already exists", "choose another name")
+                raise UserInputError(
+                    f"an experiment named {n!r} already exists",
+                    "choose another name, or `cairn exp remove` the old one",
+                )
             taken.add(n)
             out.append(q.add(n, str(base.id), [o.label() for o in combo], targets))
         return out
@@ -208,12 +224,21 @@ def run_queued(ctx: ExpContext, name: str, reporter=None) -> ExpInfo:
         ws = _prepare_workspace(ctx, base, work)
         ovr.apply(work, overrides)
         tee = _Tee(reporter)
-        status, code, error = _run_pipeline(work, ws, entry.targets, 1, tee)
+        stopped: StoppedError | None = None
+        try:
+            status, code, error = _run_pipeline(work, ws, entry.targets, 1, tee, record_errors=True)
+        except StoppedError as e:
+            # killed (`queue kill`, a stopping worker): the stages are stopped and nothing of
+            # theirs was locked; still record the run, its params and its log, as killed
+            stopped = e
+            status, code, error = "killed", e.exit_code, e.message
         info = _info(work, ws, name, base, status, code, error, overrides, False, "\n".join(tee.lines))
         info.ref = ref_name(str(base.id), name)
         paths = _changed_paths(work, base, ws)
         info.commit = commit_files(ctx.git, base, work, paths, info.ref, info.message())
         q.finish(name, status, code, error)
+        if stopped is not None:
+            raise stopped
         return info
     except BaseException as e:
         q.finish(name, "killed" if isinstance(e, (KeyboardInterrupt, StoppedError)) else "failed", None, str(e))
@@ -264,6 +289,10 @@ def _changed_paths(work: Path, base: pygit2.Commit, ws: Workspace) -> list[str]:
                 if out.cache:
                     parent = out.path.rpartition("/")[0]
                     paths.add(f"{parent}/.gitignore" if parent else ".gitignore")
+                elif (work / out.path).is_dir():
+                    # git commits files, not folders: an uncached output folder (plots, a
+                    # cairn.track folder) goes in file by file
+                    paths |= {f.relative_to(work).as_posix() for f in (work / out.path).rglob("*") if f.is_file()}
                 else:
                     paths.add(out.path)
     return sorted(p for p in paths if not p.startswith(".cairn/"))
@@ -305,7 +334,9 @@ def run_queue(
                 if code is None:
                     continue
                 del running[name]
-                q.finish(name, "success" if code == 0 else "failed", code)
+                # the child records its own outcome; this catches a child that died without doing so
+                died = f"its process was killed by signal {-code}" if code < 0 else None
+                q.finish(name, "success" if code == 0 else "failed", code, died)
                 final = q.get(name)
                 results[name] = final.status if final else ("success" if code == 0 else "failed")
     except KeyboardInterrupt:

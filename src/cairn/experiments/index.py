@@ -25,17 +25,35 @@ class ExpIndex:
         try:
             self.db = self._open()
         except sqlite3.DatabaseError:
-            path.unlink(missing_ok=True)  # derived data: rebuild rather than fail
+            self._delete()  # derived data: rebuild rather than fail
             self.db = self._open()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(_SCHEMA)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
         return db
+
+    def _delete(self) -> None:
+        for suffix in ("", "-wal", "-shm"):  # a stale WAL must not be replayed into the new file
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
 
     def all(self) -> list[ExpInfo]:
         """Every experiment, after bringing the index in line with the refs."""
+        try:
+            return self._sync()
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            # damaged pages, another schema, rows that no longer parse: the refs are the truth
+            self.db.close()
+            self._delete()
+            self.db = self._open()
+            return self._sync()
+
+    def _sync(self) -> list[ExpInfo]:
         refs = dict(refs_under(self.git, EXP_REFS))
         known = {ref: (sha, meta) for ref, sha, meta in self.db.execute("SELECT ref, sha, meta FROM exps")}
         stale = [ref for ref in known if ref not in refs]

@@ -13,7 +13,14 @@ import pygit2
 
 from cairn.errors import UserInputError, WouldLoseDataError
 from cairn.experiments.record import EXP_REFS, ExpInfo
-from cairn.scm.commits import create_branch, delete_ref, head_commit, transport_refs, workspace_changes
+from cairn.scm.commits import (
+    create_branch,
+    delete_ref,
+    head_commit,
+    transport_refs,
+    tree_paths,
+    workspace_changes,
+)
 from cairn.scm.git import Git
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
@@ -136,26 +143,29 @@ def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, 
 
 def apply_files(git: Git, info: ExpInfo, root, force: bool) -> list[str]:
     """Write the experiment's versions of git-tracked files into the workspace."""
-    if not force:
-        changes = workspace_changes(git)
-        if changes:
-            shown = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
-            raise WouldLoseDataError(
-                f"the workspace has uncommitted changes ({shown}); applying {info.name!r} would overwrite them",
-                "commit or stash them first, or use `cairn exp apply --force`",
-                changes,
-            )
+    changes = workspace_changes(git)
+    if changes and not force:
+        shown = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
+        raise WouldLoseDataError(
+            f"the workspace has uncommitted changes ({shown}); applying {info.name!r} would overwrite them",
+            "commit or stash them first, or use `cairn exp apply --force`",
+            changes,
+        )
     head = head_commit(git)
     exp = git.repo[info.commit].peel(pygit2.Commit)
+    paths = {d.new_file.path for d in git.repo.diff(head.tree, exp.tree).deltas}
+    # with --force, files changed in the workspace since HEAD must get the experiment's version
+    # too, even where the experiment left them as HEAD had them (e.g. params.yaml of a later run)
+    exp_paths = tree_paths(exp)
+    paths |= {p for p in changes if p in exp_paths or p in tree_paths(head)}
     written = []
-    for delta in git.repo.diff(head.tree, exp.tree).deltas:
-        path = delta.new_file.path
+    for path in sorted(paths):
         target = root / path
-        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+        if path not in exp_paths:
             target.unlink(missing_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(git.repo[delta.new_file.id].data)
+            target.write_bytes(exp.tree[path].data)
         written.append(path)
     return written
 

@@ -17,6 +17,9 @@ from cairn.errors import UserInputError
 from cairn.pipelines import params as params_mod
 
 _RANGE = re.compile(r"^range\(\s*(-?\d+)\s*,\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\)$")
+# YAML 1.1 (PyYAML) reads 1e-5 and 1e5 as strings (it wants a dot and a signed exponent); a user
+# writing -S lr=1e-5 means a number, and Python's own repr of 0.00001 is 1e-05.
+_EXP_FLOAT = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -29,17 +32,44 @@ class Override:
     add: bool = False  # `+key=value`: the key may be new
 
     def label(self) -> str:
+        """`[+][FILE:]KEY=VALUE`, which `parse` reads back to this same override (the queue
+        stores overrides this way)."""
         prefix = ("+" if self.add else "") + ("" if self.file == params_mod.DEFAULT_PARAMS else f"{self.file}:")
-        return f"{prefix}{self.key}={json.dumps(self.value) if not isinstance(self.value, str) else self.value}"
+        return f"{prefix}{self.key}={_render(self.value)}"
+
+
+def _render(value: Any) -> str:
+    """The plainest text that reads back as `value`: a string as it is unless it would read as
+    something else ("true", "0.1", "a,b", "range(1,3)"), else JSON, else YAML (dates, inf)."""
+    candidates = [value] if isinstance(value, str) else []
+    try:
+        candidates.append(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError):
+        pass
+    candidates.append(
+        yaml.dump(value, Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=1 << 30)
+        .removesuffix("...\n")
+        .strip()
+    )
+    for text in candidates:
+        try:
+            if _alternatives(text.strip(), text) == [value]:  # as `parse` reads it
+                return text
+        except UserInputError:
+            continue
+    return candidates[-1]
 
 
 def parse_value(raw: str, where: str) -> Any:
     try:
-        return yaml.load(raw, Loader=_Loader) if raw != "" else ""
+        value = yaml.load(raw, Loader=_Loader) if raw != "" else ""
     except yaml.YAMLError:
         raise UserInputError(
             f"cannot parse the value in {where!r}", "write a number, true/false, a string, or a YAML list like [1, 2]"
         ) from None
+    if isinstance(value, str) and value == raw.strip() and _EXP_FLOAT.match(value):
+        return float(value)
+    return value
 
 
 def parse(specs: list[str]) -> list[list[Override]]:

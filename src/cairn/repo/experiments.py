@@ -231,6 +231,8 @@ class Experiments:
                 raise UserInputError("name the experiments to remove", "or use --all / --older-than DATE")
             chosen = [manage.find(infos, n) for n in names]
         removed = manage.remove(self.ctx.git, chosen)
+        # a finished queue entry would keep holding the name (`exp run -n NAME` refusing it)
+        self.queue_remove(removed)
         self._index_refresh()
         return removed
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pygit2
 
-from cairn.errors import CairnError, RemoteUnreachableError, RevisionError
+from cairn.errors import RemoteUnreachableError, RevisionError, UserInputError
 from cairn.scm.git import Git
 
 _BLOB = pygit2.enums.ObjectType.BLOB
@@ -125,8 +125,13 @@ def delete_ref(git: Git, name: str) -> None:
 
 def create_branch(git: Git, name: str, commit_id: str, force: bool = False) -> None:
     if not force and name in git.repo.branches.local:
-        raise CairnError(f"branch {name!r} already exists", "choose another name, or delete the branch first")
-    git.repo.branches.local.create(name, git.repo[commit_id].peel(pygit2.Commit), force=force)
+        raise UserInputError(f"branch {name!r} already exists", "choose another name, or delete the branch first")
+    try:
+        git.repo.branches.local.create(name, git.repo[commit_id].peel(pygit2.Commit), force=force)
+    except (ValueError, pygit2.GitError) as e:  # InvalidSpecError is a ValueError: 'a..b', 'x.lock', ...
+        raise UserInputError(
+            f"{name!r} is not a valid branch name ({e})", "see `git check-ref-format --help` for the rules"
+        ) from None
 
 
 def transport_refs(git: Git, verb: str, remote: str, refspecs: list[str], timeout: float = 120) -> None:
@@ -147,8 +152,12 @@ def transport_refs(git: Git, verb: str, remote: str, refspecs: list[str], timeou
             f"git {verb} to {remote!r} did not finish within {timeout:.0f} s", "check the remote URL and your network"
         ) from None
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        detail = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        # git's first `fatal:` line says what went wrong; the last is often boilerplate
+        # ("...and the repository exists.")
+        fatal = [ln for ln in detail if ln.startswith(("fatal:", "error:"))]
+        reason = (fatal or detail or [f"exit code {proc.returncode}"])[0]
         raise RemoteUnreachableError(
-            f"git {verb} {remote} failed: {detail[-1] if detail else f'exit code {proc.returncode}'}",
+            f"git {verb} {remote} failed: {reason}",
             "check `git remote -v` and that you can reach it (`git ls-remote " + remote + "`)",
         )

@@ -1,0 +1,151 @@
+"""Acting on experiments: `exp apply`, `exp branch`, `exp remove`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import yaml
+
+from cairn.errors import UserInputError, WouldLoseDataError
+
+
+def queued(exp_repo, name: str, *overrides: str, expect: int = 0) -> None:
+    exp_repo.exp("run", "--queue", "-n", name, *[a for o in overrides for a in ("-S", o)])
+    exp_repo.exp("run", "--run-all", expect=expect)
+
+
+def test_apply_puts_params_lock_and_outputs_into_the_workspace(exp_repo):
+    queued(exp_repo, "deep", "train.lr=0.3", "train.depth=6", "prepare.rows=4")
+    proc = exp_repo.exp("apply", "deep")
+    assert proc.stdout.startswith("Applied 'deep': ")
+    assert exp_repo.params()["train"] == {"lr": 0.3, "depth": 6}
+    assert exp_repo.read("cairn.lock") == exp_repo.show_file("deep", "cairn.lock")
+    assert exp_repo.metrics() == {"acc": 0.76, "loss": 0.24, "step": 1}
+    # outputs come from the cache: the experiment ran elsewhere, never in this workspace
+    assert exp_repo.read("model/weights.txt") == "lr=0.3 depth=6 rows=4\n"
+    assert exp_repo.read("data/features.txt").count("\n") == 4
+    # and the pipeline is up to date: nothing to rerun
+    assert exp_repo.json("status")["stages"] == {}
+    # the user keeps it by committing (apply does not commit or move HEAD)
+    assert set(exp_repo.git("diff", "--name-only").split()) >= {"params.yaml", "cairn.lock"}
+
+
+def test_apply_refuses_uncommitted_changes_unless_forced(exp_repo, assert_error):
+    queued(exp_repo, "other", "train.lr=0.3")
+    exp_repo.write("params.yaml", exp_repo.read("params.yaml").replace("depth: 2", "depth: 5"))
+    before = exp_repo.snapshot()
+    assert_error(
+        exp_repo.exp("apply", "other", expect=None),
+        WouldLoseDataError,
+        "the workspace has uncommitted changes (params.yaml); applying 'other' would overwrite them",
+        "commit or stash them first, or use `cairn exp apply --force`",
+    )
+    assert exp_repo.snapshot() == before
+
+    exp_repo.exp("apply", "--force", "other")
+    assert exp_repo.params()["train"] == {"lr": 0.3, "depth": 2}
+    assert exp_repo.read("model/weights.txt") == "lr=0.3 depth=2 rows=3\n"
+
+
+def test_apply_force_restores_files_the_experiment_shares_with_head(exp_repo):
+    """An experiment with the baseline's params, applied over a later run's results, must bring
+    the baseline's params back too, not leave the later ones next to its outputs."""
+    exp_repo.exp("run", "-n", "base")  # no overrides: params.yaml as in HEAD
+    exp_repo.exp("run", "-n", "later", "-S", "train.lr=0.5", "-S", "train.depth=9")
+    exp_repo.exp("apply", "--force", "base")
+    assert exp_repo.params()["train"] == {"lr": 0.1, "depth": 2}
+    assert exp_repo.read("model/weights.txt") == "lr=0.1 depth=2 rows=3\n"
+    assert exp_repo.json("status")["stages"] == {}
+
+
+def test_apply_of_an_unknown_name(exp_repo, assert_error):
+    queued(exp_repo, "known")
+    assert_error(
+        exp_repo.exp("apply", "knwon", expect=None),
+        UserInputError,
+        "there is no experiment named 'knwon'",
+        "did you mean 'known'?",
+    )
+
+
+def test_branch_makes_an_experiment_a_git_branch(exp_repo, assert_error):
+    queued(exp_repo, "keep", "train.lr=0.2")
+    head = exp_repo.git("rev-parse", "HEAD").strip()
+    proc = exp_repo.exp("branch", "keep", "exp/keep")
+    assert proc.stdout.startswith("Created branch 'exp/keep' from experiment 'keep'.")
+    assert exp_repo.git("rev-parse", "exp/keep").strip() == exp_repo.listed()["keep"]["commit"]
+    assert exp_repo.git("rev-parse", "exp/keep^").strip() == head
+    assert yaml.safe_load(exp_repo.git("show", "exp/keep:params.yaml"))["train"]["lr"] == 0.2
+    assert exp_repo.git("rev-parse", "--abbrev-ref", "HEAD").strip() == "main"  # not checked out
+
+    # on the branch, repro has nothing to run: the outputs come back from the run-cache
+    exp_repo.git("checkout", "-q", "exp/keep")
+    proc = exp_repo.cairn("repro")
+    assert "Running stage" not in proc.stderr
+    assert exp_repo.read("model/weights.txt") == "lr=0.2 depth=2 rows=3\n"
+
+    assert_error(
+        exp_repo.exp("branch", "keep", "main", expect=None),
+        UserInputError,
+        "branch 'main' already exists",
+        "choose another name, or delete the branch first",
+    )
+    assert_error(
+        exp_repo.exp("branch", "keep", "bad..name", expect=None),
+        UserInputError,
+        "'bad..name' is not a valid branch name",
+        "git check-ref-format",
+    )
+
+
+def test_remove_by_name_all_and_older_than(exp_repo, assert_error):
+    exp_repo.exp("run", "--queue", "-n", "r", "-S", "train.lr=0.2,0.3,0.4")
+    exp_repo.exp("run", "--run-all", "-j", "3")
+    assert exp_repo.exp("remove", "r-1").stdout == "Removed 1 experiment(s): r-1\n"
+    assert sorted(exp_repo.listed()) == ["r-2", "r-3"]
+    assert len(exp_repo.git("for-each-ref", "refs/cairn/").splitlines()) == 2
+
+    assert exp_repo.exp("remove", "--older-than", "2000-01-01").stdout == "Removed 0 experiment(s).\n"
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    proc = exp_repo.exp("remove", "--older-than", tomorrow)
+    assert proc.stdout.startswith("Removed 2 experiment(s): ")
+    assert exp_repo.listed() == {}
+
+    queued(exp_repo, "x")
+    assert exp_repo.exp("remove", "--all").stdout == "Removed 1 experiment(s): x\n"
+    assert exp_repo.git("for-each-ref", "refs/cairn/") == ""
+
+    assert_error(exp_repo.exp("remove", expect=None), UserInputError, "name the experiments to remove", "--all")
+    assert_error(
+        exp_repo.exp("remove", "--older-than", "last week", expect=None),
+        UserInputError,
+        "cannot read the date 'last week'",
+        "YYYY-MM-DD",
+    )
+    assert_error(exp_repo.exp("remove", "ghost", expect=None), UserInputError, "there is no experiment named 'ghost'")
+
+
+def test_a_removed_experiment_frees_its_name(exp_repo):
+    queued(exp_repo, "again", "train.lr=0.2")
+    exp_repo.exp("remove", "again")
+    queued(exp_repo, "again", "train.lr=0.3")
+    assert exp_repo.by_name()["again"]["params.train.lr"] == 0.3
+    exp_repo.exp("remove", "again")
+    exp_repo.exp("run", "-n", "again")
+
+
+def test_apply_a_failed_experiment(exp_repo):
+    """A failed run has no outputs of its own: apply brings its params, and the lock it had."""
+    queued(exp_repo, "broken", "train.lr=-1", expect=1)
+    exp_repo.exp("apply", "broken")
+    assert exp_repo.params()["train"]["lr"] == -1
+    assert json.loads(exp_repo.read("track/metrics.json"))["acc"] == 0.92  # the baseline's, untouched
+
+
+def test_checkout_of_an_experiment_branch_restores_its_outputs(exp_repo):
+    queued(exp_repo, "keep", "train.lr=0.2")
+    exp_repo.exp("branch", "keep", "exp/keep")
+    exp_repo.git("checkout", "-q", "exp/keep")
+    exp_repo.cairn("checkout")
+    assert exp_repo.read("model/weights.txt") == "lr=0.2 depth=2 rows=3\n"
