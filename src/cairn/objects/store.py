@@ -17,6 +17,7 @@ from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, ObjectMissingError, PermissionDeniedError
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
+from cairn.objects.newfile import NewFile
 
 _READONLY = 0o444
 _counter = iter(range(1 << 62))
@@ -29,7 +30,7 @@ def _unique() -> str:
     return f"{os.getpid()}-{threading.get_ident()}-{n}"
 
 
-def _copy_hashing(src: str, fd: int) -> str:
+def copy_hashing(src: str, fd: int) -> str:
     """Copy `src` to `fd` in one read pass, hashing each chunk on a second thread while the
     previous one is written (BLAKE3 and write() both release the GIL), so hashing costs
     almost nothing on top of the copy."""
@@ -149,34 +150,31 @@ class ObjectStore:
 
     def add_bytes(self, data: bytes, oid: str | None = None) -> str:
         oid = oid or blake3(data).hexdigest()
-        if os.path.exists(self.path(oid)):
+        dst = self.path(oid)
+        if os.path.exists(dst):
             return oid
-        tmp = self.tmp_path()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _READONLY)
+        self.prepare()
+        f = NewFile(f"{self._objects}/{oid[:2]}", _READONLY, self.tmp_path)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        # checked just above; a concurrent writer of the same id renames identical bytes
-        os.replace(tmp, self.path(oid))
+            f.write(data)
+        except BaseException:
+            f.discard()
+            raise
+        f.publish(dst)
         return oid
 
     def add_file_copy(self, src: str, size: int) -> str:
         """Hash `src` and copy it into the store in one read pass; returns its id."""
         if size <= SMALL_FILE:
             return self.add_bytes(read_small(src, size))
-        tmp = self.tmp_path()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _READONLY)
+        self.prepare()
+        f = NewFile(self._objects, _READONLY, self.tmp_path)
         try:
-            oid = _copy_hashing(src, fd)
+            oid = copy_hashing(src, f.fd)
         except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
+            f.discard()
             raise
-        os.close(fd)
-        self.publish(tmp, oid)
+        f.publish(self.path(oid))
         return oid
 
     def add_file_link(self, src: str, oid: str) -> bool:

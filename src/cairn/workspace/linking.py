@@ -15,8 +15,9 @@ import shutil
 from blake3 import blake3
 
 from cairn.errors import ConfigError, CorruptObjectError
-from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
-from cairn.objects.store import ObjectStore
+from cairn.objects.hashing import SMALL_FILE, hash_file, read_small
+from cairn.objects.newfile import NewFile
+from cairn.objects.store import ObjectStore, copy_hashing
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK_TYPES = ["reflink", "copy"]
@@ -103,25 +104,30 @@ def corrupt(oid: str) -> CorruptObjectError:
 
 
 def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, executable: bool = False) -> None:
-    """Write object `oid` to `dest` atomically (via `tmp`, on dest's file system) as `kind`,
-    verifying its content first: a corrupt object is never checked out."""
+    """Write object `oid` to `dest` atomically as `kind` (complete or not at all; `tmp` is a
+    spare name on dest's file system), verifying its content first: a corrupt object is never
+    checked out."""
     src = store.path(oid)
     if kind == "hardlink" and executable:
         kind = "copy"  # the shared inode is read-only without exec bits
     if kind == "copy":
-        _copy_verified(src, tmp, oid)
-        if executable:
-            os.chmod(tmp, 0o755)
+        f = NewFile(os.path.dirname(dest), 0o755 if executable else 0o644, lambda: tmp)
+        try:
+            _copy_verified(src, f.fd, oid)
+        except BaseException:
+            f.discard()
+            raise
+        f.publish(dest, replace=True)
+        return
+    if hash_file(src) != oid:
+        raise corrupt(oid)
+    if kind == "reflink":
+        reflink(src, tmp)
+        os.chmod(tmp, 0o755 if executable else 0o644)
+    elif kind == "hardlink":
+        os.link(src, tmp)
     else:
-        if hash_file(src) != oid:
-            raise corrupt(oid)
-        if kind == "reflink":
-            reflink(src, tmp)
-            os.chmod(tmp, 0o755 if executable else 0o644)
-        elif kind == "hardlink":
-            os.link(src, tmp)
-        else:
-            os.symlink(src, tmp)
+        os.symlink(src, tmp)
     try:
         os.replace(tmp, dest)
     except IsADirectoryError:
@@ -129,34 +135,18 @@ def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, ex
         os.replace(tmp, dest)
 
 
-def _copy_verified(src: str, tmp: str, oid: str) -> None:
+def _copy_verified(src: str, fd: int, oid: str) -> None:
     size = os.stat(src).st_size
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        if size <= SMALL_FILE:
-            data = read_small(src, size)
-            if blake3(data).hexdigest() != oid:
-                raise corrupt(oid)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        else:
-            h = blake3(max_threads=blake3.AUTO)
-            buf = bytearray(CHUNK)
-            mv = memoryview(buf)
-            with open(src, "rb", buffering=0) as f:
-                while n := f.readinto(buf):
-                    chunk = mv[:n]
-                    h.update(chunk)
-                    while chunk:
-                        chunk = chunk[os.write(fd, chunk) :]
-            if h.hexdigest() != oid:
-                raise corrupt(oid)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
+    if size > SMALL_FILE:
+        if copy_hashing(src, fd) != oid:
+            raise corrupt(oid)
+        return
+    data = read_small(src, size)
+    if blake3(data).hexdigest() != oid:
+        raise corrupt(oid)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def is_linked(path: str) -> bool:
