@@ -79,8 +79,9 @@ class Remote:
             self._fresh = True
             return
         listing = list(self.storage.list("packs"))
-        on_remote = {k[len("packs/") : -len(".idx")] for k, _ in listing if k.endswith(".idx")}
         sizes = {k[len("packs/") : -len(".pack")]: s for k, s in listing if k.endswith(".pack")}
+        # an index whose pack is gone describes nothing: its objects are lost (push sends them again)
+        on_remote = {k[len("packs/") : -len(".idx")] for k, _ in listing if k.endswith(".idx")} & set(sizes)
         known = self.index.packs()
         self.index.drop_packs(set(known) - on_remote)
         new = sorted(on_remote - set(known))
@@ -101,8 +102,13 @@ class Remote:
         return pack.parse_index(self.storage.get_bytes(pack_key(pack_id, "idx")), pack_key(pack_id, "idx"))
 
     # -- writing -----------------------------------------------------------------------------
+    # A damaged cache object must never reach the remote: there it would pass for a good copy
+    # (push skips what the remote lists), so objects are checked against their ids on the way out.
     def upload_pack(self, store: ObjectStore, oids: list[str]) -> tuple[str, int, list[pack.IndexRow]]:
         objects = [(oid, store.read(oid)) for oid in oids]
+        for oid, data in objects:
+            if blake3(data).hexdigest() != oid:
+                raise corrupt_cache(oid)
         pack_id, data, idx = pack.build(objects)
         # the pack first: an index on the remote must always describe a complete pack
         self.storage.put_bytes(pack_key(pack_id, "pack"), data)
@@ -110,6 +116,8 @@ class Remote:
         return pack_id, len(data), pack.parse_index(idx, pack_id)[1]
 
     def upload_loose(self, store: ObjectStore, oid: str) -> int:
+        if hash_file(store.path(oid)) != oid:
+            raise corrupt_cache(oid)
         self.storage.put_file(loose_key(oid), store.path(oid))
         return os.path.getsize(store.path(oid))
 
@@ -174,4 +182,11 @@ def corrupt_remote(name: str, oid: str) -> CorruptObjectError:
     return CorruptObjectError(
         f"object {oid} on remote {name!r} is corrupt (its bytes do not match its id); it was not used",
         "push it again from a clone that has a good copy (`cairn push`), or run `cairn gc --remote NAME`",
+    )
+
+
+def corrupt_cache(oid: str) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"cache object {oid} is corrupt (its content no longer matches its id); nothing was pushed for it",
+        "run `cairn fsck --delete-corrupt`, then restore the data (`cairn pull`, or `cairn add` it again) and push",
     )

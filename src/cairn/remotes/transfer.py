@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from blake3 import blake3
 
-from cairn.errors import CorruptObjectError, RemoteError
+from cairn.errors import CorruptObjectError, ObjectMissingError, RemoteError
 from cairn.objects import pack
 from cairn.objects.tree import TREE, Tree
 from cairn.progress import NULL, Progress
@@ -43,10 +43,13 @@ class TransferResult:
         }
 
 
-def _local_closure(ws: Workspace, roots: Iterable[Root]) -> tuple[dict[str, str], list[str]]:
-    """oid -> kind for everything reachable through trees in the local cache; plus trees we lack."""
+def _closure(ws: Workspace, roots: Iterable[Root], remote: Remote | None = None) -> tuple[dict[str, str], list[str]]:
+    """oid -> kind for everything reachable through trees, plus the trees found nowhere. Trees
+    come from the cache or, given a (refreshed) remote, from the remote: a clone that never
+    pulled must still see what lies under a tree it has not fetched."""
     seen: dict[str, str] = {}
     lacking: list[str] = []
+    have = remote.index.all_oids() if remote is not None else set()
     stack = list(roots)
     while stack:
         kind, oid = stack.pop()
@@ -55,14 +58,15 @@ def _local_closure(ws: Workspace, roots: Iterable[Root]) -> tuple[dict[str, str]
         seen[oid] = kind
         if kind != TREE:
             continue
-        path = ws.store.path(oid)
         try:
-            with open(path, "rb") as f:
-                tree = Tree.from_bytes(f.read(), oid)
+            with open(ws.store.path(oid), "rb") as f:
+                data = f.read()
         except FileNotFoundError:
-            lacking.append(oid)
-            continue
-        stack.extend((e.kind, e.oid) for e in tree.entries)
+            if remote is None or oid not in have:
+                lacking.append(oid)
+                continue
+            data = remote.read_object(oid)
+        stack.extend((e.kind, e.oid) for e in Tree.from_bytes(data, oid).entries)
     return seen, lacking
 
 
@@ -88,7 +92,7 @@ def _run(jobs: int, tasks: list, fn, on_done) -> None:
 
 
 def push(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progress = NULL) -> TransferResult:
-    wanted, lacking = _local_closure(ws, roots)
+    wanted, lacking = _closure(ws, roots)
     remote.refresh(create=True)
     have = remote.index.all_oids()
     result = TransferResult()
@@ -147,7 +151,8 @@ def fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progre
     task = progress.task(f"fetch from {remote.name}", None, unit="files")
     try:
         while frontier:
-            level = [(k, o) for k, o in frontier if o not in seen]
+            # once per oid: the same folder version is often referenced many times
+            level = list({o: (k, o) for k, o in frontier if o not in seen}.values())
             seen.update(o for _, o in level)
             need = sorted({o for _, o in level if not ws.store.exists(o)})
             result.skipped += len(level) - len(need)
@@ -200,15 +205,26 @@ def _fetch_objects(ws: Workspace, remote: Remote, oids: list[str], result: Trans
     _run(remote.jobs, work, get, done)
 
 
+def _shown(oids: list[str]) -> str:
+    return ", ".join(oids[:5]) + (f" and {len(oids) - 5} more" if len(oids) > 5 else "")
+
+
 def raise_for_corrupt(remote: Remote, result: TransferResult) -> None:
+    """Fail a fetch that could not get everything: corrupt objects, then missing ones (a pull
+    must not go on to a checkout that can only report them as absent from the cache)."""
     if result.corrupt:
-        shown = ", ".join(result.corrupt[:5]) + (
-            f" and {len(result.corrupt) - 5} more" if len(result.corrupt) > 5 else ""
-        )
         raise CorruptObjectError(
-            f"{len(result.corrupt)} object(s) on remote {remote.name!r} are corrupt and were not used: {shown}",
+            f"{len(result.corrupt)} object(s) on remote {remote.name!r} are corrupt and were not used: "
+            f"{_shown(result.corrupt)}",
             "push good copies from a clone that has them (`cairn push`), or drop the damaged data with "
             f"`cairn gc --remote {remote.name} --yes`",
+        )
+    if result.missing:
+        raise ObjectMissingError(
+            f"{len(result.missing)} object(s) are not on remote {remote.name!r} (lost there, or never pushed): "
+            f"{_shown(result.missing)}",
+            "push them from a clone that has them (`cairn push`); `cairn status --remote` shows what is where",
+            result.missing,
         )
 
 
@@ -230,8 +246,8 @@ class RemoteStatus:
 
 
 def remote_status(ws: Workspace, remote: Remote, roots: Iterable[Root]) -> RemoteStatus:
-    wanted, lacking = _local_closure(ws, roots)
     remote.refresh()
+    wanted, lacking = _closure(ws, roots, remote)
     have = remote.index.all_oids()
     st = RemoteStatus()
     for oid in sorted(set(wanted) | set(lacking)):
@@ -271,32 +287,14 @@ class RemoteGcPlan:
 def _keep_set(ws: Workspace, remote: Remote, roots: Iterable[Root]) -> set[str]:
     """Everything referenced, reading trees from the cache or else from the remote itself: a
     clone that never pulled must not conclude that the data under an unseen tree is garbage."""
-    keep: set[str] = set()
-    lost: list[str] = []
-    stack = list(roots)
-    have = remote.index.all_oids()
-    while stack:
-        kind, oid = stack.pop()
-        if oid in keep:
-            continue
-        keep.add(oid)
-        if kind != TREE:
-            continue
-        if ws.store.exists(oid):
-            data = ws.store.read(oid)
-        elif oid in have:
-            data = remote.read_object(oid)
-        else:
-            lost.append(oid)
-            continue
-        stack.extend((e.kind, e.oid) for e in Tree.from_bytes(data, oid).entries)
+    keep, lost = _closure(ws, roots, remote)
     if lost:
         raise RemoteError(
             f"{len(lost)} referenced folder version(s) are neither in the cache nor on remote {remote.name!r}, "
             "so what they contain cannot be told apart from garbage; nothing was removed",
             "push them from a clone that has them (`cairn push --all-commits`), then run gc again",
         )
-    return keep
+    return set(keep)
 
 
 def gc_plan(ws: Workspace, remote: Remote, roots: Iterable[Root]) -> RemoteGcPlan:

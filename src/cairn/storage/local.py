@@ -74,7 +74,7 @@ class LocalStorage(Storage):
                     f.seek(start)
                 if end is None:
                     return f.read()
-                return f.read(end - (start or 0))
+                return f.read(max(0, end - (start or 0)))  # read(negative) would read to the end
         except FileNotFoundError:
             raise RemoteKeyMissingError(f"{self._path(key)} does not exist") from None
 
@@ -85,7 +85,7 @@ class LocalStorage(Storage):
             raise RemoteKeyMissingError(f"{self._path(key)} does not exist") from None
 
     def exists(self, key: str) -> bool:
-        return os.path.exists(self._path(key))
+        return os.path.isfile(self._path(key))  # a key, not a folder of keys
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self._path(prefix) if prefix else self.root
