@@ -46,6 +46,9 @@ def read_small(path: str | os.PathLike[str], size: int) -> bytes:
         os.close(fd)
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def is_oid(value: object) -> bool:
     """Exactly 64 lowercase hex digits (int(x, 16) would also take '0x', '_', signs, spaces)."""
     return isinstance(value, str) and len(value) == OID_LEN and _HEX.issuperset(value)
