@@ -19,6 +19,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,43 +117,52 @@ def ensure_venv(name: str, requirements: tuple[str, ...], log_dir: Path) -> Venv
     return env
 
 
-def _project_name(root: Path) -> str:
-    import tomllib
+BENCH_EXTRAS = ("s3",)  # cairn's extras the workloads need (S3 remotes), when pyproject defines them
 
+
+def _project(root: Path) -> dict[str, object]:
     with (root / "pyproject.toml").open("rb") as fh:
-        data = tomllib.load(fh)
-    return str(data.get("project", {}).get("name", "cairn"))
+        return dict(tomllib.load(fh).get("project", {}))
 
 
 def install_cairn(root: Path, log_dir: Path) -> CairnInstall:
-    """Install the checkout at ROOT (non-editable) into the cairn venv."""
+    """Install the checkout at ROOT (non-editable, with the s3 extra) into the cairn venv."""
     pyproject = root / "pyproject.toml"
     if not pyproject.exists():
         return CairnInstall(None, None, f"no {pyproject} yet: the cairn package does not exist")
+    try:
+        project = _project(root)
+    except (OSError, ValueError) as exc:
+        return CairnInstall(None, None, f"cannot read {pyproject}: {exc}")
+    defined = project.get("optional-dependencies") or {}
+    extras = [e for e in BENCH_EXTRAS if isinstance(defined, dict) and e in defined]
+    target = f"{root}[{','.join(extras)}]" if extras else str(root)
     path = VENVS_DIR / "cairn"
     deps_id: dict[str, object] = {
         **_interpreter_id(),
         "pyproject_sha256": hashlib.sha256(pyproject.read_bytes()).hexdigest(),
+        "target": target,
     }
     log = log_dir / "venv-cairn.log"
     log.write_text("")
     env = Venv(path)
     try:
-        if _read_marker(path) != deps_id or not env.python.exists():
+        marker = _read_marker(path)
+        if marker != deps_id or not env.python.exists():
             print(f"[bench] installing cairn and its dependencies into {path}", flush=True)
-            marker = _read_marker(path) or {}
-            if not env.python.exists() or {k: marker.get(k) for k in _interpreter_id()} != _interpreter_id():
+            same_python = marker is not None and all(marker.get(k) == v for k, v in _interpreter_id().items())
+            if not env.python.exists() or not same_python:
                 env = _create(path)
-            _pip(env, ["install", str(root)], log)
+            _pip(env, ["install", target], log)
             (path / MARKER).write_text(json.dumps(deps_id, indent=2))
         print("[bench] reinstalling cairn from the checkout (non-editable)", flush=True)
         _pip(env, ["install", "--no-deps", "--force-reinstall", str(root)], log)
     except EnvError as exc:
         first = str(exc).splitlines()[0]
-        return CairnInstall(None, None, f"`pip install {root}` failed: {first}")
+        return CairnInstall(None, None, f"`pip install {target}` failed: {first}")
     if not (env.bin / "cairn").exists():
         return CairnInstall(None, None, "the installed package has no `cairn` console script")
-    return CairnInstall(env, env.version_of(_project_name(root)), None)
+    return CairnInstall(env, env.version_of(str(project.get("name", "cairn"))), None)
 
 
 @contextmanager

@@ -1,13 +1,18 @@
 """Timing one command: wall time and peak RSS of its process tree.
 
-Wall time: time.perf_counter() from just before the fork to the return of os.wait4().
+The command runs under bench/launcher.py (a small separate python), which posix_spawns it,
+times it with time.perf_counter() from just before the spawn to the return of os.wait4(), and
+reports wait4's rusage. So the launcher's own start-up is not in the timing.
 
 Peak RSS: the ru_maxrss that os.wait4() returns for the child. On Linux that is the larger of
 the child's own peak RSS and the peak of every descendant it waited for (the kernel folds a
 reaped child's maxrss into its parent's "children" maxrss), so it is the peak of the *largest
 single process* in the tree, not the sum of processes alive at the same time, and it misses
-daemons that double-fork away (reaped by init). getrusage(RUSAGE_CHILDREN) deltas could not be
-used instead: maxrss is a running maximum over all children ever, not a sum, so it has no delta.
+daemons that double-fork away (reaped by init). It also includes the image the child had
+before exec (a copy of the process that forked it): that is why the launcher, ~8 MiB, forks the
+command and not the bench process itself (70+ MiB); values below the launcher's ~8 MiB cannot
+be seen. getrusage(RUSAGE_CHILDREN) deltas could not be used: maxrss there is a running maximum
+over all children ever, not a sum, so it has no delta.
 
 CPU time (user + sys) of the tree comes from the same rusage and is reported as well.
 
@@ -19,10 +24,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
-import time
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,13 @@ def run_timed(
     timeout_s: float,
 ) -> Sample:
     """Run ARGV once; stdout and stderr go to files, so the child never blocks on a pipe."""
+    result = stdout.with_name(stdout.name + ".rusage")
+    result.unlink(missing_ok=True)
     with stdout.open("wb") as out, stderr.open("ab") as err:
         err.write(f"$ (cd {cwd} && {' '.join(argv)})  # timed\n".encode())
         err.flush()
-        start = time.perf_counter()
         proc = subprocess.Popen(
-            argv,
+            [sys.executable, "-S", "-I", str(LAUNCHER), str(result), *argv],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -57,28 +64,17 @@ def run_timed(
             stderr=err,
             start_new_session=True,
         )
-        killed = threading.Event()
-
-        def kill() -> None:
-            killed.set()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-
-        timer = threading.Timer(timeout_s, kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code  # already reaped: keep Popen from waiting again
-    return Sample(
-        wall_s=wall,
-        maxrss_kib=usage.ru_maxrss,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        exit_code=code,
-        timed_out=killed.is_set(),
-    )
+            proc.wait()
+            return Sample(wall_s=timeout_s, maxrss_kib=0, cpu_s=0.0, exit_code=-9, timed_out=True)
+    try:
+        wall, rss, utime, stime, code = result.read_text().split()
+    except (OSError, ValueError):
+        return Sample(wall_s=0.0, maxrss_kib=0, cpu_s=0.0, exit_code=proc.returncode or 255)
+    return Sample(wall_s=float(wall), maxrss_kib=int(rss), cpu_s=float(utime) + float(stime), exit_code=int(code))

@@ -74,8 +74,12 @@ def fs_type(path: Path) -> str:
     return f"{kind} (mounted at {best or '?'}; {path})"
 
 
+def loadavg() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def describe_machine(work: Path) -> Machine:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = loadavg()
     return Machine(
         cores=os.cpu_count() or 0,
         cpu=_cpu_model(),
@@ -217,6 +221,7 @@ class Header:
     checkout: str
     elapsed_s: float
     sizes: str
+    load_end: str
 
 
 def now() -> str:
@@ -236,6 +241,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         "## Machine",
         "",
         *h.machine.lines(),
+        f"- Load average at the end: {h.load_end} (other work on this shared machine adds noise)",
         f"- cairn: {h.versions.get('cairn', '?')} (checkout {h.checkout})",
         f"- DVC: {h.versions.get('dvc', '?')}",
         "",

@@ -71,11 +71,12 @@ def main(argv: list[str]) -> int:
         return 2
     work: Path = args.work.resolve()
     logs = work / "logs"
-    rmtree(logs)
-    rmtree(work / "runs")
-    logs.mkdir(parents=True)
+    machine = report.describe_machine(work)  # load average at the start
 
     with envs.venvs_lock():
+        rmtree(logs)
+        rmtree(work / "runs")
+        logs.mkdir(parents=True)
         dvc_env = envs.ensure_venv("dvc", envs.DVC_REQUIREMENTS, logs)
         needs_s3 = any(w.s3 for w in chosen)
         moto_env = envs.ensure_venv("moto", envs.MOTO_REQUIREMENTS, logs) if needs_s3 else None
@@ -126,10 +127,11 @@ def main(argv: list[str]) -> int:
         runs=runs,
         warmup=warmup,
         date=report.now(),
-        machine=report.describe_machine(work),
+        machine=machine,
         versions={name: (t.version if t else "not installed") for name, t in tools.items()},
         checkout=report.checkout_id(envs.REPO_ROOT),
         elapsed_s=time.monotonic() - started,
+        load_end=report.loadavg(),
         sizes=(
             f"{scale.small_files:,} small files in {scale.small_folders} folders, "
             f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"

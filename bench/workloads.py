@@ -158,8 +158,13 @@ def big_repo(cache_type: str) -> Step:
     return repo_with(lambda d: d.big, cache_type)
 
 
+def floor_dir(ctx: RunCtx) -> None:
+    ctx.repo.mkdir()
+    ctx.cwd = ctx.repo
+
+
 def floor_big(ctx: RunCtx) -> None:
-    ctx.run_dir.joinpath("repo").mkdir()
+    ctx.repo.mkdir()
     copy_tree(ctx.data.big, ctx.repo)
     ctx.cwd = ctx.repo
 
@@ -292,7 +297,10 @@ WORKLOADS: tuple[Workload, ...] = (
         (*BASE, "add", "checkout"),
         data_matches,
         datasets=SMALL,
-        notes="data/ deleted after `add`; cache.type copy for both.",
+        floor_setup=floor_dir,
+        floor_command=lambda c: ["cp", "-r", "--reflink=never", str(c.data.small / "data"), "data"],
+        floor_name="`cp -r data` (floor)",
+        notes="data/ deleted after `add`; cache.type copy for both. Floor: `cp -r` of the same files.",
     ),
     Workload(
         "W5-copy",
