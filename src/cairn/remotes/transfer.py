@@ -111,7 +111,11 @@ def push(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progres
     result.missing.extend(o for o in lacking if o not in have and o not in result.missing)
     total_files = len(todo_small) + len(todo_large)
     task = progress.task(f"push to {remote.name}", total_files, unit="files")
-    groups = pack.group(todo_small, remote.pack_target)
+    # trees get packs of their own: fetch reads trees level by level, so a few tree-only packs
+    # serve every level instead of ranges scattered over all the data packs
+    trees = [t for t in todo_small if wanted[t[0]] == TREE]
+    files = [t for t in todo_small if wanted[t[0]] != TREE]
+    groups = pack.group(trees, remote.pack_target) + pack.group(files, remote.pack_target)
     sizes = dict(todo_small)
 
     def send_pack(oids: list[str]):
@@ -209,7 +213,7 @@ def _shown(oids: list[str]) -> str:
     return ", ".join(oids[:5]) + (f" and {len(oids) - 5} more" if len(oids) > 5 else "")
 
 
-def raise_for_corrupt(remote: Remote, result: TransferResult) -> None:
+def raise_for_failures(remote: Remote, result: TransferResult) -> None:
     """Fail a fetch that could not get everything: corrupt objects, then missing ones (a pull
     must not go on to a checkout that can only report them as absent from the cache)."""
     if result.corrupt:

@@ -347,7 +347,7 @@ class Repo:
         try:
             with self.lock():
                 result = transfer.fetch(self.ws, r, roots, self.progress)
-            transfer.raise_for_corrupt(r, result)
+            transfer.raise_for_failures(r, result)
             return result
         finally:
             r.close()

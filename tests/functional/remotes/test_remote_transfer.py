@@ -1,0 +1,255 @@
+"""push / fetch / pull between clones of one git repository, through a local folder remote and an
+S3 remote (moto): every byte arrives, only missing objects move, small objects travel packed and
+large ones loose, and status --remote tells what is where."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from remote_helpers import BIG_SIZE, PACK_SIZE, b3, objects_of, workspace_files
+
+TRACKED = ("data", "model.bin")
+local_only = pytest.mark.parametrize("remote", ["local"], indirect=True)
+
+
+def _result(transferred: int, nbytes: int, skipped: int) -> dict:
+    return {"transferred": transferred, "bytes": nbytes, "skipped": skipped, "missing": [], "corrupt": []}
+
+
+def test_push_then_pull_into_a_second_clone(source, remote, clone):
+    expected = objects_of(source, *TRACKED)
+    assert source.json("push") == _result(len(expected), sum(expected.values()), 0)
+
+    # The remote holds exactly those objects: the large file loose, the rest in several packs.
+    files = remote.files
+    assert files.held() == set(expected)
+    big = b3(source.files["data/big.bin"])
+    assert files.loose() == {big: BIG_SIZE}
+    packs = files.packs()
+    assert len(packs) >= 3
+    assert all(sum(size for _, _, size in rows) <= PACK_SIZE + 400 for rows in packs.values())
+    files.assert_sound()
+    assert files.read("cairn-remote.json") == b'{"version": 1}'
+
+    # Nothing to push the second time.
+    assert source.json("push") == _result(0, 0, len(expected))
+
+    other = clone(source, "other", remote)
+    status = other.json("status", "--remote")["remote"]
+    assert (status["local_only"], status["remote_only"], status["both"]) == (0, len(expected), 0)
+    pulled = other.json("pull")
+    assert {k: pulled[k] for k in ("transferred", "bytes", "missing", "corrupt")} == {
+        "transferred": len(expected),
+        "bytes": sum(expected.values()),
+        "missing": [],
+        "corrupt": [],
+    }
+    assert workspace_files(other.root, *TRACKED) == source.files
+    assert other.cache_oids() == set(expected)
+    other.assert_cache_sound()
+    other.cairn("status", "-q")
+    status = other.json("status", "--remote")["remote"]
+    assert (status["local_only"], status["remote_only"], status["both"]) == (0, 0, len(expected))
+
+    proc = other.cairn("pull")
+    assert proc.stdout.startswith(f"Everything is up to date ({len(expected)} object(s) already there).")
+
+
+@local_only
+def test_fetch_fills_the_cache_pull_also_checks_out(source, remote, clone):
+    source.cairn("push")
+    expected = objects_of(source, *TRACKED)
+    other = clone(source, "other", remote)
+
+    proc = other.cairn("fetch")
+    assert proc.stdout == f"{len(expected)} file(s) fetched (2.0 MiB); 0 already there.\n"
+    assert other.cache_oids() == set(expected)
+    assert not (other.root / "data").exists() and not (other.root / "model.bin").exists()
+    # Checking out needs no remote any more.
+    other.cairn("remote", "modify", "store", "url", str(other.root / "gone"))
+    other.cairn("checkout")
+    assert workspace_files(other.root, *TRACKED) == source.files
+
+    third = clone(source, "third", remote)
+    pulled = third.json("pull")
+    assert pulled["transferred"] == len(expected)
+    assert sorted(c["path"] for c in pulled["checkout"]) == ["data", "model.bin"]
+    assert workspace_files(third.root, *TRACKED) == source.files
+
+
+def test_only_missing_objects_move(source, remote, clone):
+    source.cairn("push")
+    other = clone(source, "other", remote)
+    other.cairn("pull")
+    before = objects_of(source, *TRACKED)
+
+    source.write({"data/s0/t0/f000.bin": b"changed", "data/s1/new.bin": b"new file"})
+    source.cairn("add", "data")
+    source.commit("data v2")
+    new = {oid: size for oid, size in objects_of(source, *TRACKED).items() if oid not in before}
+    assert len(new) == 2 + 4  # two files; the trees data, data/s0, data/s0/t0 and data/s1
+    pushed = source.json("push")
+    assert (pushed["transferred"], pushed["bytes"]) == (len(new), sum(new.values()))
+
+    other.git("pull", "-q", "--ff-only")
+    pulled = other.json("pull")
+    assert (pulled["transferred"], pulled["bytes"]) == (len(new), sum(new.values()))
+    assert workspace_files(other.root, "data") == workspace_files(source.root, "data")
+
+
+@local_only
+def test_push_and_pull_targets(source, remote, clone):
+    pushed = source.json("push", "model.bin")
+    assert pushed["transferred"] == 1
+    assert remote.files.held() == {b3(source.files["model.bin"])}
+
+    other = clone(source, "other", remote)
+    other.cairn("pull", "model.bin")
+    assert (other.root / "model.bin").read_bytes() == source.files["model.bin"]
+    assert not (other.root / "data").exists()
+
+
+@local_only
+def test_status_remote_counts(source, remote, clone):
+    expected = objects_of(source, *TRACKED)
+    proc = source.cairn("status", "--remote")
+    assert proc.stdout.splitlines()[-1] == (
+        f"remote: {len(expected)} object(s) only local (`cairn push` sends them), "
+        "0 only on the remote (`cairn pull` gets them), 0 in both"
+    )
+    source.cairn("push")
+    source.write({"model.bin": b"weights v2"})
+    source.cairn("add", "model.bin")
+    doc = source.json("status", "-r", "store")
+    assert doc["remote"]["local_only"] == 1
+    assert doc["remote"]["objects"]["local_only"] == [b3(b"weights v2")]
+    assert doc["remote"]["both"] == len(expected) - 1
+    assert doc["changed"] is True
+    # -q: exit 1 while anything is only on one side
+    source.cairn("status", "--remote", "-q", expect=1)
+    source.cairn("push")
+    source.cairn("status", "--remote", "-q")
+
+
+def test_scopes_all_branches_tags_commits(repo, local_remote, clone, git):
+    """push/fetch move the workspace's versions by default, and with --all-branches, --all-tags
+    and --all-commits what branch tips, tags or any commit reference."""
+    source = repo
+    local_remote.configure(source)
+
+    def version(name: str, content: bytes) -> dict[str, int]:
+        source.write({"data/a.bin": b"a" * 100, "data/sub/b.bin": content})
+        source.cairn("add", "data")
+        source.commit(name)
+        return objects_of(source, "data")
+
+    v1 = version("v1", b"one")  # only in history once v2 is committed
+    v2 = version("v2", b"two")  # main's tip: the workspace
+    source.git("checkout", "-q", "-b", "feature")
+    v3 = version("v3", b"three")  # the tip of branch feature
+    source.git("checkout", "-q", "-b", "tagged", "main")
+    v4 = version("v4", b"four")  # reachable from a tag only
+    source.git("tag", "t1")
+    source.git("checkout", "-q", "main")
+    source.git("branch", "-q", "-D", "tagged")
+    source.cairn("checkout")
+
+    held = local_remote.files.held
+    everything = set(v1) | set(v2) | set(v3) | set(v4)
+    for scope, version, now_held in [
+        ([], v2, set(v2)),
+        (["--all-branches"], v3, set(v2) | set(v3)),
+        (["--all-tags"], v4, set(v2) | set(v3) | set(v4)),
+        (["--all-commits"], v1, everything),
+    ]:
+        before = held()
+        assert source.json("push", *scope)["transferred"] == len(set(version) - before), scope
+        assert held() == now_held, scope
+
+    other = clone(source, "other")
+    # --all-branches means local branches, as in git and DVC: make origin/feature one.
+    git("branch", "-q", "feature", "origin/feature", cwd=other.root)
+    cache = other.cache_oids
+    for scope, reachable in [
+        ([], set(v2)),
+        (["--all-tags"], set(v2) | set(v4)),
+        (["--all-branches"], set(v2) | set(v3)),
+        (["--all-commits"], everything),
+    ]:
+        before = cache()
+        fetched = other.json("fetch", *scope)
+        assert cache() == before | reachable, scope
+        # every reachable object counted once: fetched, or skipped because the cache has it
+        assert fetched["transferred"] == len(reachable - before), scope
+        assert fetched["skipped"] == len(reachable & before), scope
+    other.assert_cache_sound()
+
+
+def test_relative_remote_path_is_relative_to_the_repo_root(repo, clone):
+    repo.write({"data/x.bin": b"x" * 10})
+    repo.cairn("add", "data")
+    repo.cairn("remote", "add", "-d", "store", "../shared-remote")
+    repo.commit("v1")
+    repo.cairn("push", cwd=repo.root / "data")  # from a subfolder
+    assert (repo.root.parent / "shared-remote" / "cairn-remote.json").is_file()
+    other = clone(repo, "other")  # a sibling, so ../shared-remote is the same folder
+    other.cairn("pull")
+    assert (other.root / "data" / "x.bin").read_bytes() == b"x" * 10
+
+
+class _Requests(logging.Handler):
+    """The requests the in-process moto server answers, from its (werkzeug) access log."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(logging.INFO)
+        self.bucket = bucket
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if f" /{self.bucket}" in msg:
+            self.lines.append(msg)
+
+    def take(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for line in self.lines:
+            method = line.split('"', 2)[1].split()[0].lstrip("\x1b[0123456789;m")
+            counts[method] = counts.get(method, 0) + 1
+        self.lines.clear()
+        return counts
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_request_count_does_not_grow_with_object_count(source, remote, clone):
+    """Packs keep requests few: the remote's content comes from a few listings, small objects
+    travel packed, and "nothing to push" costs a handful of requests, however many objects."""
+    log = logging.getLogger("werkzeug")
+    requests = _Requests(remote.files.bucket)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(requests)
+    try:
+        objects = len(objects_of(source, *TRACKED))
+        source.cairn("push")
+        pushed = requests.take()
+        packs = len(remote.files.packs())
+        requests.take()  # (the listing just made by this test)
+        assert packs >= 3 and objects > 5 * packs
+        assert pushed["PUT"] == 2 * packs + 1 + 1, pushed  # pack + index each, the loose file, the layout
+        assert sum(pushed.values()) < objects, pushed
+
+        source.cairn("push")
+        again = requests.take()
+        assert "PUT" not in again and sum(again.values()) <= 4, again
+
+        other = clone(source, "other", remote)
+        other.cairn("pull")
+        pulled = requests.take()
+        # The listings, each index once, then whole packs or ranges of them, one tree level at a
+        # time (a tree must be read before its children are known).
+        assert set(pulled) <= {"GET", "HEAD"}, pulled
+        assert sum(pulled.values()) < objects, pulled
+    finally:
+        log.removeHandler(requests)
+        log.setLevel(old_level)
