@@ -15,7 +15,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from cairn.errors import CorruptObjectError, ObjectMissingError, PermissionDeniedError
+from cairn.errors import CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
 from cairn.objects.newfile import NewFile
 
@@ -31,30 +31,71 @@ def _unique() -> str:
 
 
 def copy_hashing(src: str, fd: int) -> str:
-    """Copy `src` to `fd` in one read pass, hashing each chunk on a second thread while the
-    previous one is written (BLAKE3 and write() both release the GIL), so hashing costs
-    almost nothing on top of the copy."""
+    """Copy `src` to `fd` and return its id, reading the file from disk once.
+
+    The kernel copies (copy_file_range, no user-space copy, as `cp` does) while a second thread
+    hashes the same bytes from the page cache, so a large add runs at `cp` speed. A file changed
+    meanwhile could make copy and hash disagree: its inode, size and mtime are compared before
+    and after, and a change is refused. Where the kernel cannot copy, one user-space pass hashes
+    each chunk on a second thread while the previous one is written."""
     from concurrent.futures import ThreadPoolExecutor
 
+    with open(src, "rb", buffering=0) as f, ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool:
+        before = os.fstat(f.fileno())
+        hashed = pool.submit(_hash_stream, src)
+        try:
+            offset = 0
+            while n := os.copy_file_range(f.fileno(), fd, CHUNK * 8, offset, offset):
+                offset += n
+        except OSError as e:
+            if e.errno not in _NO_KERNEL_COPY:
+                raise
+            hashed.result()
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            return _copy_hashing_userspace(f, fd, pool)
+        oid = hashed.result()
+    after = os.stat(src)
+    if (after.st_ino, after.st_size, after.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
+        raise PathError(
+            f"{src} changed while cairn was adding it",
+            "wait until whatever writes it has finished, then run the command again",
+        )
+    return oid
+
+
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
+
+
+def _hash_stream(path: str) -> str:
+    h = blake3()  # one thread: the other core is busy copying
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _copy_hashing_userspace(f, fd: int, pool) -> str:
     h = blake3()
     bufs = [bytearray(CHUNK) for _ in range(3)]
     futures: list = []
-    with open(src, "rb", buffering=0) as f, ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool:
-        i = 0
-        while True:
-            if i >= len(bufs):
-                futures[i - len(bufs)].result()  # that buffer's hash is done: reuse it
-            buf = bufs[i % len(bufs)]
-            n = f.readinto(buf)
-            if not n:
-                break
-            chunk = memoryview(buf)[:n]
-            futures.append(pool.submit(h.update, chunk))
-            while chunk:
-                chunk = chunk[os.write(fd, chunk) :]
-            i += 1
-        for fut in futures[-len(bufs) :]:
-            fut.result()
+    i = 0
+    while True:
+        if i >= len(bufs):
+            futures[i - len(bufs)].result()  # that buffer's hash is done: reuse it
+        buf = bufs[i % len(bufs)]
+        n = f.readinto(buf)
+        if not n:
+            break
+        chunk = memoryview(buf)[:n]
+        futures.append(pool.submit(h.update, chunk))
+        while chunk:
+            chunk = chunk[os.write(fd, chunk) :]
+        i += 1
+    for fut in futures[-len(bufs) :]:
+        fut.result()
     return h.hexdigest()
 
 

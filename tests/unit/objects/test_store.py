@@ -238,3 +238,46 @@ def test_concurrent_writers_end_with_exactly_the_right_objects(tmp_path: Path) -
         assert store.read_verified(oid)
         assert _mode(store.path(oid)) == 0o444
     assert _tmp_leftovers(store) == []
+
+
+def test_large_add_without_kernel_copy_falls_back_to_one_user_space_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    data = random.Random(3).randbytes(SMALL_FILE + 3 * CHUNK + 17)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+
+    def no_kernel_copy(*args: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", no_kernel_copy)
+    store = ObjectStore(tmp_path / "cache")
+    oid = store.add_file_copy(str(src), len(data))
+    assert oid == blake3(data).hexdigest()
+    assert Path(store.path(oid)).read_bytes() == data
+
+
+def test_a_large_file_changed_during_add_is_refused_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cairn.objects.store as store_mod
+    from cairn.errors import PathError
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(random.Random(4).randbytes(SMALL_FILE + CHUNK))
+    real_hash = store_mod._hash_stream
+
+    def hash_then_append(path: str) -> str:
+        oid = real_hash(path)
+        time.sleep(0.02)  # a later timestamp tick for the write below
+        with open(path, "ab") as f:
+            f.write(b"written by someone else meanwhile")
+        return oid
+
+    monkeypatch.setattr(store_mod, "_hash_stream", hash_then_append)
+    store = ObjectStore(tmp_path / "cache")
+    with pytest.raises(PathError, match="changed while cairn was adding it"):
+        store.add_file_copy(str(src), SMALL_FILE + CHUNK)
+    assert list(store.iter_oids()) == []
