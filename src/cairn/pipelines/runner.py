@@ -28,7 +28,6 @@ from cairn.pipelines.runcache import RunCache, key
 from cairn.pipelines.spec import Stage
 from cairn.pipelines.state import ParamReader, path_state, reasons
 from cairn.workspace.add import commit
-from cairn.workspace.checkout import checkout_versions
 from cairn.workspace.context import Workspace
 from cairn.workspace.gitignore import ignore_in_git
 from cairn.workspace.linking import is_linked, make_writable_copy
@@ -356,6 +355,8 @@ class Runner:
             return False
         versions = [(o.path, Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files)) for o in outs]
         try:
+            from cairn.workspace.checkout import checkout_versions  # only restores need it
+
             checkout_versions(self.ws, versions, force=True)
         except CairnError:  # an incomplete cache entry: fall back to running the stage
             return False

@@ -309,6 +309,8 @@ class Repo:
 
     def pipeline_status(self) -> dict[str, list[str]]:
         """Stale stages and why; empty without a cairn.yaml."""
+        if not (self.root / "cairn.yaml").exists():
+            return {}  # and `cairn status` pays nothing for the pipeline machinery
         from cairn.pipelines.runner import Runner
 
         graph = self.pipeline_graph()
