@@ -4,7 +4,7 @@ subprocess per file. Imported only by commands that need git history."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pygit2
@@ -82,8 +82,12 @@ class Git:
         walker = self.repo.walk(tips[0], pygit2.enums.SortMode.NONE)
         for tip in tips[1:]:
             walker.push(tip)
+        yield from self._files_in(walker, suffix)
+
+    def _files_in(self, commits: Iterable[pygit2.Commit], suffix: str | tuple[str, ...]):
+        """Matching blobs of each commit; a tree (or subtree) seen before is not read again."""
         seen: set = set()
-        for commit in walker:
+        for commit in commits:
             if commit.tree_id in seen:
                 continue
             seen.add(commit.tree_id)
@@ -105,13 +109,7 @@ class Git:
                     tips.append(self.repo.references[name].peel(pygit2.Commit))
                 except (pygit2.GitError, ValueError, KeyError):
                     continue
-        seen: set = set()
-        for commit in tips:
-            if commit.tree_id in seen:
-                continue
-            seen.add(commit.tree_id)
-            for path, data in self._walk(commit.tree, "", suffix, seen):
-                yield str(commit.id), path, data
+        yield from self._files_in(tips, suffix)
 
     def ref_tips(self) -> list[pygit2.Oid]:
         tips = []
