@@ -133,12 +133,11 @@ def test_released_when_the_holder_is_killed(root: Path, holders: list[Holder]) -
 def test_unknown_holder(root: Path, holders: list[Holder]) -> None:
     # something holds the lock file without writing a holder note (an old or foreign process)
     script = """
-import sys
-from filelock import FileLock
-lock = FileLock(sys.argv[1] + "/.cairn/tmp/lock")
-with lock:
-    print("locked", flush=True)
-    sys.stdin.readline()
+import fcntl, os, sys
+fd = os.open(sys.argv[1] + "/.cairn/tmp/lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
 """
     (root / ".cairn" / "tmp").mkdir(exist_ok=True)
     holders.append(Holder(root, script=script))
