@@ -8,11 +8,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from polling import wait_until
 
 from cairn.errors import LockedError, OverlapError, PathError, PermissionDeniedError, PointerError
 
@@ -284,19 +284,6 @@ def test_second_writer_fails_naming_the_holder(repo, make_dataset, assert_error,
 # -- interruptions ---------------------------------------------------------------------------
 
 BIG = {"count": 3000, "size": 4096, "depth": 2, "fanout": 10}
-
-
-def wait_until(condition, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
-    """Poll `condition` until true; fail if `proc` ends first (the data set is too small)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the command finished before {what} (exit {proc.returncode}):\n{out}{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def count_objects(repo) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 from remote_helpers import b3, objects_of, workspace_files
 
 from cairn.errors import (
@@ -402,18 +403,6 @@ def many(repo, remote, many_template):
     return repo
 
 
-def _wait_until(condition, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the command finished before {what} (exit {proc.returncode}):\n{out}{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
@@ -424,7 +413,7 @@ def _kill(proc: subprocess.Popen) -> None:
 def test_push_killed_half_way_then_rerun(many, remote, clone, start_cairn):
     expected = objects_of(many, "data")
     proc = start_cairn("push", "-j", "1", cwd=many.root)
-    _wait_until(lambda: len(remote.files.packs()) >= 10, proc, "10 packs were on the remote")
+    wait_until(lambda: len(remote.files.packs()) >= 10, proc, "10 packs were on the remote")
     _kill(proc)
 
     remote.files.assert_sound()  # every index describes a whole pack of good objects
@@ -447,7 +436,7 @@ def test_fetch_killed_half_way_then_rerun(many, remote, clone, start_cairn):
     expected = objects_of(many, "data")
     other = clone(many, "other", remote)
     proc = start_cairn("fetch", "-j", "1", cwd=other.root)
-    _wait_until(lambda: len(other.cache_oids()) >= 200, proc, "200 objects were in the cache")
+    wait_until(lambda: len(other.cache_oids()) >= 200, proc, "200 objects were in the cache")
     _kill(proc)
 
     other.assert_cache_sound()  # nothing half-written taken for an object
@@ -465,7 +454,7 @@ def test_pull_interrupted_with_ctrl_c(many, remote, clone, start_cairn):
     many.cairn("push")
     other = clone(many, "other", remote)
     proc = start_cairn("pull", "-j", "1", cwd=other.root)
-    _wait_until(lambda: len(other.cache_oids()) >= 100, proc, "100 objects were in the cache")
+    wait_until(lambda: len(other.cache_oids()) >= 100, proc, "100 objects were in the cache")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
