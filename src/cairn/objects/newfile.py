@@ -18,7 +18,8 @@ _lock = threading.Lock()
 _counter = iter(range(1 << 62))
 
 
-def _unique() -> str:
+def unique_name() -> str:
+    """Unique within this machine: pid, thread and a counter."""
     with _lock:
         n = next(_counter)
     return f"{os.getpid()}-{threading.get_ident()}-{n}"
@@ -69,7 +70,7 @@ class NewFile:
             except FileExistsError:
                 if not replace:
                     return False
-                side = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.cairn-{_unique()}")
+                side = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.cairn-{unique_name()}")
                 os.link(f"/proc/self/fd/{self.fd}", side, src_dir_fd=_root(), follow_symlinks=True)
                 _replace(side, dst)
                 return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +16,9 @@ from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
-from cairn.objects.newfile import NewFile
+from cairn.objects.newfile import NewFile, unique_name
 
 _READONLY = 0o444
-_counter = iter(range(1 << 62))
-_counter_lock = threading.Lock()
-
-
-def _unique() -> str:
-    with _counter_lock:
-        n = next(_counter)
-    return f"{os.getpid()}-{threading.get_ident()}-{n}"
 
 
 def copy_hashing(src: str, fd: int) -> str:
@@ -134,7 +125,7 @@ class ObjectStore:
 
     def tmp_path(self, hint: str = "obj") -> str:
         self.prepare()
-        return f"{self._tmp}/{hint}.{_unique()}"
+        return f"{self._tmp}/{hint}.{unique_name()}"
 
     # -- queries ------------------------------------------------------------------------
     def exists(self, oid: str) -> bool:
