@@ -2,8 +2,9 @@
 
 The coordinating thread decides staleness, commits outputs to the cache and writes cairn.lock;
 worker threads only run commands (each in its own process group, so Ctrl-C stops the whole
-tree). A stage's lock entry is written only after its outputs are in the cache; an unfinished
-or failed stage leaves no entry and no cache object behind."""
+tree; a watcher process stops them if cairn itself is killed, see lifeline.py). A stage's lock
+entry is written only after its outputs are in the cache; an unfinished or failed stage leaves
+no entry and no cache object behind."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cairn.errors import CairnError, PipelineError, StageFailedError, StoppedErr
 from cairn.index.pointer import Pointer
 from cairn.pipelines import lock as lock_mod
 from cairn.pipelines.dag import Graph
+from cairn.pipelines.lifeline import Lifeline
 from cairn.pipelines.lock import PathState, StageLock
 from cairn.pipelines.runcache import RunCache, key
 from cairn.pipelines.spec import Stage
@@ -100,6 +102,7 @@ class Runner:
         self.runcache = RunCache(ws.store.root)
         self._running: dict[str, _Job] = {}
         self._done: queue.Queue[str] = queue.Queue()
+        self._lifeline = Lifeline()
 
     # -- planning ----------------------------------------------------------------------------
     def selection(self, opts: ReproOptions) -> tuple[list[str], set[str]]:
@@ -167,6 +170,8 @@ class Runner:
                 "object was written for an unfinished stage",
                 "run `cairn repro` again to finish",
             ) from None
+        finally:
+            self._lifeline.close()
         if result.failed:
             names = list(result.failed)
             not_run = f"\nnot run because of the failure: {', '.join(result.skipped)}" if result.skipped else ""
@@ -241,6 +246,7 @@ class Runner:
             return False
         job = _Job(stage, why, deps, params_now)
         self._prepare_outs(stage)
+        self._lifeline.start()
         self.reporter.stage_started(name, why)
         self._running[name] = job
         threading.Thread(target=self._execute, args=(job,), name=f"cairn-stage-{name}", daemon=True).start()
@@ -291,11 +297,14 @@ class Runner:
                     start_new_session=True,  # its own process group: Ctrl-C stops the whole tree
                 )
                 job.proc = proc
+                self._lifeline.register(proc.pid)  # its process group, stopped should cairn be killed
                 assert proc.stdout is not None
                 for raw in proc.stdout:
                     line = raw.decode(errors="replace").rstrip("\n")
                     job.tail.append(line)
                     self.reporter.stage_output(stage.name, line)
+                _wait_unreaped(proc)
+                self._lifeline.unregister(proc.pid)  # before the reap: the group id is not reused before
                 job.code = proc.wait()
                 if job.code != 0:
                     what = "command not found" if job.code == 127 else f"exit code {job.code}"
@@ -380,8 +389,28 @@ class Runner:
                 try:
                     job.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
-                    os.killpg(job.proc.pid, signal.SIGKILL)
+                    try:
+                        os.killpg(job.proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    job.proc.wait()
+                self._lifeline.unregister(job.proc.pid)
         return stopped
+
+
+def _wait_unreaped(proc: subprocess.Popen) -> None:
+    """Wait until `proc` has exited, leaving it a zombie (its pid, and so its process group id,
+    stays taken until `proc.wait()` reaps it)."""
+    if not hasattr(os, "waitid"):
+        return  # proc.wait() alone: the id is unregistered a moment after it is free
+    while True:
+        try:
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            return
+        except InterruptedError:
+            continue
+        except ChildProcessError:  # already reaped (by _stop_all after Ctrl-C)
+            return
 
 
 def tracked_paths(ws: Workspace) -> set[str]:

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 
-import pytest
 import yaml
 
 from cairn.errors import UserInputError
@@ -219,11 +218,6 @@ def test_a_dead_worker_and_experiment_leave_nothing_stuck_as_running(exp_repo, m
     assert exp_repo.wait_queue()["later"]["status"] == "success"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: pipelines/runner.py starts each stage in its own session with no parent-death signal, "
-    "so kill -9 of a queued experiment's process leaves its stage command running (orphaned)",
-)
 def test_kill_9_stops_the_stage_too(exp_repo, markers):
     started = markers / "o.pid"
     exp_repo.exp("run", "--queue", "-n", "o", *sync(started, markers / "never", timeout=20))

@@ -3,6 +3,7 @@ stages that each wait for a file the other creates can only both finish if they 
 
 from __future__ import annotations
 
+import os
 import signal
 
 from cairn.errors import PipelineError, StageFailedError, StoppedError
@@ -172,3 +173,51 @@ def test_ctrl_c_with_parallel_stages_names_every_stopped_stage(pipe, start_cairn
         pid = int(p.read_text())
         wait_for(lambda pid=pid: gone(pid), timeout=10, what=f"process {pid} to be stopped")
     assert not (pipe.root / "cairn.lock").exists()
+
+
+def test_kill_9_of_cairn_stops_the_stage_and_its_children(pipe, start_cairn, wait_for, gone, posix_only):
+    # kill -9 gives cairn no chance to stop anything itself: the stage command (its own session)
+    # and the process it started in the background must still go, not run on orphaned
+    pipe.yaml(
+        """
+        stages:
+          quick:
+            cmd: echo q > q.txt
+            outs: [q.txt]
+          slow:
+            cmd: echo $$ > stage.pid; sleep 300 & echo $! > grandchild.pid; wait
+            deps: [q.txt]
+            outs: [slow.txt]
+        """
+    )
+    proc = start_cairn("repro", cwd=pipe.root)
+    pidfiles = [pipe.root / "stage.pid", pipe.root / "grandchild.pid"]
+    pids: list[int] = []
+    try:
+        wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pidfiles), what="the stage and its child")
+        pids = [int(p.read_text()) for p in pidfiles]
+        proc.kill()
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        for pid in pids:
+            wait_for(lambda pid=pid: gone(pid), timeout=10, what=f"process {pid} of the stage to be stopped")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in pids:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert pipe.locked() == ["quick"]  # nothing of the killed stage was recorded
+    pipe.yaml(
+        """
+        stages:
+          quick:
+            cmd: echo q > q.txt
+            outs: [q.txt]
+          slow:
+            cmd: echo done > slow.txt
+            deps: [q.txt]
+            outs: [slow.txt]
+        """
+    )
+    assert pipe.ran(pipe.repro()) == ["slow"]
