@@ -16,6 +16,11 @@ over all children ever, not a sum, so it has no delta.
 
 CPU time (user + sys) of the tree comes from the same rusage and is reported as well.
 
+Processes the command leaves behind (DVC's experiment queue workers outlive `dvc exp run
+--run-all` by half a minute) are killed once it has returned: every process still in the
+launcher's session, which the command and all it starts share unless they call setsid(). So
+nothing of one run goes on working, and costing CPU, during the next run.
+
 Standard library only.
 """
 
@@ -38,6 +43,26 @@ class Sample:
     cpu_s: float
     exit_code: int
     timed_out: bool = False
+
+
+def kill_session(sid: int) -> list[str]:
+    """SIGKILL every process of session SID (the launcher started it with setsid); their names."""
+    killed = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(" (")[2].rpartition(") ")
+        fields = rest.split()  # state ppid pgrp session ...
+        pid = int(stat.parent.name)
+        if len(fields) > 3 and int(fields[3]) == sid and pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(f"{name}[{pid}]")
+            except ProcessLookupError:
+                pass
+    return killed
 
 
 def run_timed(
@@ -72,7 +97,11 @@ def run_timed(
             except ProcessLookupError:
                 pass
             proc.wait()
+            kill_session(proc.pid)
             return Sample(wall_s=timeout_s, maxrss_kib=0, cpu_s=0.0, exit_code=-9, timed_out=True)
+        left = kill_session(proc.pid)
+        if left:
+            err.write(f"# killed {len(left)} process(es) the command left running: {', '.join(left)}\n".encode())
     try:
         wall, rss, utime, stime, code = result.read_text().split()
     except (OSError, ValueError):
