@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from measure import Sample
-from runner import ERROR, FLOOR, OK, Side, WorkloadResult
+from runner import ERROR, FLOOR, NOT_RUN, OK, TOOLS, Side, WorkloadResult
 
 DASH = "—"
 
@@ -150,6 +150,32 @@ def table(results: list[WorkloadResult]) -> list[str]:
     return rows
 
 
+def target_verdict(r: WorkloadResult, scale: str) -> bool | None:
+    """Whether cairn's median meets the workload's absolute target; None: not judged."""
+    t, cairn = r.workload.target, r.sides["cairn"]
+    if t is None or scale not in t.scales or cairn.status != OK or not cairn.samples:
+        return None
+    return median(cairn.samples) < t.limit_s
+
+
+def target_lines(results: list[WorkloadResult], scale: str) -> list[str]:
+    """One line per workload with an absolute target: the target, cairn's median, met or MISSED."""
+    lines = []
+    for r in results:
+        t, cairn = r.workload.target, r.sides["cairn"]
+        if t is None:
+            continue
+        head = f"- {r.workload.id} target, cairn under {fmt_time(t.limit_s)} ({t.what}): "
+        met = target_verdict(r, scale)
+        if met is not None:
+            lines.append(head + f"{fmt_time(median(cairn.samples))} median — " + ("met" if met else "MISSED"))
+        elif cairn.status != OK or not cairn.samples:
+            lines.append(head + f"no cairn numbers ({time_cell(cairn)})")
+        else:
+            lines.append(head + f"not judged at {scale} scale (smaller than the target's size)")
+    return lines
+
+
 def extra_lines(results: list[WorkloadResult]) -> list[str]:
     """Floors, the scaling ratio, and per-workload notes and failures."""
     lines: list[str] = []
@@ -173,10 +199,12 @@ def extra_lines(results: list[WorkloadResult]) -> list[str]:
             lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {floor.message}")
     if "W14" in by_id:
         parts = []
-        for name in ("cairn", "dvc"):
+        for name in TOOLS:
             big, small = by_id["W14"].sides[name], by_id.get("W1")
             if small and big.status == OK and big.samples and small.sides[name].status == OK:
                 parts.append(f"{name} {median(big.samples) / median(small.sides[name].samples):.1f}x")
+            elif big.status == NOT_RUN:
+                parts.append(f"{name} not run")
             else:
                 parts.append(f"{name} n/a")
         lines.append(f"- Scaling, time(W14, 10x the files) / time(W1) (10 would be linear): {', '.join(parts)}")
@@ -218,6 +246,7 @@ class Header:
     date: str
     machine: Machine
     versions: dict[str, str]
+    tools: list[str]
     checkout: str
     elapsed_s: float
     sizes: str
@@ -226,6 +255,19 @@ class Header:
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def tools_line(header: Header) -> list[str]:
+    """Says loudly which tools were left out (`--tools`), so no missing column passes for a result."""
+    left_out = [name for name in TOOLS if name not in header.tools]
+    if not left_out:
+        return []
+    names = " and ".join("DVC" if n == "dvc" else n for n in left_out)
+    return [
+        f"**Only {', '.join(header.tools)} ran (`--tools {','.join(header.tools)}`): no {names} numbers "
+        "were taken in this run, so there are no ratios.**",
+        "",
+    ]
 
 
 def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> str:
@@ -238,6 +280,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         + ("after one warm-up run each" if h.warmup else "no warm-up")
         + f"; the whole bench took {h.elapsed_s / 60:.1f} min.",
         "",
+        *tools_line(h),
         "## Machine",
         "",
         *h.machine.lines(),
@@ -254,6 +297,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         "",
         help_text,
         "",
+        *target_lines(results, h.mode),
         *extra_lines(results),
         "",
         "## Method",
@@ -284,6 +328,13 @@ def write(
                 "title": r.workload.title,
                 "runs": r.runs,
                 "ratio_dvc_over_cairn": ratio(r),
+                "target": None
+                if r.workload.target is None
+                else {
+                    **asdict(r.workload.target),
+                    "scales": sorted(r.workload.target.scales),
+                    "met": target_verdict(r, header.mode),
+                },
                 "sides": {
                     name: {"status": s.status, "message": s.message, "samples": [asdict(x) for x in s.samples]}
                     for name, s in r.sides.items()

@@ -1,4 +1,4 @@
-"""Benchmark cairn against DVC: `python bench/run.py [--quick|--smoke] [--only W1,W3] [--runs N]`.
+"""Benchmark cairn against DVC: `python bench/run.py [--quick|--smoke] [--only W1,W3] [--runs N] [--tools cairn]`.
 
 Standard library only (any python >= 3.11); the tools run from the bench's own venvs under
 bench/.venvs/. See bench/README.md.
@@ -14,10 +14,11 @@ from pathlib import Path
 import datasets
 import envs
 import report
-from runner import ERROR, Runner, WorkloadResult, rmtree, time_help
+import target_workloads
+from catalog import select
+from runner import ERROR, NOT_INSTALLED, NOT_RUN, TOOLS, Runner, WorkloadResult, rmtree, time_help
 from s3server import MotoServer
 from tools import Tool, cairn_tool, dvc_tool
-from workloads import select
 
 DEFAULT_RUNS = 5
 
@@ -35,6 +36,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         metavar="N",
         help=f"timed runs per tool per workload (default {DEFAULT_RUNS}; 1 with --smoke)",
+    )
+    p.add_argument(
+        "--tools",
+        default=",".join(TOOLS),
+        metavar="cairn",
+        help="comma-separated tools to run (default: cairn,dvc); the others are reported as not run",
     )
     p.add_argument(
         "--out", type=Path, default=envs.BENCH_DIR, help="where RESULTS.md and results.json go (default: bench/)"
@@ -55,6 +62,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         p.error("--runs must be >= 1")
+    args.tools = [t.strip().lower() for t in args.tools.split(",") if t.strip()]
+    unknown = sorted(set(args.tools) - set(TOOLS))
+    if unknown or not args.tools:
+        p.error(f"--tools takes a comma list of {', '.join(TOOLS)} (got {', '.join(unknown) or 'none'})")
     return args
 
 
@@ -77,16 +88,19 @@ def main(argv: list[str]) -> int:
         rmtree(logs)
         rmtree(work / "runs")
         logs.mkdir(parents=True)
-        dvc_env = envs.ensure_venv("dvc", envs.DVC_REQUIREMENTS, logs)
+        run_dvc = "dvc" in args.tools
+        dvc_env = envs.ensure_venv("dvc", envs.DVC_REQUIREMENTS, logs) if run_dvc else None
         needs_s3 = any(w.s3 for w in chosen)
         moto_env = envs.ensure_venv("moto", envs.MOTO_REQUIREMENTS, logs) if needs_s3 else None
-        cairn = envs.install_cairn(envs.REPO_ROOT, logs)
+        not_run = f"not run (--tools {','.join(args.tools)})"
+        unavailable = {name: (NOT_RUN, not_run) for name in TOOLS if name not in args.tools}
+        cairn = envs.install_cairn(envs.REPO_ROOT, logs) if "cairn" in args.tools else None
         tools: dict[str, Tool | None] = {
-            "cairn": cairn_tool(cairn.venv.bin, cairn.version or "?") if cairn.venv else None,
-            "dvc": dvc_tool(dvc_env.bin, dvc_env.version_of("dvc") or "?"),
+            "cairn": cairn_tool(cairn.venv.bin, cairn.version or "?") if cairn and cairn.venv else None,
+            "dvc": dvc_tool(dvc_env.bin, dvc_env.version_of("dvc") or "?") if dvc_env else None,
         }
-        missing = f"not installed ({cairn.problem})" if cairn.problem else ""
-        if cairn.problem:
+        if cairn and cairn.problem:
+            unavailable["cairn"] = (NOT_INSTALLED, f"not installed ({cairn.problem})")
             print(f"[bench] cairn: {cairn.problem}", flush=True)
 
         needed = set().union(*(w.datasets for w in chosen))
@@ -108,8 +122,9 @@ def main(argv: list[str]) -> int:
             runner = Runner(
                 work=work,
                 data=data,
+                scale=mode,
                 tools=tools,
-                missing_reason=missing,
+                unavailable=unavailable,
                 s3=s3,
                 runs=runs,
                 warmup=warmup,
@@ -121,14 +136,17 @@ def main(argv: list[str]) -> int:
             if s3:
                 s3.stop()
 
-    help_text = report.help_line(help_samples, {"cairn": missing or "failed"})
+    help_text = report.help_line(help_samples, {name: unavailable.get(name, ("", "failed"))[1] for name in TOOLS})
     header = report.Header(
         mode=mode,
         runs=runs,
         warmup=warmup,
         date=report.now(),
         machine=machine,
-        versions={name: (t.version if t else "not installed") for name, t in tools.items()},
+        versions={
+            name: (t.version if t else unavailable.get(name, ("", "not installed"))[1]) for name, t in tools.items()
+        },
+        tools=args.tools,
         checkout=report.checkout_id(envs.REPO_ROOT),
         elapsed_s=time.monotonic() - started,
         load_end=report.loadavg(),
@@ -136,6 +154,7 @@ def main(argv: list[str]) -> int:
             f"{scale.small_files:,} small files in {scale.small_folders} folders, "
             f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"
             + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")
+            + f"; {target_workloads.describe(mode)}"
         ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)
@@ -143,7 +162,7 @@ def main(argv: list[str]) -> int:
     print("\n".join(report.table(results)))
     print()
     print(help_text)
-    print("\n".join(report.extra_lines(results)))
+    print("\n".join(report.target_lines(results, mode) + report.extra_lines(results)))
     print(f"\n[bench] wrote {md} ({header.elapsed_s:.0f} s)")
     failed = [f"{r.workload.id} {s.name}" for r in results for s in r.sides.values() if s.status == ERROR]
     if failed:

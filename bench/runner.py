@@ -22,7 +22,8 @@ from tools import SetupError, Tool, tool_home_files
 from workloads import RunCtx, Workload
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-OK, NOT_IMPLEMENTED, NOT_INSTALLED, ERROR = "ok", "not implemented", "not installed", "error"
+OK, NOT_IMPLEMENTED, NOT_INSTALLED, NOT_RUN, ERROR = "ok", "not implemented", "not installed", "not run", "error"
+TOOLS = ("cairn", "dvc")
 FLOOR = "floor"
 
 
@@ -86,8 +87,9 @@ class Runner:
         *,
         work: Path,
         data: Datasets,
+        scale: str,
         tools: dict[str, Tool | None],
-        missing_reason: str,
+        unavailable: dict[str, tuple[str, str]],
         s3: MotoServer | None,
         runs: int,
         warmup: bool,
@@ -95,8 +97,9 @@ class Runner:
     ) -> None:
         self.work = work
         self.data = data
+        self.scale = scale
         self.tools = tools
-        self.missing_reason = missing_reason
+        self.unavailable = unavailable  # tool -> (status, message) where tools[name] is None
         self.s3 = s3
         self.runs = runs
         self.warmup = warmup
@@ -108,11 +111,13 @@ class Runner:
         sides: dict[str, Side] = {}
         probe_dir = self.work / "probe"
         probe_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("cairn", "dvc"):
+        for name in TOOLS:
             tool = self.tools.get(name)
             side = Side(name)
             if tool is None:
-                side.status, side.message = NOT_INSTALLED, self.missing_reason
+                side.status, side.message = self.unavailable.get(name, (NOT_INSTALLED, ""))
+            elif name == "dvc" and self.scale in w.dvc_skipped:
+                side.status, side.message = NOT_RUN, f"not run at {self.scale} scale (see notes)"
             elif name == "cairn":
                 env = tool_env(tool.bin_dir, probe_dir)
                 missing = [c for c in w.cairn_commands if not tool.implements(c, env, probe_dir)]
@@ -122,6 +127,8 @@ class Runner:
             sides[name] = side
         if w.floor_command is not None:
             sides[FLOOR] = Side(FLOOR)
+            if not any(self.tools.values()):
+                sides[FLOOR].status, sides[FLOOR].message = NOT_RUN, "no tool to compare with"
         return sides
 
     def run(self, w: Workload) -> WorkloadResult:
@@ -141,7 +148,8 @@ class Runner:
 
     def _one(self, w: Workload, side: Side, label: str) -> Sample | None:
         is_floor = side.name == FLOOR
-        tool = self.tools["dvc"] if is_floor else self.tools[side.name]
+        # The floor needs a Tool only to fill RunCtx; its setup and command use none.
+        tool = next(t for t in self.tools.values() if t) if is_floor else self.tools[side.name]
         assert tool is not None
         run_dir = self.runs_dir / f"{w.id}-{side.name}-{label}"
         rmtree(run_dir)

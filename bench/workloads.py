@@ -1,4 +1,5 @@
-"""The workloads W1-W14, each a small declarative definition.
+"""The workloads W1-W14, each a small declarative definition (W15-W19, the absolute targets, are in
+target_workloads.py; catalog.py lists them all).
 
 A workload is: an untimed `setup` that builds a fresh repo for one tool in `ctx.run_dir`
 (fresh `git init` + tool init + data copied in, so no run benefits from an earlier one), the
@@ -55,6 +56,16 @@ Check = Callable[[RunCtx], str | None]  # None: fine; otherwise what is wrong
 
 
 @dataclass(frozen=True)
+class Target:
+    """An absolute target for cairn's median wall time ("under 1.5 s"), judged only at the scales
+    where the workload has the size the target is stated for."""
+
+    limit_s: float
+    what: str  # e.g. "four `sleep 1` stages with `-j 4`"
+    scales: frozenset[str] = frozenset({"full", "quick"})
+
+
+@dataclass(frozen=True)
 class Workload:
     id: str
     title: str
@@ -71,6 +82,8 @@ class Workload:
     floor_setup: Step | None = None
     floor_command: Callable[[RunCtx], list[str]] | None = None
     floor_name: str = ""
+    target: Target | None = None
+    dvc_skipped: frozenset[str] = frozenset()  # scales where DVC is not run (the notes say why)
 
 
 # -- setup building blocks --------------------------------------------------------------------
@@ -424,19 +437,3 @@ WORKLOADS: tuple[Workload, ...] = (
         notes="Full scale only; at most 3 runs, no warm-up. Scaling = time(W14)/time(W1).",
     ),
 )
-
-
-def select(only: str | None, scale: str) -> list[Workload]:
-    """Workloads of this scale; `only` is a comma list of ids or prefixes (W5 = both W5s)."""
-    chosen = [w for w in WORKLOADS if scale in w.scales]
-    if only:
-        wanted = [o.strip().upper() for o in only.split(",") if o.strip()]
-        unknown = [o for o in wanted if not any(_matches(w.id, o) for w in WORKLOADS)]
-        if unknown:
-            raise SystemExit(f"unknown workload(s): {', '.join(unknown)}")
-        chosen = [w for w in chosen if any(_matches(w.id, o) for o in wanted)]
-    return chosen
-
-
-def _matches(wid: str, pattern: str) -> bool:
-    return wid.upper() == pattern or wid.upper().startswith(pattern + "-")

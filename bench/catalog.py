@@ -1,0 +1,26 @@
+"""Every workload (W1-W14 in workloads.py, W15-W19 in target_workloads.py) and the --only selection.
+Standard library only."""
+
+from __future__ import annotations
+
+import target_workloads
+import workloads
+from workloads import Workload
+
+WORKLOADS: tuple[Workload, ...] = (*workloads.WORKLOADS, *target_workloads.WORKLOADS)
+
+
+def select(only: str | None, scale: str) -> list[Workload]:
+    """Workloads of this scale; `only` is a comma list of ids or prefixes (W5 = both W5s)."""
+    chosen = [w for w in WORKLOADS if scale in w.scales]
+    if only:
+        wanted = [o.strip().upper() for o in only.split(",") if o.strip()]
+        unknown = [o for o in wanted if not any(_matches(w.id, o) for w in WORKLOADS)]
+        if unknown:
+            raise SystemExit(f"unknown workload(s): {', '.join(unknown)}")
+        chosen = [w for w in chosen if any(_matches(w.id, o) for o in wanted)]
+    return chosen
+
+
+def _matches(wid: str, pattern: str) -> bool:
+    return wid.upper() == pattern or wid.upper().startswith(pattern + "-")

@@ -1,0 +1,77 @@
+"""The bench report's verdicts and "not run" wording, on made-up samples (fast; no venvs, no tools)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> dict[str, ModuleType]:
+    monkeypatch.syspath_prepend(str(BENCH))
+    import catalog
+    import report
+    import runner
+
+    return {"catalog": catalog, "report": report, "runner": runner}
+
+
+def _result(bench: dict[str, ModuleType], wid: str, cairn_s: list[float], dvc: str | list[float]) -> Any:
+    """A WorkloadResult of workload WID: cairn's wall times, and DVC's or why DVC did not run."""
+    runner, catalog = bench["runner"], bench["catalog"]
+    from measure import Sample
+
+    def side(name: str, walls: str | list[float]) -> Any:
+        if isinstance(walls, str):
+            return runner.Side(name, status=runner.NOT_RUN, message=walls)
+        return runner.Side(name, samples=[Sample(w, 30_000, w, 0) for w in walls])
+
+    (w,) = [w for w in catalog.WORKLOADS if w.id == wid]
+    return runner.WorkloadResult(w, {"cairn": side("cairn", cairn_s), "dvc": side("dvc", dvc)}, 3, True)
+
+
+def test_targets_are_judged_on_the_median_at_full_size_only(bench: dict[str, ModuleType]) -> None:
+    report = bench["report"]
+    met = _result(bench, "W15", [1.2, 1.4, 2.0], [4.5])
+    missed = _result(bench, "W16", [0.9, 1.1, 1.2], "not run (--tools cairn)")
+    lines = report.target_lines([met, missed], "quick")
+    assert lines[0].startswith("- W15 target, cairn under 1.50 s (") and lines[0].endswith("1.40 s median — met")
+    assert lines[1].endswith("1.10 s median — MISSED")
+    assert report.target_verdict(met, "quick") is True and report.target_verdict(missed, "full") is False
+    assert "not judged at smoke scale" in report.target_lines([met], "smoke")[0]
+    assert report.target_verdict(met, "smoke") is None
+
+
+def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> None:
+    report = bench["report"]
+    small = _result(bench, "W1", [2.0], "not run (--tools cairn)")
+    huge = _result(bench, "W14", [21.0], "not run (--tools cairn)")
+    rows = report.table([small, huge])
+    assert "| not run (--tools cairn) | — |" in rows[2]
+    assert "cairn 10.5x, dvc not run" in "\n".join(report.extra_lines([small, huge]))
+    header = report.Header(
+        mode="full",
+        runs=3,
+        warmup=False,
+        date="today",
+        machine=report.describe_machine(BENCH),
+        versions={"cairn": "0", "dvc": "not run (--tools cairn)"},
+        tools=["cairn"],
+        checkout="x",
+        elapsed_s=1.0,
+        sizes="",
+        load_end="",
+    )
+    assert "no DVC numbers were taken" in report.markdown(header, [small, huge], "")
+
+
+def test_only_selects_the_target_workloads(bench: dict[str, ModuleType]) -> None:
+    catalog = bench["catalog"]
+    assert [w.id for w in catalog.select("w15,W19", "quick")] == ["W15", "W19"]
+    assert all(w.target for w in catalog.select("W15,W16,W17,W18,W19", "smoke"))
+    assert "W14" not in [w.id for w in catalog.select(None, "quick")]
