@@ -46,22 +46,24 @@ class Snapshot:
     trees: dict[str, bytes] = field(default_factory=dict)  # encoded tree objects below, by id
     hashed: int = 0  # files that had to be read
     records: list[tuple[str, int, int, int, str]] = field(default_factory=list)  # new stat rows
+    keep: dict[str, set[str]] = field(default_factory=dict)  # folders whose stat rows went stale
     fresh: list[tuple[str, str]] = field(default_factory=list)  # (rel, oid) of every hashed file
 
 
 class _Dir:
-    __slots__ = ("entries", "files", "parent", "slot")
+    __slots__ = ("entries", "files", "folder", "parent", "slot")
 
     def __init__(self, parent: _Dir | None, slot: int) -> None:
         # entries: [name, kind, oid|None, size, exec, child _Dir|None]
         self.entries: list[list] = []
         self.files = 0
+        self.folder = ""
         self.parent = parent
         self.slot = slot
 
 
 def _same(rec: tuple | None, st: os.stat_result) -> bool:
-    return rec is not None and rec[1] == st.st_ino and rec[2] == st.st_mtime_ns and rec[3] == st.st_size
+    return rec is not None and rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size
 
 
 def snapshot(
@@ -80,12 +82,11 @@ def snapshot(
         return None
     except PermissionError as e:
         raise _denied(path) from e
-    cached = stats.load(rel)
     if stat_mod.S_ISREG(st.st_mode):
-        rec = cached.get(rel)
+        rec = stats.entry(rel)
         exe = bool(st.st_mode & 0o100)
         if _same(rec, st):
-            return Snapshot(FILE, rec[4], st.st_size, 1, exe)
+            return Snapshot(FILE, rec[3], st.st_size, 1, exe)
         task = progress.task(f"hashing {rel}", 1)
         oid = _hash_guarded(hash_fn, str(path), st.st_size)
         task.advance()
@@ -97,11 +98,13 @@ def snapshot(
     if not stat_mod.S_ISDIR(st.st_mode):
         raise PathError(f"{rel} is neither a file nor a folder", "only files and folders can be tracked")
 
+    cached = stats.load(rel)
     dirs: list[_Dir] = []
     pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
-    _walk(str(path), rel + "/", _Dir(None, -1), dirs, pending, cached, ignore)
-
     snap = Snapshot(TREE, "", 0, 0)
+    _walk(str(path), rel, _Dir(None, -1), dirs, pending, cached, ignore, snap.keep)
+    for folder in cached.keys() - {d.folder for d in dirs}:
+        snap.keep[folder] = set()  # a folder that is gone
     if pending:
         _hash_pending(pending, hash_fn, progress, rel)
         snap.hashed = len(pending)
@@ -137,13 +140,15 @@ def snapshot(
 
 def _walk(
     dirpath: str,
-    prefix: str,
+    folder: str,
     node: _Dir,
     dirs: list[_Dir],
     pending: list,
     cached: dict,
     ignore: Ignore | None,
+    keep: dict[str, set[str]],
 ) -> None:
+    node.folder = folder
     dirs.append(node)
     try:
         it = os.scandir(dirpath)
@@ -151,34 +156,43 @@ def _walk(
         raise _denied(Path(dirpath)) from e
     entries = node.entries
     subdirs = []
+    known = cached.get(folder, {})
+    hits = 0
+    prefix = folder + "/"
     with it:
         for e in it:
-            rel = prefix + e.name
+            name = e.name
             if e.is_dir(follow_symlinks=False):
-                if ignore is not None and ignore.match(rel, True):
+                if ignore is not None and ignore.match(prefix + name, True):
                     continue
-                subdirs.append((e.path, rel, len(entries)))
-                entries.append([e.name, TREE, None, 0, False, None])
+                subdirs.append((e.path, prefix + name, len(entries)))
+                entries.append([name, TREE, None, 0, False, None])
                 continue
-            if ignore is not None and ignore.match(rel, False):
+            if ignore is not None and ignore.match(prefix + name, False):
                 continue
             try:
                 st = e.stat()  # follows symlinks: a symlink-linked file is its cache object
             except FileNotFoundError:
-                raise PathError(f"{rel} is a broken symbolic link", "remove it, or add it to .cairnignore") from None
+                raise PathError(
+                    f"{prefix}{name} is a broken symbolic link", "remove it, or add it to .cairnignore"
+                ) from None
             if not stat_mod.S_ISREG(st.st_mode):
                 continue  # sockets, fifos, devices: not data
-            rec = cached.get(rel)
-            if rec is not None and rec[1] == st.st_ino and rec[2] == st.st_mtime_ns and rec[3] == st.st_size:
-                entries.append([e.name, FILE, rec[4], st.st_size, bool(st.st_mode & 0o100), None])
-            else:
-                entry = [e.name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
-                entries.append(entry)
-                pending.append((e.path, rel, st.st_ino, st.st_mtime_ns, st.st_size, entry))
+            rec = known.get(name)
+            if rec is not None:
+                hits += 1
+                if rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
+                    entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
+                    continue
+            entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
+            entries.append(entry)
+            pending.append((e.path, prefix + name, st.st_ino, st.st_mtime_ns, st.st_size, entry))
+    if hits < len(known):  # files that were deleted: forget them
+        keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
     for sub_path, sub_rel, slot in subdirs:
         child = _Dir(node, slot)
         entries[slot][5] = child
-        _walk(sub_path, sub_rel + "/", child, dirs, pending, cached, ignore)
+        _walk(sub_path, sub_rel, child, dirs, pending, cached, ignore, keep)
 
 
 def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:

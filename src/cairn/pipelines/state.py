@@ -20,7 +20,7 @@ def path_state(ws: Workspace, rel: str) -> PathState | None:
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
     if snap is None:
         return None
-    ws.stats.update(snap.records)
+    ws.stats.update(snap.records, snap.keep)
     return PathState(rel, snap.kind, snap.oid, snap.size, snap.files)
 
 

@@ -99,7 +99,7 @@ def commit(ws: Workspace, rel: str, kind: str | None = None) -> tuple[Snapshot, 
     records = snap.records
     if kind in ("hardlink", "symlink"):
         records = _link_workspace(ws, rel, snap, kind)
-    ws.stats.update(records)
+    ws.stats.update(records, snap.keep)
     return snap, kind
 
 

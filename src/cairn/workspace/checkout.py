@@ -51,7 +51,7 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
     work = _Plan(rel, p)
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
     if snap is not None:
-        ws.stats.update(snap.records)
+        ws.stats.update(snap.records, snap.keep)
     load = ws.tree_loader(snap.trees if snap else {})
     at_risk: list[str] = []
 

@@ -51,7 +51,7 @@ def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str,
         snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
         if snap is None:
             continue  # deleted in the workspace
-        ws.stats.update(snap.records)
+        ws.stats.update(snap.records, snap.keep)
         out[rel] = Version(snap.kind, snap.oid, snap.size, snap.exec)
         trees.update(snap.trees)
     return out, trees

@@ -42,7 +42,7 @@ def status_of(ws: Workspace, pointer_rel: str) -> PathStatus:
     rel = data_rel(pointer_rel, p)
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
     if snap is not None:
-        ws.stats.update(snap.records)
+        ws.stats.update(snap.records, snap.keep)
     if snap is None:
         return PathStatus(rel, pointer_rel, "deleted", note="missing from the workspace")
     if snap.oid == p.oid and snap.kind == p.kind and snap.exec == p.exec:

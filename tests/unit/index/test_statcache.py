@@ -1,4 +1,4 @@
-"""The stat cache: (path, inode, mtime_ns, size) -> oid in SQLite."""
+"""The stat cache: (path, inode, mtime_ns, size) -> oid in SQLite, one row per folder."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ def cache(tmp_path: Path) -> Iterator[StatCache]:
     sc.close()
 
 
-def _rec(record: tuple) -> tuple:
-    """(inode, mtime_ns, size, oid) of a loaded record, whatever else the record carries."""
-    return tuple(record[-4:])
+def _flat(cache: StatCache, prefix: str) -> dict[str, tuple]:
+    """What load(prefix) holds, as path -> (inode, mtime_ns, size, oid)."""
+    folders = cache.load(prefix).items()
+    return {f"{folder}/{name}" if folder else name: e for folder, files in folders for name, e in files.items()}
 
 
 def _rows(*paths: str, oid: str = A) -> list[tuple[str, int, int, int, str]]:
@@ -40,29 +41,30 @@ def test_load_returns_only_the_prefix(cache: StatCache) -> None:
     cache.update(
         _rows("data", "data/a", "data/sub/b", "data2", "data2/x", "data.csv", "data-old/y", "dat", "data0", "d/data/z")
     )
-    assert set(cache.load("data")) == {"data", "data/a", "data/sub/b"}
-    assert set(cache.load("data2")) == {"data2", "data2/x"}
-    assert set(cache.load("data/sub")) == {"data/sub/b"}
-    assert set(cache.load("d")) == {"d/data/z"}
+    assert set(_flat(cache, "data")) == {"data/a", "data/sub/b"}
+    assert set(_flat(cache, "data2")) == {"data2/x"}
+    assert set(_flat(cache, "data/sub")) == {"data/sub/b"}
+    assert set(_flat(cache, "d")) == {"d/data/z"}
     assert cache.load("nothing") == {}
 
 
 def test_load_returns_the_records(cache: StatCache) -> None:
     cache.update([("data/a", 7, 123_456_789_012_345_678, 42, B)])
-    loaded = cache.load("data")
-    assert list(loaded) == ["data/a"]
-    assert _rec(loaded["data/a"]) == (7, 123_456_789_012_345_678, 42, B)
+    assert _flat(cache, "data") == {"data/a": (7, 123_456_789_012_345_678, 42, B)}
+    assert cache.entry("data/a") == (7, 123_456_789_012_345_678, 42, B)
+    assert cache.entry("data/b") is None
+    assert cache.entry("elsewhere/a") is None
 
 
 def test_non_ascii_paths_below_the_prefix(cache: StatCache) -> None:
     cache.update(_rows("data/é", "data/日本/x", "data\u00e9", "datä"))
-    assert set(cache.load("data")) == {"data/é", "data/日本/x"}
+    assert set(_flat(cache, "data")) == {"data/é", "data/日本/x"}
 
 
 def test_update_replaces_existing_records(cache: StatCache) -> None:
     cache.update([("data/a", 1, 1, 1, A), ("data/b", 2, 2, 2, B)])
     cache.update([("data/a", 9, 9, 9, C)])
-    assert {p: _rec(r) for p, r in cache.load("data").items()} == {"data/a": (9, 9, 9, C), "data/b": (2, 2, 2, B)}
+    assert _flat(cache, "data") == {"data/a": (9, 9, 9, C), "data/b": (2, 2, 2, B)}
 
 
 def test_update_with_nothing_is_a_no_op(cache: StatCache) -> None:
@@ -73,7 +75,7 @@ def test_update_with_nothing_is_a_no_op(cache: StatCache) -> None:
 
 def test_update_accepts_an_iterator(cache: StatCache) -> None:
     cache.update(iter(_rows("data/a", "data/b")))
-    assert set(cache.load("data")) == {"data/a", "data/b"}
+    assert set(_flat(cache, "data")) == {"data/a", "data/b"}
 
 
 def test_records_persist_across_instances(tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_records_persist_across_instances(tmp_path: Path) -> None:
     first.close()
     second = StatCache(db)
     try:
-        assert set(second.load("data")) == {"data/a", "data/b"}
+        assert set(_flat(second, "data")) == {"data/a", "data/b"}
     finally:
         second.close()
 
@@ -94,8 +96,8 @@ def test_two_open_instances_see_each_others_writes(tmp_path: Path) -> None:
     try:
         one.update(_rows("data/a"))
         two.update(_rows("data/b", oid=B))
-        assert set(one.load("data")) == {"data/a", "data/b"}
-        assert _rec(two.load("data")["data/a"])[3] == A
+        assert set(_flat(one, "data")) == {"data/a", "data/b"}
+        assert two.entry("data/a")[3] == A
     finally:
         one.close()
         two.close()
@@ -105,9 +107,35 @@ def test_failed_update_is_rolled_back(cache: StatCache) -> None:
     cache.update(_rows("data/a"))
     with pytest.raises(Exception):  # noqa: B017 - sqlite3 raises its own error types
         cache.update([("data/b", 1, 1, 1, A), ("data/c", 1, 1)])  # type: ignore[list-item]
-    assert set(cache.load("data")) == {"data/a"}
+    assert set(_flat(cache, "data")) == {"data/a"}
     cache.update(_rows("data/d"))  # the connection is usable afterwards
-    assert set(cache.load("data")) == {"data/a", "data/d"}
+    assert set(_flat(cache, "data")) == {"data/a", "data/d"}
+
+
+def test_keep_drops_files_that_are_gone(cache: StatCache) -> None:
+    cache.update(_rows("data/a", "data/b", "data/sub/c", "other/x"))
+    cache.update(_rows("data/d"), keep={"data": {"a", "d"}, "data/sub": set()})
+    assert set(_flat(cache, "data")) == {"data/a", "data/d"}
+    assert "data/sub" not in cache.load("data")  # an emptied folder leaves no row
+    assert set(_flat(cache, "other")) == {"other/x"}
+
+
+def test_a_version_1_database_is_replaced(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "stat.db"
+    old = sqlite3.connect(db)
+    old.execute("CREATE TABLE stat (path TEXT PRIMARY KEY, ino INTEGER, mtime_ns INTEGER, size INTEGER, oid TEXT)")
+    old.execute("INSERT INTO stat VALUES ('data/a', 1, 1, 1, ?)", (A,))
+    old.commit()
+    old.close()
+    sc = StatCache(db)
+    try:
+        assert sc.load("data") == {}
+        sc.update(_rows("data/b"))
+        assert set(_flat(sc, "data")) == {"data/b"}
+    finally:
+        sc.close()
 
 
 def test_record_file(cache: StatCache, tmp_path: Path) -> None:
@@ -121,7 +149,7 @@ def test_close_twice(cache: StatCache) -> None:
     cache.update(_rows("x"))
     cache.close()
     cache.close()
-    assert set(cache.load("x")) == {"x"}  # reopens on demand
+    assert cache.entry("x") == _rows("x")[0][1:]  # reopens on demand
 
 
 segment = st.text("ab./-0_é", min_size=1, max_size=4)
@@ -135,7 +163,7 @@ def test_load_prefix_property(stored: set[str], prefix: str) -> None:
         sc = StatCache(Path(d) / "stat.db")
         try:
             sc.update(_rows(*sorted(stored)))
-            expected = {p for p in stored if p == prefix or p.startswith(prefix + "/")}
-            assert set(sc.load(prefix)) == expected
+            expected = {p for p in stored if p.startswith(prefix + "/")}
+            assert set(_flat(sc, prefix)) == expected
         finally:
             sc.close()
