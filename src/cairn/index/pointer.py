@@ -1,4 +1,8 @@
-"""Pointer files (`<path>.cairn`): the small YAML file committed to git for each tracked path."""
+"""Pointer files (`<path>.cairn`): the small YAML file committed to git for each tracked path.
+
+Pointers as cairn writes them (plain names, ASCII) are read and written by a strict fast path
+that yields exactly what PyYAML would (a property test holds it to that); anything else goes
+through PyYAML. Importing PyYAML costs ~10 ms, which is a tenth of a no-op `status`."""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from cairn.errors import PointerError
 from cairn.objects.hashing import is_oid
@@ -17,12 +19,32 @@ POINTER_VERSION = 1
 SUFFIX = ".cairn"
 _KEYS = ("version", "path", "kind", "oid", "size", "files", "exec")
 
-try:
-    _Loader = yaml.CSafeLoader
-    _Dumper = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader  # type: ignore[assignment,misc]
-    _Dumper = yaml.SafeDumper  # type: ignore[assignment,misc]
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_CHARS = _NAME_START | frozenset("0123456789.-")
+_HEX = frozenset("0123456789abcdef")
+# plain scalars that YAML 1.1 resolves to booleans or null rather than strings
+_YAML_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null"})
+
+
+def _plain_name(value: str) -> bool:
+    """A name that YAML writes bare and reads back as the same string."""
+    return (
+        bool(value)
+        and value[0] in _NAME_START
+        and all(c in _NAME_CHARS for c in value)
+        and value.lower() not in _YAML_WORDS
+    )
+
+
+def _plain_oid(value: str) -> bool:
+    # all digits would read back as an int (or octal); hex letters make it a string
+    return len(value) == 64 and all(c in _HEX for c in value) and not value.isdigit()
+
+
+def _yaml():  # the module, imported only when the fast path does not apply
+    import yaml
+
+    return yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +59,12 @@ class Pointer:
     exec: bool = False
 
     def to_yaml(self) -> str:
+        if _plain_name(self.path) and _plain_oid(self.oid) and self.kind in (FILE, TREE):
+            text = (
+                f"version: {POINTER_VERSION}\npath: {self.path}\nkind: {self.kind}\noid: {self.oid}\n"
+                f"size: {self.size}\nfiles: {self.files}\n"
+            )
+            return text + "exec: true\n" if self.exec else text
         doc: dict[str, object] = {
             "version": POINTER_VERSION,
             "path": self.path,
@@ -47,18 +75,59 @@ class Pointer:
         }
         if self.exec:
             doc["exec"] = True
-        return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+        yaml = _yaml()
+        return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
+def _fast_load(text: str | bytes) -> dict[str, object] | None:
+    """The mapping PyYAML would read, for pointers in the form `to_yaml` writes; else None."""
+    if isinstance(text, bytes):
+        if not text.isascii():
+            return None
+        text = text.decode("ascii")
+    elif not text.isascii():
+        return None
+    doc: dict[str, object] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        key, sep, value = line.partition(": ")
+        if not sep or key in doc:
+            return None
+        if key in ("version", "size", "files"):
+            if not value.isdigit() or (value[0] == "0" and value != "0"):  # leading 0: YAML octal
+                return None
+            doc[key] = int(value)
+        elif (
+            (key == "path" and _plain_name(value))
+            or (key == "kind" and value in (FILE, TREE))
+            or (key == "oid" and _plain_oid(value))
+        ):
+            doc[key] = value
+        elif key == "exec" and value == "true":
+            doc[key] = True
+        else:
+            return None
+    return doc or None
+
+
+def _load(text: str | bytes, where: str, fix: str) -> object:
+    doc = _fast_load(text)
+    if doc is not None:
+        return doc
+    yaml = _yaml()
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PointerError(f"pointer file {where} is not valid YAML{at}", fix) from None
 
 
 def parse(text: str | bytes, where: str) -> Pointer:
     """Parse and validate pointer text; `where` names the file (and revision) in errors."""
     fix = f"restore it with `git checkout -- {where}` or re-create it with `cairn add`"
-    try:
-        doc = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PointerError(f"pointer file {where} is not valid YAML{at}", fix) from None
+    doc = _load(text, where, fix)
     if not isinstance(doc, dict):
         raise PointerError(f"pointer file {where} is not a mapping of keys to values", fix)
     version = doc.get("version")

@@ -63,6 +63,67 @@ def test_round_trip(name: str, kind: str, oid: str, size: int, files: int, exe: 
     assert parse(text, "x.cairn").to_yaml() == text  # stable: dumping again changes nothing
 
 
+plain_names = st.text("abcXYZ_019.-", min_size=1, max_size=12) | st.sampled_from(["yes", "No", "ON", "null", "x1"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=plain_names | file_names,
+    oid=st.text("0123456789abcdef", min_size=64, max_size=64) | st.text("01234567", min_size=64, max_size=64),
+    size=st.integers(0, 2**63),
+    exe=st.booleans(),
+)
+def test_written_text_is_what_pyyaml_writes(name: str, oid: str, size: int, exe: bool) -> None:
+    p = Pointer(name, "file", oid, size, 1, exe)
+    doc = {"version": 1, "path": name, "kind": "file", "oid": oid, "size": size, "files": 1}
+    if exe:
+        doc["exec"] = True
+    assert p.to_yaml() == yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
+pointer_lines = st.sampled_from(
+    [
+        "version: 1",
+        "version: 01",
+        "version: 2",
+        "path: data",
+        "path: yes",
+        "path: 12",
+        "path: a b",
+        "path: 'q'",
+        "kind: tree",
+        "kind: file",
+        "kind: blob",
+        f"oid: {OID}",
+        f"oid: {'1' * 64}",
+        f"oid: {'0' * 63}7",
+        "size: 0",
+        "size: 010",
+        "size: 1_000",
+        "size: 0x10",
+        "files: 3",
+        "exec: true",
+        "exec: false",
+        "path:data",
+        "size:  5",
+        "# comment",
+        "path: data # note",
+        "- x",
+        "oid: ",
+        "path: é",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pointer_lines, max_size=9), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_fast_reader_agrees_with_pyyaml(lines: list[str], newline: str, as_bytes: bool) -> None:
+    text = newline.join(lines) + newline
+    fast = ptr._fast_load(text.encode() if as_bytes else text)
+    if fast is not None:
+        assert fast == yaml.safe_load(text)
+
+
 @pytest.mark.parametrize("name", ["true", "null", "123", "1e3", "0o17", "~", "- x", "a: b", "#x", "yes", "'q'"])
 def test_names_that_look_like_other_yaml_values_stay_strings(name: str) -> None:
     assert parse(Pointer(name, "file", OID, 1, 1).to_yaml(), "x").path == name
