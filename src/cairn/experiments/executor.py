@@ -87,8 +87,7 @@ def _pipeline(root: Path, targets: list[str], where: str | None = None) -> Pipel
             f"there is no cairn.yaml in {where or root}; an experiment runs the pipeline",
             "define stages first (`cairn stage add ...`)",
         )
-    for target in targets:
-        pipeline.stage(target)
+    pipeline.expand(targets)  # a foreach / matrix name stands for its stages
     return pipeline
 
 

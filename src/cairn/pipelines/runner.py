@@ -107,18 +107,18 @@ class Runner:
     # -- planning ----------------------------------------------------------------------------
     def selection(self, opts: ReproOptions) -> tuple[list[str], set[str]]:
         """(stages to consider in order, stages forced to run)."""
-        for t in opts.targets:
-            self.graph.pipeline.stage(t)  # unknown names fail with a suggestion
-        if not opts.targets:  # --single / --downstream narrow given targets; without any, every stage
+        # a foreach / matrix name stands for its stages; unknown names fail with a suggestion
+        targets = self.graph.pipeline.expand(opts.targets)
+        if not targets:  # --single / --downstream narrow given targets; without any, every stage
             chosen = set(self.graph.pipeline.stages)
         elif opts.single:
-            chosen = set(opts.targets)
+            chosen = set(targets)
         elif opts.downstream:
-            chosen = self.graph.downstream(opts.targets)
+            chosen = self.graph.downstream(targets)
         else:
-            chosen = self.graph.upstream(opts.targets)
+            chosen = self.graph.upstream(targets)
         order = [s for s in self.graph.order() if s in chosen]
-        forced = set(order) if opts.force and not opts.targets else set(opts.targets) if opts.force else set()
+        forced = set(order) if opts.force and not targets else set(targets) if opts.force else set()
         return order, forced
 
     def check(self, stage: Stage) -> tuple[list[str], list[PathState], dict[str, dict[str, Any]]]:

@@ -69,12 +69,34 @@ class Pipeline:
 
     def stage(self, name: str) -> Stage:
         if name not in self.stages:
-            near = difflib.get_close_matches(name, list(self.stages), n=1)
+            names = list(dict.fromkeys([*self.stages, *self.groups()]))
+            near = difflib.get_close_matches(name, names, n=1)
             raise PipelineError(
                 f"there is no stage named {name!r} in {PIPELINE_FILE}",
                 f"did you mean {near[0]!r}?" if near else f"stages: {', '.join(self.stages) or 'none'}",
             )
         return self.stages[name]
+
+    def groups(self) -> dict[str, list[str]]:
+        """foreach / matrix name -> the stages it generates (`train` -> train@small, train@large)."""
+        out: dict[str, list[str]] = {}
+        for name in self.stages:
+            if "@" in name:  # names in cairn.yaml cannot hold '@': only generated ones do
+                out.setdefault(name.partition("@")[0], []).append(name)
+        return out
+
+    def expand(self, targets: list[str]) -> list[str]:
+        """Stage names for command-line targets: a stage's own name, or the name of a foreach /
+        matrix stage for every stage it generates (as in DVC). Unknown names fail with a
+        suggestion."""
+        groups = self.groups()
+        out: list[str] = []
+        for target in targets:
+            if target not in self.stages and target in groups:
+                out.extend(groups[target])
+            else:
+                out.append(self.stage(target).name)
+        return list(dict.fromkeys(out))
 
 
 class _Problems:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cairn.errors import StageFailedError
+from cairn.errors import PipelineError, StageFailedError
 
 TWO_STAGES = """
 stages:
@@ -446,3 +446,43 @@ def test_no_pipeline(pipe):
     proc = pipe.repro(expect=2)
     assert "error: there is no cairn.yaml in" in proc.stderr
     assert "cairn stage add -n NAME" in proc.stderr
+
+
+def test_a_foreach_or_matrix_name_runs_every_stage_it_generates(pipe, assert_error):
+    pipe.yaml(
+        """
+        stages:
+          prepare:
+            cmd: echo data > data.txt
+            outs: [data.txt]
+          train:
+            foreach: [small, large]
+            do:
+              cmd: cat data.txt > model-${item}.txt
+              deps: [data.txt]
+              outs:
+                - model-${item}.txt
+          eval:
+            matrix:
+              size: [small, large]
+              seed: [1, 2]
+            cmd: cat model-${item.size}.txt > eval-${item.size}-${item.seed}.txt
+            deps:
+              - model-${item.size}.txt
+            outs:
+              - eval-${item.size}-${item.seed}.txt
+          report:
+            cmd: echo r > report.txt
+            outs: [report.txt]
+        """
+    )
+    # as in DVC: the name of the foreach stage stands for all its generated stages (and upstream)
+    assert pipe.ran(pipe.repro("train")) == ["prepare", "train@small", "train@large"]
+    assert pipe.ran(pipe.repro("eval", "-s")) == ["eval@small-1", "eval@small-2", "eval@large-1", "eval@large-2"]
+    assert pipe.ran(pipe.repro("train", "-f")) == ["train@small", "train@large"]  # forced: exactly the group
+    assert pipe.ran(pipe.repro("train", "--downstream")) == []  # all up to date
+    assert set(pipe.stale()) == {"report"}
+    # exact names still work, and an unknown name suggests a group too
+    assert pipe.ran(pipe.repro("train@large", "-f", "-s")) == ["train@large"]
+    proc = pipe.repro("trian", expect=None)
+    assert_error(proc, PipelineError, "there is no stage named 'trian'", "did you mean 'train'?")

@@ -135,6 +135,37 @@ def test_unknown_stage_names_suggest_the_nearest(tmp_path):
     assert e.value.hint == "stages: train, evaluate"
 
 
+def test_a_foreach_or_matrix_name_expands_to_its_stages(tmp_path):
+    p = pipeline(
+        tmp_path,
+        """
+        stages:
+          train:
+            foreach: [small, "x@y"]
+            do: {cmd: "echo ${item}"}
+          eval:
+            matrix: {size: [small, large], seed: [1]}
+            cmd: echo
+          report: {cmd: echo}
+        """,
+    )
+    assert p.groups() == {"train": ["train@small", "train@x@y"], "eval": ["eval@small-1", "eval@large-1"]}
+    assert p.expand(["train"]) == ["train@small", "train@x@y"]
+    assert p.expand(["report", "eval", "eval@large-1", "train@small"]) == [
+        "report",
+        "eval@small-1",
+        "eval@large-1",
+        "train@small",
+    ]
+    assert p.expand([]) == []
+    with pytest.raises(PipelineError) as e:
+        p.expand(["trian"])
+    assert e.value.message == "there is no stage named 'trian' in cairn.yaml"
+    assert e.value.hint == "did you mean 'train'?"
+    with pytest.raises(PipelineError):
+        p.expand(["train@medium"])
+
+
 # -- interpolation -------------------------------------------------------------------------------
 
 
