@@ -182,7 +182,13 @@ class Repo:
         from cairn.workspace import add as add_op
 
         rels = [self.ws.rel(p) for p in paths]
-        git_tracked = self.git.tracked_under if self.git is not None else None
+        git_tracked = None
+        if not self.config.get("core.no_scm"):
+            from cairn.scm.staged import tracked_under
+
+            def git_tracked(rel: str) -> list[str]:
+                return tracked_under(self.root, rel)
+
         with self.lock():
             for rel in rels:
                 add_op.check_addable(self.ws, rel, git_tracked)
