@@ -74,6 +74,8 @@ def test_overlapping_tracked_paths(repo, assert_error):
         "re-add the whole folder instead: cairn add data",
     )
     repo.cairn("add", "other/sub")
+    repo.write({"other/new.bin": b"new"})
+    cached = repo.cache_oids()
     proc = repo.cairn("add", "other", expect=None)
     assert_error(
         proc,
@@ -83,6 +85,7 @@ def test_overlapping_tracked_paths(repo, assert_error):
     )
     assert not (repo.root / "other.cairn").exists()
     assert not (repo.root / "data" / "sub.cairn").exists()
+    assert repo.cache_oids() == cached  # refused before anything was stored
 
 
 # -- broken pointers -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from blake3 import blake3
 
 from cairn.errors import PathError, PermissionDeniedError
 from cairn.index.ignore import Ignore
+from cairn.index.pointer import SUFFIX
 from cairn.index.statcache import StatCache
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
@@ -48,6 +49,7 @@ class Snapshot:
     records: list[tuple[str, int, int, int, str]] = field(default_factory=list)  # new stat rows
     keep: dict[str, set[str]] = field(default_factory=dict)  # folders whose stat rows went stale
     fresh: list[tuple[str, str]] = field(default_factory=list)  # (rel, oid) of every hashed file
+    pointers: list[str] = field(default_factory=list)  # pointer files found inside (tracked on their own)
 
 
 class _Dir:
@@ -73,8 +75,10 @@ def snapshot(
     ignore: Ignore | None = None,
     hash_fn: HashFn = lambda p, size: hash_file(p),
     progress: Progress = NULL,
+    before_hashing: Callable[[Snapshot], None] | None = None,
 ) -> Snapshot | None:
-    """Snapshot `path` (repo-relative `rel`); None when it does not exist."""
+    """Snapshot `path` (repo-relative `rel`); None when it does not exist. `before_hashing` sees
+    the walked snapshot (say, to refuse it) before any file is read or stored."""
     start_ns = time.time_ns()
     try:
         st = os.stat(path)
@@ -102,9 +106,11 @@ def snapshot(
     dirs: list[_Dir] = []
     pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
     snap = Snapshot(TREE, "", 0, 0)
-    _walk(str(path), rel, _Dir(None, -1), dirs, pending, cached, ignore, snap.keep)
+    _walk(str(path), rel, _Dir(None, -1), dirs, pending, cached, ignore, snap)
     for folder in cached.keys() - {d.folder for d in dirs}:
         snap.keep[folder] = set()  # a folder that is gone
+    if before_hashing is not None:
+        before_hashing(snap)
     if pending:
         _hash_pending(pending, hash_fn, progress, rel)
         snap.hashed = len(pending)
@@ -146,7 +152,7 @@ def _walk(
     pending: list,
     cached: dict,
     ignore: Ignore | None,
-    keep: dict[str, set[str]],
+    snap: Snapshot,
 ) -> None:
     node.folder = folder
     dirs.append(node)
@@ -178,6 +184,8 @@ def _walk(
                 ) from None
             if not stat_mod.S_ISREG(st.st_mode):
                 continue  # sockets, fifos, devices: not data
+            if name.endswith(SUFFIX):
+                snap.pointers.append(prefix + name)
             rec = known.get(name)
             if rec is not None:
                 hits += 1
@@ -188,11 +196,11 @@ def _walk(
             entries.append(entry)
             pending.append((e.path, prefix + name, st.st_ino, st.st_mtime_ns, st.st_size, entry))
     if hits < len(known):  # files that were deleted: forget them
-        keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
+        snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
     for sub_path, sub_rel, slot in subdirs:
         child = _Dir(node, slot)
         entries[slot][5] = child
-        _walk(sub_path, sub_rel, child, dirs, pending, cached, ignore, keep)
+        _walk(sub_path, sub_rel, child, dirs, pending, cached, ignore, snap)
 
 
 def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:

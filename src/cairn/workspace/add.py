@@ -47,14 +47,6 @@ def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str
                 f"{rel} is inside {anc}, which is already tracked ({anc}{ptr.SUFFIX})",
                 f"re-add the whole folder instead: cairn add {anc}",
             )
-    # Tracked descendant: `data/sub` is tracked and the user adds `data`.
-    if os.path.isdir(ws.abs(rel)):
-        inner = next(iter(ws.pointer_files(rel)), None)
-        if inner is not None:
-            raise OverlapError(
-                f"{rel} contains {inner}, which is tracked on its own",
-                f"remove that pointer first (git rm {inner}) and then add {rel}",
-            )
     if git_tracked is not None:
         tracked = git_tracked(rel)
         if tracked:
@@ -64,8 +56,22 @@ def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str
             )
 
 
+def _no_pointers_inside(rel: str):
+    # Tracked descendant: `data/sub` is tracked and the user adds `data`. Checked on the walk
+    # that add makes anyway, before anything is read or stored.
+    def check(snap: Snapshot) -> None:
+        if snap.pointers:
+            inner = min(snap.pointers)
+            raise OverlapError(
+                f"{rel} contains {inner}, which is tracked on its own",
+                f"remove that pointer first (git rm {inner}) and then add {rel}",
+            )
+
+    return check
+
+
 def add(ws: Workspace, rel: str) -> AddResult:
-    snap, kind = commit(ws, rel)
+    snap, kind = commit(ws, rel, before_hashing=_no_pointers_inside(rel))
     pointer_rel = pointer_rel_for(rel)
     new = ptr.Pointer(rel.rpartition("/")[2], snap.kind, snap.oid, snap.size, snap.files, snap.exec)
     pfile = ws.abs(pointer_rel)
@@ -79,12 +85,14 @@ def add(ws: Workspace, rel: str) -> AddResult:
     return AddResult(rel, pointer_rel, snap.oid, snap.kind, snap.size, snap.files, snap.hashed, kind, changed)
 
 
-def commit(ws: Workspace, rel: str, kind: str | None = None) -> tuple[Snapshot, str]:
+def commit(
+    ws: Workspace, rel: str, kind: str | None = None, before_hashing: Callable[[Snapshot], None] | None = None
+) -> tuple[Snapshot, str]:
     """Put `rel` into the cache (one read per changed file, links per cache.type) and return
     its snapshot and the link type used; writes no pointer (pipelines record outs in the lock)."""
     kind = kind or linking.choose(ws.link_types, ws.store, str(ws.tmp))
     ws.store.prepare()
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, _store_fn(ws, kind), ws.progress)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, _store_fn(ws, kind), ws.progress, before_hashing)
     if snap is None:
         raise PathError(f"{rel} does not exist", "check the path")
     if snap.kind == FILE and snap.hashed == 0 and not ws.store.exists(snap.oid):
