@@ -41,6 +41,20 @@ def load(path: Path, name: str | None = None) -> Located:
 
 
 def parse(text: str, name: str) -> Located:
+    node, data = _load(text, name)
+    marks: dict[Path_, tuple[int, int]] = {}
+    if node is not None:
+        _collect(node, (), marks)
+    return Located(data, marks, name)
+
+
+def compose(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (with the start and end of every node: text can be edited in
+    place) and its data."""
+    return _load(text, name)
+
+
+def _load(text: str, name: str) -> tuple[yaml.Node | None, Any]:
     try:
         # compose once, then build the data from the same nodes (not a second parse)
         loader = _Loader(text)
@@ -54,10 +68,7 @@ def parse(text: str, name: str) -> Located:
         at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         problem = getattr(e, "problem", None) or str(e)
         raise PipelineError(f"{at}: invalid YAML: {problem}", "fix the syntax at that position") from None
-    marks: dict[Path_, tuple[int, int]] = {}
-    if node is not None:
-        _collect(node, (), marks)
-    return Located(data, marks, name)
+    return node, data
 
 
 def _collect(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> None:

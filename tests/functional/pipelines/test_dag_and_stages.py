@@ -171,6 +171,35 @@ def test_stage_add_keeps_comments_and_refuses_duplicates(pipe, assert_error):
     assert yaml.safe_load(pipe.read("cairn.yaml"))["stages"]["a"] == {"cmd": "echo new > a.txt", "outs": ["a.txt"]}
 
 
+def test_stage_add_keeps_comments_when_stages_is_not_last_and_when_replacing(pipe):
+    original = """\
+# the pipeline (comments, blank lines and quoting are the user's)
+stages:
+  a:  # writes a.txt
+    cmd: echo a > a.txt
+    outs: ['a.txt']
+
+  c:
+    cmd: echo c > c.txt   # c
+    outs: [c.txt]
+
+# extra metrics
+metrics: [m.json]
+"""
+    (pipe.root / "cairn.yaml").write_text(original)
+    pipe.cairn("stage", "add", "-n", "b", "-d", "a.txt", "-o", "b.txt", "cat a.txt > b.txt")
+    added = "\n  b:\n    cmd: cat a.txt > b.txt\n    deps:\n    - a.txt\n    outs:\n    - b.txt\n"
+    assert pipe.read("cairn.yaml") == original.replace("[c.txt]\n", "[c.txt]\n" + added)
+    pipe.cairn("stage", "add", "-n", "a", "-f", "-o", "a.txt", "echo A > a.txt")
+    assert pipe.read("cairn.yaml") == original.replace("[c.txt]\n", "[c.txt]\n" + added).replace(
+        "  a:  # writes a.txt\n    cmd: echo a > a.txt\n    outs: ['a.txt']\n",
+        "  a:\n    cmd: echo A > a.txt\n    outs:\n    - a.txt\n",
+    )
+    pipe.file("m.json", "{}")
+    pipe.repro()
+    assert pipe.read("b.txt") == "A\n"
+
+
 def test_stage_add_validates_before_writing(pipe, assert_error):
     pipe.yaml("stages:\n  a:\n    cmd: echo > a.txt\n    outs: [a.txt]\n")
     before = pipe.read("cairn.yaml")
