@@ -48,13 +48,18 @@ class _Printer:
 def repro(stages, force, downstream, single, dry, keep_going, jobs, pull, no_run_cache, as_json) -> None:
     """Run the stages of cairn.yaml whose inputs changed (all, or those STAGES need), and record
     them in cairn.lock. Independent stages run in parallel with -j N."""
-    from cairn.pipelines.runner import ReproOptions
+    from cairn.pipelines.runner import ReproFailedError, ReproOptions
 
     opts = ReproOptions(list(stages), force, downstream, single, dry, keep_going, jobs, not no_run_cache)
     with opened(as_json) as repo:
         if pull:
             repo.fetch_pipeline_data()
-        result = repo.repro(opts, _Printer(prefix=jobs > 1, quiet=as_json))
+        try:
+            result = repo.repro(opts, _Printer(prefix=jobs > 1, quiet=as_json))
+        except ReproFailedError as e:
+            if as_json:  # what ran and each failed stage's exit code, for scripts; the error follows
+                emit_json(e.result.to_dict())
+            raise
     if as_json:
         emit_json(result.to_dict())
         return

@@ -74,9 +74,22 @@ class ReproResult:
     would_run: dict[str, list[str]] = field(default_factory=dict)  # --dry: stage -> reasons
     failed: dict[str, str] = field(default_factory=dict)  # stage -> message
     skipped: list[str] = field(default_factory=list)  # not run because something upstream failed
+    # failed stage -> exit code of its failing command: 0 when the commands succeeded but an
+    # output is missing, negative N when killed by signal N, None when it could not start
+    exit_codes: dict[str, int | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+class ReproFailedError(StageFailedError):
+    """StageFailedError (same code and exit code) with the run's result, so callers can read
+    each failed stage's exit code (`exit_codes`) and what did run, not only the message."""
+
+    def __init__(self, message: str, hint: str, result: ReproResult) -> None:
+        super().__init__(message, hint, list(result.failed))
+        self.result = result
+        self.exit_codes = dict(result.exit_codes)
 
 
 @dataclass
@@ -87,7 +100,7 @@ class _Job:
     params: dict[str, dict[str, Any]]
     proc: subprocess.Popen | None = None
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=_TAIL))
-    code: int = 0
+    code: int | None = 0
     error: str = ""
 
 
@@ -175,10 +188,10 @@ class Runner:
         if result.failed:
             names = list(result.failed)
             not_run = f"\nnot run because of the failure: {', '.join(result.skipped)}" if result.skipped else ""
-            raise StageFailedError(
+            raise ReproFailedError(
                 "\n".join(result.failed[n] for n in names) + not_run,
                 "fix the command and run `cairn repro` again; stages that succeeded are recorded",
-                names,
+                result,
             )
         return result
 
@@ -304,14 +317,20 @@ class Runner:
                     job.tail.append(line)
                     self.reporter.stage_output(stage.name, line)
                 _wait_unreaped(proc)
-                self._lifeline.unregister(proc.pid)  # before the reap: the group id is not reused before
+                self._lifeline.unregister(proc.pid)  # before the reap: until then its id cannot be reused
                 job.code = proc.wait()
                 if job.code != 0:
-                    what = "command not found" if job.code == 127 else f"exit code {job.code}"
+                    what = (
+                        "command not found"
+                        if job.code == 127
+                        else f"killed by signal {-job.code}"
+                        if job.code < 0
+                        else f"exit code {job.code}"
+                    )
                     job.error = f"stage {stage.name!r} failed ({what}): {cmd}"
                     break
         except OSError as e:
-            job.code, job.error = -1, f"stage {stage.name!r} could not start: {e}"
+            job.code, job.error = None, f"stage {stage.name!r} could not start: {e}"
         finally:
             self._done.put(stage.name)
 
@@ -324,6 +343,7 @@ class Runner:
         if job.error:
             tail = "\n".join(f"    {line}" for line in list(job.tail)[-10:])
             result.failed[stage.name] = job.error + (f"\n  last lines of its output:\n{tail}" if tail else "")
+            result.exit_codes[stage.name] = job.code
             self.reporter.stage_finished(stage.name, "failed", job.error)
             return
         outs = self._commit_outs(stage)
@@ -403,14 +423,10 @@ def _wait_unreaped(proc: subprocess.Popen) -> None:
     stays taken until `proc.wait()` reaps it)."""
     if not hasattr(os, "waitid"):
         return  # proc.wait() alone: the id is unregistered a moment after it is free
-    while True:
-        try:
-            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-            return
-        except InterruptedError:
-            continue
-        except ChildProcessError:  # already reaped (by _stop_all after Ctrl-C)
-            return
+    try:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # already reaped (by _stop_all after Ctrl-C)
+        pass
 
 
 def tracked_paths(ws: Workspace) -> set[str]:

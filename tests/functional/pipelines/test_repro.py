@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cairn.errors import PipelineError, StageFailedError
@@ -235,6 +237,47 @@ def test_a_failure_stops_scheduling_unless_keep_going(pipe):
     proc = pipe.repro("--keep-going", expect=StageFailedError.exit_code)  # still non-zero
     assert pipe.ran(proc) == ["first", "second", "third"]
     assert pipe.locked() == ["second", "third"]
+
+
+def test_json_reports_each_failed_stages_exit_code(pipe):
+    pipe.yaml(
+        """
+        stages:
+          ok:
+            cmd: echo ok > ok.txt
+            outs: [ok.txt]
+          three:
+            cmd: echo working; exit 3
+            outs: [three.txt]
+          missing:
+            cmd: "true"
+            outs: [never.txt]
+          nowhere:
+            cmd: no-such-command-anywhere
+            outs: [x.txt]
+          killed:
+            cmd: kill -9 $$
+            outs: [k.txt]
+          after:
+            cmd: cat ok.txt three.txt > after.txt
+            deps: [ok.txt, three.txt]
+            outs: [after.txt]
+        """
+    )
+    proc = pipe.repro("--json", "-k", expect=StageFailedError.exit_code)
+    # the run's result is on stdout for scripts (nothing else: the commands' output is not
+    # printed with --json), the error (as without --json) on stderr
+    result = json.loads(proc.stdout)
+    assert result["ran"] == ["ok"] and result["skipped"] == ["after"]
+    assert list(result["failed"]) == ["three", "missing", "nowhere", "killed"]
+    assert result["failed"]["three"].startswith("stage 'three' failed (exit code 3): echo working; exit 3")
+    assert result["failed"]["killed"].startswith("stage 'killed' failed (killed by signal 9): kill -9 $$")
+    # 0: the command succeeded but an output is missing; negative: killed by that signal
+    assert result["exit_codes"] == {"three": 3, "missing": 0, "nowhere": 127, "killed": -9}
+    assert "error: stage 'three' failed (exit code 3)" in proc.stderr
+
+    result = json.loads(pipe.repro("--json", "-f", "-s", "ok").stdout)
+    assert result["ran"] == ["ok"] and result["failed"] == {} and result["exit_codes"] == {}
 
 
 def test_dry_run_says_what_would_run_and_changes_nothing(two):
