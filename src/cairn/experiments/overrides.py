@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,14 @@ def parse(specs: list[str]) -> list[list[Override]]:
         add = key_part.startswith("+")
         key_part = key_part.lstrip("+").strip()
         file, sep, key = key_part.rpartition(":")
-        file = file if sep else params_mod.DEFAULT_PARAMS
+        file = posixpath.normpath(file) if sep else params_mod.DEFAULT_PARAMS
+        if file == ".":
+            raise UserInputError(f"no params file before ':' in {spec!r}", "write FILE:KEY=VALUE, or KEY=VALUE")
+        if posixpath.isabs(file) or file == ".." or file.startswith("../"):
+            raise UserInputError(
+                f"the params file {key_part.rpartition(':')[0]!r} of {spec!r} is outside the repository",
+                "name a file inside the repository, relative to its root",
+            )
         out.append([Override(file, key, v, add) for v in _alternatives(raw.strip(), spec)])
     return out
 
@@ -149,6 +157,7 @@ def _write(path: Path, doc: dict) -> None:
         text = tomlkit.dumps(doc)
     else:
         text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    path.parent.mkdir(parents=True, exist_ok=True)  # `+conf/new.yaml:key=...` makes conf/ too
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -158,6 +158,7 @@ def test_override_of_an_unknown_key_says_which_keys_exist(exp_repo, assert_error
         ("train.depth=range(8,2)", "range(8,2) is empty in 'train.depth=range(8,2)'", "check start, stop and step"),
         ("train.lr.x=1", "params.yaml has no param 'train.lr.x'", None),
         ("+train.lr.x=1", "cannot set 'train.lr.x': 'lr' is not a mapping", "override a leaf key"),
+        (":train.lr=1", "no params file before ':' in ':train.lr=1'", "write FILE:KEY=VALUE, or KEY=VALUE"),
     ],
 )
 def test_bad_override_values(exp_repo, assert_error, spec, message, hint):
@@ -165,6 +166,22 @@ def test_bad_override_values(exp_repo, assert_error, spec, message, hint):
     assert_error(exp_repo.exp("run", "-S", spec, expect=None), UserInputError, message, hint)
     assert exp_repo.snapshot() == before
     assert exp_repo.listed() == {}
+
+
+@pytest.mark.parametrize("file", ["../outside.yaml", "conf/../../outside.yaml", "/tmp/cairn-outside.yaml"])
+def test_an_override_cannot_write_outside_the_repository(exp_repo, assert_error, file):
+    outside = (exp_repo.root / file).resolve()
+    before = exp_repo.snapshot()
+    for queue in ([], ["--queue"]):
+        proc = exp_repo.exp("run", *queue, "-S", f"+{file}:a=1", expect=None)
+        assert_error(
+            proc,
+            UserInputError,
+            f"the params file {file!r} of '+{file}:a=1' is outside the repository",
+            "name a file inside the repository, relative to its root",
+        )
+    assert not outside.exists()
+    assert exp_repo.snapshot() == before and exp_repo.listed() == {} and exp_repo.status() == {}
 
 
 def test_a_name_already_taken_is_refused(exp_repo, assert_error):
