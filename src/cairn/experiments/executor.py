@@ -21,7 +21,17 @@ from cairn.experiments import names as names_mod
 from cairn.experiments import overrides as ovr
 from cairn.experiments.index import ExpIndex
 from cairn.experiments.queue import Entry, Queue, alive
-from cairn.experiments.record import ExpInfo, environment, metric_files, now, read_metrics, read_params, ref_name
+from cairn.experiments.record import (
+    ExpInfo,
+    environment,
+    metric_files,
+    now,
+    params_files,
+    read_metrics,
+    read_params,
+    ref_name,
+)
+from cairn.index import pointer as ptr
 from cairn.index.pointer import Pointer
 from cairn.index.statcache import StatCache
 from cairn.pipelines import dag
@@ -175,8 +185,60 @@ def run_in_workspace(
     status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee, record_errors=False)
     info = _info(ctx.root, ctx.ws, name, base, status, code, error, overrides, dirty, "\n".join(tee.lines))
     info.ref = ref_name(str(base.id), name)
-    info.commit = commit_files(ctx.git, base, ctx.root, workspace_changes(ctx.git), info.ref, info.message())
+    paths = _workspace_paths(ctx, overrides)
+    info.commit = commit_files(ctx.git, base, ctx.root, paths, info.ref, info.message())
     return info
+
+
+def _workspace_paths(ctx: ExpContext, overrides: list[ovr.Override]) -> list[str]:
+    """What an experiment run in the workspace records: every change git sees in the files it
+    tracks (or has staged), and of the untracked files only the ones the run or cairn wrote
+    (params, cairn.lock, uncached outputs, pointers and their .gitignore). Other untracked
+    files stay out, as in DVC: `git add` them to have them recorded."""
+    exact, folders = _recorded_paths(ctx.root, overrides)
+    flags = pygit2.enums.FileStatus
+    changed = flags.WT_NEW | flags.WT_MODIFIED | flags.WT_DELETED | flags.WT_TYPECHANGE | flags.WT_RENAMED
+    changed |= flags.INDEX_NEW | flags.INDEX_MODIFIED | flags.INDEX_DELETED | flags.INDEX_RENAMED
+    out = []
+    for path, status in ctx.git.repo.status().items():
+        if not status & changed:
+            continue
+        if status & flags.WT_NEW and not (  # untracked: git's index does not have it
+            path in exact
+            or path.startswith(folders)
+            or path.endswith(ptr.SUFFIX)
+            or (path.rpartition("/")[2] == ".gitignore" and _has_pointer((ctx.root / path).parent))
+        ):
+            continue
+        out.append(path)
+    return sorted(out)
+
+
+def _has_pointer(folder: Path) -> bool:
+    return any(folder.glob(f"*{ptr.SUFFIX}"))
+
+
+def _recorded_paths(root: Path, overrides: list[ovr.Override]) -> tuple[set[str], tuple[str, ...]]:
+    """(files, folders as `path/` prefixes) an experiment records besides what git tracks:
+    cairn.lock, params files, the pipeline's uncached outputs, the .gitignore beside each cached
+    output."""
+    try:
+        pipeline = load_pipeline(root)
+    except CairnError:
+        pipeline = None
+    exact = {lock_mod.LOCK_FILE} | {o.file for o in overrides} | params_files(root, pipeline)
+    folders: list[str] = []
+    if pipeline is not None:
+        for stage in pipeline.stages.values():
+            for out in stage.outs:
+                if out.cache:
+                    parent = out.path.rpartition("/")[0]
+                    exact.add(f"{parent}/.gitignore" if parent else ".gitignore")
+                elif (root / out.path).is_dir():
+                    folders.append(out.path + "/")
+                else:
+                    exact.add(out.path)
+    return exact, tuple(folders)
 
 
 def enqueue(ctx: ExpContext, combos: list[list[ovr.Override]], name: str | None, targets: list[str]) -> list[Entry]:
@@ -233,7 +295,7 @@ def run_queued(ctx: ExpContext, name: str, reporter=None) -> ExpInfo:
             status, code, error = "killed", e.exit_code, e.message
         info = _info(work, ws, name, base, status, code, error, overrides, False, "\n".join(tee.lines))
         info.ref = ref_name(str(base.id), name)
-        paths = _changed_paths(work, base, ws)
+        paths = _changed_paths(work, base, overrides)
         info.commit = commit_files(ctx.git, base, work, paths, info.ref, info.message())
         q.finish(name, status, code, error)
         if stopped is not None:
@@ -274,26 +336,15 @@ def _prepare_workspace(ctx: ExpContext, base: pygit2.Commit, work: Path) -> Work
     return ws
 
 
-def _changed_paths(work: Path, base: pygit2.Commit, ws: Workspace) -> list[str]:
-    """What a queued run may have changed: files git tracks, the lock, uncached outputs,
-    .gitignore files beside cached outputs."""
-    paths = set(tree_paths(base)) | {lock_mod.LOCK_FILE}
-    try:
-        pipeline = load_pipeline(work)
-    except CairnError:
-        pipeline = None
-    if pipeline is not None:
-        for stage in pipeline.stages.values():
-            for out in stage.outs:
-                if out.cache:
-                    parent = out.path.rpartition("/")[0]
-                    paths.add(f"{parent}/.gitignore" if parent else ".gitignore")
-                elif (work / out.path).is_dir():
-                    # git commits files, not folders: an uncached output folder (plots, a
-                    # cairn.track folder) goes in file by file
-                    paths |= {f.relative_to(work).as_posix() for f in (work / out.path).rglob("*") if f.is_file()}
-                else:
-                    paths.add(out.path)
+def _changed_paths(work: Path, base: pygit2.Commit, overrides: list[ovr.Override]) -> list[str]:
+    """What a queued run may have changed: files git tracks, and what the run or cairn wrote
+    (see _recorded_paths)."""
+    exact, folders = _recorded_paths(work, overrides)
+    paths = set(tree_paths(base)) | exact
+    for folder in folders:
+        # git commits files, not folders: an uncached output folder (plots, a cairn.track
+        # folder) goes in file by file
+        paths |= {f.relative_to(work).as_posix() for f in (work / folder).rglob("*") if f.is_file()}
     return sorted(p for p in paths if not p.startswith(".cairn/"))
 
 

@@ -114,13 +114,18 @@ def read_metrics(root: Path, files: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def read_params(root: Path, pipeline: Pipeline | None) -> dict[str, dict[str, Any]]:
+def params_files(root: Path, pipeline: Pipeline | None) -> set[str]:
+    """params.yaml (when it exists) and every params file the pipeline names."""
     files = {params_mod.DEFAULT_PARAMS} if (root / params_mod.DEFAULT_PARAMS).exists() else set()
     if pipeline is not None:
         files |= set(pipeline.params)
         files |= {ref.file for s in pipeline.stages.values() for ref in s.params}
+    return files
+
+
+def read_params(root: Path, pipeline: Pipeline | None) -> dict[str, dict[str, Any]]:
     out = {}
-    for rel in sorted(files):
+    for rel in sorted(params_files(root, pipeline)):
         try:
             out[rel] = params_mod.flatten(params_mod.read(root / rel, rel))
         except CairnError:

@@ -287,6 +287,14 @@ def test_a_queued_run_records_new_files_of_an_uncached_output_folder(exp_repo):
     assert exp_repo.read("track/plots/metrics/f1.tsv") == "step\tf1\n1\t1.0\n"
 
 
+def test_a_params_file_an_override_creates_is_recorded_queued_or_not(exp_repo):
+    exp_repo.exp("run", "--queue", "-n", "q", "-S", "+conf/extra.yaml:opt.beta=0.5")
+    exp_repo.exp("run", "--run-all")
+    exp_repo.exp("run", "-n", "w", "-S", "+conf/extra.yaml:opt.beta=0.7")
+    assert yaml.safe_load(exp_repo.show_file("q", "conf/extra.yaml")) == {"opt": {"beta": 0.5}}
+    assert yaml.safe_load(exp_repo.show_file("w", "conf/extra.yaml")) == {"opt": {"beta": 0.7}}
+
+
 def test_ctrl_c_on_run_all_stops_and_records_the_running_experiment(exp_repo, markers, start_cairn):
     started = markers / "c.pid"
     exp_repo.exp("run", "--queue", "-n", "c", *sync(started, markers / "never", timeout=20))

@@ -53,6 +53,30 @@ def test_run_applies_overrides_and_records_a_commit_on_a_hidden_ref(exp_repo):
     assert row["baseline"] == head[:7]
 
 
+def test_untracked_files_stay_out_of_the_experiment(exp_repo):
+    # as in DVC: the experiment records what git tracks (changed or not) and what the pipeline
+    # and cairn write, not whatever else lies around in the workspace
+    exp_repo.write("notes.txt", "my private notes\n")
+    exp_repo.write("scratch/big.tmp", "scratch\n")
+    exp_repo.write("staged.py", "print('added to git on purpose')\n")
+    exp_repo.git("add", "staged.py")
+    exp_repo.write("train.py", exp_repo.read("train.py") + "# a tracked file, edited\n")
+    exp_repo.write("extra/data.txt", "new data\n")
+    exp_repo.cairn("add", "extra/data.txt")  # a new pointer (not yet in git) is cairn's to record
+    exp_repo.exp("run", "-n", "clean", "-S", "train.lr=0.2", "-S", "+train.momentum=0.9")
+
+    files = set(exp_repo.git("ls-tree", "-r", "--name-only", exp_repo.ref("clean")).split())
+    assert "notes.txt" not in files and "scratch/big.tmp" not in files
+    assert {"staged.py", "extra/data.txt.cairn", "extra/.gitignore", "params.yaml", "cairn.lock"} <= files
+    assert exp_repo.show_file("clean", "train.py").endswith("# a tracked file, edited\n")
+    assert yaml.safe_load(exp_repo.show_file("clean", "params.yaml"))["train"]["momentum"] == 0.9
+    assert json.loads(exp_repo.show_file("clean", "track/metrics.json"))["acc"] == 0.82
+    assert exp_repo.show()[0]["name"] == "clean"
+    # the user's index is as it was: only staged.py is staged
+    assert exp_repo.git("diff", "--cached", "--name-only").split() == ["staged.py"]
+    assert exp_repo.read("notes.txt") == "my private notes\n"
+
+
 def test_commit_message_carries_the_metadata(exp_repo):
     exp_repo.exp("run", "-n", "meta", "-S", "train.depth=4")
     message = exp_repo.git("log", "-1", "--format=%B", exp_repo.ref("meta"))
