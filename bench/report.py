@@ -15,6 +15,7 @@ from measure import Sample
 from runner import ERROR, FLOOR, NOT_RUN, OK, TOOLS, Side, WorkloadResult
 
 DASH = "—"
+SCALING_TARGET = 12.0  # time(W14) / time(W1): 200,000 files in at most 12x the time of 20,000
 
 
 @dataclass(frozen=True)
@@ -198,16 +199,23 @@ def extra_lines(results: list[WorkloadResult]) -> list[str]:
         else:
             lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {floor.message}")
     if "W14" in by_id:
-        parts = []
+        parts, verdict = [], ""
         for name in TOOLS:
             big, small = by_id["W14"].sides[name], by_id.get("W1")
             if small and big.status == OK and big.samples and small.sides[name].status == OK:
-                parts.append(f"{name} {median(big.samples) / median(small.sides[name].samples):.1f}x")
+                scaling = median(big.samples) / median(small.sides[name].samples)
+                parts.append(f"{name} {scaling:.1f}x")
+                if name == "cairn":
+                    verdict = f" — target for cairn <= {SCALING_TARGET:.0f}x: " + (
+                        "met" if scaling <= SCALING_TARGET else "MISSED"
+                    )
             elif big.status == NOT_RUN:
                 parts.append(f"{name} not run")
             else:
                 parts.append(f"{name} n/a")
-        lines.append(f"- Scaling, time(W14, 10x the files) / time(W1) (10 would be linear): {', '.join(parts)}")
+        lines.append(
+            f"- Scaling, time(W14, 10x the files) / time(W1) (10 would be linear): {', '.join(parts)}{verdict}"
+        )
     for r in results:
         notes = [r.workload.notes] if r.workload.notes else []
         notes += [f"{s.name}: {s.message}" for s in r.sides.values() if s.status == ERROR]

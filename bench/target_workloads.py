@@ -119,8 +119,7 @@ def prebuilt(name: str, build: Step) -> Step:
         else:
             build(ctx)
             saved.parent.mkdir(parents=True, exist_ok=True)
-            tmp = saved.with_name(saved.name + ".tmp")
-            subprocess.run(["rm", "-rf", str(tmp)], check=True)
+            tmp = saved.with_name(saved.name + ".tmp")  # no half copy is ever taken for a whole one
             subprocess.run(["cp", "-a", "--reflink=never", str(ctx.repo), str(tmp)], check=True)
             tmp.rename(saved)
         ctx.cwd = ctx.repo

@@ -53,7 +53,9 @@ def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> 
     huge = _result(bench, "W14", [21.0], "not run (--tools cairn)")
     rows = report.table([small, huge])
     assert "| not run (--tools cairn) | — |" in rows[2]
-    assert "cairn 10.5x, dvc not run" in "\n".join(report.extra_lines([small, huge]))
+    assert "cairn 10.5x, dvc not run — target for cairn <= 12x: met" in "\n".join(report.extra_lines([small, huge]))
+    slow = _result(bench, "W14", [26.0], "not run (--tools cairn)")
+    assert "cairn 13.0x, dvc not run — target for cairn <= 12x: MISSED" in "\n".join(report.extra_lines([small, slow]))
     header = report.Header(
         mode="full",
         runs=3,
