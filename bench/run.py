@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
             f"{scale.small_files:,} small files in {scale.small_folders} folders, "
             f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"
             + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")
-            + f"; {target_workloads.describe(mode)}"
+            + (f"; {target_workloads.describe(mode)}" if any(w.target for w in chosen) else "")
         ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)
