@@ -19,7 +19,7 @@ from typing import Any
 
 from cairn.errors import CairnError
 from cairn.pipelines import params as params_mod
-from cairn.pipelines.spec import Pipeline
+from cairn.pipelines.spec import Pipeline, load_pipeline
 
 EXP_REFS = "refs/cairn/exps/"
 META_VERSION = 1
@@ -112,6 +112,24 @@ def read_metrics(root: Path, files: list[str]) -> dict[str, dict[str, Any]]:
         except (CairnError, OSError, UnicodeDecodeError):
             continue  # a broken metrics file is the run's business; it is still recorded
     return out
+
+
+def live_metrics(workspace: Path) -> dict[str, Any]:
+    """The latest values of a run going on in `workspace`: its pipeline's metrics files as they
+    are now (flat keys; `FILE:KEY` when several files have values), else what cairn.track
+    logged in `track/` when the pipeline declares none or none is written yet."""
+    try:
+        pipeline = load_pipeline(workspace)
+    except CairnError:
+        pipeline = None  # a broken cairn.yaml fails the run; cairn.track may still have logged
+    values = read_metrics(workspace, metric_files(pipeline))
+    if not values:
+        from cairn.track import latest  # a leaf module: no layer is crossed
+
+        return latest(workspace)
+    if len(values) == 1:
+        return dict(next(iter(values.values())))
+    return {f"{file}:{key}": v for file, flat in values.items() for key, v in flat.items()}
 
 
 def params_files(root: Path, pipeline: Pipeline | None) -> set[str]:

@@ -113,12 +113,12 @@ class Experiments:
             q.close()
 
     def live_metrics(self, entry: Entry) -> dict[str, Any]:
-        """Latest values a running experiment logged with cairn.track."""
+        """Latest values of a running experiment: its pipeline's metrics files (else cairn.track's)."""
         if not entry.workspace or entry.status != "running":
             return {}
-        from cairn.track import latest
+        from cairn.experiments.record import live_metrics
 
-        return latest(Path(entry.workspace))  # cairn.track is a leaf module: no layer is crossed
+        return live_metrics(Path(entry.workspace))
 
     def queue_kill(self, name: str) -> bool:
         q = self.ctx.queue()

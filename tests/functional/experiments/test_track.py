@@ -150,3 +150,34 @@ def test_queue_status_shows_live_metrics_of_a_running_experiment(exp_repo, marke
     # the TSV series went into the experiment's commit with the metrics
     tsv = exp_repo.show_file("live", "track/plots/metrics/acc.tsv")
     assert tsv == "step\tacc\n0\t0.31\n1\t0.62\n"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared-elsewhere", "undeclared"])
+def test_live_metrics_come_from_the_metrics_files_the_pipeline_declares(exp_repo, markers, declared):
+    # the train stage logs to reports/ (with $CAIRN_TRACK_DIR) and declares reports/metrics.json;
+    # undeclared, it logs to track/ (the default), which is still read
+    text = exp_repo.read("cairn.yaml")
+    if declared:
+        text = text.replace(
+            "cmd: " + sys.executable + " train.py", "cmd: CAIRN_TRACK_DIR=reports " + sys.executable + " train.py"
+        )
+        text = text.replace("track/metrics.json", "reports/metrics.json").replace("track/plots", "reports/plots")
+    else:
+        text = text.split("    metrics:")[0]
+    exp_repo.write("cairn.yaml", text)
+    exp_repo.git("rm", "-rq", "track")  # no metrics from the baseline in the experiment's workspace
+    exp_repo.commit("metrics elsewhere")
+    started, go = markers / "live.pid", markers / "go"
+    exp_repo.exp(
+        "run", "--queue", "-n", "lv", "-S", "train.lr=0.3", "-S", f"sync.signal={started}", "-S", f"sync.wait={go}"
+    )
+    exp_repo.queue("start")
+    try:
+        exp_repo.wait_until(started.exists, what="the stage to log and wait")
+        (entry,) = json.loads(exp_repo.queue("status", "--json").stdout)
+        assert entry["status"] == "running"
+        assert entry["live"] == {"acc": 0.72, "loss": 0.28, "step": 1}
+        assert "acc=0.72 loss=0.28 step=1" in exp_repo.queue("status").stdout
+    finally:
+        go.touch()
+    assert exp_repo.wait_queue()["lv"]["status"] == "success"
