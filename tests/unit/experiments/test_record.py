@@ -1,11 +1,66 @@
-"""What `queue status` shows as a running experiment's live values (record.live_metrics)."""
+"""cairn.experiments.record: the commit message format, metrics and params reading, environment,
+the live values `queue status` shows."""
 
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
-from cairn.experiments.record import live_metrics
+from cairn.experiments.record import ExpInfo, environment, live_metrics, parse_message, read_metrics, ref_name
+
+
+def test_message_round_trip():
+    info = ExpInfo(
+        name="brisk-otter",
+        baseline="a" * 40,
+        status="failed",
+        created=1.5,
+        overrides=["train.lr=0.1"],
+        params={"params.yaml": {"train.lr": 0.1}},
+        metrics={"m.json": {"acc": 0.5}},
+        env={"python": "3.11"},
+        exit_code=1,
+        error="boom",
+        log="f" * 64,
+    )
+    msg = info.message()
+    assert msg.startswith("cairn experiment: brisk-otter\n\n")
+    back = parse_message(msg, "c" * 40, ref_name("a" * 40, "brisk-otter"))
+    assert back.to_dict() == {**info.to_dict(), "commit": "c" * 40, "ref": f"refs/cairn/exps/{'a' * 40}/brisk-otter"}
+
+
+def test_messages_that_are_not_experiments_or_of_another_version():
+    assert parse_message("a normal commit\n", "c", "r") is None
+    assert parse_message("cairn experiment: x\n\nnot json", "c", "r") is None
+    assert parse_message('cairn experiment: x\n\n{"version": 99, "name": "x"}', "c", "r") is None
+    assert parse_message('cairn experiment: x\n\n{"version": 1}', "c", "r") is None  # fields missing
+
+
+def test_read_metrics_of_each_format(tmp_path):
+    (tmp_path / "m.json").write_text('{"acc": 0.9, "nested": {"f1": 0.5}}')
+    (tmp_path / "m.yaml").write_text("loss: 0.1\n")
+    (tmp_path / "m.csv").write_text("step,acc\n0,0.5\n1,0.75\n")
+    (tmp_path / "m.tsv").write_text("step\tname\n3\tx\n")
+    (tmp_path / "broken.json").write_text("{")
+    out = read_metrics(tmp_path, ["m.json", "m.yaml", "m.csv", "m.tsv", "broken.json", "missing.json"])
+    assert out == {
+        "m.json": {"acc": 0.9, "nested.f1": 0.5},
+        "m.yaml": {"loss": 0.1},
+        "m.csv": {"step": 1, "acc": 0.75},
+        "m.tsv": {"step": 3, "name": "x"},
+    }
+
+
+def test_environment():
+    env = environment("b" * 40, dirty=True)
+    assert env["python"] == platform.python_version()
+    assert env["platform"] == platform.platform()
+    assert env["commit"] == "b" * 40 and env["dirty"] is True
+    assert any(p.startswith("blake3==") for p in env["packages"])
+    assert env["packages"] == sorted(env["packages"], key=str.lower)
+    assert len(env["fingerprint"]) == 16 and env == environment("b" * 40, dirty=True)
+
 
 PIPELINE = """\
 stages:
