@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -164,6 +165,41 @@ def test_list_is_recursive_with_sizes(storage):
     assert _listing(storage, "objects") == {k: v for k, v in files.items() if k.startswith("objects/")}
     assert _listing(storage, "objects/") == _listing(storage, "objects")
     assert _listing(storage, "objects/ab") == {"objects/ab/" + "c" * 62: 7}
+
+
+@every_backend
+def test_scan_adds_when_each_key_was_written(storage):
+    """gc removes leftovers of interrupted pushes only once they are old enough, by this time."""
+    before = time.time()
+    storage.put_bytes("packs/a.pack", b"x" * 10)
+    storage.put_bytes("objects/ab/cd", b"")
+    scanned = {k: (size, mtime) for k, size, mtime in storage.scan("")}
+    assert {k: size for k, (size, _) in scanned.items()} == _listing(storage)
+    for key, (_, mtime) in scanned.items():
+        # the storage's clock, not ours: allow for a little skew and a coarse timestamp
+        assert mtime is not None and before - 5 <= mtime <= time.time() + 5, key
+    assert [k for k, _, _ in storage.scan("packs")] == ["packs/a.pack"]
+
+
+@every_backend
+def test_peek_reads_a_whole_small_value(storage):
+    storage.put_bytes("cairn-remote.json", b'{"version": 1}')
+    storage.put_bytes("deep/er/key.json", b"{}")
+    assert storage.peek("cairn-remote.json") == b'{"version": 1}'
+    assert storage.peek("deep/er/key.json") == b"{}"
+    with pytest.raises(RemoteKeyMissingError):
+        storage.peek("nope.json")
+
+
+@every_backend
+def test_put_file_consume_may_move_the_file(storage, tmp_path):
+    """A pack built in a temp file is handed over: a backend may take the file itself."""
+    data = _random(100_000, seed=3)
+    src = tmp_path / "pack.tmp"
+    src.write_bytes(data)
+    storage.put_file("packs/p.pack", str(src), consume=True)
+    assert storage.get_bytes("packs/p.pack") == data
+    assert _listing(storage, "packs") == {"packs/p.pack": len(data)}
 
 
 @every_backend

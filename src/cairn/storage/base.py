@@ -21,8 +21,10 @@ class Storage(ABC):
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
     @abstractmethod
-    def put_file(self, key: str, path: str) -> None:
-        """Upload a local file, streaming (large files never sit in memory)."""
+    def put_file(self, key: str, path: str, consume: bool = False) -> None:
+        """Upload a local file, streaming (large files never sit in memory). With `consume` the
+        caller will not use the file again: a backend on the same file system may move it
+        instead of copying (the caller removes it if it is still there)."""
 
     @abstractmethod
     def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
@@ -36,8 +38,20 @@ class Storage(ABC):
     def exists(self, key: str) -> bool: ...
 
     @abstractmethod
+    def scan(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
+        """(key, size, mtime) of every key under the folder `prefix` (recursive), in no set order.
+        mtime is when the key was written, in seconds since the epoch (None when the backend
+        cannot tell)."""
+
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every key under the folder `prefix` (recursive), in no set order."""
+        for key, size, _ in self.scan(prefix):
+            yield key, size
+
+    def peek(self, key: str) -> bytes:
+        """The whole value of one small key, as cheaply as the backend can read it (S3: one
+        signed request without loading s3fs). Same contract as get_bytes."""
+        return self.get_bytes(key)
 
     @abstractmethod
     def delete(self, key: str) -> None:

@@ -6,8 +6,11 @@ extra. Library exceptions are translated into cairn's remote errors here, in one
 from __future__ import annotations
 
 import errno
+import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 from cairn.errors import (
@@ -28,11 +31,33 @@ _CONNECT_TIMEOUT = 5
 _READ_TIMEOUT = 60
 
 
+# Uploads hold at most about twice this much of one file in memory: s3fs reads a file of up to
+# twice its part size whole, and by default sends 10 parts of 50 MiB at once (500 MiB per file).
+# 5 MiB is S3's smallest part; a file needs bigger parts only beyond S3's 10,000 parts.
+_PART = 5 * 1024 * 1024
+_MAX_PARTS = 10_000
+
+
 class FsspecStorage(Storage):
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url.rstrip("/")
         self.protocol, _, self.base = self.url.partition("://")
-        self.fs = _filesystem(self.protocol, dict(options or {}))
+        self.options = dict(options or {})
+        self._fs = None
+        self._fs_lock = threading.Lock()
+
+    @property
+    def fs(self):
+        """The fsspec file system, made on first use: importing s3fs and aiobotocore alone costs
+        ~0.3 s, which a command answered by `peek` never pays."""
+        if self._fs is None:
+            with self._fs_lock:
+                if self._fs is None:
+                    self._fs = _filesystem(self.protocol, dict(self.options))
+        return self._fs
+
+    def _s3(self) -> bool:
+        return self.protocol in ("s3", "s3a")
 
     def _p(self, key: str) -> str:
         return f"{self.base}/{key}" if key else self.base
@@ -51,8 +76,12 @@ class FsspecStorage(Storage):
             self._call(f"writing {key}", lambda: self.fs.pipe_file(tmp, data))
             self._call(f"writing {key}", lambda: self.fs.mv(tmp, self._p(key)))
 
-    def put_file(self, key: str, path: str) -> None:
-        if self.protocol in _ATOMIC_PUT:
+    def put_file(self, key: str, path: str, consume: bool = False) -> None:
+        if self._s3():
+            # parts of _PART, one at a time: a large file never sits in memory
+            part = max(_PART, -(-os.path.getsize(path) // _MAX_PARTS))
+            self._call(f"uploading {key}", lambda: self.fs.put_file(path, self._p(key), chunksize=part))
+        elif self.protocol in _ATOMIC_PUT:
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, self._p(key)))
         else:
             tmp = self._p(f".tmp/{uuid.uuid4().hex}")
@@ -79,6 +108,17 @@ class FsspecStorage(Storage):
     def get_file(self, key: str, path: str) -> None:
         self._call(f"downloading {key}", lambda: self.fs.get_file(self._p(key), path))
 
+    def peek(self, key: str) -> bytes:
+        if self._s3() and self._fs is None:
+            from cairn.storage import s3light
+
+            bucket, _, prefix = self.base.partition("/")
+            try:
+                return s3light.get(self.options, bucket, f"{prefix}/{key}" if prefix else key)
+            except s3light.Unavailable:
+                pass  # the full client answers, with its errors
+        return self.get_bytes(key)
+
     def exists(self, key: str) -> bool:
         try:
             info = self._call(f"checking {key}", lambda: self.fs.info(self._p(key)))
@@ -86,7 +126,7 @@ class FsspecStorage(Storage):
             return False
         return info.get("type") != "directory"  # a key, not a prefix of keys
 
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def scan(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
         root = self._p(prefix).rstrip("/")
         try:
             found = self._call(f"listing {prefix or '/'}", lambda: self.fs.find(root, detail=True))
@@ -97,7 +137,7 @@ class FsspecStorage(Storage):
         for path, info in found.items():
             path = path.split("://", 1)[-1]
             if path.startswith(inside):
-                yield path[cut:], int(info.get("size") or 0)
+                yield path[cut:], int(info.get("size") or 0), _mtime(info)
 
     def delete(self, key: str) -> None:
         try:
@@ -116,6 +156,25 @@ class FsspecStorage(Storage):
                 f"{self.protocol}://{bucket} does not exist",
                 "create the bucket first, or fix the URL with `cairn remote modify NAME url URL`",
             )
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """When a listed key was written: each backend names it differently (s3 LastModified, gcs
+    updated, azure last_modified, sftp and local mtime)."""
+    for name in ("LastModified", "last_modified", "updated", "mtime", "modified", "created"):
+        value = info.get(name)
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
 
 
 def _filesystem(protocol: str, options: dict[str, Any]):
@@ -142,6 +201,9 @@ def _filesystem(protocol: str, options: dict[str, Any]):
         # s3fs retries 5 times by default, around botocore's own retries (nested for reads): a
         # silent endpoint would hang for minutes. botocore alone retries, so the wait is bounded.
         fs.retries = 1
+        # One request per read or part: s3fs otherwise asks for the size (HEAD) before every
+        # whole-object read and fetches big files as 10 parallel 50 MiB parts held in memory.
+        fs.max_concurrency = 1
     return fs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -58,7 +59,14 @@ class LocalStorage(Storage):
             _unlink(tmp)
             raise
 
-    def put_file(self, key: str, path: str) -> None:
+    def put_file(self, key: str, path: str, consume: bool = False) -> None:
+        if consume:
+            try:
+                self._publish(path, key)  # one rename when both are on the same file system
+                return
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
         tmp = self._tmp()
         try:
             shutil.copyfile(path, tmp)
@@ -87,7 +95,7 @@ class LocalStorage(Storage):
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))  # a key, not a folder of keys
 
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def scan(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
         base = self._path(prefix) if prefix else self.root
         for dirpath, dirnames, filenames in os.walk(base):
             if dirpath == self.root and _TMP in dirnames:
@@ -95,10 +103,10 @@ class LocalStorage(Storage):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in filenames:
                 try:
-                    size = os.stat(os.path.join(dirpath, name)).st_size
+                    st = os.stat(os.path.join(dirpath, name))
                 except FileNotFoundError:
                     continue
-                yield (name if rel == "." else f"{rel}/{name}"), size
+                yield (name if rel == "." else f"{rel}/{name}"), st.st_size, st.st_mtime
 
     def delete(self, key: str) -> None:
         _unlink(self._path(key))

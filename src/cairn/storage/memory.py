@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ class MemoryStorage(Storage):
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._data: dict[str, bytes] = {}
+        self._mtime: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -28,8 +30,9 @@ class MemoryStorage(Storage):
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._lock:
             self._data[key] = bytes(data)
+            self._mtime[key] = time.time()
 
-    def put_file(self, key: str, path: str) -> None:
+    def put_file(self, key: str, path: str, consume: bool = False) -> None:
         with open(path, "rb") as f:
             self.put_bytes(key, f.read())
 
@@ -48,12 +51,18 @@ class MemoryStorage(Storage):
     def exists(self, key: str) -> bool:
         return key in self._data
 
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def scan(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
         p = prefix.rstrip("/") + "/" if prefix else ""
         with self._lock:
-            items = [(k, len(v)) for k, v in self._data.items() if k.startswith(p)]
+            items = [(k, len(v), self._mtime.get(k)) for k, v in self._data.items() if k.startswith(p)]
         yield from items
 
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+            self._mtime.pop(key, None)
+
+    def set_mtime(self, key: str, mtime: float) -> None:
+        """Pretend `key` was written at `mtime` (tests of age-based cleanup)."""
+        with self._lock:
+            self._mtime[key] = mtime
