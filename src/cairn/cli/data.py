@@ -205,19 +205,45 @@ def gc(yes: bool, remote_name: str | None, force: bool, as_json: bool) -> None:
 def _remote_gc(name: str, yes: bool, as_json: bool) -> None:
     with opened(as_json) as repo:
         plan = repo.remote_gc_plan(name)
-        if yes and plan.remove_objects:
+        if yes and plan.anything():
             repo.remote_gc(name, plan)
     if as_json:
         emit_json({**plan.to_dict(), "removed": plan.remove_objects if yes else 0})
-    elif not plan.remove_objects:
+        return
+    extra = _remote_gc_extras(plan)
+    if not plan.anything():
         say(f"Nothing to remove on {name!r} ({plan.kept} objects in use).")
     elif yes:
         say(f"Removed {plan.remove_objects} objects from {name!r}, {human_size(plan.remove_bytes)} freed.")
+        if extra:
+            say(f"Also removed: {extra}.")
     else:
         say(
             f"Would remove {plan.remove_objects} objects ({human_size(plan.remove_bytes)}) from {name!r}; "
-            f"{plan.kept} in use are kept.\nRun `cairn gc --remote {name} --yes` to remove them."
+            f"{plan.kept} in use are kept."
         )
+        if extra:
+            say(f"Would also remove: {extra}.")
+        say(f"Run `cairn gc --remote {name} --yes` to remove them.")
+    if plan.young_orphans:
+        say(
+            f"note: {plan.young_orphans} pack(s) without an index are less than an hour old and were kept "
+            "(a push may still be writing them)",
+            err=True,
+        )
+
+
+def _remote_gc_extras(plan) -> str:
+    parts = []
+    if plan.damaged:
+        parts.append(f"{len(plan.damaged)} damaged pack index(es) with their packs (push the objects again)")
+    if plan.stale_indexes:
+        parts.append(f"{len(plan.stale_indexes)} pack index(es) whose pack is gone")
+    if plan.orphans:
+        parts.append(f"{len(plan.orphans)} pack(s) left without an index by an interrupted push")
+    if plan.runs:
+        parts.append(f"{len(plan.runs)} run-cache entr{'y' if len(plan.runs) == 1 else 'ies'} of removed outputs")
+    return ", ".join(parts)
 
 
 @click.command()

@@ -127,14 +127,29 @@ run_cache_option = click.option(
 @click.command()
 @_scope
 @run_cache_option
-def push(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json, run_cache) -> int:
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check the remote's copies first (download and hash them): send again what it lost or damaged.",
+)
+def push(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_json, run_cache, verify) -> int:
     """Upload what the pointers and pipeline outputs reference (or TARGETS) to a remote; only
-    missing objects move. Small files travel packed, so many small files cost few requests."""
+    missing objects move. Small files travel packed, so many small files cost few requests.
+
+    cairn remembers what the remote holds, so a push with nothing to do asks the remote one
+    question. With --verify it lists the remote again and downloads and checks every object it
+    would skip: lost or damaged copies are sent again (damaged ones are removed)."""
     with opened(as_json) as repo:
         roots = repo.transfer_roots(targets, all_branches, all_tags, all_commits)
-        result = repo.push(roots, remote_name, jobs)
+        result = repo.push(roots, remote_name, jobs, verify=verify)
         runs = repo.push_run_cache(remote_name, jobs) if run_cache else None
     _report("pushed", result, as_json, remote_name)
+    if result.verified is not None and not as_json:
+        v = result.verified
+        say(
+            f"Verified {v.checked} object(s) on the remote: {len(v.damaged)} damaged, {len(v.lost)} lost"
+            + (" (sent again where this clone has them)." if v.damaged or v.lost else ".")
+        )
     if runs is not None and not as_json:
         say(f"{runs} run-cache entr{'y' if runs == 1 else 'ies'} pushed.")
     return 1 if result.missing else 0

@@ -33,9 +33,13 @@ def build(objects: Iterable[tuple[str, bytes]]) -> tuple[str, bytes, bytes]:
         offset += len(data)
     pack = b"".join(parts)
     pack_id = blake3(pack).hexdigest()
-    rows.sort()
-    index = json.dumps({"objects": rows, "pack": pack_id, "version": PACK_VERSION}, separators=(",", ":"))
-    return pack_id, pack, index.encode()
+    return pack_id, pack, encode_index(pack_id, rows)
+
+
+def encode_index(pack_id: str, rows: Iterable[IndexRow | list]) -> bytes:
+    """The index of a pack: its [oid, offset, size] rows sorted by oid, as canonical JSON."""
+    doc = {"objects": sorted([o, off, size] for o, off, size in rows), "pack": pack_id, "version": PACK_VERSION}
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def parse_index(data: bytes, name: str) -> tuple[str, list[IndexRow]]:

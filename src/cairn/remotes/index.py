@@ -1,5 +1,13 @@
 """What a remote holds, remembered locally in SQLite and refreshed with a few list requests
-(pack indexes and large loose objects), never one request per object."""
+(pack indexes and large loose objects), never one request per object.
+
+Besides where each object is, the index remembers the remote's generation it was refreshed at
+(the remote changes its generation whenever cairn deletes from it) and which sets of roots were
+complete on the remote at that generation: a push of the same roots with the generation
+unchanged has nothing to do. Anything the index forgets also forgets those sets.
+
+A copy a fetch found damaged stays listed (a later fetch tries it again and names it damaged
+again) but no longer counts as held, so a push sends a good copy, whose location replaces it."""
 
 from __future__ import annotations
 
@@ -11,6 +19,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (oid TEXT PRIMARY KEY, pack TEXT, off INTEGER, size INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS packs (id TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_pack ON objects (pack);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS complete (roots TEXT PRIMARY KEY, objects INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS damaged (oid TEXT PRIMARY KEY, pack TEXT) WITHOUT ROWID;
 """
 
 Location = tuple[str | None, int, int]  # pack id (None: stored loose), offset, size
@@ -24,16 +35,44 @@ class RemoteIndex:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
 
+    # -- generation and complete root sets ---------------------------------------------------
+    def generation(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return row[0] if row else None
+
+    def set_generation(self, generation: str | None) -> None:
+        if generation is None:
+            self.db.execute("DELETE FROM meta WHERE key = 'generation'")
+        else:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (generation,))
+
+    def complete(self, roots_key: str) -> int | None:
+        """How many objects the root set `roots_key` reaches, if all of them were on the remote
+        when it was recorded; None when unknown."""
+        row = self.db.execute("SELECT objects FROM complete WHERE roots = ?", (roots_key,)).fetchone()
+        return row[0] if row else None
+
+    def set_complete(self, roots_key: str, objects: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO complete VALUES (?, ?)", (roots_key, objects))
+
+    # -- locations ---------------------------------------------------------------------------
     def packs(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, size FROM packs"))
 
     def add_pack(self, pack_id: str, size: int, rows: Iterable[tuple[str, int, int]]) -> None:
+        rows = list(rows)
+        damaged = self._damaged()
         with self._tx():
             self.db.execute("INSERT OR REPLACE INTO packs VALUES (?, ?)", (pack_id, size))
             # an object already known elsewhere keeps its first location: both copies are valid
             self.db.executemany(
                 "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)", ((o, pack_id, off, s) for o, off, s in rows)
             )
+            # ...unless that first copy is damaged: this one replaces it
+            fixed = [(o, pack_id, off, s) for o, off, s in rows if o in damaged]
+            if fixed:
+                self.db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", fixed)
+                self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((r[0],) for r in fixed))
 
     def drop_packs(self, pack_ids: Iterable[str]) -> None:
         ids = [(p,) for p in pack_ids]
@@ -42,19 +81,64 @@ class RemoteIndex:
         with self._tx():
             self.db.executemany("DELETE FROM packs WHERE id = ?", ids)
             self.db.executemany("DELETE FROM objects WHERE pack = ?", ids)
+            self.db.executemany("DELETE FROM damaged WHERE pack = ?", ids)
+            self.db.execute("DELETE FROM complete")
 
     def set_loose(self, loose: dict[str, int]) -> None:
         """Replace the loose objects with what a listing found."""
+        known = {r[0] for r in self.db.execute("SELECT oid FROM objects WHERE pack IS NULL")}
         with self._tx():
+            if known - set(loose):
+                self.db.execute("DELETE FROM complete")
             self.db.execute("DELETE FROM objects WHERE pack IS NULL")
             self.db.executemany("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", loose.items())
 
     def add_loose(self, oid: str, size: int) -> None:
         with self._tx():
-            self.db.execute("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", (oid, size))
+            if self.db.execute("DELETE FROM damaged WHERE oid = ?", (oid,)).rowcount:
+                self.db.execute("INSERT OR REPLACE INTO objects VALUES (?, NULL, 0, ?)", (oid, size))
+            else:
+                self.db.execute("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", (oid, size))
+
+    def mark_damaged(self, oids: Iterable[str]) -> None:
+        """Copies a fetch found damaged: no longer held (a push sends good copies), still listed."""
+        rows = [(o,) for o in oids]
+        if not rows:
+            return
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO damaged SELECT oid, IFNULL(pack, '') FROM objects WHERE oid = ?", rows
+            )
+            self.db.execute("DELETE FROM complete")
+
+    def mark_good(self, oids: Iterable[str]) -> None:
+        """Copies a fetch read intact after all (repaired in place)."""
+        if not self._damaged():
+            return
+        with self._tx():
+            self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((o,) for o in oids))
+
+    def damaged(self) -> dict[str, str | None]:
+        """oid -> pack (None: loose) of the copies a fetch found damaged."""
+        return {o: (p or None) for o, p in self.db.execute("SELECT oid, pack FROM damaged")}
+
+    def _damaged(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT oid FROM damaged")}
+
+    def forget(self, oids: Iterable[str]) -> None:
+        """Objects the remote turned out not to hold intact (lost, or damaged): a push sends them
+        again."""
+        rows = [(o,) for o in oids]
+        if not rows:
+            return
+        with self._tx():
+            self.db.executemany("DELETE FROM objects WHERE oid = ?", rows)
+            self.db.executemany("DELETE FROM damaged WHERE oid = ?", rows)
+            self.db.execute("DELETE FROM complete")
 
     def all_oids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT oid FROM objects")}
+        """Every object held intact, as far as this index knows."""
+        return {r[0] for r in self.db.execute("SELECT oid FROM objects")} - self._damaged()
 
     def locate(self, oids: Iterable[str]) -> dict[str, Location]:
         wanted = set(oids)
@@ -71,6 +155,9 @@ class RemoteIndex:
         with self._tx():
             self.db.execute("DELETE FROM objects")
             self.db.execute("DELETE FROM packs")
+            self.db.execute("DELETE FROM complete")
+            self.db.execute("DELETE FROM damaged")
+            self.db.execute("DELETE FROM meta")
 
     def _tx(self):
         return _Tx(self.db)

@@ -1,31 +1,43 @@
 """A remote object store: a Storage laid out as
 
-    cairn-remote.json          {"version": 1}: the layout, refused when unknown
+    cairn-remote.json          {"version": 1, "generation": "<hex>"}: the layout, refused when
+                               unknown; the generation changes whenever cairn deletes anything
     packs/<id>.pack            small objects, concatenated
     packs/<id>.idx             which objects a pack holds, at which offsets
     objects/<2 hex>/<62 hex>   large objects, stored as they are (checkable with b3sum)
+    runs/<key>.json            shared run-cache entries (push --run-cache)
 
 plus a local index of what it holds (`RemoteIndex`), refreshed by listing `packs/` and
-`objects/`: a few requests however many objects there are."""
+`objects/`: a few requests however many objects there are.
+
+Memory stays bounded: packs are built in a temporary file and uploaded from it, and downloads
+are range requests of at most PIECE bytes, so no pack ever sits in memory whole."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from blake3 import blake3
 
-from cairn.errors import CorruptObjectError, RemoteError, RemoteKeyMissingError
+from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError
 from cairn.objects import pack
-from cairn.objects.hashing import hash_file
+from cairn.objects.hashing import hash_file, read_small
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
 from cairn.storage.base import Storage
 
 LAYOUT_KEY = "cairn-remote.json"
 LAYOUT_VERSION = 1
+# The most bytes one download request brings into memory (objects are never split).
+PIECE = 4 * 1024 * 1024
+# Bytes between two wanted objects of a pack that are read and dropped rather than paid for
+# with another request.
+GAP = 256 * 1024
 
 
 def loose_key(oid: str) -> str:
@@ -34,6 +46,19 @@ def loose_key(oid: str) -> str:
 
 def pack_key(pack_id: str, ext: str) -> str:
     return f"packs/{pack_id}.{ext}"
+
+
+def new_generation() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass
+class Listing:
+    """What the last refresh saw besides the indexed packs and loose objects."""
+
+    orphans: list[tuple[str, int, float | None]] = field(default_factory=list)  # packs without an index
+    stale_indexes: list[str] = field(default_factory=list)  # indexes whose pack is gone
+    damaged: list[str] = field(default_factory=list)  # indexes that cannot be read (tolerant refresh)
 
 
 class Remote:
@@ -45,75 +70,145 @@ class Remote:
         self.index = RemoteIndex(index_path)
         self.jobs = max(1, jobs)
         self.pack_target = pack_target
+        self.listing = Listing()
         self._fresh = False
 
     def close(self) -> None:
         self.index.close()
         self.storage.close()
 
-    # -- layout ------------------------------------------------------------------------------
-    def _check_layout(self, create: bool) -> bool:
-        """True when the remote has been written to before; refuses unknown layouts."""
+    # -- layout and generation ---------------------------------------------------------------
+    def _layout(self, create: bool) -> dict | None:
+        """The layout document; None when the remote has never been written to (made when
+        `create`). Refuses unknown layouts."""
         try:
             doc = json.loads(self.storage.get_bytes(LAYOUT_KEY))
         except RemoteKeyMissingError:
-            if create:
-                self.storage.check()
-                self.storage.put_bytes(LAYOUT_KEY, json.dumps({"version": LAYOUT_VERSION}).encode())
-            return False
+            if not create:
+                return None
+            self.storage.check()
+            doc = {"version": LAYOUT_VERSION, "generation": new_generation()}
+            self.storage.put_bytes(LAYOUT_KEY, json.dumps(doc).encode())
+            return doc
         except ValueError:
-            raise RemoteError(f"{self.storage.url}/{LAYOUT_KEY} is damaged", 'restore it: {"version": 1}') from None
+            raise _damaged_layout(self.storage.url) from None
+        if not isinstance(doc, dict):
+            raise _damaged_layout(self.storage.url)
         if doc.get("version") != LAYOUT_VERSION:
             raise RemoteError(
                 f"remote {self.name!r} has layout version {doc.get('version')!r}; this cairn reads {LAYOUT_VERSION}",
                 "upgrade cairn",
             )
-        return True
+        if create and not isinstance(doc.get("generation"), str):
+            # written by a cairn that kept no generation: give it one, so clones can trust their index
+            doc = {"version": LAYOUT_VERSION, "generation": new_generation()}
+            self.storage.put_bytes(LAYOUT_KEY, json.dumps(doc).encode())
+        return doc
 
-    def refresh(self, create: bool = False) -> None:
-        """Bring the local index up to date with what the remote holds."""
-        if self._fresh:
+    def bump_generation(self) -> None:
+        """Tell every clone that something is about to be (or was) deleted: their indexes stop
+        being trusted until they list the remote again."""
+        if self._layout(create=False) is None:  # refuses unknown layouts before writing anything
             return
-        if not self._check_layout(create):
+        doc = {"version": LAYOUT_VERSION, "generation": new_generation()}
+        self.storage.put_bytes(LAYOUT_KEY, json.dumps(doc).encode())
+
+    def unchanged(self) -> bool:
+        """True when the remote's generation is the one the local index was refreshed at, so
+        nothing was deleted since. One small read (`Storage.peek`), no listing."""
+        known = self.index.generation()
+        if not known:
+            return False
+        try:
+            doc = json.loads(self.storage.peek(LAYOUT_KEY))
+        except (CairnError, ValueError):
+            return False  # the full path reports whatever is wrong
+        return isinstance(doc, dict) and doc.get("version") == LAYOUT_VERSION and doc.get("generation") == known
+
+    # -- what the remote holds ---------------------------------------------------------------
+    def refresh(self, create: bool = False, tolerant: bool = False, rescan: bool = False) -> None:
+        """Bring the local index up to date with what the remote holds: list packs/ and
+        objects/, read the indexes not seen before (every index with `rescan`). `tolerant`
+        collects damaged indexes in `self.listing` instead of failing (gc removes them)."""
+        if self._fresh and not rescan:
+            return
+        doc = self._layout(create)
+        if doc is None:
             self.index.clear()
+            self.listing = Listing()
             self._fresh = True
             return
-        listing = list(self.storage.list("packs"))
-        sizes = {k[len("packs/") : -len(".pack")]: s for k, s in listing if k.endswith(".pack")}
+        if rescan:
+            self.index.clear()
+        packs: dict[str, tuple[int, float | None]] = {}
+        indexes: set[str] = set()
+        for key, size, mtime in self.storage.scan("packs"):
+            name = key[len("packs/") :]
+            if name.endswith(".pack"):
+                packs[name[: -len(".pack")]] = (size, mtime)
+            elif name.endswith(".idx"):
+                indexes.add(name[: -len(".idx")])
         # an index whose pack is gone describes nothing: its objects are lost (push sends them again)
-        on_remote = {k[len("packs/") : -len(".idx")] for k, _ in listing if k.endswith(".idx")} & set(sizes)
+        on_remote = indexes & set(packs)
         known = self.index.packs()
         self.index.drop_packs(set(known) - on_remote)
+        listing = Listing(
+            orphans=sorted((p, s, t) for p, (s, t) in packs.items() if p not in indexes),
+            stale_indexes=sorted(indexes - set(packs)),
+        )
         new = sorted(on_remote - set(known))
         if new:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="cairn-idx") as pool:
-                for pack_id, (rows_pack, rows) in zip(new, pool.map(self._read_index, new), strict=True):
-                    if rows_pack == pack_id:
-                        self.index.add_pack(pack_id, sizes.get(pack_id, 0), rows)
+                for pack_id, rows in zip(new, pool.map(self._read_index, new), strict=True):
+                    if isinstance(rows, CorruptObjectError):
+                        if not tolerant:
+                            raise rows
+                        listing.damaged.append(pack_id)
+                        continue
+                    self.index.add_pack(pack_id, packs[pack_id][0], rows)
         loose = {}
         for key, size in self.storage.list("objects"):
             parts = key.split("/")
             if len(parts) == 3 and len(parts[1]) == 2:
                 loose[parts[1] + parts[2]] = size
         self.index.set_loose(loose)
+        self.index.set_generation(doc.get("generation") if isinstance(doc.get("generation"), str) else None)
+        self.listing = listing
         self._fresh = True
 
-    def _read_index(self, pack_id: str) -> tuple[str, list[pack.IndexRow]]:
-        return pack.parse_index(self.storage.get_bytes(pack_key(pack_id, "idx")), pack_key(pack_id, "idx"))
+    def _read_index(self, pack_id: str) -> list[pack.IndexRow] | CorruptObjectError:
+        key = pack_key(pack_id, "idx")
+        try:
+            named, rows = pack.parse_index(self.storage.get_bytes(key), key)
+        except CorruptObjectError as e:
+            return e
+        if named != pack_id:
+            return CorruptObjectError(
+                f"pack index {key} on the remote is damaged (it describes pack {named})",
+                "run `cairn gc --remote NAME --yes` to drop it; the objects will be pushed again",
+            )
+        return rows
 
     # -- writing -----------------------------------------------------------------------------
     # A damaged cache object must never reach the remote: there it would pass for a good copy
     # (push skips what the remote lists), so objects are checked against their ids on the way out.
-    def upload_pack(self, store: ObjectStore, oids: list[str]) -> tuple[str, int, list[pack.IndexRow]]:
-        objects = [(oid, store.read(oid)) for oid in oids]
-        for oid, data in objects:
-            if blake3(data).hexdigest() != oid:
-                raise corrupt_cache(oid)
-        pack_id, data, idx = pack.build(objects)
-        # the pack first: an index on the remote must always describe a complete pack
-        self.storage.put_bytes(pack_key(pack_id, "pack"), data)
-        self.storage.put_bytes(pack_key(pack_id, "idx"), idx)
-        return pack_id, len(data), pack.parse_index(idx, pack_id)[1]
+    def upload_pack(self, store: ObjectStore, objects: list[tuple[str, int]]) -> tuple[str, int, list[pack.IndexRow]]:
+        """Pack cache objects ((oid, size) pairs), verified, into a new remote pack."""
+        with PackFile(store) as pf:
+            for oid, size in objects:
+                data = read_small(store.path(oid), size)
+                if blake3(data).hexdigest() != oid:
+                    raise corrupt_cache(oid)
+                pf.add(oid, data)
+            return self.put_pack(pf)
+
+    def put_pack(self, pf: PackFile) -> tuple[str, int, list[pack.IndexRow]]:
+        """Upload a finished pack file, then its index: the pack first, so that an index on the
+        remote always describes a complete pack."""
+        pack_id = pf.finish()
+        self.storage.put_file(pack_key(pack_id, "pack"), pf.path, consume=True)
+        self.storage.put_bytes(pack_key(pack_id, "idx"), pack.encode_index(pack_id, pf.rows))
+        return pack_id, pf.size, pf.rows
 
     def upload_loose(self, store: ObjectStore, oid: str) -> int:
         if hash_file(store.path(oid)) != oid:
@@ -140,48 +235,140 @@ class Remote:
             raise corrupt_remote(self.name, oid)
         return data
 
-    def fetch_run(
-        self, store: ObjectStore, pack_id: str, run: list[pack.IndexRow], whole: bool
-    ) -> tuple[int, list[str]]:
-        """Fetch objects of one pack (one range request, or the whole pack); verify and store
-        each. Returns (bytes stored, corrupt oids)."""
-        key = pack_key(pack_id, "pack")
-        if whole:
-            blob, base = self.storage.get_bytes(key), 0
-        else:
-            base = run[0][1]
-            end = run[-1][1] + run[-1][2]
-            blob = self.storage.get_bytes(key, base, end)
-        stored = 0
-        bad = []
-        for oid, off, size in run:
-            data = blob[off - base : off - base + size]
-            if len(data) != size or blake3(data).hexdigest() != oid:
-                bad.append(oid)
-                continue
-            store.add_bytes(data, oid)
-            stored += size
-        return stored, bad
+    def read_piece(self, pack_id: str, piece: list[pack.IndexRow]):
+        """Yield (oid, verified bytes or None when damaged) for the objects of one piece (one
+        range request). Raises RemoteKeyMissingError when the pack is gone."""
+        base = piece[0][1]
+        blob = self.storage.get_bytes(pack_key(pack_id, "pack"), base, piece[-1][1] + piece[-1][2])
+        view = memoryview(blob)
+        for oid, off, size in piece:
+            data = view[off - base : off - base + size]
+            yield oid, (data if len(data) == size and blake3(data).hexdigest() == oid else None)
 
-    def fetch_loose(self, store: ObjectStore, oid: str) -> tuple[int, list[str]]:
+    def fetch_piece(self, store: ObjectStore, pack_id: str, piece: list[pack.IndexRow]) -> tuple[int, list, list]:
+        """Fetch, verify and store the objects of one piece. Returns (bytes stored, corrupt
+        oids, lost oids)."""
+        stored, bad = 0, []
+        try:
+            for oid, data in self.read_piece(pack_id, piece):
+                if data is None:
+                    bad.append(oid)
+                    continue
+                store.add_bytes(data, oid)
+                stored += len(data)
+        except RemoteKeyMissingError:
+            return stored, bad, [oid for oid, _, _ in piece]
+        return stored, bad, []
+
+    def check_loose(self, store: ObjectStore, oid: str, keep: bool) -> tuple[int, list, list]:
+        """Download a loose object to a temp file and verify it; with `keep` it goes into the
+        cache. Returns (bytes stored, corrupt oids, lost oids)."""
         tmp = store.tmp_path("fetch")
         try:
-            self.storage.get_file(loose_key(oid), tmp)
+            try:
+                self.storage.get_file(loose_key(oid), tmp)
+            except RemoteKeyMissingError:
+                return 0, [], [oid]
             if hash_file(tmp) != oid:
-                return 0, [oid]
+                return 0, [oid], []
+            if not keep:
+                return 0, [], []
             os.chmod(tmp, 0o444)
             size = os.path.getsize(tmp)
             store.publish(tmp, oid)
-            return size, []
+            return size, [], []
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    def fetch_loose(self, store: ObjectStore, oid: str) -> tuple[int, list, list]:
+        return self.check_loose(store, oid, keep=True)
+
+    def rewrite_pack(self, store: ObjectStore, pack_id: str, keep: list[str]) -> tuple[str, int, list] | None:
+        """A new pack holding the objects `keep` of pack `pack_id`, read piece by piece and
+        verified (a damaged object is never carried into a new pack). None when nothing good
+        was left to keep."""
+        where = {o: (off, size) for o, off, size in self.index.pack_rows(pack_id)}
+        rows = [(o, *where[o]) for o in keep if o in where]
+        with PackFile(store) as pf:
+            for piece in pieces(rows):
+                try:
+                    for oid, data in self.read_piece(pack_id, piece):
+                        if data is not None:
+                            pf.add(oid, data)
+                except RemoteKeyMissingError:
+                    break
+            if not pf.rows:
+                return None
+            return self.put_pack(pf)
+
+    def delete_pack(self, pack_id: str) -> None:
+        # the index first: no index may ever point at a missing pack
+        self.storage.delete(pack_key(pack_id, "idx"))
+        self.storage.delete(pack_key(pack_id, "pack"))
+
+
+class PackFile:
+    """A pack being built in a temporary file of the cache (so it never sits in memory whole),
+    hashed as it is written. Use as a context manager: the file is removed at the end."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.path = store.tmp_path("pack")
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._hash = blake3()
+        self.rows: list[pack.IndexRow] = []
+        self.size = 0
+
+    def add(self, oid: str, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        self._hash.update(view)
+        self.rows.append((oid, self.size, len(view)))
+        self.size += len(view)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def finish(self) -> str:
+        """Close the file; the pack's id."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        return self._hash.hexdigest()
+
+    def __enter__(self) -> PackFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def pieces(rows: list[pack.IndexRow], limit: int = PIECE, gap: int = GAP) -> list[list[pack.IndexRow]]:
+    """Objects of one pack grouped into range requests of at most `limit` bytes each (an object
+    larger than that gets a request of its own), joining neighbours less than `gap` apart."""
+    out: list[list[pack.IndexRow]] = []
+    for row in sorted(rows, key=lambda r: r[1]):
+        if out:
+            run = out[-1]
+            start, end = run[0][1], run[-1][1] + run[-1][2]
+            if row[1] - end <= gap and row[1] + row[2] - start <= limit:
+                run.append(row)
+                continue
+        out.append([row])
+    return out
+
+
+def _damaged_layout(url: str) -> RemoteError:
+    return RemoteError(f"{url}/{LAYOUT_KEY} is damaged", 'restore it: {"version": 1}')
 
 
 def corrupt_remote(name: str, oid: str) -> CorruptObjectError:
     return CorruptObjectError(
         f"object {oid} on remote {name!r} is corrupt (its bytes do not match its id); it was not used",
-        "push it again from a clone that has a good copy (`cairn push`), or run `cairn gc --remote NAME`",
+        "in a clone that has a good copy, run `cairn push --verify`: it checks the remote's copies and replaces "
+        "damaged ones",
     )
 
 

@@ -114,3 +114,19 @@ class Remotes:
         index = self.repo.dot / "state" / "remotes" / f"{name}-{tag}.db"
         kwargs = {"pack_target": pack_size} if pack_size else {}
         return Remote(name, storage, index, jobs or spec_jobs, **kwargs)
+
+
+def run_outputs(data: bytes) -> list[str] | None:
+    """The object ids a shared run-cache entry restores (pipelines/runcache.py format); None
+    when the entry cannot be read."""
+    import json
+
+    from cairn.pipelines.runcache import RUN_VERSION
+
+    try:
+        doc = json.loads(data)
+        if doc.get("version") != RUN_VERSION:
+            return None
+        return [str(o["oid"]) for o in doc["outs"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

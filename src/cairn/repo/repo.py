@@ -339,12 +339,14 @@ class Repo:
                 roots.extend(_roots_in(path, data, commit))
         return roots
 
-    def push(self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None) -> TransferResult:
+    def push(
+        self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None, verify: bool = False
+    ) -> TransferResult:
         from cairn.remotes import transfer
 
         r = self.remotes.open(remote, jobs)
         try:
-            return transfer.push(self.ws, r, roots, self.progress)
+            return transfer.push(self.ws, r, roots, self.progress, verify)
         finally:
             r.close()
 
@@ -381,8 +383,8 @@ class Repo:
             roots = []
             for key in runs.list_keys():
                 outs = runs.get(key)
-                if outs is None:
-                    continue
+                if outs is None or not all(self.store.exists(o.oid) for o in outs):
+                    continue  # an entry is shared only with the outputs it restores
                 roots += [(o.kind, o.oid) for o in outs]
                 if key not in on_remote:
                     r.storage.put_bytes(f"runs/{key}.json", runs.path(key).read_bytes())
@@ -429,7 +431,9 @@ class Repo:
 
         r = self.remotes.open(remote)
         try:
-            return transfer.gc_plan(self.ws, r, self.gc_roots())
+            from cairn.repo.remotes import run_outputs
+
+            return transfer.gc_plan(self.ws, r, self.gc_roots(), run_outputs)
         finally:
             r.close()
 

@@ -29,6 +29,14 @@ from cairn.errors import (
 
 TRACKED = ("data", "model.bin")
 local_only = pytest.mark.parametrize("remote", ["local"], indirect=True)
+CORRUPT_HINT = (
+    "in a clone that has good copies, run `cairn push --verify`: it checks the remote's copies and replaces "
+    "the damaged ones"
+)
+MISSING_HINT = (
+    "push them from a clone that has them: `cairn push` sends what was never pushed, `cairn push --verify` also "
+    "what the remote lost; `cairn status --remote` shows what is where"
+)
 
 
 def _small(source) -> tuple[str, str]:
@@ -53,8 +61,7 @@ def test_corrupt_object_in_a_pack_is_named_and_never_checked_out(source, remote,
             proc,
             CorruptObjectError,
             f"1 object(s) on remote 'store' are corrupt and were not used: {oid}",
-            "push good copies from a clone that has them (`cairn push`), or drop the damaged data with "
-            "`cairn gc --remote store --yes`",
+            CORRUPT_HINT,
         )
     assert oid not in other.cache_oids()
     assert other.cache_oids() == set(objects_of(source, *TRACKED)) - {oid}  # everything else arrived
@@ -79,20 +86,52 @@ def test_truncated_loose_object_is_named_and_never_checked_out(source, remote, c
     assert not list((other.root / ".cairn" / "cache" / "tmp").glob("*")), "a partial download was left behind"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: push trusts the remote index, so the hint's `cairn push` never replaces a corrupt remote "
-    "object (src/cairn/remotes/transfer.py push skips every oid the remote lists)",
-)
-@local_only
-def test_the_fix_named_for_a_corrupt_object_works(source, remote, clone):
+def test_the_fix_named_for_a_corrupt_object_works(source, remote, clone, assert_error):
     source.cairn("push")
     _, oid = _small(source)
     remote.files.corrupt(oid)
     other = clone(source, "other", remote)
-    other.cairn("pull", expect=4)
-    source.cairn("push")  # "push good copies from a clone that has them"
+    assert_error(other.cairn("pull", expect=None), CorruptObjectError, oid, CORRUPT_HINT)
+    assert source.json("push")["transferred"] == 0  # a plain push trusts what it remembers
+
+    # The fix the hint names, in the clone that has a good copy: the damaged copy is found,
+    # replaced, and taken out of its pack (the rest of that pack is kept).
+    fixed = source.json("push", "--verify")
+    expected = objects_of(source, *TRACKED)
+    assert (fixed["transferred"], fixed["skipped"]) == (1, len(expected) - 1)
+    assert fixed["verify"] == {"checked": len(expected), "damaged": [oid], "lost": []}
+    remote.files.assert_sound()
+    assert remote.files.held() == set(expected)
+
     other.cairn("pull")
+    assert workspace_files(other.root, *TRACKED) == source.files
+    third = clone(source, "third", remote)
+    third.cairn("pull")
+    assert workspace_files(third.root, *TRACKED) == source.files
+    # all is well again: nothing to do, also for a plain verify
+    assert source.json("push")["transferred"] == 0
+    again = source.json("push", "--verify")
+    assert (again["transferred"], again["verify"]["damaged"], again["verify"]["lost"]) == (0, [], [])
+
+
+@local_only
+def test_a_clone_that_found_a_damaged_object_sends_a_good_copy_it_gets_later(source, remote, clone, assert_error):
+    """The fetch that finds a damaged copy makes the clone forget it: once the clone has the
+    data again (here: added anew), its plain push replaces the damaged copy."""
+    source.cairn("push")
+    _, oid = _small(source)
+    remote.files.corrupt(oid)
+    other = clone(source, "other", remote)
+    assert_error(other.cairn("pull", expect=None), CorruptObjectError, oid, CORRUPT_HINT)
+    # the copy stays known as damaged: fetching again names it damaged again, not missing
+    assert_error(other.cairn("fetch", expect=None), CorruptObjectError, oid, CORRUPT_HINT)
+    other.write(source.files)
+    other.cairn("add", "data", "model.bin")
+    assert other.json("push")["transferred"] == 1
+    remote.files.assert_sound()  # the damaged copy was taken out of its pack
+    third = clone(source, "third", remote)
+    third.cairn("pull")
+    assert workspace_files(third.root, *TRACKED) == source.files
 
 
 @local_only
@@ -110,20 +149,22 @@ def test_damaged_pack_index(source, remote, clone, assert_error):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gc --remote fails on the same damaged index (Remote.refresh raises for it), so the hint "
-    "`cairn gc --remote NAME --yes` cannot drop it (src/cairn/remotes/remote.py refresh, cli gc)",
-)
-@local_only
 def test_the_fix_named_for_a_damaged_pack_index_works(source, remote, clone):
     source.cairn("push")
     pack_id = sorted(remote.files.packs())[0]
     remote.files.write(f"packs/{pack_id}.idx", b"not json")
-    source.cairn("gc", "--remote", "store", "--yes")
-    source.cairn("push")
+    proc = source.cairn("gc", "--remote", "store")
+    assert "Would also remove: 1 damaged pack index(es) with their packs (push the objects again)." in proc.stdout
+    proc = source.cairn("gc", "--remote", "store", "--yes")
+    assert "Also removed: 1 damaged pack index(es) with their packs (push the objects again)." in proc.stdout
+    keys = remote.files.keys()
+    assert f"packs/{pack_id}.idx" not in keys and f"packs/{pack_id}.pack" not in keys
+    # the pushing clone notices (the remote's generation changed) and sends those objects again
+    assert source.json("push")["transferred"] > 0
+    remote.files.assert_sound()
     other = clone(source, "other", remote)
     other.cairn("pull")
+    assert workspace_files(other.root, *TRACKED) == source.files
 
 
 @local_only
@@ -167,13 +208,14 @@ def test_lost_loose_object_is_reported_and_push_restores_it(source, remote, clon
         proc,
         ObjectMissingError,
         f"1 object(s) are not on remote 'store' (lost there, or never pushed): {oid}",
-        "push them from a clone that has them (`cairn push`); `cairn status --remote` shows what is where",
+        MISSING_HINT,
     )
     status = other.json("status", "--remote")["remote"]
     assert status["objects"]["missing"] == [oid]
     # The fix it names works: the pushing clone notices the loss and sends only that object.
-    pushed = source.json("push")
+    pushed = source.json("push", "--verify")
     assert (pushed["transferred"], pushed["bytes"]) == (1, len(source.files["data/big.bin"]))
+    assert pushed["verify"]["damaged"] == pushed["verify"]["lost"] == []  # no longer listed: simply absent
     assert other.json("pull")["transferred"] == 1
     assert workspace_files(other.root, *TRACKED) == source.files
 
@@ -193,7 +235,8 @@ def test_lost_pack_with_its_index_left_behind(source, remote, clone, assert_erro
     assert_error(
         proc, ObjectMissingError, f"{len(lost)} object(s) are not on remote 'store' (lost there, or never pushed)"
     )
-    pushed = source.json("push")
+    assert source.json("push")["transferred"] == 0  # the pushing clone trusts what it remembers...
+    pushed = source.json("push", "--verify")  # ...until asked to look (the fix the hint names)
     assert pushed["transferred"] == len(lost)
     other.cairn("pull")
     assert workspace_files(other.root, *TRACKED) == source.files
@@ -317,6 +360,36 @@ def test_credentials_from_the_environment(repo, auth_moto):
     env = {"AWS_ACCESS_KEY_ID": auth_moto.key_id, "AWS_SECRET_ACCESS_KEY": auth_moto.secret}
     repo.cairn("push", env=env)
     repo.cairn("fetch", env=env)
+
+
+def _s3_client_loaded(proc) -> bool:
+    """Whether a cairn run with PYTHONPROFILEIMPORTTIME=1 imported s3fs."""
+    return any(line.rsplit("|", 1)[-1].strip().split(".")[0] == "s3fs" for line in proc.stderr.splitlines())
+
+
+@pytest.mark.parametrize("where", ["config", "environment"])
+def test_push_with_nothing_to_do_signs_its_one_request_itself(repo, auth_moto, assert_error, where):
+    """A push with nothing to do reads the remote's generation with a request cairn signs
+    without botocore; a server that checks signatures accepts it. When it is refused, the full
+    client answers, with the usual error."""
+    if where == "config":
+        _s3_project(repo, auth_moto.endpoint, auth_moto.bucket, auth_moto.key_id, auth_moto.secret, "signed-cfg")
+        env = {}
+    else:
+        _s3_project(repo, auth_moto.endpoint, auth_moto.bucket, None, None, "signed-env")
+        env = {"AWS_ACCESS_KEY_ID": auth_moto.key_id, "AWS_SECRET_ACCESS_KEY": auth_moto.secret}
+    profile = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
+    assert _s3_client_loaded(repo.cairn("push", env=profile))
+    proc = repo.cairn("push", env=profile)
+    assert proc.stdout == "Everything is up to date (1 object(s) already there).\n"
+    assert not _s3_client_loaded(proc)
+
+    if where == "config":
+        repo.cairn("remote", "modify", "store", "secret_access_key", "wrong-secret", "--local")
+    else:
+        env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
+    proc = repo.cairn("push", expect=None, env=env)
+    assert_error(proc, RemoteAuthError, f"s3://{auth_moto.bucket}/signed-", AUTH_HINT)
 
 
 def test_endpoint_refusing_connections(repo, assert_error):

@@ -4,8 +4,12 @@ data is kept, also when gc runs in a fresh clone that never pulled (it reads tre
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
-from remote_helpers import objects_of, workspace_files
+from blake3 import blake3
+from remote_helpers import b3, objects_of, workspace_files
 
 from cairn.errors import RemoteError
 
@@ -170,3 +174,119 @@ def test_gc_remote_refuses_when_a_referenced_tree_is_nowhere(source, remote, clo
 def test_gc_remote_on_an_empty_remote(source, remote):
     proc = source.cairn("gc", "--remote", "store")
     assert proc.stdout == "Nothing to remove on 'store' (0 objects in use).\n"
+
+
+@pytest.mark.parametrize("remote", ["local", "s3"], indirect=True)
+def test_a_clone_that_trusts_its_index_notices_gc_from_another_clone(source, remote, clone):
+    """A push with nothing to do trusts what the clone remembers of the remote; gc elsewhere
+    changes the remote's generation, so the next push lists the remote and sends again what
+    the other clone's gc removed (here: a version only this clone's workspace references)."""
+    v1 = objects_of(source, *TRACKED)
+    source.cairn("push")
+    other = clone(source, "other", remote)
+    source.write({"data/s0/only-here.bin": b"not committed anywhere"})
+    source.cairn("add", "data")
+    source.cairn("push")
+    only_here = set(objects_of(source, *TRACKED)) - set(v1)
+    assert source.json("push")["transferred"] == 0
+
+    plan = other.json("gc", "--remote", "store", "--yes")
+    assert plan["removed"] == len(only_here)
+    assert not only_here & remote.files.held()
+
+    assert source.json("push")["transferred"] == len(only_here)
+    assert remote.files.held() == set(v1) | only_here
+    assert source.json("push")["transferred"] == 0
+
+
+def _fake_pack(remote_files, data: bytes) -> str:
+    pack_id = blake3(data).hexdigest()
+    remote_files.write(f"packs/{pack_id}.pack", data)
+    return pack_id
+
+
+@local_only
+def test_gc_remote_removes_packs_a_killed_push_left_without_an_index(source, remote):
+    """A push uploads a pack, then its index; killed in between, it leaves a pack nothing
+    indexes. gc removes those once they are an hour old; a younger one may belong to a push
+    that is still running and is kept."""
+    source.cairn("push")
+    before = remote.files.held()
+    old = _fake_pack(remote.files, b"left by a push killed yesterday")
+    young = _fake_pack(remote.files, b"a push is writing this index right now")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(remote.files.folder / f"packs/{old}.pack", (hours_ago, hours_ago))
+
+    plan = source.json("gc", "--remote", "store")
+    assert (plan["orphan_packs"], plan["orphan_packs_kept"], plan["remove"]) == (1, 1, 0)
+    proc = source.cairn("gc", "--remote", "store")
+    assert "Would also remove: 1 pack(s) left without an index by an interrupted push." in proc.stdout
+    assert proc.stderr == (
+        "note: 1 pack(s) without an index are less than an hour old and were kept (a push may still be writing them)\n"
+    )
+    source.cairn("gc", "--remote", "store", "--yes")
+    keys = remote.files.keys()
+    assert f"packs/{old}.pack" not in keys and f"packs/{young}.pack" in keys
+    assert remote.files.held() == before
+    remote.files.assert_sound()
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_gc_remote_keeps_a_young_pack_without_an_index_on_s3(source, remote):
+    source.cairn("push")
+    young = _fake_pack(remote.files, b"a push is writing this index right now")
+    plan = source.json("gc", "--remote", "store", "--yes")
+    assert (plan["orphan_packs"], plan["orphan_packs_kept"]) == (0, 1)
+    keys = remote.files.keys()
+    assert f"packs/{young}.pack" in keys
+
+
+@local_only
+def test_gc_remote_removes_an_index_whose_pack_is_gone(source, remote):
+    source.cairn("push")
+    pack_id = sorted(remote.files.packs())[0]
+    remote.files.delete(f"packs/{pack_id}.pack")
+    plan = source.json("gc", "--remote", "store", "--yes")
+    assert plan["stale_indexes"] == 1
+    keys = remote.files.keys()
+    assert f"packs/{pack_id}.idx" not in keys
+    source.cairn("push")  # the generation changed: the lost objects are sent again
+    remote.files.assert_sound()
+    assert remote.files.held() == set(objects_of(source, *TRACKED))
+
+
+TRAIN = """
+stages:
+  train:
+    cmd: cat data.csv > model.out
+    deps: [data.csv]
+    outs: [model.out]
+"""
+
+
+def test_gc_remote_keeps_run_cache_entries_whose_outputs_it_keeps(repo, local_remote, clone):
+    """Shared run-cache entries keep nothing alive (as in the local gc): an entry goes with the
+    outputs gc removes, so `pull --run-cache` never gets an entry it cannot restore."""
+    local_remote.configure(repo)
+    (repo.root / "cairn.yaml").write_text(TRAIN.lstrip())
+    repo.write({"data.csv": b"v1"})
+    repo.cairn("repro")
+    repo.commit("v1")
+    kept = b3(b"v1")
+    repo.write({"data.csv": b"v2"})
+    repo.cairn("repro")  # a second run, never committed
+    repo.cairn("push", "--run-cache")
+    runs = {k for k in local_remote.files.keys() if k.startswith("runs/")}  # noqa: SIM118 - not a dict
+    assert len(runs) == 2
+    local_remote.files.write(f"runs/{'0' * 64}.json", b"not an entry")
+    repo.git("checkout", "--", "cairn.lock", "data.csv")  # the workspace is back at v1
+
+    plan = repo.json("gc", "--remote", "store", "--yes")
+    assert (plan["delete_runs"], plan["keep_runs"], plan["remove"]) == (2, 1, 1)
+    left = {k for k in local_remote.files.keys() if k.startswith("runs/")}  # noqa: SIM118 - not a dict
+    assert len(left) == 1 and left < runs
+    assert local_remote.files.held() >= {kept} and b3(b"v2") not in local_remote.files.held()
+
+    other = clone(repo, "other")
+    assert "1 run-cache entry pulled." in other.cairn("pull", "--run-cache").stdout
+    assert (other.root / "model.out").read_bytes() == b"v1"

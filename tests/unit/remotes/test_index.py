@@ -1,0 +1,93 @@
+"""The local index of a remote (cairn.remotes.index): what invalidates the root sets a push
+trusts, and how damaged copies stay listed but stop counting as held."""
+
+from __future__ import annotations
+
+import pytest
+
+from cairn.remotes.index import RemoteIndex
+
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+@pytest.fixture
+def index(tmp_path):
+    idx = RemoteIndex(tmp_path / "state" / "remote.db")
+    yield idx
+    idx.close()
+
+
+def test_generation_and_complete_root_sets_persist(tmp_path):
+    path = tmp_path / "remote.db"
+    idx = RemoteIndex(path)
+    idx.set_generation("g1")
+    idx.set_complete("roots", 3)
+    idx.close()
+    idx = RemoteIndex(path)
+    assert (idx.generation(), idx.complete("roots"), idx.complete("other")) == ("g1", 3, None)
+    idx.clear()
+    assert (idx.generation(), idx.complete("roots")) == (None, None)
+    idx.close()
+
+
+@pytest.mark.parametrize(
+    "loses",
+    [
+        lambda i: i.drop_packs(["p1"]),
+        lambda i: i.forget([A]),
+        lambda i: i.set_loose({}),  # the loose object C is gone from the listing
+        lambda i: i.mark_damaged([B]),
+    ],
+    ids=["pack dropped", "object forgotten", "loose object gone", "copy found damaged"],
+)
+def test_anything_the_index_loses_forgets_the_complete_root_sets(index, loses):
+    index.add_pack("p1", 100, [(A, 0, 10), (B, 10, 5)])
+    index.add_loose(C, 7)
+    index.set_complete("roots", 3)
+    loses(index)
+    assert index.complete("roots") is None
+
+
+def test_what_only_adds_keeps_the_complete_root_sets(index):
+    index.add_pack("p1", 100, [(A, 0, 10)])
+    index.set_complete("roots", 1)
+    index.add_pack("p2", 100, [(B, 0, 10)])
+    index.add_loose(C, 7)
+    index.set_loose({C: 7, "d" * 64: 1})
+    index.drop_packs([])
+    assert index.complete("roots") == 1
+
+
+def test_a_damaged_copy_stays_listed_but_is_not_held(index):
+    index.add_pack("p1", 100, [(A, 0, 10), (B, 10, 5)])
+    index.mark_damaged([A])
+    assert index.all_oids() == {B}
+    assert index.locate([A]) == {A: ("p1", 0, 10)}  # a fetch tries it again
+    assert index.damaged() == {A: "p1"}
+    index.mark_good([A])  # read intact after all (repaired in place)
+    assert index.all_oids() == {A, B}
+
+
+def test_a_good_copy_replaces_a_damaged_one(index):
+    index.add_pack("p1", 100, [(A, 0, 10), (B, 10, 5)])
+    index.add_pack("p2", 100, [(A, 0, 10)])  # a second copy: the first location is kept
+    assert index.locate([A]) == {A: ("p1", 0, 10)}
+    index.mark_damaged([A])
+    index.add_pack("p3", 50, [(A, 40, 10)])  # a push sent a good copy
+    assert index.locate([A]) == {A: ("p3", 40, 10)}
+    assert index.all_oids() == {A, B} and index.damaged() == {}
+
+
+def test_a_damaged_loose_copy_overwritten_by_a_push(index):
+    index.add_loose(C, 7)
+    index.mark_damaged([C])
+    assert index.damaged() == {C: None} and C not in index.all_oids()
+    index.add_loose(C, 7)
+    assert C in index.all_oids() and index.damaged() == {}
+
+
+def test_dropping_a_pack_drops_its_damaged_marks(index):
+    index.add_pack("p1", 100, [(A, 0, 10)])
+    index.mark_damaged([A])
+    index.drop_packs(["p1"])
+    assert index.damaged() == {} and index.locate([A]) == {}
