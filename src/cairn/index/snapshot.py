@@ -7,6 +7,7 @@ file I/O release the GIL) in batches, so per-file Python overhead stays small.
 
 from __future__ import annotations
 
+import gc
 import os
 import stat as stat_mod
 import time
@@ -102,6 +103,27 @@ def snapshot(
     if not stat_mod.S_ISDIR(st.st_mode):
         raise PathError(f"{rel} is neither a file nor a folder", "only files and folders can be tracked")
 
+    # The walk allocates a few objects per file and no garbage: the cyclic GC would only re-scan
+    # everything alive again and again (a third of a 20k-file walk, measured).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _snapshot_tree(path, rel, stats, ignore, hash_fn, progress, before_hashing, start_ns)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _snapshot_tree(
+    path: Path,
+    rel: str,
+    stats: StatCache,
+    ignore: Ignore | None,
+    hash_fn: HashFn,
+    progress: Progress,
+    before_hashing: Callable[[Snapshot], None] | None,
+    start_ns: int,
+) -> Snapshot:
     cached = stats.load(rel)
     dirs: list[_Dir] = []
     pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
