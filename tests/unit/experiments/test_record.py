@@ -3,11 +3,22 @@ the live values `queue status` shows."""
 
 from __future__ import annotations
 
+import email
 import json
 import platform
+from importlib import metadata
 from pathlib import Path
 
-from cairn.experiments.record import ExpInfo, environment, live_metrics, parse_message, read_metrics, ref_name
+from cairn.experiments.record import (
+    ExpInfo,
+    _header_fields,
+    environment,
+    live_metrics,
+    packages,
+    parse_message,
+    read_metrics,
+    ref_name,
+)
 
 
 def test_message_round_trip():
@@ -60,6 +71,32 @@ def test_environment():
     assert any(p.startswith("blake3==") for p in env["packages"])
     assert env["packages"] == sorted(env["packages"], key=str.lower)
     assert len(env["fingerprint"]) == 16 and env == environment("b" * 40, dirty=True)
+
+
+def test_packages_are_what_importlib_metadata_says():
+    """Read from the header lines only, yet the same names and versions (so fingerprints of
+    experiments recorded before stay comparable)."""
+    want = {f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]}
+    assert packages() == want and len(want) > 10
+
+
+def test_header_fields_read_as_the_email_parser_does():
+    cases = [
+        "Metadata-Version: 2.1\nName: a\nVersion: 1\n\nName: body\n",
+        "Name:a \r\nversion:\t2 \r\n",
+        "NAME: x\n y\nVersion: 3",  # a continuation line
+        "Name: x\r\n\tmore\r\nVersion: 1\r\n",
+        " continuation first\nName: z\n",
+        "Metadata-Version: 2.1\nnot a header\nName: q\n",  # the body starts early
+        "Name: a\nName: b\nVersion: 1",  # the first one counts
+        "Bad Name: x\nName: y\n",  # a space in a name ends the headers
+        "Name: last",
+        "",
+    ]
+    for text in cases:
+        message = email.message_from_string(text)
+        want = {k: message[k] for k in ("name", "version") if message[k] is not None}
+        assert _header_fields(text, ("name", "version")) == want, text
 
 
 PIPELINE = """\
