@@ -195,6 +195,19 @@ class ObjectStore:
         f.publish(dst)
         return oid
 
+    def add_absent(self, data: bytes | memoryview, oid: str) -> None:
+        """Store bytes already verified against `oid` for a caller that has just seen the object
+        missing (a fetch): add_bytes without the existence check (an object that appeared
+        meanwhile is left as it is)."""
+        self.prepare()
+        f = NewFile(f"{self._objects}/{oid[:2]}", _READONLY, self.tmp_path)
+        try:
+            f.write(data)
+        except BaseException:
+            f.discard()
+            raise
+        f.publish(self.path(oid))
+
     def add_file_copy(self, src: str, size: int) -> str:
         """Hash `src` and copy it into the store in one read pass; returns its id."""
         if size <= SMALL_FILE:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from cairn.storage.base import Storage
 LAYOUT_KEY = "cairn-remote.json"
 LAYOUT_VERSION = 1
 # The most bytes one download request brings into memory (objects are never split).
-PIECE = 4 * 1024 * 1024
+PIECE = 2 * 1024 * 1024
 # Bytes between two wanted objects of a pack that are read and dropped rather than paid for
 # with another request.
 GAP = 256 * 1024
@@ -245,16 +246,24 @@ class Remote:
             data = view[off - base : off - base + size]
             yield oid, (data if len(data) == size and blake3(data).hexdigest() == oid else None)
 
-    def fetch_piece(self, store: ObjectStore, pack_id: str, piece: list[pack.IndexRow]) -> tuple[int, list, list]:
-        """Fetch, verify and store the objects of one piece. Returns (bytes stored, corrupt
-        oids, lost oids)."""
+    def fetch_piece(
+        self,
+        store: ObjectStore,
+        pack_id: str,
+        piece: list[pack.IndexRow],
+        also: Callable[[str, memoryview], None] | None = None,
+    ) -> tuple[int, list, list]:
+        """Fetch, verify and store the objects of one piece; `also` gets each stored object
+        too. Returns (bytes stored, corrupt oids, lost oids)."""
         stored, bad = 0, []
         try:
             for oid, data in self.read_piece(pack_id, piece):
                 if data is None:
                     bad.append(oid)
                     continue
-                store.add_bytes(data, oid)
+                store.add_absent(data, oid)
+                if also is not None:
+                    also(oid, data)
                 stored += len(data)
         except RemoteKeyMissingError:
             return stored, bad, [oid for oid, _, _ in piece]

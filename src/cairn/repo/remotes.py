@@ -130,3 +130,55 @@ def run_outputs(data: bytes) -> list[str] | None:
         return [str(o["oid"]) for o in doc["outs"]]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, **scope: bool):
+    """fetch + checkout. Tracked folders absent from the workspace (a fresh clone) are written
+    while their objects arrive (remotes/staging.py); the checkout then writes only the rest."""
+    from cairn.remotes import transfer
+
+    roots = repo.transfer_roots(targets, **scope)
+    placed: dict[str, list] = {}
+    r = repo.remotes.open(remote, jobs)
+    try:
+        with repo.lock():
+            staging = _staging(repo, targets)
+            try:
+                result = transfer.fetch(repo.ws, r, roots, repo.progress, staging)
+                if staging is not None and not (result.corrupt or result.missing):
+                    placed = staging.publish(repo.root)
+                    repo.ws.stats.update(row for rows in placed.values() for row in rows)
+            finally:
+                if staging is not None:
+                    staging.discard()
+        transfer.raise_for_failures(r, result)
+    finally:
+        r.close()
+    checked = repo.checkout(targets)
+    for c in checked:  # what the fetch placed was written by this pull too
+        if c.path in placed:
+            c.written = sorted([row[0] for row in placed[c.path]] + c.written)
+    return result, checked
+
+
+def _staging(repo: Repo, targets: list[str]):
+    """Staging for the tracked folders of `targets` (all pointers when none) that do not exist
+    in the workspace, when checkout would copy files (a link costs less than a copy from memory)."""
+    from cairn.errors import CairnError
+    from cairn.objects.tree import TREE
+    from cairn.remotes.staging import Staging
+    from cairn.workspace import linking
+    from cairn.workspace.context import data_rel
+
+    try:
+        folders = []
+        for pointer_rel in repo.pointers(targets):
+            p = repo.ws.load_pointer(pointer_rel)
+            rel = data_rel(pointer_rel, p)
+            if p.kind == TREE and not os.path.lexists(repo.root / rel):
+                folders.append((p.oid, rel))
+    except CairnError:
+        return None  # targets that are not pointers (pipeline outputs): checkout handles them
+    if not folders or linking.choose(repo.ws.link_types, repo.store, str(repo.ws.tmp)) != "copy":
+        return None
+    return Staging(repo.ws.tmp, folders)

@@ -366,9 +366,9 @@ class Repo:
         self, targets: Iterable[str] | None = None, remote: str | None = None, jobs: int | None = None, **scope: bool
     ) -> tuple[TransferResult, list[CheckoutResult]]:
         """fetch + checkout of the workspace pointers (or `targets`)."""
-        targets = list(targets or [])
-        result = self.fetch(self.transfer_roots(targets, **scope), remote, jobs)
-        return result, self.checkout(targets)
+        from cairn.repo.remotes import pull
+
+        return pull(self, list(targets or []), remote, jobs, **scope)
 
     def push_run_cache(self, remote: str | None = None, jobs: int | None = None) -> int:
         """Share run-cache entries (and the outputs they restore) so CI and teammates skip work

@@ -31,11 +31,14 @@ _CONNECT_TIMEOUT = 5
 _READ_TIMEOUT = 60
 
 
-# Uploads hold at most about twice this much of one file in memory: s3fs reads a file of up to
+# Multipart uploads hold one part of a file in memory: s3fs's own put_file reads a file of up to
 # twice its part size whole, and by default sends 10 parts of 50 MiB at once (500 MiB per file).
 # 5 MiB is S3's smallest part; a file needs bigger parts only beyond S3's 10,000 parts.
 _PART = 5 * 1024 * 1024
 _MAX_PARTS = 10_000
+# Files up to this size go up in one request whose body streams from the file (a pack, most
+# large objects); bigger ones in parts, which a failed request does not restart from zero.
+_STREAMED_PUT = 64 * 1024 * 1024
 
 
 class FsspecStorage(Storage):
@@ -78,8 +81,12 @@ class FsspecStorage(Storage):
 
     def put_file(self, key: str, path: str, consume: bool = False) -> None:
         if self._s3():
+            size = os.path.getsize(path)
+            if size <= _STREAMED_PUT:
+                self._call(f"uploading {key}", lambda: self._put_streamed(key, path, size))
+                return
             # parts of _PART, one at a time: a large file never sits in memory
-            part = max(_PART, -(-os.path.getsize(path) // _MAX_PARTS))
+            part = max(_PART, -(-size // _MAX_PARTS))
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, self._p(key), chunksize=part))
         elif self.protocol in _ATOMIC_PUT:
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, self._p(key)))
@@ -87,6 +94,14 @@ class FsspecStorage(Storage):
             tmp = self._p(f".tmp/{uuid.uuid4().hex}")
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, tmp))
             self._call(f"uploading {key}", lambda: self.fs.mv(tmp, self._p(key)))
+
+    def _put_streamed(self, key: str, path: str, size: int) -> None:
+        """One PutObject whose body is read from the open file as it is sent (s3fs would read
+        the file into memory first)."""
+        bucket, name, _ = self.fs.split_path(self._p(key))
+        with open(path, "rb") as f:
+            self.fs.call_s3("put_object", Bucket=bucket, Key=name, Body=f, ContentLength=size)
+        self.fs.invalidate_cache(self._p(key))
 
     def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
         if end is not None and end <= (start or 0):

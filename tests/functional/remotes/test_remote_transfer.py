@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
 
 import pytest
 from remote_helpers import BIG_SIZE, PACK_SIZE, b3, objects_of, workspace_files
@@ -100,6 +102,49 @@ def test_only_missing_objects_move(source, remote, clone):
     pulled = other.json("pull")
     assert (pulled["transferred"], pulled["bytes"]) == (len(new), sum(new.values()))
     assert workspace_files(other.root, "data") == workspace_files(source.root, "data")
+
+
+def test_pull_into_a_fresh_clone_keeps_every_detail(repo, remote, clone):
+    """A tracked folder the clone lacks is written while its objects arrive (then moved into
+    place whole); the checkout writes the rest. Either way every detail arrives: identical
+    files in two places, the executable bit, empty folders, a folder in a subfolder."""
+    remote.configure(repo)
+    repo.write(
+        {
+            "data/a/same.bin": b"same bytes",
+            "data/b/same.bin": b"same bytes",
+            "data/run.sh": b"#!/bin/sh\necho hi\n",
+            "data/c/d/deep.bin": b"deep",
+            "data/c/e.bin": b"",
+            "nested/img/x.bin": b"x",
+        }
+    )
+    (repo.root / "data" / "run.sh").chmod(0o755)
+    (repo.root / "data" / "empty" / "inner").mkdir(parents=True)
+    repo.cairn("add", "data", "nested/img")
+    repo.commit("data")
+    repo.cairn("push")
+    other = clone(repo, "other", remote)
+    # an object the clone's cache already has is not fetched: the checkout writes its file
+    deep = b3(b"deep")
+    other.object_path(deep).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(repo.object_path(deep), other.object_path(deep))
+
+    pulled = other.json("pull")
+    assert pulled["skipped"] == 1
+    tracked = ("data", "nested")
+    expected = workspace_files(repo.root, *tracked)
+    assert workspace_files(other.root, *tracked) == expected
+    assert {c["path"]: sorted(c["written"]) for c in pulled["checkout"]} == {
+        "data": sorted(k for k in expected if k.startswith("data/")),
+        "nested/img": ["nested/img/x.bin"],
+    }
+    assert os.access(other.root / "data" / "run.sh", os.X_OK)
+    assert not os.access(other.root / "data" / "a" / "same.bin", os.X_OK)
+    assert (other.root / "data" / "empty" / "inner").is_dir()
+    other.cairn("status", "-q")
+    assert not [p.name for p in (other.root / ".cairn" / "tmp").iterdir() if p.name.startswith("pull-")]
+    assert "Workspace already matches" in other.cairn("checkout").stdout
 
 
 @local_only
