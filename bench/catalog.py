@@ -1,5 +1,5 @@
-"""Every workload (W1-W14 in workloads.py, W15-W19 in target_workloads.py) and the --only selection.
-Standard library only."""
+"""Every workload (W1-W14 and W20 in workloads.py, W15-W19 in target_workloads.py), in order of id,
+and the --only selection. Standard library only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import target_workloads
 import workloads
 from workloads import Workload
 
-WORKLOADS: tuple[Workload, ...] = (*workloads.WORKLOADS, *target_workloads.WORKLOADS)
+WORKLOADS: tuple[Workload, ...] = tuple(
+    sorted((*workloads.WORKLOADS, *target_workloads.WORKLOADS), key=lambda w: int(w.id[1:].partition("-")[0]))
+)
 
 
 def select(only: str | None, scale: str) -> list[Workload]:

@@ -1,5 +1,5 @@
-"""The workloads W1-W14, each a small declarative definition (W15-W19, the absolute targets, are in
-target_workloads.py; catalog.py lists them all).
+"""The workloads W1-W14 and W20, each a small declarative definition (W15-W19, the absolute targets,
+are in target_workloads.py; catalog.py lists them all).
 
 A workload is: an untimed `setup` that builds a fresh repo for one tool in `ctx.run_dir`
 (fresh `git init` + tool init + data copied in, so no run benefits from an earlier one), the
@@ -244,6 +244,27 @@ def last_stage_done(ctx: RunCtx) -> str | None:
     return None
 
 
+def stale_stages(ctx: RunCtx) -> set[str]:
+    """The stages the tool's `status --json` calls stale (cairn: under "stages"; DVC: the keys)."""
+    report = json.loads(ctx.tool_sh("status", "--json"))
+    return set(report["stages"] if ctx.tool.name == "cairn" else report)
+
+
+def pipeline_status_right(ctx: RunCtx) -> str | None:
+    """Nothing stale after the repro; then, with the last stage's param changed, that stage and
+    only it is stale (so the timed `status` did look at the pipeline, as DVC's does)."""
+    stages = ctx.data.scale.chain_stages
+    stale = stale_stages(ctx)
+    if stale:
+        return f"status calls {', '.join(sorted(stale))} stale right after repro"
+    last = datasets.stage_name(stages)
+    (ctx.repo / "params.yaml").write_text(datasets.params_yaml(stages, {datasets.param_name(stages): 2}))
+    stale = stale_stages(ctx)
+    if stale != {last}:
+        return f"with chain.{datasets.param_name(stages)} changed, status calls {sorted(stale)} stale, not [{last!r}]"
+    return None
+
+
 def json_output(ctx: RunCtx) -> str | None:
     try:
         json.loads(ctx.stdout.read_text())
@@ -435,5 +456,18 @@ WORKLOADS: tuple[Workload, ...] = (
         max_runs=3,
         warmup=False,
         notes="Full scale only; at most 3 runs, no warm-up. Scaling = time(W14)/time(W1).",
+    ),
+    Workload(
+        "W20",
+        "status of the chain, nothing to do",
+        then(PIPE, tool_step("repro"), commit("lock")),
+        lambda c: c.tool.argv("status"),
+        (*BASE, "repro", "status"),
+        pipeline_status_right,
+        datasets=CHAIN,
+        notes="`status` after `repro` + commit of W10's chain (target: DVC/cairn >= 5x). cairn's `status` "
+        "checks the pipeline's stages as well as the tracked data, as `dvc status` does; both have no "
+        "tracked data outside the pipeline here. Checked after the timing: `status --json` calls no "
+        "stage stale, and only the last stage once its param is changed.",
     ),
 )

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "bench" / "run.py"
 TARGETS = ["W15", "W16", "W17", "W18", "W19"]  # absolute targets, judged at quick and full scale only
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5-copy", "W5-hardlink", *(f"W{i}" for i in range(6, 14)), *TARGETS]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5-copy", "W5-hardlink", *(f"W{i}" for i in range(6, 14)), *TARGETS, "W20"]
 DVC_SKIPPED = {"W17", "W18"}  # DVC's side takes too long for a smoke run
 TIME = r"\d+(?:\.\d+)? m?s"
 NUMBERS = re.compile(rf"^{TIME} \({TIME} - {TIME}\)$")
