@@ -6,7 +6,6 @@ what to write instead."""
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import posixpath
 import re
@@ -70,7 +69,7 @@ class Pipeline:
     def stage(self, name: str) -> Stage:
         if name not in self.stages:
             names = list(dict.fromkeys([*self.stages, *self.groups()]))
-            near = difflib.get_close_matches(name, names, n=1)
+            near = _close_matches(name, names, n=1)
             raise PipelineError(
                 f"there is no stage named {name!r} in {PIPELINE_FILE}",
                 f"did you mean {near[0]!r}?" if near else f"stages: {', '.join(self.stages) or 'none'}",
@@ -236,7 +235,7 @@ def _resolve(expr: str, context: dict[str, Any], path: tuple, problems: _Problem
         return params_mod.lookup(context, expr)
     except KeyError:
         known = sorted(params_mod.flatten(context))
-        near = difflib.get_close_matches(expr, known, n=1)
+        near = _close_matches(expr, known, n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else (f" (known: {', '.join(known[:8])})" if known else "")
         problems.add(path, f"cannot interpolate ${{{expr}}}: {expr!r} is not defined in vars or params.yaml{hint}")
         return ""
@@ -409,5 +408,11 @@ def _rel(p: str, wdir: str, where: tuple, problems: _Problems) -> str:
 
 
 def _suggest(word: str, options: set[str]) -> str:
-    near = difflib.get_close_matches(str(word), sorted(options), n=1)
+    near = _close_matches(str(word), sorted(options), n=1)
     return f" (did you mean {near[0]!r}?)" if near else f" (expected one of: {', '.join(sorted(options))})"
+
+
+def _close_matches(word: str, options: list[str], n: int) -> list[str]:
+    import difflib  # only when a name is wrong: ~1 ms of every command otherwise
+
+    return difflib.get_close_matches(word, options, n=n)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,7 @@ class ParamReader:
                     values[key] = params_mod.lookup(doc, key)
                 except KeyError:
                     known = sorted(params_mod.flatten(doc))
-                    near = difflib.get_close_matches(key, known, n=1)
+                    near = _close_matches(key, known, n=1)
                     raise PipelineError(
                         f"{stage.where}: stage {stage.name!r} uses param {key!r}, which {ref.file} does not have",
                         f"did you mean {near[0]!r}?" if near else f"add `{key}` to {ref.file}",
@@ -106,3 +105,9 @@ def reasons(
 
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _close_matches(word: str, options: list[str], n: int) -> list[str]:
+    import difflib  # only when a name is wrong: ~1 ms of every command otherwise
+
+    return difflib.get_close_matches(word, options, n=n)
