@@ -177,7 +177,7 @@ def target_lines(results: list[WorkloadResult], scale: str) -> list[str]:
     return lines
 
 
-def extra_lines(results: list[WorkloadResult]) -> list[str]:
+def extra_lines(results: list[WorkloadResult], scale: str) -> list[str]:
     """Floors, the scaling ratio, and per-workload notes and failures."""
     lines: list[str] = []
     by_id = {r.workload.id: r for r in results}
@@ -192,9 +192,18 @@ def extra_lines(results: list[WorkloadResult]) -> list[str]:
                 for name in ("cairn", "dvc")
                 if r.sides[name].status == OK and r.sides[name].samples
             ]
+            verdict = ""
+            limit = r.workload.floor_target
+            cairn = r.sides.get("cairn")
+            if limit is not None and scale == "smoke":
+                verdict = " — target not judged at smoke scale (start-up dominates)"
+            elif limit is not None and cairn is not None and cairn.status == OK and cairn.samples:
+                met = median(cairn.samples) / f <= limit
+                verdict = f" — target cairn <= {limit:.2f}x the floor: " + ("met" if met else "MISSED")
             lines.append(
                 f"- {r.workload.id} floor, {r.workload.floor_name}: {time_cell(floor)}"
                 + (f"; {', '.join(rel)}" if rel else "")
+                + verdict
             )
         else:
             lines.append(f"- {r.workload.id} floor, {r.workload.floor_name}: {floor.message}")
@@ -306,7 +315,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         help_text,
         "",
         *target_lines(results, h.mode),
-        *extra_lines(results),
+        *extra_lines(results, h.mode),
         "",
         "## Method",
         "",

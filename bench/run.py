@@ -162,7 +162,7 @@ def main(argv: list[str]) -> int:
     print("\n".join(report.table(results)))
     print()
     print(help_text)
-    print("\n".join(report.target_lines(results, mode) + report.extra_lines(results)))
+    print("\n".join(report.target_lines(results, mode) + report.extra_lines(results, mode)))
     print(f"\n[bench] wrote {md} ({header.elapsed_s:.0f} s)")
     failed = [f"{r.workload.id} {s.name}" for r in results for s in r.sides.values() if s.status == ERROR]
     if failed:

@@ -53,9 +53,11 @@ def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> 
     huge = _result(bench, "W14", [21.0], "not run (--tools cairn)")
     rows = report.table([small, huge])
     assert "| not run (--tools cairn) | — |" in rows[2]
-    assert "cairn 10.5x, dvc not run — target for cairn <= 12x: met" in "\n".join(report.extra_lines([small, huge]))
+    scaling = "\n".join(report.extra_lines([small, huge], "full"))
+    assert "cairn 10.5x, dvc not run — target for cairn <= 12x: met" in scaling
     slow = _result(bench, "W14", [26.0], "not run (--tools cairn)")
-    assert "cairn 13.0x, dvc not run — target for cairn <= 12x: MISSED" in "\n".join(report.extra_lines([small, slow]))
+    scaling = "\n".join(report.extra_lines([small, slow], "full"))
+    assert "cairn 13.0x, dvc not run — target for cairn <= 12x: MISSED" in scaling
     header = report.Header(
         mode="full",
         runs=3,
@@ -77,3 +79,20 @@ def test_only_selects_the_target_workloads(bench: dict[str, ModuleType]) -> None
     assert [w.id for w in catalog.select("w15,W19", "quick")] == ["W15", "W19"]
     assert all(w.target for w in catalog.select("W15,W16,W17,W18,W19", "smoke"))
     assert "W14" not in [w.id for w in catalog.select(None, "quick")]
+
+
+def test_floor_targets_are_judged_on_medians_except_at_smoke_scale(bench: dict[str, ModuleType]) -> None:
+    report, runner = bench["report"], bench["runner"]
+    from measure import Sample
+
+    def with_floor(cairn_s: list[float], floor_s: list[float]) -> Any:
+        r = _result(bench, "W21", cairn_s, [9.0])
+        r.sides[runner.FLOOR] = runner.Side(runner.FLOOR, samples=[Sample(w, 30_000, w, 0) for w in floor_s])
+        return r
+
+    near = "\n".join(report.extra_lines([with_floor([1.1, 1.2, 5.0], [1.0, 1.0, 1.0])], "full"))
+    assert "cairn 1.2x the floor" in near and "target cairn <= 1.25x the floor: met" in near
+    far = "\n".join(report.extra_lines([with_floor([1.3, 1.3, 1.3], [1.0, 1.0, 1.0])], "quick"))
+    assert "target cairn <= 1.25x the floor: MISSED" in far
+    smoke = "\n".join(report.extra_lines([with_floor([1.3], [0.01])], "smoke"))
+    assert "target not judged at smoke scale" in smoke and "MISSED" not in smoke
