@@ -18,9 +18,9 @@ class _Printer:
         self.lock = threading.Lock()
 
     def stage_started(self, name: str, why: list[str]) -> None:
-        if not self.quiet:
+        if not self.quiet and verbosity() >= 0:  # -q: only the stages' own output
             with self.lock:
-                click.echo(f"Running stage {name!r}" + (f" ({'; '.join(why)})" if verbosity() >= 0 else ""), err=True)
+                click.echo(f"Running stage {name!r} ({'; '.join(why)})" if why else f"Running stage {name!r}", err=True)
 
     def stage_output(self, name: str, line: str) -> None:
         if not self.quiet:
@@ -28,7 +28,7 @@ class _Printer:
                 click.echo(f"[{name}] {line}" if self.prefix else line)
 
     def stage_finished(self, name: str, outcome: str, detail: str = "") -> None:
-        if self.quiet or (outcome == "up to date" and verbosity() <= 0):
+        if self.quiet or verbosity() < 0 or (outcome == "up to date" and verbosity() == 0):
             return
         with self.lock:
             click.echo(f"Stage {name!r}: {outcome}" + (f" ({detail})" if detail else ""), err=True)

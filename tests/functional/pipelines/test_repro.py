@@ -529,3 +529,11 @@ def test_a_foreach_or_matrix_name_runs_every_stage_it_generates(pipe, assert_err
     assert pipe.ran(pipe.repro("train@large", "-f", "-s")) == ["train@large"]
     proc = pipe.repro("trian", expect=None)
     assert_error(proc, PipelineError, "there is no stage named 'trian'", "did you mean 'train'?")
+
+
+def test_quiet_repro_shows_only_what_the_commands_print(pipe):
+    pipe.yaml("stages:\n  hello:\n    cmd: echo hello from the stage >&2 && echo out > o.txt\n    outs: [o.txt]\n")
+    proc = pipe.cairn("-q", "repro")
+    assert proc.stdout == "hello from the stage\n"  # the stage's output, as it runs
+    assert proc.stderr == ""  # no "Running stage" / "ran" lines of cairn's own
+    assert (pipe.root / "o.txt").read_text() == "out\n"
