@@ -111,6 +111,18 @@ class RemoteIndex:
             )
             self.db.execute("DELETE FROM complete")
 
+    def restore_damaged(self, damaged: dict[str, str | None]) -> None:
+        """Mark again the damaged copies of an earlier `damaged()` that are still where they were
+        (after the index was read anew)."""
+        rows = [(o, p or "") for o, p in damaged.items()]
+        if rows:
+            with self._tx():
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO damaged SELECT oid, IFNULL(pack, '') FROM objects "
+                    "WHERE oid = ? AND IFNULL(pack, '') = ?",
+                    rows,
+                )
+
     def mark_good(self, oids: Iterable[str]) -> None:
         """Copies a fetch read intact after all (repaired in place)."""
         if not self._damaged():

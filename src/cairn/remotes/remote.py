@@ -139,6 +139,7 @@ class Remote:
             self.listing = Listing()
             self._fresh = True
             return
+        damaged = self.index.damaged() if rescan else {}
         if rescan:
             self.index.clear()
         packs: dict[str, tuple[int, float | None]] = {}
@@ -173,6 +174,7 @@ class Remote:
             if len(parts) == 3 and len(parts[1]) == 2:
                 loose[parts[1] + parts[2]] = size
         self.index.set_loose(loose)
+        self.index.restore_damaged(damaged)
         self.index.set_generation(doc.get("generation") if isinstance(doc.get("generation"), str) else None)
         self.listing = listing
         self._fresh = True

@@ -91,3 +91,16 @@ def test_dropping_a_pack_drops_its_damaged_marks(index):
     index.mark_damaged([A])
     index.drop_packs(["p1"])
     assert index.damaged() == {} and index.locate([A]) == {}
+
+
+def test_damaged_marks_survive_reading_the_index_anew_where_the_copy_still_is(index):
+    index.add_pack("p1", 100, [(A, 0, 10), (B, 10, 5)])
+    index.add_loose(C, 7)
+    index.mark_damaged([A, B, C])
+    saved = index.damaged()
+    index.clear()
+    index.add_pack("p1", 100, [(A, 0, 10)])  # A is still in p1
+    index.add_pack("p2", 100, [(B, 0, 5)])  # B was repacked: a new copy
+    index.add_loose(C, 7)
+    index.restore_damaged(saved)
+    assert index.damaged() == {A: "p1", C: None}
