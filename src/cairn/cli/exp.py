@@ -48,7 +48,7 @@ def exp_run(stages, name, specs, queue, run_all, jobs, as_json) -> int:
     with opened(as_json) as repo:
         exps = _exps(repo)
         if run_all:
-            results = exps.run_all(jobs)
+            results = exps.run_all(jobs, _run_queued_here)
             if as_json:
                 emit_json(results)
             else:
@@ -98,6 +98,23 @@ def exp_run_queued(name: str) -> int:
         info = _exps(repo).run_queued(name, _Printer(prefix=True, quiet=False))
     say(f"Experiment {info.name!r}: {info.status}")
     return 0 if info.status == "success" else 1
+
+
+def _run_queued_here(name: str) -> int:
+    """`cairn exp run-queued NAME` in this process: what a queue runner's forked child runs
+    instead of starting that program (no new interpreter, nothing to import again)."""
+    from cairn.cli.main import main
+
+    try:
+        main(["exp", "run-queued", name])
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()  # into its log, as Python prints it for the program
+        return 1
+    return 0
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str], fmt: str | None) -> None:
@@ -286,7 +303,7 @@ def queue_start(jobs) -> None:
 def queue_worker(jobs) -> None:
     """(internal) The background worker loop."""
     with opened() as repo:
-        results = _exps(repo).worker_loop(jobs)
+        results = _exps(repo).worker_loop(jobs, _run_queued_here)
     say(f"worker done: {results}")
 
 

@@ -1,18 +1,22 @@
 """Running experiments: in the workspace, or queued, each queued one in its own temporary
 workspace (the baseline's files exported from git, data linked from the shared cache) so the
-user's workspace is never touched. Queued experiments run as child processes (`cairn exp
-run-queued NAME`), `jobs` at a time, each in its own process group with its own log."""
+user's workspace is never touched. Queued experiments run as child processes, `jobs` at a time,
+each in its own session with its own log: forks of the runner doing what `cairn exp run-queued
+NAME` does, or that program itself where forking is not safe (see run_queue)."""
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pygit2
 
@@ -349,15 +353,27 @@ def _changed_paths(work: Path, base: pygit2.Commit, overrides: list[ovr.Override
 
 
 # -- running the queue ---------------------------------------------------------------------------
+RunChild = Callable[[str], int]  # runs queued experiment NAME in this process; its exit code
+
+
 def run_queue(
-    ctx: ExpContext, jobs: int, child_cmd: Callable[[str], list[str]], should_stop: Callable[[], bool] = lambda: False
+    ctx: ExpContext,
+    jobs: int,
+    child_cmd: Callable[[str], list[str]],
+    should_stop: Callable[[], bool] = lambda: False,
+    run_child: RunChild | None = None,
 ) -> dict[str, str]:
     """Run queued experiments as child processes, `jobs` at a time, until none is left (or
-    `should_stop`). Returns name -> final status."""
+    `should_stop`). Returns name -> final status.
+
+    Each child is `child_cmd(name)` started as a new program, or, given `run_child` and where
+    it is safe (Linux, this process has one thread), a fork of this process calling
+    `run_child(name)`: the same code without a new interpreter and its imports (~0.15 s of CPU
+    per experiment). Either way it runs in its own session with its output in its log."""
     q = ctx.queue()
     logs = ctx.logs()
     logs.mkdir(parents=True, exist_ok=True)
-    running: dict[str, subprocess.Popen] = {}
+    running: dict[str, _Child] = {}
     results: dict[str, str] = {}
     try:
         while True:
@@ -365,20 +381,24 @@ def run_queue(
                 entry = q.claim(os.getpid())
                 if entry is None:
                     break
-                with open(logs / f"{entry.name}.log", "wb") as log:
-                    proc = subprocess.Popen(
-                        child_cmd(entry.name),
-                        cwd=ctx.root,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
+                log = logs / f"{entry.name}.log"
+                if run_child is not None and _can_fork():
+                    proc: _Child = _fork(run_child, entry.name, log, ctx.root)
+                else:
+                    with open(log, "wb") as out:
+                        proc = subprocess.Popen(
+                            child_cmd(entry.name),
+                            cwd=ctx.root,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL,
+                            start_new_session=True,
+                        )
                 q.set_pid(entry.name, proc.pid)
                 running[entry.name] = proc
             if not running:
                 break
-            time.sleep(0.05)
+            _wait_any([p.pid for p in running.values()], _POLL)
             for name, proc in list(running.items()):
                 code = proc.poll()
                 if code is None:
@@ -397,6 +417,106 @@ def run_queue(
     finally:
         q.close()
     return results
+
+
+_POLL = 0.5  # longest wait between looks at `should_stop` while experiments run
+
+
+class _Child(Protocol):
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+
+class _Forked:
+    """A forked child, polled as subprocess.Popen is (negative N: killed by signal N)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: its end is unknown
+                self.returncode = 1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def _can_fork() -> bool:
+    """Forking without exec is safe only with no other thread (whose locks the child would
+    inherit held): counted by the kernel, so threads of native libraries count too."""
+    try:
+        return hasattr(os, "fork") and len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc (not Linux): start a new program instead
+        return False
+
+
+def _fork(run_child: RunChild, name: str, log: Path, cwd: Path) -> _Forked:
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # or the child would write the parent's buffered output again
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    ready_r, ready_w = os.pipe()
+    try:
+        pid = os.fork()
+    except BaseException:
+        for fd in (out, null, ready_r, ready_w):
+            os.close(fd)
+        raise
+    if pid:
+        for fd in (out, null, ready_w):
+            os.close(fd)
+        try:
+            # as Popen(start_new_session=True) returns: once the child has its own session, so
+            # that `kill` (of the group) can never miss it
+            os.read(ready_r, 1)
+        finally:
+            os.close(ready_r)
+        return _Forked(pid)
+    code = 1
+    try:  # the child: it ends in os._exit, never returning into the parent's loop
+        os.setsid()
+        os.close(ready_r)
+        os.close(ready_w)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        os.close(null)
+        os.chdir(cwd)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        code = run_child(name)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    except BaseException:
+        code = 1  # run_child reports its own errors; nothing may escape into the parent's code
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            # no clean-up of what the parent holds (its queue connection, its repository):
+            # those are the parent's
+            os._exit(code & 0xFF)
+
+
+def _wait_any(pids: list[int], timeout: float) -> None:
+    """Return when one of the processes has ended, or after `timeout` s."""
+    fds: list[int] = []
+    try:
+        for pid in pids:
+            fds.append(os.pidfd_open(pid))
+        select.select(fds, [], [], timeout)
+    except (AttributeError, OSError):  # no pidfd (not Linux >= 5.3): look again shortly
+        time.sleep(0.02)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def kill(pid: int | None) -> bool:

@@ -46,14 +46,17 @@ class Experiments:
     def run_queued(self, name: str, reporter=None) -> ExpInfo:
         return executor.run_queued(self.ctx, name, reporter)
 
-    def run_all(self, jobs: int) -> dict[str, str]:
+    def run_all(self, jobs: int, run_child: executor.RunChild | None = None) -> dict[str, str]:
+        """Run the queue now. `run_child(name)` runs one queued experiment in this process (the
+        CLI's `exp run-queued`): given, each experiment is a fork of this process calling it
+        rather than a new `cairn exp run-queued` program (see executor.run_queue)."""
         q = self.ctx.queue()
         try:
             if not any(e.status == "queued" for e in q.entries()):
                 raise UserInputError("nothing is queued", "queue experiments with `cairn exp run --queue -S KEY=VALUE`")
         finally:
             q.close()
-        return executor.run_queue(self.ctx, jobs, child_command)
+        return executor.run_queue(self.ctx, jobs, child_command, run_child=run_child)
 
     def start_worker(self, jobs: int) -> int:
         """Run the queue in a background process; returns its pid."""
@@ -80,7 +83,7 @@ class Experiments:
         finally:
             q.close()
 
-    def worker_loop(self, jobs: int) -> dict[str, str]:
+    def worker_loop(self, jobs: int, run_child: executor.RunChild | None = None) -> dict[str, str]:
         q = self.ctx.queue()
         q.set_worker(os.getpid())
 
@@ -88,7 +91,7 @@ class Experiments:
             return q.worker()[1]
 
         try:
-            return executor.run_queue(self.ctx, jobs, child_command, should_stop)
+            return executor.run_queue(self.ctx, jobs, child_command, should_stop, run_child)
         finally:
             q.set_worker(None)
             q.close()

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import yaml
 
@@ -216,6 +218,39 @@ def test_a_dead_worker_and_experiment_leave_nothing_stuck_as_running(exp_repo, m
     assert entries["later"]["status"] == "queued"  # not lost: a new worker runs it
     exp_repo.queue("start")
     assert exp_repo.wait_queue()["later"]["status"] == "success"
+
+
+def test_run_all_forks_its_experiments_or_starts_cairn_when_threads_run(exp_repo, tmp_path):
+    """The runner forks a child calling the CLI's run-queued code (no new interpreter), and
+    falls back to starting `cairn exp run-queued NAME` when another thread runs (a fork would
+    inherit that thread's locks)."""
+    script = tmp_path / "run_all.py"
+    script.write_text(
+        "import os, sys, threading\n"
+        "from cairn.cli.exp import _run_queued_here\n"
+        "from cairn.repo import Repo\n"
+        "from cairn.repo.experiments import Experiments\n"
+        "def run_child(name):\n"
+        "    open(sys.argv[1], 'w').write(f'{os.getppid()}')\n"
+        "    return _run_queued_here(name)\n"
+        "if sys.argv[2] == 'thread':\n"
+        "    threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+        "print(os.getpid(), Experiments(Repo.find()).run_all(1, run_child))\n"
+    )
+    for name, mode in (("forked", "none"), ("started", "thread")):
+        exp_repo.exp("run", "--queue", "-n", name, "-S", "train.lr=0.2")
+        marker = tmp_path / f"{name}.ppid"
+        proc = subprocess.run(
+            [sys.executable, str(script), str(marker), mode], cwd=exp_repo.root, capture_output=True, text=True
+        )
+        pid, results = proc.stdout.split(" ", 1)
+        assert proc.returncode == 0 and results == f"{{'{name}': 'success'}}\n", proc.stderr
+        if mode == "none":
+            assert marker.read_text() == pid  # run_child ran in a child of the runner
+        else:
+            assert not marker.exists()  # not called: a new program ran the experiment
+        assert f"Experiment '{name}': success" in exp_repo.queue("logs", name).stdout
+    assert {n: r["metrics.acc"] for n, r in exp_repo.by_name().items()} == {"forked": 0.82, "started": 0.82}
 
 
 def test_kill_9_stops_the_stage_too(exp_repo, markers):
