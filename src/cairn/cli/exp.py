@@ -185,7 +185,7 @@ def exp_show(all_, sort_by, sort_order, filter_, only_changed, with_env, fmt, as
     # grouped by baseline: rows sorted within each group, groups in order of first appearance
     groups: dict[str, list] = {}
     for r in rows:
-        groups.setdefault(r["baseline"], []).append(r)
+        groups.setdefault(r["baseline"], []).append({**r, "status": manage.status_text(r["status"], r["exit_code"])})
     _table([r for g in groups.values() for r in g], cols, fmt)
 
 
@@ -328,9 +328,12 @@ def queue_status(as_json) -> None:
         return
     if not entries:
         say("The queue is empty.")
+    from cairn.experiments.manage import exit_text
+
     for e in entries:
         took = f" {e.finished - e.started:.1f}s" if e.finished and e.started else ""
-        took += f" (exit code {e.exit_code})" if e.exit_code not in (None, 0) else ""
+        # the failed stage's own exit code, or the signal that killed the stage or the run
+        took += f" ({exit_text(e.exit_code)})" if e.exit_code else ""
         now = f" (running {time.time() - e.started:.0f}s)" if e.status == "running" and e.started else ""
         lv = " ".join(f"{k}={_cell(v)}" for k, v in live[e.name].items())
         say(

@@ -40,7 +40,7 @@ from cairn.index.pointer import Pointer
 from cairn.index.statcache import StatCache
 from cairn.pipelines import dag
 from cairn.pipelines import lock as lock_mod
-from cairn.pipelines.runner import Reporter, ReproOptions, Runner, tracked_paths
+from cairn.pipelines.runner import Reporter, ReproFailedError, ReproOptions, Runner, tracked_paths
 from cairn.pipelines.spec import Pipeline, load_pipeline
 from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
 from cairn.scm.git import Git
@@ -144,11 +144,19 @@ def _run_pipeline(
     except StoppedError:
         raise
     except StageFailedError as e:
-        return "failed", 1, e.message
+        return "failed", _stage_exit_code(e), e.message
     except CairnError as e:
         if not record_errors:
             raise
         return "failed", e.exit_code, e.message
+
+
+def _stage_exit_code(e: StageFailedError) -> int | None:
+    """The exit code of the failed stage's command (the first failed stage's, when several
+    failed): negative N when a signal N killed it, 0 when its commands succeeded but an output
+    is missing, None when it could not start. 1 when the error does not say."""
+    codes = e.exit_codes if isinstance(e, ReproFailedError) else {}
+    return next(iter(codes.values())) if codes else 1
 
 
 def _info(

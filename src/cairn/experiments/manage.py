@@ -34,6 +34,7 @@ def flat_row(info: ExpInfo) -> dict[str, Any]:
         "baseline": info.baseline[:7],
         "created": datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M:%S"),
         "status": info.status,
+        "exit_code": info.exit_code,
     }
     for kind, groups in (("params", info.params), ("metrics", info.metrics)):
         single = len(groups) == 1
@@ -109,13 +110,26 @@ def sort_rows(rows: list[dict[str, Any]], key: str | None, order: str) -> list[d
 
 
 def columns(rows: list[dict[str, Any]], only_changed: bool) -> list[str]:
+    """Columns of the table (`exit_code` is shown within `status`, see status_text)."""
     cols: list[str] = []
     for r in rows:
-        cols.extend(c for c in r if c not in cols)
+        cols.extend(c for c in r if c not in cols and c != "exit_code")
     if only_changed and len(rows) > 1:
         fixed = {"name", "status"}
         cols = [c for c in cols if c in fixed or len({repr(r.get(c)) for r in rows}) > 1]
     return cols
+
+
+def exit_text(exit_code: int | None) -> str:
+    """`exit code 3`, `killed by signal 9` (a negative code); empty for None and 0."""
+    if not exit_code:
+        return ""
+    return f"killed by signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
+
+
+def status_text(status: str, exit_code: int | None) -> str:
+    """`failed (exit code 3)`, `failed (killed by signal 9)`; other statuses as they are."""
+    return f"{status} ({exit_text(exit_code)})" if status == "failed" and exit_code else status
 
 
 def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, list[dict[str, Any]]]:

@@ -109,15 +109,31 @@ def test_a_failed_experiment_is_recorded_and_the_others_go_on(exp_repo):
     assert "good: success" in proc.stdout
 
     entries = exp_repo.status()
-    assert entries["bad"]["status"] == "failed" and entries["bad"]["exit_code"] == 1
+    assert entries["bad"]["status"] == "failed" and entries["bad"]["exit_code"] == 3  # the stage's
     assert "stage 'train' failed (exit code 3)" in entries["bad"]["error"]
     assert entries["good"]["status"] == "success"
     text = exp_repo.queue("status").stdout
-    assert re.search(r"^bad\tfailed [\d.]+s \(exit code 1\)\ttrain.lr=-1\tstage 'train' failed", text, re.M)
+    assert re.search(r"^bad\tfailed [\d.]+s \(exit code 3\)\ttrain.lr=-1\tstage 'train' failed", text, re.M)
     log = exp_repo.queue("logs", "bad").stdout
     assert "diverged: lr=-1 must be positive" in log
     rows = exp_repo.by_name()
     assert rows["bad"]["status"] == "failed" and rows["good"]["status"] == "success"
+    assert (rows["bad"]["exit_code"], rows["good"]["exit_code"]) == (3, 0)
+
+
+def test_a_stage_killed_by_a_signal_is_recorded_with_it(exp_repo):
+    exp_repo.write("cairn.yaml", "stages:\n  boom:\n    cmd: kill -9 $$\n    params: [train.lr]\n")
+    exp_repo.commit("a stage that kills itself")
+    exp_repo.exp("run", "--queue", "-n", "queued", "-S", "train.lr=0.2")
+    exp_repo.exp("run", "--run-all", expect=1)
+    exp_repo.exp("run", "-n", "here", "-S", "train.lr=0.3", expect=1)
+
+    assert exp_repo.status()["queued"]["exit_code"] == -9
+    assert re.search(r"^queued\tfailed [\d.]+s \(killed by signal 9\)\t", exp_repo.queue("status").stdout, re.M)
+    rows = exp_repo.by_name()
+    assert (rows["queued"]["exit_code"], rows["here"]["exit_code"]) == (-9, -9)
+    table = exp_repo.exp("show", "--md", "--sort-by", "name").stdout.splitlines()
+    assert [line.split(" | ")[3] for line in table[2:]] == ["failed (killed by signal 9)"] * 2
 
 
 def test_status_logs_follow_live_metrics_and_kill(exp_repo, markers, start_cairn):

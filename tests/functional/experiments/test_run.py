@@ -235,9 +235,11 @@ def test_a_failing_stage_is_recorded_as_failed(exp_repo):
     assert "stage 'train' failed (exit code 3)" in proc.stderr
     assert "diverged: lr=-1 must be positive" in proc.stderr
     row = exp_repo.by_name()["diverged"]
-    assert row["status"] == "failed" and row["params.train.lr"] == -1
+    assert row["status"] == "failed" and row["exit_code"] == 3 and row["params.train.lr"] == -1
     message = json.loads(exp_repo.git("log", "-1", "--format=%B", exp_repo.ref("diverged")).split("\n\n", 1)[1])
-    assert message["exit_code"] == 1 and "exit code 3" in message["error"]
+    assert message["exit_code"] == 3 and "exit code 3" in message["error"]  # the stage's own, not 1
+    table = exp_repo.exp("show", "--md").stdout
+    assert "| diverged |" in table and "| failed (exit code 3) |" in table
     assert "diverged: lr=-1 must be positive" in exp_repo.object_path(message["log"]).read_text()
 
 

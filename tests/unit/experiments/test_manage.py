@@ -140,3 +140,18 @@ def test_older_than():
     assert [i.name for i in manage.older_than(infos, "2040-01-01T00:00:00")] == ["old", "new"]
     with pytest.raises(UserInputError, match="cannot read the date 'soon'"):
         manage.older_than(infos, "soon")
+
+
+def test_status_text_names_a_failed_stage_s_exit_code_or_signal():
+    assert manage.status_text("failed", 3) == "failed (exit code 3)"
+    assert manage.status_text("failed", -9) == "failed (killed by signal 9)"
+    assert manage.status_text("failed", None) == "failed"  # the stage could not start
+    assert manage.status_text("failed", 0) == "failed"  # commands succeeded, an output is missing
+    assert manage.status_text("killed", 130) == "killed"
+    assert manage.status_text("success", 0) == "success"
+
+
+def test_exit_code_is_a_row_field_shown_within_status():
+    row = manage.flat_row(info("x", status="failed", exit_code=3, params={"params.yaml": {"a": 1}}))
+    assert (row["status"], row["exit_code"]) == ("failed", 3)
+    assert manage.columns([row], only_changed=False) == ["name", "baseline", "created", "status", "params.a"]
