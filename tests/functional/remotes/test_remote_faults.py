@@ -368,10 +368,10 @@ def _s3_client_loaded(proc) -> bool:
 
 
 @pytest.mark.parametrize("where", ["config", "environment"])
-def test_push_with_nothing_to_do_signs_its_one_request_itself(repo, auth_moto, assert_error, where):
-    """A push with nothing to do reads the remote's generation with a request cairn signs
-    without botocore; a server that checks signatures accepts it. When it is refused, the full
-    client answers, with the usual error."""
+def test_push_with_nothing_to_do_sends_its_one_request_itself(repo, auth_moto, assert_error, where):
+    """A push with nothing to do reads the remote's generation with a request sent without the
+    s3fs client; a server that checks signatures accepts it. When it is refused, the full client
+    answers, with the usual error."""
     if where == "config":
         _s3_project(repo, auth_moto.endpoint, auth_moto.bucket, auth_moto.key_id, auth_moto.secret, "signed-cfg")
         env = {}

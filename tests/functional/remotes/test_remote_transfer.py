@@ -304,8 +304,9 @@ def test_request_count_does_not_grow_with_object_count(source, remote, clone):
         log.setLevel(old_level)
 
 
-# Modules that only a full S3 client loads (s3fs, aiobotocore, aiohttp, botocore).
-S3_CLIENT = ("s3fs", "aiobotocore", "aiohttp", "botocore")
+# Modules that only the full S3 client loads (botocore's signer alone signs the one request of
+# a push with nothing to do).
+S3_CLIENT = ("s3fs", "aiobotocore", "aiohttp")
 
 
 def imported(proc) -> set[str]:
@@ -320,7 +321,7 @@ def imported(proc) -> set[str]:
 @pytest.mark.parametrize("remote", ["s3"], indirect=True)
 def test_push_with_nothing_to_do_loads_no_s3_client(source, remote, clone):
     """cairn remembers what the remote holds; with the remote's generation unchanged, a push
-    with nothing to do reads that one key with a request it signs itself."""
+    with nothing to do reads that one key with a request it sends without the s3fs client."""
     profile = {"PYTHONPROFILEIMPORTTIME": "1"}
     first = source.cairn("push", env=profile)
     assert set(S3_CLIENT) <= imported(first)  # the real transfer uses s3fs
