@@ -384,6 +384,7 @@ def run_queue(
     running: dict[str, _Child] = {}
     results: dict[str, str] = {}
     try:
+        remove_orphans(ctx, q)
         while True:
             while len(running) < jobs and not should_stop():
                 entry = q.claim(os.getpid())
@@ -417,6 +418,8 @@ def run_queue(
                 q.finish(name, "success" if code == 0 else "failed", code, died)
                 final = q.get(name)
                 results[name] = final.status if final else ("success" if code == 0 else "failed")
+                if code != 0:  # a child that died (kill -9) left its temporary workspace behind
+                    remove_orphans(ctx, q)
     except KeyboardInterrupt:
         for name, proc in running.items():
             kill(proc.pid)
@@ -425,6 +428,30 @@ def run_queue(
     finally:
         q.close()
     return results
+
+
+def remove_orphans(ctx: ExpContext, q: Queue) -> list[str]:
+    """Delete the temporary workspaces (.cairn/tmp/exps/NAME) no live experiment uses: those of
+    experiments whose process died without cleaning up (kill -9, a crash), marked failed by
+    `q.reap()`, or whose queue entry is gone. A workspace stays while its entry is running or
+    its process is alive (`queue kill` marks an entry killed before its process has recorded
+    the run). Returns the names removed."""
+    base = ctx.dot / "tmp" / "exps"
+    try:
+        names = [p.name for p in base.iterdir()]  # before reading the entries: a workspace
+    except FileNotFoundError:  # made after this is one of an entry already running
+        return []
+    if not names:
+        return []
+    entries = {e.name: e for e in q.entries()}  # reaped: a dead process's entry is not running
+    removed = []
+    for name in names:
+        entry = entries.get(name)
+        if entry is not None and (entry.status == "running" or alive(entry.pid)):
+            continue
+        shutil.rmtree(base / name, ignore_errors=True)
+        removed.append(name)
+    return removed
 
 
 _POLL = 0.5  # longest wait between looks at `should_stop` while experiments run

@@ -109,9 +109,13 @@ class Experiments:
 
     # -- the queue -----------------------------------------------------------------------------
     def queue_entries(self) -> list[Entry]:
+        """Every entry (an experiment whose process died is marked failed, and the temporary
+        workspace it left behind deleted)."""
         q = self.ctx.queue()
         try:
-            return q.entries()
+            entries = q.entries()
+            executor.remove_orphans(self.ctx, q)
+            return entries
         finally:
             q.close()
 

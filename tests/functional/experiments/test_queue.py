@@ -212,6 +212,8 @@ def test_an_experiment_process_killed_with_kill_9_is_marked_failed(exp_repo, mar
     assert entries["w"]["exit_code"] == -9
     assert entries["w"]["error"] == "its process was killed by signal 9"
     assert entries["after"]["status"] == "success"  # the others go on
+    # its temporary workspace is removed by the worker, which saw it die
+    assert not (exp_repo.root / ".cairn" / "tmp" / "exps" / "w").exists()
 
 
 def test_a_dead_worker_and_experiment_leave_nothing_stuck_as_running(exp_repo, markers):
@@ -232,8 +234,30 @@ def test_a_dead_worker_and_experiment_leave_nothing_stuck_as_running(exp_repo, m
     assert entries["x"]["status"] == "failed"
     assert entries["x"]["error"] == "its process died (killed or crashed) before finishing"
     assert entries["later"]["status"] == "queued"  # not lost: a new worker runs it
+    # no worker saw it die: `queue status`, which marked it failed, removed its workspace
+    assert not (exp_repo.root / ".cairn" / "tmp" / "exps" / "x").exists()
     exp_repo.queue("start")
     assert exp_repo.wait_queue()["later"]["status"] == "success"
+
+
+def test_leftover_workspaces_go_and_a_live_one_stays(exp_repo, markers):
+    """`queue status` deletes temporary workspaces no live experiment uses (here: one whose
+    entry was removed); the workspace of the experiment running meanwhile is left alone."""
+    exps = exp_repo.root / ".cairn" / "tmp" / "exps"
+    leftover = exps / "gone"
+    (leftover / "model").mkdir(parents=True)
+    (leftover / "model" / "weights.txt").write_text("half written\n")
+    started, go = markers / "live.pid", markers / "go"
+    exp_repo.exp("run", "--queue", "-n", "live", "-S", "train.lr=0.2", *sync(started, go, timeout=20))
+    exp_repo.queue("start")
+    exp_repo.wait_until(started.exists, what="the stage to start")
+
+    assert exp_repo.status()["live"]["status"] == "running"
+    assert not leftover.exists()
+    assert (exps / "live" / "params.yaml").is_file() and (exps / "live" / "data" / "features.txt").is_file()
+    go.touch()
+    assert exp_repo.wait_queue()["live"]["status"] == "success"
+    assert exp_repo.by_name()["live"]["metrics.acc"] == 0.82  # its run was not disturbed
 
 
 def test_run_all_forks_its_experiments_or_starts_cairn_when_threads_run(exp_repo, tmp_path):
