@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -377,17 +378,22 @@ def run_queue(
     Each child is `child_cmd(name)` started as a new program, or, given `run_child` and where
     it is safe (Linux, this process has one thread), a fork of this process calling
     `run_child(name)`: the same code without a new interpreter and its imports (~0.15 s of CPU
-    per experiment). Either way it runs in its own session with its output in its log."""
-    q = ctx.queue()
+    per experiment). Either way it runs in its own session with its output in its log.
+
+    No SQLite connection may be open in this process while it runs (the caller's included):
+    a forked child must not inherit SQLite's state of a database it opens again (SQLite would
+    take the parent's locks for its own), so the queue is opened for each step and closed."""
     logs = ctx.logs()
     logs.mkdir(parents=True, exist_ok=True)
     running: dict[str, _Child] = {}
     results: dict[str, str] = {}
-    try:
+    with _opened(ctx) as q:
         remove_orphans(ctx, q)
+    try:
         while True:
             while len(running) < jobs and not should_stop():
-                entry = q.claim(os.getpid())
+                with _opened(ctx) as q:
+                    entry = q.claim(os.getpid())
                 if entry is None:
                     break
                 log = logs / f"{entry.name}.log"
@@ -403,31 +409,41 @@ def run_queue(
                             stdin=subprocess.DEVNULL,
                             start_new_session=True,
                         )
-                q.set_pid(entry.name, proc.pid)
                 running[entry.name] = proc
+                with _opened(ctx) as q:
+                    q.set_pid(entry.name, proc.pid)
             if not running:
                 break
             _wait_any([p.pid for p in running.values()], _POLL)
-            for name, proc in list(running.items()):
-                code = proc.poll()
-                if code is None:
-                    continue
-                del running[name]
-                # the child records its own outcome; this catches a child that died without doing so
-                died = f"its process was killed by signal {-code}" if code < 0 else None
-                q.finish(name, "success" if code == 0 else "failed", code, died)
-                final = q.get(name)
-                results[name] = final.status if final else ("success" if code == 0 else "failed")
-                if code != 0:  # a child that died (kill -9) left its temporary workspace behind
-                    remove_orphans(ctx, q)
+            ended = {name: code for name, proc in running.items() if (code := proc.poll()) is not None}
+            if not ended:
+                continue
+            with _opened(ctx) as q:
+                for name, code in ended.items():
+                    del running[name]
+                    # the child records its own outcome; this catches a child that died without doing so
+                    died = f"its process was killed by signal {-code}" if code < 0 else None
+                    q.finish(name, "success" if code == 0 else "failed", code, died)
+                    final = q.get(name)
+                    results[name] = final.status if final else ("success" if code == 0 else "failed")
+                if any(code != 0 for code in ended.values()):
+                    remove_orphans(ctx, q)  # a child that died (kill -9) left its workspace behind
     except KeyboardInterrupt:
-        for name, proc in running.items():
-            kill(proc.pid)
-            q.finish(name, "killed", None, "stopped with Ctrl-C")
+        with _opened(ctx) as q:
+            for name, proc in running.items():
+                kill(proc.pid)
+                q.finish(name, "killed", None, "stopped with Ctrl-C")
         raise
+    return results
+
+
+@contextmanager
+def _opened(ctx: ExpContext) -> Iterator[Queue]:
+    q = ctx.queue()
+    try:
+        yield q
     finally:
         q.close()
-    return results
 
 
 def remove_orphans(ctx: ExpContext, q: Queue) -> list[str]:
@@ -484,9 +500,18 @@ class _Forked:
 
 def _can_fork() -> bool:
     """Forking without exec is safe only with no other thread (whose locks the child would
-    inherit held): counted by the kernel, so threads of native libraries count too."""
+    inherit held; counted by the kernel, so threads of native libraries count too) and no
+    SQLite database open (see run_queue; cairn's databases are `*.db` files)."""
     try:
-        return hasattr(os, "fork") and len(os.listdir("/proc/self/task")) == 1
+        if not hasattr(os, "fork") or len(os.listdir("/proc/self/task")) != 1:
+            return False
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}").endswith((".db", ".db-wal", ".db-shm")):
+                    return False
+            except OSError:
+                continue  # closed meanwhile (the listing's own descriptor)
+        return True
     except OSError:  # no /proc (not Linux): start a new program instead
         return False
 

@@ -84,16 +84,26 @@ class Experiments:
             q.close()
 
     def worker_loop(self, jobs: int, run_child: executor.RunChild | None = None) -> dict[str, str]:
-        q = self.ctx.queue()
-        q.set_worker(os.getpid())
+        # no connection stays open while the queue runs (see executor.run_queue)
+        self._set_worker(os.getpid())
 
         def should_stop() -> bool:
-            return q.worker()[1]
+            q = self.ctx.queue()
+            try:
+                return q.worker()[1]
+            finally:
+                q.close()
 
         try:
             return executor.run_queue(self.ctx, jobs, child_command, should_stop, run_child)
         finally:
-            q.set_worker(None)
+            self._set_worker(None)
+
+    def _set_worker(self, pid: int | None) -> None:
+        q = self.ctx.queue()
+        try:
+            q.set_worker(pid)
+        finally:
             q.close()
 
     def stop_worker(self) -> int | None:

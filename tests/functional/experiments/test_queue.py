@@ -260,10 +260,11 @@ def test_leftover_workspaces_go_and_a_live_one_stays(exp_repo, markers):
     assert exp_repo.by_name()["live"]["metrics.acc"] == 0.82  # its run was not disturbed
 
 
-def test_run_all_forks_its_experiments_or_starts_cairn_when_threads_run(exp_repo, tmp_path):
+def test_run_all_forks_its_experiments_or_starts_cairn_when_unsafe(exp_repo, tmp_path):
     """The runner forks a child calling the CLI's run-queued code (no new interpreter), and
     falls back to starting `cairn exp run-queued NAME` when another thread runs (a fork would
-    inherit that thread's locks)."""
+    inherit that thread's locks) or an SQLite database is open (its state must not be
+    inherited)."""
     script = tmp_path / "run_all.py"
     script.write_text(
         "import os, sys, threading\n"
@@ -275,9 +276,12 @@ def test_run_all_forks_its_experiments_or_starts_cairn_when_threads_run(exp_repo
         "    return _run_queued_here(name)\n"
         "if sys.argv[2] == 'thread':\n"
         "    threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+        "if sys.argv[2] == 'sqlite':\n"
+        "    from cairn.experiments.queue import Queue\n"
+        "    db = Queue(Repo.find().dot / 'state' / 'queue.db')\n"
         "print(os.getpid(), Experiments(Repo.find()).run_all(1, run_child))\n"
     )
-    for name, mode in (("forked", "none"), ("started", "thread")):
+    for name, mode in (("forked", "none"), ("started", "thread"), ("also-started", "sqlite")):
         exp_repo.exp("run", "--queue", "-n", name, "-S", "train.lr=0.2")
         marker = tmp_path / f"{name}.ppid"
         proc = subprocess.run(
@@ -290,7 +294,9 @@ def test_run_all_forks_its_experiments_or_starts_cairn_when_threads_run(exp_repo
         else:
             assert not marker.exists()  # not called: a new program ran the experiment
         assert f"Experiment '{name}': success" in exp_repo.queue("logs", name).stdout
-    assert {n: r["metrics.acc"] for n, r in exp_repo.by_name().items()} == {"forked": 0.82, "started": 0.82}
+    assert {n: r["metrics.acc"] for n, r in exp_repo.by_name().items()} == dict.fromkeys(
+        ["forked", "started", "also-started"], 0.82
+    )
 
 
 def test_kill_9_stops_the_stage_too(exp_repo, markers):
