@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +15,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch) -> dict[str, ModuleType]:
     monkeypatch.syspath_prepend(str(BENCH))
+    # bench/ and tests/ both have an s3server module: the suite's may be imported already
+    for name in [n for n in sys.modules if (BENCH / f"{n}.py").exists()]:
+        monkeypatch.delitem(sys.modules, name)
     import catalog
     import report
     import runner
