@@ -75,7 +75,8 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
     gets it). Exit status is 0; with -q it is 1 when anything changed, for scripts."""
     with opened(as_json or quiet) as repo:
         results = repo.status(targets)
-        stages = repo.pipeline_status() if not targets else {}
+        has_pipeline = not targets and repo.has_pipeline()
+        stages = repo.pipeline_status() if has_pipeline else {}
         remote = repo.remote_status(remote_name) if (with_remote or remote_name) else None
     if remote is not None:
         return _remote_status(results, remote, as_json, quiet)
@@ -88,7 +89,12 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
     for name, why in stages.items():
         say(f"stage {name}: stale ({'; '.join(why)})")
     if not results:
-        say("No tracked data outside pipelines." if stages else "No tracked data. Track some with `cairn add PATH`.")
+        if stages:
+            say("No tracked data outside pipelines.")
+        elif has_pipeline:
+            say("Pipeline is up to date. No tracked data outside it.")
+        else:
+            say("No tracked data. Track some with `cairn add PATH`.")
         return 0
     limit = None if verbosity() > 0 else 10
     for r in results:
@@ -103,7 +109,10 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
                 say(f"    {label + ':':10} {f}")
             if limit is not None and len(files) > limit:
                 say(f"    ... and {len(files) - limit} more {label} (cairn -v status lists all)")
-    say("\nData is up to date." if not changed else "\n`cairn add` records changes; `cairn checkout` discards them.")
+    if not changed:
+        say("\nData and pipeline are up to date." if has_pipeline else "\nData is up to date.")
+    elif any(r.changed for r in results):
+        say("\n`cairn add` records changes; `cairn checkout` discards them.")
     return 0
 
 

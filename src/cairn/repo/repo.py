@@ -313,9 +313,12 @@ class Repo:
         if roots:
             self.fetch(roots, remote)
 
+    def has_pipeline(self) -> bool:
+        return (self.root / "cairn.yaml").exists()
+
     def pipeline_status(self) -> dict[str, list[str]]:
         """Stale stages and why; empty without a cairn.yaml."""
-        if not (self.root / "cairn.yaml").exists():
+        if not self.has_pipeline():
             return {}  # and `cairn status` pays nothing for the pipeline machinery
         from cairn.pipelines.runner import Runner
 

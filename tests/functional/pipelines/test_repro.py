@@ -537,3 +537,13 @@ def test_quiet_repro_shows_only_what_the_commands_print(pipe):
     assert proc.stdout == "hello from the stage\n"  # the stage's output, as it runs
     assert proc.stderr == ""  # no "Running stage" / "ran" lines of cairn's own
     assert (pipe.root / "o.txt").read_text() == "out\n"
+
+
+def test_status_says_the_pipeline_is_up_to_date(pipe):
+    pipe.yaml("stages:\n  hello:\n    cmd: echo out > o.txt\n    outs: [o.txt]\n")
+    assert pipe.cairn("status").stdout == "stage hello: stale (never run)\nNo tracked data outside pipelines.\n"
+    pipe.cairn("repro")
+    assert pipe.cairn("status").stdout == "Pipeline is up to date. No tracked data outside it.\n"
+    pipe.file("data.txt", "d")
+    pipe.cairn("add", "data.txt")
+    assert pipe.cairn("status").stdout == "data.txt: unchanged\n\nData and pipeline are up to date.\n"
