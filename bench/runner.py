@@ -225,6 +225,7 @@ class Runner:
             except (SetupError, subprocess.CalledProcessError, OSError) as exc:
                 return self._fail(side, label, f"setup failed: {exc} (log: {log})")
             os.sync()  # no dirty pages of the setup (or an earlier run) get flushed inside the timing
+            time.sleep(w.settle_s)
             sample = run_timed(
                 command(ctx), cwd=ctx.cwd, env=ctx.env, stdout=ctx.stdout, stderr=log, timeout_s=self.timeout_s
             )
