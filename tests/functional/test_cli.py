@@ -180,3 +180,22 @@ def test_documented_exit_codes_match_the_error_classes():
         "PermissionDeniedError",
     }
     assert core <= documented
+
+
+def test_the_program_runs_commands_with_the_gc_on_and_start_up_objects_frozen(repo):
+    # cli/entry.py keeps the cyclic GC off only while modules load
+    code = (
+        "import gc, sys\n"
+        "import cairn.cli.data as data\n"
+        "from cairn.cli import entry\n"
+        "real = data.status.callback\n"
+        "def spy(*args, **kwargs):\n"
+        "    print('gc on:', gc.isenabled(), 'frozen:', gc.get_freeze_count() > 0)\n"
+        "    return real(*args, **kwargs)\n"
+        "data.status.callback = spy\n"
+        "sys.argv = ['cairn', 'status']\n"
+        "entry.run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "gc on: True frozen: True"

@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# called once the command's module is imported (cli/entry.py turns the GC back on there)
+on_command_loaded = None
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -47,7 +51,10 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         module, _, attr = spec[0].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        if on_command_loaded is not None:
+            on_command_loaded()
+        return command
 
     def resolve_command(self, ctx, args):
         name = click.utils.make_str(args[0]) if args else ""
