@@ -22,7 +22,12 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     size = os.stat(path).st_size
     if size <= SMALL_FILE:
         return blake3(read_small(path, size)).hexdigest()
-    h = blake3(max_threads=blake3.AUTO)
+    return hash_chunks(path, blake3.AUTO)
+
+
+def hash_chunks(path: str | os.PathLike[str], max_threads: int = 1) -> str:
+    """Hash a file read in CHUNK-sized pieces, with up to `max_threads` BLAKE3 threads."""
+    h = blake3(max_threads=max_threads)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:

@@ -15,7 +15,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
-from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file, read_small
+from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
 from cairn.objects.newfile import NewFile, unique_name
 
 _READONLY = 0o444
@@ -33,7 +33,7 @@ def copy_hashing(src: str, fd: int) -> str:
 
     with open(src, "rb", buffering=0) as f, ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool:
         before = os.fstat(f.fileno())
-        hashed = pool.submit(_hash_stream, src)
+        hashed = pool.submit(hash_chunks, src)  # one BLAKE3 thread: the other core is busy copying
         try:
             offset = 0
             while n := os.copy_file_range(f.fileno(), fd, CHUNK * 8, offset, offset):
@@ -56,16 +56,6 @@ def copy_hashing(src: str, fd: int) -> str:
 
 
 _NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
-
-
-def _hash_stream(path: str) -> str:
-    h = blake3()  # one thread: the other core is busy copying
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
 
 
 def _copy_hashing_userspace(f, fd: int, pool) -> str:
@@ -182,17 +172,8 @@ class ObjectStore:
 
     def add_bytes(self, data: bytes, oid: str | None = None) -> str:
         oid = oid or blake3(data).hexdigest()
-        dst = self.path(oid)
-        if os.path.exists(dst):
-            return oid
-        self.prepare()
-        f = NewFile(f"{self._objects}/{oid[:2]}", _READONLY, self.tmp_path)
-        try:
-            f.write(data)
-        except BaseException:
-            f.discard()
-            raise
-        f.publish(dst)
+        if not os.path.exists(self.path(oid)):
+            self.add_absent(data, oid)
         return oid
 
     def add_absent(self, data: bytes | memoryview, oid: str) -> None:

@@ -267,7 +267,7 @@ def test_a_large_file_changed_during_add_is_refused_and_leaves_nothing(
 
     src = tmp_path / "big.bin"
     src.write_bytes(random.Random(4).randbytes(SMALL_FILE + CHUNK))
-    real_hash = store_mod._hash_stream
+    real_hash = store_mod.hash_chunks
 
     def hash_then_append(path: str) -> str:
         oid = real_hash(path)
@@ -276,7 +276,7 @@ def test_a_large_file_changed_during_add_is_refused_and_leaves_nothing(
             f.write(b"written by someone else meanwhile")
         return oid
 
-    monkeypatch.setattr(store_mod, "_hash_stream", hash_then_append)
+    monkeypatch.setattr(store_mod, "hash_chunks", hash_then_append)
     store = ObjectStore(tmp_path / "cache")
     with pytest.raises(PathError, match="changed while cairn was adding it"):
         store.add_file_copy(str(src), SMALL_FILE + CHUNK)
