@@ -96,7 +96,9 @@ def _scope(f):
         [
             click.argument("targets", nargs=-1, type=click.Path()),
             click.option("-r", "--remote", "remote_name", help="Remote to use (default: core.remote)."),
-            click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers (default 8)."),
+            click.option(
+                "-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers (default 8, local: 1/core)."
+            ),
             click.option("-a", "--all-branches", is_flag=True, help="Also what every branch tip references."),
             click.option("-T", "--all-tags", is_flag=True, help="Also what every tag references."),
             click.option("-A", "--all-commits", is_flag=True, help="Also what any commit references."),

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from cairn.remotes.remote import Remote
     from cairn.repo.repo import Repo
 
-DEFAULT_JOBS = 8
-
 
 class Remotes:
     def __init__(self, repo: Repo) -> None:
@@ -105,7 +103,7 @@ class Remotes:
         url = spec.pop("url", None)
         if not url:
             raise ConfigError(f"remote {name!r} has no url", f"set it: `cairn remote modify {name} url URL`")
-        spec_jobs = spec.pop("jobs", DEFAULT_JOBS)
+        spec_jobs = spec.pop("jobs", None)
         pack_size = spec.pop("pack_size", None)
         if "://" not in url and not os.path.isabs(os.path.expanduser(url)):
             url = str(self.repo.root / url)  # relative folders are relative to the repo root
@@ -113,7 +111,7 @@ class Remotes:
         tag = blake3(url.encode()).hexdigest()[:12]
         index = self.repo.dot / "state" / "remotes" / f"{name}-{tag}.db"
         kwargs = {"pack_target": pack_size} if pack_size else {}
-        return Remote(name, storage, index, jobs or spec_jobs, **kwargs)
+        return Remote(name, storage, index, jobs or spec_jobs or storage.default_jobs, **kwargs)
 
 
 def run_outputs(data: bytes) -> list[str] | None:

@@ -16,6 +16,9 @@ class Storage(ABC):
     multipart upload on object stores)."""
 
     url: str
+    # Transfers at once when neither -j nor the remote's `jobs` says: network requests wait on
+    # latency, so many overlap well.
+    default_jobs: int = 8
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> None: ...

@@ -14,7 +14,19 @@ from cairn.storage.base import Storage
 _TMP = ".tmp"
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class LocalStorage(Storage):
+    # Local copies keep a core busy each (reading, verifying, writing under the GIL): threads
+    # beyond the cores only contend (a 20k-file push on 2 cores: 8 threads 0.82 s, 2 threads
+    # 0.61 s). A network mount may want more: `remote modify NAME jobs N`.
+    default_jobs = max(2, _cpus())
+
     def __init__(self, root: str) -> None:
         self.root = root
         self.url = root

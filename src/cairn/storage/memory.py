@@ -12,6 +12,7 @@ from cairn.storage.base import Storage
 
 
 class MemoryStorage(Storage):
+    default_jobs = 2  # nothing to wait on: more threads only contend for the GIL
     _named: ClassVar[dict[str, MemoryStorage]] = {}
 
     def __init__(self, url: str = "memory://") -> None:
