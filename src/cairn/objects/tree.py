@@ -7,6 +7,7 @@ be compared by skipping every subtree whose id is the same on both sides.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses
@@ -65,7 +66,7 @@ class Tree:
                     f"tree object {oid} has format version {version!r}, this cairn reads version {TREE_VERSION}",
                     "upgrade cairn",
                 )
-            entries = [_entry(d) for d in doc["entries"]]
+            entries = _entries(doc["entries"])
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CorruptObjectError(
                 f"object {oid} is not a valid tree object ({e})",
@@ -77,6 +78,35 @@ class Tree:
                 "run `cairn fsck`; if it is damaged, remove it and `cairn pull` it again",
             )
         return cls(entries)
+
+
+_KINDS = frozenset((FILE, TREE))
+_BAD_NAMES = frozenset(("", ".", ".."))
+_OID = re.compile("[0-9a-f]{64}").fullmatch
+
+
+def _entries(rows: list) -> list[Entry]:
+    """Entries of valid rows; the first invalid one raises ValueError from _entry. The checks
+    are inlined (not a call per row): push, fetch and checkout parse every tree they walk."""
+    out = []
+    append = out.append
+    for d in rows:
+        name, kind, oid, size, exe = d["name"], d["kind"], d["oid"], d["size"], d["exec"]
+        if (
+            type(name) is not str
+            or name in _BAD_NAMES
+            or "/" in name
+            or "\0" in name
+            or kind not in _KINDS
+            or type(oid) is not str
+            or not _OID(oid)
+            or type(size) is not int
+            or size < 0
+            or type(exe) is not bool
+        ):
+            _entry(d)
+        append(Entry(name, kind, oid, size, exe))
+    return out
 
 
 def _entry(d: dict) -> Entry:
