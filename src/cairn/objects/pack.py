@@ -1,9 +1,11 @@
 """Packs: many small objects in one remote file, so a 100k-file dataset is not 100k requests
 (restic and git do the same).
 
-A pack is the plain concatenation of object bytes; its id is the BLAKE3 of those bytes. Its
-index (`<id>.idx`) is canonical JSON listing [oid, offset, size] per object, sorted by oid. The
-pack is uploaded before its index, so an index on the remote always describes a whole pack."""
+A pack is the plain concatenation of object bytes. Its index (`<id>.idx`) is canonical JSON
+listing [oid, offset, size] per object, sorted by oid; the pack's id is the BLAKE3 of that
+list. Every object is checked against its own id whenever it is read, so the list fixes the
+pack's bytes as surely as a hash over them would, without hashing every byte a second time.
+The pack is uploaded before its index, so an index on the remote always describes a whole pack."""
 
 from __future__ import annotations
 
@@ -31,14 +33,22 @@ def build(objects: Iterable[tuple[str, bytes]]) -> tuple[str, bytes, bytes]:
         parts.append(data)
         rows.append([oid, offset, len(data)])
         offset += len(data)
-    pack = b"".join(parts)
-    pack_id = blake3(pack).hexdigest()
-    return pack_id, pack, encode_index(pack_id, rows)
+    pid = pack_id(rows)
+    return pid, b"".join(parts), encode_index(pid, rows)
+
+
+def _sorted_rows(rows: Iterable[IndexRow | list]) -> list[list]:
+    return sorted([o, off, size] for o, off, size in rows)
+
+
+def pack_id(rows: Iterable[IndexRow | list]) -> str:
+    """A pack's id: the BLAKE3 of its rows, sorted, as the canonical JSON its index holds."""
+    return blake3(json.dumps(_sorted_rows(rows), separators=(",", ":")).encode()).hexdigest()
 
 
 def encode_index(pack_id: str, rows: Iterable[IndexRow | list]) -> bytes:
     """The index of a pack: its [oid, offset, size] rows sorted by oid, as canonical JSON."""
-    doc = {"objects": sorted([o, off, size] for o, off, size in rows), "pack": pack_id, "version": PACK_VERSION}
+    doc = {"objects": _sorted_rows(rows), "pack": pack_id, "version": PACK_VERSION}
     return json.dumps(doc, separators=(",", ":")).encode()
 
 

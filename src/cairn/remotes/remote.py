@@ -195,14 +195,23 @@ class Remote:
     # -- writing -----------------------------------------------------------------------------
     # A damaged cache object must never reach the remote: there it would pass for a good copy
     # (push skips what the remote lists), so objects are checked against their ids on the way out.
-    def upload_pack(self, store: ObjectStore, objects: list[tuple[str, int]]) -> tuple[str, int, list[pack.IndexRow]]:
-        """Pack cache objects ((oid, size) pairs), verified, into a new remote pack."""
+    def upload_pack(
+        self, store: ObjectStore, objects: list[tuple[str, int]]
+    ) -> tuple[str, int, list[pack.IndexRow]] | None:
+        """Pack cache objects ((oid, expected size) pairs), verified, into a new remote pack.
+        Objects the cache lacks are left out (the rows say what went in); None when it lacked
+        them all."""
         with PackFile(store) as pf:
             for oid, size in objects:
-                data = read_small(store.path(oid), size)
+                try:
+                    data = read_small(store.path(oid), size)
+                except FileNotFoundError:
+                    continue
                 if blake3(data).hexdigest() != oid:
                     raise corrupt_cache(oid)
                 pf.add(oid, data)
+            if not pf.rows:
+                return None
             return self.put_pack(pf)
 
     def put_pack(self, pf: PackFile) -> tuple[str, int, list[pack.IndexRow]]:
@@ -213,9 +222,13 @@ class Remote:
         self.storage.put_bytes(pack_key(pack_id, "idx"), pack.encode_index(pack_id, pf.rows))
         return pack_id, pf.size, pf.rows
 
-    def upload_loose(self, store: ObjectStore, oid: str) -> int:
-        if hash_file(store.path(oid)) != oid:
-            raise corrupt_cache(oid)
+    def upload_loose(self, store: ObjectStore, oid: str) -> int | None:
+        """Upload one cache object as it is, verified; its size, or None when the cache lacks it."""
+        try:
+            if hash_file(store.path(oid)) != oid:
+                raise corrupt_cache(oid)
+        except FileNotFoundError:
+            return None
         self.storage.put_file(loose_key(oid), store.path(oid))
         return os.path.getsize(store.path(oid))
 
@@ -320,19 +333,17 @@ class Remote:
 
 
 class PackFile:
-    """A pack being built in a temporary file of the cache (so it never sits in memory whole),
-    hashed as it is written. Use as a context manager: the file is removed at the end."""
+    """A pack being built in a temporary file of the cache (so it never sits in memory whole)
+    from objects already verified. Use as a context manager: the file is removed at the end."""
 
     def __init__(self, store: ObjectStore) -> None:
         self.path = store.tmp_path("pack")
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        self._hash = blake3()
         self.rows: list[pack.IndexRow] = []
         self.size = 0
 
     def add(self, oid: str, data: bytes | memoryview) -> None:
         view = memoryview(data)
-        self._hash.update(view)
         self.rows.append((oid, self.size, len(view)))
         self.size += len(view)
         while view:
@@ -343,7 +354,7 @@ class PackFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        return self._hash.hexdigest()
+        return pack.pack_id(self.rows)
 
     def __enter__(self) -> PackFile:
         return self

@@ -76,19 +76,23 @@ def roots_key(roots: Iterable[Root]) -> str:
     return blake3("\n".join(sorted({f"{k}:{o}" for k, o in roots})).encode()).hexdigest()
 
 
-def _closure(ws: Workspace, roots: Iterable[Root], remote: Remote | None = None) -> tuple[dict[str, str], list[str]]:
-    """oid -> kind for everything reachable through trees, plus the trees found nowhere. Trees
-    come from the cache or, given a (refreshed) remote, from the remote: a clone that never
-    pulled must still see what lies under a tree it has not fetched."""
-    seen: dict[str, str] = {}
+def _closure(
+    ws: Workspace, roots: Iterable[Root], remote: Remote | None = None
+) -> tuple[dict[str, tuple[str, int | None]], list[str]]:
+    """oid -> (kind, size) for everything reachable through trees, plus the trees found
+    nowhere. The size is a file's, from its tree entry; None for roots and trees (a tree's
+    entry holds the size of the files below it, not its own). Trees come from the cache or,
+    given a (refreshed) remote, from the remote: a clone that never pulled must still see
+    what lies under a tree it has not fetched."""
+    seen: dict[str, tuple[str, int | None]] = {}
     lacking: list[str] = []
     have = remote.index.all_oids() if remote is not None else set()
-    stack = list(roots)
+    stack: list[tuple[str, str, int | None]] = [(k, o, None) for k, o in roots]
     while stack:
-        kind, oid = stack.pop()
+        kind, oid, size = stack.pop()
         if oid in seen:
             continue
-        seen[oid] = kind
+        seen[oid] = (kind, size)
         if kind != TREE:
             continue
         try:
@@ -99,7 +103,7 @@ def _closure(ws: Workspace, roots: Iterable[Root], remote: Remote | None = None)
                 lacking.append(oid)
                 continue
             data = remote.read_object(oid)
-        stack.extend((e.kind, e.oid) for e in Tree.from_bytes(data, oid).entries)
+        stack.extend((e.kind, e.oid, None if e.kind == TREE else e.size) for e in Tree.from_bytes(data, oid).entries)
     return seen, lacking
 
 
@@ -172,23 +176,24 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
     have = remote.index.all_oids()
     todo_small: list[tuple[str, int]] = []
     todo_large: list[tuple[str, int]] = []
-    for oid in sorted(wanted):
+    for oid, (_, size) in sorted(wanted.items()):
         if oid in have:
             result.skipped += 1
             continue
-        try:
-            size = ws.store.size(oid)
-        except FileNotFoundError:
-            result.missing.append(oid)
-            continue
+        if size is None:  # a tree or a root; files are found missing while packing (no stat each)
+            try:
+                size = ws.store.size(oid)
+            except FileNotFoundError:
+                result.missing.append(oid)
+                continue
         (todo_small if size < pack.PACK_THRESHOLD else todo_large).append((oid, size))
     result.missing.extend(o for o in lacking if o not in have and o not in result.missing)
     total_files = len(todo_small) + len(todo_large)
     task = progress.task(f"push to {remote.name}", total_files, unit="files")
     # trees get packs of their own: fetch reads trees level by level, so a few tree-only packs
     # serve every level instead of ranges scattered over all the data packs
-    trees = [t for t in todo_small if wanted[t[0]] == TREE]
-    files = [t for t in todo_small if wanted[t[0]] != TREE]
+    trees = [t for t in todo_small if wanted[t[0]][0] == TREE]
+    files = [t for t in todo_small if wanted[t[0]][0] != TREE]
     sizes = dict(todo_small)
     grouped = pack.group(trees, remote.pack_target) + pack.group(files, remote.pack_target)
     groups = [[(o, sizes[o]) for o in g] for g in grouped]
@@ -201,14 +206,22 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
 
     def done(res) -> None:
         kind, oids, info = res
-        if kind == "pack":
+        sent = 0
+        if kind == "pack" and info is not None:
             pack_id, size, rows = info
             remote.index.add_pack(pack_id, size, rows)
-            result.bytes += sum(sizes[o] for o in oids)
-        else:
+            result.bytes += size
+            sent = len(rows)
+            if sent < len(oids):
+                packed = {r[0] for r in rows}
+                result.missing.extend(o for o in oids if o not in packed)
+        elif kind == "loose" and info is not None:
             remote.index.add_loose(oids[0], info)
             result.bytes += info
-        result.transferred += len(oids)
+            sent = 1
+        else:
+            result.missing.extend(oids)
+        result.transferred += sent
         task.advance(len(oids))
 
     try:
@@ -217,6 +230,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
         _run(remote.jobs, work, lambda w: w[0](w[1]), done)
     finally:
         task.close()
+    result.missing.sort()
     if not verify:  # a plain push rewrites only packs whose damaged copies it has just replaced
         sent = {o for o, _ in todo_small}
         damaged_in = {p: bad for p, bad in damaged_in.items() if any(o in sent for o in bad)}

@@ -111,13 +111,16 @@ class RemoteFiles:
         return key
 
     def assert_sound(self) -> None:
-        """Nothing half-written is taken for complete: every indexed pack exists, hashes to its
-        id and holds the bytes its index promises; every loose object hashes to its name."""
+        """Nothing half-written is taken for complete: every indexed pack exists, is named by
+        the hash of its rows (docs/remotes.md), holds exactly the objects its index lists and
+        their bytes; every loose object hashes to its name."""
         keys = self.keys()
         for pack_id, rows in self.packs().items():
             assert f"packs/{pack_id}.pack" in keys, f"index {pack_id}.idx without its pack"
             data = self.read(f"packs/{pack_id}.pack")
-            assert b3(data) == pack_id, f"pack {pack_id} does not match its id"
+            listed = json.dumps(sorted(rows), separators=(",", ":")).encode()
+            assert b3(listed) == pack_id, f"pack {pack_id} is not named by its rows"
+            assert sum(size for _, _, size in rows) == len(data), f"pack {pack_id} holds bytes it does not list"
             for oid, off, size in rows:
                 assert b3(data[off : off + size]) == oid, f"{oid} in pack {pack_id} is damaged"
         for oid in self.loose():

@@ -183,8 +183,11 @@ def test_push_refuses_a_corrupt_cache_object(source, remote, assert_error, which
 
 
 @local_only
-def test_push_of_objects_missing_from_the_cache_warns(source, remote):
-    _, oid = _small(source)
+@pytest.mark.parametrize("travels", ["packed", "loose"])
+def test_push_of_objects_missing_from_the_cache_warns(source, remote, travels):
+    """Push finds a file's object missing while packing or streaming it (it trusts the sizes
+    in the trees instead of stat-ing every object): the rest goes, that one is named."""
+    oid = _small(source)[1] if travels == "packed" else b3(source.files["data/big.bin"])
     source.object_path(oid).unlink()
     proc = source.cairn("push", expect=1)
     expected = objects_of(source, *TRACKED)

@@ -66,6 +66,21 @@ def test_upload_then_refresh_in_another_clone(store, storage, tmp_path):
     assert second.index.packs() == {pack_id: size}
 
 
+def test_a_pack_leaves_out_objects_the_cache_lacks(store, storage, tmp_path):
+    r = remote_on(storage, tmp_path)
+    r.refresh(create=True)
+    objects = _objects(store, 3)
+    store.remove(objects[1][0])
+    pack_id, size, rows = r.upload_pack(store, objects)
+    assert [o for o, _, _ in rows] == [objects[0][0], objects[2][0]]
+    assert size == objects[0][1] + objects[2][1]
+    store.remove(objects[0][0])
+    store.remove(objects[2][0])
+    assert r.upload_pack(store, objects) is None  # nothing to pack: nothing uploaded
+    assert sorted(k for k, _ in storage.list("packs")) == [f"packs/{pack_id}.idx", f"packs/{pack_id}.pack"]
+    assert not os.listdir(store.tmp)
+
+
 def test_refresh_sorts_out_what_is_not_a_whole_indexed_pack(store, storage, tmp_path):
     r = remote_on(storage, tmp_path)
     r.refresh(create=True)
@@ -127,5 +142,6 @@ def test_rewrite_pack_never_carries_a_damaged_object(store, storage, tmp_path):
     new_id, _, new_rows = r.rewrite_pack(store, pack_id, [o for o, _ in objects])
     assert {o for o, _, _ in new_rows} == {o for o, _ in objects} - {bad_oid}
     blob = storage.get_bytes(f"packs/{new_id}.pack")
-    assert b3(blob) == new_id
+    assert new_id == b3(json.dumps(sorted([o, off, n] for o, off, n in new_rows), separators=(",", ":")).encode())
+    assert sum(n for _, _, n in new_rows) == len(blob)
     assert all(b3(blob[off : off + size]) == oid for oid, off, size in new_rows)
