@@ -240,6 +240,12 @@ def _remote_gc(name: str, yes: bool, as_json: bool) -> None:
             "(a push may still be writing them)",
             err=True,
         )
+    if plan.young_temps:
+        say(
+            f"note: {plan.young_temps} temporary file(s) are less than an hour old and were kept "
+            "(a transfer may still be writing them)",
+            err=True,
+        )
 
 
 def _remote_gc_extras(plan) -> str:
@@ -250,6 +256,8 @@ def _remote_gc_extras(plan) -> str:
         parts.append(f"{len(plan.stale_indexes)} pack index(es) whose pack is gone")
     if plan.orphans:
         parts.append(f"{len(plan.orphans)} pack(s) left without an index by an interrupted push")
+    if plan.temps:
+        parts.append(f"{len(plan.temps)} temporary file(s) left by an interrupted transfer")
     if plan.runs:
         parts.append(f"{len(plan.runs)} run-cache entr{'y' if len(plan.runs) == 1 else 'ies'} of removed outputs")
     return ", ".join(parts)

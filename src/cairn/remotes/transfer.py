@@ -30,6 +30,7 @@ from cairn.objects.tree import TREE, Tree
 from cairn.progress import NULL, Progress
 from cairn.remotes.remote import Remote, loose_key, pack_key, pieces
 from cairn.remotes.staging import Staging
+from cairn.storage.base import TMP_PREFIX
 from cairn.workspace.context import Workspace
 
 Root = tuple[str, str]  # (kind, oid)
@@ -502,6 +503,8 @@ class RemoteGcPlan:
     stale_indexes: list[str] = field(default_factory=list)  # indexes whose pack is gone
     orphans: list[str] = field(default_factory=list)  # packs never indexed, older than the grace period
     young_orphans: int = 0  # packs never indexed, younger: a push may still be writing them
+    temps: list[str] = field(default_factory=list)  # temp keys a killed transfer left (non-atomic backends)
+    young_temps: int = 0  # temp keys younger than the grace period: a transfer may be writing them
     runs: list[str] = field(default_factory=list)  # run-cache entries (keys) to delete
     runs_kept: int = 0
     remove_objects: int = 0
@@ -520,6 +523,8 @@ class RemoteGcPlan:
             "stale_indexes": len(self.stale_indexes),
             "orphan_packs": len(self.orphans),
             "orphan_packs_kept": self.young_orphans,
+            "temp_keys": len(self.temps),
+            "temp_keys_kept": self.young_temps,
             "delete_runs": len(self.runs),
             "keep_runs": self.runs_kept,
         }
@@ -527,7 +532,13 @@ class RemoteGcPlan:
     def anything(self) -> bool:
         """Whether a sweep would change the remote."""
         return bool(
-            self.remove_objects or self.damaged or self.stale_indexes or self.orphans or self.runs or self.repack
+            self.remove_objects
+            or self.damaged
+            or self.stale_indexes
+            or self.orphans
+            or self.temps
+            or self.runs
+            or self.repack
         )
 
 
@@ -552,7 +563,8 @@ def gc_plan(
 ) -> RemoteGcPlan:
     """What `gc --remote` removes. The remote is listed and every pack index read again (gc
     must not act on a stale picture); damaged indexes are planned for removal with their packs,
-    packs that never got an index (a killed push) once older than ORPHAN_GRACE_S. A run-cache
+    packs that never got an index (a killed push) and temp keys left by a killed write (on
+    backends without atomic writes) once older than ORPHAN_GRACE_S. A run-cache
     entry is kept when every output it restores is kept (`run_outputs` reads an entry's
     output ids; None: unreadable); run-cache entries keep nothing alive, as in the local gc."""
     remote.refresh(tolerant=True, rescan=True)
@@ -591,6 +603,12 @@ def gc_plan(
             plan.remove_bytes += size
         else:
             plan.young_orphans += 1
+    for key, size, mtime in remote.storage.scan(TMP_PREFIX):
+        if mtime is not None and mtime < cutoff:
+            plan.temps.append(key)
+            plan.remove_bytes += size
+        else:
+            plan.young_temps += 1
     if run_outputs is not None:
         entries = sorted(k for k, _ in remote.storage.list("runs") if k.endswith(".json"))
         with ThreadPoolExecutor(remote.jobs, thread_name_prefix="cairn-runs") as pool:
@@ -602,6 +620,7 @@ def gc_plan(
                     plan.runs.append(k)
     plan.loose.sort()
     plan.packs.sort()
+    plan.temps.sort()
     return plan
 
 
@@ -622,7 +641,7 @@ def gc_sweep(ws: Workspace, remote: Remote, plan: RemoteGcPlan) -> None:
         remote.storage.delete(pack_key(pack_id, "pack"))
     for oid in plan.loose:
         remote.storage.delete(loose_key(oid))
-    for key in plan.runs:
+    for key in [*plan.runs, *plan.temps]:
         remote.storage.delete(key)
     remote.bump_generation()
     remote.index.clear()

@@ -9,6 +9,10 @@ from typing import Any
 
 from cairn.errors import ConfigError
 
+# Backends without atomic writes write a key here first and move it into place; one left
+# behind (a killed transfer) is garbage `gc --remote` removes once it is old.
+TMP_PREFIX = ".tmp"
+
 
 class Storage(ABC):
     """Keys are '/'-separated relative paths. A put is atomic: readers see the whole value or

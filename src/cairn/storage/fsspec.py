@@ -21,7 +21,7 @@ from cairn.errors import (
     RemoteNotFoundError,
     RemoteUnreachableError,
 )
-from cairn.storage.base import Storage
+from cairn.storage.base import TMP_PREFIX, Storage
 
 T = TypeVar("T")
 _EXTRAS = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "azure", "abfs": "azure", "ssh": "ssh", "sftp": "ssh"}
@@ -75,7 +75,7 @@ class FsspecStorage(Storage):
         if self.protocol in _ATOMIC_PUT:
             self._call(f"writing {key}", lambda: self.fs.pipe_file(self._p(key), data))
         else:
-            tmp = self._p(f".tmp/{uuid.uuid4().hex}")
+            tmp = self._p(f"{TMP_PREFIX}/{uuid.uuid4().hex}")
             self._call(f"writing {key}", lambda: self.fs.pipe_file(tmp, data))
             self._call(f"writing {key}", lambda: self.fs.mv(tmp, self._p(key)))
 
@@ -91,7 +91,7 @@ class FsspecStorage(Storage):
         elif self.protocol in _ATOMIC_PUT:
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, self._p(key)))
         else:
-            tmp = self._p(f".tmp/{uuid.uuid4().hex}")
+            tmp = self._p(f"{TMP_PREFIX}/{uuid.uuid4().hex}")
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, tmp))
             self._call(f"uploading {key}", lambda: self.fs.mv(tmp, self._p(key)))
 

@@ -9,9 +9,7 @@ import threading
 from collections.abc import Iterator
 
 from cairn.errors import PermissionDeniedError, RemoteKeyMissingError, RemoteNotFoundError
-from cairn.storage.base import Storage
-
-_TMP = ".tmp"
+from cairn.storage.base import TMP_PREFIX, Storage
 
 
 def _cpus() -> int:
@@ -41,7 +39,7 @@ class LocalStorage(Storage):
         with self._lock:
             self._n += 1
             n = self._n
-        d = os.path.join(self.root, _TMP)
+        d = os.path.join(self.root, TMP_PREFIX)
         self._mkdir(d)
         return os.path.join(d, f"{os.getpid()}-{threading.get_ident()}-{n}")
 
@@ -110,8 +108,8 @@ class LocalStorage(Storage):
     def scan(self, prefix: str) -> Iterator[tuple[str, int, float | None]]:
         base = self._path(prefix) if prefix else self.root
         for dirpath, dirnames, filenames in os.walk(base):
-            if dirpath == self.root and _TMP in dirnames:
-                dirnames.remove(_TMP)
+            if dirpath == self.root and TMP_PREFIX in dirnames:
+                dirnames.remove(TMP_PREFIX)
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             for name in filenames:
                 try:

@@ -231,6 +231,32 @@ def test_gc_remote_removes_packs_a_killed_push_left_without_an_index(source, rem
     remote.files.assert_sound()
 
 
+@local_only
+def test_gc_remote_removes_temp_files_a_killed_transfer_left(source, remote):
+    """A folder remote (like ssh) writes every key to .tmp/ and then moves it into place; a
+    push killed mid-write leaves the temp file. It is never taken for data, and gc removes
+    it once an hour old (a younger one may be a write in progress)."""
+    source.cairn("push")
+    before = remote.files.held()
+    tmp = remote.files.folder / ".tmp"
+    tmp.mkdir(exist_ok=True)
+    (tmp / "123-456-1").write_bytes(b"half of a pack, written by a push killed yesterday")
+    (tmp / "123-456-2").write_bytes(b"a push is writing this right now")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(tmp / "123-456-1", (hours_ago, hours_ago))
+    assert source.json("push")["transferred"] == 0  # not data: nothing changes for a push
+
+    plan = source.json("gc", "--remote", "store")
+    assert (plan["temp_keys"], plan["temp_keys_kept"], plan["remove"]) == (1, 1, 0)
+    proc = source.cairn("gc", "--remote", "store")
+    assert "Would also remove: 1 temporary file(s) left by an interrupted transfer." in proc.stdout
+    assert "note: 1 temporary file(s) are less than an hour old and were kept" in proc.stderr
+    source.cairn("gc", "--remote", "store", "--yes")
+    assert sorted(os.listdir(tmp)) == ["123-456-2"]
+    assert remote.files.held() == before
+    remote.files.assert_sound()
+
+
 @pytest.mark.parametrize("remote", ["s3"], indirect=True)
 def test_gc_remote_keeps_a_young_pack_without_an_index_on_s3(source, remote):
     source.cairn("push")
