@@ -2,17 +2,21 @@
 
 import cairn.api
 data = cairn.api.read("data/labels.csv", rev="v1.0")
+data = cairn.api.read("model.bin", rev="v2", remote="store")  # no pull needed
 with cairn.api.open("data/images/cat.png", mode="rb") as f: ...
+
+Bytes come from the cache when it has them, else straight from a remote (verified against
+their ids, not stored in the cache): the one named, or the default remote.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable
-from typing import IO
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING
 
-from cairn.errors import PathError
+from cairn.errors import ObjectMissingError, PathError
 from cairn.index import pointer as ptr
 from cairn.objects.tree import FILE, TREE, Tree
 from cairn.repo import Repo
@@ -20,21 +24,30 @@ from cairn.workspace.add import AddResult
 from cairn.workspace.context import data_rel
 from cairn.workspace.status import PathStatus
 
+if TYPE_CHECKING:
+    from cairn.remotes.remote import Remote
+
 __all__ = ["add", "open", "read", "status"]
 
 _builtin_open = open
 
 
-def read(path: str | os.PathLike[str], rev: str | None = None, repo: str | os.PathLike[str] | None = None) -> bytes:
-    """The bytes of tracked file `path` at git revision `rev` (default: the workspace pointers).
-
-    The content comes from the cache and is verified against its id."""
+def read(
+    path: str | os.PathLike[str],
+    rev: str | None = None,
+    repo: str | os.PathLike[str] | None = None,
+    remote: str | None = None,
+) -> bytes:
+    """The bytes of tracked file `path` at git revision `rev` (default: the workspace pointers),
+    verified against its id. From the cache when it has them, else from `remote` (default: the
+    default remote) without storing them: no pull needed."""
     r = Repo.find(repo)
+    objects = _Objects(r, remote)
     try:
         rel = r.ws.rel(os.path.join(r.root, path) if repo is not None and not os.path.isabs(path) else path)
-        oid = _oid_at(r, rel, rev)
-        return r.store.read_verified(oid)
+        return objects.read(_oid_at(r, rel, rev, objects.read))
     finally:
+        objects.close()
         r.close()
 
 
@@ -44,11 +57,12 @@ def open(
     mode: str = "r",
     encoding: str | None = None,
     repo: str | os.PathLike[str] | None = None,
+    remote: str | None = None,
 ) -> IO:
     """A read-only file object for tracked file `path` at `rev`; mode "r" (text) or "rb"."""
     if mode not in ("r", "rb", "rt"):
         raise PathError(f"cairn.api.open reads only; mode {mode!r} is not supported", 'use mode="r" or mode="rb"')
-    data = read(path, rev, repo)
+    data = read(path, rev, repo, remote)
     return io.BytesIO(data) if mode == "rb" else io.StringIO(data.decode(encoding or "utf-8"))
 
 
@@ -70,7 +84,34 @@ def add(paths: Iterable[str | os.PathLike[str]], repo: str | os.PathLike[str] | 
         r.close()
 
 
-def _oid_at(r: Repo, rel: str, rev: str | None) -> str:
+class _Objects:
+    """Verified object bytes from the cache, or else from a remote (opened on first need)."""
+
+    def __init__(self, r: Repo, remote: str | None) -> None:
+        self.r = r
+        self.name = remote
+        self._remote: Remote | None = None
+
+    def read(self, oid: str) -> bytes:
+        try:
+            return self.r.store.read_verified(oid)
+        except ObjectMissingError:
+            if self.name is None and self.r.remotes.default() is None:
+                raise ObjectMissingError(
+                    f"object {oid} is not in the cache and no remote is set to read it from",
+                    "pass remote=NAME, set a default remote (`cairn remote default NAME`), or `cairn pull`",
+                    [oid],
+                ) from None
+        if self._remote is None:
+            self._remote = self.r.remotes.open(self.name)
+        return self._remote.read_object(oid)
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+
+
+def _oid_at(r: Repo, rel: str, rev: str | None, read: Callable[[str], bytes]) -> str:
     """Find the pointer that covers `rel` (itself or a tracked ancestor folder) at `rev`."""
     parts = rel.split("/")
     for i in range(len(parts), 0, -1):
@@ -89,7 +130,7 @@ def _oid_at(r: Repo, rel: str, rev: str | None) -> str:
         oid, kind = p.oid, p.kind
         for name in parts[i:]:
             # a file inside the tracked folder has no children: its bytes are not a tree to parse
-            entry = Tree.from_bytes(r.store.read(oid), oid).get(name) if kind == TREE else None
+            entry = Tree.from_bytes(read(oid), oid).get(name) if kind == TREE else None
             if entry is None:
                 raise PathError(f"{rel} is not in the tracked folder {data}" + (f" at {rev}" if rev else ""))
             oid, kind = entry.oid, entry.kind

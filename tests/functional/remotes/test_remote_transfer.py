@@ -13,6 +13,9 @@ import shutil
 import pytest
 from remote_helpers import BIG_SIZE, PACK_SIZE, b3, objects_of, workspace_files
 
+import cairn.api
+from cairn.errors import ConfigError, CorruptObjectError, ObjectMissingError
+
 TRACKED = ("data", "model.bin")
 local_only = pytest.mark.parametrize("remote", ["local"], indirect=True)
 
@@ -338,3 +341,39 @@ def test_push_with_nothing_to_do_loads_no_s3_client(source, remote, clone):
     other.cairn("pull")
     assert set(S3_CLIENT) <= imported(other.cairn("push", env=profile))
     assert not set(S3_CLIENT) & imported(other.cairn("push", env=profile))
+
+
+def test_api_read_streams_from_the_remote_without_a_pull(source, remote, clone):
+    """A clone that never pulled reads tracked files through cairn.api straight from the remote
+    (trees included, verified, at any revision); nothing lands in its cache."""
+    source.cairn("push")
+    v1_small = source.files["data/s0/t0/f000.bin"]
+    source.write({"data/s0/t0/f000.bin": b"version two"})
+    source.cairn("add", "data")
+    source.commit("data v2")
+    source.cairn("push")
+    other = clone(source, "reader", remote)
+
+    big = cairn.api.read("data/big.bin", repo=other.root, remote="store")
+    assert big == source.files["data/big.bin"]  # a large object, stored loose
+    assert cairn.api.read("data/s0/t0/f000.bin", repo=other.root) == b"version two"  # default remote
+    assert cairn.api.read("data/s0/t0/f000.bin", rev="HEAD~1", repo=other.root) == v1_small
+    with cairn.api.open("model.bin", mode="rb", repo=other.root, remote="store") as f:
+        assert f.read() == source.files["model.bin"]
+    assert other.cache_oids() == set()
+
+
+@local_only
+def test_api_read_refuses_a_damaged_remote_copy_and_says_where_to_read_from(source, remote, clone):
+    source.cairn("push")
+    other = clone(source, "reader", remote)
+    oid = b3(source.files["data/s1/t1/f004.bin"])
+    remote.files.corrupt(oid)
+    with pytest.raises(CorruptObjectError, match=f"object {oid} on remote 'store' is corrupt"):
+        cairn.api.read("data/s1/t1/f004.bin", repo=other.root)
+    with pytest.raises(ConfigError, match="there is no remote named 'elsewhere'"):
+        cairn.api.read("model.bin", repo=other.root, remote="elsewhere")
+    other.cairn("remote", "remove", "store")
+    with pytest.raises(ObjectMissingError, match="not in the cache and no remote is set") as e:
+        cairn.api.read("model.bin", repo=other.root)
+    assert "remote=NAME" in (e.value.hint or "")
