@@ -8,13 +8,18 @@ Helpers are handed to tests as fixtures (factories), so test modules import noth
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
+import pty
 import random
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -116,6 +121,43 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 RunCairn = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture(scope="session")
+def on_terminal(home: Path) -> Callable[..., tuple[int, str]]:
+    """on_terminal(*args, cwd) -> (exit code, all it wrote): the real console script with its
+    stdout and stderr on a pseudo-terminal (160 columns), as at a person's shell."""
+
+    def run(*args: str, cwd: Path, timeout: float = 120) -> tuple[int, str]:
+        main, child = pty.openpty()
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+        proc = subprocess.Popen(
+            [str(CAIRN), *map(str, args)],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=child,
+            stderr=child,
+            env=clean_env(home, TERM="xterm-256color"),
+            preexec_fn=_default_sigint,
+        )
+        os.close(child)
+        out = bytearray()
+        try:
+            while select.select([main], [], [], timeout)[0]:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # EIO: every writer closed the terminal
+                    break
+                if not data:
+                    break
+                out += data
+            return proc.wait(timeout=timeout), out.decode(errors="replace")
+        finally:
+            os.close(main)
+            if proc.poll() is None:
+                proc.kill()
+
+    return run
 
 
 @pytest.fixture(scope="session")

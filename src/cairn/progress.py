@@ -7,22 +7,26 @@ from typing import Protocol
 
 
 class Task(Protocol):
-    def advance(self, n: int = 1) -> None: ...
-    def add_total(self, n: int) -> None: ...
+    """Counts items (`unit`); a task made with `total_bytes` also counts the bytes they hold."""
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None: ...
+    def add_total(self, n: int, nbytes: int = 0) -> None: ...
     def close(self) -> None: ...
 
 
 class Progress(Protocol):
-    def task(self, description: str, total: int | None = None, unit: str = "files") -> Task: ...
+    def task(
+        self, description: str, total: int | None = None, unit: str = "files", total_bytes: int | None = None
+    ) -> Task: ...
 
 
 class _NullTask:
     __slots__ = ()
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
         pass
 
-    def add_total(self, n: int) -> None:
+    def add_total(self, n: int, nbytes: int = 0) -> None:
         pass
 
     def close(self) -> None:
@@ -34,7 +38,9 @@ class NullProgress:
 
     _task = _NullTask()
 
-    def task(self, description: str, total: int | None = None, unit: str = "files") -> Task:
+    def task(
+        self, description: str, total: int | None = None, unit: str = "files", total_bytes: int | None = None
+    ) -> Task:
         return self._task
 
 

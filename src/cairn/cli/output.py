@@ -41,17 +41,27 @@ def show_error(e: CairnError) -> None:
 
 
 class _RichTask:
-    def __init__(self, bar, task_id) -> None:
+    def __init__(self, bar, task_id, total_bytes: int | None) -> None:
         self._bar, self._id = bar, task_id
+        self._bytes, self._total_bytes = 0, total_bytes
 
-    def advance(self, n: int = 1) -> None:
-        self._bar.advance(self._id, n)
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        self._bytes += nbytes
+        self._bar.update(self._id, advance=n, **self._fields())
 
-    def add_total(self, n: int) -> None:
+    def add_total(self, n: int, nbytes: int = 0) -> None:
         task = self._bar.tasks[self._id]
-        self._bar.update(self._id, total=(task.total or 0) + n)
+        if self._total_bytes is not None:
+            self._total_bytes += nbytes
+        self._bar.update(self._id, total=(task.total or 0) + n, **self._fields())
+
+    def _fields(self) -> dict:
+        if not self._total_bytes:  # none, or not known yet (a fetch learns it level by level)
+            return {}
+        return {"moved": f"{human_size(self._bytes)} / {human_size(self._total_bytes)}"}
 
     def close(self) -> None:
+        self._bar.refresh()  # the final counts, drawn once before the bar goes
         self._bar.remove_task(self._id)
 
 
@@ -71,17 +81,20 @@ class RichProgress:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"),
+            TextColumn("{task.fields[moved]}"),
             TimeRemainingColumn(),
             console=stderr_console(),
             transient=True,
         )
         self._started = False
 
-    def task(self, description: str, total: int | None = None, unit: str = "files"):
+    def task(self, description: str, total: int | None = None, unit: str = "files", total_bytes: int | None = None):
         if not self._started:
             self._bar.start()
             self._started = True
-        return _RichTask(self._bar, self._bar.add_task(description, total=total))
+        moved = f"{human_size(0)} / {human_size(total_bytes)}" if total_bytes else ""
+        return _RichTask(self._bar, self._bar.add_task(description, total=total, unit=unit, moved=moved), total_bytes)
 
     def stop(self) -> None:
         if self._started:

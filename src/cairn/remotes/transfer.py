@@ -190,7 +190,9 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
         (todo_small if size < pack.PACK_THRESHOLD else todo_large).append((oid, size))
     result.missing.extend(o for o in lacking if o not in have and o not in result.missing)
     total_files = len(todo_small) + len(todo_large)
-    task = progress.task(f"push to {remote.name}", total_files, unit="files")
+    task = progress.task(
+        f"push to {remote.name}", total_files, unit="files", total_bytes=sum(n for _, n in todo_small + todo_large)
+    )
     # trees get packs of their own: fetch reads trees level by level, so a few tree-only packs
     # serve every level instead of ranges scattered over all the data packs
     trees = [t for t in todo_small if wanted[t[0]][0] == TREE]
@@ -207,7 +209,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
 
     def done(res) -> None:
         kind, oids, info = res
-        sent = 0
+        sent, before = 0, result.bytes
         if kind == "pack" and info is not None:
             pack_id, size, rows = info
             remote.index.add_pack(pack_id, size, rows)
@@ -223,7 +225,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
         else:
             result.missing.extend(oids)
         result.transferred += sent
-        task.advance(len(oids))
+        task.advance(len(oids), nbytes=result.bytes - before)
 
     try:
         # large files first: their streams overlap with the pack uploads that follow
@@ -336,7 +338,7 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
     seen: set[str] = set()
     lost: list[str] = []
     intact: list[str] = []
-    task = progress.task(f"fetch from {remote.name}", None, unit="files")
+    task = progress.task(f"fetch from {remote.name}", None, unit="files", total_bytes=0)
     try:
         while frontier:
             # once per oid: the same folder version is often referenced many times
@@ -344,7 +346,7 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
             seen.update(o for _, o in level)
             need = _absent(ws.store, sorted({o for _, o in level}))
             result.skipped += len(level) - len(need)
-            task.add_total(len(need))
+            task.add_total(len(need))  # their bytes once located, in _fetch_objects
             _fetch_objects(ws, remote, need, result, lost, intact, task, staging)
             frontier = []
             for kind, oid in level:
@@ -396,6 +398,7 @@ def _fetch_objects(
     if not oids:
         return
     where = remote.index.locate(oids)
+    task.add_total(0, nbytes=sum(size for _, _, size in where.values()))
     result.missing.extend(o for o in oids if o not in where)
     by_pack: dict[str, list[pack.IndexRow]] = defaultdict(list)
     work: list[tuple] = []
@@ -422,7 +425,7 @@ def _fetch_objects(
         result.missing.extend(gone)
         lost.extend(gone)
         failed.update(bad, gone)
-        task.advance(n)
+        task.advance(n, nbytes=nbytes)
 
     _run(remote.jobs, work, get, done)
     intact.extend(o for o in where if o not in failed)

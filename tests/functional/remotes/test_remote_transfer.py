@@ -377,3 +377,24 @@ def test_api_read_refuses_a_damaged_remote_copy_and_says_where_to_read_from(sour
     with pytest.raises(ObjectMissingError, match="not in the cache and no remote is set") as e:
         cairn.api.read("model.bin", repo=other.root)
     assert "remote=NAME" in (e.value.hint or "")
+
+
+@local_only
+def test_transfers_show_files_and_bytes_on_a_terminal_and_nothing_when_piped(source, remote, clone, on_terminal):
+    expected = objects_of(source, *TRACKED)
+    n, total = len(expected), f"{sum(expected.values()) / 2**20:.1f} MiB"
+    code, shown = on_terminal("push", cwd=source.root)
+    assert code == 0
+    # frames of the bar (files, and bytes moved of the whole) up to the last, then the summary
+    assert re.search(rf"push to store .* 0/{n} files +0 B / {total}", shown), shown
+    assert re.search(rf"push to store .* {n}/{n} files +{total} / {total}", shown), shown
+    assert f"{n} file(s) pushed ({total})" in shown
+
+    other = clone(source, "other", remote)
+    code, shown = on_terminal("pull", cwd=other.root)
+    assert code == 0
+    assert re.search(rf"fetch from store .* {n}/{n} files +{total} / {total}", shown), shown
+    assert f"{n} file(s) fetched ({total})" in shown
+
+    piped = clone(source, "piped", remote).cairn("pull")  # stdout and stderr are pipes
+    assert piped.stderr == "" and "fetch from" not in piped.stdout
