@@ -7,9 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cairn.errors import PipelineError
+from cairn.pipelines import yamldocs
 
 DEFAULT_PARAMS = "params.yaml"
 
@@ -21,7 +20,14 @@ def read(path: Path, name: str | None = None) -> dict[str, Any]:
         text = path.read_text()
     except FileNotFoundError:
         raise PipelineError(f"params file {name} does not exist", f"create {name}, or fix the stage's params") from None
-    return parse(text, name)
+    if Path(name).suffix.lower() in (".json", ".toml"):  # the standard library parses these fast
+        return parse(text, name)
+    known = yamldocs.get(path, text, "params")
+    if known is not yamldocs.MISS:
+        return known
+    doc = parse(text, name)
+    yamldocs.put(path, text, "params", doc)
+    return doc
 
 
 def parse(text: str, name: str) -> dict[str, Any]:
@@ -32,20 +38,27 @@ def parse(text: str, name: str) -> dict[str, Any]:
         elif suffix == ".toml":
             doc = tomllib.loads(text)
         else:
-            doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            doc = _yaml(text, name)
     except json.JSONDecodeError as e:
         raise PipelineError(f"{name}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}", "fix the syntax there") from None
     except tomllib.TOMLDecodeError as e:
         raise PipelineError(f"{name}: invalid TOML: {e}", "fix the syntax there") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        raise PipelineError(f"{at}: invalid YAML: {getattr(e, 'problem', e)}", "fix the syntax there") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
         raise PipelineError(f"{name} must hold a mapping of names to values", "write key: value pairs")
     return doc
+
+
+def _yaml(text: str, name: str) -> Any:
+    import yaml  # here: imported only when a YAML text is not already known (yamldocs)
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        raise PipelineError(f"{at}: invalid YAML: {getattr(e, 'problem', e)}", "fix the syntax there") from None
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

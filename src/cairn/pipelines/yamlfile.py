@@ -4,16 +4,13 @@ say where a problem is ("cairn.yaml:12:7")."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from cairn.errors import PipelineError
+from cairn.pipelines import yamldocs
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader  # type: ignore[assignment,misc]
+if TYPE_CHECKING:
+    import yaml
 
 Path_ = tuple[Any, ...]
 
@@ -35,9 +32,16 @@ class Located:
 
 
 def load(path: Path, name: str | None = None) -> Located:
+    """Parse the file, or take what the same text parsed to before (pipelines/yamldocs.py)."""
     name = name or path.name
     text = path.read_text()
-    return parse(text, name)
+    known = yamldocs.get(path, text, "located")
+    if known is not yamldocs.MISS:
+        data, marks = known
+        return Located(data, marks, name)
+    located = parse(text, name)
+    yamldocs.put(path, text, "located", (located.data, located.marks))
+    return located
 
 
 def parse(text: str, name: str) -> Located:
@@ -55,9 +59,11 @@ def compose(text: str, name: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _load(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+    import yaml  # here, not above: a command whose YAML is all known never imports it
+
     try:
         # compose once, then build the data from the same nodes (not a second parse)
-        loader = _Loader(text)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
@@ -72,6 +78,8 @@ def _load(text: str, name: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _collect(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> None:
+    import yaml
+
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from importtime import PROFILE_IMPORTS, imported
 
 from cairn.errors import PipelineError, StageFailedError
 
@@ -547,3 +548,30 @@ def test_status_says_the_pipeline_is_up_to_date(pipe):
     pipe.file("data.txt", "d")
     pipe.cairn("add", "data.txt")
     assert pipe.cairn("status").stdout == "data.txt: unchanged\n\nData and pipeline are up to date.\n"
+
+
+def test_yaml_already_parsed_is_not_parsed_again(pipe):
+    """status and repro remember what cairn.yaml, params.yaml and cairn.lock parsed to, by
+    their text: with nothing changed they do not even import PyYAML; a changed file is parsed."""
+    pipe.yaml(
+        """
+        stages:
+          copy:
+            cmd: cp in.txt out.txt
+            deps: [in.txt]
+            params: [lr]
+            outs: [out.txt]
+        """
+    )
+    pipe.file("in.txt", "x\n")
+    pipe.file("params.yaml", "lr: 1\n")
+    pipe.repro()
+    for command in ("status", "repro"):
+        proc = pipe.cairn(command, env=PROFILE_IMPORTS)
+        assert "yaml" not in imported(proc), command
+    pipe.file("params.yaml", "lr: 2\n")
+    proc = pipe.cairn("status", env=PROFILE_IMPORTS)
+    assert "yaml" in imported(proc)
+    assert "stage copy: stale (param lr 1 -> 2)" in proc.stdout
+    pipe.repro()
+    assert "yaml" not in imported(pipe.cairn("status", env=PROFILE_IMPORTS))

@@ -11,6 +11,7 @@ import re
 import shutil
 
 import pytest
+from importtime import PROFILE_IMPORTS, imported
 from remote_helpers import BIG_SIZE, PACK_SIZE, b3, objects_of, workspace_files
 
 import cairn.api
@@ -312,20 +313,11 @@ def test_request_count_does_not_grow_with_object_count(source, remote, clone):
 S3_CLIENT = ("s3fs", "aiobotocore", "aiohttp")
 
 
-def imported(proc) -> set[str]:
-    """Top-level modules a cairn process imported, from its -X importtime report on stderr."""
-    names = set()
-    for line in proc.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
-
-
 @pytest.mark.parametrize("remote", ["s3"], indirect=True)
 def test_push_with_nothing_to_do_loads_no_s3_client(source, remote, clone):
     """cairn remembers what the remote holds; with the remote's generation unchanged, a push
     with nothing to do reads that one key with a request it sends without the s3fs client."""
-    profile = {"PYTHONPROFILEIMPORTTIME": "1"}
+    profile = PROFILE_IMPORTS
     first = source.cairn("push", env=profile)
     assert set(S3_CLIENT) <= imported(first)  # the real transfer uses s3fs
     again = source.cairn("push", "--json", env=profile)
