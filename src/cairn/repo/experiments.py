@@ -147,9 +147,10 @@ class Experiments:
                 raise UserInputError(
                     f"{name!r} is not running (it is {entry.status})", "`cairn queue remove` drops queued ones"
                 )
-            killed = executor.kill(entry.pid)
+            # recorded before the signal: the experiment's process, stopping, records its own
+            # end only while the entry still says running, so this reason is the one kept
             q.finish(name, "killed", None, "killed with `cairn queue kill`")
-            return killed
+            return executor.kill(entry.pid)
         finally:
             q.close()
 
