@@ -59,11 +59,22 @@ def open(
     repo: str | os.PathLike[str] | None = None,
     remote: str | None = None,
 ) -> IO:
-    """A read-only file object for tracked file `path` at `rev`; mode "r" (text) or "rb"."""
+    """A read-only file object for tracked file `path` at `rev`; mode "r" (text) or "rb".
+
+    The file is verified against its id before it is returned, and never sits in memory whole:
+    from the cache it is the cache file itself; from a remote it is first downloaded to a
+    temporary file (gone once closed)."""
     if mode not in ("r", "rb", "rt"):
         raise PathError(f"cairn.api.open reads only; mode {mode!r} is not supported", 'use mode="r" or mode="rb"')
-    data = read(path, rev, repo, remote)
-    return io.BytesIO(data) if mode == "rb" else io.StringIO(data.decode(encoding or "utf-8"))
+    r = Repo.find(repo)
+    objects = _Objects(r, remote)
+    try:
+        rel = r.ws.rel(os.path.join(r.root, path) if repo is not None and not os.path.isabs(path) else path)
+        f = objects.open(_oid_at(r, rel, rev, objects.read))
+    finally:
+        objects.close()
+        r.close()
+    return f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding or "utf-8")
 
 
 def status(targets: Iterable[str] | None = None, repo: str | os.PathLike[str] | None = None) -> list[PathStatus]:
@@ -85,7 +96,7 @@ def add(paths: Iterable[str | os.PathLike[str]], repo: str | os.PathLike[str] | 
 
 
 class _Objects:
-    """Verified object bytes from the cache, or else from a remote (opened on first need)."""
+    """Verified objects from the cache, or else from a remote (opened on first need)."""
 
     def __init__(self, r: Repo, remote: str | None) -> None:
         self.r = r
@@ -96,15 +107,31 @@ class _Objects:
         try:
             return self.r.store.read_verified(oid)
         except ObjectMissingError:
+            pass  # not chained: the remote's answer is what matters
+        return self._from_remote(oid).read_object(oid)
+
+    def open(self, oid: str) -> IO[bytes]:
+        try:
+            return self.r.store.open_verified(oid)
+        except ObjectMissingError:
+            pass
+        remote = self._from_remote(oid)
+        tmp = self.r.store.tmp_path("read")
+        remote.download_verified(oid, tmp)
+        f = _builtin_open(tmp, "rb")
+        os.unlink(tmp)  # the open file stays readable; nothing is left behind once it is closed
+        return f
+
+    def _from_remote(self, oid: str) -> Remote:
+        if self._remote is None:
             if self.name is None and self.r.remotes.default() is None:
                 raise ObjectMissingError(
                     f"object {oid} is not in the cache and no remote is set to read it from",
                     "pass remote=NAME, set a default remote (`cairn remote default NAME`), or `cairn pull`",
                     [oid],
-                ) from None
-        if self._remote is None:
+                )
             self._remote = self.r.remotes.open(self.name)
-        return self._remote.read_object(oid)
+        return self._remote
 
     def close(self) -> None:
         if self._remote is not None:

@@ -83,3 +83,15 @@ def test_read_verifies_the_content(project: Path) -> None:
     repo.close()
     with pytest.raises(CorruptObjectError):
         cairn.api.read("m.bin", repo=project)
+    with pytest.raises(CorruptObjectError, match="is corrupt"):
+        cairn.api.open("m.bin", repo=project)
+
+
+def test_open_gives_the_cache_file_itself(project: Path) -> None:
+    """Not a copy in memory: a large model is read as it is needed."""
+    repo = Repo(project)
+    objects = str(repo.store.objects)
+    repo.close()
+    with cairn.api.open("m.bin", mode="rb", repo=project) as f:
+        assert os.path.dirname(os.path.dirname(f.name)) == objects
+        assert f.read() == b"v2"

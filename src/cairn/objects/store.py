@@ -11,6 +11,7 @@ import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from blake3 import blake3
 
@@ -152,11 +153,24 @@ class ObjectStore:
     def read_verified(self, oid: str) -> bytes:
         data = self.read(oid)
         if blake3(data).hexdigest() != oid:
-            raise CorruptObjectError(
-                f"cache object {oid} is corrupt (its content no longer matches its id)",
-                "run `cairn fsck` to list damaged objects, remove them, then `cairn pull` again",
-            )
+            raise _corrupt(oid)
         return data
+
+    def open_verified(self, oid: str) -> BinaryIO:
+        """The object's file, open for reading, once its bytes were checked against its id (read
+        in chunks: a large object never sits in memory whole)."""
+        try:
+            f = open(self.path(oid), "rb")  # noqa: SIM115 - returned open to the caller
+        except FileNotFoundError:
+            self.read(oid)  # raises the missing-object error
+            raise
+        try:
+            if hash_file(self.path(oid)) != oid:
+                raise _corrupt(oid)
+        except BaseException:
+            f.close()
+            raise
+        return f
 
     def verify(self, oid: str) -> bool:
         return hash_file(self.path(oid)) == oid
@@ -246,3 +260,10 @@ class ObjectStore:
                 except FileNotFoundError:
                     pass
         return removed
+
+
+def _corrupt(oid: str) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"cache object {oid} is corrupt (its content no longer matches its id)",
+        "run `cairn fsck` to list damaged objects, remove them, then `cairn pull` again",
+    )

@@ -251,6 +251,25 @@ class Remote:
             raise corrupt_remote(self.name, oid)
         return data
 
+    def download_verified(self, oid: str, dest: str) -> None:
+        """Write one object, verified, to the new file `dest` (removed again on any failure): a
+        large loose object streams to disk, never whole in memory."""
+        self.refresh()
+        loc = self.index.locate([oid]).get(oid)
+        try:
+            if loc is not None and loc[0] is None:
+                self.storage.get_file(loose_key(oid), dest)
+                if hash_file(dest) != oid:
+                    raise corrupt_remote(self.name, oid)
+            else:
+                data = self.read_object(oid)  # packed objects are small; missing ones raise
+                with open(dest, "xb") as f:
+                    f.write(data)
+        except BaseException:
+            if os.path.exists(dest):
+                os.unlink(dest)
+            raise
+
     def read_piece(self, pack_id: str, piece: list[pack.IndexRow]):
         """Yield (oid, verified bytes or None when damaged) for the objects of one piece (one
         range request). Raises RemoteKeyMissingError when the pack is gone."""

@@ -352,7 +352,13 @@ def test_api_read_streams_from_the_remote_without_a_pull(source, remote, clone):
     assert cairn.api.read("data/s0/t0/f000.bin", rev="HEAD~1", repo=other.root) == v1_small
     with cairn.api.open("model.bin", mode="rb", repo=other.root, remote="store") as f:
         assert f.read() == source.files["model.bin"]
+    with cairn.api.open("data/big.bin", mode="rb", repo=other.root) as f:  # streamed to a temp file
+        assert f.read(10) == source.files["data/big.bin"][:10]
+        assert f.read() == source.files["data/big.bin"][10:]
+    with cairn.api.open("data/s0/t0/f000.bin", repo=other.root, encoding="latin-1") as f:
+        assert f.read() == "version two"
     assert other.cache_oids() == set()
+    assert not list((other.root / ".cairn" / "cache").rglob("read.*"))  # no temp file left behind
 
 
 @local_only
