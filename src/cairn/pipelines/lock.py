@@ -61,11 +61,7 @@ def read(root: Path) -> dict[str, StageLock]:
         text = path.read_text()
     except FileNotFoundError:
         return {}
-    doc = yamldocs.get(path, text, "lock")
-    if doc is yamldocs.MISS:
-        doc = _load(text, LOCK_FILE)
-        yamldocs.put(path, text, "lock", doc)
-    return _stages(doc, LOCK_FILE)
+    return _stages(yamldocs.parsed(path, text, "lock", lambda: _load(text, LOCK_FILE)), LOCK_FILE)
 
 
 def parse(text: str, where: str) -> dict[str, StageLock]:
@@ -84,10 +80,9 @@ def _load(text: str, where: str) -> Any:
 
 
 def _stages(doc: Any, where: str) -> dict[str, StageLock]:
-    fix = _FIX
     doc = doc or {}
     if not isinstance(doc, dict):
-        raise PipelineError(f"{where} is not a mapping", fix)
+        raise PipelineError(f"{where} is not a mapping", _FIX)
     if not doc:  # an empty file records no stage (as no file does)
         return {}
     version = doc.get("version")
@@ -104,7 +99,7 @@ def _stages(doc: Any, where: str) -> dict[str, StageLock]:
                 outs=[_state(o) for o in entry.get("outs", [])],
             )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise PipelineError(f"{where} is damaged ({e})", fix) from None
+        raise PipelineError(f"{where} is damaged ({e})", _FIX) from None
     return out
 
 

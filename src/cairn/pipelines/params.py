@@ -22,12 +22,7 @@ def read(path: Path, name: str | None = None) -> dict[str, Any]:
         raise PipelineError(f"params file {name} does not exist", f"create {name}, or fix the stage's params") from None
     if Path(name).suffix.lower() in (".json", ".toml"):  # the standard library parses these fast
         return parse(text, name)
-    known = yamldocs.get(path, text, "params")
-    if known is not yamldocs.MISS:
-        return known
-    doc = parse(text, name)
-    yamldocs.put(path, text, "params", doc)
-    return doc
+    return yamldocs.parsed(path, text, "params", lambda: parse(text, name))
 
 
 def parse(text: str, name: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import marshal
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,12 @@ def put(path: Path, text: str, kind: str, value: Any) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def parsed(path: Path, text: str, kind: str, parse: Callable[[], Any]) -> Any:
+    """What `text` (read from `path`) parses to as `kind`: remembered, else `parse()`, kept."""
+    value = get(path, text, kind)
+    if value is MISS:
+        value = parse()
+        put(path, text, kind, value)
+    return value

@@ -35,13 +35,13 @@ def load(path: Path, name: str | None = None) -> Located:
     """Parse the file, or take what the same text parsed to before (pipelines/yamldocs.py)."""
     name = name or path.name
     text = path.read_text()
-    known = yamldocs.get(path, text, "located")
-    if known is not yamldocs.MISS:
-        data, marks = known
-        return Located(data, marks, name)
-    located = parse(text, name)
-    yamldocs.put(path, text, "located", (located.data, located.marks))
-    return located
+
+    def data_and_marks() -> tuple[Any, dict]:
+        located = parse(text, name)
+        return located.data, located.marks
+
+    data, marks = yamldocs.parsed(path, text, "located", data_and_marks)
+    return Located(data, marks, name)
 
 
 def parse(text: str, name: str) -> Located:
