@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
 from cairn.errors import ObjectMissingError, PathError
@@ -41,14 +42,8 @@ def read(
     """The bytes of tracked file `path` at git revision `rev` (default: the workspace pointers),
     verified against its id. From the cache when it has them, else from `remote` (default: the
     default remote) without storing them: no pull needed."""
-    r = Repo.find(repo)
-    objects = _Objects(r, remote)
-    try:
-        rel = r.ws.rel(os.path.join(r.root, path) if repo is not None and not os.path.isabs(path) else path)
-        return objects.read(_oid_at(r, rel, rev, objects.read))
-    finally:
-        objects.close()
-        r.close()
+    with _located(path, rev, repo, remote) as (objects, oid):
+        return objects.read(oid)
 
 
 def open(
@@ -66,14 +61,8 @@ def open(
     temporary file (gone once closed)."""
     if mode not in ("r", "rb", "rt"):
         raise PathError(f"cairn.api.open reads only; mode {mode!r} is not supported", 'use mode="r" or mode="rb"')
-    r = Repo.find(repo)
-    objects = _Objects(r, remote)
-    try:
-        rel = r.ws.rel(os.path.join(r.root, path) if repo is not None and not os.path.isabs(path) else path)
-        f = objects.open(_oid_at(r, rel, rev, objects.read))
-    finally:
-        objects.close()
-        r.close()
+    with _located(path, rev, repo, remote) as (objects, oid):
+        f = objects.open(oid)
     return f if mode == "rb" else io.TextIOWrapper(f, encoding=encoding or "utf-8")
 
 
@@ -92,6 +81,21 @@ def add(paths: Iterable[str | os.PathLike[str]], repo: str | os.PathLike[str] | 
     try:
         return r.add([os.fspath(p) for p in paths])
     finally:
+        r.close()
+
+
+@contextmanager
+def _located(
+    path: str | os.PathLike[str], rev: str | None, repo: str | os.PathLike[str] | None, remote: str | None
+) -> Iterator[tuple[_Objects, str]]:
+    """The objects to read from and the id of tracked file `path` at `rev`."""
+    r = Repo.find(repo)
+    objects = _Objects(r, remote)
+    try:
+        rel = r.ws.rel(os.path.join(r.root, path) if repo is not None and not os.path.isabs(path) else path)
+        yield objects, _oid_at(r, rel, rev, objects.read)
+    finally:
+        objects.close()
         r.close()
 
 

@@ -144,11 +144,7 @@ class ObjectStore:
             with open(self.path(oid), "rb") as f:
                 return f.read()
         except FileNotFoundError:
-            raise ObjectMissingError(
-                f"object {oid} is not in the cache",
-                "run `cairn pull` to fetch it from the remote",
-                [oid],
-            ) from None
+            raise _missing(oid) from None
 
     def read_verified(self, oid: str) -> bytes:
         data = self.read(oid)
@@ -162,8 +158,7 @@ class ObjectStore:
         try:
             f = open(self.path(oid), "rb")  # noqa: SIM115 - returned open to the caller
         except FileNotFoundError:
-            self.read(oid)  # raises the missing-object error
-            raise
+            raise _missing(oid) from None
         try:
             if hash_file(self.path(oid)) != oid:
                 raise _corrupt(oid)
@@ -266,4 +261,10 @@ def _corrupt(oid: str) -> CorruptObjectError:
     return CorruptObjectError(
         f"cache object {oid} is corrupt (its content no longer matches its id)",
         "run `cairn fsck` to list damaged objects, remove them, then `cairn pull` again",
+    )
+
+
+def _missing(oid: str) -> ObjectMissingError:
+    return ObjectMissingError(
+        f"object {oid} is not in the cache", "run `cairn pull` to fetch it from the remote", [oid]
     )

@@ -233,14 +233,20 @@ class Remote:
         return os.path.getsize(store.path(oid))
 
     # -- reading -----------------------------------------------------------------------------
-    def read_object(self, oid: str) -> bytes:
-        """One object's verified bytes, straight from the remote."""
+    def _locate(self, oid: str) -> tuple[str | None, int, int]:
         self.refresh()
         loc = self.index.locate([oid]).get(oid)
         if loc is None:
             raise RemoteKeyMissingError(
                 f"object {oid} is not on remote {self.name!r}", "push it from a clone that has it: `cairn push`"
             )
+        return loc
+
+    def read_object(self, oid: str) -> bytes:
+        """One object's verified bytes, straight from the remote."""
+        return self._read_at(oid, self._locate(oid))
+
+    def _read_at(self, oid: str, loc: tuple[str | None, int, int]) -> bytes:
         pack_id, off, size = loc
         data = (
             self.storage.get_bytes(loose_key(oid))
@@ -254,15 +260,14 @@ class Remote:
     def download_verified(self, oid: str, dest: str) -> None:
         """Write one object, verified, to the new file `dest` (removed again on any failure): a
         large loose object streams to disk, never whole in memory."""
-        self.refresh()
-        loc = self.index.locate([oid]).get(oid)
+        loc = self._locate(oid)
         try:
-            if loc is not None and loc[0] is None:
+            if loc[0] is None:
                 self.storage.get_file(loose_key(oid), dest)
                 if hash_file(dest) != oid:
                     raise corrupt_remote(self.name, oid)
             else:
-                data = self.read_object(oid)  # packed objects are small; missing ones raise
+                data = self._read_at(oid, loc)  # packed objects are small
                 with open(dest, "xb") as f:
                     f.write(data)
         except BaseException:

@@ -209,23 +209,23 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
 
     def done(res) -> None:
         kind, oids, info = res
-        sent, before = 0, result.bytes
-        if kind == "pack" and info is not None:
+        if info is None:  # the cache had none of them
+            result.missing.extend(oids)
+            task.advance(len(oids))
+            return
+        if kind == "pack":
             pack_id, size, rows = info
             remote.index.add_pack(pack_id, size, rows)
-            result.bytes += size
-            sent = len(rows)
-            if sent < len(oids):
+            if len(rows) < len(oids):
                 packed = {r[0] for r in rows}
                 result.missing.extend(o for o in oids if o not in packed)
-        elif kind == "loose" and info is not None:
-            remote.index.add_loose(oids[0], info)
-            result.bytes += info
-            sent = 1
+            sent = len(rows)
         else:
-            result.missing.extend(oids)
+            size, sent = info, 1
+            remote.index.add_loose(oids[0], size)
+        result.bytes += size
         result.transferred += sent
-        task.advance(len(oids), nbytes=result.bytes - before)
+        task.advance(len(oids), nbytes=size)
 
     try:
         # large files first: their streams overlap with the pack uploads that follow
@@ -346,7 +346,6 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
             seen.update(o for _, o in level)
             need = _absent(ws.store, sorted({o for _, o in level}))
             result.skipped += len(level) - len(need)
-            task.add_total(len(need))  # their bytes once located, in _fetch_objects
             _fetch_objects(ws, remote, need, result, lost, intact, task, staging)
             frontier = []
             for kind, oid in level:
@@ -398,7 +397,7 @@ def _fetch_objects(
     if not oids:
         return
     where = remote.index.locate(oids)
-    task.add_total(0, nbytes=sum(size for _, _, size in where.values()))
+    task.add_total(len(oids), nbytes=sum(size for _, _, size in where.values()))
     result.missing.extend(o for o in oids if o not in where)
     by_pack: dict[str, list[pack.IndexRow]] = defaultdict(list)
     work: list[tuple] = []
