@@ -102,6 +102,18 @@ class PermissionDeniedError(CairnError):
     exit_code = 7
 
 
+class DiskFullError(CairnError):
+    """A write failed for lack of space (no space left on device, or a disk quota); nothing
+    half-written was kept."""
+
+    code = "disk-full"
+    exit_code = 10
+
+    def __init__(self, message: str, hint: str | None = None, path: str | None = None):
+        super().__init__(message, hint)
+        self.path = path
+
+
 class MissingDependencyError(UserInputError):
     """An optional extra is needed (`pip install cairn[s3]`)."""
 

@@ -19,6 +19,9 @@ class Progress(Protocol):
         self, description: str, total: int | None = None, unit: str = "files", total_bytes: int | None = None
     ) -> Task: ...
 
+    def notice(self, message: str) -> None:
+        """A one-line message for the person waiting (the CLI shows it on stderr)."""
+
 
 class _NullTask:
     __slots__ = ()
@@ -42,6 +45,9 @@ class NullProgress:
         self, description: str, total: int | None = None, unit: str = "files", total_bytes: int | None = None
     ) -> Task:
         return self._task
+
+    def notice(self, message: str) -> None:
+        pass
 
 
 NULL = NullProgress()

@@ -276,9 +276,10 @@ def test_second_writer_fails_naming_the_holder(repo, make_dataset, assert_error,
     assert_error(
         proc,
         LockedError,
-        f"the repository is locked by another cairn process (pid {holder.pid}: {script} {repo.root})",
-        "wait for it to finish",
+        f"the repository is locked by PID {holder.pid} (python {script} {repo.root}), running since ",
+        "wait for it to finish, or raise core.lock_wait",
     )
+    assert f"waiting for the lock held by PID {holder.pid} (python {script} {repo.root}) since " in proc.stderr
     assert "data: unchanged" in status.stdout
     # The OS released the lock when the holder died: the same command now works.
     repo.cairn(*command)

@@ -121,6 +121,17 @@ def main(argv: list[str] | None = None) -> None:
         )
         show_error(err)
         sys.exit(err.exit_code)
+    except OSError as e:
+        # a full disk met where the library does not name it itself still gets its message
+        from cairn.objects.newfile import NO_SPACE, disk_full
+
+        if e.errno not in NO_SPACE:
+            raise
+        from cairn.cli.output import show_error
+
+        err = disk_full(e.filename or "a file", e)
+        show_error(err)
+        sys.exit(err.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted: nothing half-written was kept; run the command again to finish", err=True)
         sys.exit(130)

@@ -96,17 +96,39 @@ class RichProgress:
         moved = f"{human_size(0)} / {human_size(total_bytes)}" if total_bytes else ""
         return _RichTask(self._bar, self._bar.add_task(description, total=total, unit=unit, moved=moved), total_bytes)
 
+    def notice(self, message: str) -> None:
+        if self._started:
+            self._bar.console.print(message, markup=False)  # above the bars, which stay
+        else:
+            click.echo(message, err=True)
+
     def stop(self) -> None:
         if self._started:
             self._bar.stop()
 
 
+class NoticesOnly:
+    """No bars (piped, CI, JSON), but notices still reach stderr: a script's log should say why a
+    command waited (for the repository lock, say)."""
+
+    def task(self, description: str, total: int | None = None, unit: str = "files", total_bytes: int | None = None):
+        from cairn.progress import NULL
+
+        return NULL.task(description)
+
+    def notice(self, message: str) -> None:
+        click.echo(message, err=True)
+
+
 def progress_for(json_output: bool = False):
-    """Bars only for a person at a terminal; nothing when piped, quiet or emitting JSON."""
+    """Bars only for a person at a terminal; notices only when piped, in CI or emitting JSON;
+    nothing when quiet."""
     from cairn.progress import NULL
 
-    if json_output or verbosity() < 0 or not sys.stderr.isatty() or os.environ.get("CI"):
+    if verbosity() < 0:
         return NULL
+    if json_output or not sys.stderr.isatty() or os.environ.get("CI"):
+        return NoticesOnly()
     return RichProgress()
 
 

@@ -17,7 +17,7 @@ from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
-from cairn.objects.newfile import NewFile, unique_name
+from cairn.objects.newfile import NewFile, space_checked, unique_name
 
 _READONLY = 0o444
 
@@ -104,9 +104,10 @@ class ObjectStore:
             self._ready = True  # made by an earlier run: skip 257 mkdir calls
             return
         try:
-            os.makedirs(self._tmp, exist_ok=True)
-            for i in range(256):
-                os.makedirs(f"{self._objects}/{i:02x}", exist_ok=True)
+            with space_checked(str(self.root)):
+                os.makedirs(self._tmp, exist_ok=True)
+                for i in range(256):
+                    os.makedirs(f"{self._objects}/{i:02x}", exist_ok=True)
         except PermissionError as e:
             raise PermissionDeniedError(
                 f"cannot write to the cache at {self.root}: {e.strerror}",
@@ -205,7 +206,8 @@ class ObjectStore:
         self.prepare()
         f = NewFile(self._objects, _READONLY, self.tmp_path)
         try:
-            oid = copy_hashing(src, f.fd)
+            with space_checked(self._objects):
+                oid = copy_hashing(src, f.fd)
         except BaseException:
             f.discard()
             raise

@@ -150,7 +150,9 @@ class Repo:
         return Remotes(self)
 
     def lock(self):
-        return repo_lock(self.dot / "tmp", float(self.config.get("core.lock_wait")))
+        # a Progress written before notices existed has no notice(): it simply is not told
+        notice = getattr(self.progress, "notice", None)
+        return repo_lock(self.dot / "tmp", float(self.config.get("core.lock_wait")), notice)
 
     def close(self) -> None:
         self.stats.close()

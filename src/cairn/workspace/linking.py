@@ -16,7 +16,7 @@ from blake3 import blake3
 
 from cairn.errors import ConfigError, CorruptObjectError
 from cairn.objects.hashing import SMALL_FILE, hash_file, read_small
-from cairn.objects.newfile import NewFile
+from cairn.objects.newfile import NewFile, space_checked
 from cairn.objects.store import ObjectStore, copy_hashing
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -77,8 +77,13 @@ def choose(types: list[str], store: ObjectStore, workspace_tmp: str) -> str:
         return "copy"
     os.makedirs(workspace_tmp, exist_ok=True)
     probe = store.tmp_path("probe")
-    with open(probe, "wb") as f:
-        f.write(b"cairn link probe")
+    try:
+        with space_checked(str(store.root)), open(probe, "wb") as f:
+            f.write(b"cairn link probe")
+    except BaseException:
+        if os.path.exists(probe):
+            os.unlink(probe)
+        raise
     try:
         for kind in types:
             dst = os.path.join(workspace_tmp, f"probe-{kind}-{os.getpid()}")
@@ -113,7 +118,8 @@ def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, ex
     if kind == "copy":
         f = NewFile(os.path.dirname(dest), 0o755 if executable else 0o644, lambda: tmp)
         try:
-            _copy_verified(src, f.fd, oid)
+            with space_checked(os.path.dirname(dest)):
+                _copy_verified(src, f.fd, oid)
         except BaseException:
             f.discard()
             raise
