@@ -6,6 +6,7 @@ import click
 
 from cairn.cli.data import json_option, opened
 from cairn.cli.output import emit_json, human_size, say
+from cairn.repo.config import redacted
 
 
 @click.group()
@@ -26,7 +27,7 @@ def remote_add(name: str, url: str, make_default: bool, local: bool, force: bool
     """Add remote NAME at URL."""
     with opened() as repo:
         repo.remotes.add(name, url, make_default, local, force)
-    say(f"Added remote {name!r} at {url}" + (" (default)" if make_default else ""))
+    say(f"Added remote {name!r} at {redacted('url', url)}" + (" (default)" if make_default else ""))
 
 
 @remote.command("list")
@@ -35,9 +36,7 @@ def remote_list(as_json: bool) -> None:
     """List remotes (credentials are never shown)."""
     with opened(as_json) as repo:
         remotes, default = repo.remotes.list(), repo.remotes.default()
-    shown = {
-        n: {k: ("***" if "secret" in k or "token" in k else v) for k, v in spec.items()} for n, spec in remotes.items()
-    }
+    shown = {n: {k: redacted(k, v) for k, v in spec.items()} for n, spec in remotes.items()}
     if as_json:
         emit_json({"default": default, "remotes": shown})
         return
@@ -59,8 +58,10 @@ def remote_list(as_json: bool) -> None:
 @click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml (needed for credentials).")
 @click.option("--unset", is_flag=True, help="Remove the setting.")
 def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bool) -> None:
-    """Set KEY of remote NAME: url, endpoint_url, region, profile, jobs, pack_size, or (with --local)
-    access_key_id, secret_access_key, session_token."""
+    """Set KEY of remote NAME: url, endpoint_url, region, profile, jobs, pack_size; account_name,
+    tenant_id, client_id (Azure); project (GCS); username, port (SFTP). Credentials only with
+    --local: access_key_id, secret_access_key, session_token, account_key, connection_string,
+    sas_token, client_secret, token, password, passphrase, client_keys."""
     if value is None and not unset:
         raise click.UsageError("give a VALUE, or --unset to remove the setting")
     with opened() as repo:
@@ -143,7 +144,8 @@ def push(targets, remote_name, jobs, all_branches, all_tags, all_commits, as_jso
     would skip: lost or damaged copies are sent again (damaged ones are removed)."""
     with opened(as_json) as repo:
         roots = repo.transfer_roots(targets, all_branches, all_tags, all_commits)
-        result = repo.push(roots, remote_name, jobs, verify=verify)
+        scope = {"all_branches": all_branches, "all_tags": all_tags, "all_commits": all_commits}
+        result = repo.push(roots, remote_name, jobs, verify=verify, scope=scope)
         runs = repo.push_run_cache(remote_name, jobs) if run_cache else None
     _report("pushed", result, as_json, remote_name)
     if result.verified is not None and not as_json:

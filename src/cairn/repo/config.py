@@ -4,6 +4,7 @@ and machine-specific settings). Read with tomllib; written with tomlkit, which k
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,51 @@ REMOTE_KEYS: dict[str, type | tuple[type, ...]] = {
     "profile": str,
     "jobs": int,
     "pack_size": int,
+    # S3 (mapped to s3fs's key, secret and token in storage/fsspec.py)
     "access_key_id": str,
     "secret_access_key": str,
     "session_token": str,
+    # Azure, GCS and SFTP: passed to adlfs, gcsfs and sshfs (asyncssh) under these names
+    "account_name": str,
+    "account_key": str,
+    "connection_string": str,
+    "sas_token": str,
+    "tenant_id": str,
+    "client_id": str,
+    "client_secret": str,
+    "project": str,
+    "token": str,
+    "username": str,
+    "port": int,
+    "password": str,
+    "client_keys": (list, str),
+    "passphrase": str,
 }
-SECRET_KEYS = {"access_key_id", "secret_access_key", "session_token"}
+# Settings that hold a credential. They live in config.local.toml or the environment, never in
+# the committed file: write() refuses them there and Config() refuses a committed file that has them.
+SECRET_KEYS = frozenset(
+    {
+        "secret_access_key",
+        "session_token",
+        "account_key",
+        "connection_string",
+        "sas_token",
+        "client_secret",
+        "token",
+        "password",
+        "passphrase",
+    }
+)
+# Settings that name a credential (a key id, key files) rather than hold it: kept local with
+# the credential, but shown by `cairn remote list`.
+CREDENTIAL_NAMES = frozenset({"access_key_id", "client_keys"})
+# A setting added later under a name like these is a credential too, without editing the sets.
+_SECRET_WORDS = ("secret", "token", "password", "passphrase", "credential", "private_key", "key_file", "keyfile")
+# Credentials inside a URL or an Azure connection string given as one
+_URL_SECRET_PARAMS = ("sig", "signature", "x-amz-signature", "x-goog-signature", "key", "apikey", "api_key")
+_CONNECTION_STRING_SECRETS = ("AccountKey", "SharedAccessSignature", "SharedAccessKey")
+# `scheme://user:password@host`; the password may hold '/' (S3 secret keys do), a port may not
+_USERINFO_PASSWORD = re.compile(r"(://[^@/?#:]*:)(?!\d*(?:[/?#]|$))[^@]*@")
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -54,6 +95,70 @@ def check_remote_name(name: str) -> None:
         raise ConfigError(
             f"{name!r} is not a valid remote name", "use letters, digits, '-' and '_' (for example: storage)"
         )
+
+
+def is_secret(key: str) -> bool:
+    """Whether config key `key` (`remote.NAME.password`, or just `password`) holds a credential,
+    whose value is never committed nor shown."""
+    name = key.rsplit(".", 1)[-1].lower()
+    return name in SECRET_KEYS or any(word in name for word in _SECRET_WORDS)
+
+
+def is_credential(key: str) -> bool:
+    """Whether `key` holds or names a credential: such settings never go into the committed file."""
+    return is_secret(key) or key.rsplit(".", 1)[-1].lower() in CREDENTIAL_NAMES
+
+
+def url_credential(url: str) -> str | None:
+    """What credential a URL carries (a password in `user:password@`, a signed or token query
+    parameter, an Azure connection string's key), or None; the credential itself is never named."""
+    lowered = url.lower()
+    for part in _CONNECTION_STRING_SECRETS:
+        if f"{part.lower()}=" in lowered:
+            return f"an Azure connection string with {part}"
+    if _USERINFO_PASSWORD.search(url):
+        return "a password in user:password@"
+    for name in _query_names(url):
+        return f"the query parameter {name!r}"
+    return None
+
+
+def redacted(key: str, value: Any) -> Any:
+    """`value` as it may be shown: a credential masked, and so is the credential inside a URL."""
+    if is_secret(key):
+        return "***"
+    if not _is_url(key) or not isinstance(value, str) or not url_credential(value):
+        return value
+    shown = _USERINFO_PASSWORD.sub(r"\1***@", value)
+    for part in _CONNECTION_STRING_SECRETS:
+        shown = re.sub(f"({part}=)[^;]*", r"\1***", shown, flags=re.IGNORECASE)
+    for name in _query_names(value):
+        shown = re.sub(f"([?&]{re.escape(name)}=)[^&#]*", r"\1***", shown)
+    return shown
+
+
+def _is_url(key: str) -> bool:
+    return key.rsplit(".", 1)[-1].endswith("url")  # url, endpoint_url
+
+
+def _query_names(url: str) -> list[str]:
+    """The query parameters of `url` that carry a credential, as written in it."""
+    from urllib.parse import unquote_plus
+
+    query = url.partition("?")[2].partition("#")[0]
+    names = [part.partition("=")[0] for part in query.split("&") if part]
+    return [n for n in names if unquote_plus(n).lower() in _URL_SECRET_PARAMS or is_secret(unquote_plus(n))]
+
+
+def _committed_credential(key: str, value: Any) -> tuple[str, str] | None:
+    """(the key, why) when `key = value` must not go into the committed config, else None."""
+    if isinstance(value, dict):
+        return next((found for k, v in value.items() if (found := _committed_credential(f"{key}.{k}", v))), None)
+    if is_credential(key):
+        return key, "is a credential"
+    if _is_url(key) and isinstance(value, str) and (what := url_credential(value)):
+        return key, f"holds a credential ({what})"
+    return None
 
 
 def key_type(key: str) -> type | tuple[type, ...]:
@@ -77,11 +182,13 @@ class Config:
         for name in (CONFIG_FILE, LOCAL_CONFIG_FILE):
             values = _flatten(_read(dot / name), where=dot / name)
             if name == CONFIG_FILE:
-                secrets = [k for k in values if k.startswith("remote.") and k.rsplit(".", 1)[1] in SECRET_KEYS]
+                secrets = [k for k, v in values.items() if _committed_credential(k, v)]
                 if secrets:
+                    # every command refuses this file, `cairn config` included: the fix is by hand
                     raise ConfigError(
                         f"{dot / name} holds credentials ({', '.join(secrets)}), and that file is committed",
-                        f"move them to {dot / LOCAL_CONFIG_FILE}: `cairn remote modify --local NAME KEY VALUE`",
+                        f"move them by hand to {dot / LOCAL_CONFIG_FILE} (git-ignored) or into environment "
+                        "variables; revoke any credential that was already committed",
                     )
             self.values.update(values)
 
@@ -159,6 +266,13 @@ def write(dot: Path, key: str, value: Any, local: bool = False) -> None:
     import tomlkit
 
     path = dot / (LOCAL_CONFIG_FILE if local else CONFIG_FILE)
+    # the one guard of every config write (`cairn config`, `remote add`, `remote modify`, ...)
+    found = None if local or value is None else _committed_credential(key, value)
+    if found:
+        raise ConfigError(
+            f"{found[0]} {found[1]} and would be committed with {path}",
+            f"add --local to keep it in {dot / LOCAL_CONFIG_FILE} (git-ignored), or use environment variables",
+        )
     try:
         doc = tomlkit.parse(path.read_text())
     except FileNotFoundError:

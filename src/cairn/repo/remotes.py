@@ -9,13 +9,11 @@ from blake3 import blake3
 
 from cairn.errors import ConfigError
 from cairn.repo.config import (
-    CONFIG_FILE,
-    LOCAL_CONFIG_FILE,
     REMOTE_KEYS,
-    SECRET_KEYS,
     Config,
     check_remote_name,
     coerce,
+    redacted,
     write,
 )
 
@@ -41,10 +39,10 @@ class Remotes:
         check_remote_name(name)
         if name in self.list() and not force:
             raise ConfigError(
-                f"remote {name!r} already exists ({self.list()[name].get('url')})",
+                f"remote {name!r} already exists ({redacted('url', self.list()[name].get('url'))})",
                 f"change it with `cairn remote modify {name} url URL`, or replace it with --force",
             )
-        write(self.repo.dot, f"remote.{name}.url", url, local)
+        write(self.repo.dot, f"remote.{name}.url", url, local)  # refuses a URL holding a credential
         if default:
             write(self.repo.dot, "core.remote", name, local)
         self._reload()
@@ -53,12 +51,7 @@ class Remotes:
         self._need(name)
         if key not in REMOTE_KEYS:
             raise ConfigError(f"remotes have no setting {key!r}", f"settings: {', '.join(REMOTE_KEYS)}")
-        if key in SECRET_KEYS and not local and value is not None:
-            raise ConfigError(
-                f"{key} is a credential and would be committed with {CONFIG_FILE}",
-                f"add --local to keep it in {LOCAL_CONFIG_FILE} (git-ignored), or use environment variables",
-            )
-        full = f"remote.{name}.{key}"
+        full = f"remote.{name}.{key}"  # write() refuses a credential outside the local file
         write(self.repo.dot, full, None if value is None else coerce(full, value), local)
         self._reload()
 

@@ -106,8 +106,9 @@ def test_credentials_only_in_the_local_config(repo, assert_error, key):
     assert_error(
         repo.cairn("remote", "modify", "store", key, "s3cr3t", expect=None),
         ConfigError,
-        f"{key} is a credential and would be committed with config.toml",
-        "add --local to keep it in config.local.toml (git-ignored), or use environment variables",
+        f"remote.store.{key} is a credential and would be committed with {repo.root / '.cairn' / 'config.toml'}",
+        f"add --local to keep it in {repo.root / '.cairn' / 'config.local.toml'} (git-ignored), "
+        "or use environment variables",
     )
     assert "s3cr3t" not in (repo.root / ".cairn" / "config.toml").read_text()
 
@@ -135,7 +136,8 @@ def test_committed_config_holding_credentials_is_refused(repo, assert_error):
             repo.cairn(*command, expect=None),
             ConfigError,
             f"{config} holds credentials (remote.store.secret_access_key), and that file is committed",
-            f"move them to {repo.root / '.cairn' / 'config.local.toml'}: `cairn remote modify --local NAME KEY VALUE`",
+            f"move them by hand to {repo.root / '.cairn' / 'config.local.toml'} (git-ignored) or into environment "
+            "variables; revoke any credential that was already committed",
         )
 
 

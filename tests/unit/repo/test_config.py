@@ -10,11 +10,18 @@ import pytest
 from cairn.errors import ConfigError
 from cairn.repo.config import (
     CONFIG_FILE,
+    CREDENTIAL_NAMES,
     DEFAULT_CONFIG,
     KNOWN,
     LOCAL_CONFIG_FILE,
+    REMOTE_KEYS,
+    SECRET_KEYS,
     Config,
     coerce,
+    is_credential,
+    is_secret,
+    redacted,
+    url_credential,
     write,
 )
 
@@ -126,6 +133,17 @@ def test_credentials_in_the_committed_file_are_refused(dot: Path) -> None:
         Config(dot)
     assert "holds credentials (remote.store.access_key_id)" in e.value.message
     assert LOCAL_CONFIG_FILE in (e.value.hint or "")
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_KEYS | CREDENTIAL_NAMES))
+def test_every_credential_in_the_committed_file_is_refused(dot: Path, key: str) -> None:
+    value = '["k"]' if REMOTE_KEYS[key] == (list, str) else '"v"'
+    (dot / CONFIG_FILE).write_text(f'version = 1\n[remote.store]\nurl = "s3://b"\n{key} = {value}\n')
+    with pytest.raises(ConfigError, match=re.escape(f"holds credentials (remote.store.{key})")):
+        Config(dot)
+    (dot / LOCAL_CONFIG_FILE).write_text((dot / CONFIG_FILE).read_text())
+    (dot / CONFIG_FILE).write_text(DEFAULT_CONFIG)
+    assert key in Config(dot).remotes()["store"]
 
 
 @pytest.mark.parametrize("key", ["remote.store.colour", "remote.bad name.url", "remote.url"])
@@ -244,3 +262,118 @@ def test_coerced_values_pass_validation(dot: Path) -> None:
     for key, raw in {"core.no_scm": "yes", "core.lock_wait": "1.5", "cache.type": "copy", "cache.dir": "x"}.items():
         write(dot, key, coerce(key, raw), local=True)
     Config(dot)  # no ConfigError
+
+
+# -- credentials --------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", sorted(SECRET_KEYS | CREDENTIAL_NAMES))
+def test_write_refuses_a_credential_for_the_committed_file(dot: Path, key: str) -> None:
+    full = f"remote.store.{key}"
+    value = coerce(full, "s3cr3t")
+    with pytest.raises(ConfigError) as e:
+        write(dot, full, value)
+    assert e.value.message == f"{full} is a credential and would be committed with {dot / CONFIG_FILE}"
+    assert (
+        e.value.hint
+        == f"add --local to keep it in {dot / LOCAL_CONFIG_FILE} (git-ignored), or use environment variables"
+    )
+    assert e.value.code == "bad-config"
+    assert (dot / CONFIG_FILE).read_text() == DEFAULT_CONFIG
+    write(dot, full, value, local=True)
+    assert Config(dot).get(full) == value
+    write(dot, full, None)  # unsetting one is never refused
+
+
+def test_write_refuses_a_table_that_holds_a_credential(dot: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape("remote.store.password is a credential")):
+        write(dot, "remote.store", {"url": "ssh://host/srv", "password": "pw"})
+    assert (dot / CONFIG_FILE).read_text() == DEFAULT_CONFIG
+
+
+@pytest.mark.parametrize("name", ["api_token", "private_key_file", "credentials_file", "db_password", "key_filename"])
+def test_names_like_a_credential_count_as_one(name: str) -> None:
+    """A setting added later under such a name is guarded without editing the key sets."""
+    assert is_secret(f"remote.store.{name}")
+    assert is_credential(f"remote.store.{name}")
+
+
+@pytest.mark.parametrize(
+    "key", ["url", "endpoint_url", "region", "profile", "jobs", "account_name", "tenant_id", "client_id", "username"]
+)
+def test_plain_settings_are_not_credentials(dot: Path, key: str) -> None:
+    assert not is_credential(f"remote.store.{key}")
+    write(dot, f"remote.store.{key}", coerce(f"remote.store.{key}", "1"))
+
+
+def test_remote_settings_are_options_of_their_backend() -> None:
+    """Settings other than cairn's own and S3's (mapped in storage/fsspec.py) reach adlfs, gcsfs
+    and sshfs (asyncssh) under their own names: each must be an option there."""
+    import inspect
+
+    adlfs = pytest.importorskip("adlfs")
+    gcsfs = pytest.importorskip("gcsfs.core")
+    asyncssh = pytest.importorskip("asyncssh")
+    own = {"url", "jobs", "pack_size"}
+    s3 = {"endpoint_url", "region", "profile", "access_key_id", "secret_access_key", "session_token"}
+    options = {
+        "azure": set(inspect.signature(adlfs.AzureBlobFileSystem.__init__).parameters),
+        "gs": set(inspect.signature(gcsfs.GCSFileSystem.__init__).parameters),
+        "ssh": set(inspect.signature(asyncssh.SSHClientConnectionOptions.prepare).parameters)
+        | set(inspect.signature(asyncssh.connect).parameters),
+    }
+    homeless = [k for k in REMOTE_KEYS if k not in own | s3 and not any(k in o for o in options.values())]
+    assert homeless == []
+
+
+@pytest.mark.parametrize(
+    "url,what",
+    [
+        ("s3://AKIA:wJalr/K7MDENG@bucket/p", "a password in user:password@"),
+        ("ssh://alice:pw@host/srv", "a password in user:password@"),
+        ("ssh://alice:1234@host:22/srv", "a password in user:password@"),
+        ("az://c/p?sv=2024&sig=abc%2Fdef", "the query parameter 'sig'"),
+        ("https://h/p?X-Amz-Credential=a&X-Amz-Signature=b", "the query parameter 'X-Amz-Credential'"),
+        ("gs://bucket/p?access_token=x", "the query parameter 'access_token'"),
+        ("AccountName=a;accountkey=k;EndpointSuffix=x", "an Azure connection string with AccountKey"),
+        (
+            "BlobEndpoint=https://a;SharedAccessSignature=sv=1&sig=2",
+            "an Azure connection string with SharedAccessSignature",
+        ),
+        ("s3://bucket/p", None),
+        ("ssh://git@host:2222/srv", None),
+        ("ssh://host:22/srv/with@sign", None),
+        ("s3://bucket/p?versionId=3", None),
+        ("/mnt/a:b@c", None),
+        ("relative/folder", None),
+    ],
+)
+def test_url_credential(url: str, what: str | None) -> None:
+    assert url_credential(url) == what
+
+
+def test_write_refuses_a_url_that_carries_a_credential(dot: Path) -> None:
+    for key in ("remote.store.url", "remote.store.endpoint_url"):
+        with pytest.raises(ConfigError) as e:
+            write(dot, key, "https://alice:pw@minio.example:9000")
+        assert e.value.message == (
+            f"{key} holds a credential (a password in user:password@) and would be committed with {dot / CONFIG_FILE}"
+        )
+    assert (dot / CONFIG_FILE).read_text() == DEFAULT_CONFIG
+    write(dot, "remote.store.url", "https://alice:pw@minio.example:9000", local=True)
+    assert Config(dot).get("remote.store.url") == "https://alice:pw@minio.example:9000"
+
+
+@pytest.mark.parametrize(
+    "key,value,shown",
+    [
+        ("remote.s.password", "pw", "***"),
+        ("token", "t", "***"),
+        ("remote.s.access_key_id", "AKIA", "AKIA"),
+        ("remote.s.url", "s3://AKIA:wJal/rK@bucket/p", "s3://AKIA:***@bucket/p"),
+        ("remote.s.url", "az://c?sv=1&sig=abc&se=2", "az://c?sv=1&sig=***&se=2"),
+        ("url", "a=1;AccountKey=k==;b=2", "a=1;AccountKey=***;b=2"),
+        ("remote.s.url", "ssh://git@host:22/srv", "ssh://git@host:22/srv"),
+        ("remote.s.jobs", 4, 4),
+    ],
+)
+def test_redacted(key: str, value: object, shown: object) -> None:
+    assert redacted(key, value) == shown
