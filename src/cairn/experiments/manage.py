@@ -4,9 +4,11 @@ apply, branch, remove, push and pull of the refs."""
 from __future__ import annotations
 
 import operator
+import os
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pygit2
@@ -155,33 +157,109 @@ def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, 
     return out
 
 
-def apply_files(git: Git, info: ExpInfo, root, force: bool) -> list[str]:
-    """Write the experiment's versions of git-tracked files into the workspace."""
-    changes = workspace_changes(git)
-    if changes and not force:
-        shown = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
-        raise WouldLoseDataError(
-            f"the workspace has uncommitted changes ({shown}); applying {info.name!r} would overwrite them",
-            "commit or stash them first, or use `cairn exp apply --force`",
-            changes,
-        )
+def apply_files(git: Git, info: ExpInfo, root: Path, force: bool) -> list[str]:
+    """Write the experiment's versions of git-tracked files into the workspace; the paths written.
+
+    Refused, unless forced, when that would change content HEAD does not hold: a file changed
+    since HEAD, or an untracked file at a path the experiment writes (or where it needs a folder)
+    whose content differs. Untracked files elsewhere, and files that already hold what the
+    experiment would write, are left alone and never block."""
     head = head_commit(git)
     exp = git.repo[info.commit].peel(pygit2.Commit)
+    changes = set(workspace_changes(git))
+    head_paths, exp_paths = tree_paths(head), tree_paths(exp)
     paths = {d.new_file.path for d in git.repo.diff(head.tree, exp.tree).deltas}
-    # with --force, files changed in the workspace since HEAD must get the experiment's version
-    # too, even where the experiment left them as HEAD had them (e.g. params.yaml of a later run)
-    exp_paths = tree_paths(exp)
-    paths |= {p for p in changes if p in exp_paths or p in tree_paths(head)}
-    written = []
+    # files changed since HEAD take the experiment's version too, even where the experiment left
+    # them as HEAD had them (e.g. params.yaml of a later run next to this experiment's outputs)
+    paths |= {p for p in changes if p in exp_paths or p in head_paths}
+    plan: list[tuple[str, _State]] = []
+    at_risk: set[str] = set()
+    folders: list[str] = []
     for path in sorted(paths):
+        want, committed = _entry(exp, path), _entry(head, path)
+        have = committed if path in head_paths and path not in changes else _on_disk(root / path)
+        if have == want or (want is None and have is not None and have[0] == "folder"):
+            continue  # already the experiment's, or a folder where the experiment has no file
+        if have is not None and have[0] == "folder":
+            folders.append(path)
+        plan.append((path, want))
+        if have != committed:
+            at_risk.add(path)
+    removed = {path for path, want in plan if want is None}
+    for path, want in plan:
+        if want is not None:
+            at_risk.update(_in_the_way(root, path, removed))
+    if folders:
+        raise WouldLoseDataError(
+            f"applying {info.name!r} would replace folder(s) with a file: {_shown(folders)}",
+            "move the folder(s) away first; --force does not delete folders",
+            folders,
+        )
+    if at_risk and not force:
+        risky = sorted(at_risk)
+        raise WouldLoseDataError(
+            f"applying {info.name!r} would overwrite uncommitted changes in {len(risky)} file(s): {_shown(risky)}",
+            "commit or stash them (move an untracked file away) first, or use `cairn exp apply --force`",
+            risky,
+        )
+    written = []
+    for path, want in plan:
         target = root / path
-        if path not in exp_paths:
+        if want is None:
             target.unlink(missing_ok=True)
+            written.append(path)
+            continue
+        for parent in _in_the_way(root, path, set()):
+            (root / parent).unlink()  # forced: a file or link where a folder goes
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or want[0] == "link":
+            target.unlink(missing_ok=True)  # never write through a link
+        if want[0] == "link":
+            os.symlink(os.fsdecode(want[1]), target)
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(exp.tree[path].data)
+            target.write_bytes(want[1])
         written.append(path)
     return written
+
+
+# What a path holds: ("file", bytes), ("link", target), ("folder", b""), or None for nothing.
+_State = tuple[str, bytes] | None
+
+
+def _entry(commit: pygit2.Commit, path: str) -> _State:
+    try:
+        obj = commit.tree[path]
+    except KeyError:
+        return None
+    if obj.type_str != "blob":
+        return None
+    return ("link" if obj.filemode == pygit2.enums.FileMode.LINK else "file", obj.data)
+
+
+def _on_disk(target: Path) -> _State:
+    if target.is_symlink():
+        return ("link", os.fsencode(os.readlink(target)))
+    if target.is_dir():
+        return ("folder", b"")
+    try:
+        return ("file", target.read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _in_the_way(root: Path, path: str, removed: set[str]) -> list[str]:
+    """Files or links at the folders above `path` (which writing it needs), other than those
+    the apply removes first."""
+    out = []
+    for parent in reversed(PurePosixPath(path).parents[:-1]):
+        full = root / parent
+        if str(parent) not in removed and (full.is_symlink() or full.is_file()):
+            out.append(str(parent))
+    return out
+
+
+def _shown(paths: list[str]) -> str:
+    return ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
 
 
 def branch(git: Git, info: ExpInfo, name: str) -> None:

@@ -34,18 +34,94 @@ def test_apply_puts_params_lock_and_outputs_into_the_workspace(exp_repo):
 def test_apply_refuses_uncommitted_changes_unless_forced(exp_repo, assert_error):
     queued(exp_repo, "other", "train.lr=0.3")
     exp_repo.write("params.yaml", exp_repo.read("params.yaml").replace("depth: 2", "depth: 5"))
+    exp_repo.write("notes.txt", "mine\n")  # untracked and unrelated: not a conflict
     before = exp_repo.snapshot()
     assert_error(
         exp_repo.exp("apply", "other", expect=None),
         WouldLoseDataError,
-        "the workspace has uncommitted changes (params.yaml); applying 'other' would overwrite them",
-        "commit or stash them first, or use `cairn exp apply --force`",
+        "applying 'other' would overwrite uncommitted changes in 1 file(s): params.yaml",
+        "commit or stash them (move an untracked file away) first, or use `cairn exp apply --force`",
     )
     assert exp_repo.snapshot() == before
 
     exp_repo.exp("apply", "--force", "other")
     assert exp_repo.params()["train"] == {"lr": 0.3, "depth": 2}
     assert exp_repo.read("model/weights.txt") == "lr=0.3 depth=2 rows=3\n"
+    assert exp_repo.read("notes.txt") == "mine\n"
+
+
+def test_apply_is_not_blocked_by_untracked_files_it_does_not_change(exp_repo):
+    """The issue's regression: an unrelated untracked file made apply refuse, saying it would
+    overwrite it. Untracked files elsewhere, and one at a path the experiment writes that
+    already holds the experiment's content, are no conflict."""
+    queued(exp_repo, "q", "train.lr=0.3", "+conf/extra.yaml:opt.beta=0.5")
+    exp_repo.write("notes.txt", "my notes\n")
+    exp_repo.write("scratch/draft.py", "print('draft')\n")
+    extra = exp_repo.show_file("q", "conf/extra.yaml")  # a file HEAD does not have
+    (exp_repo.root / "conf").mkdir()
+    (exp_repo.root / "conf" / "extra.yaml").write_text(extra)
+    exp_repo.exp("apply", "q")
+    assert exp_repo.params()["train"] == {"lr": 0.3, "depth": 2}
+    assert exp_repo.read("model/weights.txt") == "lr=0.3 depth=2 rows=3\n"
+    assert exp_repo.read("notes.txt") == "my notes\n"
+    assert exp_repo.read("scratch/draft.py") == "print('draft')\n"
+    assert exp_repo.read("conf/extra.yaml") == extra
+
+
+def test_apply_refuses_an_untracked_file_in_its_way_only_when_it_differs(exp_repo, assert_error):
+    queued(exp_repo, "q", "+conf/extra.yaml:opt.beta=0.5")
+    hint = "commit or stash them (move an untracked file away) first, or use `cairn exp apply --force`"
+    exp_repo.write("notes.txt", "my notes\n")
+    exp_repo.write("conf/extra.yaml", "opt:\n  beta: 0.9\n")  # untracked, other content
+    before = exp_repo.snapshot()
+    assert_error(
+        exp_repo.exp("apply", "q", expect=None),
+        WouldLoseDataError,
+        "applying 'q' would overwrite uncommitted changes in 1 file(s): conf/extra.yaml",
+        hint,
+    )
+    assert exp_repo.snapshot() == before
+
+    # a file where the experiment needs a folder
+    (exp_repo.root / "conf" / "extra.yaml").unlink()
+    (exp_repo.root / "conf").rmdir()
+    exp_repo.write("conf", "not a folder\n")
+    assert_error(
+        exp_repo.exp("apply", "q", expect=None),
+        WouldLoseDataError,
+        "applying 'q' would overwrite uncommitted changes in 1 file(s): conf",
+        hint,
+    )
+    # a folder where the experiment writes a file is never deleted, not even with --force
+    (exp_repo.root / "conf").unlink()
+    exp_repo.write("conf/extra.yaml/kept.txt", "kept\n")
+    assert_error(
+        exp_repo.exp("apply", "--force", "q", expect=None),
+        WouldLoseDataError,
+        "applying 'q' would replace folder(s) with a file: conf/extra.yaml",
+        "move the folder(s) away first; --force does not delete folders",
+    )
+    assert exp_repo.read("conf/extra.yaml/kept.txt") == "kept\n"
+
+    (exp_repo.root / "conf" / "extra.yaml" / "kept.txt").unlink()
+    (exp_repo.root / "conf" / "extra.yaml").rmdir()
+    exp_repo.write("conf/extra.yaml", "opt:\n  beta: 0.9\n")
+    exp_repo.exp("apply", "--force", "q")
+    assert exp_repo.read("conf/extra.yaml") == exp_repo.show_file("q", "conf/extra.yaml")
+    assert exp_repo.read("notes.txt") == "my notes\n"
+
+
+def test_apply_refuses_a_modified_tracked_file_the_experiment_restores(exp_repo, assert_error):
+    """Apply restores every git-tracked file to the experiment's version, code included (train.py
+    here is as HEAD has it in the experiment): an uncommitted edit of one blocks it too."""
+    queued(exp_repo, "other", "train.lr=0.3")
+    exp_repo.write("train.py", exp_repo.read("train.py") + "# my edit\n")
+    assert_error(
+        exp_repo.exp("apply", "other", expect=None),
+        WouldLoseDataError,
+        "applying 'other' would overwrite uncommitted changes in 1 file(s): train.py",
+    )
+    assert exp_repo.read("train.py").endswith("# my edit\n")
 
 
 def test_apply_force_restores_files_the_experiment_shares_with_head(exp_repo):
