@@ -75,11 +75,15 @@ def status(targets: Iterable[str] | None = None, repo: str | os.PathLike[str] | 
         r.close()
 
 
-def add(paths: Iterable[str | os.PathLike[str]], repo: str | os.PathLike[str] | None = None) -> list[AddResult]:
-    """Track files or folders, as `cairn add`."""
+def add(
+    paths: Iterable[str | os.PathLike[str]],
+    repo: str | os.PathLike[str] | None = None,
+    follow_symlinks: bool | None = None,
+) -> list[AddResult]:
+    """Track files or folders, as `cairn add` (`follow_symlinks` as `--follow-symlinks`)."""
     r = Repo.find(repo)
     try:
-        return r.add([os.fspath(p) for p in paths])
+        return r.add([os.fspath(p) for p in paths], follow_symlinks)
     finally:
         r.close()
 

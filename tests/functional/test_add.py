@@ -61,6 +61,8 @@ def test_add_folder_pointer_and_tree_objects(repo, make_dataset):
             "hashed": len(files) + 1,
             "link": "copy",
             "changed": True,
+            "skipped": [],
+            "follow_symlinks": False,
         }
     ]
     assert count == len(files) + 1

@@ -38,23 +38,53 @@ def init(no_scm: bool, force: bool) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--follow-symlinks/--no-follow-symlinks",
+    default=None,
+    help="Also store what symbolic links leading out of the repository point to (remembered in the "
+    "pointer; --no-follow-symlinks stops it). Without it such links are skipped, with a warning.",
+)
 @json_option
-def add(paths: tuple[str, ...], as_json: bool) -> None:
+def add(paths: tuple[str, ...], follow_symlinks: bool | None, as_json: bool) -> None:
     """Track PATHS (files or folders): cache their content and write PATH.cairn pointers.
 
     Each PATH goes into the .gitignore beside it; commit the pointer and the .gitignore.
-    Files whose size, mtime and inode are unchanged since last time are not read again."""
+    Files whose size, mtime and inode are unchanged since last time are not read again.
+    Symbolic links inside a folder are followed when they lead to something else in the
+    repository; links that lead outside it, nowhere, into .git/ or .cairn/, or round in a loop
+    are skipped and listed."""
     with opened(as_json) as repo:
-        results = repo.add(paths)
+        results = repo.add(paths, follow_symlinks)
     if as_json:
         emit_json([r.__dict__ for r in results])
         return
     for r in results:
         what = f"{r.files} files, " if r.kind == "tree" else ""
         say(f"{'added' if r.changed else 'unchanged'} {r.path} ({what}{human_size(r.size)})")
+    _warn_skipped(results)
     if any(r.changed for r in results):
         files = " ".join(f"{r.pointer} {_gitignore_of(r.path)}" for r in results if r.changed)
         say(f"\nTo track the changes with git, run:\n    git add {files}")
+
+
+_SKIP_WHY = {
+    "outside": "leads outside the repository",
+    "dangling": "leads nowhere",
+    "private": "leads into .git/ or .cairn/",
+    "loop": "leads to a folder that holds it (a loop)",
+}
+
+
+def _warn_skipped(results) -> None:
+    skipped = [s for r in results for s in r.skipped]
+    limit = None if verbosity() > 0 else 10
+    for s in skipped[:limit]:
+        say(f"warning: skipped symbolic link {s['path']} -> {s['target']}: it {_SKIP_WHY[s['reason']]}", err=True)
+    if limit is not None and len(skipped) > limit:
+        say(f"warning: ... and {len(skipped) - limit} more skipped links (cairn -v add lists all)", err=True)
+    outside = [r.path for r in results if any(s["reason"] == "outside" for s in r.skipped)]
+    if outside:
+        say(f"  hint: to store what they point to as well: cairn add --follow-symlinks {' '.join(outside)}", err=True)
 
 
 def _gitignore_of(rel: str) -> str:

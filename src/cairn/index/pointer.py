@@ -17,7 +17,7 @@ from cairn.objects.tree import FILE, TREE
 
 POINTER_VERSION = 1
 SUFFIX = ".cairn"
-_KEYS = ("version", "path", "kind", "oid", "size", "files", "exec")
+_KEYS = ("version", "path", "kind", "oid", "size", "files", "exec", "follow_symlinks")
 
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_CHARS = _NAME_START | frozenset("0123456789.-")
@@ -57,6 +57,7 @@ class Pointer:
     size: int
     files: int
     exec: bool = False
+    follow_symlinks: bool = False  # added with --follow-symlinks: links leaving the repository are data too
 
     def to_yaml(self) -> str:
         if _plain_name(self.path) and _plain_oid(self.oid) and self.kind in (FILE, TREE):
@@ -64,7 +65,8 @@ class Pointer:
                 f"version: {POINTER_VERSION}\npath: {self.path}\nkind: {self.kind}\noid: {self.oid}\n"
                 f"size: {self.size}\nfiles: {self.files}\n"
             )
-            return text + "exec: true\n" if self.exec else text
+            text += "exec: true\n" if self.exec else ""
+            return text + "follow_symlinks: true\n" if self.follow_symlinks else text
         doc: dict[str, object] = {
             "version": POINTER_VERSION,
             "path": self.path,
@@ -75,6 +77,8 @@ class Pointer:
         }
         if self.exec:
             doc["exec"] = True
+        if self.follow_symlinks:
+            doc["follow_symlinks"] = True
         yaml = _yaml()
         return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
 
@@ -104,7 +108,7 @@ def _fast_load(text: str | bytes) -> dict[str, object] | None:
             or (key == "oid" and _plain_oid(value))
         ):
             doc[key] = value
-        elif key == "exec" and value == "true":
+        elif key in ("exec", "follow_symlinks") and value == "true":
             doc[key] = True
         else:
             return None
@@ -153,7 +157,10 @@ def parse(text: str | bytes, where: str) -> Pointer:
     exe = doc.get("exec", False)
     if type(exe) is not bool:
         raise PointerError(f"pointer file {where} has `exec: {exe!r}`; it must be true or false", fix)
-    return Pointer(path, kind, oid, size, files, exe)
+    follow = doc.get("follow_symlinks", False)
+    if type(follow) is not bool:
+        raise PointerError(f"pointer file {where} has `follow_symlinks: {follow!r}`; it must be true or false", fix)
+    return Pointer(path, kind, oid, size, files, exe, follow)
 
 
 def check_relative(path: str, where: str) -> None:

@@ -22,6 +22,7 @@ from cairn.errors import PathError, PermissionDeniedError
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
 from cairn.index.statcache import StatCache
+from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, read_link
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
 from cairn.progress import NULL, Progress
@@ -51,6 +52,8 @@ class Snapshot:
     keep: dict[str, set[str]] = field(default_factory=dict)  # folders whose stat rows went stale
     fresh: list[tuple[str, str]] = field(default_factory=list)  # (rel, oid) of every hashed file
     pointers: list[str] = field(default_factory=list)  # pointer files found inside (tracked on their own)
+    skipped: list[Skipped] = field(default_factory=list)  # symbolic links not followed
+    linked: set[str] = field(default_factory=set)  # files reached through a followed link
 
 
 class _Dir:
@@ -77,9 +80,13 @@ def snapshot(
     hash_fn: HashFn = lambda p, size: hash_file(p),
     progress: Progress = NULL,
     before_hashing: Callable[[Snapshot], None] | None = None,
+    links: LinkPolicy | None = None,
 ) -> Snapshot | None:
     """Snapshot `path` (repo-relative `rel`); None when it does not exist. `before_hashing` sees
-    the walked snapshot (say, to refuse it) before any file is read or stored."""
+    the walked snapshot (say, to refuse it) before any file is read or stored. Links inside a
+    folder are followed as `links` allows (default: only those that stay inside `path`); the
+    others are in `Snapshot.skipped`. `path` itself is followed wherever it leads: whoever
+    names it decides (`cairn add` checks it first)."""
     start_ns = time.time_ns()
     try:
         st = os.stat(path)
@@ -97,6 +104,8 @@ def snapshot(
         task.advance()
         task.close()
         snap = Snapshot(FILE, oid, st.st_size, 1, exe, hashed=1, fresh=[(rel, oid)])
+        if os.path.islink(path) and not (links is not None and links.is_cache_link(read_link(str(path)))):
+            snap.linked.add(rel)  # a link the user made, not a checkout's link to a cache object
         if st.st_mtime_ns < start_ns - _RACY_NS:
             snap.records.append((rel, st.st_ino, st.st_mtime_ns, st.st_size, oid))
         return snap
@@ -108,7 +117,9 @@ def snapshot(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _snapshot_tree(path, rel, stats, ignore, hash_fn, progress, before_hashing, start_ns)
+        if links is None:
+            links = LinkPolicy.within(path)
+        return _snapshot_tree(path, rel, stats, ignore, hash_fn, progress, before_hashing, start_ns, links)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -123,12 +134,15 @@ def _snapshot_tree(
     progress: Progress,
     before_hashing: Callable[[Snapshot], None] | None,
     start_ns: int,
+    links: LinkPolicy,
 ) -> Snapshot:
     cached = stats.load(rel)
     dirs: list[_Dir] = []
     pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
     snap = Snapshot(TREE, "", 0, 0)
-    _walk(str(path), rel, _Dir(None, -1), dirs, pending, cached, ignore, snap)
+    walk = _Walk(dirs, pending, cached, ignore, snap, links)
+    linked = os.path.islink(path)  # `cairn add link_to_folder`: the folder is not ours to relink
+    walk.folder(str(path), rel, _Dir(None, -1), (), linked)
     for folder in cached.keys() - {d.folder for d in dirs}:
         snap.keep[folder] = set()  # a folder that is gone
     if before_hashing is not None:
@@ -166,63 +180,102 @@ def _snapshot_tree(
     return snap
 
 
-def _walk(
-    dirpath: str,
-    folder: str,
-    node: _Dir,
-    dirs: list[_Dir],
-    pending: list,
-    cached: dict,
-    ignore: Ignore | None,
-    snap: Snapshot,
-) -> None:
-    node.folder = folder
-    dirs.append(node)
-    try:
-        it = os.scandir(dirpath)
-    except PermissionError as e:
-        raise _denied(Path(dirpath)) from e
-    entries = node.entries
-    subdirs = []
-    known = cached.get(folder, {})
-    hits = 0
-    prefix = folder + "/"
-    with it:
-        for e in it:
-            name = e.name
-            if e.is_dir(follow_symlinks=False):
-                if ignore is not None and ignore.match(prefix + name, True):
+class _Walk:
+    """One pass of os.scandir over a folder; links take a slower path of their own."""
+
+    __slots__ = ("cached", "dirs", "ignore", "links", "pending", "snap")
+
+    def __init__(self, dirs: list[_Dir], pending: list, cached: dict, ignore, snap: Snapshot, links) -> None:
+        self.dirs, self.pending, self.cached = dirs, pending, cached
+        self.ignore: Ignore | None = ignore
+        self.snap: Snapshot = snap
+        self.links: LinkPolicy = links
+
+    def folder(self, dirpath: str, folder: str, node: _Dir, chain: tuple[str, ...], linked: bool) -> None:
+        """Walk one folder. `chain` holds the resolved folders the walk stood in when it crossed
+        a link (to detect loops); `linked` says this folder was reached through one."""
+        node.folder = folder
+        self.dirs.append(node)
+        try:
+            it = os.scandir(dirpath)
+        except PermissionError as e:
+            raise _denied(Path(dirpath)) from e
+        ignore, pending, snap = self.ignore, self.pending, self.snap
+        entries = node.entries
+        subdirs = []
+        known = self.cached.get(folder, {})
+        hits = 0
+        prefix = folder + "/"
+        with it:
+            for e in it:
+                name = e.name
+                if e.is_dir(follow_symlinks=False):
+                    if ignore is not None and ignore.match(prefix + name, True):
+                        continue
+                    subdirs.append((e.path, prefix + name, len(entries), chain, linked))
+                    entries.append([name, TREE, None, 0, False, None])
                     continue
-                subdirs.append((e.path, prefix + name, len(entries)))
-                entries.append([name, TREE, None, 0, False, None])
-                continue
-            if ignore is not None and ignore.match(prefix + name, False):
-                continue
+                if ignore is not None and ignore.match(prefix + name, False):
+                    continue
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the folder was listed
+                if not stat_mod.S_ISREG(st.st_mode):
+                    if not stat_mod.S_ISLNK(st.st_mode):
+                        continue  # sockets, fifos, devices: not data
+                    st = self.link(e, prefix + name, dirpath, chain, entries, subdirs)
+                    if st is None:
+                        continue
+                if name.endswith(SUFFIX):
+                    snap.pointers.append(prefix + name)
+                rec = known.get(name)
+                if rec is not None:
+                    hits += 1
+                    if rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
+                        entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
+                        continue
+                entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
+                entries.append(entry)
+                pending.append((e.path, prefix + name, st.st_ino, st.st_mtime_ns, st.st_size, entry))
+        if hits < len(known):  # files that were deleted: forget them
+            snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
+        if linked:
+            snap.linked.update(prefix + ent[0] for ent in entries if ent[1] == FILE)
+        for sub_path, sub_rel, slot, sub_chain, sub_linked in subdirs:
+            child = _Dir(node, slot)
+            entries[slot][5] = child
+            self.folder(sub_path, sub_rel, child, sub_chain, sub_linked)
+
+    def link(
+        self, e: os.DirEntry, rel: str, dirpath: str, chain: tuple[str, ...], entries: list, subdirs: list
+    ) -> os.stat_result | None:
+        """The stat of the file a followed link leads to; None when the link is skipped (and
+        reported) or leads to a folder (queued in `subdirs`)."""
+        reason, target = self.links.judge(e.path)
+        if reason is None:
             try:
-                st = e.stat()  # follows symlinks: a symlink-linked file is its cache object
-            except FileNotFoundError:
-                raise PathError(
-                    f"{prefix}{name} is a broken symbolic link", "remove it, or add it to .cairnignore"
-                ) from None
-            if not stat_mod.S_ISREG(st.st_mode):
-                continue  # sockets, fifos, devices: not data
-            if name.endswith(SUFFIX):
-                snap.pointers.append(prefix + name)
-            rec = known.get(name)
-            if rec is not None:
-                hits += 1
-                if rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
-                    entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
-                    continue
-            entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
-            entries.append(entry)
-            pending.append((e.path, prefix + name, st.st_ino, st.st_mtime_ns, st.st_size, entry))
-    if hits < len(known):  # files that were deleted: forget them
-        snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
-    for sub_path, sub_rel, slot in subdirs:
-        child = _Dir(node, slot)
-        entries[slot][5] = child
-        _walk(sub_path, sub_rel, child, dirs, pending, cached, ignore, snap)
+                st = os.stat(e.path)
+            except OSError:  # gone, or a cache object gc removed
+                reason, target = DANGLING, read_link(e.path)
+            else:
+                if stat_mod.S_ISREG(st.st_mode):
+                    if not self.links.is_cache_link(target):
+                        self.snap.linked.add(rel)
+                    return st
+                if not stat_mod.S_ISDIR(st.st_mode):
+                    return None  # a link to a socket, fifo or device: not data, as those are not
+                if self.ignore is not None and self.ignore.match(rel, True):
+                    return None
+                here = os.path.realpath(dirpath)
+                if any(holds(target, f) for f in (*chain, here)):
+                    reason, target = LOOP, read_link(e.path)
+                else:
+                    subdirs.append((e.path, rel, len(entries), (*chain, here), True))
+                    entries.append([e.name, TREE, None, 0, False, None])
+                    return None
+        self.snap.skipped.append(Skipped(rel, reason, target))
+        return None
 
 
 def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:

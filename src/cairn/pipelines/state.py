@@ -16,7 +16,7 @@ from cairn.workspace.context import Workspace
 
 def path_state(ws: Workspace, rel: str) -> PathState | None:
     """The current id of a path (unchanged files come from the stat cache, not re-read)."""
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links())
     if snap is None:
         return None
     ws.stats.update(snap.records, snap.keep)

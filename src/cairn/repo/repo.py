@@ -180,7 +180,9 @@ class Repo:
         return out
 
     # -- operations --------------------------------------------------------------------------
-    def add(self, paths: Iterable[str]) -> list[AddResult]:
+    def add(self, paths: Iterable[str], follow_symlinks: bool | None = None) -> list[AddResult]:
+        """Track paths; `follow_symlinks` also stores what links leaving the repository point to
+        (None: as each path's pointer says, else not)."""
         from cairn.workspace import add as add_op
 
         rels = [self.ws.rel(p) for p in paths]
@@ -193,8 +195,8 @@ class Repo:
 
         with self.lock():
             for rel in rels:
-                add_op.check_addable(self.ws, rel, git_tracked)
-            return [add_op.add(self.ws, rel) for rel in rels]
+                add_op.check_addable(self.ws, rel, git_tracked, follow_symlinks)
+            return [add_op.add(self.ws, rel, follow_symlinks) for rel in rels]
 
     def status(self, targets: Iterable[str] | None = None) -> list[PathStatus]:
         from cairn.workspace.status import status

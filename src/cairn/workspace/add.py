@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cairn.errors import CairnError, OverlapError, PathError
 from cairn.index import pointer as ptr
 from cairn.index.snapshot import Snapshot, snapshot
+from cairn.index.symlinks import DANGLING, OUTSIDE, PRIVATE, read_link
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, Tree
 from cairn.workspace import linking
@@ -27,14 +28,20 @@ class AddResult:
     hashed: int  # files that had to be read (the rest came from the stat cache)
     link: str
     changed: bool  # the pointer is new or different
+    # symbolic links inside that were not followed: {"path", "reason", "target"}, by path
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    follow_symlinks: bool = False  # links leaving the repository were followed (and stay so)
 
 
-def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str]] | None) -> None:
+def check_addable(
+    ws: Workspace, rel: str, git_tracked: Callable[[str], list[str]] | None, follow_symlinks: bool | None = None
+) -> None:
     """Refuse paths that cannot be tracked, with the fix in the hint."""
     if rel.endswith(ptr.SUFFIX):
         raise PathError(f"{rel} is a pointer file", f"add the data it points to: cairn add {rel[: -len(ptr.SUFFIX)]}")
     if not os.path.lexists(ws.abs(rel)):
         raise PathError(f"{rel} does not exist", "check the path (it is relative to where you are)")
+    _check_target(ws, rel, follows(ws, rel, follow_symlinks))
     if any(c in rel.rpartition("/")[2] for c in "\r\n"):
         # a .gitignore line cannot hold it, so git would not ignore the data
         raise PathError(f"{rel!r} has a line break in its name", "rename it, then add it")
@@ -56,6 +63,41 @@ def check_addable(ws: Workspace, rel: str, git_tracked: Callable[[str], list[str
             )
 
 
+def follows(ws: Workspace, rel: str, follow_symlinks: bool | None) -> bool:
+    """Whether adding `rel` follows links out of the repository: as asked, else as last time."""
+    if follow_symlinks is not None:
+        return follow_symlinks
+    try:
+        return ptr.load(ws.abs(pointer_rel_for(rel))).follow_symlinks
+    except (FileNotFoundError, CairnError):
+        return False
+
+
+def _check_target(ws: Workspace, rel: str, follow_all: bool) -> None:
+    """The path itself (or a folder on the way to it) may be a link: it must stay in the
+    repository unless links are followed everywhere."""
+    path = str(ws.abs(rel))
+    reason, real = ws.links(follow_all).resolve(path)
+    if reason is None:
+        return
+    if reason == DANGLING:
+        raise PathError(
+            f"{rel} is a symbolic link to {read_link(path) or real}, which does not exist",
+            "point the link at the data, or remove it",
+        )
+    if reason == PRIVATE:
+        raise PathError(
+            f"{rel} leads into .git/ or .cairn/ ({real}), which git and cairn manage themselves",
+            "track data outside .cairn/ and .git/",
+        )
+    if reason == OUTSIDE:
+        raise PathError(
+            f"{rel} is a symbolic link to {real}, outside the repository; cairn does not copy "
+            "data from outside the repository unless told to",
+            f"to store what it points to in the cache (and push it to remotes): cairn add --follow-symlinks {rel}",
+        )
+
+
 def _no_pointers_inside(rel: str):
     # Tracked descendant: `data/sub` is tracked and the user adds `data`. Checked on the walk
     # that add makes anyway, before anything is read or stored.
@@ -70,10 +112,13 @@ def _no_pointers_inside(rel: str):
     return check
 
 
-def add(ws: Workspace, rel: str) -> AddResult:
-    snap, kind = commit(ws, rel, before_hashing=_no_pointers_inside(rel))
+def add(ws: Workspace, rel: str, follow_symlinks: bool | None = None) -> AddResult:
+    """Cache `rel` and write its pointer. Links inside that leave the repository are followed
+    only with `follow_symlinks` (None: as the existing pointer says); the skipped are reported."""
+    follow = follows(ws, rel, follow_symlinks)
+    snap, kind = commit(ws, rel, before_hashing=_no_pointers_inside(rel), follow_symlinks=follow)
     pointer_rel = pointer_rel_for(rel)
-    new = ptr.Pointer(rel.rpartition("/")[2], snap.kind, snap.oid, snap.size, snap.files, snap.exec)
+    new = ptr.Pointer(rel.rpartition("/")[2], snap.kind, snap.oid, snap.size, snap.files, snap.exec, follow)
     pfile = ws.abs(pointer_rel)
     try:
         changed = ptr.load(pfile) != new
@@ -82,25 +127,37 @@ def add(ws: Workspace, rel: str) -> AddResult:
     if changed:
         ptr.save(pfile, new)
     ignore_in_git(ws.root, rel)
-    return AddResult(rel, pointer_rel, snap.oid, snap.kind, snap.size, snap.files, snap.hashed, kind, changed)
+    skipped = [s.to_dict() for s in sorted(snap.skipped, key=lambda s: s.path)]
+    return AddResult(
+        rel, pointer_rel, snap.oid, snap.kind, snap.size, snap.files, snap.hashed, kind, changed, skipped, follow
+    )
 
 
 def commit(
-    ws: Workspace, rel: str, kind: str | None = None, before_hashing: Callable[[Snapshot], None] | None = None
+    ws: Workspace,
+    rel: str,
+    kind: str | None = None,
+    before_hashing: Callable[[Snapshot], None] | None = None,
+    follow_symlinks: bool = False,
 ) -> tuple[Snapshot, str]:
     """Put `rel` into the cache (one read per changed file, links per cache.type) and return
     its snapshot and the link type used; writes no pointer (pipelines record outs in the lock)."""
     kind = kind or linking.choose(ws.link_types, ws.store, str(ws.tmp))
     ws.store.prepare()
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, _store_fn(ws, kind), ws.progress, before_hashing)
+    store_fn = _store_fn(ws, kind)
+    if kind == "hardlink":
+        store_fn, before_hashing = _copy_linked(ws, store_fn, before_hashing)
+    snap = snapshot(
+        ws.abs(rel), rel, ws.stats, ws.ignore, store_fn, ws.progress, before_hashing, ws.links(follow_symlinks)
+    )
     if snap is None:
         raise PathError(f"{rel} does not exist", "check the path")
     if snap.kind == FILE and snap.hashed == 0 and not ws.store.exists(snap.oid):
         # the stat cache knew the file but its object left the cache (gc, a new cache dir)
-        snap = Snapshot(FILE, _store_fn(ws, kind)(str(ws.abs(rel)), snap.size), snap.size, 1, snap.exec)
+        snap = Snapshot(FILE, store_fn(str(ws.abs(rel)), snap.size), snap.size, 1, snap.exec)
     known = {oid for oid in snap.trees if ws.store.exists(oid)}
     if snap.kind != FILE and snap.hashed < snap.files:
-        _store_missing_files(ws, rel, snap, kind, known)
+        _store_missing_files(ws, rel, snap, store_fn, known)
     for oid, data in snap.trees.items():
         if oid not in known:
             ws.store.add_bytes(data, oid)
@@ -116,6 +173,8 @@ def _store_fn(ws: Workspace, kind: str):
     if kind == "hardlink":
 
         def hardlink_in(path: str, size: int) -> str:
+            if os.path.islink(path):  # `cairn add link`: a hard link would be to the link itself
+                return store.add_file_copy(path, size)
             oid = hash_file(path)
             if not store.add_file_link(path, oid):
                 return store.add_file_copy(path, size)
@@ -137,10 +196,26 @@ def _store_fn(ws: Workspace, kind: str):
     return store.add_file_copy
 
 
-def _store_missing_files(ws: Workspace, rel: str, snap: Snapshot, kind: str, known: set[str]) -> None:
+def _copy_linked(ws: Workspace, store_fn, before_hashing: Callable[[Snapshot], None] | None):
+    """Files reached through a user's link are copied into the cache, not hard-linked: the
+    link's target is not ours to make read-only (and a hard link to a link would be a link)."""
+    linked: set[str] = set()
+    copy = ws.store.add_file_copy
+
+    def note(snap: Snapshot) -> None:
+        linked.update(f"{ws.root}/{r}" for r in snap.linked)
+        if before_hashing is not None:
+            before_hashing(snap)
+
+    def store(path: str, size: int) -> str:
+        return copy(path, size) if linked and path in linked else store_fn(path, size)
+
+    return store, note
+
+
+def _store_missing_files(ws: Workspace, rel: str, snap: Snapshot, store_fn, known: set[str]) -> None:
     """Files the stat cache vouched for must still have their object (gc or a new cache dir may
     have dropped it). Trees already in the cache were stored with all their files: skip them."""
-    store_fn = _store_fn(ws, kind)
     stack = [(snap.oid, ws.abs(rel))]
     while stack:
         oid, folder = stack.pop()
@@ -155,11 +230,15 @@ def _store_missing_files(ws: Workspace, rel: str, snap: Snapshot, kind: str, kno
 
 
 def _link_workspace(ws: Workspace, rel: str, snap: Snapshot, kind: str):
-    """Make hashed workspace files links to their cache objects; returns fresh stat rows."""
-    records = []
+    """Make hashed workspace files links to their cache objects; returns fresh stat rows.
+    Files reached through a user's link stay as they are: the link's target is not ours to replace."""
+    linked = snap.linked
+    records = [row for row in snap.records if row[0] in linked] if linked else []
     os.makedirs(ws.tmp, exist_ok=True)
     tmp = str(ws.tmp / f"link.{os.getpid()}")
     for r, oid in snap.fresh:
+        if r in linked:
+            continue
         dest = str(ws.root / r)
         obj = ws.store.path(oid)
         if kind == "hardlink" and os.path.samefile(dest, obj):

@@ -49,7 +49,7 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
     """Decide what to write and remove so `rel` becomes version `p`, refusing (unless force)
     to destroy uncached data."""
     work = _Plan(rel, p)
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
     if snap is not None:
         ws.stats.update(snap.records, snap.keep)
     load = ws.tree_loader(snap.trees if snap else {})
@@ -88,6 +88,8 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
             else:
                 work.remove.append(ch.path)
         _folder_changes(snap.oid, p.oid, loader, rel, work)
+    if snap is not None and snap.skipped:
+        _unlink_in_the_way(snap.skipped, work)
     if at_risk and not force:
         shown = ", ".join(at_risk[:5]) + (f" and {len(at_risk) - 5} more" if len(at_risk) > 5 else "")
         raise WouldLoseDataError(
@@ -103,6 +105,14 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
             missing,
         )
     return work
+
+
+def _unlink_in_the_way(skipped, work: _Plan) -> None:
+    """A link the walk skipped (one leading out of the repository, say) where the version has a
+    file or folder is replaced, not written through: the link goes, its target stays untouched."""
+    wanted = {path for path, _ in work.write} | set(work.mkdirs)
+    wanted |= {path[:i] for path in list(wanted) for i, c in enumerate(path) if c == "/"}
+    work.remove.extend(s.path for s in skipped if s.path in wanted)
 
 
 def _folder_changes(old: str | None, new: str, load, path: str, work: _Plan) -> None:

@@ -11,6 +11,7 @@ from cairn.errors import PathError
 from cairn.index import pointer as ptr
 from cairn.index.ignore import Ignore
 from cairn.index.statcache import StatCache
+from cairn.index.symlinks import LinkPolicy
 from cairn.objects.store import ObjectStore
 from cairn.objects.tree import Tree
 from cairn.progress import NULL, Progress
@@ -28,6 +29,7 @@ class Workspace:
     ignore: Ignore | None = None
     progress: Progress = NULL
     tmp: Path = field(init=False)
+    _links: dict[bool, LinkPolicy] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tmp = self.root / DOT_DIR / "tmp"
@@ -56,6 +58,14 @@ class Workspace:
 
     def abs(self, rel: str) -> Path:
         return self.root / rel
+
+    def links(self, follow_all: bool = False) -> LinkPolicy:
+        """Which links inside tracked folders are followed: those that stay in the repository
+        (or, with `follow_all`, every one; a pointer's `follow_symlinks` says which)."""
+        cached = self._links.get(follow_all)
+        if cached is None:
+            cached = self._links[follow_all] = LinkPolicy.for_repo(self.root, self.store.objects, follow_all)
+        return cached
 
     # -- trees -----------------------------------------------------------------------------
     def tree_loader(self, *extra: dict[str, bytes]):

@@ -48,7 +48,7 @@ def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str,
     for pointer_rel in pointers:
         p = ws.load_pointer(pointer_rel)
         rel = data_rel(pointer_rel, p)
-        snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
+        snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
         if snap is None:
             continue  # deleted in the workspace
         ws.stats.update(snap.records, snap.keep)

@@ -40,7 +40,7 @@ class PathStatus:
 def status_of(ws: Workspace, pointer_rel: str) -> PathStatus:
     p = ws.load_pointer(pointer_rel)
     rel = data_rel(pointer_rel, p)
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
     if snap is not None:
         ws.stats.update(snap.records, snap.keep)
     if snap is None:

@@ -26,8 +26,8 @@ def _text(**overrides: object) -> str:
 def test_dump_has_stable_key_order_and_content() -> None:
     text = Pointer("images", "tree", OID, 1234, 56).to_yaml()
     assert text == f"version: 1\npath: images\nkind: tree\noid: {OID}\nsize: 1234\nfiles: 56\n"
-    exe = Pointer("run.sh", "file", OID, 3, 1, exec=True).to_yaml()
-    assert exe.splitlines()[-1] == "exec: true"
+    exe = Pointer("run.sh", "file", OID, 3, 1, exec=True, follow_symlinks=True).to_yaml()
+    assert exe.splitlines()[-2:] == ["exec: true", "follow_symlinks: true"]
     assert [line.split(":")[0] for line in exe.splitlines()] == list(ptr._KEYS)
 
 
@@ -55,9 +55,10 @@ file_names = st.text(
     size=st.integers(0, 2**63),
     files=st.integers(0, 2**40),
     exe=st.booleans(),
+    follow=st.booleans(),
 )
-def test_round_trip(name: str, kind: str, oid: str, size: int, files: int, exe: bool) -> None:
-    p = Pointer(name, kind, oid, size, files, exe)
+def test_round_trip(name: str, kind: str, oid: str, size: int, files: int, exe: bool, follow: bool) -> None:
+    p = Pointer(name, kind, oid, size, files, exe, follow)
     text = p.to_yaml()
     assert parse(text, "x.cairn") == p
     assert parse(text, "x.cairn").to_yaml() == text  # stable: dumping again changes nothing
@@ -72,12 +73,15 @@ plain_names = st.text("abcXYZ_019.-", min_size=1, max_size=12) | st.sampled_from
     oid=st.text("0123456789abcdef", min_size=64, max_size=64) | st.text("01234567", min_size=64, max_size=64),
     size=st.integers(0, 2**63),
     exe=st.booleans(),
+    follow=st.booleans(),
 )
-def test_written_text_is_what_pyyaml_writes(name: str, oid: str, size: int, exe: bool) -> None:
-    p = Pointer(name, "file", oid, size, 1, exe)
+def test_written_text_is_what_pyyaml_writes(name: str, oid: str, size: int, exe: bool, follow: bool) -> None:
+    p = Pointer(name, "file", oid, size, 1, exe, follow)
     doc = {"version": 1, "path": name, "kind": "file", "oid": oid, "size": size, "files": 1}
     if exe:
         doc["exec"] = True
+    if follow:
+        doc["follow_symlinks"] = True
     assert p.to_yaml() == yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
 
 
@@ -104,6 +108,8 @@ pointer_lines = st.sampled_from(
         "files: 3",
         "exec: true",
         "exec: false",
+        "follow_symlinks: true",
+        "follow_symlinks: no",
         "path:data",
         "size:  5",
         "# comment",
@@ -212,12 +218,17 @@ def test_invalid_size_or_count(field: str, value: object) -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"size": True}, {"files": False}, {"version": True}, {"exec": "false"}, {"exec": 0.5}],
-    ids=["size-true", "files-false", "version-true", "exec-string", "exec-float"],
+    [{"size": True}, {"files": False}, {"version": True}, {"exec": "false"}, {"exec": 0.5}, {"follow_symlinks": 1}],
+    ids=["size-true", "files-false", "version-true", "exec-string", "exec-float", "follow-int"],
 )
 def test_wrongly_typed_values_are_refused(overrides: dict[str, object]) -> None:
     with pytest.raises(PointerError):
         parse(_text(**overrides), "p.cairn")
+
+
+def test_follow_symlinks_must_be_a_boolean() -> None:
+    with pytest.raises(PointerError, match=r"has `follow_symlinks: 'yes please'`; it must be true or false"):
+        parse(_text(follow_symlinks="yes please"), "p.cairn")
 
 
 # -- files -------------------------------------------------------------------------------------
