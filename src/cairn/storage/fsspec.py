@@ -21,12 +21,15 @@ from cairn.errors import (
     RemoteNotFoundError,
     RemoteUnreachableError,
 )
+from cairn.storage import retries
 from cairn.storage.base import TMP_PREFIX, Storage
 
 T = TypeVar("T")
 _EXTRAS = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "azure", "abfs": "azure", "ssh": "ssh", "sftp": "ssh"}
 # Object stores make a single PUT atomic; elsewhere a put goes to a temp key and is moved.
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "memory"}
+_SSH = {"ssh", "sftp"}
+_SSH_READ = 8 * 1024 * 1024
 _CONNECT_TIMEOUT = 5
 _READ_TIMEOUT = 60
 
@@ -46,6 +49,8 @@ class FsspecStorage(Storage):
         self.url = url.rstrip("/")
         self.protocol, _, self.base = self.url.partition("://")
         self.options = dict(options or {})
+        if self.protocol in _SSH:
+            self.base, self.options = _ssh_location(self.url, self.options)
         self._fs = None
         self._fs_lock = threading.Lock()
 
@@ -65,9 +70,14 @@ class FsspecStorage(Storage):
     def _p(self, key: str) -> str:
         return f"{self.base}/{key}" if key else self.base
 
+    def _move_into_place(self, tmp: str, key: str) -> None:
+        # sshfs's mv renames but, unlike its puts, does not make the target's folder
+        self.fs.makedirs(self.fs._parent(self._p(key)), exist_ok=True)
+        self.fs.mv(tmp, self._p(key))
+
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
-            return fn()
+            return retries.again(fn) if self._s3() else fn()
         except Exception as e:  # every backend raises its own types; translate them once
             raise _translate(e, f"{self.url}: {what}") from e
 
@@ -77,7 +87,7 @@ class FsspecStorage(Storage):
         else:
             tmp = self._p(f"{TMP_PREFIX}/{uuid.uuid4().hex}")
             self._call(f"writing {key}", lambda: self.fs.pipe_file(tmp, data))
-            self._call(f"writing {key}", lambda: self.fs.mv(tmp, self._p(key)))
+            self._call(f"writing {key}", lambda: self._move_into_place(tmp, key))
 
     def put_file(self, key: str, path: str, consume: bool = False) -> None:
         if self._s3():
@@ -93,7 +103,7 @@ class FsspecStorage(Storage):
         else:
             tmp = self._p(f"{TMP_PREFIX}/{uuid.uuid4().hex}")
             self._call(f"uploading {key}", lambda: self.fs.put_file(path, tmp))
-            self._call(f"uploading {key}", lambda: self.fs.mv(tmp, self._p(key)))
+            self._call(f"uploading {key}", lambda: self._move_into_place(tmp, key))
 
     def _put_streamed(self, key: str, path: str, size: int) -> None:
         """One PutObject whose body is read from the open file as it is sent (s3fs would read
@@ -111,14 +121,28 @@ class FsspecStorage(Storage):
 
         def read() -> bytes:
             try:
+                if self.protocol in _SSH and (start or end is not None):
+                    return self._read_range(key, start or 0, end)
                 return self.fs.cat_file(self._p(key), start=start, end=end)
-            except OSError as e:
-                # S3 answers 416 to a range starting at or past the end (the key exists): as a slice, b""
-                if start and e.errno == errno.EINVAL and "range" in str(e).lower():
+            except Exception as e:
+                # S3, GCS and Azure answer 416 to a range starting at or past the end (the key
+                # exists): as a slice, b""
+                if start and _range_not_satisfiable(e):
                     return b""
                 raise
 
         return self._call(f"reading {key}", read)
+
+    def _read_range(self, key: str, start: int, end: int | None) -> bytes:
+        """sshfs's cat_file ignores start and end (it returns the whole file): seek and read."""
+        with self.fs.open(self._p(key), "rb") as f:
+            f.seek(start)
+            if end is not None:
+                return f.read(max(0, end - start))
+            chunks = []  # read() to the end fails when the offset is past it; a short read is the end
+            while chunk := f.read(_SSH_READ):
+                chunks.append(chunk)
+            return b"".join(chunks)
 
     def get_file(self, key: str, path: str) -> None:
         self._call(f"downloading {key}", lambda: self.fs.get_file(self._p(key), path))
@@ -147,11 +171,14 @@ class FsspecStorage(Storage):
             found = self._call(f"listing {prefix or '/'}", lambda: self.fs.find(root, detail=True))
         except RemoteKeyMissingError:
             return
+        if not isinstance(found, dict):
+            return  # adlfs answers find() on a key, not a folder, with [key]
         cut = len(self.base) + 1
         inside = f"{root}/"  # find() on a key returns that key itself; `prefix` is a folder
+        temps = self._p(TMP_PREFIX) + "/"  # keys being written, listed only when asked for
         for path, info in found.items():
             path = path.split("://", 1)[-1]
-            if path.startswith(inside):
+            if path.startswith(inside) and (prefix or not path.startswith(temps)):
                 yield path[cut:], int(info.get("size") or 0), _mtime(info)
 
     def delete(self, key: str) -> None:
@@ -161,6 +188,9 @@ class FsspecStorage(Storage):
             pass
 
     def check(self) -> None:
+        if self.protocol in _SSH:
+            self._check_folder()
+            return
         bucket = self.base.split("/", 1)[0]
         try:
             ok = self._call("checking the location", lambda: self.fs.exists(bucket))
@@ -171,6 +201,43 @@ class FsspecStorage(Storage):
                 f"{self.protocol}://{bucket} does not exist",
                 "create the bucket first, or fix the URL with `cairn remote modify NAME url URL`",
             )
+
+
+    def _check_folder(self) -> None:
+        """Like a local folder: the remote folder, or its parent, must exist (a push makes it)."""
+        parent = self.base.rstrip("/").rsplit("/", 1)[0] or "/"
+        try:
+            ok = self._call("checking the location", lambda: self.fs.isdir(self.base) or self.fs.isdir(parent))
+        except RemoteKeyMissingError:
+            ok = False
+        if not ok:
+            raise RemoteNotFoundError(
+                f"the remote folder {self.base} does not exist on {self.options.get('host')}, nor does its parent",
+                "create it (ssh HOST mkdir -p PATH) or fix the URL with `cairn remote modify NAME url URL`",
+            )
+
+
+def _ssh_location(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(path on the server, options) of ssh://[user@]host[:port]/path: sshfs takes the host,
+    port and user as options and paths without them. Host keys are checked against
+    ~/.ssh/known_hosts as ssh does (sshfs alone would accept any host key)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    found: dict[str, Any] = {"host": parts.hostname or "", "known_hosts": ()}
+    if parts.port:
+        found["port"] = parts.port
+    if parts.username:
+        found["username"] = unquote(parts.username)
+    return unquote(parts.path).rstrip("/") or "/", {**found, **options}
+
+
+def _range_not_satisfiable(e: Exception) -> bool:
+    """Whether a ranged read failed only because the range starts at or past the end."""
+    status = getattr(e, "status_code", None) or getattr(e, "code", None)  # adlfs's azure-core, gcsfs
+    if status == 416:
+        return True
+    return isinstance(e, OSError) and e.errno == errno.EINVAL and "range" in str(e).lower()  # s3fs
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -210,11 +277,19 @@ def _filesystem(protocol: str, options: dict[str, Any]):
         ) from None
     if protocol in ("s3", "s3a"):
         options = _s3_options(options)
+    if protocol in ("gs", "gcs") and "endpoint_url" in options:
+        # gcsfs's default class asks Google's gRPC storage-control API about every bucket (for
+        # zonal and hierarchical buckets); another endpoint does not serve it, and each
+        # operation would wait for that answer. The JSON API class needs none of it.
+        from gcsfs.core import GCSFileSystem
+
+        cls = GCSFileSystem
     options["skip_instance_cache"] = True
     fs = cls(**options)
     if protocol in ("s3", "s3a"):
         # s3fs retries 5 times by default, around botocore's own retries (nested for reads): a
-        # silent endpoint would hang for minutes. botocore alone retries, so the wait is bounded.
+        # silent endpoint would hang for minutes. botocore retries requests, FsspecStorage._call
+        # answers cut off mid-body (storage/retries.py), so the wait is bounded.
         fs.retries = 1
         # One request per read or part: s3fs otherwise asks for the size (HEAD) before every
         # whole-object read and fetches big files as 10 parallel 50 MiB parts held in memory.
@@ -242,10 +317,16 @@ def _s3_options(options: dict[str, Any]) -> dict[str, Any]:
         "connect_timeout": _CONNECT_TIMEOUT,
         "read_timeout": _READ_TIMEOUT,
         # total_max_attempts counts the first try; botocore's max_attempts counts retries only
-        "retries": {"total_max_attempts": 2, "mode": "standard"},
+        "retries": {"total_max_attempts": retries.ATTEMPTS, "mode": "standard"},
     }
     out.update(options)
     return out
+
+
+_UNREACHABLE_HINT = (
+    "check the URL and endpoint_url (`cairn remote list`) and your network connection; once the storage "
+    "answers, run the command again: only what is still missing moves"
+)
 
 
 def _translate(e: Exception, where: str) -> Exception:
@@ -272,11 +353,13 @@ def _translate(e: Exception, where: str) -> Exception:
             f"{where}: no credentials found",
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile with `cairn remote modify NAME profile P`",
         )
+    transient = retries.describe(e)
+    if transient is not None:
+        return RemoteUnreachableError(f"{where}: {transient}", _UNREACHABLE_HINT)
     if any(s in name for s in ("EndpointConnection", "ConnectTimeout", "ConnectionError", "ClientConnector")) or (
         isinstance(e, (TimeoutError, ConnectionError, OSError)) and not isinstance(e, FileNotFoundError)
     ):
         return RemoteUnreachableError(
-            f"{where}: cannot reach the storage ({text.splitlines()[0] if text else name})",
-            "check the URL and endpoint_url (`cairn remote list`) and your network connection",
+            f"{where}: cannot reach the storage ({text.splitlines()[0] if text else name})", _UNREACHABLE_HINT
         )
     return RemoteError(f"{where}: {name}: {text}", None)
