@@ -173,3 +173,13 @@ class StoppedError(CairnError):
 
     code = "interrupted"
     exit_code = 130
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value read from a file, as an error message quotes it: cut short (a crafted file may
+    hold a megabyte in one value), and a container only named (its repr could be huge, or
+    exponential for YAML aliases)."""
+    if value is None or isinstance(value, (str, bytes, int, float, bool)):
+        text = repr(value)
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"a {type(value).__name__}"

@@ -11,7 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from cairn.errors import PointerError
+from cairn.errors import PointerError, shown
 from cairn.objects.hashing import is_oid
 from cairn.objects.tree import FILE, TREE
 
@@ -137,26 +137,29 @@ def parse(text: str | bytes, where: str) -> Pointer:
     version = doc.get("version")
     if type(version) is not int or version != POINTER_VERSION:
         raise PointerError(
-            f"pointer file {where} has format version {version!r}; this cairn understands version {POINTER_VERSION}",
+            f"pointer file {where} has format version {shown(version)}; "
+            f"this cairn understands version {POINTER_VERSION}",
             "upgrade cairn (`pip install -U cairn`) or re-create the pointer with `cairn add`",
         )
     unknown = set(doc) - set(_KEYS)
     if unknown:
-        raise PointerError(f"pointer file {where} has unknown keys: {', '.join(sorted(unknown))}", fix)
+        raise PointerError(
+            f"pointer file {where} has unknown keys: {', '.join(sorted(str(k)[:80] for k in unknown))}", fix
+        )
     path, kind, oid = doc.get("path"), doc.get("kind"), doc.get("oid")
     size, files = doc.get("size"), doc.get("files", 1)
     if not isinstance(path, str) or not path:
         raise PointerError(f"pointer file {where} has no `path`", fix)
     check_relative(path, where)
     if kind not in (FILE, TREE):
-        raise PointerError(f"pointer file {where} has kind {kind!r}; expected file or tree", fix)
+        raise PointerError(f"pointer file {where} has kind {shown(kind)}; expected file or tree", fix)
     if not is_oid(oid):
-        raise PointerError(f"pointer file {where} has an invalid oid {oid!r}", fix)
+        raise PointerError(f"pointer file {where} has an invalid oid {shown(oid)}", fix)
     if type(size) is not int or size < 0 or type(files) is not int or files < 0:
         raise PointerError(f"pointer file {where} has an invalid size or file count", fix)
     exe = doc.get("exec", False)
     if type(exe) is not bool:
-        raise PointerError(f"pointer file {where} has `exec: {exe!r}`; it must be true or false", fix)
+        raise PointerError(f"pointer file {where} has `exec: {shown(exe)}`; it must be true or false", fix)
     follow = doc.get("follow_symlinks", False)
     if type(follow) is not bool:
         raise PointerError(f"pointer file {where} has `follow_symlinks: {follow!r}`; it must be true or false", fix)
@@ -165,15 +168,20 @@ def parse(text: str | bytes, where: str) -> Pointer:
 
 def check_relative(path: str, where: str) -> None:
     """A pointer's path must stay beside its pointer file: no absolute paths, no `..`."""
+    if "\0" in path:
+        raise PointerError(
+            f"pointer file {where} has path {shown(path)}, which holds a NUL character no file name can hold",
+            "re-create the pointer with `cairn add`",
+        )
     norm = posixpath.normpath(path.replace("\\", "/"))
     if path.startswith(("/", "\\")) or os.path.isabs(path) or norm == ".." or norm.startswith("../"):
         raise PointerError(
-            f"pointer file {where} points outside the repository ({path!r})",
+            f"pointer file {where} points outside the repository ({shown(path)})",
             "a pointer's `path` must be a name beside the pointer file; fix or delete the pointer",
         )
     if "/" in norm or norm in (".", ""):
         raise PointerError(
-            f"pointer file {where} has path {path!r}; it must name the file or folder beside it",
+            f"pointer file {where} has path {shown(path)}; it must name the file or folder beside it",
             "re-create the pointer with `cairn add`",
         )
     if norm in (".git", ".cairn"):

@@ -10,11 +10,12 @@ The pack is uploaded before its index, so an index on the remote always describe
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from blake3 import blake3
 
-from cairn.errors import CorruptObjectError
+from cairn.errors import CorruptObjectError, shown
 
 PACK_VERSION = 1
 # Objects below this size travel in packs; larger ones are stored as they are and streamed.
@@ -53,20 +54,53 @@ def encode_index(pack_id: str, rows: Iterable[IndexRow | list]) -> bytes:
 
 
 def parse_index(data: bytes, name: str) -> tuple[str, list[IndexRow]]:
+    """The pack id and [oid, offset, size] rows of an index read from a remote. Every field is
+    checked: the rows become range requests and cache writes, and a remote may be shared with
+    people (or tools) that write anything."""
     try:
         doc = json.loads(data)
-        if doc.get("version") != PACK_VERSION:
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        version = doc.get("version")
+        if type(version) is not int or version != PACK_VERSION:
             raise CorruptObjectError(
-                f"pack index {name} has format version {doc.get('version')!r}; this cairn reads {PACK_VERSION}",
+                f"pack index {name} has format version {shown(version)}; this cairn reads {PACK_VERSION}",
                 "upgrade cairn",
             )
-        rows = [(str(o), int(off), int(size)) for o, off, size in doc["objects"]]
-        return str(doc["pack"]), rows
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        pid, objects = doc["pack"], doc["objects"]
+        if type(pid) is not str or not _OID(pid):
+            raise ValueError("the pack id is not 64 lowercase hex digits")
+        if type(objects) is not list:
+            raise ValueError("`objects` is not a list")
+        rows = [_row(r) for r in objects]
+        if len({r[0] for r in rows}) != len(rows):
+            raise ValueError("an object is listed twice")
+        return pid, rows
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        # RecursionError: JSON nested thousands deep, which no index cairn writes holds
+        reason = (
+            "nested too deeply"
+            if isinstance(e, RecursionError)
+            else (f"missing {e}" if isinstance(e, KeyError) else str(e))
+        )
         raise CorruptObjectError(
-            f"pack index {name} on the remote is damaged ({e})",
+            f"pack index {name} on the remote is damaged ({reason})",
             "run `cairn gc --remote NAME --yes` to drop it; the objects will be pushed again",
         ) from None
+
+
+_OID = re.compile("[0-9a-f]{64}").fullmatch
+
+
+def _row(row: object) -> IndexRow:
+    if type(row) is not list or len(row) != 3:
+        raise ValueError(f"a row is not [oid, offset, size]: {shown(row)}")
+    oid, off, size = row
+    if type(oid) is not str or not _OID(oid):
+        raise ValueError(f"invalid object id {shown(oid)}")
+    if type(off) is not int or type(size) is not int or off < 0 or size < 0:
+        raise ValueError(f"invalid offset or size for {oid}")
+    return oid, off, size
 
 
 def group(sizes: Iterable[tuple[str, int]], target: int = PACK_TARGET) -> list[list[str]]:

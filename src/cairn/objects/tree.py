@@ -14,7 +14,7 @@ from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False
 
 from blake3 import blake3
 
-from cairn.errors import CorruptObjectError
+from cairn.errors import CorruptObjectError, shown
 
 TREE_VERSION = 1
 FILE = "file"
@@ -63,13 +63,17 @@ class Tree:
             version = doc.get("version")
             if type(version) is not int or version != TREE_VERSION:
                 raise CorruptObjectError(
-                    f"tree object {oid} has format version {version!r}, this cairn reads version {TREE_VERSION}",
+                    f"tree object {oid} has format version {shown(version)}, this cairn reads version {TREE_VERSION}",
                     "upgrade cairn",
                 )
-            entries = _entries(doc["entries"])
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            rows = doc["entries"]
+            if type(rows) is not list:  # a string or mapping would iterate as something else
+                raise ValueError("`entries` is not a list")
+            entries = _entries(rows)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+            # RecursionError: JSON nested thousands deep, which no tree cairn writes holds
             raise CorruptObjectError(
-                f"object {oid} is not a valid tree object ({e})",
+                f"object {oid} is not a valid tree object ({_reason(e)})",
                 "run `cairn fsck`; if it is damaged, remove it and `cairn pull` it again",
             ) from None
         if len({e.name for e in entries}) != len(entries):
@@ -78,6 +82,14 @@ class Tree:
                 "run `cairn fsck`; if it is damaged, remove it and `cairn pull` it again",
             )
         return cls(entries)
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    if isinstance(e, KeyError):
+        return f"missing {e}"
+    return str(e)
 
 
 _KINDS = frozenset((FILE, TREE))
@@ -114,15 +126,15 @@ def _entry(d: dict) -> Entry:
 
     name, kind, oid, size, exe = d["name"], d["kind"], d["oid"], d["size"], d["exec"]
     if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
-        raise ValueError(f"invalid entry name {name!r}")
+        raise ValueError(f"invalid entry name {shown(name)}")
     if kind not in (FILE, TREE):
-        raise ValueError(f"invalid kind {kind!r} for {name!r}")
+        raise ValueError(f"invalid kind {kind!r} for {shown(name)}")
     if not is_oid(oid):
-        raise ValueError(f"invalid oid for {name!r}")
+        raise ValueError(f"invalid oid for {shown(name)}")
     if type(size) is not int or size < 0:
-        raise ValueError(f"invalid size for {name!r}")
+        raise ValueError(f"invalid size for {shown(name)}")
     if type(exe) is not bool:
-        raise ValueError(f"invalid exec flag for {name!r}")
+        raise ValueError(f"invalid exec flag for {shown(name)}")
     return Entry(name, kind, oid, size, exe)
 
 

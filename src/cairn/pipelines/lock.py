@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cairn.errors import PipelineError
+from cairn.errors import PipelineError, shown
+from cairn.index import safepath
 from cairn.objects.hashing import is_oid
-from cairn.pipelines import yamldocs
+from cairn.objects.tree import FILE, TREE
+from cairn.pipelines import yamldocs, yamlfile
 
 LOCK_FILE = "cairn.lock"
 LOCK_VERSION = 1
@@ -61,6 +63,8 @@ def read(root: Path) -> dict[str, StageLock]:
         text = path.read_text()
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as e:
+        raise PipelineError(f"{LOCK_FILE} is not UTF-8 text (byte {e.start})", _FIX) from None
     return _stages(yamldocs.parsed(path, text, "lock", lambda: _load(text, LOCK_FILE)), LOCK_FILE)
 
 
@@ -72,7 +76,7 @@ def _load(text: str, where: str) -> Any:
     import yaml  # here: a lock already known (yamldocs) is read without PyYAML
 
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yamlfile.load_data(text, where)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -87,26 +91,53 @@ def _stages(doc: Any, where: str) -> dict[str, StageLock]:
         return {}
     version = doc.get("version")
     if type(version) is not int or version != LOCK_VERSION:
-        raise PipelineError(f"{where} has format version {version!r}; this cairn reads {LOCK_VERSION}", "upgrade cairn")
+        raise PipelineError(
+            f"{where} has format version {shown(version)}; this cairn reads {LOCK_VERSION}", "upgrade cairn"
+        )
     out = {}
     try:
-        for name, entry in (doc.get("stages") or {}).items():
+        stages = doc.get("stages") or {}
+        if not isinstance(stages, dict):
+            raise ValueError("`stages` is not a mapping")
+        for name, entry in stages.items():
+            if not isinstance(entry, dict):
+                raise ValueError(f"stage {shown(name)} is not a mapping")
             cmd = entry["cmd"]
+            if not isinstance(cmd, (str, list)):
+                raise ValueError(f"the cmd of stage {shown(name)} is not a command")
             out[str(name)] = StageLock(
                 cmd=[cmd] if isinstance(cmd, str) else [str(c) for c in cmd],
-                deps=[_state(d) for d in entry.get("deps", [])],
+                deps=[_state(d, False) for d in _items(entry, "deps")],
                 params={str(f): dict(v or {}) for f, v in (entry.get("params") or {}).items()},
-                outs=[_state(o) for o in entry.get("outs", [])],
+                outs=[_state(o, True) for o in _items(entry, "outs")],
             )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise PipelineError(f"{where} is damaged ({e})", _FIX) from None
     return out
 
 
-def _state(d: dict) -> PathState:
+def _items(entry: dict, key: str) -> list:
+    items = entry.get(key) or []
+    if not isinstance(items, list):
+        raise ValueError(f"`{key}` is not a list")
+    return items
+
+
+def _state(d: dict, out: bool) -> PathState:
+    """One dep or out. An out's path is where checkout writes it, so it must stay a plain
+    repo-relative path outside .git/ and .cairn/ (a teammate's commit may hold anything)."""
+    path = d["path"]
+    wrong = safepath.problem(path, written=out)
+    if wrong:
+        raise ValueError(f"the path {shown(path)} {wrong}")
     if not is_oid(d["oid"]):
-        raise ValueError(f"invalid oid for {d.get('path')}")
-    return PathState(str(d["path"]), str(d["kind"]), d["oid"], int(d["size"]), int(d.get("files", 1)))
+        raise ValueError(f"invalid oid for {path}")
+    kind, size, files = d["kind"], d["size"], d.get("files", 1)
+    if kind not in (FILE, TREE):
+        raise ValueError(f"invalid kind {shown(kind)} for {path}")
+    if type(size) is not int or type(files) is not int or size < 0 or files < 0:
+        raise ValueError(f"invalid size or file count for {path}")
+    return PathState(path, kind, d["oid"], size, files)
 
 
 def write(root: Path, stages: dict[str, StageLock], order: list[str]) -> None:

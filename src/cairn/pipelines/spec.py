@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cairn.errors import PipelineError
+from cairn.errors import PipelineError, shown
 from cairn.pipelines import params as params_mod
 from cairn.pipelines.yamlfile import Located, load
 
@@ -360,7 +360,7 @@ def _params(body: dict, wdir: str, path: tuple, problems: _Problems) -> list[Par
 
 def _out(item: Any, kind: str, wdir: str, where: tuple, problems: _Problems) -> Out | None:
     if isinstance(item, str):
-        return Out(_rel(item, wdir, where, problems), kind, cache=kind == "outs")
+        return Out(_out_path(item, wdir, where, problems), kind, cache=kind == "outs")
     if isinstance(item, dict) and len(item) == 1:
         ((p, flags),) = item.items()
         flags = flags or {}
@@ -372,7 +372,7 @@ def _out(item: Any, kind: str, wdir: str, where: tuple, problems: _Problems) -> 
             if k not in allowed:
                 problems.add((*where, p, k), f"unknown setting {k!r} for {p}{_suggest(k, allowed)}")
         out = Out(
-            _rel(str(p), wdir, where, problems),
+            _out_path(str(p), wdir, where, problems),
             kind,
             cache=bool(flags.get("cache", kind == "outs")),
             persist=bool(flags.get("persist", False)),
@@ -382,6 +382,18 @@ def _out(item: Any, kind: str, wdir: str, where: tuple, problems: _Problems) -> 
         return out
     problems.add(where, f"an entry of `{kind}` is a path or {{path: {{cache: false, ...}}}}")
     return None
+
+
+def _out_path(p: str, wdir: str, where: tuple, problems: _Problems) -> str:
+    """An output's repo-relative path: checkout and the run-cache write there, so never into
+    .git/ (its hooks run code) or .cairn/."""
+    rel = _rel(p, wdir, where, problems)
+    top = rel.partition("/")[0].lower()
+    if top in (".git", ".cairn"):
+        problems.add(
+            where, f"{shown(p)} is inside {top}/, which git or cairn manages itself; an output cannot go there"
+        )
+    return rel
 
 
 def _list(body: dict, key: str, problems: _Problems, path: tuple = ()) -> list:
@@ -398,6 +410,9 @@ def _list(body: dict, key: str, problems: _Problems, path: tuple = ()) -> list:
 
 def _rel(p: str, wdir: str, where: tuple, problems: _Problems) -> str:
     """Repo-relative path of `p` written relative to `wdir`; refuses paths leaving the repo."""
+    if "\0" in p:
+        problems.add(where, f"{shown(p)} holds a NUL character, which no path can hold")
+        return p
     if posixpath.isabs(p):
         problems.add(where, f"{p!r} is an absolute path; write it relative to the stage's wdir")
         return p

@@ -34,7 +34,10 @@ class Located:
 def load(path: Path, name: str | None = None) -> Located:
     """Parse the file, or take what the same text parsed to before (pipelines/yamldocs.py)."""
     name = name or path.name
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as e:
+        raise PipelineError(f"{name} is not UTF-8 text (byte {e.start})", "save it as UTF-8") from None
 
     def data_and_marks() -> tuple[Any, dict]:
         located = parse(text, name)
@@ -66,6 +69,8 @@ def _load(text: str, name: str) -> tuple[yaml.Node | None, Any]:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                check_nodes(node, name)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -75,6 +80,70 @@ def _load(text: str, name: str) -> tuple[yaml.Node | None, Any]:
         problem = getattr(e, "problem", None) or str(e)
         raise PipelineError(f"{at}: invalid YAML: {problem}", "fix the syntax at that position") from None
     return node, data
+
+
+# A YAML file cairn reads is a few hundred values; these bounds only stop crafted ones: nesting
+# that would overflow the stack of every recursive reader, and aliases that expand a small text
+# into billions of values ("billion laughs").
+MAX_DEPTH = 200
+MAX_EXPANDED = 1_000_000
+
+
+def load_data(text: str, name: str) -> Any:
+    """yaml.safe_load of `text`, refusing (PipelineError) documents nested too deeply, that
+    refer to themselves, or that aliases blow up. Syntax errors raise yaml.YAMLError."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_nodes(node, name)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def check_nodes(root: yaml.Node, name: str) -> None:
+    """Refuse a document whose nesting or alias expansion no real file has, before anything
+    builds or walks its data. Iterative: the check itself must not overflow the stack."""
+    import yaml
+
+    expanded: dict[int, int] = {}  # id(node) -> values at and below it, aliases expanded
+    open_: set[int] = set()  # nodes whose children are still being counted
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        if done:
+            open_.discard(key)
+            total = expanded[key] = 1 + sum(expanded[id(c)] for c in children)
+            if total > MAX_EXPANDED:
+                raise _shape(node, name, f"its aliases expand to more than {MAX_EXPANDED:,} values")
+            continue
+        if key in expanded:
+            continue
+        if key in open_:
+            raise _shape(node, name, "an alias refers to a value that contains it")
+        if depth > MAX_DEPTH:
+            raise _shape(node, name, f"values are nested more than {MAX_DEPTH} levels deep")
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
+
+
+def _shape(node: yaml.Node, name: str, why: str) -> PipelineError:
+    at = f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+    return PipelineError(
+        f"{at}: refused: {why}", "simplify the file there (fewer levels or aliases), or restore it from git"
+    )
 
 
 def _collect(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> None:

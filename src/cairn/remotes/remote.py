@@ -25,7 +25,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError
+from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
 from cairn.objects import pack
 from cairn.objects.hashing import hash_file, read_small
 from cairn.objects.store import ObjectStore
@@ -91,13 +91,14 @@ class Remote:
             doc = {"version": LAYOUT_VERSION, "generation": new_generation()}
             self.storage.put_bytes(LAYOUT_KEY, json.dumps(doc).encode())
             return doc
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise _damaged_layout(self.storage.url) from None
         if not isinstance(doc, dict):
             raise _damaged_layout(self.storage.url)
-        if doc.get("version") != LAYOUT_VERSION:
+        version = doc.get("version")
+        if type(version) is not int or version != LAYOUT_VERSION:
             raise RemoteError(
-                f"remote {self.name!r} has layout version {doc.get('version')!r}; this cairn reads {LAYOUT_VERSION}",
+                f"remote {self.name!r} has layout version {shown(version)}; this cairn reads {LAYOUT_VERSION}",
                 "upgrade cairn",
             )
         if create and not isinstance(doc.get("generation"), str):
