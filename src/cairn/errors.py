@@ -97,6 +97,13 @@ class LockedError(CairnError):
     exit_code = 6
 
 
+class RemoteLockedError(LockedError):
+    """Another clone holds a lock on a shared remote that this command cannot share
+    (`gc --remote` against a push, or the other way round)."""
+
+    code = "remote-locked"
+
+
 class PermissionDeniedError(CairnError):
     code = "permission-denied"
     exit_code = 7

@@ -209,19 +209,76 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
         say("Workspace already matches the pointers.")
 
 
+class Duration(click.ParamType):
+    """A span of time: 30 (seconds), 45m, 12h, 14d, 2w; 0 is none."""
+
+    name = "duration"
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip().lower()
+        unit = self._UNITS.get(text[-1:], None)
+        number = text[:-1] if unit else text
+        try:
+            seconds = float(number) * (unit or 1)
+        except ValueError:
+            seconds = -1.0
+        if seconds < 0:
+            self.fail(f"{value!r} is not a duration; write it like 30m, 12h, 14d or 2w", param, ctx)
+        return seconds
+
+
 @click.command()
 @click.option("-y", "--yes", is_flag=True, help="Really remove (without it, only report).")
 @click.option("-r", "--remote", "remote_name", help="Collect garbage on this remote instead of the cache.")
 @click.option("--force", is_flag=True, help="Remove even when referenced folder versions are missing.")
+@click.option(
+    "--grace",
+    type=Duration(),
+    default="14d",
+    show_default=True,
+    help="With --remote: keep every object written on the remote within this span, referenced or not.",
+)
+@click.option(
+    "--forget-older-than",
+    type=Duration(),
+    help="With --remote: forget the root records of pushes older than this (e.g. 90d), so what only they kept goes.",
+)
+@click.option(
+    "--forget-ref",
+    "forget_refs",
+    multiple=True,
+    metavar="REF",
+    help="With --remote: forget the root records of pushes made for this branch or tag (repeatable).",
+)
 @json_option
-def gc(yes: bool, remote_name: str | None, force: bool, as_json: bool) -> None:
+def gc(
+    yes: bool,
+    remote_name: str | None,
+    force: bool,
+    grace: float,
+    forget_older_than: float | None,
+    forget_refs: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Remove cache objects that nothing references.
 
     Kept: everything the workspace pointers, any commit of any branch or tag, and any
     experiment reference. Without --yes this only reports what would go and how much space.
-    With --remote NAME the same is done on that remote (do not run it while others push)."""
+
+    With --remote NAME the same is done on that shared remote. There it also keeps what every
+    branch and tag of the git remotes references, what every push recorded (its root record,
+    until forgotten with --forget-older-than or --forget-ref), and everything written within
+    --grace. It locks the remote while it deletes; pushes wait for it."""
     if remote_name:
-        return _remote_gc(remote_name, yes, as_json)
+        from cairn.remotes.gc import GcPolicy
+
+        policy = GcPolicy(grace, forget_older_than, list(forget_refs))
+        return _remote_gc(remote_name, yes, policy, as_json)
+    if forget_older_than is not None or forget_refs:
+        raise click.UsageError("--forget-older-than and --forget-ref apply to remote root records: add --remote NAME")
     with opened(as_json) as repo:
         plan = repo.gc_plan()
         removed = repo.gc(plan, force) if yes else 0  # even with nothing unused: gc also sweeps stale temp files
@@ -241,15 +298,17 @@ def gc(yes: bool, remote_name: str | None, force: bool, as_json: bool) -> None:
         )
 
 
-def _remote_gc(name: str, yes: bool, as_json: bool) -> None:
+def _remote_gc(name: str, yes: bool, policy, as_json: bool) -> None:
     with opened(as_json) as repo:
-        plan = repo.remote_gc_plan(name)
-        if yes and plan.anything():
-            repo.remote_gc(name, plan)
+        plan = repo.remote_gc(name, policy, sweep=yes)
     if as_json:
         emit_json({**plan.to_dict(), "removed": plan.remove_objects if yes else 0})
         return
     extra = _remote_gc_extras(plan)
+    verb = "Forgot" if yes else "Would forget"
+    for r in plan.forget:
+        refs = ", ".join(r.refs) or "no ref"
+        say(f"{verb} the root record of a push by {r.who} at {r.to_dict()['time']} ({refs}; {len(r.roots)} roots)")
     if not plan.anything():
         say(f"Nothing to remove on {name!r} ({plan.kept} objects in use).")
     elif yes:
@@ -263,7 +322,13 @@ def _remote_gc(name: str, yes: bool, as_json: bool) -> None:
         )
         if extra:
             say(f"Would also remove: {extra}.")
-        say(f"Run `cairn gc --remote {name} --yes` to remove them.")
+        say(f"Run `cairn gc --remote {name} --yes` (with the same options) to remove them.")
+    if plan.young:
+        say(
+            f"note: {plan.young} unreferenced object(s) were written within the grace period and were kept "
+            "(--grace to change it)",
+            err=True,
+        )
     if plan.young_orphans:
         say(
             f"note: {plan.young_orphans} pack(s) without an index are less than an hour old and were kept "

@@ -22,6 +22,7 @@ CREATE INDEX IF NOT EXISTS objects_pack ON objects (pack);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS complete (roots TEXT PRIMARY KEY, objects INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS damaged (oid TEXT PRIMARY KEY, pack TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recorded (key TEXT PRIMARY KEY, generation TEXT) WITHOUT ROWID;
 """
 
 Location = tuple[str | None, int, int]  # pack id (None: stored loose), offset, size
@@ -54,6 +55,15 @@ class RemoteIndex:
 
     def set_complete(self, roots_key: str, objects: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO complete VALUES (?, ?)", (roots_key, objects))
+
+    def recorded(self, key: str) -> bool:
+        """Whether this clone wrote a root record `key` (roots and refs) at the current generation
+        (a gc since may have forgotten it)."""
+        row = self.db.execute("SELECT generation FROM recorded WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] == self.generation()
+
+    def set_recorded(self, key: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO recorded VALUES (?, ?)", (key, self.generation() or ""))
 
     # -- locations ---------------------------------------------------------------------------
     def packs(self) -> dict[str, int]:
@@ -170,6 +180,7 @@ class RemoteIndex:
             self.db.execute("DELETE FROM complete")
             self.db.execute("DELETE FROM damaged")
             self.db.execute("DELETE FROM meta")
+            self.db.execute("DELETE FROM recorded")
 
     def _tx(self):
         return _Tx(self.db)

@@ -60,6 +60,8 @@ class Listing:
     orphans: list[tuple[str, int, float | None]] = field(default_factory=list)  # packs without an index
     stale_indexes: list[str] = field(default_factory=list)  # indexes whose pack is gone
     damaged: list[str] = field(default_factory=list)  # indexes that cannot be read (tolerant refresh)
+    # when each indexed pack and each loose object was written (None: the backend cannot tell)
+    written: dict[str, float | None] = field(default_factory=dict)
 
 
 class Remote:
@@ -106,6 +108,11 @@ class Remote:
             doc = {"version": LAYOUT_VERSION, "generation": new_generation()}
             self.storage.put_bytes(LAYOUT_KEY, json.dumps(doc).encode())
         return doc
+
+    def prepare(self) -> None:
+        """Make the remote's layout file when it has none (the first push), checking that the
+        storage exists; refuses unknown layouts."""
+        self._layout(create=True)
 
     def bump_generation(self) -> None:
         """Tell every clone that something is about to be (or was) deleted: their indexes stop
@@ -170,10 +177,12 @@ class Remote:
                         continue
                     self.index.add_pack(pack_id, packs[pack_id][0], rows)
         loose = {}
-        for key, size in self.storage.list("objects"):
+        for key, size, mtime in self.storage.scan("objects"):
             parts = key.split("/")
             if len(parts) == 3 and len(parts[1]) == 2:
                 loose[parts[1] + parts[2]] = size
+                listing.written[parts[1] + parts[2]] = mtime
+        listing.written.update((p, packs[p][1]) for p in on_remote)
         self.index.set_loose(loose)
         self.index.restore_damaged(damaged)
         self.index.set_generation(doc.get("generation") if isinstance(doc.get("generation"), str) else None)

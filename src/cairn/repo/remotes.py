@@ -123,10 +123,85 @@ def run_outputs(data: bytes) -> list[str] | None:
         return None
 
 
+def push(
+    repo: Repo, roots: list[tuple[str, str]], remote: str | None, jobs: int | None, verify: bool, scope: dict[str, bool]
+):
+    """Send what `roots` reach and record the push on the remote (remotes/push.py)."""
+    from cairn.remotes.push import push as push_op
+    from cairn.repo.roots import push_info
+
+    info = push_info(repo, **scope)
+    r = repo.remotes.open(remote, jobs)
+    try:
+        return push_op(repo.ws, r, roots, repo.progress, verify, info, _lock_wait(repo), _notice(repo))
+    finally:
+        r.close()
+
+
+def fetch(repo: Repo, roots: list[tuple[str, str]], remote: str | None, jobs: int | None):
+    from cairn.remotes.fetch import fetch as fetch_op
+    from cairn.remotes.fetch import raise_for_failures
+
+    r = repo.remotes.open(remote, jobs)
+    try:
+        with repo.lock():
+            result = fetch_op(repo.ws, r, roots, repo.progress)
+        raise_for_failures(r, result)
+        return result
+    finally:
+        r.close()
+
+
+def remote_status(repo: Repo, remote: str | None):
+    from cairn.remotes.status import remote_status as status_op
+
+    r = repo.remotes.open(remote)
+    try:
+        return status_op(repo.ws, r, repo.transfer_roots())
+    finally:
+        r.close()
+
+
+def remote_gc(repo: Repo, remote: str, policy, sweep: bool):
+    """Plan a gc of the shared remote `remote` and, with `sweep`, carry it out. Kept: what this
+    clone references, what every ref of the git remotes references, what the root records on the
+    remote hold (less those the policy forgets), and whatever was written within the grace
+    period. The sweep holds the remote's exclusive lock from before the plan it carries out is
+    made, so no push runs meanwhile."""
+    from cairn.remotes import gc as gc_op
+    from cairn.remotes.lock import remote_lock
+    from cairn.repo.roots import push_info, shared_roots
+
+    roots, where = shared_roots(repo)
+    r = repo.remotes.open(remote)
+    try:
+        if not sweep:
+            return gc_op.gc_plan(repo.ws, r, roots, policy, run_outputs, where)
+        r.prepare()
+        with remote_lock(r.storage, r.name, True, push_info(repo).who, _lock_wait(repo), _notice(repo)):
+            plan = gc_op.gc_plan(repo.ws, r, roots, policy, run_outputs, where)
+            if plan.anything():
+                with repo.lock():
+                    gc_op.gc_sweep(repo.ws, r, plan)
+            return plan
+    finally:
+        r.close()
+
+
+def _lock_wait(repo: Repo) -> float:
+    return float(repo.config.get("core.lock_wait"))
+
+
+def _notice(repo: Repo):
+    # a Progress written before notices existed has no notice(): it simply is not told
+    return getattr(repo.progress, "notice", None)
+
+
 def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, **scope: bool):
     """fetch + checkout. Tracked folders absent from the workspace (a fresh clone) are written
     while their objects arrive (remotes/staging.py); the checkout then writes only the rest."""
-    from cairn.remotes import transfer
+    from cairn.remotes.fetch import fetch as fetch_op
+    from cairn.remotes.fetch import raise_for_failures
 
     roots = repo.transfer_roots(targets, **scope)
     placed: dict[str, list] = {}
@@ -135,14 +210,14 @@ def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, *
         with repo.lock():
             staging = _staging(repo, targets)
             try:
-                result = transfer.fetch(repo.ws, r, roots, repo.progress, staging)
+                result = fetch_op(repo.ws, r, roots, repo.progress, staging)
                 if staging is not None and not (result.corrupt or result.missing):
                     placed = staging.publish(repo.root)
                     repo.ws.stats.update(row for rows in placed.values() for row in rows)
             finally:
                 if staging is not None:
                     staging.discard()
-        transfer.raise_for_failures(r, result)
+        raise_for_failures(r, result)
     finally:
         r.close()
     checked = repo.checkout(targets)

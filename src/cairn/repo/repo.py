@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cairn.errors import AlreadyInitializedError, CairnError, NotARepoError, PathError
+from cairn.errors import AlreadyInitializedError, NotARepoError, PathError
 from cairn.index import pointer as ptr
 from cairn.index.ignore import Ignore
 from cairn.index.statcache import StatCache
@@ -20,7 +20,9 @@ from cairn.workspace.context import DOT_DIR, Workspace, data_rel
 from cairn.workspace.linking import parse_link_types
 
 if TYPE_CHECKING:
-    from cairn.remotes.transfer import RemoteGcPlan, RemoteStatus, TransferResult
+    from cairn.remotes.gc import GcPolicy, RemoteGcPlan
+    from cairn.remotes.result import TransferResult
+    from cairn.remotes.status import RemoteStatus
     from cairn.workspace.add import AddResult
     from cairn.workspace.checkout import CheckoutResult
     from cairn.workspace.diff import FileChange
@@ -42,27 +44,6 @@ if ! command -v cairn >/dev/null 2>&1; then
 fi
 exec cairn checkout
 """
-
-
-# files in git that reference cache objects: pointers and pipeline locks
-_ROOT_FILES = (ptr.SUFFIX, "cairn.lock")
-
-
-def _roots_in(path: str, data: bytes, commit: str) -> list[tuple[str, str]]:
-    """(kind, oid) referenced by a pointer or lock file found in git history; a broken file
-    references nothing usable."""
-    from cairn.pipelines import lock as lock_mod
-
-    where = f"{path} at {commit[:10]}"
-    try:
-        if path.endswith(ptr.SUFFIX):
-            p = ptr.parse(data, where)
-            return [(p.kind, p.oid)]
-        if path.rpartition("/")[2] == lock_mod.LOCK_FILE:
-            return [(o.kind, o.oid) for e in lock_mod.parse(data.decode(), where).values() for o in e.outs]
-    except (CairnError, UnicodeDecodeError):
-        pass
-    return []
 
 
 def _find_up(start: Path, name: str) -> Path | None:
@@ -241,45 +222,10 @@ class Repo:
         return self.git
 
     def gc_roots(self) -> list[tuple[str, str]]:
-        """(kind, oid) of every version gc and fsck must keep: pointers and pipeline outputs in
-        the workspace and in every commit of the history (branches, tags, experiments)."""
-        roots = self._workspace_roots()
-        if self.git is not None:
-            for commit, path, data in self.git.history_files_with_suffix(_ROOT_FILES):
-                roots.extend(_roots_in(path, data, commit))
-            roots.extend(self._experiment_logs())
-        return roots
+        """(kind, oid) of every version gc and fsck must keep (repo/roots.py)."""
+        from cairn.repo.roots import local_roots
 
-    def _experiment_logs(self) -> list[tuple[str, str]]:
-        """Experiment logs live in the cache, referenced from their commits' metadata."""
-        import pygit2
-
-        from cairn.experiments.record import EXP_REFS, parse_message
-        from cairn.scm.commits import refs_under
-
-        out = []
-        for ref, sha in refs_under(self.git, EXP_REFS):
-            info = parse_message(self.git.repo[sha].peel(pygit2.Commit).message, sha, ref)
-            if info is not None and info.log:
-                out.append(("file", info.log))
-        return out
-
-    def _workspace_roots(self, targets: Iterable[str] | None = None) -> list[tuple[str, str]]:
-        """Pointers (or those of `targets`) and the outputs cairn.lock records (or those among
-        `targets`)."""
-        from cairn.pipelines import lock as lock_mod
-
-        targets = list(targets or [])
-        outs = [o for e in lock_mod.read(self.root).values() for o in e.outs]
-        if targets:
-            wanted = {self.ws.rel(t) for t in targets}
-            picked = [o for o in outs if o.path in wanted]
-            rest = [t for t in targets if self.ws.rel(t) not in {o.path for o in picked}]
-            pointers = self.pointers(rest) if rest else []
-            outs = picked
-        else:
-            pointers = self.pointers()
-        return [(p.kind, p.oid) for p in map(self.ws.load_pointer, pointers)] + [(o.kind, o.oid) for o in outs]
+        return local_roots(self)
 
     # -- pipelines ---------------------------------------------------------------------------
     def pipeline_graph(self):
@@ -337,37 +283,29 @@ class Repo:
         all_tags: bool = False,
         all_commits: bool = False,
     ) -> list[tuple[str, str]]:
-        """What push/fetch move: the workspace pointers and pipeline outputs (or `targets`), plus
-        those at branch tips, tags or in all commits when asked."""
-        roots = self._workspace_roots(targets)
-        if all_branches or all_tags or all_commits:
-            git = self._need_git("push/fetch --all-*")
-            for commit, path, data in git.files_at_revisions(_ROOT_FILES, all_branches, all_tags, all_commits):
-                roots.extend(_roots_in(path, data, commit))
-        return roots
+        """What push/fetch move (repo/roots.py)."""
+        from cairn.repo.roots import transfer_roots
+
+        return transfer_roots(self, targets, all_branches, all_tags, all_commits)
 
     def push(
-        self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None, verify: bool = False
+        self,
+        roots: list[tuple[str, str]],
+        remote: str | None = None,
+        jobs: int | None = None,
+        verify: bool = False,
+        scope: dict[str, bool] | None = None,
     ) -> TransferResult:
-        from cairn.remotes import transfer
+        """Send what `roots` reach; the root record names the refs of `scope` (all_branches,
+        all_tags, all_commits), or the checked-out branch."""
+        from cairn.repo.remotes import push
 
-        r = self.remotes.open(remote, jobs)
-        try:
-            return transfer.push(self.ws, r, roots, self.progress, verify)
-        finally:
-            r.close()
+        return push(self, roots, remote, jobs, verify, scope or {})
 
     def fetch(self, roots: list[tuple[str, str]], remote: str | None = None, jobs: int | None = None) -> TransferResult:
-        from cairn.remotes import transfer
+        from cairn.repo.remotes import fetch
 
-        r = self.remotes.open(remote, jobs)
-        try:
-            with self.lock():
-                result = transfer.fetch(self.ws, r, roots, self.progress)
-            transfer.raise_for_failures(r, result)
-            return result
-        finally:
-            r.close()
+        return fetch(self, roots, remote, jobs)
 
     def pull(
         self, targets: Iterable[str] | None = None, remote: str | None = None, jobs: int | None = None, **scope: bool
@@ -425,34 +363,15 @@ class Repo:
         return got
 
     def remote_status(self, remote: str | None = None) -> RemoteStatus:
-        from cairn.remotes import transfer
+        from cairn.repo.remotes import remote_status
 
-        r = self.remotes.open(remote)
-        try:
-            return transfer.remote_status(self.ws, r, self.transfer_roots())
-        finally:
-            r.close()
+        return remote_status(self, remote)
 
-    def remote_gc_plan(self, remote: str) -> RemoteGcPlan:
-        from cairn.remotes import transfer
+    def remote_gc(self, remote: str, policy: GcPolicy, sweep: bool = False) -> RemoteGcPlan:
+        """Plan (and with `sweep`, carry out) a gc of the shared remote `remote`."""
+        from cairn.repo.remotes import remote_gc
 
-        r = self.remotes.open(remote)
-        try:
-            from cairn.repo.remotes import run_outputs
-
-            return transfer.gc_plan(self.ws, r, self.gc_roots(), run_outputs)
-        finally:
-            r.close()
-
-    def remote_gc(self, remote: str, plan: RemoteGcPlan) -> None:
-        from cairn.remotes import transfer
-
-        r = self.remotes.open(remote)
-        try:
-            with self.lock():
-                transfer.gc_sweep(self.ws, r, plan)
-        finally:
-            r.close()
+        return remote_gc(self, remote, policy, sweep)
 
     def gc_plan(self) -> GcPlan:
         from cairn.workspace import gc as gc_op

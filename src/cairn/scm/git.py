@@ -73,10 +73,18 @@ class Git:
                     seen.add(obj.id)
                 yield f"{prefix}{obj.name}", obj.data
 
-    def history_files_with_suffix(self, suffix: str | tuple[str, ...]) -> Iterator[tuple[str, str, bytes]]:
+    def history_files_with_suffix(
+        self, suffix: str | tuple[str, ...], extra: Iterable[str] = ()
+    ) -> Iterator[tuple[str, str, bytes]]:
         """(commit, path, content) for every distinct matching blob in every commit reachable
-        from a branch, a tag or an experiment ref. Identical subtrees are read once."""
+        from a branch, a tag or an experiment ref, or from the commits `extra` (object ids; tags
+        are peeled). Identical subtrees are read once."""
         tips = self.ref_tips()
+        for sha in extra:
+            try:
+                tips.append(self.repo[sha].peel(pygit2.Commit).id)
+            except (KeyError, ValueError, pygit2.GitError):
+                continue  # a ref to a tree or blob holds no history
         if not tips:
             return
         walker = self.repo.walk(tips[0], pygit2.enums.SortMode.NONE)

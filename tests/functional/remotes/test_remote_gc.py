@@ -14,6 +14,9 @@ from remote_helpers import b3, objects_of, workspace_files
 from cairn.errors import RemoteError
 
 TRACKED = ("data", "model.bin")
+# What only pushes recorded and what was just written are kept by default (root records, the
+# grace period); these tests collect that too, as a policy that forgets every record would.
+FORGET_ALL = ("--grace", "0", "--forget-older-than", "0")
 local_only = pytest.mark.parametrize("remote", ["local"], indirect=True)
 
 
@@ -40,21 +43,26 @@ def test_gc_remote_dry_run_then_yes(source, remote, clone):
     assert files.held() == set(v1) | garbage
     before = files.keys()
 
-    plan = source.json("gc", "--remote", "store")
+    plan = source.json("gc", "--remote", "store", *FORGET_ALL)
     assert plan["remove"] == len(garbage)
     assert plan["keep"] == len(v1)
     assert plan["repack"] >= 1  # packs holding both kept and removed objects
     assert plan["delete_loose"] == 1
     assert plan["removed"] == 0
     assert files.keys() == before  # a dry run changes nothing
-    proc = source.cairn("gc", "--remote", "store")
-    assert proc.stdout.startswith(f"Would remove {len(garbage)} objects (")
+    proc = source.cairn("gc", "--remote", "store", *FORGET_ALL)
+    forgets = [ln for ln in proc.stdout.splitlines() if ln.startswith("Would forget the root record of a push by ")]
+    assert len(forgets) == 1 and "(refs/heads/main; 3 roots)" in forgets[0]
+    assert f"\nWould remove {len(garbage)} objects (" in proc.stdout
     assert proc.stdout.endswith(
-        f" from 'store'; {len(v1)} in use are kept.\nRun `cairn gc --remote store --yes` to remove them.\n"
+        f" from 'store'; {len(v1)} in use are kept.\n"
+        "Run `cairn gc --remote store --yes` (with the same options) to remove them.\n"
     )
+    # Without the policy, the push's root record and the grace period keep it all.
+    assert source.json("gc", "--remote", "store")["remove"] == 0
 
-    proc = source.cairn("gc", "--remote", "store", "--yes")
-    assert proc.stdout.startswith(f"Removed {len(garbage)} objects from 'store', ")
+    proc = source.cairn("gc", "--remote", "store", "--yes", *FORGET_ALL)
+    assert f"\nRemoved {len(garbage)} objects from 'store', " in proc.stdout
     assert files.held() == set(v1)
     files.assert_sound()
     packs = files.packs()
@@ -76,7 +84,7 @@ def test_gc_remote_from_a_fresh_clone_that_never_pulled(source, remote, clone):
     other = clone(source, "other", remote)
     assert other.cache_oids() == set()
 
-    plan = other.json("gc", "--remote", "store", "--yes")
+    plan = other.json("gc", "--remote", "store", "--yes", *FORGET_ALL)
     assert (plan["remove"], plan["keep"], plan["removed"]) == (len(garbage), len(v1), len(garbage))
     assert remote.files.held() == set(v1)
     remote.files.assert_sound()
@@ -122,7 +130,7 @@ def test_gc_remote_keeps_branches_tags_and_experiments(repo, local_remote):
     garbage = set(versions["garbage"]) - kept
     assert len(garbage) == 2  # its own file and its tree
     assert local_remote.files.held() == kept | garbage
-    plan = repo.json("gc", "--remote", "store", "--yes")
+    plan = repo.json("gc", "--remote", "store", "--yes", *FORGET_ALL)
     assert (plan["remove"], plan["keep"]) == (len(garbage), len(kept))
     assert local_remote.files.held() == kept
 
@@ -190,7 +198,7 @@ def test_a_clone_that_trusts_its_index_notices_gc_from_another_clone(source, rem
     only_here = set(objects_of(source, *TRACKED)) - set(v1)
     assert source.json("push")["transferred"] == 0
 
-    plan = other.json("gc", "--remote", "store", "--yes")
+    plan = other.json("gc", "--remote", "store", "--yes", *FORGET_ALL)
     assert plan["removed"] == len(only_here)
     assert not only_here & remote.files.held()
 
@@ -307,7 +315,7 @@ def test_gc_remote_keeps_run_cache_entries_whose_outputs_it_keeps(repo, local_re
     local_remote.files.write(f"runs/{'0' * 64}.json", b"not an entry")
     repo.git("checkout", "--", "cairn.lock", "data.csv")  # the workspace is back at v1
 
-    plan = repo.json("gc", "--remote", "store", "--yes")
+    plan = repo.json("gc", "--remote", "store", "--yes", *FORGET_ALL)
     assert (plan["delete_runs"], plan["keep_runs"], plan["remove"]) == (2, 1, 1)
     left = {k for k in local_remote.files.keys() if k.startswith("runs/")}  # noqa: SIM118 - not a dict
     assert len(left) == 1 and left < runs

@@ -289,7 +289,9 @@ def test_request_count_does_not_grow_with_object_count(source, remote, clone):
         packs = len(remote.files.packs())
         requests.take()  # (the listing just made by this test)
         assert packs >= 3 and objects > 5 * packs
-        assert pushed["PUT"] == 2 * packs + 1 + 1, pushed  # pack + index each, the loose file, the layout
+        # pack + index each, the loose file, the layout, the push's lock and its root record
+        assert pushed["PUT"] == 2 * packs + 1 + 1 + 1 + 1, pushed
+        assert pushed["DELETE"] == 1, pushed  # the lock, released
         assert sum(pushed.values()) < objects, pushed
 
         source.cairn("push")

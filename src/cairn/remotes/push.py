@@ -1,0 +1,169 @@
+"""push: send what the roots reach and the remote lacks.
+
+Only missing objects move. Small objects travel packed; large ones stream on their own. A push
+trusts the local index of the remote while the remote's generation is unchanged (nothing was
+deleted there since), so a push with nothing to do reads one small key and lists nothing.
+Damage done to the remote outside cairn is found by fetch (which then forgets those objects) and
+repaired by `push --verify`, which downloads and checks what it would otherwise skip."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from cairn.objects import pack
+from cairn.objects.tree import TREE
+from cairn.progress import NULL, Progress
+from cairn.remotes import records
+from cairn.remotes.closure import Root, closure, roots_key
+from cairn.remotes.lock import remote_lock
+from cairn.remotes.pool import no_cyclic_gc, run_pool
+from cairn.remotes.records import PushInfo
+from cairn.remotes.remote import Remote, loose_key
+from cairn.remotes.result import TransferResult
+from cairn.remotes.verify import verify_held
+from cairn.workspace.context import Workspace
+
+
+def push(
+    ws: Workspace,
+    remote: Remote,
+    roots: Iterable[Root],
+    progress: Progress = NULL,
+    verify: bool = False,
+    info: PushInfo | None = None,
+    lock_wait: float = 0,
+    on_wait: Callable[[str], None] | None = None,
+) -> TransferResult:
+    """Send what `roots` reach and the remote lacks, then record the push (`info`) on the remote
+    as a root record. Without `verify`, the local index of the remote is trusted while the
+    remote's generation is unchanged; with it, the remote is listed and every index read again,
+    and every object it claims is downloaded and checked, so lost or damaged copies are sent
+    again (damaged ones are then removed from their packs).
+
+    A push with work to do holds the remote's shared lock from before it lists the remote until
+    its record is written, so a `gc --remote` cannot delete an object the push found there and
+    did not send. A push with nothing to do takes no lock: its roots were complete, and
+    recorded, at the generation the remote still has."""
+    roots = sorted(set(roots))
+    key = roots_key(roots)
+    if not verify:
+        known = remote.index.complete(key)
+        if known is not None and remote.unchanged():
+            return TransferResult(skipped=known)
+    remote.prepare()
+    who = info.who if info is not None else "cairn"
+    with remote_lock(remote.storage, remote.name, False, who, lock_wait, on_wait), no_cyclic_gc():
+        result = _push(ws, remote, roots, key, progress, verify)
+        if info is not None and roots:
+            marker = roots_key([*roots, *(("ref", r) for r in info.refs)])
+            if not remote.index.recorded(marker):
+                records.write(remote.storage, info, roots)
+                remote.index.set_recorded(marker)
+    return result
+
+
+def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: Progress, verify: bool):
+    wanted, lacking = closure(ws, roots)
+    remote.refresh(create=True, rescan=verify)
+    result = TransferResult()
+    damaged_in: dict[str | None, list[str]] = defaultdict(list)
+    if verify:
+        result.verified, damaged_in = verify_held(ws, remote, sorted(set(wanted) & remote.index.all_oids()), progress)
+    else:
+        # copies a fetch from this clone found damaged: sent again below, then taken off their packs
+        for oid, pack_id in remote.index.damaged().items():
+            if oid in wanted and pack_id is not None:
+                damaged_in[pack_id].append(oid)
+    have = remote.index.all_oids()
+    todo_small: list[tuple[str, int]] = []
+    todo_large: list[tuple[str, int]] = []
+    for oid, (_, size) in sorted(wanted.items()):
+        if oid in have:
+            result.skipped += 1
+            continue
+        if size is None:  # a tree or a root; files are found missing while packing (no stat each)
+            try:
+                size = ws.store.size(oid)
+            except FileNotFoundError:
+                result.missing.append(oid)
+                continue
+        (todo_small if size < pack.PACK_THRESHOLD else todo_large).append((oid, size))
+    result.missing.extend(o for o in lacking if o not in have and o not in result.missing)
+    total_files = len(todo_small) + len(todo_large)
+    task = progress.task(
+        f"push to {remote.name}", total_files, unit="files", total_bytes=sum(n for _, n in todo_small + todo_large)
+    )
+    # trees get packs of their own: fetch reads trees level by level, so a few tree-only packs
+    # serve every level instead of ranges scattered over all the data packs
+    trees = [t for t in todo_small if wanted[t[0]][0] == TREE]
+    files = [t for t in todo_small if wanted[t[0]][0] != TREE]
+    sizes = dict(todo_small)
+    grouped = pack.group(trees, remote.pack_target) + pack.group(files, remote.pack_target)
+    groups = [[(o, sizes[o]) for o in g] for g in grouped]
+
+    def send_pack(objects: list[tuple[str, int]]):
+        return "pack", [o for o, _ in objects], remote.upload_pack(ws.store, objects)
+
+    def send_loose(item: tuple[str, int]):
+        return "loose", [item[0]], remote.upload_loose(ws.store, item[0])
+
+    def done(res) -> None:
+        kind, oids, info = res
+        if info is None:  # the cache had none of them
+            result.missing.extend(oids)
+            task.advance(len(oids))
+            return
+        if kind == "pack":
+            pack_id, size, rows = info
+            remote.index.add_pack(pack_id, size, rows)
+            if len(rows) < len(oids):
+                packed = {r[0] for r in rows}
+                result.missing.extend(o for o in oids if o not in packed)
+            sent = len(rows)
+        else:
+            size, sent = info, 1
+            remote.index.add_loose(oids[0], size)
+        result.bytes += size
+        result.transferred += sent
+        task.advance(len(oids), nbytes=size)
+
+    try:
+        # large files first: their streams overlap with the pack uploads that follow
+        work = [(send_loose, item) for item in todo_large] + [(send_pack, g) for g in groups]
+        run_pool(remote.jobs, work, lambda w: w[0](w[1]), done)
+    finally:
+        task.close()
+    result.missing.sort()
+    if not verify:  # a plain push rewrites only packs whose damaged copies it has just replaced
+        sent = {o for o, _ in todo_small}
+        damaged_in = {p: bad for p, bad in damaged_in.items() if any(o in sent for o in bad)}
+    if damaged_in:
+        _remove_damaged(ws, remote, damaged_in, {o for o, _ in todo_large} if verify else None)
+    elif not result.missing and not lacking:
+        remote.index.set_complete(key, len(wanted))
+    return result
+
+
+def _remove_damaged(
+    ws: Workspace, remote: Remote, damaged_in: dict[str | None, list[str]], resent: set[str] | None
+) -> None:
+    """Take damaged copies off the remote once good ones were sent: a pack holding one is
+    rewritten without it (every object it keeps is verified again on the way); a damaged
+    loose object was overwritten by its good copy, or (when `resent`, the loose objects sent,
+    is given) is deleted when there was none. Clones are told by a new generation."""
+    remote.bump_generation()
+    for pack_id, bad in damaged_in.items():
+        if pack_id is None:
+            for oid in bad if resent is not None else ():
+                if oid not in resent:
+                    remote.storage.delete(loose_key(oid))
+            continue
+        rows = remote.index.pack_rows(pack_id)  # the forgotten damaged objects are not among them
+        new = remote.rewrite_pack(ws.store, pack_id, [o for o, _, _ in rows])
+        remote.delete_pack(pack_id)
+        remote.index.drop_packs([pack_id])
+        if new is not None:
+            remote.index.add_pack(*new)
+    remote.bump_generation()
+    remote.index.set_generation(None)  # listed again next time
