@@ -66,16 +66,16 @@ class Origins:
     folder version nobody has."""
 
     def __init__(self) -> None:
-        self._of: dict[str, str] = {}
+        self._of: dict[str, list[str]] = {}
 
     def add(self, roots: Iterable[Root], origin: str) -> list[Root]:
         roots = list(roots)
         for _, oid in roots:
-            self._of.setdefault(oid, origin)
+            self._of.setdefault(oid, []).append(origin)
         return roots
 
     def __call__(self, oids: list[str]) -> list[str]:
-        return sorted({self._of[o] for o in oids if o in self._of})
+        return sorted({origin for o in oids for origin in self._of.get(o, ())})
 
 
 def local_roots(repo: Repo, extra_commits: Iterable[str] = (), origins: Origins | None = None) -> list[Root]:

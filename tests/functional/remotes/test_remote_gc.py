@@ -171,6 +171,8 @@ def test_gc_remote_refuses_when_a_referenced_tree_is_nowhere(source, remote, clo
         "cannot be told apart from garbage; nothing was removed",
         "push them from a clone that has them (`cairn push --all-commits`), then run gc again",
     )
+    head = source.git("rev-parse", "HEAD").strip()
+    assert f"(referenced by data.cairn at {head[:10]}, the workspace)" in proc.stderr
     assert remote.files.keys() == before
     # The fix it names works.
     source.cairn("push", "--all-commits")
