@@ -310,8 +310,8 @@ def index_ok(doc: dict) -> bool:
             and good_oid(r[0])
             and is_int(r[1])
             and is_int(r[2])
-            and r[1] >= 0
-            and r[2] >= 0
+            and 0 <= r[1] < 2**48
+            and 0 <= r[2] < 2**48
             for r in rows
         )
         and len({r[0] for r in rows}) == len(rows)
@@ -529,6 +529,8 @@ def test_pipeline_survives_any_text(text):
         (".git/hooks/post-checkout", "'.git/hooks/post-checkout' is inside .git/, which git or cairn manages itself"),
         (".cairn/config.toml", "'.cairn/config.toml' is inside .cairn/, which git or cairn manages itself; an output"),
         ('"a\\0b"', "'a\\x00b' holds a NUL character, which no path can hold"),
+        ("'.'", "'.' is the repository itself; an output is a file or folder inside it"),
+        ("a/..", "'a/..' is the repository itself"),
     ],
 )
 def test_pipeline_refuses_outputs_that_would_leave_the_repository(out, message):

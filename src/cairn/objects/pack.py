@@ -90,6 +90,8 @@ def parse_index(data: bytes, name: str) -> tuple[str, list[IndexRow]]:
 
 
 _OID = re.compile("[0-9a-f]{64}").fullmatch
+# far above any real pack (256 TiB) and below SQLite's 64-bit integers, where the index goes
+_LIMIT = 2**48
 
 
 def _row(row: object) -> IndexRow:
@@ -98,7 +100,7 @@ def _row(row: object) -> IndexRow:
     oid, off, size = row
     if type(oid) is not str or not _OID(oid):
         raise ValueError(f"invalid object id {shown(oid)}")
-    if type(off) is not int or type(size) is not int or off < 0 or size < 0:
+    if type(off) is not int or type(size) is not int or not (0 <= off < _LIMIT and 0 <= size < _LIMIT):
         raise ValueError(f"invalid offset or size for {oid}")
     return oid, off, size
 

@@ -389,7 +389,9 @@ def _out_path(p: str, wdir: str, where: tuple, problems: _Problems) -> str:
     .git/ (its hooks run code) or .cairn/."""
     rel = _rel(p, wdir, where, problems)
     top = rel.partition("/")[0].lower()
-    if top in (".git", ".cairn"):
+    if not rel:
+        problems.add(where, f"{shown(p)} is the repository itself; an output is a file or folder inside it")
+    elif top in (".git", ".cairn"):
         problems.add(
             where, f"{shown(p)} is inside {top}/, which git or cairn manages itself; an output cannot go there"
         )

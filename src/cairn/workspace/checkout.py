@@ -8,8 +8,9 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from cairn.errors import ObjectMissingError, WouldLoseDataError
+from cairn.errors import ObjectMissingError, PathError, WouldLoseDataError, shown
 from cairn.index import pointer as ptr
+from cairn.index import safepath
 from cairn.index.snapshot import snapshot
 from cairn.objects.tree import FILE, TREE, Entry, diff_trees, walk_files
 from cairn.workspace import linking
@@ -48,6 +49,7 @@ def plan(ws: Workspace, pointer_rel: str, force: bool) -> _Plan:
 def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
     """Decide what to write and remove so `rel` becomes version `p`, refusing (unless force)
     to destroy uncached data."""
+    _check_target(ws, rel, p)
     work = _Plan(rel, p)
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
     if snap is not None:
@@ -113,6 +115,25 @@ def _unlink_in_the_way(skipped, work: _Plan) -> None:
     wanted = {path for path, _ in work.write} | set(work.mkdirs)
     wanted |= {path[:i] for path in list(wanted) for i, c in enumerate(path) if c == "/"}
     work.remove.extend(s.path for s in skipped if s.path in wanted)
+
+
+def _check_target(ws: Workspace, rel: str, p: ptr.Pointer) -> None:
+    """Refuse, before anything is written, a path that would put data outside the repository:
+    one no pointer or lock written by cairn holds (`..`, absolute, inside .git/), or one below a
+    symbolic link leading out of it (git itself never writes through a link either)."""
+    wrong = safepath.problem(rel)
+    if wrong:
+        raise PathError(
+            f"cannot check out {shown(rel)}: the path {wrong}",
+            "the pointer or cairn.lock entry naming it was not written by cairn; fix or delete it",
+        )
+    link = safepath.outside_link(ws.root, rel, itself=p.kind == TREE and not p.follow_symlinks)
+    if link:
+        raise PathError(
+            f"cannot check out {rel}: {link} is a symbolic link leading outside the repository, "
+            "and checkout does not write through it",
+            f"replace the link with a folder (`rm {link}`), then run `cairn checkout` again",
+        )
 
 
 def _folder_changes(old: str | None, new: str, load, path: str, work: _Plan) -> None:
