@@ -304,3 +304,12 @@ def test_concurrent_gc_and_pushes_never_lose_a_finished_push(team, clone):
         (fresh.root / "data.cairn").write_text(pointer)
         fresh.cairn("pull")
         assert workspace_files(fresh.root, "data") == files
+
+
+def test_gc_options_are_checked(team):
+    alice, _, _ = team
+    proc = alice.cairn("gc", "--remote", "store", "--grace", "soon", expect=2)
+    assert "Invalid value for '--grace': 'soon' is not a duration; write it like 30m, 12h, 14d or 2w" in proc.stderr
+    proc = alice.cairn("gc", "--forget-ref", "feature", expect=2)
+    assert "--forget-older-than and --forget-ref apply to remote root records: add --remote NAME" in proc.stderr
+    assert alice.json("gc", "--remote", "store", "--grace", "2w")["keep_young"] == 0
