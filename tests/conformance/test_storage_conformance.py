@@ -1,5 +1,6 @@
 """The storage contract (cairn.storage.base.Storage), held against every backend: memory, a
-local folder, and S3 through fsspec on a real moto server (at a prefix and at a bucket's root)."""
+local folder, and through fsspec S3 on a real moto server (at a prefix and at a bucket's root),
+Azure Blob on Azurite, GCS on fake-gcs-server and SFTP on an asyncssh server (tests/emulators.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 from s3server import KEY_ID, SECRET
 
-from cairn.errors import RemoteError, RemoteKeyMissingError, RemoteNotFoundError
+from cairn.errors import RemoteAuthError, RemoteError, RemoteKeyMissingError, RemoteNotFoundError
 from cairn.storage.base import Storage
 
-BACKENDS = ["memory", "local", "s3"]
+BACKENDS = ["memory", "local", "s3", "az", "gs", "ssh"]
 # S3 at a bucket's root (no prefix) as well: the key <-> path tests run against it too.
 ALL_BACKENDS = [*BACKENDS, "s3-bucket-root"]
 
@@ -33,6 +34,16 @@ def make_storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> S
         return LocalStorage(str(tmp_path / "remote"))
     from cairn.storage.fsspec import FsspecStorage
 
+    if kind == "az":
+        azurite = request.getfixturevalue("azurite")
+        options = {"connection_string": azurite.connection_string}
+        return FsspecStorage(f"az://{azurite.new_container()}/some/prefix", options)
+    if kind == "gs":
+        gcs = request.getfixturevalue("fake_gcs")
+        return FsspecStorage(f"gs://{gcs.new_bucket()}/some/prefix", {"endpoint_url": gcs.endpoint})
+    if kind == "ssh":
+        sftp = request.getfixturevalue("sftp_server")
+        return FsspecStorage(sftp.url(sftp.new_folder()), sftp.options())  # its parent exists, as for local
     name = request.getfixturevalue("bucket")
     url = f"s3://{name}/some/prefix" if kind == "s3" else f"s3://{name}"
     options = {
@@ -295,7 +306,7 @@ def test_concurrent_writers_of_one_key_leave_one_whole_value(storage):
 # -- the location itself ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
+@pytest.mark.parametrize("kind", ["local", "s3", "az", "gs", "ssh"])
 def test_check_passes_for_a_usable_location(kind, tmp_path, request):
     make_storage(kind, tmp_path, request).check()  # local: the folder may not exist yet, its parent does
 
@@ -331,3 +342,95 @@ def test_local_storage_hides_its_temp_folder(tmp_path):
     os.makedirs(tmp_path / "remote" / ".tmp", exist_ok=True)
     (tmp_path / "remote" / ".tmp" / "leftover-of-a-killed-writer").write_bytes(b"partial")
     assert _listing(s) == {"k": 1}
+
+
+# -- what each backend says when it cannot be used ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["az", "gs"])
+def test_check_bucket_or_container_that_does_not_exist(kind, request):
+    from cairn.storage.fsspec import FsspecStorage
+
+    if kind == "az":
+        s = FsspecStorage(
+            "az://no-such-container/x", {"connection_string": request.getfixturevalue("azurite").connection_string}
+        )
+    else:
+        s = FsspecStorage("gs://no-such-bucket/x", {"endpoint_url": request.getfixturevalue("fake_gcs").endpoint})
+    name = s.base.split("/")[0]
+    with pytest.raises(RemoteNotFoundError) as e:
+        s.check()
+    assert e.value.message == f"{kind}://{name} does not exist"
+    with pytest.raises(RemoteNotFoundError) as e:
+        s.put_bytes("cairn-remote.json", b"{}")
+    assert e.value.message == f"{s.url}: writing cairn-remote.json: the bucket does not exist"
+    assert e.value.hint == "create it, or fix the remote URL"
+
+
+def test_azure_wrong_account_key(azurite):
+    from emulators import AZURE_KEY
+
+    from cairn.storage.fsspec import FsspecStorage
+
+    wrong = azurite.connection_string.replace(AZURE_KEY, "d3Jvbmc=" * 8)
+    s = FsspecStorage(f"az://{azurite.new_container()}/x", {"connection_string": wrong})
+    with pytest.raises(RemoteAuthError) as e:
+        s.put_bytes("k", b"v")
+    assert e.value.message.startswith(f"{s.url}: writing k: access denied (")
+    assert "connection_string" in e.value.hint and "AZURE_STORAGE_CONNECTION_STRING" in e.value.hint
+
+
+def test_ssh_unknown_host_key_is_refused(sftp_server, tmp_path):
+    """sshfs alone accepts any host key; cairn checks it against known_hosts as ssh does."""
+    from cairn.storage.fsspec import FsspecStorage
+
+    (tmp_path / "known_hosts").write_text("")
+    options = {**sftp_server.options(), "known_hosts": str(tmp_path / "known_hosts")}
+    s = FsspecStorage(sftp_server.url(sftp_server.new_folder()), options)
+    with pytest.raises(RemoteAuthError) as e:
+        s.put_bytes("k", b"v")
+    assert e.value.message.startswith(f"{s.url}: writing k: the server's host key is not in ~/.ssh/known_hosts (")
+    assert (
+        e.value.hint
+        == "connect once with ssh to the same host and port, check the key and accept it, then run this again"
+    )
+    assert list(sftp_server.root.iterdir()) == [] or not (sftp_server.root / s.base.lstrip("/")).exists()
+
+
+def test_ssh_key_not_accepted(sftp_server):
+    from cairn.storage.fsspec import FsspecStorage
+
+    s = FsspecStorage(sftp_server.url(sftp_server.new_folder()), {**sftp_server.options(), "client_keys": []})
+    with pytest.raises(RemoteAuthError) as e:
+        s.get_bytes("k")
+    assert e.value.message == f"{s.url}: reading k: access denied (Permission denied for user cairn on host 127.0.0.1)"
+    assert (
+        e.value.hint
+        == "check that the server accepts your key (~/.ssh, ssh-agent, ~/.ssh/config): try ssh to the same host"
+    )
+
+
+def test_check_ssh_folder_without_parent(sftp_server):
+    from cairn.storage.fsspec import FsspecStorage
+
+    s = FsspecStorage(sftp_server.url("/no/such/folder"), sftp_server.options())
+    with pytest.raises(RemoteNotFoundError) as e:
+        s.check()
+    assert e.value.message == "the remote folder /no/such/folder does not exist on 127.0.0.1, nor does its parent"
+    assert "mkdir -p" in (e.value.hint or "")
+
+
+def test_ssh_url_parts_are_options_not_paths(sftp_server):
+    """ssh://user@host:port/path: the server sees /path, the user and port reach the login."""
+    from cairn.storage.fsspec import FsspecStorage
+
+    folder = sftp_server.new_folder()
+    s = FsspecStorage(sftp_server.url(folder + "/"), sftp_server.options())
+    assert (s.base, s.options["host"], s.options["port"], s.options["username"]) == (
+        folder,
+        "127.0.0.1",
+        sftp_server.port,
+        "cairn",
+    )
+    s.put_bytes("objects/ab/cd", b"data")
+    assert (sftp_server.root / folder.lstrip("/") / "objects" / "ab" / "cd").read_bytes() == b"data"

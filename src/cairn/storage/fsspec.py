@@ -202,7 +202,6 @@ class FsspecStorage(Storage):
                 "create the bucket first, or fix the URL with `cairn remote modify NAME url URL`",
             )
 
-
     def _check_folder(self) -> None:
         """Like a local folder: the remote folder, or its parent, must exist (a push makes it)."""
         parent = self.base.rstrip("/").rsplit("/", 1)[0] or "/"
@@ -329,6 +328,15 @@ _UNREACHABLE_HINT = (
 )
 
 
+_AZ_HINT = (
+    "check the credentials: `cairn remote modify NAME connection_string ... --local` (or account_name with "
+    "account_key or sas_token), or AZURE_STORAGE_CONNECTION_STRING"
+)
+_GS_HINT = "check the credentials: GOOGLE_APPLICATION_CREDENTIALS, or `gcloud auth application-default login`"
+_SSH_HINT = "check that the server accepts your key (~/.ssh, ssh-agent, ~/.ssh/config): try ssh to the same host"
+_AUTH_HINTS = {"az": _AZ_HINT, "abfs": _AZ_HINT, "gs": _GS_HINT, "gcs": _GS_HINT, "ssh": _SSH_HINT, "sftp": _SSH_HINT}
+
+
 def _translate(e: Exception, where: str) -> Exception:
     from cairn.errors import CairnError
 
@@ -336,17 +344,27 @@ def _translate(e: Exception, where: str) -> Exception:
         return e
     text = str(e)
     name = type(e).__name__
-    if isinstance(e, FileNotFoundError):
-        if "bucket" in text.lower():
+    if isinstance(e, FileNotFoundError) or "ContainerNotFound" in text:  # adlfs writes raise the latter
+        if "bucket" in text.lower() or "ContainerNotFound" in text:
             return RemoteNotFoundError(f"{where}: the bucket does not exist", "create it, or fix the remote URL")
         return RemoteKeyMissingError(f"{where}: not found")
-    if isinstance(e, PermissionError) or any(
-        s in text for s in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403")
+    if name == "HostKeyNotVerifiable":
+        return RemoteAuthError(
+            f"{where}: the server's host key is not in ~/.ssh/known_hosts ({text})",
+            "connect once with ssh to the same host and port, check the key and accept it, then run this again",
+        )
+    if (
+        isinstance(e, PermissionError)
+        or getattr(e, "status_code", None) in (401, 403)  # azure-core
+        or any(s in text for s in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"))
     ):
         return RemoteAuthError(
             f"{where}: access denied ({text.splitlines()[0] if text else name})",
-            "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile with "
-            "`cairn remote modify NAME profile P --local`)",
+            _AUTH_HINTS.get(
+                where.split("://", 1)[0],
+                "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile with "
+                "`cairn remote modify NAME profile P --local`)",
+            ),
         )
     if "NoCredentials" in name or "Unable to locate credentials" in text:
         return RemoteAuthError(
