@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pygit2
 
 from cairn.errors import RemoteUnreachableError, RevisionError, UserInputError
 from cairn.scm.git import Git
+from cairn.scm.gitcli import failure, run_git
 
 _BLOB = pygit2.enums.ObjectType.BLOB
 _TREE = pygit2.enums.ObjectType.TREE
@@ -136,28 +136,13 @@ def create_branch(git: Git, name: str, commit_id: str, force: bool = False) -> N
 
 def transport_refs(git: Git, verb: str, remote: str, refspecs: list[str], timeout: float = 120) -> None:
     """`git push|fetch REMOTE REFSPEC...` through the git CLI (credentials, ssh config)."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        proc = subprocess.run(
-            ["git", verb, remote, *refspecs],
-            cwd=git.root,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
+    proc = run_git(git.root, [verb, remote, *refspecs], timeout)
+    if proc is None:
         raise RemoteUnreachableError(
             f"git {verb} to {remote!r} did not finish within {timeout:.0f} s", "check the remote URL and your network"
-        ) from None
+        )
     if proc.returncode != 0:
-        detail = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        # git's first `fatal:` line says what went wrong; the last is often boilerplate
-        # ("...and the repository exists.")
-        fatal = [ln for ln in detail if ln.startswith(("fatal:", "error:"))]
-        reason = (fatal or detail or [f"exit code {proc.returncode}"])[0]
         raise RemoteUnreachableError(
-            f"git {verb} {remote} failed: {reason}",
+            f"git {verb} {remote} failed: {failure(proc)}",
             "check `git remote -v` and that you can reach it (`git ls-remote " + remote + "`)",
         )

@@ -5,11 +5,9 @@ references data on the shared remote. The git CLI, so credential helpers and ssh
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 from cairn.errors import RemoteUnreachableError
 from cairn.scm.git import Git
+from cairn.scm.gitcli import failure, run_git
 
 
 def remote_names(git: Git) -> list[str]:
@@ -17,23 +15,9 @@ def remote_names(git: Git) -> list[str]:
 
 
 def _git(git: Git, remote: str, args: list[str], timeout: float) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=git.root,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        proc = None
+    proc = run_git(git.root, args, timeout)
     if proc is None or proc.returncode != 0:
-        detail = [ln.strip() for ln in (proc.stderr if proc else "").splitlines() if ln.strip()]
-        fatal = [ln for ln in detail if ln.startswith(("fatal:", "error:"))]
-        reason = (fatal or detail or [f"no answer within {timeout:.0f} s"])[0]
+        reason = failure(proc) if proc is not None else f"no answer within {timeout:.0f} s"
         raise RemoteUnreachableError(
             f"cannot read the refs of git remote {remote!r} (git {args[0]}: {reason}); remote gc keeps the "
             "data of every branch there, so it must see them; nothing was removed",
