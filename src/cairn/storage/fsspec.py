@@ -192,9 +192,11 @@ class FsspecStorage(Storage):
             self._check_folder()
             return
         bucket = self.base.split("/", 1)[0]
+        # s3fs's exists() answers False to any error: a failing network would read as "no bucket"
+        probe = (lambda: self.fs.call_s3("head_bucket", Bucket=bucket) and True) if self._s3() else None
         try:
-            ok = self._call("checking the location", lambda: self.fs.exists(bucket))
-        except RemoteKeyMissingError:
+            ok = self._call("checking the location", probe or (lambda: self.fs.exists(bucket)))
+        except (RemoteKeyMissingError, RemoteNotFoundError):
             ok = False
         if not ok:
             raise RemoteNotFoundError(
@@ -316,7 +318,7 @@ def _s3_options(options: dict[str, Any]) -> dict[str, Any]:
         "connect_timeout": _CONNECT_TIMEOUT,
         "read_timeout": _READ_TIMEOUT,
         # total_max_attempts counts the first try; botocore's max_attempts counts retries only
-        "retries": {"total_max_attempts": retries.ATTEMPTS, "mode": "standard"},
+        "retries": {"total_max_attempts": retries.attempts(), "mode": "standard"},
     }
     out.update(options)
     return out
