@@ -162,6 +162,7 @@ IDX_DAMAGE = {
     "bad-oid": lambda doc: {**doc, "objects": [["../../evil", 0, 5]]},
     "negative": lambda doc: {**doc, "objects": [[r[0], -100, r[2]] for r in doc["objects"]]},
     "huge-int": lambda doc: {**doc, "objects": [[r[0], r[1], 2**70] for r in doc["objects"]]},
+    "huge-size": lambda doc: {**doc, "objects": [[r[0], r[1], 2**40] for r in doc["objects"]]},
     "float": lambda doc: {**doc, "objects": [[r[0], 0.5, r[2]] for r in doc["objects"]]},
     "duplicate": lambda doc: {**doc, "objects": doc["objects"] + doc["objects"][:1]},
     "deep": lambda doc: "DEEP",

@@ -311,7 +311,7 @@ def index_ok(doc: dict) -> bool:
             and is_int(r[1])
             and is_int(r[2])
             and 0 <= r[1] < 2**48
-            and 0 <= r[2] < 2**48
+            and 0 <= r[2] < 2**32
             for r in rows
         )
         and len({r[0] for r in rows}) == len(rows)

@@ -90,8 +90,11 @@ def parse_index(data: bytes, name: str) -> tuple[str, list[IndexRow]]:
 
 
 _OID = re.compile("[0-9a-f]{64}").fullmatch
-# far above any real pack (256 TiB) and below SQLite's 64-bit integers, where the index goes
-_LIMIT = 2**48
+# Far above anything cairn packs (small objects and trees), and low enough that reading a
+# claimed size never asks for more memory than a machine has (a packed object is read whole) or
+# overflows the SQLite integers the remote's index is kept in.
+_OFFSETS = 2**48
+_SIZES = 2**32
 
 
 def _row(row: object) -> IndexRow:
@@ -100,7 +103,7 @@ def _row(row: object) -> IndexRow:
     oid, off, size = row
     if type(oid) is not str or not _OID(oid):
         raise ValueError(f"invalid object id {shown(oid)}")
-    if type(off) is not int or type(size) is not int or not (0 <= off < _LIMIT and 0 <= size < _LIMIT):
+    if type(off) is not int or type(size) is not int or not (0 <= off < _OFFSETS and 0 <= size < _SIZES):
         raise ValueError(f"invalid offset or size for {oid}")
     return oid, off, size
 
