@@ -310,9 +310,26 @@ def test_a_pipeline_whose_cmd_is_hostile_still_runs_it(repo, sentinel):
     assert (sentinel / "ran").exists()
 
 
-def test_nothing_here_leaves_a_temporary_file_behind(repo, sentinel, assert_error):
-    (repo.root / "evil.cairn").write_text(CRAFTED_POINTERS["escape"][0])
-    repo.cairn("checkout", expect=None)
-    leftovers = [p for p in (repo.root / ".cairn" / "tmp").rglob("*") if p.is_file() and p.name != "lock"]
-    assert [p.name for p in leftovers if not p.name.startswith("lock")] == []
-    shutil.rmtree(sentinel)
+def test_a_refused_checkout_leaves_no_temporary_file_behind(repo, make_dataset):
+    make_dataset(repo.root / "data", count=30)
+    repo.cairn("add", "data")
+    shutil.rmtree(repo.root / "data")  # checkout would write 30 files...
+    (repo.root / "evil.cairn").write_text(CRAFTED_POINTERS["escape"][0])  # ...but this pointer is planned too
+    repo.cairn("checkout", expect=PointerError.exit_code)
+    assert not (repo.root / "data").exists()
+    tmp = repo.root / ".cairn" / "tmp"
+    leftovers = [p.name for p in tmp.iterdir() if not p.name.startswith("lock")] if tmp.exists() else []
+    assert leftovers == []
+
+
+def test_checkout_does_not_fill_a_tracked_folder_that_became_a_link_leading_outside(repo, sentinel, assert_error):
+    repo.write({"data/a.txt": b"alpha", "data/sub/b.txt": b"beta"})
+    repo.cairn("add", "data")
+    repo.commit("data")
+    shutil.rmtree(repo.root / "data")
+    os.symlink("../sentinel", repo.root / "data")
+    before = files_of(repo.root)
+
+    proc = repo.cairn("checkout", expect=None)
+    assert_error(proc, PathError, "cannot check out data: data is a symbolic link leading outside the repository")
+    assert_untouched(repo, sentinel, before)

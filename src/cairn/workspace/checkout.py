@@ -127,7 +127,8 @@ def _check_target(ws: Workspace, rel: str, p: ptr.Pointer) -> None:
             f"cannot check out {shown(rel)}: the path {wrong}",
             "the pointer or cairn.lock entry naming it was not written by cairn; fix or delete it",
         )
-    link = safepath.outside_link(ws.root, rel, itself=p.kind == TREE and not p.follow_symlinks)
+    # a pointer added with --follow-symlinks asked for links leading out to be followed
+    link = None if p.follow_symlinks else safepath.outside_link(ws.root, rel, itself=p.kind == TREE)
     if link:
         raise PathError(
             f"cannot check out {rel}: {link} is a symbolic link leading outside the repository, "
