@@ -1,4 +1,5 @@
-"""Seeing a remote from outside cairn: its files in a folder or an S3 bucket, its layout (docs:
+"""Seeing a remote from outside cairn: its files in a folder or a bucket (S3, Azure, GCS; through
+each service's own client, not fsspec), its layout (docs:
 packs/<id>.pack + .idx, objects/<2>/<62>) read with json and blake3 only, never with cairn code;
 and a deterministic dataset."""
 
@@ -20,12 +21,17 @@ def b3(data: bytes) -> str:
 
 
 class RemoteFiles:
-    """The files of a remote, seen from outside cairn: a folder or an S3 bucket prefix."""
+    """The files of a remote, seen from outside cairn: a folder or a bucket prefix (S3 through
+    boto3, Azure through a ContainerClient, GCS through tests/emulators.FakeGcs)."""
 
-    def __init__(self, kind: str, url: str, folder: Path | None = None, endpoint: str | None = None) -> None:
+    def __init__(
+        self, kind: str, url: str, folder: Path | None = None, endpoint: str | None = None, azure=None, gcs=None
+    ) -> None:
         self.kind, self.url, self.folder, self.endpoint = kind, url, folder, endpoint
+        self.azure, self.gcs = azure, gcs
+        if kind != "local":
+            self.bucket, _, self.prefix = url.split("://", 1)[1].partition("/")
         if kind == "s3":
-            self.bucket, _, self.prefix = url[len("s3://") :].partition("/")
             self.s3 = s3_client(endpoint)
 
     # -- raw files --------------------------------------------------------------------------
@@ -39,6 +45,12 @@ class RemoteFiles:
                 for p in self.folder.rglob("*")
                 if p.is_file() and ".tmp" not in p.relative_to(self.folder).parts
             }
+        if self.kind == "az":
+            blobs = self.azure.list_blobs(name_starts_with=self.prefix + "/")
+            return {b.name[len(self.prefix) + 1 :]: b.size for b in blobs}
+        if self.kind == "gs":
+            found = self.gcs.keys(self.bucket, self.prefix)
+            return {name[len(self.prefix) + 1 :]: size for name, size in found.items()}
         out = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
             for obj in page.get("Contents", []):
@@ -49,6 +61,10 @@ class RemoteFiles:
         if self.kind == "local":
             assert self.folder is not None
             return (self.folder / key).read_bytes()
+        if self.kind == "az":
+            return self.azure.download_blob(f"{self.prefix}/{key}").readall()
+        if self.kind == "gs":
+            return self.gcs.read(self.bucket, f"{self.prefix}/{key}")
         return self.s3.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"].read()
 
     def write(self, key: str, data: bytes) -> None:
