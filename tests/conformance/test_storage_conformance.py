@@ -434,3 +434,18 @@ def test_ssh_url_parts_are_options_not_paths(sftp_server):
     )
     s.put_bytes("objects/ab/cd", b"data")
     assert (sftp_server.root / folder.lstrip("/") / "objects" / "ab" / "cd").read_bytes() == b"data"
+
+
+def test_ssh_storage_hides_its_temp_folder(sftp_server):
+    """Keys being written (or left by a killed writer) under .tmp/ are not listed as keys, but
+    gc finds them by listing .tmp itself."""
+    from cairn.storage.fsspec import FsspecStorage
+
+    folder = sftp_server.new_folder()
+    s = FsspecStorage(sftp_server.url(folder), sftp_server.options())
+    s.put_bytes("k", b"v")
+    tmp = sftp_server.root / folder.lstrip("/") / ".tmp"
+    assert list(tmp.iterdir()) == []  # the write was moved into place
+    (tmp / "leftover-of-a-killed-writer").write_bytes(b"partial")
+    assert _listing(s) == {"k": 1}
+    assert _listing(s, ".tmp") == {".tmp/leftover-of-a-killed-writer": 7}
