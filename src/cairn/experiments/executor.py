@@ -25,7 +25,7 @@ from cairn.errors import CairnError, StageFailedError, StoppedError, UserInputEr
 from cairn.experiments import names as names_mod
 from cairn.experiments import overrides as ovr
 from cairn.experiments.index import ExpIndex
-from cairn.experiments.queue import Entry, Queue, alive
+from cairn.experiments.queue import Entry, Queue
 from cairn.experiments.record import (
     ExpInfo,
     environment,
@@ -43,6 +43,7 @@ from cairn.pipelines import dag
 from cairn.pipelines import lock as lock_mod
 from cairn.pipelines.runner import Reporter, ReproFailedError, ReproOptions, Runner, tracked_paths
 from cairn.pipelines.spec import Pipeline, load_pipeline
+from cairn.processes import running
 from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
 from cairn.scm.git import Git
 from cairn.workspace.checkout import checkout, checkout_versions
@@ -463,7 +464,7 @@ def remove_orphans(ctx: ExpContext, q: Queue) -> list[str]:
     removed = []
     for name in names:
         entry = entries.get(name)
-        if entry is not None and (entry.status == "running" or alive(entry.pid)):
+        if entry is not None and (entry.status == "running" or running(entry.pid)):
             continue
         shutil.rmtree(base / name, ignore_errors=True)
         removed.append(name)
@@ -580,7 +581,7 @@ def _wait_any(pids: list[int], timeout: float) -> None:
 
 
 def kill(pid: int | None) -> bool:
-    if not alive(pid):
+    if not running(pid):
         return False
     try:
         os.killpg(pid, signal.SIGTERM)  # type: ignore[arg-type]

@@ -5,12 +5,13 @@ failed when anyone looks, never left stuck as running."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cairn.processes import running
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -40,23 +41,6 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (exited, not yet reaped by its parent) is not running any more
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class Queue:
@@ -120,7 +104,7 @@ class Queue:
     def reap(self) -> None:
         """Mark running entries whose process died as failed."""
         for entry in self._rows("WHERE status = 'running'", ()):
-            if not alive(entry.pid):
+            if not running(entry.pid):
                 self.finish(entry.name, "failed", None, "its process died (killed or crashed) before finishing")
 
     # -- the background worker ---------------------------------------------------------------

@@ -180,7 +180,8 @@ class RemoteIndex:
             self.db.execute("DELETE FROM complete")
             self.db.execute("DELETE FROM damaged")
             self.db.execute("DELETE FROM meta")
-            self.db.execute("DELETE FROM recorded")
+            # `recorded` stays: its rows hold the generation they were written at, and a listing
+            # at that same generation (push --verify) must not record the push again
 
     def _tx(self):
         return _Tx(self.db)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cairn.errors import RemoteKeyMissingError, RemoteLockedError
+from cairn.processes import running
 from cairn.storage.base import Storage
 
 LOCKS = "locks"
@@ -51,17 +52,7 @@ class LockInfo:
     def stale(self, now: float) -> bool:
         if self.refreshed < now - STALE_S:
             return True
-        return self.host == socket.gethostname() and not _alive(self.pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return self.host == socket.gethostname() and not running(self.pid)
 
 
 def _parse(key: str, data: bytes) -> LockInfo | None:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from cairn.errors import UserInputError
 from cairn.experiments import executor, manage
 from cairn.experiments import overrides as ovr
-from cairn.experiments.queue import Entry, alive
+from cairn.experiments.queue import Entry
 from cairn.experiments.record import ExpInfo, metric_files, read_metrics, read_params
+from cairn.processes import running
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
@@ -63,7 +64,7 @@ class Experiments:
         q = self.ctx.queue()
         try:
             pid, _ = q.worker()
-            if alive(pid):
+            if running(pid):
                 raise UserInputError(f"a queue worker is already running (pid {pid})", "see `cairn queue status`")
             if not any(e.status == "queued" for e in q.entries()):
                 raise UserInputError("nothing is queued", "queue experiments with `cairn exp run --queue -S KEY=VALUE`")
@@ -110,7 +111,7 @@ class Experiments:
         q = self.ctx.queue()
         try:
             pid, _ = q.worker()
-            if not alive(pid):
+            if not running(pid):
                 return None
             q.set_worker(pid, stop=True)  # it finishes what runs and starts nothing new
             return pid

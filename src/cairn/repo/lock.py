@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cairn.errors import LockedError
+from cairn.processes import running
 
 HOLDER = "lock.holder"
 _POLL_S = 0.05
@@ -65,21 +66,6 @@ def read_holder(tmp_dir: Path) -> Holder | None:
         return None
 
 
-def pid_running(pid: int) -> bool:
-    """True while a process with this PID exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True  # no /proc (macOS): kill(0) said it exists
-
-
 @contextmanager
 def repo_lock(tmp_dir: Path, wait: float, notice: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the repository lock. `notice(message)` is told when this waits for another holder
@@ -107,7 +93,7 @@ def repo_lock(tmp_dir: Path, wait: float, notice: Callable[[str], None] | None =
                 continue
             break
         if holder is not None and holder.pid != os.getpid():
-            gone = "which is no longer running" if not pid_running(holder.pid) else "which no longer holds it"
+            gone = "which is no longer running" if not running(holder.pid) else "which no longer holds it"
             say(f"taking over the lock of PID {holder.pid} ({holder.command}), {gone}")
         try:
             _write_holder(tmp_dir)

@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from cairn.experiments.queue import Queue, alive
+from cairn.experiments.queue import Queue
+from cairn.processes import running
 
 
 def dead_pid() -> int:
@@ -84,17 +85,17 @@ def test_worker_row(tmp_path):
     assert q.worker() == (123, True)
 
 
-def test_alive():
-    assert alive(os.getpid())
-    assert not alive(None) and not alive(0)
-    assert not alive(dead_pid())
+def test_running():
+    assert running(os.getpid())
+    assert not running(None) and not running(0)
+    assert not running(dead_pid())
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         import time
 
         deadline = time.monotonic() + 10
-        while alive(zombie.pid) and time.monotonic() < deadline:  # exited, not yet reaped
+        while running(zombie.pid) and time.monotonic() < deadline:  # exited, not yet reaped
             time.sleep(0.01)
-        assert not alive(zombie.pid)
+        assert not running(zombie.pid)
     finally:
         zombie.wait()
