@@ -95,13 +95,15 @@ class Schedule:
 
 class FaultProxy:
     """proxy = FaultProxy(upstream); proxy.start(); cairn talks to proxy.url; proxy.schedule
-    may be replaced between commands; proxy.counts says what happened."""
+    may be replaced between commands; proxy.figures() says what happened, proxy.faulted which
+    requests the faults hit."""
 
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.schedule = Schedule(None)
         self.counts: Counter[str] = Counter()
+        self.faulted: list[tuple[str, str, str]] = []  # (kind, method, path)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -124,11 +126,17 @@ class FaultProxy:
         with self._lock:
             self.schedule = schedule
             self.counts.clear()
+            self.faulted = []
         return schedule
 
     def count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
+
+    def hit(self, kind: str, method: str, path: str) -> None:
+        with self._lock:
+            self.counts[kind] += 1
+            self.faulted.append((kind, method, path))
 
     def figures(self) -> dict[str, int]:
         """requests seen, faults injected (by kind), requests answered in full."""
@@ -215,7 +223,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
                     f"<Message>{message}</Message><RequestId>fault-proxy</RequestId></Error>"
                 ).encode()
-                proxy.count(kind)
+                proxy.hit(kind, self.command, self.path)
                 self.close_connection = False
                 return self._send(status, reason, [("Content-Type", "application/xml")], xml, cut=False)
             status, reason, headers, data = self._forward(body)
@@ -223,7 +231,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if kind == "truncate" and not cut:
                 schedule.give_back(*ident)
             if kind == "latency" or cut:
-                proxy.count(kind)
+                proxy.hit(kind, self.command, self.path)
             if not cut:
                 proxy.count("answered")
                 schedule.answered(self.command, bool(ident[2]))
@@ -232,7 +240,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
         def _dropped(self, kind: str) -> None:
-            proxy.count(kind)
+            proxy.hit(kind, self.command, self.path)
             self.close_connection = True
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle

@@ -14,8 +14,7 @@ threshold (stored loose):
 1. 20% of requests answered 503 SlowDown or 500 InternalError, in turn;
 2. every request's connection dropped once, mid-request (half a body read, or the request
    forwarded and its answer lost);
-3. every other answer with a body cut off half way (its true Content-Length sent), once per
-   request;
+3. every answer with a body cut off half way once (its true Content-Length sent);
 4. 50 ms added to every request.
 Each push and pull completes and a fresh clone gets the right bytes. Then:
 5. faults that do not stop (503s on push, dropped connections on pull, from some point on;
@@ -199,7 +198,7 @@ SCENARIOS = {
     # kind(s), every, per_request: a cap below the 5 attempts, so each request gets through
     "503-500": Schedule(("slowdown", "error"), every=5, per_request=2),
     "dropped": Schedule("drop", every=1, per_request=1),
-    "truncated": Schedule("truncate", every=2, per_request=1),
+    "truncated": Schedule("truncate", every=1, per_request=1),
     "latency": Schedule("latency", every=1, delay=0.05),
 }
 
@@ -220,12 +219,16 @@ def test_push_and_pull_complete_through_faults(scenario, source, clone, proxy):
     assert counts.get("requests", 0) > counts.get("answered", 0) or scenario == "latency"
     assert sum(n for k, n in counts.items() if k not in ("requests", "answered")) > 0
     assert_index_true(source, source.remote)
+    if scenario == "dropped":  # the large file's upload among them, half its body sent
+        assert ("drop", "PUT") in {(k, m) for k, m, p in proxy.faulted if "/objects/" in p}
 
     other = clone()
     proxy.use(_fresh(scenario))
     other.cairn("pull")
     counts = figures(f"{scenario} pull", proxy, completed=True)
     assert sum(n for k, n in counts.items() if k not in ("requests", "answered")) > 0
+    if scenario in ("dropped", "truncated"):  # the large file's download among them
+        assert {(k, m) for k, m, p in proxy.faulted if "/objects/" in p} == {(SCENARIOS[scenario].kinds[0], "GET")}
     assert workspace(other.root) == files
     for oid_path in (other.root / ".cairn" / "cache" / "objects").rglob("*"):
         if oid_path.is_file():
@@ -261,7 +264,7 @@ def test_push_fails_clearly_when_faults_do_not_stop_and_a_rerun_sends_the_rest(s
 
     proxy.use(Schedule(None))
     rerun = json.loads(source.cairn("push", "--json").stdout)
-    figures("push rerun, no faults", proxy, completed=True)
+    figures(f"push rerun, no faults: {rerun['transferred']} sent, {rerun['skipped']} already there", proxy, True)
     assert rerun["skipped"] == len(held)  # what made it is not sent again
     assert rerun["skipped"] + rerun["transferred"] == objects()
     assert len(assert_index_true(source, bucket)) == objects()
@@ -289,7 +292,7 @@ def test_pull_fails_clearly_when_faults_do_not_stop_and_a_rerun_fetches_the_rest
 
     proxy.use(Schedule(None))
     rerun = json.loads(other.cairn("pull", "--json").stdout)
-    figures("pull rerun, no faults", proxy, completed=True)
+    figures(f"pull rerun, no faults: {rerun['transferred']} fetched, {rerun['skipped']} already there", proxy, True)
     assert (rerun["skipped"], rerun["transferred"]) == (len(cached), objects() - len(cached))
     assert workspace(other.root) == _files()
 
@@ -306,3 +309,24 @@ def test_a_failing_network_is_not_taken_for_a_missing_bucket(source, proxy, asse
         "Unavailable) after 2 attempt(s)",
         HINT,
     )
+
+
+@pytest.mark.parametrize(
+    "kind, failure",
+    [
+        (
+            "error",
+            "the storage kept failing (HTTP 500 InternalError: We encountered an internal error. Please try again.)",
+        ),
+        ("truncate", "the connection kept breaking off mid-answer (Response payload is not completed"),
+    ],
+    ids=["500", "cut-off"],
+)
+def test_a_lasting_failure_is_named(kind, failure, source, proxy, assert_error):
+    proxy.use(Schedule(kind))
+    proc = source.cairn("push", expect=None, env=TWO_ATTEMPTS)
+    figures(f"push, every request {kind}", proxy, completed=False)
+    assert_error(
+        proc, RemoteUnreachableError, f"s3://{source.bucket}/project: reading cairn-remote.json: {failure}", HINT
+    )
+    assert "after 2 attempt(s)" in proc.stderr
