@@ -140,14 +140,27 @@ def _state(d: dict, out: bool) -> PathState:
     return PathState(path, kind, d["oid"], size, files)
 
 
-def write(root: Path, stages: dict[str, StageLock], order: list[str]) -> None:
-    """Write every entry, in pipeline order, atomically (a reader sees old or new)."""
+def dump(stages: dict[str, StageLock], order: list[str]) -> str:
+    """The lock's text: entries in `order` (pipeline order), then any others by name."""
+    return _text(_document(stages, order))
+
+
+def _document(stages: dict[str, StageLock], order: list[str]) -> dict[str, Any]:
     ordered = [n for n in order if n in stages] + sorted(n for n in stages if n not in order)
+    return {"version": LOCK_VERSION, "stages": {n: stages[n].to_dict() for n in ordered}}
+
+
+def _text(doc: dict[str, Any]) -> str:
     import yaml
 
-    doc = {"version": LOCK_VERSION, "stages": {n: stages[n].to_dict() for n in ordered}}
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def write(root: Path, stages: dict[str, StageLock], order: list[str]) -> None:
+    """Write every entry, in pipeline order, atomically (a reader sees old or new)."""
+    doc = _document(stages, order)
+    text = _text(doc)
     tmp = root / f".{LOCK_FILE}.{os.getpid()}.tmp"
     tmp.write_text(text)
     os.replace(tmp, root / LOCK_FILE)
