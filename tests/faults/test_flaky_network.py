@@ -258,7 +258,9 @@ def test_push_fails_clearly_when_faults_do_not_stop_and_a_rerun_sends_the_rest(s
         "the storage kept failing (HTTP 503 SlowDown: Please reduce your request rate.) after 2 attempt(s)",
         HINT,
     )
-    assert proc.stderr.startswith(f"error: s3://{source.bucket}/project: ")
+    # named: the remote's URL and the operation that failed last (today that is the release of
+    # the remote lock, remotes/lock.py, which fails too and hides the upload that failed first)
+    assert proc.stderr.startswith(f"error: s3://{source.bucket}/project: "), proc.stderr
     held = assert_index_true(source, bucket)  # nothing recorded that is not there
     assert held, "some uploads went through before the faults began"
 
@@ -283,7 +285,7 @@ def test_pull_fails_clearly_when_faults_do_not_stop_and_a_rerun_fetches_the_rest
         "cannot reach the storage (Connection was closed before we received a valid response from endpoint URL",
         HINT,
     )
-    assert proc.stderr.startswith(f"error: s3://{source.bucket}/project: ")
+    assert proc.stderr.startswith(f"error: s3://{source.bucket}/project: reading packs/"), proc.stderr
     cached = {p for p in (other.root / ".cairn" / "cache" / "objects").rglob("*") if p.is_file()}
     for path in cached:  # nothing partial was stored
         assert blake3(path.read_bytes()).hexdigest() == path.parent.name + path.name
