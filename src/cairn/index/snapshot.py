@@ -217,16 +217,17 @@ class _Walk:
                     continue
                 if ignore is not None and ignore.match(prefix + name, False):
                     continue
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # deleted since the folder was listed
-                if not stat_mod.S_ISREG(st.st_mode):
-                    if not stat_mod.S_ISLNK(st.st_mode):
-                        continue  # sockets, fifos, devices: not data
+                if e.is_symlink():  # known from the listing: no system call
                     st = self.link(e, prefix + name, dirpath, chain, entries, subdirs)
                     if st is None:
                         continue
+                else:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # deleted since the folder was listed
+                    if not stat_mod.S_ISREG(st.st_mode):
+                        continue  # sockets, fifos, devices: not data
                 if name.endswith(SUFFIX):
                     snap.pointers.append(prefix + name)
                 rec = known.get(name)
@@ -252,15 +253,24 @@ class _Walk:
     ) -> os.stat_result | None:
         """The stat of the file a followed link leads to; None when the link is skipped (and
         reported) or leads to a folder (queued in `subdirs`)."""
-        reason, target = self.links.judge(e.path)
+        links = self.links
+        raw = read_link(e.path)
+        if links.is_cache_link(raw):  # a checkout's link (cache.type = symlink): every file may be one
+            try:
+                st = e.stat()
+            except OSError:  # a cache object gc removed
+                st = None
+            if st is not None and stat_mod.S_ISREG(st.st_mode):
+                return st
+        reason, target = links.judge(e.path)
         if reason is None:
             try:
-                st = os.stat(e.path)
+                st = e.stat()
             except OSError:  # gone, or a cache object gc removed
-                reason, target = DANGLING, read_link(e.path)
+                reason, target = DANGLING, raw
             else:
                 if stat_mod.S_ISREG(st.st_mode):
-                    if not self.links.is_cache_link(target):
+                    if not links.is_cache_link(raw):
                         self.snap.linked.add(rel)
                     return st
                 if not stat_mod.S_ISDIR(st.st_mode):
