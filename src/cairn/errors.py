@@ -43,6 +43,13 @@ class ConfigError(UserInputError):
     code = "bad-config"
 
 
+class MergeError(UserInputError):
+    """A merge of tracked data cannot go on as asked: no conflict at the path given, a way of
+    settling it that does not apply, or a merge state cairn cannot read."""
+
+    code = "merge"
+
+
 class RepoStateError(CairnError):
     """The repository is not in a state the command can work with."""
 

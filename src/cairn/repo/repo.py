@@ -221,6 +221,27 @@ class Repo:
             )
         return self.git
 
+    # -- merging (repo/merge.py) -------------------------------------------------------------
+    def merge_setup(self):
+        from cairn.repo.merge import setup
+
+        return setup(self)
+
+    def merge_driver(self, base: str, ours: str, theirs: str, path: str):
+        from cairn.repo.merge import driver
+
+        return driver(self, base, ours, theirs, path)
+
+    def merge_resolve(self, path: str, side: str):
+        from cairn.repo.merge import resolve
+
+        return resolve(self, path, side)
+
+    def merge_conflicts(self) -> list[dict]:
+        from cairn.repo.merge import conflicts
+
+        return conflicts(self)
+
     def gc_roots(self) -> list[tuple[str, str]]:
         """(kind, oid) of every version gc and fsck must keep (repo/roots.py)."""
         from cairn.repo.roots import local_roots
