@@ -257,3 +257,18 @@ def test_linked_cache_types_leave_the_users_links_alone(repo):
     assert os.readlink(repo.root / "alias.txt") == "shared/s.txt"
     assert not repo.object_path(b3(b"shared")).is_symlink()
     assert repo.object_path(b3(b"shared")).read_bytes() == b"shared"
+
+
+def test_the_python_api_passes_the_choice_through(repo, tmp_path):
+    from cairn import api
+
+    home = outside(tmp_path)
+    repo.write({"data/a.txt": b"alpha"})
+    os.symlink(home / ".aws" / "credentials", repo.root / "data" / "credentials")
+
+    plain = api.add([repo.root / "data"], repo=repo.root)[0]
+    assert [(s["path"], s["reason"]) for s in plain.skipped] == [("data/credentials", "outside")]
+    assert b3(SECRET) not in repo.cache_oids()
+    followed = api.add([repo.root / "data"], repo=repo.root, follow_symlinks=True)[0]
+    assert (followed.files, followed.skipped, followed.follow_symlinks) == (2, [], True)
+    assert b3(SECRET) in repo.cache_oids()
