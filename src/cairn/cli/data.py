@@ -108,14 +108,18 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
         has_pipeline = not targets and repo.has_pipeline()
         stages = repo.pipeline_status() if has_pipeline else {}
         remote = repo.remote_status(remote_name) if (with_remote or remote_name) else None
+        conflicts = repo.merge_conflicts()
     if remote is not None:
         return _remote_status(results, remote, as_json, quiet)
-    changed = any(r.changed for r in results) or bool(stages)
+    changed = any(r.changed for r in results) or bool(stages) or bool(conflicts)
     if quiet:
         return 1 if changed else 0
     if as_json:
-        emit_json({"changed": changed, "paths": [r.to_dict() for r in results], "stages": stages})
+        emit_json(
+            {"changed": changed, "paths": [r.to_dict() for r in results], "stages": stages, "conflicts": conflicts}
+        )
         return 0
+    _merge_conflicts(conflicts)
     for name, why in stages.items():
         say(f"stage {name}: stale ({'; '.join(why)})")
     if not results:
@@ -144,6 +148,24 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
     elif any(r.changed for r in results):
         say("\n`cairn add` records changes; `cairn checkout` discards them.")
     return 0
+
+
+def _merge_conflicts(conflicts: list[dict]) -> None:
+    """Each conflicting path of an unfinished merge with both versions and the commit of each."""
+    if not conflicts:
+        return
+    say(f"Unfinished merge: {len(conflicts)} conflicting path(s) in tracked data")
+    for c in conflicts:
+        say(f"  {c['path']}: {c['kind']}" + (f" ({c['reason']})" if c.get("reason") else ""))
+        for side in ("ours", "theirs"):
+            v = c[side]
+            if v is None:
+                say(f"      {side:7} deleted")
+                continue
+            commit = f"{v['ref']} {v['commit'][:10]} {v['subject']!r}" if v.get("commit") else ""
+            what = f"{v['kind']} " if v["kind"] != "file" else ""
+            say(f"      {side:7} {what}{human_size(v['size'])}, oid {v['oid'][:12]}  {commit}")
+    say("Settle with `cairn merge resolve PATH --ours | --theirs | --both`, then `git commit`.\n")
 
 
 def _remote_status(results, remote, as_json: bool, quiet: bool) -> int:

@@ -460,4 +460,5 @@ class Repo:
         tmp.write_text(HOOK)
         tmp.chmod(0o755)
         os.replace(tmp, hook)
+        self.merge_setup()  # the merge driver too (docs/merge.md)
         return hook

@@ -84,6 +84,9 @@ def local_roots(repo: Repo, extra_commits: Iterable[str] = (), origins: Origins 
     experiments, and the commits `extra_commits`), plus experiment logs."""
     origins = origins or Origins()
     roots = origins.add(workspace_roots(repo), "the workspace")
+    from cairn.repo.merge import merge_roots
+
+    roots.extend(origins.add(merge_roots(repo), "an unfinished merge"))
     if repo.git is not None:
         for commit, path, data in repo.git.history_files_with_suffix(ROOT_FILES, extra_commits):
             roots.extend(origins.add(roots_in(path, data, commit), f"{path} at {commit[:10]}"))
