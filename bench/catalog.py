@@ -1,14 +1,18 @@
-"""Every workload (W1-W14 and W20 in workloads.py, W15-W19 in target_workloads.py), in order of id,
-and the --only selection. Standard library only."""
+"""Every workload (W1-W14, W20, W21 in workloads.py, W15-W19 in target_workloads.py, W22-W23 in
+merge_workloads.py), in order of id, and the --only selection. Standard library only."""
 
 from __future__ import annotations
 
+import merge_workloads
 import target_workloads
 import workloads
 from workloads import Workload
 
 WORKLOADS: tuple[Workload, ...] = tuple(
-    sorted((*workloads.WORKLOADS, *target_workloads.WORKLOADS), key=lambda w: int(w.id[1:].partition("-")[0]))
+    sorted(
+        (*workloads.WORKLOADS, *target_workloads.WORKLOADS, *merge_workloads.WORKLOADS),
+        key=lambda w: int(w.id[1:].partition("-")[0]),
+    )
 )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import datasets
 import envs
+import merge_workloads
 import report
 import target_workloads
 from catalog import select
@@ -154,7 +155,8 @@ def main(argv: list[str]) -> int:
             f"{scale.small_files:,} small files in {scale.small_folders} folders, "
             f"{scale.big_bytes / 2**20:,.0f} MiB big file, {scale.chain_stages} stages"
             + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")
-            + (f"; {target_workloads.describe(mode)}" if any(w.target for w in chosen) else "")
+            + (f"; {target_workloads.describe(mode)}" if any(w in target_workloads.WORKLOADS for w in chosen) else "")
+            + (f"; {merge_workloads.describe(mode)}" if any(w in merge_workloads.WORKLOADS for w in chosen) else "")
         ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)
