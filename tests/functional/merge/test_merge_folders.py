@@ -4,6 +4,14 @@ a bare origin: changes that do not overlap merge file by file, the merged folder
 
 from __future__ import annotations
 
+import subprocess
+
+from blake3 import blake3
+
+
+def b3(data: bytes) -> str:
+    return blake3(data).hexdigest()
+
 
 def git(person, *args: str):
     """git with cairn on PATH (the merge driver runs it)."""
@@ -11,8 +19,6 @@ def git(person, *args: str):
 
 
 def git_fails(person, *args: str):
-    import subprocess
-
     proc = subprocess.run(
         ["git", *args], cwd=person.root, capture_output=True, text=True, env=_env(person), stdin=subprocess.DEVNULL
     )
@@ -49,10 +55,15 @@ def test_two_teammates_add_different_images_and_the_merge_is_clean(team):
     share(alice, "alice: d.png", ("data/images/d.png", b"alice's image"), branch="alice")
     share(bob, "bob: e.png, b changed", ("data/images/e.png", b"bob's image"), ("data/images/b.png", b"b v2"))
     alice.git("fetch", "-q", "origin")
+    bobs_root = bob.pointer("data/images")["oid"]
+    assert not alice.object_path(bobs_root).exists()
 
     proc = git(alice, "merge", "--no-edit", "origin/main")
     assert "CONFLICT" not in proc.stdout
     assert alice.git("status", "--porcelain", "--untracked-files=no") == ""
+    # the driver fetched bob's folder version (trees only) from the remote, not his files
+    assert alice.object_path(bobs_root).exists()
+    assert not alice.object_path(b3(b"bob's image")).exists()
     alice.cairn("pull")  # bob's files come from the remote; checkout writes only what changed
     assert images(alice) == {
         "a.png": b"image a",
@@ -93,3 +104,28 @@ def test_rebase_and_cherry_pick_merge_folders_too(team):
     bob.cairn("pull")
     assert set(images(bob)) == {"a.png", "b.png", "c.png", "e.png", "f.png"}
     assert bob.pointer("data/images")["files"] == 5
+
+
+def test_a_fresh_clone_needs_one_setup_command(team):
+    """.gitattributes travels with the project, the git config does not: without `cairn merge
+    setup` git falls back to a text merge of the pointer (a conflict); after it, the same merge
+    is clean."""
+    bob = team.bob
+    share(bob, "bob: e.png", ("data/images/e.png", b"e"))
+    fresh = team.clone("fresh", setup=False)
+    fresh.git("reset", "-q", "--hard", "HEAD~1")  # as if cloned before bob's change
+    fresh.cairn("pull")
+    share(fresh, "fresh: f.png", ("data/images/f.png", b"f"), branch="fresh")
+    assert "merge=cairn" in (fresh.root / ".gitattributes").read_text()
+
+    proc = git_fails(fresh, "merge", "--no-edit", "origin/main")
+    assert "CONFLICT" in proc.stdout and "data/images.cairn" in proc.stdout
+    fresh.git("merge", "--abort")
+
+    out = fresh.cairn("merge", "setup").stdout
+    assert "Registered git merge drivers cairn, cairn-lock" in out
+    assert fresh.git("config", "merge.cairn.driver").strip() == "cairn merge driver %O %A %B %P"
+    assert (fresh.root / ".gitattributes").read_text().count("merge=cairn\n") == 1  # idempotent
+    git(fresh, "merge", "--no-edit", "origin/main")
+    fresh.cairn("pull")
+    assert set(images(fresh)) == {"a.png", "b.png", "c.png", "e.png", "f.png"}
