@@ -233,12 +233,12 @@ class Repo:
         return driver(self, base, ours, theirs, path)
 
     def merge_resolve(self, path: str, side: str):
-        from cairn.repo.merge import resolve
+        from cairn.repo.mergeresolve import resolve
 
         return resolve(self, path, side)
 
     def merge_conflicts(self) -> list[dict]:
-        from cairn.repo.merge import conflicts
+        from cairn.repo.mergestate import conflicts
 
         return conflicts(self)
 

@@ -84,7 +84,7 @@ def local_roots(repo: Repo, extra_commits: Iterable[str] = (), origins: Origins 
     experiments, and the commits `extra_commits`), plus experiment logs."""
     origins = origins or Origins()
     roots = origins.add(workspace_roots(repo), "the workspace")
-    from cairn.repo.merge import merge_roots
+    from cairn.repo.mergestate import merge_roots
 
     roots.extend(origins.add(merge_roots(repo), "an unfinished merge"))
     if repo.git is not None:
