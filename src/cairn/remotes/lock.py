@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from cairn.errors import RemoteKeyMissingError, RemoteLockedError
+from cairn.errors import CairnError, RemoteKeyMissingError, RemoteLockedError
 from cairn.processes import running
 from cairn.storage.base import Storage
 
@@ -120,7 +120,7 @@ def remote_lock(
         try:
             blocking = _conflicts(storage, key, exclusive, on_wait)
         except BaseException:
-            storage.delete(key)
+            _release(storage, key)
             raise
         if not blocking:
             break
@@ -142,10 +142,23 @@ def remote_lock(
     keeper.start()
     try:
         yield
-    finally:
+    except BaseException:
         stop.set()
         keeper.join()
+        _release(storage, key)
+        raise
+    stop.set()
+    keeper.join()
+    storage.delete(key)
+
+
+def _release(storage: Storage, key: str) -> None:
+    """Remove our lock after another error: when that fails too (the network that broke the
+    push), the first error is what the user needs; the lock expires or is taken over."""
+    try:
         storage.delete(key)
+    except CairnError:
+        pass
 
 
 def _conflicts(storage: Storage, own: str, exclusive: bool, on_wait: Callable[[str], None] | None) -> LockInfo | None:

@@ -130,7 +130,7 @@ class Remote:
             return False
         try:
             doc = json.loads(self.storage.peek(LAYOUT_KEY))
-        except (CairnError, ValueError):
+        except (CairnError, ValueError, RecursionError):
             return False  # the full path reports whatever is wrong
         return isinstance(doc, dict) and doc.get("version") == LAYOUT_VERSION and doc.get("generation") == known
 
@@ -170,6 +170,8 @@ class Remote:
         if new:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="cairn-idx") as pool:
                 for pack_id, rows in zip(new, pool.map(self._read_index, new), strict=True):
+                    if not isinstance(rows, CorruptObjectError):
+                        rows = _within(pack_id, rows, packs[pack_id][0])
                     if isinstance(rows, CorruptObjectError):
                         if not tolerant:
                             raise rows
@@ -288,12 +290,15 @@ class Remote:
     def read_piece(self, pack_id: str, piece: list[pack.IndexRow]):
         """Yield (oid, verified bytes or None when damaged) for the objects of one piece (one
         range request). Raises RemoteKeyMissingError when the pack is gone."""
-        base = piece[0][1]
-        blob = self.storage.get_bytes(pack_key(pack_id, "pack"), base, piece[-1][1] + piece[-1][2])
-        view = memoryview(blob)
+        base, end = piece[0][1], piece[-1][1] + piece[-1][2]
+        key = pack_key(pack_id, "pack")
+        view = memoryview(self.storage.get_bytes(key, base, end))
+        bad = {oid for oid, off, size in piece if not _intact(view[off - base : off - base + size], size, oid)}
+        if bad:  # read once more before calling it damage: a proxy may have garbled this answer
+            view = memoryview(self.storage.get_bytes(key, base, end))
+            bad = {oid for oid, off, size in piece if not _intact(view[off - base : off - base + size], size, oid)}
         for oid, off, size in piece:
-            data = view[off - base : off - base + size]
-            yield oid, (data if len(data) == size and blake3(data).hexdigest() == oid else None)
+            yield oid, (None if oid in bad else view[off - base : off - base + size])
 
     def fetch_piece(
         self,
@@ -399,6 +404,23 @@ class PackFile:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+def _within(pack_id: str, rows: list[pack.IndexRow], size: int) -> list[pack.IndexRow] | CorruptObjectError:
+    """The rows of an index, refused when one claims bytes beyond its pack's end: a crafted
+    index must not make a reader allocate what the pack cannot hold."""
+    for oid, off, n in rows:
+        if off + n > size:
+            return CorruptObjectError(
+                f"pack index {pack_key(pack_id, 'idx')} on the remote is damaged (object {oid} ends at byte "
+                f"{off + n}, beyond the pack's {size})",
+                "run `cairn gc --remote NAME --yes` to drop it; the objects will be pushed again",
+            )
+    return rows
+
+
+def _intact(data: memoryview, size: int, oid: str) -> bool:
+    return len(data) == size and blake3(data).hexdigest() == oid
 
 
 def pieces(rows: list[pack.IndexRow], limit: int = PIECE, gap: int = GAP) -> list[list[pack.IndexRow]]:

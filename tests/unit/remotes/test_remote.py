@@ -145,3 +145,29 @@ def test_rewrite_pack_never_carries_a_damaged_object(store, storage, tmp_path):
     assert new_id == b3(json.dumps(sorted([o, off, n] for o, off, n in new_rows), separators=(",", ":")).encode())
     assert sum(n for _, _, n in new_rows) == len(blob)
     assert all(b3(blob[off : off + size]) == oid for oid, off, size in new_rows)
+
+
+def test_an_index_claiming_bytes_beyond_its_pack_is_damaged(storage, tmp_path):
+    """A crafted index must not make a reader allocate what the pack cannot hold."""
+    from cairn.objects import pack
+    from cairn.remotes.remote import pack_key
+
+    remote = remote_on(storage, tmp_path)
+    remote.refresh(create=True)
+    rows = [(b3(b"x"), 0, 10), (b3(b"y"), 10, 100)]
+    pid = pack.pack_id(rows)
+    storage.put_bytes(pack_key(pid, "pack"), b"0123456789abc")
+    storage.put_bytes(pack_key(pid, "idx"), pack.encode_index(pid, rows))
+    other = remote_on(storage, tmp_path, "other")
+    with pytest.raises(CorruptObjectError, match=rf"object {b3(b'y')} ends at byte 110, beyond the pack's 13"):
+        other.refresh()
+    other.refresh(tolerant=True, rescan=True)
+    assert other.listing.damaged == [pid]
+    assert other.index.all_oids() == set()
+
+
+def test_a_layout_nested_too_deep_is_not_trusted(storage, tmp_path):
+    remote = remote_on(storage, tmp_path)
+    remote.refresh(create=True)
+    storage.put_bytes(LAYOUT_KEY, b"[" * 100_000 + b"]" * 100_000)
+    assert remote.unchanged() is False
