@@ -97,7 +97,7 @@ def _settle(repo: Repo, pointer_file: str, entry: PointerMerge, chosen: list[dic
         result.settled.append(folder)
         return
     edits: dict[str, Entry | None] = {}
-    taken_names: set[str] = set()
+    load = tree_loader(repo, pointer_file)
     for c in chosen:
         path = c["path"]
         ours, theirs = entry_of(c["ours"]), entry_of(c["theirs"])
@@ -110,24 +110,44 @@ def _settle(repo: Repo, pointer_file: str, entry: PointerMerge, chosen: list[dic
         else:
             parent, _, name = path.rpartition("/")
             edits[path] = None
+            prefix = f"{parent}/" if parent else ""
+            taken = _names_in(load, entry.clean["oid"], parent) | {
+                p[len(prefix) :] for p in edits if p.startswith(prefix)
+            }
             for label, e in (("ours", ours), ("theirs", theirs)):
-                new = _side_name(name, label, e.kind, taken_names)
-                edits[f"{parent}/{new}" if parent else new] = Entry(new, e.kind, e.oid, e.size, e.exec)
+                new = _side_name(name, label, e.kind, taken)
+                edits[prefix + new] = Entry(new, e.kind, e.oid, e.size, e.exec)
         result.settled.append(f"{folder}/{path}")
-    oid, size, delta = apply_edits(entry.clean["oid"], edits, tree_loader(repo, pointer_file), repo.store.add_bytes)
+    oid, size, delta = apply_edits(entry.clean["oid"], edits, load, repo.store.add_bytes)
     entry.clean = {"oid": oid, "size": size, "files": max(entry.clean["files"] + delta, 0)}
     done = {id(c) for c in chosen}
     entry.conflicts = [c for c in entry.conflicts if id(c) not in done]
 
 
+def _names_in(load, root: str, folder: str) -> set[str]:
+    """Names in `folder` of tree `root` (empty when it is not a folder there)."""
+    oid = root
+    for part in folder.split("/") if folder else ():
+        e = load(oid).get(part)
+        if e is None or e.kind != TREE:
+            return set()
+        oid = e.oid
+    return {e.name for e in load(oid).entries}
+
+
 def _side_name(name: str, label: str, kind: str, taken: set[str]) -> str:
-    """`cat.png` -> `cat~ours.png`; a folder or a name without extension: `data~ours`."""
+    """`cat.png` -> `cat~ours.png`; a folder or a name without extension: `data~ours`; a name
+    already taken gets a number: `cat~ours-2.png`."""
     stem, dot, ext = name.rpartition(".")
     if kind == TREE or not dot or not stem:
         stem, ext = name, ""
-    new = f"{stem}~{label}" + (f".{ext}" if ext else "")
-    taken.add(new)
-    return new
+    n = 1
+    while True:
+        new = f"{stem}~{label}" + (f"-{n}" if n > 1 else "") + (f".{ext}" if ext else "")
+        if new not in taken:
+            taken.add(new)
+            return new
+        n += 1
 
 
 def _git_add(repo: Repo, pointer_file: str) -> None:

@@ -129,6 +129,10 @@ def test_unreadable_merge_state_is_refused_clearly(versions, assert_error):
 
 @pytest.fixture
 def branched(repo):
+    return make_branched(repo)
+
+
+def make_branched(repo, **ours_extra: bytes):
     """main and `theirs` both changed b.png (differently), main added d.png, theirs e.png; the
     merge of theirs into main has stopped on the conflict."""
     repo.write({"data/images/a.png": b"a", "data/images/b.png": b"b", "data/images/c.png": b"c"})
@@ -142,6 +146,7 @@ def branched(repo):
     repo.git("checkout", "-q", "main")
     repo.cairn("checkout")
     repo.write({"data/images/b.png": b"b ours", "data/images/d.png": b"d"})
+    repo.write({f"data/images/{name}": data for name, data in ours_extra.items()})
     repo.cairn("add", "data/images")
     repo.commit("ours")
     assert git_merge(repo, "theirs").returncode == 1
@@ -162,6 +167,18 @@ def test_gc_keeps_what_an_unfinished_merge_needs(branched):
     repo.cairn("checkout")
     assert (repo.root / "data/images/b.png").read_bytes() == b"b theirs"
     assert (repo.root / "data/images/d.png").read_bytes() == b"d"
+
+
+def test_both_never_overwrites_a_file_of_the_side_by_side_name(repo):
+    repo = make_branched(repo, **{"b~theirs.png": b"a file that was already there"})
+    repo.cairn("merge", "resolve", "data/images/b.png", "--both")
+    repo.git("commit", "-q", "--no-edit")
+    repo.cairn("checkout")
+    folder = repo.root / "data/images"
+    assert (folder / "b~ours.png").read_bytes() == b"b ours"
+    assert (folder / "b~theirs.png").read_bytes() == b"a file that was already there"
+    assert (folder / "b~theirs-2.png").read_bytes() == b"b theirs"
+    assert not (folder / "b.png").exists()
 
 
 def _kill_at_random(start, seed: int) -> None:
