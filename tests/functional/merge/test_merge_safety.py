@@ -221,3 +221,32 @@ def test_kill_9_during_the_driver_leaves_ours_or_the_merge(versions, start_cairn
         assert text == versions.ours or "files: 5\n" in text
         repo.assert_cache_sound()
     assert not [p for p in repo.root.glob(".*.tmp")]
+
+
+def test_a_file_pointer_changed_on_both_sides_is_settled_whole(repo, assert_error):
+    repo.write({"model.bin": b"v1"})
+    repo.cairn("add", "model.bin")
+    repo.cairn("merge", "setup")
+    repo.commit("v1")
+    repo.git("checkout", "-q", "-b", "theirs")
+    repo.write({"model.bin": b"v2 theirs"})
+    repo.cairn("add", "model.bin")
+    repo.commit("theirs")
+    repo.git("checkout", "-q", "main")
+    repo.write({"model.bin": b"v2 ours!"})
+    repo.cairn("add", "model.bin")
+    repo.commit("ours")
+    proc = git_merge(repo, "theirs")
+    assert proc.returncode == 1 and "(the whole pointer)" in proc.stderr
+
+    [row] = repo.json("status")["conflicts"]
+    assert (row["path"], row["kind"]) == ("model.bin", "both-modified")
+    assert (row["ours"]["size"], row["theirs"]["size"]) == (8, 9)
+    proc = repo.cairn("merge", "resolve", "model.bin", "--both", expect=None)
+    assert_error(proc, MergeError, "model.bin cannot be kept both ways", "--ours` or `--theirs`")
+
+    repo.cairn("merge", "resolve", "model.bin.cairn", "--theirs")
+    repo.git("commit", "-q", "--no-edit")
+    repo.cairn("checkout")
+    assert (repo.root / "model.bin").read_bytes() == b"v2 theirs"
+    assert repo.json("status")["changed"] is False
