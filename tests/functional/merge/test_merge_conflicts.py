@@ -53,24 +53,6 @@ def conflicted(team):
     return alice
 
 
-def test_status_lists_each_conflict_with_both_versions(conflicted):
-    alice = conflicted
-    proc = start_merge(alice)
-    assert "both-modified" in proc.stdout + proc.stderr  # the driver's own words reach the user
-    status = alice.json("status")
-    assert status["changed"] is True
-    rows = {c["path"]: c for c in status["conflicts"]}
-    assert set(rows) == {"data/images/b.png", "data/images/c.png"}
-    b = rows["data/images/b.png"]
-    assert b["kind"] == "both-modified"
-    assert (b["ours"]["size"], b["theirs"]["size"]) == (len(b"b by alice!"), len(b"b by bob"))
-    assert b["ours"]["ref"] == "HEAD" and b["theirs"]["ref"] == "MERGE_HEAD"
-    assert b["ours"]["commit"] == alice.git("rev-parse", "HEAD").strip()
-    assert b["theirs"]["commit"] == alice.git("rev-parse", "MERGE_HEAD").strip()
-    human = alice.cairn("status").stdout
-    assert "data/images/b.png: both-modified" in human and "MERGE_HEAD" in human
-
-
 SETTLED = {
     "ours": {"b.png": b"b by alice!", "c.png": b"c by alice!"},
     "theirs": {"b.png": b"b by bob", "c.png": b"c by bob"},
@@ -102,9 +84,25 @@ def test_resolving_a_folder_keeps_what_merged_cleanly(conflicted):
         alice.cairn("checkout")
 
 
-def test_one_path_at_a_time(conflicted, run_cairn, assert_error):
+def check_status_lists_each_conflict_with_both_versions(alice, proc) -> None:
+    assert "both-modified" in proc.stdout + proc.stderr  # the driver's own words reach the user
+    status = alice.json("status")
+    assert status["changed"] is True
+    rows = {c["path"]: c for c in status["conflicts"]}
+    assert set(rows) == {"data/images/b.png", "data/images/c.png"}
+    b = rows["data/images/b.png"]
+    assert b["kind"] == "both-modified"
+    assert (b["ours"]["size"], b["theirs"]["size"]) == (len(b"b by alice!"), len(b"b by bob"))
+    assert b["ours"]["ref"] == "HEAD" and b["theirs"]["ref"] == "MERGE_HEAD"
+    assert b["ours"]["commit"] == alice.git("rev-parse", "HEAD").strip()
+    assert b["theirs"]["commit"] == alice.git("rev-parse", "MERGE_HEAD").strip()
+    human = alice.cairn("status").stdout
+    assert "data/images/b.png: both-modified" in human and "MERGE_HEAD" in human
+
+
+def test_status_then_one_path_at_a_time(conflicted, run_cairn, assert_error):
     alice = conflicted
-    start_merge(alice)
+    check_status_lists_each_conflict_with_both_versions(alice, start_merge(alice))
     out = alice.cairn("merge", "resolve", "data/images/b.png", "--theirs").stdout
     assert "1 conflict(s) left" in out
     assert [c["path"] for c in alice.json("status")["conflicts"]] == ["data/images/c.png"]

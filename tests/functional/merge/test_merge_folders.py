@@ -58,7 +58,7 @@ def test_two_teammates_add_different_images_and_the_merge_is_clean(team):
     bobs_root = bob.pointer("data/images")["oid"]
     assert not alice.object_path(bobs_root).exists()
 
-    proc = git(alice, "merge", "--no-edit", "origin/main")
+    proc = git(alice, "pull", "--no-rebase", "--no-edit", "origin", "main")  # git pull = fetch + merge
     assert "CONFLICT" not in proc.stdout
     assert alice.git("status", "--porcelain", "--untracked-files=no") == ""
     # the driver fetched bob's folder version (trees only) from the remote, not his files
