@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("cairn.cli.remote:fetch", "Download tracked data from a remote into the cache."),
     "repro": ("cairn.cli.pipeline:repro", "Run the pipeline stages whose inputs changed."),
     "dag": ("cairn.cli.pipeline:dag", "Show the pipeline graph (text, mermaid, dot, json)."),
+    "lineage": ("cairn.cli.lineage:lineage", "Show where an output came from: stages, data, params, code, commits."),
     "stage": ("cairn.cli.pipeline:stage", "Add or list pipeline stages in cairn.yaml."),
     "exp": ("cairn.cli.exp:exp", "Run, compare, apply and share experiments."),
     "queue": ("cairn.cli.exp:queue", "Run queued experiments in the background."),

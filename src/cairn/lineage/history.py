@@ -1,0 +1,46 @@
+"""When a version first appeared: walking first parents back from a commit while a value
+(an object id, a lock entry) stays the same. The oldest commit still holding it is where it
+came in."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from typing import Any
+
+from cairn.lineage.view import Shared, View
+
+MAX_WALK = 100_000  # a bound against pathological histories; far above any real project's
+
+
+def commit_info(commit) -> dict[str, Any]:
+    tz = _dt.timezone(_dt.timedelta(minutes=commit.author.offset))
+    when = _dt.datetime.fromtimestamp(commit.author.time, tz)
+    return {
+        "commit": str(commit.id),
+        "author": commit.author.name,
+        "email": commit.author.email,
+        "date": when.isoformat(),
+        "message": commit.message.split("\n", 1)[0],
+    }
+
+
+def first_seen(shared: Shared, start: str, value: Callable[[View], Any]) -> tuple[str, str | None]:
+    """(commit, gap): the oldest first-parent ancestor of `start` (itself included) from which
+    on `value` stays what it is at `start`. `gap` names the commit where the walk had to stop
+    because the value could not be read (a tree missing from the cache)."""
+    want = value(shared.view(start))
+    found = start
+    commit = shared.git.repo[start]
+    for _ in range(MAX_WALK):
+        if not commit.parent_ids:
+            break
+        parent = str(commit.parent_ids[0])
+        try:
+            got = value(shared.view(parent))
+        except LookupError:
+            return found, parent
+        if got != want:
+            break
+        found, commit = parent, shared.git.repo[parent]
+    return found, None

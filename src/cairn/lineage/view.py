@@ -1,0 +1,166 @@
+"""One commit as lineage sees it: its cairn.lock, pointers and git files, read from git
+objects without checking anything out. Parsed locks and pointers are shared between commits
+by git blob id, so walking a long history parses each distinct lock once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cairn.errors import CairnError
+from cairn.index import pointer as ptr
+from cairn.objects.tree import TREE, Tree
+from cairn.pipelines import lock as lock_mod
+from cairn.pipelines.lock import StageLock
+from cairn.workspace.context import data_rel
+
+STAGE_OUTPUT, POINTER, GIT, UNTRACKED = "stage_output", "pointer", "git", "untracked"
+
+
+@dataclass
+class Where:
+    """How `path` is tracked at one commit. `within` is the tracked folder (stage output or
+    pointer) a file sits in; `gap` says why its own id is unknown (a tree missing from the cache)."""
+
+    path: str
+    tracked: str
+    oid: str | None
+    kind: str
+    size: int | None
+    stage: str | None = None
+    within: str | None = None
+    within_oid: str | None = None
+    gap: str | None = None
+
+
+class Shared:
+    """What every view of one repository shares: parsed locks, pointers and cache trees."""
+
+    def __init__(self, git, store) -> None:
+        self.git = git
+        self.store = store
+        self._memo: dict[tuple[str, str], Any] = {}
+        self._views: dict[str, View] = {}
+
+    def memo(self, kind: str, key: str, make):
+        slot = (kind, key)
+        if slot not in self._memo:
+            self._memo[slot] = make()
+        return self._memo[slot]
+
+    def view(self, commit: str) -> View:
+        v = self._views.get(commit)
+        if v is None:
+            v = self._views[commit] = View(self, commit)
+        return v
+
+    def tree(self, oid: str) -> Tree | None:
+        """A tree object from the local cache, or None when the cache lacks it (lineage reads
+        git and locks, not data: a missing tree is a gap to report, not a reason to fetch)."""
+
+        def load() -> Tree | None:
+            if not self.store.exists(oid):
+                return None
+            try:
+                return Tree.from_bytes(self.store.read(oid), oid)
+            except CairnError:
+                return None
+
+        return self.memo("tree", oid, load)
+
+
+class View:
+    def __init__(self, shared: Shared, commit: str) -> None:
+        self.shared = shared
+        self.commit = commit
+        self.obj = shared.git.repo[commit]
+        self._lock: dict[str, StageLock] | None = None
+        self.lock_error: CairnError | None = None
+
+    def git_obj(self, path: str):
+        try:
+            return self.obj.tree[path]
+        except (KeyError, ValueError):
+            return None
+
+    def blob_id(self, path: str) -> str | None:
+        obj = self.git_obj(path)
+        return str(obj.id) if obj is not None and obj.type_str == "blob" else None
+
+    @property
+    def lock(self) -> dict[str, StageLock]:
+        """This commit's cairn.lock (empty when absent or unreadable; `lock_error` says which)."""
+        if self._lock is None:
+            blob = self.git_obj(lock_mod.LOCK_FILE)
+            if blob is None or blob.type_str != "blob":
+                self._lock = {}
+            else:
+                where = f"{lock_mod.LOCK_FILE} at commit {self.commit[:7]}"
+                try:
+                    self._lock = self.shared.memo(
+                        "lock", str(blob.id), lambda: lock_mod.parse(blob.data.decode("utf-8", "replace"), where)
+                    )
+                except CairnError as e:
+                    self.lock_error, self._lock = e, {}
+        return self._lock
+
+    def pointer(self, data_path: str) -> ptr.Pointer | None:
+        blob = self.git_obj(data_path + ptr.SUFFIX)
+        if blob is None or blob.type_str != "blob":
+            return None
+        where = f"{data_path}{ptr.SUFFIX} at commit {self.commit[:7]}"
+        try:
+            p = self.shared.memo("pointer", str(blob.id), lambda: ptr.parse(blob.data, where))
+        except CairnError:
+            return None
+        return p if data_rel(data_path + ptr.SUFFIX, p) == data_path else None
+
+    def producer(self, path: str) -> tuple[str, lock_mod.PathState] | None:
+        """(stage, out) of the lock entry whose out is `path` or a folder holding it."""
+        for name, entry in self.lock.items():
+            for out in entry.outs:
+                if out.path == path or path.startswith(out.path + "/"):
+                    return name, out
+        return None
+
+    def producers_below(self, path: str) -> list[str]:
+        """Stages whose outs lie inside folder `path` (a dep on a folder several stages fill)."""
+        prefix = path.rstrip("/") + "/"
+        return [n for n, e in self.lock.items() if any(o.path.startswith(prefix) for o in e.outs)]
+
+    def locate(self, path: str) -> Where | None:
+        """How `path` is tracked here: a stage output (or a file in one), pointer data (or a
+        file in it), a git file or folder; None when nothing holds it."""
+        found = self.producer(path)
+        if found is not None:
+            stage, out = found
+            return self._inside(path, STAGE_OUTPUT, out.path, out.kind, out.oid, out.size, stage)
+        parts = path.split("/")
+        for i in range(len(parts), 0, -1):
+            top = "/".join(parts[:i])
+            p = self.pointer(top)
+            if p is not None:
+                return self._inside(path, POINTER, top, p.kind, p.oid, p.size, None)
+        obj = self.git_obj(path)
+        if obj is not None:
+            is_blob = obj.type_str == "blob"
+            return Where(path, GIT, str(obj.id), "file" if is_blob else TREE, obj.size if is_blob else None)
+        return None
+
+    def _inside(self, path: str, tracked: str, top: str, kind: str, oid: str, size: int, stage) -> Where | None:
+        if path == top:
+            return Where(path, tracked, oid, kind, size, stage)
+        where = Where(path, tracked, None, "file", None, stage, within=top, within_oid=oid)
+        for name in path[len(top) + 1 :].split("/"):
+            if kind != TREE:
+                return None
+            tree = self.shared.tree(oid)
+            if tree is None:
+                where.gap = f"tree object {oid} of {top} is not in the cache (run `cairn fetch`)"
+                return where
+            entry = tree.get(name)
+            if entry is None:
+                return None  # the folder holds no such file at this commit
+            kind, oid, size = entry.kind, entry.oid, entry.size
+        where.oid, where.kind, where.size = oid, kind, size
+        return where

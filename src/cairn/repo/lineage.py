@@ -1,0 +1,63 @@
+"""Lineage wiring: resolves the path, the revision or experiment, and the pipeline at that
+commit, then hands them to cairn.lineage (which reads git and locks only, never data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cairn.errors import CairnError, PathError, UserInputError
+from cairn.index import pointer as ptr
+from cairn.lineage.upstream import Context, upstream
+from cairn.lineage.view import Shared
+
+if TYPE_CHECKING:
+    from cairn.repo.repo import Repo
+
+
+def repo_path(repo: Repo, path: str, cwd: Path | None = None) -> str:
+    """`path` (relative to `cwd`) as a repo-relative POSIX path; a pointer file names its data."""
+    full = os.path.normpath(os.path.join(cwd or Path.cwd(), path))
+    rel = os.path.relpath(full, repo.root)
+    if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+        raise PathError(f"{path} is outside the repository", f"give a path inside {repo.root.name}/")
+    rel = Path(rel).as_posix()
+    return rel[: -len(ptr.SUFFIX)] if rel.endswith(ptr.SUFFIX) else rel
+
+
+def context(repo: Repo, rev: str | None, exp: str | None) -> Context:
+    if rev is not None and exp is not None:
+        raise UserInputError("--rev and --exp name two different runs", "give one of them")
+    git = repo._need_git("lineage")
+    if exp is not None:
+        from cairn.repo.experiments import Experiments
+
+        info = Experiments(repo).get(exp)
+        ctx = Context(
+            exp, info.commit, {"name": info.name, "created": info.created, "baseline": info.baseline, "ref": info.ref}
+        )
+    else:
+        name = rev or "HEAD"
+        ctx = Context(name, str(git.resolve(name).id))
+    ctx.pipeline = _pipeline(repo, ctx)
+    return ctx
+
+
+def _pipeline(repo: Repo, ctx: Context):
+    """cairn.yaml at the commit (for each stage's wdir); None when absent or unreadable, since
+    the lock alone answers everything else."""
+    from cairn.metrics.reader import Reader
+    from cairn.metrics.revisions import Rev
+
+    try:
+        return Reader(repo).snapshot(Rev(ctx.rev, ctx.commit)).pipeline()
+    except CairnError:
+        return None
+
+
+def lineage(repo: Repo, path: str, rev: str | None = None, exp: str | None = None) -> dict[str, Any]:
+    """The upstream lineage document of `path` at `rev` (default HEAD) or experiment `exp`."""
+    rel = repo_path(repo, path)
+    ctx = context(repo, rev, exp)
+    return upstream(Shared(repo.git, repo.store), ctx, rel)
