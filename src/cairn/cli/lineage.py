@@ -15,22 +15,29 @@ from cairn.cli.output import emit_json
 @click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON (format in docs/lineage.md).")
 @click.option("--mermaid", is_flag=True, help="Print the graph as a Mermaid flowchart.")
 @click.option("--dot", is_flag=True, help="Print the graph in Graphviz dot.")
-def lineage(path: str, rev: str | None, exp: str | None, as_json: bool, mermaid: bool, dot: bool) -> None:
+@click.option(
+    "--downstream",
+    is_flag=True,
+    help="Instead: every commit and experiment that consumed this version (PATH[@REV]) and what it produced.",
+)
+def lineage(
+    path: str, rev: str | None, exp: str | None, as_json: bool, mermaid: bool, dot: bool, downstream: bool
+) -> None:
     """Show where PATH came from: the stage that wrote it, its params, code and inputs, followed
     down to source data, each with the commit its version came in with, and the commands that
-    rebuild it."""
+    rebuild it. With --downstream, PATH[@REV] names a version and the answer is what used it."""
     from cairn.lineage import render
-    from cairn.repo.lineage import lineage as build
+    from cairn.repo import lineage as lineage_mod
 
     if sum((as_json, mermaid, dot)) > 1:
         raise click.UsageError("choose one of --json, --mermaid, --dot")
     with opened(as_json) as repo:
+        build = lineage_mod.consumers if downstream else lineage_mod.lineage
         doc = build(repo, path, rev, exp)
     if as_json:
         emit_json(doc)
-    elif mermaid:
-        click.echo(render.to_mermaid(doc))
-    elif dot:
-        click.echo(render.to_dot(doc))
+    elif mermaid or dot:
+        graph = render.downstream_graph(doc) if downstream else doc
+        click.echo(render.to_mermaid(graph) if mermaid else render.to_dot(graph))
     else:
-        click.echo(render.to_text(doc))
+        click.echo(render.downstream_text(doc) if downstream else render.to_text(doc))

@@ -81,6 +81,42 @@ def to_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def downstream_text(doc: dict[str, Any]) -> str:
+    version = f"version {doc['oid'][:12]}, {doc['kind']}"
+    lines = [f"consumers of {doc['target']} at {doc['rev']} (commit {doc['commit'][:7]}, {version})"]
+    for c in doc["consumers"]:
+        labels = ([f"experiment {c['experiment']}"] if c["experiment"] else []) + c["refs"]
+        lines.append(f"{_when(c)}" + (f"  [{', '.join(labels)}]" if labels else ""))
+        for s in c["stages"]:
+            outs = ", ".join(f"{o['path']} ({o['oid'][:12]})" for o in s["outs"]) or "no outputs"
+            via = f" (written by {s['via']})" if s["via"] else ""
+            lines.append(f"  {s['stage']} read {s['dep']}{via} -> {outs}")
+    if not doc["consumers"]:
+        lines.append("no commit or experiment consumed this version")
+    for gap in doc["gaps"]:
+        lines.append(f"gap: {gap['path']} at commit {gap['commit'][:7]}: {gap['problem']}")
+    return "\n".join(lines)
+
+
+def downstream_graph(doc: dict[str, Any]) -> dict[str, Any]:
+    """The consumers as a graph (for to_mermaid / to_dot): version -> stages -> outputs."""
+    nodes = {doc["target"]: {"path": doc["target"]}}
+    stages: dict[str, dict] = {}
+    edges: list[dict[str, str]] = []
+    for c in doc["consumers"]:
+        for s in c["stages"]:
+            stages.setdefault(s["stage"], {"name": s["stage"]})
+            for edge in [{"from": s["dep"], "to": f"stage:{s['stage']}"}] + [
+                {"from": f"stage:{s['stage']}", "to": o["path"]} for o in s["outs"]
+            ]:
+                for end in (edge["from"], edge["to"]):
+                    if not end.startswith("stage:"):
+                        nodes.setdefault(end, {"path": end})
+                if edge not in edges:
+                    edges.append(edge)
+    return {"nodes": list(nodes.values()), "stages": list(stages.values()), "edges": edges}
+
+
 def _ids(doc: dict[str, Any]) -> dict[str, str]:
     ids = {n["path"]: f"n{i}" for i, n in enumerate(doc["nodes"])}
     ids.update({f"stage:{s['name']}": f"s{i}" for i, s in enumerate(doc["stages"])})

@@ -43,8 +43,7 @@ def in_git(path: str) -> UserInputError:
 
 def upstream(shared: Shared, ctx: Context, path: str) -> dict[str, Any]:
     view = shared.view(ctx.commit)
-    if view.lock is not None and view.lock_error is not None:  # a damaged lock fails before anything is shown
-        raise view.lock_error
+    view.checked_lock()  # a damaged lock fails before anything is shown
     where = view.locate(path)
     at = f"at {ctx.rev}" if ctx.experiment is None else f"in experiment {ctx.experiment['name']}"
     if where is None:

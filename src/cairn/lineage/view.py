@@ -104,6 +104,13 @@ class View:
                     self.lock_error, self._lock = e, {}
         return self._lock
 
+    def checked_lock(self) -> dict[str, StageLock]:
+        """The lock, or its PipelineError when it is damaged (for the commit asked about)."""
+        lock = self.lock
+        if self.lock_error is not None:
+            raise self.lock_error
+        return lock
+
     def pointer(self, data_path: str) -> ptr.Pointer | None:
         blob = self.git_obj(data_path + ptr.SUFFIX)
         if blob is None or blob.type_str != "blob":

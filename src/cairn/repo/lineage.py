@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.errors import CairnError, PathError, UserInputError
 from cairn.index import pointer as ptr
+from cairn.lineage.downstream import downstream
 from cairn.lineage.upstream import Context, upstream
 from cairn.lineage.view import Shared
 
@@ -61,3 +62,15 @@ def lineage(repo: Repo, path: str, rev: str | None = None, exp: str | None = Non
     rel = repo_path(repo, path)
     ctx = context(repo, rev, exp)
     return upstream(Shared(repo.git, repo.store), ctx, rel)
+
+
+def consumers(repo: Repo, spec: str, rev: str | None = None, exp: str | None = None) -> dict[str, Any]:
+    """The downstream document of `PATH[@REV]`: which commits and experiments consumed that
+    version and what they produced. `--rev`/`--exp` name the version's revision too."""
+    path, at = spec, rev
+    if rev is None and exp is None and "@" in spec:
+        path, _, named = spec.rpartition("@")
+        at = named or None
+    rel = repo_path(repo, path)
+    ctx = context(repo, at, exp)
+    return downstream(Shared(repo.git, repo.store), ctx, rel)
