@@ -5,6 +5,7 @@ dropped stages and what depends on them, nothing else (issue 26)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -145,7 +146,7 @@ def test_an_unreadable_lock_on_one_side_stops_the_merge_with_the_reason(branches
     b.params(y=2)
     b.repro()
     lock = repo.root / "cairn.lock"
-    lock.write_text(lock.read_text().replace("version: 1", "version: 7"))
+    lock.write_text(re.sub(r"(?m)^version: \d+$", "version: 77", lock.read_text()))
     repo.commit("a lock from a newer cairn")
     repo.git("checkout", "-q", "main")
     b.params(x=2)
@@ -161,8 +162,8 @@ def test_an_unreadable_lock_on_one_side_stops_the_merge_with_the_reason(branches
     assert proc.returncode == 1, proc.stderr
     assert "CONFLICT (content): Merge conflict in cairn.lock" in proc.stdout
     assert (
-        "cannot merge cairn.lock: its theirs version is unreadable: cairn.lock has format version 7; "
-        "this cairn reads 1" in proc.stderr
+        "error: cannot merge cairn.lock: its theirs version is unreadable: cairn.lock has format version 77; "
+        "this cairn reads " in proc.stderr
     )
     assert "hint: upgrade cairn" in proc.stderr
     assert repo.git("status", "--porcelain", "--", "cairn.lock") == "UU cairn.lock\n"
