@@ -4,6 +4,7 @@ by git blob id, so walking a long history parses each distinct lock once."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,25 @@ class Shared:
             v = self._views[commit] = View(self, commit)
         return v
 
+    def parse_lock(self, text: str, where: str) -> dict[str, StageLock]:
+        """A lock parsed stage by stage: consecutive locks differ in a stage or two, so over a
+        long history each distinct stage entry is parsed once (~0.3 ms) instead of every lock
+        whole (~8 ms for 30 stages). A layout the split does not know is parsed whole."""
+        split = split_stages(text)
+        if split is None:
+            return lock_mod.parse(text, where)
+        header, blocks = split
+        stages: dict[str, StageLock] = {}
+        try:
+            for block in blocks:
+                part = self.memo("stage-entry", header + block, lambda b=block: lock_mod.parse(header + b, where))
+                if len(part) != 1 or next(iter(part)) in stages:
+                    return lock_mod.parse(text, where)
+                stages.update(part)
+        except CairnError:
+            return lock_mod.parse(text, where)  # the whole file says what is wrong, and where
+        return stages
+
     def tree(self, oid: str) -> Tree | None:
         """A tree object from the local cache, or None when the cache lacks it (lineage reads
         git and locks, not data: a missing tree is a gap to report, not a reason to fetch)."""
@@ -98,7 +118,9 @@ class View:
                 where = f"{lock_mod.LOCK_FILE} at commit {self.commit[:7]}"
                 try:
                     self._lock = self.shared.memo(
-                        "lock", str(blob.id), lambda: lock_mod.parse(blob.data.decode("utf-8", "replace"), where)
+                        "lock",
+                        str(blob.id),
+                        lambda: self.shared.parse_lock(blob.data.decode("utf-8", "replace"), where),
                     )
                 except CairnError as e:
                     self.lock_error, self._lock = e, {}
@@ -122,12 +144,25 @@ class View:
             return None
         return p if data_rel(data_path + ptr.SUFFIX, p) == data_path else None
 
+    def _outs(self) -> dict[str, tuple[str, lock_mod.PathState]]:
+        """out path -> (stage, out) of this lock; shared by every commit with the same lock."""
+        blob = self.git_obj(lock_mod.LOCK_FILE)
+        if blob is None or not self.lock:
+            return {}
+        return self.shared.memo(
+            "outs", str(blob.id), lambda: {o.path: (n, o) for n, e in self.lock.items() for o in e.outs}
+        )
+
     def producer(self, path: str) -> tuple[str, lock_mod.PathState] | None:
         """(stage, out) of the lock entry whose out is `path` or a folder holding it."""
-        for name, entry in self.lock.items():
-            for out in entry.outs:
-                if out.path == path or path.startswith(out.path + "/"):
-                    return name, out
+        outs = self._outs()
+        if not outs:
+            return None
+        parts = path.split("/")
+        for i in range(len(parts), 0, -1):
+            found = outs.get("/".join(parts[:i]))
+            if found is not None:
+                return found
         return None
 
     def producers_below(self, path: str) -> list[str]:
@@ -171,3 +206,20 @@ class View:
             kind, oid, size = entry.kind, entry.oid, entry.size
         where.oid, where.kind, where.size = oid, kind, size
         return where
+
+
+def split_stages(text: str) -> tuple[str, list[str]] | None:
+    """(header ending in `stages:`, one text per stage entry) of a lock in the block layout
+    cairn writes (entries at two spaces under `stages:`); None for any other layout."""
+    m = _STAGES.search(text)
+    if m is None:
+        return None
+    body = text[m.end() :]
+    if not body.endswith("\n") or _OTHER_LINE.search(body[:-1]):
+        return None  # a top-level key, a comment, a blank or list line: parse whole
+    return text[: m.end()], [b for b in _ENTRY.split(body) if b]
+
+
+_STAGES = re.compile(r"^stages:\n", re.M)
+_OTHER_LINE = re.compile(r"^(?!  )|^  [-#]", re.M)
+_ENTRY = re.compile(r"^(?=  \S)", re.M)
