@@ -41,7 +41,7 @@ from cairn.index.pointer import Pointer
 from cairn.index.statcache import StatCache
 from cairn.pipelines import dag
 from cairn.pipelines import lock as lock_mod
-from cairn.pipelines.runner import Reporter, ReproFailedError, ReproOptions, Runner, tracked_paths
+from cairn.pipelines.runner import EnvHook, Reporter, ReproFailedError, ReproOptions, Runner, tracked_paths
 from cairn.pipelines.spec import Pipeline, load_pipeline
 from cairn.processes import running
 from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
@@ -56,6 +56,7 @@ class ExpContext:
     dot: Path
     ws: Workspace
     git: Git
+    env: EnvHook | None = None  # records each stage run's environment (repo/environment.py)
 
     @property
     def state(self) -> Path:
@@ -135,13 +136,13 @@ class _Tee:
 
 
 def _run_pipeline(
-    root: Path, ws: Workspace, targets: list[str], jobs: int, reporter, record_errors: bool
+    root: Path, ws: Workspace, targets: list[str], jobs: int, reporter, record_errors: bool, env: EnvHook | None = None
 ) -> tuple[str, int | None, str | None]:
     """(status, exit code, error) of a repro in `root`; stopping with Ctrl-C propagates. Other
     errors (a broken cairn.yaml, a missing dependency) are raised for a run the user watches,
     and recorded as a failure with `record_errors` (a queued run: the queue goes on)."""
     try:
-        Runner(ws, _graph(root, ws, targets), reporter).run(ReproOptions(targets=targets, jobs=jobs))
+        Runner(ws, _graph(root, ws, targets), reporter, env).run(ReproOptions(targets=targets, jobs=jobs))
         return "success", 0, None
     except StoppedError:
         raise
@@ -196,7 +197,7 @@ def run_in_workspace(
     dirty = bool(workspace_changes(ctx.git))
     ovr.apply(ctx.root, overrides)
     tee = _Tee(reporter)
-    status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee, record_errors=False)
+    status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee, record_errors=False, env=ctx.env)
     info = _info(ctx.root, ctx.ws, name, base, status, code, error, overrides, dirty, "\n".join(tee.lines))
     info.ref = ref_name(str(base.id), name)
     paths = _workspace_paths(ctx, overrides)
@@ -301,7 +302,7 @@ def run_queued(ctx: ExpContext, name: str, reporter=None) -> ExpInfo:
         tee = _Tee(reporter)
         stopped: StoppedError | None = None
         try:
-            status, code, error = _run_pipeline(work, ws, entry.targets, 1, tee, record_errors=True)
+            status, code, error = _run_pipeline(work, ws, entry.targets, 1, tee, record_errors=True, env=ctx.env)
         except StoppedError as e:
             # killed (`queue kill`, a stopping worker): the stages are stopped and nothing of
             # theirs was locked; still record the run, its params and its log, as killed

@@ -1,5 +1,7 @@
-"""cairn.lock: what each stage last ran with (cmd, dep ids, param values) and produced (out
-ids). YAML with a fixed key order so git diffs stay readable; written atomically."""
+"""cairn.lock: what each stage last ran with (cmd, dep ids, param values, the id of its
+environment record) and produced (out ids). YAML with a fixed key order so git diffs stay
+readable; written atomically. Version 1 locks (no environment records) still read; the next
+write makes them version 2."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from cairn.objects.tree import FILE, TREE
 from cairn.pipelines import yamldocs, yamlfile
 
 LOCK_FILE = "cairn.lock"
-LOCK_VERSION = 1
+LOCK_VERSION = 2
+READABLE = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class StageLock:
     deps: list[PathState] = field(default_factory=list)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> key -> value
     outs: list[PathState] = field(default_factory=list)
+    env: str | None = None  # object id of the environment record of the run
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"cmd": self.cmd[0] if len(self.cmd) == 1 else list(self.cmd)}
@@ -45,7 +49,13 @@ class StageLock:
             doc["params"] = {f: dict(sorted(v.items())) for f, v in sorted(self.params.items())}
         if self.outs:
             doc["outs"] = [o.to_dict() for o in self.outs]
+        if self.env:
+            doc["env"] = self.env
         return doc
+
+    def roots(self) -> list[tuple[str, str]]:
+        """(kind, oid) of the cache objects this entry references: outputs and environment."""
+        return [(o.kind, o.oid) for o in self.outs] + ([(FILE, self.env)] if self.env else [])
 
     def dep(self, path: str) -> PathState | None:
         return next((d for d in self.deps if d.path == path), None)
@@ -90,9 +100,10 @@ def _stages(doc: Any, where: str) -> dict[str, StageLock]:
     if not doc:  # an empty file records no stage (as no file does)
         return {}
     version = doc.get("version")
-    if type(version) is not int or version != LOCK_VERSION:
+    if type(version) is not int or version not in READABLE:
         raise PipelineError(
-            f"{where} has format version {shown(version)}; this cairn reads {LOCK_VERSION}", "upgrade cairn"
+            f"{where} has format version {shown(version)}; this cairn reads {READABLE[0]} to {READABLE[-1]}",
+            "upgrade cairn",
         )
     out = {}
     try:
@@ -105,7 +116,11 @@ def _stages(doc: Any, where: str) -> dict[str, StageLock]:
             cmd = entry["cmd"]
             if not isinstance(cmd, (str, list)):
                 raise ValueError(f"the cmd of stage {shown(name)} is not a command")
+            env = entry.get("env")
+            if env is not None and not is_oid(env):
+                raise ValueError(f"invalid environment record id for stage {shown(name)}")
             out[str(name)] = StageLock(
+                env=env,
                 cmd=[cmd] if isinstance(cmd, str) else [str(c) for c in cmd],
                 deps=[_state(d, False) for d in _items(entry, "deps")],
                 params={str(f): dict(v or {}) for f, v in (entry.get("params") or {}).items()},

@@ -11,6 +11,7 @@ from typing import Any
 
 from blake3 import blake3
 
+from cairn.objects.hashing import is_oid
 from cairn.pipelines.lock import PathState
 
 RUN_VERSION = 1
@@ -41,8 +42,24 @@ class RunCache:
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, k: str, outs: list[PathState]) -> None:
-        self.put_raw(k, json.dumps({"outs": [o.to_dict() for o in outs], "version": RUN_VERSION}).encode())
+    def env_of(self, k: str) -> str | None:
+        """The environment record of the run entry `k` recorded (entries from before have none)."""
+        try:
+            env = json.loads(self.path(k).read_text()).get("env")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+        return env if is_oid(env) else None
+
+    def roots(self, k: str) -> list[tuple[str, str]]:
+        """(kind, oid) of what entry `k` needs: its outputs and its environment record."""
+        env = self.env_of(k)
+        return [(o.kind, o.oid) for o in self.get(k) or []] + ([("file", env)] if env else [])
+
+    def put(self, k: str, outs: list[PathState], env: str | None = None) -> None:
+        doc: dict[str, Any] = {"outs": [o.to_dict() for o in outs], "version": RUN_VERSION}
+        if env:  # the environment the outputs were made in, for the lock entry of a restore
+            doc["env"] = env
+        self.put_raw(k, json.dumps(doc).encode())
 
     def put_raw(self, k: str, data: bytes) -> None:
         path = self.path(k)

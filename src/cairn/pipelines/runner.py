@@ -48,6 +48,13 @@ class Reporter(Protocol):
     def stage_finished(self, name: str, outcome: str, detail: str = "") -> None: ...
 
 
+class EnvHook(Protocol):
+    """Environment records (repo/environment.py): the runner records one per stage run."""
+
+    def record(self) -> str | None: ...  # the object id of the current environment's record
+    def changes(self, oid: str) -> list[str] | None: ...  # what differs from it; None: unreadable
+
+
 class NullReporter:
     def stage_started(self, name: str, why: list[str]) -> None:
         pass
@@ -110,8 +117,12 @@ class _Job:
 
 
 class Runner:
-    def __init__(self, ws: Workspace, graph: Graph, reporter: Reporter | None = None) -> None:
+    def __init__(
+        self, ws: Workspace, graph: Graph, reporter: Reporter | None = None, env: EnvHook | None = None
+    ) -> None:
         self.ws = ws
+        self.env = env
+        self._env_oid: str | None = None  # recorded once per run: the environment does not change meanwhile
         self.root = ws.root
         self.graph = graph
         self.reporter = reporter or NullReporter()
@@ -151,8 +162,20 @@ class Runner:
                     f"create {dep}, fetch it (`cairn pull`), or add a stage whose outs include it",
                 )
         outs = {o.path: path_state(self.ws, o.path) for o in stage.outs}
-        why = reasons(stage, self.locks.get(stage.name), deps, params_now, outs)
+        recorded = self.locks.get(stage.name)
+        why = reasons(stage, recorded, deps, params_now, outs)
+        if stage.env_strict and recorded is not None and self.env is not None:
+            why += self._env_reasons(recorded.env)
         return why, [d for d in deps.values() if d is not None], params_now
+
+    def _env_reasons(self, oid: str | None) -> list[str]:
+        if oid is None:
+            return ["no environment recorded (env: strict)"]
+        assert self.env is not None
+        changed = self.env.changes(oid)
+        if changed is None:
+            return ["its environment record is not readable (env: strict)"]
+        return [f"environment changed: {', '.join(changed)} (env: strict)"] if changed else []
 
     def status(self) -> dict[str, list[str]]:
         """Every stale stage and why (frozen stages are never stale)."""
@@ -364,7 +387,7 @@ class Runner:
             self.reporter.stage_finished(stage.name, "failed", job.error)
             return
         outs = self._commit_outs(stage)
-        self._record(stage, job.deps, job.params, outs)
+        self._record(stage, job.deps, job.params, outs, self._environment())
         result.ran.append(stage.name)
         self.reporter.stage_finished(stage.name, "ran")
 
@@ -385,13 +408,20 @@ class Runner:
                 states.append(PathState(out.path, snap.kind, snap.oid, snap.size, snap.files))
         return states
 
-    def _record(self, stage: Stage, deps: list[PathState], params_now: dict, outs: list[PathState]) -> None:
-        self.locks[stage.name] = StageLock(list(stage.cmd), deps, params_now, outs)
+    def _environment(self) -> str | None:
+        if self._env_oid is None and self.env is not None:
+            self._env_oid = self.env.record()
+        return self._env_oid
+
+    def _record(
+        self, stage: Stage, deps: list[PathState], params_now: dict, outs: list[PathState], env: str | None
+    ) -> None:
+        self.locks[stage.name] = StageLock(list(stage.cmd), deps, params_now, outs, env)
         lock_mod.write(self.root, self.locks, self.graph.order())
         if not stage.always_changed:
             from cairn.pipelines.runcache import key
 
-            self.runcache.put(key(stage.cmd, deps, params_now), outs)
+            self.runcache.put(key(stage.cmd, deps, params_now), outs, env)
 
     def _restore(self, stage: Stage, k: str, deps: list[PathState], params_now: dict) -> bool:
         from cairn.pipelines.runcache import key
@@ -399,12 +429,16 @@ class Runner:
 
         outs = self.runcache.get(k)
         recorded = self.locks.get(stage.name)
+        env = self.runcache.env_of(k) if outs is not None else None  # where the outputs were made
         if outs is None and recorded is not None and key(recorded.cmd, recorded.deps, recorded.params) == k:
+            env = recorded.env
             # the run cairn.lock records has these very inputs: its outputs are as good as a
             # run-cache entry (a fresh clone has no run-cache, but `repro --pull` fetched them)
             outs = recorded.outs
         if outs is None or {o.path for o in outs} != {o.path for o in stage.outs}:
             return False
+        if stage.env_strict and (env is None or env != self._environment()):
+            return False  # outputs made in another environment do not count for this stage
         if not all(self.ws.store.exists(o.oid) for o in outs):
             return False
         versions = [(o.path, Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files)) for o in outs]
@@ -417,7 +451,7 @@ class Runner:
         for o in stage.outs:
             if o.cache:  # `cache: false` outputs (metrics, plots) belong in git, as after a real run
                 ignore_in_git(self.root, o.path)
-        self._record(stage, deps, params_now, outs)
+        self._record(stage, deps, params_now, outs, env)
         return True
 
     def _stop_all(self) -> list[str]:

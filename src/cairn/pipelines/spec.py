@@ -22,6 +22,7 @@ PIPELINE_FILE = "cairn.yaml"
 SPEC_VERSION = 1
 TOP_KEYS = {"version", "stages", "vars", "params", "metrics", "plots"}
 STAGE_KEYS = {"cmd", "deps", "params", "outs", "metrics", "plots", "wdir", "desc", "frozen", "always_changed", "meta"}
+STAGE_KEYS.add("env")  # warn | strict: whether a changed environment makes the stage stale
 GEN_KEYS = {"foreach", "do", "matrix"}
 OUT_FLAGS = {"cache", "persist", "desc", "remote"}
 PLOT_PROPS = {"x", "y", "title", "template", "x_label", "y_label"}
@@ -56,6 +57,7 @@ class Stage:
     desc: str | None = None
     frozen: bool = False
     always_changed: bool = False
+    env_strict: bool = False  # `env: strict`: a changed environment makes the stage stale
     where: str = ""
 
 
@@ -317,6 +319,10 @@ def _stage(name: str, body: Any, context: dict, path: tuple, problems: _Problems
         if not isinstance(value, bool):
             problems.add((*path, flag), f"`{flag}` is true or false")
         setattr(stage, flag, bool(value))
+    env = body.get("env", "warn")
+    if env not in ("warn", "strict"):
+        problems.add((*path, "env"), "`env` is `warn` (the default: a changed environment is reported) or `strict`")
+    stage.env_strict = env == "strict"
     desc = body.get("desc")
     stage.desc = str(desc) if desc is not None else None
     for i, dep in enumerate(_list(body, "deps", problems, path)):

@@ -33,6 +33,7 @@ KNOWN: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "core.lock_wait": ((int, float), 5),
     "cache.dir": (str, "cache"),
     "cache.type": ((list, str), ["reflink", "copy"]),
+    "env.vars": ((list, str), []),  # environment variables whose values each stage run records
 }
 # remote.<name>.<key>
 REMOTE_KEYS: dict[str, type | tuple[type, ...]] = {

@@ -29,7 +29,7 @@ class Experiments:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         git = repo._need_git("exp")
-        self.ctx = executor.ExpContext(repo.root, repo.dot, repo.ws, git)
+        self.ctx = executor.ExpContext(repo.root, repo.dot, repo.ws, git, repo.environment)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, specs: list[str], name: str | None, targets: list[str], jobs: int, reporter=None) -> ExpInfo:
@@ -210,7 +210,7 @@ class Experiments:
         # outputs and data of the experiment come from the cache
         from cairn.pipelines import lock as lock_mod
 
-        roots = [(o.kind, o.oid) for e in lock_mod.read(self.repo.root).values() for o in e.outs]
+        roots = [r for e in lock_mod.read(self.repo.root).values() for r in e.roots()]
         missing = [oid for _, oid in roots if not self.repo.store.exists(oid)]
         if missing and self.repo.remotes.default():
             self.repo.fetch(roots)
@@ -289,7 +289,7 @@ class Experiments:
             try:
                 lock_blob = commit.tree[lock_mod.LOCK_FILE]
                 for entry in lock_mod.parse(lock_blob.data.decode(), lock_mod.LOCK_FILE).values():
-                    roots += [(o.kind, o.oid) for o in entry.outs]
+                    roots += entry.roots()
             except KeyError:
                 pass
             for path, data in git._walk(commit.tree, "", ptr.SUFFIX, None):

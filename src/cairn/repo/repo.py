@@ -274,13 +274,13 @@ class Repo:
         from cairn.pipelines.runner import Runner
 
         with self.lock():
-            return Runner(self.ws, self._need_pipeline(), reporter).run(opts)
+            return Runner(self.ws, self._need_pipeline(), reporter, self.environment).run(opts)
 
     def fetch_pipeline_data(self, remote: str | None = None) -> None:
         """Bring what cairn.lock references (outputs of recorded runs) into the cache."""
         from cairn.pipelines import lock as lock_mod
 
-        roots = [(o.kind, o.oid) for entry in lock_mod.read(self.root).values() for o in entry.outs]
+        roots = [r for entry in lock_mod.read(self.root).values() for r in entry.roots()]
         if roots:
             self.fetch(roots, remote)
 
@@ -294,7 +294,20 @@ class Repo:
         from cairn.pipelines.runner import Runner
 
         graph = self.pipeline_graph()
-        return Runner(self.ws, graph).status() if graph is not None else {}
+        return Runner(self.ws, graph, env=self.environment).status() if graph is not None else {}
+
+    @cached_property
+    def environment(self):
+        """Environment records: capture, store, compare (repo/environment.py)."""
+        from cairn.repo.environment import RepoEnvironment
+
+        return RepoEnvironment(self)
+
+    def environment_changes(self) -> dict[str, list[str]]:
+        """stage -> how the current environment differs from the one its run recorded."""
+        if not self.has_pipeline():
+            return {}
+        return self.environment.stage_changes()
 
     # -- remotes -----------------------------------------------------------------------------
     def transfer_roots(
@@ -351,7 +364,7 @@ class Repo:
                 outs = runs.get(key)
                 if outs is None or not all(self.store.exists(o.oid) for o in outs):
                     continue  # an entry is shared only with the outputs it restores
-                roots += [(o.kind, o.oid) for o in outs]
+                roots += [r for r in runs.roots(key) if self.store.exists(r[1])]
                 if key not in on_remote:
                     r.storage.put_bytes(f"runs/{key}.json", runs.path(key).read_bytes())
                     sent += 1
@@ -378,6 +391,8 @@ class Repo:
                 got += 1
         finally:
             r.close()
+        # outputs only: an entry's environment record may never have reached the remote (the
+        # lock that names it carries it with the data)
         roots = [(o.kind, o.oid) for key in runs.list_keys() for o in (runs.get(key) or [])]
         if roots:
             self.fetch(roots, remote, jobs)

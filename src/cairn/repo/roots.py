@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cairn.errors import CairnError
 from cairn.index import pointer as ptr
+from cairn.objects.tree import FILE
 
 if TYPE_CHECKING:
     from cairn.remotes.records import PushInfo
@@ -37,7 +38,7 @@ def roots_in(path: str, data: bytes, commit: str) -> list[Root]:
             p = ptr.parse(data, where)
             return [(p.kind, p.oid)]
         if path.rpartition("/")[2] == lock_mod.LOCK_FILE:
-            return [(o.kind, o.oid) for e in lock_mod.parse(data.decode(), where).values() for o in e.outs]
+            return [r for e in lock_mod.parse(data.decode(), where).values() for r in e.roots()]
     except (CairnError, UnicodeDecodeError):
         pass
     return []
@@ -45,20 +46,23 @@ def roots_in(path: str, data: bytes, commit: str) -> list[Root]:
 
 def workspace_roots(repo: Repo, targets: Iterable[str] | None = None) -> list[Root]:
     """Pointers (or those of `targets`) and the outputs cairn.lock records (or those among
-    `targets`)."""
+    `targets`), with the environment records of the stages they come from."""
     from cairn.pipelines import lock as lock_mod
 
     targets = list(targets or [])
-    outs = [o for e in lock_mod.read(repo.root).values() for o in e.outs]
+    entries = list(lock_mod.read(repo.root).values())
+    outs = [o for e in entries for o in e.outs]
+    envs = [(FILE, e.env) for e in entries if e.env]  # the environment records of the runs
     if targets:
         wanted = {repo.ws.rel(t) for t in targets}
         picked = [o for o in outs if o.path in wanted]
         rest = [t for t in targets if repo.ws.rel(t) not in {o.path for o in picked}]
         pointers = repo.pointers(rest) if rest else []
         outs = picked
+        envs = [(FILE, e.env) for e in entries if e.env and any(o.path in wanted for o in e.outs)]
     else:
         pointers = repo.pointers()
-    return [(p.kind, p.oid) for p in map(repo.ws.load_pointer, pointers)] + [(o.kind, o.oid) for o in outs]
+    return [(p.kind, p.oid) for p in map(repo.ws.load_pointer, pointers)] + [(o.kind, o.oid) for o in outs] + envs
 
 
 class Origins:

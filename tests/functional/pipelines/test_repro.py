@@ -40,10 +40,10 @@ def test_first_run_records_the_lock_caches_outputs_and_ignores_them(two):
     assert "Running stage 'prepare' (never run)" in proc.stderr
 
     lock = two.lock()
-    assert list(lock) == ["version", "stages"] and lock["version"] == 1
+    assert list(lock) == ["version", "stages"] and lock["version"] == 2
     assert list(lock["stages"]) == ["prepare", "train"]
     prepare, train = lock["stages"]["prepare"], lock["stages"]["train"]
-    assert list(train) == ["cmd", "deps", "params", "outs"]
+    assert list(train) == ["cmd", "deps", "params", "outs", "env"]
     assert prepare["cmd"] == "mkdir -p data/prepared && cp data/raw.txt data/prepared/rows.txt"
     assert train["params"] == {"params.yaml": {"train.lr": 0.1}}
     for entry, rel, kind in [

@@ -13,6 +13,7 @@ from cairn.pipelines.lock import PathState, StageLock
 
 A = "a" * 64
 B = "b" * 64
+C = "c" * 64
 
 
 def _entry(cmd=("train",), lr=0.1) -> StageLock:
@@ -21,6 +22,7 @@ def _entry(cmd=("train",), lr=0.1) -> StageLock:
         deps=[PathState("data", "tree", A, 300, 3)],
         params={"params.yaml": {"train.lr": lr, "a.z": [1, 2]}, "conf.json": {"seed": 1}},
         outs=[PathState("model.bin", "file", B, 12, 1)],
+        env=C,
     )
 
 
@@ -33,7 +35,7 @@ def test_round_trip(tmp_path):
 def test_file_layout_and_key_order(tmp_path):
     lock.write(tmp_path, {"train": _entry()}, ["train"])
     assert (tmp_path / "cairn.lock").read_text() == (
-        "version: 1\n"
+        "version: 2\n"
         "stages:\n"
         "  train:\n"
         "    cmd: train\n"
@@ -57,6 +59,7 @@ def test_file_layout_and_key_order(tmp_path):
         f"      oid: {B}\n"
         "      size: 12\n"
         "      files: 1\n"
+        f"    env: {C}\n"
     )
 
 
@@ -94,6 +97,21 @@ def test_no_lock_file_is_an_empty_lock(tmp_path):
     assert lock.parse("", "cairn.lock") == {}
 
 
+def test_a_version_1_lock_reads_and_the_next_write_upgrades_it(tmp_path):
+    """Locks written before environment records (version 1) read as entries without one."""
+    old = (
+        f"version: 1\nstages:\n  train:\n    cmd: train\n    outs:\n    - {{path: m, kind: file, oid: {B}, size: 1}}\n"
+    )
+    (tmp_path / "cairn.lock").write_text(old)
+    stages = lock.read(tmp_path)
+    assert stages["train"].env is None and stages["train"].roots() == [("file", B)]
+    stages["train"].env = C
+    lock.write(tmp_path, stages, ["train"])
+    text = (tmp_path / "cairn.lock").read_text()
+    assert text.startswith("version: 2\n") and f"env: {C}" in text
+    assert lock.read(tmp_path)["train"].roots() == [("file", B), ("file", C)]
+
+
 def test_lookups():
     entry = _entry()
     assert entry.dep("data") == PathState("data", "tree", A, 300, 3) and entry.dep("nope") is None
@@ -103,16 +121,17 @@ def test_lookups():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("stages: {}\n", "cairn.lock has format version None; this cairn reads 1"),
-        ("version: 2\n", "cairn.lock has format version 2; this cairn reads 1"),
-        ("version: '1'\n", "cairn.lock has format version '1'; this cairn reads 1"),
-        ("version: true\n", "cairn.lock has format version True; this cairn reads 1"),
+        ("stages: {}\n", "cairn.lock has format version None; this cairn reads 1 to 2"),
+        ("version: 3\n", "cairn.lock has format version 3; this cairn reads 1 to 2"),
+        ("version: '1'\n", "cairn.lock has format version '1'; this cairn reads 1 to 2"),
+        ("version: true\n", "cairn.lock has format version True; this cairn reads 1 to 2"),
         ("- 1\n", "cairn.lock is not a mapping"),
         ("version: 1\nstages: {s: {deps: []}}\n", "cairn.lock is damaged ('cmd')"),
         ("version: 1\nstages: {s: {cmd: x, outs: [{path: o, kind: file, oid: zz, size: 1}]}}\n", "invalid oid for o"),
         ("version: 1\nstages: {s: {cmd: x, outs: [{path: o}]}}\n", "cairn.lock is damaged ('oid')"),
         (f"version: 1\nstages: {{s: {{cmd: x, outs: [{{path: o, kind: f, oid: {A}, size: big}}]}}}}\n", "damaged"),
         ("version: 1\nstages: [a]\n", "cairn.lock is damaged"),
+        ("version: 2\nstages: {s: {cmd: x, env: nope}}\n", "invalid environment record id for stage 's'"),
         ("version: 1\n  bad: [\n", "cairn.lock:2:6 is not valid YAML"),
     ],
 )

@@ -17,12 +17,13 @@ B = "b" * 64
 C = "c" * 64
 
 
-def _entry(lr: float = 0.1, out: str = B, cmd: str = "python train.py") -> StageLock:
+def _entry(lr: float = 0.1, out: str = B, cmd: str = "python train.py", env: str | None = None) -> StageLock:
     return StageLock(
         [cmd],
         deps=[PathState("data", "tree", A, 300, 3)],
         params={"params.yaml": {"train.lr": lr}},
         outs=[PathState("model.bin", "file", out, 12, 1)],
+        env=env,
     )
 
 
@@ -119,7 +120,7 @@ def test_empty_sides_and_base_are_locks_without_stages():
     assert _merge("", "", one) == (one, [])
     assert _merge(None, one, "") == (one, [])
     assert _merge(one, "", "") == (_text(), [])
-    assert _text() == "version: 1\nstages: {}\n"
+    assert _text() == "version: 2\nstages: {}\n"
 
 
 def test_the_output_is_what_repro_writes_for_the_same_entries(tmp_path):
@@ -150,14 +151,29 @@ def test_malformed_yaml_on_any_side_is_refused_naming_the_side(side):
 
 @pytest.mark.parametrize("side", ["base", "ours", "theirs"])
 def test_an_unknown_version_on_any_side_is_refused(side):
-    texts = {"base": BASE, "ours": BASE, "theirs": BASE, side: BASE.replace("version: 1", "version: 2")}
+    texts = {"base": BASE, "ours": BASE, "theirs": BASE, side: BASE.replace("version: 2", "version: 3")}
     with pytest.raises(PipelineError) as e:
         merge_locks(texts["base"], texts["ours"], texts["theirs"], "cairn.lock")
     assert e.value.message == (
         f"cannot merge cairn.lock: its {side} version is unreadable: "
-        "cairn.lock has format version 2; this cairn reads 1"
+        "cairn.lock has format version 3; this cairn reads 1 to 2"
     )
     assert e.value.hint == "upgrade cairn"
+
+
+def test_environment_records_merge_with_their_entry():
+    """A version 1 base; one side reran train (its entry now names an environment record), the
+    other reran evaluate in another environment: both taken, the merged lock is version 2."""
+    v1 = BASE.replace("version: 2", "version: 1")
+    ours = _text(prepare=_entry(0.1), train=_entry(0.2, env=C), evaluate=_entry(0.3))
+    theirs = _text(prepare=_entry(0.1), train=_entry(0.2), evaluate=_entry(0.3, env=A))
+    text, dropped = _merge(v1, ours, theirs)
+    assert dropped == []
+    assert text == _text(prepare=_entry(0.1), train=_entry(0.2, env=C), evaluate=_entry(0.3, env=A))
+    assert text.startswith("version: 2\n")
+    # the same stage rerun on both sides in different environments: neither side is the merge's
+    _, dropped = _merge(BASE, _text(train=_entry(0.2, env=C)), _text(train=_entry(0.2, env=A)))
+    assert dropped == ["train"]
 
 
 def test_a_damaged_entry_is_refused():

@@ -1,0 +1,109 @@
+"""Capturing the current environment. Listing the installed distributions costs ~50 ms and
+nvidia-smi up to its timeout, so the machine part of the record is kept in a small cache file
+keyed by what would change it (the interpreter, sys.path and the mtimes of its folders, which
+an install or uninstall touches, the nvidia-smi found on PATH, and the boot): a stage run then
+pays a few stats and one small file read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cairn.environment import gpus as gpus_mod
+from cairn.environment.packages import packages
+from cairn.environment.record import VERSION
+
+CACHE_VERSION = 1
+
+
+def capture(
+    var_names: Iterable[str] = (),
+    cache_file: Path | None = None,
+    gpu_timeout: float = gpus_mod.TIMEOUT_S,
+) -> dict[str, Any]:
+    """The record of the current environment (see docs/formats.md), with the values of the
+    environment variables `var_names` (None for one that is not set)."""
+    record = dict(_machine(cache_file, gpu_timeout))
+    record["vars"] = {name: os.environ.get(name) for name in sorted(set(var_names))}
+    return record
+
+
+def _machine(cache_file: Path | None, gpu_timeout: float) -> dict[str, Any]:
+    key = _cache_key()
+    if cache_file is not None:
+        try:
+            cached = json.loads(cache_file.read_text())
+            if cached.get("version") == CACHE_VERSION and cached.get("key") == key:
+                return cached["record"]
+        except (OSError, ValueError, AttributeError, KeyError):
+            pass  # missing or damaged: it is only a cache
+    record = machine(gpu_timeout)
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"version": CACHE_VERSION, "key": key, "record": record}))
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # a read-only state folder costs speed, not correctness
+    return record
+
+
+def machine(gpu_timeout: float = gpus_mod.TIMEOUT_S) -> dict[str, Any]:
+    """Everything but the environment variables, measured now."""
+    gpu, notes = gpus_mod.gpus(gpu_timeout)
+    uname = platform.uname()
+    dists = sorted(packages(), key=str.lower)
+    return {
+        "version": VERSION,
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+        },
+        "os": {"system": uname.system, "release": uname.release, "platform": platform.platform()},
+        "machine": uname.machine,
+        "cpu": {"model": _cpu_model(), "count": os.cpu_count()},
+        "gpu": gpu,
+        "packages": dists,
+        "fingerprint": hashlib.sha256("\n".join(dists).encode()).hexdigest()[:16],
+        "notes": notes,
+    }
+
+
+def _cache_key() -> str:
+    parts: list[Any] = [sys.executable, sys.version, sys.path]
+    for entry in sys.path:
+        try:
+            parts.append(os.stat(entry or ".").st_mtime_ns)
+        except OSError:
+            parts.append(None)
+    smi = shutil.which("nvidia-smi")
+    parts.append(smi)
+    if smi:
+        try:
+            parts.append(os.stat(smi).st_mtime_ns)
+        except OSError:
+            pass
+    try:  # a driver upgrade takes a reboot
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    except OSError:
+        pass
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
