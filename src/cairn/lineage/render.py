@@ -40,13 +40,17 @@ def to_text(doc: dict[str, Any]) -> str:
         n = nodes[path]
         oid = (n["git_blob"] or n["oid"] or "?")[:12]
         inside = f", in {n['within']}" if n.get("within") else ""
-        lines.append(f"{pad}{lead}{path}  [{_TRACKED[n['tracked']]}{inside}, {n['kind']}, {_size(n['size'])}, {oid}]")
+        how = "git folder" if n["tracked"] == "git" and n["kind"] == "tree" else _TRACKED[n["tracked"]]
+        lines.append(f"{pad}{lead}{path}  [{how}{inside}, {n['kind']}, {_size(n['size'])}, {oid}]")
         sub = pad + rest
         lines.append(f"{sub}  version from {_when(n['introduced'])}")
         if n.get("note"):
             lines.append(f"{sub}  note: {n['note']}")
         if n["stage"] and n["tracked"] == "stage_output":
             stage(n["stage"], sub + "  ")
+        for other in n.get("fed_by", []):
+            lines.append(f"{sub}  holds outputs of stage {other}:")
+            stage(other, sub + "    ")
 
     def stage(name: str, pad: str) -> None:
         if name in shown:

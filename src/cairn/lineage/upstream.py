@@ -11,7 +11,7 @@ from typing import Any
 
 from cairn.errors import UserInputError
 from cairn.lineage.history import commit_info, first_seen
-from cairn.lineage.view import GIT, STAGE_OUTPUT, UNTRACKED, Shared, View, Where
+from cairn.lineage.view import GIT, STAGE_OUTPUT, TREE, UNTRACKED, Shared, View, Where
 
 LINEAGE_VERSION = 1
 
@@ -156,13 +156,19 @@ class _Builder:
             where = self.view.locate(dep.path)
             self._node(where, dep.oid, dep.kind, dep.size, dep.path)
             self.edges.append({"from": dep.path, "to": f"stage:{name}"})
-            if where is not None and where.tracked == GIT:
+            if where is not None and where.tracked == GIT and where.kind != TREE:
                 record["code"].append({"path": dep.path, "git_blob": where.oid})
             if where is not None and where.tracked == STAGE_OUTPUT and where.stage != name:
                 self._stage(where.stage)
-            for below in self.view.producers_below(dep.path):
-                if below != name:
-                    self._stage(below)
+            # a dep on a folder that other stages write into: those stages feed it too
+            below = [b for b in self.view.producers_below(dep.path) if b != name]
+            if below:
+                self.nodes[dep.path]["fed_by"] = below
+            for other in below:
+                self._stage(other)
+                for out in self.view.lock[other].outs:
+                    if out.path.startswith(dep.path.rstrip("/") + "/"):
+                        self.edges.append({"from": out.path, "to": dep.path})
         if record["code"]:
             record["code_commit"] = self.ctx.commit
 
