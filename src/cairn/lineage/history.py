@@ -25,22 +25,32 @@ def commit_info(commit) -> dict[str, Any]:
     }
 
 
-def first_seen(shared: Shared, start: str, value: Callable[[View], Any]) -> tuple[str, str | None]:
+def first_seen(
+    shared: Shared, start: str, value: Callable[[View], Any], key: Callable[[View], Any] | None = None
+) -> tuple[str, str | None]:
     """(commit, gap): the oldest first-parent ancestor of `start` (itself included) from which
     on `value` stays what it is at `start`. `gap` names the commit where the walk had to stop
-    because the value could not be read (a tree missing from the cache)."""
+    because the value could not be read (a tree missing from the cache).
+
+    `key` is a cheap stand-in (raw text, blob ids): the same key on two neighbouring commits
+    means the same value, so `value` (which may parse a lock) only runs where the key changes
+    or is None (unknown)."""
     want = value(shared.view(start))
+    last = key(shared.view(start)) if key is not None else None
     found = start
     commit = shared.git.repo[start]
     for _ in range(MAX_WALK):
         if not commit.parent_ids:
             break
         parent = str(commit.parent_ids[0])
-        try:
-            got = value(shared.view(parent))
-        except LookupError:
-            return found, parent
-        if got != want:
-            break
-        found, commit = parent, shared.git.repo[parent]
+        view = shared.view(parent)
+        k = key(view) if key is not None else None
+        if k is None or k != last:
+            try:
+                got = value(view)
+            except LookupError:
+                return found, parent
+            if got != want:
+                break
+        found, commit, last = parent, shared.git.repo[parent], k
     return found, None

@@ -121,7 +121,17 @@ class _Builder:
                 raise LookupError(w.gap)
             return None if w is None else (w.tracked, w.oid)
 
-        commit, gap = first_seen(self.shared, self.ctx.commit, value)
+        if where.tracked == STAGE_OUTPUT:
+            stage = where.stage
+
+            def key(v: View) -> Any:  # the same entry text of its stage: the same out
+                return v.entry_key(stage)
+        else:
+
+            def key(v: View) -> Any:
+                return v.source_key(path)
+
+        commit, gap = first_seen(self.shared, self.ctx.commit, value, key)
         if gap is not None:
             self._gap(path, None, f"history before commit {commit[:7]} not compared: commit {gap[:7]} lacks its trees")
         return commit_info(self.shared.git.repo[commit])
@@ -175,7 +185,12 @@ class _Builder:
     def _ran(self, name: str) -> dict[str, Any]:
         """Who ran the stage and when: the commit its lock entry came in with, or the experiment
         when that entry is the experiment's own."""
-        commit, _ = first_seen(self.shared, self.ctx.commit, lambda v: (v.lock.get(name) or _NONE).to_dict())
+        commit, _ = first_seen(
+            self.shared,
+            self.ctx.commit,
+            lambda v: (v.lock.get(name) or _NONE).to_dict(),
+            lambda v: v.entry_key(name),
+        )
         info = commit_info(self.shared.git.repo[commit])
         exp = self.ctx.experiment
         if exp is not None and commit == self.ctx.commit:

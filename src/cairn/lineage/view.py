@@ -126,6 +126,33 @@ class View:
                     self.lock_error, self._lock = e, {}
         return self._lock
 
+    # -- cheap keys from the lock's text (history.first_seen): equal keys, equal answers ------
+    def _text_parts(self) -> tuple[dict[str, str], str] | None:
+        """(stage name -> its entry's text, the text of every `outs:` list) of this lock, from
+        its text alone; None when the layout is not the one cairn writes."""
+        blob = self.git_obj(lock_mod.LOCK_FILE)
+        if blob is None or blob.type_str != "blob":
+            return {}, ""
+        return self.shared.memo("text-parts", str(blob.id), lambda: text_parts(blob.data.decode("utf-8", "replace")))
+
+    def entry_key(self, stage: str) -> str | None:
+        """The raw text of `stage`'s lock entry ("" when it has none); None when unknown."""
+        parts = self._text_parts()
+        return None if parts is None else parts[0].get(stage, "")
+
+    def source_key(self, path: str) -> tuple | None:
+        """What decides how a path no lock out holds is tracked: the blobs of the pointer files
+        that could name it and its git object. None when some `outs:` list mentions the path
+        or a folder above it (the lock may hold it: only a parse can tell)."""
+        parts = self._text_parts()
+        if parts is None:
+            return None
+        prefixes = _prefixes(path)
+        if any(p in parts[1] for p in prefixes):
+            return None
+        pointers = tuple(_oid(self.git_obj(p + ptr.SUFFIX)) for p in prefixes)
+        return pointers, _oid(self.git_obj(path))
+
     def checked_lock(self) -> dict[str, StageLock]:
         """The lock, or its PipelineError when it is damaged (for the commit asked about)."""
         lock = self.lock
@@ -223,3 +250,29 @@ def split_stages(text: str) -> tuple[str, list[str]] | None:
 _STAGES = re.compile(r"^stages:\n", re.M)
 _OTHER_LINE = re.compile(r"^(?!  )|^  [-#]", re.M)
 _ENTRY = re.compile(r"^(?=  \S)", re.M)
+
+
+_ENTRY_NAME = re.compile(r"  ([A-Za-z0-9_][A-Za-z0-9_.@-]*):\n")
+_OUTS = re.compile(r"^    outs:\n(?:(?:    -|      ).*\n)*", re.M)
+
+
+def text_parts(text: str) -> tuple[dict[str, str], str] | None:
+    split = split_stages(text)
+    if split is None:
+        return None
+    entries: dict[str, str] = {}
+    for block in split[1]:
+        m = _ENTRY_NAME.match(block)
+        if m is None or m.group(1) in entries:
+            return None  # a quoted or repeated name: leave it to the parser
+        entries[m.group(1)] = block
+    return entries, "".join(m.group() for m in _OUTS.finditer(text))
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def _oid(obj) -> str | None:
+    return None if obj is None else str(obj.id)

@@ -65,3 +65,13 @@ def test_shared_entries_are_parsed_once_and_errors_name_the_file():
     broken = "version: 1\nstages:\n  s0:\n    deps: []\n"
     with pytest.raises(PipelineError, match=r"cairn.lock is damaged \('cmd'\)"):
         shared.parse_lock(broken, "cairn.lock")
+
+
+def test_text_parts_give_each_entry_and_the_outs_lists():
+    from cairn.lineage.view import text_parts
+
+    entries, outs = text_parts(_lock_text(2))
+    assert list(entries) == ["s0", "s1"] and entries["s1"].startswith("  s1:\n    cmd: python s1.py\n")
+    assert "out 0" in outs and "out 1" in outs and "in0" not in outs  # deps are not outs
+    assert text_parts("version: 1\nstages:\n  'odd name':\n    cmd: a\n") is None  # quoted: parse instead
+    assert text_parts("version: 1\nstages: {}\n") is None
