@@ -107,6 +107,8 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
         results = repo.status(targets)
         has_pipeline = not targets and repo.has_pipeline()
         stages = repo.pipeline_status() if has_pipeline else {}
+        # stale stages rerun and record the environment anew: only the others are worth a warning
+        env = {k: v for k, v in repo.environment_changes().items() if k not in stages} if has_pipeline else {}
         remote = repo.remote_status(remote_name) if (with_remote or remote_name) else None
         conflicts = repo.merge_conflicts()
     if remote is not None:
@@ -116,12 +118,19 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
         return 1 if changed else 0
     if as_json:
         emit_json(
-            {"changed": changed, "paths": [r.to_dict() for r in results], "stages": stages, "conflicts": conflicts}
+            {
+                "changed": changed,
+                "paths": [r.to_dict() for r in results],
+                "stages": stages,
+                "environment": env,
+                "conflicts": conflicts,
+            }
         )
         return 0
     _merge_conflicts(conflicts)
     for name, why in stages.items():
         say(f"stage {name}: stale ({'; '.join(why)})")
+    environment_warnings(env)
     if not results:
         if stages:
             say("No tracked data outside pipelines.")
@@ -148,6 +157,16 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
     elif any(r.changed for r in results):
         say("\n`cairn add` records changes; `cairn checkout` discards them.")
     return 0
+
+
+def environment_warnings(changes: dict[str, list[str]]) -> None:
+    """On stderr: each stage whose recorded environment differs from this one, and how."""
+    limit = None if verbosity() > 0 else 5
+    for name, what in changes.items():
+        shown = ", ".join(what[:limit]) + (f", and {len(what) - limit} more" if limit and len(what) > limit else "")
+        say(f"warning: stage {name} ran in another environment: {shown}", err=True)
+    if changes:
+        say("  (not stale: `env: strict` on a stage in cairn.yaml makes it so; `cairn env diff` shows all)", err=True)
 
 
 def _merge_conflicts(conflicts: list[dict]) -> None:

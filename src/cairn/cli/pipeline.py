@@ -6,7 +6,7 @@ import threading
 
 import click
 
-from cairn.cli.data import json_option, opened
+from cairn.cli.data import environment_warnings, json_option, opened
 from cairn.cli.output import emit_json, say, verbosity
 
 
@@ -60,9 +60,12 @@ def repro(stages, force, downstream, single, dry, keep_going, jobs, pull, no_run
             if as_json:  # what ran and each failed stage's exit code, for scripts; the error follows
                 emit_json(e.result.to_dict())
             raise
+        # after the run: a stage that ran has just recorded this very environment
+        env = repo.environment_changes()
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "environment": env})
         return
+    environment_warnings(env)
     if dry:
         for name, why in result.would_run.items():
             say(f"would run {name}: {'; '.join(why)}")

@@ -77,3 +77,51 @@ def test_env_takes_warn_or_strict(pipe):
     pipe.yaml(STRICT.replace("env: strict", "env: always"))
     proc = pipe.repro(expect=2)
     assert "`env` is `warn` (the default: a changed environment is reported) or `strict`" in proc.stderr
+
+
+def _seeded(pipe, seed: str):
+    pipe.cairn("config", "env.vars", "CAIRN_TEST_SEED")
+    pipe.file("data.csv", "x\n1\n")
+    pipe.yaml(TRAIN)
+    pipe.repro(env={"CAIRN_TEST_SEED": seed})
+
+
+def test_status_and_repro_warn_naming_what_differs_without_making_it_stale(pipe):
+    _seeded(pipe, "1")
+    same = pipe.project.cairn("status", env={"CAIRN_TEST_SEED": "1"})
+    assert "warning" not in same.stderr
+    proc = pipe.project.cairn("status", env={"CAIRN_TEST_SEED": "2"})
+    assert "warning: stage train ran in another environment: $CAIRN_TEST_SEED 1 -> 2" in proc.stderr
+    assert "Pipeline is up to date." in proc.stdout
+    doc = json.loads(pipe.project.cairn("status", "--json", env={"CAIRN_TEST_SEED": "2"}).stdout)
+    assert doc["stages"] == {} and doc["environment"] == {"train": ["$CAIRN_TEST_SEED 1 -> 2"]}
+    proc = pipe.repro(env={"CAIRN_TEST_SEED": "2"})
+    assert pipe.ran(proc) == [] and "Everything is up to date." in proc.stdout
+    assert "warning: stage train ran in another environment: $CAIRN_TEST_SEED 1 -> 2" in proc.stderr
+    doc = json.loads(pipe.repro("--json", env={"CAIRN_TEST_SEED": "2"}).stdout)
+    assert doc["environment"] == {"train": ["$CAIRN_TEST_SEED 1 -> 2"]}
+    # a run records the environment anew: nothing left to warn about
+    proc = pipe.repro("-f", env={"CAIRN_TEST_SEED": "2"})
+    assert pipe.ran(proc) == ["train"] and "warning" not in proc.stderr
+
+
+def test_a_record_missing_from_the_cache_is_named(pipe):
+    _seeded(pipe, "1")
+    oid = pipe.lock()["stages"]["train"]["env"]
+    _object(pipe.root, oid).chmod(0o644)
+    _object(pipe.root, oid).unlink()
+    doc = json.loads(pipe.project.cairn("status", "--json", env={"CAIRN_TEST_SEED": "1"}).stdout)
+    assert doc["environment"] == {"train": [f"its environment record {oid[:12]} is not in the cache (`cairn pull`)"]}
+
+
+def test_a_lock_from_before_environment_records_still_reads_and_the_next_run_upgrades_it(pipe):
+    _seeded(pipe, "1")
+    lock = pipe.read("cairn.lock")
+    oid = pipe.lock()["stages"]["train"]["env"]
+    old = lock.replace("version: 2", "version: 1").replace(f"    env: {oid}\n", "")
+    (pipe.root / "cairn.lock").write_text(old)
+    proc = pipe.project.cairn("status", env={"CAIRN_TEST_SEED": "2"})
+    assert "Pipeline is up to date." in proc.stdout and "warning" not in proc.stderr
+    assert pipe.ran(pipe.repro()) == [] and pipe.read("cairn.lock") == old  # nothing ran: not rewritten
+    pipe.repro("-f", env={"CAIRN_TEST_SEED": "1"})
+    assert pipe.read("cairn.lock") == lock
