@@ -108,6 +108,7 @@ class _Builder:
             self._gap(path, where.within_oid, where.gap)
         elif where.oid is not None and oid is not None and where.oid != oid and where.tracked != GIT:
             node["note"] = f"consumed version {oid[:12]}; the lock now records {where.oid[:12]} (the stage is stale)"
+            return node  # "introduced" would date the lock's version, not the one consumed
         node["introduced"] = self._introduced(path, where)
         return node
 

@@ -39,5 +39,6 @@ def test_a_stale_consumer(tmp_path, _templates, run_cairn, git):
     written = lock["stages"]["make"]["outs"][0]["oid"]
     assert consumed != written
     assert a["oid"] == consumed
+    assert a["introduced"] is None  # the commit that brought the consumed version is not dated
     assert a["note"] == f"consumed version {consumed[:12]}; the lock now records {written[:12]} (the stage is stale)"
     assert f"note: consumed version {consumed[:12]}" in run_cairn("lineage", "b.txt", cwd=root).stdout
