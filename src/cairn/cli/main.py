@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dag": ("cairn.cli.pipeline:dag", "Show the pipeline graph (text, mermaid, dot, json)."),
     "lineage": ("cairn.cli.lineage:lineage", "Show where an output came from: stages, data, params, code, commits."),
     "stage": ("cairn.cli.pipeline:stage", "Add or list pipeline stages in cairn.yaml."),
+    "env": ("cairn.cli.env:env", "Show, compare and export the environments stages ran in."),
     "exp": ("cairn.cli.exp:exp", "Run, compare, apply and share experiments."),
     "queue": ("cairn.cli.exp:queue", "Run queued experiments in the background."),
     "params": ("cairn.cli.metrics:params", "Compare params between revisions (params diff)."),
