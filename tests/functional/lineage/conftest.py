@@ -1,4 +1,4 @@
-"""Fixtures of the lineage suite: one real history, built once per module through the real
+"""Fixtures of the lineage suite: one real history, built once for the package through the real
 `cairn` and `git` commands and only read by the tests (a test that changes it works on a copy).
 
     c1 (main, Alice)  data/raw added (pointer), pipeline prepare -> train run and committed
@@ -67,7 +67,7 @@ class History:
         return json.loads(self.cairn("lineage", *args, "--json").stdout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def history(tmp_path_factory, _templates, run_cairn, git) -> History:
     root = tmp_path_factory.mktemp("lineage") / "proj"
     shutil.copytree(_templates[1], root, symlinks=True)
