@@ -53,10 +53,13 @@ class RepoEnvironment:
         from cairn.pipelines import lock as lock_mod
 
         out: dict[str, list[str]] = {}
+        known: dict[str, list[str] | None] = {}  # stages mostly share one record: compare it once
         for name, entry in lock_mod.read(self.repo.root).items():
             if not entry.env:
                 continue
-            changed = self.changes(entry.env)
+            if entry.env not in known:
+                known[entry.env] = self.changes(entry.env)
+            changed = known[entry.env]
             if changed is None:
                 where = "not readable" if self.repo.store.exists(entry.env) else "not in the cache (`cairn pull`)"
                 out[name] = [f"its environment record {entry.env[:12]} is {where}"]
