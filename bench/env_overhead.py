@@ -3,7 +3,7 @@
 Runs a pipeline of STAGES one-command stages in a temp git + cairn repository with `repro
 --force`, in this process, alternately with the environment hook and without it, and prints the
 median of each and the difference per stage; then the cost of a capture with and without the
-cache file (.cairn/state/environment.json). Usage: python bench/env_overhead.py [STAGES] [RUNS]"""
+per-user cache file. Usage: python bench/env_overhead.py [STAGES] [RUNS]"""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def main(stages: int = 10, runs: int = 15) -> None:
         w, wo = statistics.median(times["with"]), statistics.median(times["without"])
         print(f"repro -f of {stages} stages, median of {runs}: with {w * 1000:.1f} ms, without {wo * 1000:.1f} ms")
         print(f"  difference per stage run: {(w - wo) / stages * 1000:.2f} ms")
-        cache = root / ".cairn" / "state" / "environment.json"
+        cache = root / "env-cache"
         t = time.perf_counter()
         capture([], None)
         print(f"capture without the cache file: {(time.perf_counter() - t) * 1000:.1f} ms")

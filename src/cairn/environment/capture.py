@@ -1,8 +1,9 @@
 """Capturing the current environment. Listing the installed distributions costs ~50 ms and
 nvidia-smi up to its timeout, so the machine part of the record is kept in a small cache file
-keyed by what would change it (the interpreter, sys.path and the mtimes of its folders, which
+named by what would change it (the interpreter, sys.path and the mtimes of its folders, which
 an install or uninstall touches, the nvidia-smi found on PATH, and the boot): a stage run then
-pays a few stats and one small file read."""
+pays a few stats and one small file read. The environment belongs to the interpreter, not to a
+repository, so the cache is per user: a fresh clone's first run pays nothing either."""
 
 from __future__ import annotations
 
@@ -21,22 +22,36 @@ from cairn.environment.packages import packages
 from cairn.environment.record import VERSION
 
 CACHE_VERSION = 1
+_KEEP = 8  # cache files kept (one per interpreter and state of its site-packages)
+
+
+def user_cache_dir() -> Path | None:
+    """Where the per-user cache lives ($XDG_CACHE_HOME or ~/.cache, then cairn/environment)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home folder to find
+            return None
+    return Path(base) / "cairn" / "environment"
 
 
 def capture(
     var_names: Iterable[str] = (),
-    cache_file: Path | None = None,
+    cache_dir: Path | None = None,
     gpu_timeout: float = gpus_mod.TIMEOUT_S,
 ) -> dict[str, Any]:
     """The record of the current environment (see docs/formats.md), with the values of the
-    environment variables `var_names` (None for one that is not set)."""
-    record = dict(_machine(cache_file, gpu_timeout))
+    environment variables `var_names` (None for one that is not set). The machine part is read
+    from, or written to, a cache file in `cache_dir` when given."""
+    record = dict(_machine(cache_dir, gpu_timeout))
     record["vars"] = {name: os.environ.get(name) for name in sorted(set(var_names))}
     return record
 
 
-def _machine(cache_file: Path | None, gpu_timeout: float) -> dict[str, Any]:
+def _machine(cache_dir: Path | None, gpu_timeout: float) -> dict[str, Any]:
     key = _cache_key()
+    cache_file = cache_dir / f"{key[:32]}.json" if cache_dir is not None else None
     if cache_file is not None:
         try:
             cached = json.loads(cache_file.read_text())
@@ -51,9 +66,17 @@ def _machine(cache_file: Path | None, gpu_timeout: float) -> dict[str, Any]:
             tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"version": CACHE_VERSION, "key": key, "record": record}))
             os.replace(tmp, cache_file)
+            _prune(cache_file.parent)
         except OSError:
-            pass  # a read-only state folder costs speed, not correctness
+            pass  # an unwritable cache folder costs speed, not correctness
     return record
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest few: each install or upgrade makes a new key."""
+    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in files[_KEEP:]:
+        old.unlink(missing_ok=True)
 
 
 def machine(gpu_timeout: float = gpus_mod.TIMEOUT_S) -> dict[str, Any]:

@@ -7,14 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cairn.environment import compare
-from cairn.environment.capture import capture
+from cairn.environment.capture import capture, user_cache_dir
 from cairn.environment.record import decode, encode
 from cairn.errors import DataError
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
-
-CACHE_FILE = "environment.json"  # under .cairn/state: the machine part, see environment/capture.py
 
 
 class RepoEnvironment:
@@ -29,7 +27,9 @@ class RepoEnvironment:
             names = self.repo.config.get("env.vars") or []
             if isinstance(names, str):  # written by hand as "SEED, CUDA_VISIBLE_DEVICES"
                 names = [n.strip() for n in names.split(",") if n.strip()]
-            self._current = capture(names, self.repo.dot / "state" / CACHE_FILE)
+            # the machine part is cached per user (environment/capture.py), else in this repository
+            cache = user_cache_dir() or self.repo.dot / "state" / "environment"
+            self._current = capture(names, cache)
         return self._current
 
     def record(self) -> str | None:

@@ -104,7 +104,7 @@ def test_the_machine_part_is_cached_until_an_install_touches_sys_path(tmp_path, 
     measured = []
     real = capture_mod.machine
     monkeypatch.setattr(capture_mod, "machine", lambda t: measured.append(1) or real(t))
-    cache = tmp_path / "state" / "environment.json"
+    cache = tmp_path / "cache"
     first = capture(["HOME"], cache)
     second = capture(["HOME"], cache)
     assert len(measured) == 1 and first == second
@@ -112,9 +112,21 @@ def test_the_machine_part_is_cached_until_an_install_touches_sys_path(tmp_path, 
     os.utime(site, ns=(1, 1))  # a different mtime, whatever the file system's resolution
     capture(["HOME"], cache)
     assert len(measured) == 2
-    cache.write_text("{damaged")
+    for file in cache.glob("*.json"):
+        file.write_text("{damaged")
     assert capture(["HOME"], cache) == first
     assert len(measured) == 3
+
+
+def test_the_cache_keeps_the_newest_few_files(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for i in range(12):
+        (cache / f"{i:032x}.json").write_text("{}")
+        os.utime(cache / f"{i:032x}.json", ns=(i * 10**9, i * 10**9))
+    capture([], cache)
+    kept = sorted(p.name for p in cache.glob("*.json"))
+    assert len(kept) == 8 and f"{11:032x}.json" in kept and f"{0:032x}.json" not in kept
 
 
 def test_undecodable_and_unknown_version_records_are_refused():
