@@ -123,3 +123,13 @@ def test_a_record_not_in_the_cache_and_a_lock_without_records(exp_repo, assert_e
         "workspace records no environment (no stage of its cairn.lock has a record)",
         "run the pipeline with this cairn (`cairn repro`) to record one",
     )
+
+
+def test_a_queued_experiment_records_its_environment(exp_repo, tmp_path):
+    new = {"PYTHONPATH": fake_distribution(tmp_path / "new", PKG, "3.0.0")}
+    exp_repo.exp("run", "--queue", "-n", "queued", "-S", "train.lr=0.3")
+    exp_repo.exp("run", "--run-all", env=new)
+    shown = _json(exp_repo, "env", "show", "queued")
+    assert shown["kind"] == "experiment" and shown["missing"] == []
+    train = shown["records"][shown["stages"]["train"]]
+    assert f"{PKG}==3.0.0" in train["packages"]
