@@ -135,6 +135,17 @@ def main(argv: list[str] | None = None) -> None:
         err = disk_full(e.filename or "a file", e)
         show_error(err)
         sys.exit(err.exit_code)
+    except MemoryError:
+        # valid input can still be bigger than this machine; say so instead of a traceback
+        from cairn.cli.output import show_error
+
+        err = CairnError(
+            "cairn ran out of memory",
+            "close other programs, or work on less at once (fewer targets, a lower -j); a remote whose "
+            "objects are larger than this machine can hold in memory cannot be fetched here",
+        )
+        show_error(err)
+        sys.exit(err.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted: nothing half-written was kept; run the command again to finish", err=True)
         sys.exit(130)
