@@ -62,6 +62,32 @@ def test_status_clean(repo, tracked):
     ]
 
 
+def test_a_new_version_with_the_old_size_and_mtime_is_noticed(repo, tracked):
+    """Tools that restore modification times (tar, unzip, rsync -t, cp -p) can give a changed
+    file its old size and mtime, on the same inode: the stat cache also compares ctime (as git
+    does), which no tool can set, so the change is seen and `add` records the new bytes."""
+    import os
+
+    path = repo.root / "data" / "s1" / "f00001.bin"
+    before = path.stat()
+    assert repo.json("status")["changed"] is False  # the stat cache holds the file
+    new = bytes(b ^ 0xFF for b in path.read_bytes())
+    with open(path, "r+b") as f:  # in place: the inode stays
+        f.write(new)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+
+    out = repo.json("status")
+    assert out["changed"] is True
+    repo.cairn("add", "data")
+    repo.git("add", "data.cairn")
+    repo.commit("v2")
+    (repo.root / "data").rename(repo.root / "data-old")
+    repo.cairn("checkout")
+    assert path.read_bytes() == new
+
+
 def test_status_reports_added_modified_deleted(repo, tracked):
     change_data(repo)
     repo.write({"model.bin": b"model v2"})

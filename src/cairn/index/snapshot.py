@@ -21,7 +21,7 @@ from blake3 import blake3
 from cairn.errors import PathError, PermissionDeniedError
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
-from cairn.index.statcache import StatCache
+from cairn.index.statcache import Stamp, StatCache, stamp
 from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, read_link
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
@@ -69,7 +69,7 @@ class _Dir:
 
 
 def _same(rec: tuple | None, st: os.stat_result) -> bool:
-    return rec is not None and rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size
+    return rec is not None and rec[0] == st.st_ino and rec[1] == stamp(st) and rec[2] == st.st_size
 
 
 def snapshot(
@@ -107,7 +107,7 @@ def snapshot(
         if os.path.islink(path) and not (links is not None and links.is_cache_link(read_link(str(path)))):
             snap.linked.add(rel)  # a link the user made, not a checkout's link to a cache object
         if st.st_mtime_ns < start_ns - _RACY_NS:
-            snap.records.append((rel, st.st_ino, st.st_mtime_ns, st.st_size, oid))
+            snap.records.append((rel, st.st_ino, stamp(st), st.st_size, oid))
         return snap
     if not stat_mod.S_ISDIR(st.st_mode):
         raise PathError(f"{rel} is neither a file nor a folder", "only files and folders can be tracked")
@@ -138,7 +138,7 @@ def _snapshot_tree(
 ) -> Snapshot:
     cached = stats.load(rel)
     dirs: list[_Dir] = []
-    pending: list[tuple[str, str, int, int, int, list]] = []  # (abs, rel, ino, mtime, size, entry)
+    pending: list[tuple[str, str, int, Stamp, int, list]] = []  # (abs, rel, ino, stamp, size, entry)
     snap = Snapshot(TREE, "", 0, 0)
     walk = _Walk(dirs, pending, cached, ignore, snap, links)
     linked = os.path.islink(path)  # `cairn add link_to_folder`: the folder is not ours to relink
@@ -152,7 +152,7 @@ def _snapshot_tree(
         snap.hashed = len(pending)
         snap.fresh = [(r, ent[2]) for (_, r, _, _, _, ent) in pending]
         cutoff = start_ns - _RACY_NS
-        snap.records = [(r, ino, m, size, ent[2]) for (_, r, ino, m, size, ent) in pending if m < cutoff]
+        snap.records = [(r, ino, m, size, ent[2]) for (_, r, ino, m, size, ent) in pending if m[0] < cutoff]
     # Children were appended after their parents, so reversed order builds bottom-up.
     trees = snap.trees
     for d in reversed(dirs):
@@ -233,12 +233,18 @@ class _Walk:
                 rec = known.get(name)
                 if rec is not None:
                     hits += 1
-                    if rec[0] == st.st_ino and rec[1] == st.st_mtime_ns and rec[2] == st.st_size:
+                    changed = rec[1]
+                    if (
+                        rec[0] == st.st_ino
+                        and changed[0] == st.st_mtime_ns
+                        and changed[1] == st.st_ctime_ns
+                        and rec[2] == st.st_size
+                    ):
                         entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
                         continue
                 entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
                 entries.append(entry)
-                pending.append((e.path, prefix + name, st.st_ino, st.st_mtime_ns, st.st_size, entry))
+                pending.append((e.path, prefix + name, st.st_ino, stamp(st), st.st_size, entry))
         if hits < len(known):  # files that were deleted: forget them
             snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
         if linked:

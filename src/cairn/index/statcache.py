@@ -1,6 +1,7 @@
-"""The stat cache: (path, inode, mtime_ns, size) -> oid, so unchanged files are never re-read.
+"""The stat cache: (path, inode, (mtime_ns, ctime_ns), size) -> oid, so unchanged files are
+never re-read.
 
-Stored in SQLite as one row per folder whose value is the marshalled {name: (inode, mtime_ns,
+Stored in SQLite as one row per folder whose value is the marshalled {name: (inode, stamp,
 size, oid)} of its files: loading 20k files is 20 small blobs (~3 ms) instead of 20k rows
 (~20 ms, most of a no-op `status`). Writes merge into the folders' rows in one transaction."""
 
@@ -12,15 +13,25 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-# (path, inode, mtime_ns, size, oid): one file's row as callers build it
-Record = tuple[str, int, int, int, str]
-# (inode, mtime_ns, size, oid): one file as stored under its folder
-Entry = tuple[int, int, int, str]
+# (mtime_ns, ctime_ns): when a file last changed, as `stamp` reads it
+Stamp = tuple[int, int]
+# (path, inode, stamp, size, oid): one file's row as callers build it
+Record = tuple[str, int, Stamp, int, str]
+# (inode, stamp, size, oid): one file as stored under its folder
+Entry = tuple[int, Stamp, int, str]
 # folder (repo-relative, "" for the root) -> name -> entry
 Folders = dict[str, dict[str, Entry]]
 
-_VERSION = 2  # 1: one row per file
+_VERSION = 3  # 1: one row per file; 2: mtime alone
 _SCHEMA = "CREATE TABLE IF NOT EXISTS folders (folder TEXT PRIMARY KEY, files BLOB) WITHOUT ROWID"
+
+
+def stamp(st: os.stat_result) -> Stamp:
+    """When a file last changed, as the stat cache compares it. ctime too, as git does: tools
+    that restore modification times (tar, unzip, rsync -t, cp -p) can give a new version the old
+    version's mtime and size, and a file deleted and written again often gets the freed inode
+    number back; ctime cannot be set and changes on every write."""
+    return (st.st_mtime_ns, st.st_ctime_ns)
 
 
 def split(rel: str) -> tuple[str, str]:
@@ -98,7 +109,7 @@ class StatCache:
 
     def record_file(self, rel: str, path: str | os.PathLike[str], oid: str) -> Record:
         st = os.stat(path)
-        return (rel, st.st_ino, st.st_mtime_ns, st.st_size, oid)
+        return (rel, st.st_ino, stamp(st), st.st_size, oid)
 
     def close(self) -> None:
         if self._conn is not None:

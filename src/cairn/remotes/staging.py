@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from cairn.index.statcache import Record
+from cairn.index.statcache import Record, stamp
 from cairn.objects.newfile import unique_name
 from cairn.objects.tree import TREE, Tree
 
@@ -62,7 +62,7 @@ class Staging:
                 st = os.fstat(fd)
             finally:
                 os.close(fd)
-            self._records.append((rel, st.st_ino, st.st_mtime_ns, st.st_size, oid))
+            self._records.append((rel, st.st_ino, stamp(st), st.st_size, oid))
 
     def publish(self, root: Path) -> dict[str, list[Record]]:
         """Move each staged folder to its path if that is still free. Returns the stat rows of

@@ -12,6 +12,7 @@ from cairn.errors import ObjectMissingError, PathError, WouldLoseDataError, show
 from cairn.index import pointer as ptr
 from cairn.index import safepath
 from cairn.index.snapshot import snapshot
+from cairn.index.statcache import stamp
 from cairn.objects.tree import FILE, TREE, Entry, diff_trees, walk_files
 from cairn.workspace import linking
 from cairn.workspace.context import Workspace, data_rel
@@ -229,7 +230,7 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
             dest = f"{rootdir}/{path}"
             linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec)
             st = os.stat(dest)
-            rows.append((path, st.st_ino, st.st_mtime_ns, st.st_size, e.oid))
+            rows.append((path, st.st_ino, stamp(st), st.st_size, e.oid))
         return rows
 
     numbered = [(i, path, e) for i, (path, e) in enumerate(work.write)]

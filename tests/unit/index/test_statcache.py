@@ -1,4 +1,4 @@
-"""The stat cache: (path, inode, mtime_ns, size) -> oid in SQLite, one row per folder."""
+"""The stat cache: (path, inode, (mtime_ns, ctime_ns), size) -> oid in SQLite, one row per folder."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_record_file(cache: StatCache, tmp_path: Path) -> None:
     f = tmp_path / "f.bin"
     f.write_bytes(b"12345")
     st_ = f.stat()
-    assert cache.record_file("data/f.bin", f, A) == ("data/f.bin", st_.st_ino, st_.st_mtime_ns, 5, A)
+    assert cache.record_file("data/f.bin", f, A) == ("data/f.bin", st_.st_ino, (st_.st_mtime_ns, st_.st_ctime_ns), 5, A)
 
 
 def test_close_twice(cache: StatCache) -> None:
