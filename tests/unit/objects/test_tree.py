@@ -153,6 +153,47 @@ def test_invalid_entries_are_refused(data: bytes) -> None:
         Tree.from_bytes(data, "bad")
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _e(name="a\0b"),
+        _e(name="."),
+        _e(name=["x"]),
+        _e(kind=["file"]),
+        _e(oid="A" * 64),
+        _e(oid="a" * 63),
+        _e(oid="a" * 65),
+        _e(oid="a" * 32 + "\n" + "a" * 31),
+        _e(oid="é" * 64),
+        _e(oid=None),
+        _e(size=True),
+        _e(size=1.0),
+        _e(exec=1),
+        _e(exec="false"),
+        {"name": "x", "kind": FILE, "oid": OID_A, "size": 1},
+        ["x", FILE, OID_A, 1, False],
+        "x",
+    ],
+)
+@pytest.mark.parametrize("at", [0, 500, 999])
+def test_one_bad_row_among_many_is_refused_with_its_own_message(bad: Any, at: int) -> None:
+    # big trees are checked column by column; the message must still be the first bad row's
+    rows: list[Any] = [_e(name=f"f{i:04d}", oid=OID_B) for i in range(999)]
+    rows.insert(at, bad)
+    with pytest.raises(CorruptObjectError) as many:
+        Tree.from_bytes(_tree_doc(*rows), "bad")
+    with pytest.raises(CorruptObjectError) as alone:
+        Tree.from_bytes(_tree_doc(bad), "bad")
+    assert many.value.message == alone.value.message
+
+
+def test_many_valid_rows_parse_to_the_same_entries() -> None:
+    entries = [Entry(f"n{i:04d}", TREE if i % 7 == 0 else FILE, f"{i:064x}", i, i % 3 == 0) for i in range(1000)]
+    back = Tree.from_bytes(Tree(list(reversed(entries))).to_bytes())
+    assert back.entries == tuple(entries)
+    assert back.get("n0007") == Entry("n0007", TREE, f"{7:064x}", 7, False)
+
+
 # -- diff_trees against a naive diff ------------------------------------------------------------
 Folder = dict[str, Any]  # name -> (content, exec) for files, or a nested Folder
 

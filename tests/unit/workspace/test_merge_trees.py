@@ -176,3 +176,13 @@ def test_apply_edits_settles_conflicts_and_creates_folders(objs):
     oid, size, delta = apply_edits(root, edits, objs.load, objs.store)
     assert objs.files(oid) == {"a": (h(b"a2"), False), "new/deep/f": (h(b"f"), False)}
     assert size == 3 and delta == -1
+
+
+def test_a_rename_on_one_side_is_kept_when_the_other_side_changed_the_folder(objs):
+    # the merged listing has ours' length and the same contents pairwise: it is still a new tree
+    base = objs.build({"a": b"1", "k": b"k"})
+    ours = objs.build({"a": b"1", "k": b"k ours"})
+    theirs = objs.build({"b": b"1", "k": b"k"})
+    m = objs.merge(base, ours, theirs)
+    assert m.clean and m.files_delta == 0
+    assert objs.files(m.oid) == {"b": (h(b"1"), False), "k": (h(b"k ours"), False)}
