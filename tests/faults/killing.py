@@ -279,6 +279,8 @@ class Harness:
         if got != self.expected[op]:
             wrong = sorted(k for k in set(got) | set(self.expected[op]) if got.get(k) != self.expected[op].get(k))
             t.problems.append(f"wrong result after the rerun: {', '.join(wrong[:5])}")
+            if "pull failed" in got:  # what the teammate's pull said, to diagnose it
+                t.problems.append(f"the pull said: {got['pull failed'].decode(errors='replace').strip()[-600:]}")
         after = json.loads(self.cairn(proj, "fsck", "--json", check=False).stdout or "{}")
         if not after.get("ok", False):
             t.problems.append(f"fsck after the rerun: {after}")
