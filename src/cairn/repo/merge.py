@@ -62,7 +62,7 @@ def setup(repo: Repo) -> SetupResult:
     added = [ln for ln in ATTRIBUTES if ln not in have]
     if added:
         body = text + ("\n" if text and not text.endswith("\n") else "") + "".join(f"{ln}\n" for ln in added)
-        write_atomic(path, body)
+        write_atomic(repo, path, body)
     for name, (label, command) in DRIVERS.items():
         for key, value in ((f"merge.{name}.name", label), (f"merge.{name}.driver", command)):
             proc = run_git(repo.root, ["config", key, value], 30)
@@ -100,7 +100,7 @@ def driver(repo: Repo, base_file: str, ours_file: str, theirs_file: str, path: s
         from cairn.pipelines.lockmerge import merge_locks
 
         text, dropped = merge_locks(base.decode() if base.strip() else None, ours.decode(), theirs.decode(), path)
-        write_atomic(files[1], text)
+        write_atomic(repo, files[1], text)
         return DriverResult(path, True, dropped=dropped)
     with repo.lock():
         return _merge_pointer(repo, path, base, ours, theirs, files[1])
@@ -124,7 +124,7 @@ def _merge_pointer(repo: Repo, path: str, base_b: bytes, ours_b: bytes, theirs_b
     state.pointers.pop(path, None)  # a new merge of this path replaces what an abandoned one left
     taken = ours if ours == theirs or base == theirs else theirs if base == ours else None
     if taken is not None:
-        write_atomic(out, taken.to_yaml())
+        write_atomic(repo, out, taken.to_yaml())
         state.save(repo)
         return DriverResult(path, True, detail="one side's version taken whole")
     entry = PointerMerge(base, ours, theirs)
@@ -145,7 +145,7 @@ def _merge_pointer(repo: Repo, path: str, base_b: bytes, ours_b: bytes, theirs_b
             entry.clean = {"oid": m.oid, "size": m.size, "files": max(ours.files + m.files_delta, 0)}
             entry.conflicts = [c.to_dict() for c in m.conflicts]
             if m.clean:
-                write_atomic(out, entry.pointer().to_yaml())
+                write_atomic(repo, out, entry.pointer().to_yaml())
                 state.save(repo)
                 return DriverResult(path, True, detail=f"merged file by file ({m.written} folder(s) rewritten)")
     state.pointers[path] = entry

@@ -53,7 +53,7 @@ def resolve(repo: Repo, target: str, side: str) -> ResolveResult:
             if entry.conflicts:
                 result.left += len(entry.conflicts)
             else:
-                write_atomic(repo.root / pointer_file, _final(entry).to_yaml())
+                write_atomic(repo, repo.root / pointer_file, _final(entry).to_yaml())
                 _git_add(repo, pointer_file)
                 state.pointers.pop(pointer_file)
                 result.finished.append(pointer_file)

@@ -134,7 +134,7 @@ class MergeState:
             return
         f.parent.mkdir(parents=True, exist_ok=True)
         doc = {"version": STATE_VERSION, "pointers": {k: v.to_dict() for k, v in sorted(self.pointers.items())}}
-        write_atomic(f, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        write_atomic(repo, f, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def _bad_state(f: Path, why: str) -> MergeError:
@@ -144,8 +144,12 @@ def _bad_state(f: Path, why: str) -> MergeError:
     )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_atomic(repo: Repo, path: Path, text: str) -> None:
+    """Write `path` whole or not at all. The temp file lives in .cairn/tmp (same file system,
+    ignored by git), so one a kill -9 leaves never shows up among the user's files."""
+    tmp_dir = repo.dot / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"merge.{path.name}.{os.getpid()}.tmp"
     try:
         tmp.write_text(text)
         os.replace(tmp, path)

@@ -220,7 +220,7 @@ def test_kill_9_during_the_driver_leaves_ours_or_the_merge(versions, start_cairn
         text = (repo.root / ".merge_file_ours").read_text()
         assert text == versions.ours or "files: 5\n" in text
         repo.assert_cache_sound()
-    assert not [p for p in repo.root.glob(".*.tmp")]
+    assert not [p for p in repo.root.glob(".*.tmp")]  # a killed write leaves its temp file in .cairn/tmp
 
 
 def test_a_file_pointer_changed_on_both_sides_is_settled_whole(repo, assert_error):
