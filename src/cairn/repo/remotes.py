@@ -170,7 +170,7 @@ def remote_gc(repo: Repo, remote: str, policy, sweep: bool):
     made, so no push runs meanwhile."""
     from cairn.remotes import gc as gc_op
     from cairn.remotes.lock import remote_lock
-    from cairn.repo.roots import push_info, shared_roots
+    from cairn.repo.roots import shared_roots, who
 
     roots, where = shared_roots(repo)
     r = repo.remotes.open(remote)
@@ -178,7 +178,7 @@ def remote_gc(repo: Repo, remote: str, policy, sweep: bool):
         if not sweep:
             return gc_op.gc_plan(repo.ws, r, roots, policy, run_outputs, where)
         r.prepare()
-        with remote_lock(r.storage, r.name, True, push_info(repo).who, _lock_wait(repo), _notice(repo)):
+        with remote_lock(r.storage, r.name, True, who(repo), _lock_wait(repo), _notice(repo)):
             plan = gc_op.gc_plan(repo.ws, r, roots, policy, run_outputs, where)
             if plan.anything():
                 with repo.lock():

@@ -151,7 +151,7 @@ def push_info(repo: Repo, all_branches: bool = False, all_tags: bool = False, al
     branch / tag / ref the push covers."""
     from cairn.remotes.records import PushInfo
 
-    info = PushInfo(who=_who(repo))
+    info = PushInfo(who=who(repo))
     git = repo.git
     if git is None:
         return info
@@ -162,13 +162,15 @@ def push_info(repo: Repo, all_branches: bool = False, all_tags: bool = False, al
         info.commits.append(str(r.head.target))
         if not r.head_is_detached:
             info.refs.append(r.head.name)
-    prefixes = []
+    prefixes: tuple[str, ...] = ()
     if all_branches or all_commits:
-        prefixes.append("refs/heads/")
+        prefixes += ("refs/heads/",)
     if all_tags or all_commits:
-        prefixes.append("refs/tags/")
+        prefixes += ("refs/tags/",)
+    if not prefixes:  # a plain push is for the checked-out branch alone: no need to list every ref
+        return info
     for name in r.references:
-        if prefixes and name.startswith(tuple(prefixes)):
+        if name.startswith(prefixes):
             try:
                 info.commits.append(str(r.references[name].peel(pygit2.Commit).id))
             except (pygit2.GitError, ValueError, KeyError):
@@ -177,7 +179,8 @@ def push_info(repo: Repo, all_branches: bool = False, all_tags: bool = False, al
     return info
 
 
-def _who(repo: Repo) -> str:
+def who(repo: Repo) -> str:
+    """Who acts, as root records and remote locks name them: git's user, else user@host."""
     if repo.git is not None:
         import pygit2
 
