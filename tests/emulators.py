@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from s3server import free_port
 
 HERE = Path(__file__).parent
 AZURITE = HERE / "node" / "node_modules" / ".bin" / "azurite-blob"
@@ -37,12 +38,6 @@ AZURITE = HERE / "node" / "node_modules" / ".bin" / "azurite-blob"
 AZURE_ACCOUNT = "devstoreaccount1"
 AZURE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 SFTP_USER = "cairn"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _unavailable(what: str, how: str) -> None:
@@ -114,7 +109,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         import adlfs  # noqa: F401
     except ImportError:
         _unavailable("adlfs", 'pip install -e ".[dev]"')
-    port = _free_port()
+    port = free_port()
     work = tmp_path_factory.mktemp("azurite")
     cmd = [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence"]
     cmd += ["--skipApiVersionCheck", "--silent"]  # the SDK may be newer than this Azurite
@@ -189,7 +184,7 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
         import gcsfs  # noqa: F401
     except ImportError:
         _unavailable("gcsfs", 'pip install -e ".[dev]"')
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     work = tmp_path_factory.mktemp("fake-gcs")
     cmd = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
@@ -250,7 +245,7 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpServer
     client_key.write_private_key(str(work / "client_key"))
     (work / "client_key").chmod(0o600)
     client_key.write_public_key(str(work / "authorized_keys"))
-    port = _free_port()
+    port = free_port()
     line = f"[127.0.0.1]:{port} {host_key.export_public_key().decode().strip()}\n"
     (work / "known_hosts").write_text(line)
     cmd = [sys.executable, str(HERE / "sftpserver.py"), str(port), str(root), str(work / "host_key")]

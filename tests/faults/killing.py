@@ -405,15 +405,21 @@ def _outputs(h: Harness, root: Path) -> dict[str, bytes]:
     return files
 
 
+def _ran_pipeline(h: Harness, where: Path) -> Path:
+    """The project with the pipeline committed, run once, and its results committed."""
+    proj = h._project(where)
+    (proj / "cairn.yaml").write_text(pipeline())
+    h.git(proj, "add", "cairn.yaml")
+    h.git(proj, "commit", "-q", "-m", "pipeline")
+    h.cairn(proj, "repro")
+    h.git(proj, "add", "-A")
+    h.git(proj, "commit", "-q", "-m", "ran")
+    return proj
+
+
 def _exp_run(h: Harness, where: Path | None) -> Op:
     if where is not None:
-        proj = h._project(where)
-        (proj / "cairn.yaml").write_text(pipeline())
-        h.git(proj, "add", "cairn.yaml")
-        h.git(proj, "commit", "-q", "-m", "pipeline")
-        h.cairn(proj, "repro")
-        h.git(proj, "add", "-A")
-        h.git(proj, "commit", "-q", "-m", "ran")
+        _ran_pipeline(h, where)
     return Op("exp-run", [CAIRN, "exp", "run", "-S", "train.scale=3"])
 
 
@@ -427,13 +433,7 @@ def _exp_outputs(h: Harness, root: Path) -> dict[str, bytes]:
 
 def _queue(h: Harness, where: Path | None) -> Op:
     if where is not None:
-        proj = h._project(where)
-        (proj / "cairn.yaml").write_text(pipeline())
-        h.git(proj, "add", "cairn.yaml")
-        h.git(proj, "commit", "-q", "-m", "pipeline")
-        h.cairn(proj, "repro")
-        h.git(proj, "add", "-A")
-        h.git(proj, "commit", "-q", "-m", "ran")
+        proj = _ran_pipeline(h, where)
         for scale in (2, 3):
             h.cairn(proj, "exp", "run", "--queue", "-n", f"scale{scale}", "-S", f"train.scale={scale}")
     return Op("queue-worker", [CAIRN, "queue", "worker"])
