@@ -21,6 +21,8 @@ from cairn.pipelines.yamlfile import Located, load
 PIPELINE_FILE = "cairn.yaml"
 SPEC_VERSION = 1
 TOP_KEYS = {"version", "stages", "vars", "params", "metrics", "plots"}
+# sections other packages read and validate themselves (cairn.checks, cairn.registry)
+TOP_KEYS |= {"checks", "artifacts"}
 STAGE_KEYS = {"cmd", "deps", "params", "outs", "metrics", "plots", "wdir", "desc", "frozen", "always_changed", "meta"}
 STAGE_KEYS.add("env")  # warn | strict: whether a changed environment makes the stage stale
 GEN_KEYS = {"foreach", "do", "matrix"}

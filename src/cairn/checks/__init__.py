@@ -1,0 +1,1 @@
+"""Checks on metrics (rules in cairn.yaml `checks:`) and the reports CI posts."""

@@ -1,0 +1,1 @@
+"""Statistics of tabular data versions, schema checks and drift."""

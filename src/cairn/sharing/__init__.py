@@ -1,0 +1,1 @@
+"""Data shared between repositories: ls, get, import, import-url, update."""
