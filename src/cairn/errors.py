@@ -197,3 +197,17 @@ def shown(value: object, limit: int = 80) -> str:
         text = repr(value)
         return text if len(text) <= limit else text[: limit - 3] + "..."
     return f"a {type(value).__name__}"
+
+
+# registry (model registry, bundles, serving)
+class RegistryError(UserInputError):
+    """A registry request cannot be done as stated: an unknown artifact or version, a name or
+    version that is not valid, a version or tag that exists already."""
+
+    code = "registry"
+
+
+class ServingError(UserInputError):
+    """A model's serving entry point (`serve: module:function`) cannot be loaded or used."""
+
+    code = "serving"
