@@ -18,6 +18,10 @@ from cairn.objects.tree import FILE, TREE
 POINTER_VERSION = 1
 SUFFIX = ".cairn"
 _KEYS = ("version", "path", "kind", "oid", "size", "files", "exec", "follow_symlinks")
+# `source:` (an import's origin, docs/formats.md) is an extension with a version of its own, so
+# pointers without one keep format version 1 and read as before.
+SOURCE_VERSION = 1
+_SOURCE_VALUE = (str, int, bool, type(None))
 
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_CHARS = _NAME_START | frozenset("0123456789.-")
@@ -58,9 +62,14 @@ class Pointer:
     files: int
     exec: bool = False
     follow_symlinks: bool = False  # added with --follow-symlinks: links leaving the repository are data too
+    # where an import came from: (key, scalar) pairs in the order written; () for plain data
+    source: tuple[tuple[str, object], ...] = ()
+
+    def source_doc(self) -> dict[str, object] | None:
+        return dict(self.source) if self.source else None
 
     def to_yaml(self) -> str:
-        if _plain_name(self.path) and _plain_oid(self.oid) and self.kind in (FILE, TREE):
+        if _plain_name(self.path) and _plain_oid(self.oid) and self.kind in (FILE, TREE) and not self.source:
             text = (
                 f"version: {POINTER_VERSION}\npath: {self.path}\nkind: {self.kind}\noid: {self.oid}\n"
                 f"size: {self.size}\nfiles: {self.files}\n"
@@ -79,6 +88,8 @@ class Pointer:
             doc["exec"] = True
         if self.follow_symlinks:
             doc["follow_symlinks"] = True
+        if self.source:
+            doc["source"] = dict(self.source)
         yaml = _yaml()
         return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
 
@@ -141,7 +152,7 @@ def parse(text: str | bytes, where: str) -> Pointer:
             f"this cairn understands version {POINTER_VERSION}",
             "upgrade cairn (`pip install -U cairn`) or re-create the pointer with `cairn add`",
         )
-    unknown = set(doc) - set(_KEYS)
+    unknown = set(doc) - set(_KEYS) - {"source"}
     if unknown:
         raise PointerError(
             f"pointer file {where} has unknown keys: {', '.join(sorted(str(k)[:80] for k in unknown))}", fix
@@ -163,7 +174,24 @@ def parse(text: str | bytes, where: str) -> Pointer:
     follow = doc.get("follow_symlinks", False)
     if type(follow) is not bool:
         raise PointerError(f"pointer file {where} has `follow_symlinks: {follow!r}`; it must be true or false", fix)
-    return Pointer(path, kind, oid, size, files, exe, follow)
+    return Pointer(path, kind, oid, size, files, exe, follow, _source(doc.get("source"), where, fix))
+
+
+def _source(doc: object, where: str, fix: str) -> tuple[tuple[str, object], ...]:
+    """The `source:` extension: a flat mapping of scalars carrying its own version."""
+    if doc is None:
+        return ()
+    scalars = isinstance(doc, dict) and all(isinstance(k, str) and isinstance(v, _SOURCE_VALUE) for k, v in doc.items())
+    if not scalars:
+        raise PointerError(f"pointer file {where} has a `source` that is not a mapping of names to values", fix)
+    version = doc.get("version")
+    if type(version) is not int or version != SOURCE_VERSION:
+        raise PointerError(
+            f"pointer file {where} has an import source of version {shown(version)}; "
+            f"this cairn understands version {SOURCE_VERSION}",
+            "upgrade cairn (`pip install -U cairn`)",
+        )
+    return tuple(doc.items())
 
 
 def check_relative(path: str, where: str) -> None:
