@@ -1,0 +1,206 @@
+"""`cairn model ...`: the model registry (versions and stages as git tags), getting a version's
+files, deployable bundles, serving and champion/challenger comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from cairn.cli.data import json_option, opened
+from cairn.cli.output import close_progress, emit_json, progress_for, say
+
+
+@click.group()
+def model() -> None:
+    """Register model versions, move them between stages, get, bundle and serve them.
+
+    The registry is annotated git tags (NAME@vX.Y.Z, NAME#STAGE#N, as GTO writes them): share it
+    with `git push --tags` / `git fetch --tags`. See docs/registry.md."""
+
+
+repo_option = click.option(
+    "--repo", "url", metavar="GIT_URL", help="Read the registry of another git repository (URL or path)."
+)
+message_option = click.option("-m", "--message", help="Why: stored in the tag's annotation.")
+
+
+@contextmanager
+def _reading(as_json: bool, url: str | None) -> Iterator[Any]:
+    """This repository, or None when --repo names another one and we are outside any."""
+    if url is None:
+        with opened(as_json) as repo:
+            yield repo
+        return
+    from cairn.errors import NotARepoError
+    from cairn.repo.repo import Repo
+
+    progress = progress_for(as_json)
+    try:
+        repo = Repo.find(progress=progress)
+    except NotARepoError:
+        repo = None
+    try:
+        yield repo
+    finally:
+        close_progress(progress)
+        if repo is not None:
+            repo.close()
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _done(doc: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        emit_json(doc)
+    else:
+        say(text)
+        say("Share it: git push origin " + doc["tag"])
+
+
+@model.command("register")
+@click.argument("name")
+@click.argument("rev", required=False)
+@click.option("--version", "version", metavar="X.Y.Z", help="The version to register (default: the next patch).")
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Bump this part of the latest version.")
+@message_option
+@json_option
+def register(
+    name: str, rev: str | None, version: str | None, bump: str | None, message: str | None, as_json: bool
+) -> None:
+    """Register the artifact NAME at REV (default HEAD) as a new version: tag NAME@vX.Y.Z.
+
+    NAME must be declared under `artifacts:` in cairn.yaml at REV."""
+    from cairn.repo import registry
+
+    with opened(as_json) as repo:
+        doc = registry.register(repo, name, rev, version, bump, message)
+    _done(doc, as_json, f"Registered {name} {doc['version']} at {doc['commit'][:7]} (tag {doc['tag']})")
+
+
+@model.command("assign")
+@click.argument("spec", metavar="NAME[@VERSION]")
+@click.option("--stage", required=True, help="The stage (dev, staging, prod, ...).")
+@message_option
+@json_option
+def assign(spec: str, stage: str, message: str | None, as_json: bool) -> None:
+    """Put a version (default: the latest) in STAGE: tag NAME#STAGE#N. Rolling back is
+    assigning an older version."""
+    from cairn.repo import registry
+
+    with opened(as_json) as repo:
+        doc = registry.assign(repo, spec, stage, message)
+    _done(doc, as_json, f"{doc['artifact']} {doc['version']} is now in stage {stage} (tag {doc['tag']})")
+
+
+@model.command("unassign")
+@click.argument("name")
+@click.option("--stage", required=True, help="The stage to take the current version out of.")
+@message_option
+@json_option
+def unassign(name: str, stage: str, message: str | None, as_json: bool) -> None:
+    """Take the version in STAGE out of it: tag NAME#STAGE!#N."""
+    from cairn.repo import registry
+
+    with opened(as_json) as repo:
+        doc = registry.unassign(repo, name, stage, message)
+    _done(doc, as_json, f"{name} {doc['version']} left stage {stage} (tag {doc['tag']})")
+
+
+@model.command("deprecate")
+@click.argument("name")
+@message_option
+@json_option
+def deprecate(name: str, message: str | None, as_json: bool) -> None:
+    """Mark the artifact NAME as deprecated: tag NAME@deprecated."""
+    from cairn.repo import registry
+
+    with opened(as_json) as repo:
+        doc = registry.deprecate(repo, name, message)
+    _done(doc, as_json, f"{name} is deprecated (tag {doc['tag']})")
+
+
+@model.command("list")
+@repo_option
+@json_option
+def list_(url: str | None, as_json: bool) -> None:
+    """List artifacts: latest version and what each stage points to."""
+    from cairn.repo import registry
+
+    with _reading(as_json, url) as repo:
+        rows = registry.listing(repo, url)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        say("No registered artifacts. Register one: cairn model register NAME")
+        return
+    for r in rows:
+        stages = ", ".join(f"{s}={v}" for s, v in r["stages"].items()) or "-"
+        flag = "  (deprecated)" if r["deprecated"] else ""
+        say(f"{r['name']:<24} {r['latest'] or '-':<12} {stages}{flag}")
+
+
+@model.command("show")
+@click.argument("name")
+@repo_option
+@json_option
+def show(name: str, url: str | None, as_json: bool) -> None:
+    """Show the versions of NAME: commit, author, date, stages and the metrics at that commit."""
+    from cairn.repo import registry
+
+    with _reading(as_json, url) as repo:
+        doc = registry.show(repo, name, url)
+    if as_json:
+        emit_json(doc)
+        return
+    say(f"{doc['name']}" + ("  (deprecated)" if doc["deprecated"] else ""))
+    for v in doc["versions_detail"]:
+        stages = f"  [{', '.join(v['stages'])}]" if v["stages"] else ""
+        say(f"  {v['version']:<12} {v['commit'][:7]}  {_when(v['created_at'])}  {v['author']}{stages}")
+        for path, values in (v.get("metrics") or {}).items():
+            flat = ", ".join(f"{k}={val}" for k, val in values.items())
+            say(f"      {path}: {flat}")
+
+
+@model.command("history")
+@click.argument("name")
+@repo_option
+@json_option
+def history(name: str, url: str | None, as_json: bool) -> None:
+    """Every registry event of NAME, newest first: who did what, when and why."""
+    from cairn.repo import registry
+
+    with _reading(as_json, url) as repo:
+        rows = registry.history(repo, name, url)
+    if as_json:
+        emit_json(rows)
+        return
+    for e in rows:
+        what = e["action"] + (f" {e['stage']}" if e["stage"] else "")
+        say(f"{_when(e['created_at'])}  {what:<18} {e['version'] or '-':<12} {e['author']}: {e['message']}")
+
+
+@model.command("get")
+@click.argument("spec", metavar="NAME@STAGE|NAME@vX.Y.Z")
+@repo_option
+@click.option("-o", "--out", metavar="PATH", help="Where to write it (default: its name, here).")
+@click.option("-f", "--force", is_flag=True, help="Replace PATH if it exists.")
+@json_option
+def get(spec: str, url: str | None, out: str | None, force: bool, as_json: bool) -> None:
+    """Write the files of a model version: resolved through the registry to a commit, fetched
+    from the data remote (only that artifact's objects) and verified. With --repo, works
+    outside any repository."""
+    from cairn.repo import registry
+
+    with _reading(as_json, url) as repo:
+        doc = registry.get(repo, spec, out, url, force)
+    if as_json:
+        emit_json(doc)
+    else:
+        say(f"{doc['artifact']} {doc['version']} -> {doc['path']} ({doc['files']} file(s), {doc['oid'][:12]})")

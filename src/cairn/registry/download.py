@@ -1,0 +1,108 @@
+"""Write one artifact version (a file or folder object) to a path: each object from the local
+cache when it is there, otherwise straight from the data remote, always verified against its
+id. Nothing else is fetched and the cache is not filled: a deployment job wants the model, not
+a repository. The result appears at once (built beside the destination, then renamed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cairn.errors import ObjectMissingError, PathError
+from cairn.objects.store import ObjectStore
+from cairn.objects.tree import FILE, Tree
+from cairn.progress import NULL, Progress
+from cairn.remotes.remote import Remote
+from cairn.workspace.linking import materialize
+
+
+class Source:
+    """Where objects come from: a cache (may be None), then a remote (may be None)."""
+
+    def __init__(self, store: ObjectStore | None, remote: Remote | None, what: str) -> None:
+        self.store, self.remote, self.what = store, remote, what
+        self._refreshed = False
+
+    def _have(self, oid: str) -> bool:
+        return self.store is not None and self.store.exists(oid)
+
+    def _remote(self, oid: str) -> Remote:
+        if self.remote is None:
+            raise _missing(self.what, [oid], None)
+        if not self._refreshed:
+            self.remote.refresh()
+            self._refreshed = True
+        if self.remote.index.locate([oid]).get(oid) is None:
+            raise _missing(self.what, [oid], self.remote.name)
+        return self.remote
+
+    def tree(self, oid: str) -> Tree:
+        if self._have(oid):
+            assert self.store is not None
+            return Tree.from_bytes(self.store.read_verified(oid), oid)
+        return Tree.from_bytes(self._remote(oid).read_object(oid), oid)
+
+    def write_file(self, oid: str, dest: str, executable: bool) -> None:
+        tmp = dest + ".part"
+        if self._have(oid):
+            assert self.store is not None
+            materialize(self.store, oid, dest, tmp, "copy", executable)
+            return
+        self._remote(oid).download_verified(oid, tmp)
+        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.replace(tmp, dest)
+
+
+def _missing(what: str, oids: list[str], remote: str | None) -> ObjectMissingError:
+    where = f"on remote {remote!r}" if remote else "(no data remote is configured)"
+    return ObjectMissingError(
+        f"the data of {what} is neither in the local cache nor {where}",
+        "push it from the clone that made it (`cairn push`), or check the remote's URL in .cairn/config.toml",
+        oids,
+    )
+
+
+def download(source: Source, kind: str, oid: str, dest: Path, force: bool = False, progress: Progress = NULL) -> int:
+    """Write the object to `dest`; the number of files written. An existing `dest` is refused
+    unless `force`."""
+    if os.path.lexists(dest) and not force:
+        raise PathError(f"{dest} already exists", "choose another path with -o, or pass --force to replace it")
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".cairn-get", dir=parent))
+    try:
+        staged = work / "out"
+        if kind == FILE:
+            source.write_file(oid, str(staged), False)
+            count = 1
+        else:
+            count = _folder(source, oid, staged, progress)
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            shutil.rmtree(dest)
+        os.replace(staged, dest)
+        return count
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _folder(source: Source, oid: str, dest: Path, progress: Progress) -> int:
+    files: list[tuple[str, str, bool]] = []
+    stack = [(oid, dest)]
+    while stack:
+        tree_oid, at = stack.pop()
+        at.mkdir()
+        for e in source.tree(tree_oid).entries:
+            if e.kind == FILE:
+                files.append((e.oid, str(at / e.name), e.exec))
+            else:
+                stack.append((e.oid, at / e.name))
+    task = progress.task("model get", len(files))
+    try:
+        for file_oid, path, executable in files:
+            source.write_file(file_oid, path, executable)
+            task.advance(1)
+    finally:
+        task.close()
+    return len(files)

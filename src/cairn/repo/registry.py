@@ -1,0 +1,327 @@
+"""The model registry wired to a repository: state read from annotated git tags (GTO's format,
+cairn.registry.tagnames), artifacts declared in cairn.yaml at each commit, model data fetched
+from the data remote, bundles composed from lineage and environment records, and serving.
+
+Reads work on this repository or, with `url`, on another one: its tags (and the commits they
+name, without history) are fetched into a scratch repository that is thrown away after."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cairn.errors import NotARepoError, PipelineError, RegistryError
+from cairn.registry import artifacts as art_mod
+from cairn.registry import semver, tagnames
+from cairn.registry.state import ArtifactState, Event, VersionState, build, find, next_counter
+from cairn.scm import tags as tags_mod
+
+if TYPE_CHECKING:
+    from cairn.repo.repo import Repo
+    from cairn.scm.git import Git
+
+PIPELINE_FILE = "cairn.yaml"
+
+
+# -- where the tags come from ------------------------------------------------------------------
+@contextmanager
+def tags_of(repo: Repo | None, url: str | None = None) -> Iterator[Git]:
+    """The git repository holding the registry: `url`'s tags in a scratch copy, else `repo`."""
+    if url is not None:
+        with tempfile.TemporaryDirectory(prefix="cairn-registry-") as scratch:
+            yield tags_mod.fetch_tags(url, Path(scratch))
+        return
+    if repo is None:
+        raise NotARepoError("not inside a cairn repository", "run it in one, or name a repository with --repo URL")
+    yield repo._need_git("model")
+
+
+def events(git: Git) -> list[Event]:
+    out = []
+    for t in tags_mod.annotated_tags(git, lambda n: "@" in n or "#" in n):
+        name = tagnames.parse(t.name)
+        if name is not None:
+            out.append(Event(t.name, name, t.commit, t.tagger, t.email, t.time, t.message))
+    return out
+
+
+def state(git: Git) -> dict[str, ArtifactState]:
+    return build(events(git))
+
+
+# -- names ---------------------------------------------------------------------------------
+def split_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """`NAME`, `NAME@vX.Y.Z`, `NAME@STAGE` or `NAME#STAGE` -> (name, version, stage)."""
+    if "#" in spec:
+        name, _, stage = spec.partition("#")
+        return tagnames.check_name(name), None, tagnames.check_stage(stage)
+    name, sep, rest = spec.rpartition("@")
+    if not sep:
+        return tagnames.check_name(spec), None, None
+    tagnames.check_name(name)
+    if rest in ("latest", "greatest"):
+        return name, None, None
+    if semver.is_version(rest):
+        return name, str(semver.parse(rest)), None
+    if rest[:1].isdigit() or (rest.startswith("v") and rest[1:2].isdigit()):
+        semver.parse(rest)  # looks like a version but is not one: say so
+    return name, None, tagnames.check_stage(rest)
+
+
+def pick(artifacts: dict[str, ArtifactState], spec: str) -> tuple[ArtifactState, VersionState, str | None]:
+    name, version, stage = split_spec(spec)
+    art = find(artifacts, name)
+    if stage is not None:
+        return art, art.at_stage(stage), stage
+    if version is not None:
+        return art, art.version(version), None
+    latest = art.latest()
+    if latest is None:
+        raise RegistryError(
+            f"artifact {name!r} has no registered version", f"register one: cairn model register {name}"
+        )
+    return art, latest, None
+
+
+def resolve_ref(repo: Repo, spec: str) -> str:
+    """The commit `NAME@STAGE`, `NAME@vX.Y.Z` (or `NAME`, its latest version) names."""
+    with tags_of(repo) as git:
+        return pick(state(git), spec)[1].commit
+
+
+# -- artifacts declared at a commit --------------------------------------------------------------
+def declared(git: Git, commit: str) -> dict[str, art_mod.Artifact]:
+    from cairn.pipelines.yamlfile import parse
+
+    data = git.read_file(commit, PIPELINE_FILE)
+    if data is None:
+        return {}
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise PipelineError(f"{PIPELINE_FILE} at {commit[:7]} is not UTF-8 text", "fix it in a new commit") from None
+    return art_mod.parse(parse(text, f"{PIPELINE_FILE} at {commit[:7]}"))
+
+
+def declared_artifact(git: Git, commit: str, name: str, where: str) -> art_mod.Artifact:
+    return art_mod.find(declared(git, commit), name, where)
+
+
+# -- writing -------------------------------------------------------------------------------
+def _tag(git: Git, tag: str, commit: str, message: str) -> None:
+    on = tags_mod.tag_target(git, tag)
+    if on is not None:
+        raise RegistryError(
+            f"tag {tag!r} already exists on commit {on[:7]}",
+            "choose another version, or delete that tag first if it is a mistake (`git tag -d`)",
+        )
+    tags_mod.create_annotated(git, tag, commit, message)
+
+
+def register(
+    repo: Repo,
+    name: str,
+    rev: str | None = None,
+    version: str | None = None,
+    bump: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    git = repo._need_git("model register")
+    tagnames.check_name(name)
+    if version is not None and bump is not None:
+        raise RegistryError("--version and --bump both say which version to register", "give one of them")
+    commit = str(git.resolve(rev or "HEAD").id)
+    declared_artifact(git, commit, name, f"at {rev or 'HEAD'}")
+    evs = events(git)
+    art = build(evs).get(name) or ArtifactState(name)
+    held = art.by_commit(commit)
+    if held is not None and held.registered:
+        raise RegistryError(
+            f"commit {commit[:7]} already holds version {held.version} of {name!r}",
+            "commit your new model first, or register another revision",
+        )
+    if version is not None:
+        chosen = semver.parse(version)
+        existing = art.versions.get(str(chosen))
+        if existing is not None and existing.registered:
+            raise RegistryError(
+                f"version {chosen} of {name!r} already exists (commit {existing.commit[:7]})",
+                f"choose a new one, or let cairn pick it: --bump {bump or 'patch'}",
+            )
+    else:
+        latest = art.latest()
+        chosen = semver.parse(latest.version).bump(bump or "patch") if latest else semver.FIRST
+    text = str(chosen)
+    tag = tagnames.version_tag(name, text)
+    _tag(git, tag, commit, message or tagnames.register_message(name, text))
+    return {"artifact": name, "version": text, "commit": commit, "tag": tag}
+
+
+def assign(repo: Repo, spec: str, stage: str, message: str | None = None) -> dict[str, Any]:
+    git = repo._need_git("model assign")
+    tagnames.check_stage(stage)
+    evs = events(git)
+    art, v, _ = pick(build(evs), spec)
+    if stage in v.stages:
+        raise RegistryError(f"version {v.version} of {art.name!r} is in stage {stage!r} already", "nothing to do")
+    tag = tagnames.stage_tag(art.name, stage, next_counter(evs, art.name))
+    _tag(git, tag, v.commit, message or tagnames.assign_message(art.name, stage, v.version))
+    return {"artifact": art.name, "version": v.version, "stage": stage, "commit": v.commit, "tag": tag}
+
+
+def unassign(repo: Repo, name: str, stage: str, message: str | None = None) -> dict[str, Any]:
+    git = repo._need_git("model unassign")
+    tagnames.check_stage(stage)
+    evs = events(git)
+    art = find(build(evs), name)
+    v = art.at_stage(stage)
+    tag = tagnames.stage_tag(art.name, stage, next_counter(evs, art.name), cancel=True)
+    _tag(git, tag, v.commit, message or tagnames.unassign_message(art.name, stage, v.version))
+    return {"artifact": art.name, "version": v.version, "stage": stage, "commit": v.commit, "tag": tag}
+
+
+def deprecate(repo: Repo, name: str, message: str | None = None) -> dict[str, Any]:
+    git = repo._need_git("model deprecate")
+    evs = events(git)
+    art = find(build(evs), name)
+    if art.deprecated:
+        raise RegistryError(f"artifact {name!r} is deprecated already", "nothing to do")
+    commit = art.events[0].commit
+    tag = tagnames.deprecate_tag(name)
+    if tags_mod.tag_target(git, tag) is not None:  # deprecated before and brought back since
+        tag = f"{tag}#{next_counter(evs, name)}"
+    _tag(git, tag, commit, message or tagnames.deprecate_message(name))
+    return {"artifact": name, "commit": commit, "tag": tag}
+
+
+# -- reading -------------------------------------------------------------------------------
+def listing(repo: Repo | None, url: str | None = None) -> list[dict[str, Any]]:
+    with tags_of(repo, url) as git:
+        return [a.summary() for _, a in sorted(state(git).items())]
+
+
+def show(repo: Repo | None, name: str, url: str | None = None, metrics: bool = True) -> dict[str, Any]:
+    """Versions (highest first) with commit, author, date, message and stages; the metrics at
+    each version's commit when reading this repository."""
+    with tags_of(repo, url) as git:
+        art = find(state(git), name)
+    versions = [v.to_dict() for v in art.registered()]
+    if metrics and url is None and repo is not None and versions:
+        values = _metrics(repo, [(v["version"], v["commit"]) for v in versions])
+        for v in versions:
+            v["metrics"] = values.get(v["version"], {})
+    return {**art.summary(), "versions_detail": versions}
+
+
+def _metrics(repo: Repo, revs: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    from cairn.metrics.revisions import Rev
+    from cairn.metrics.values import metrics_show
+
+    shown = metrics_show(repo, [Rev(name, commit) for name, commit in revs])
+    return {name: {p: f for p, f in shown.values.get(name, {}).items() if f is not None} for name, _ in revs}
+
+
+def history(repo: Repo | None, name: str, url: str | None = None) -> list[dict[str, Any]]:
+    """Every event of `name`, newest first."""
+    with tags_of(repo, url) as git:
+        art = find(state(git), name)
+    return [e.to_dict() for e in reversed(art.events)]
+
+
+# -- model get -------------------------------------------------------------------------------
+def locate(git: Git, commit: str, art: art_mod.Artifact) -> tuple[str, str, int]:
+    """(kind, oid, size) of the artifact's data at `commit`: its pointer file, or the cairn.lock
+    entry of the stage that wrote it."""
+    from cairn.index import pointer as ptr
+    from cairn.pipelines import lock as lock_mod
+
+    data = git.read_file(commit, art.path + ptr.SUFFIX)
+    if data is not None:
+        p = ptr.parse(data, f"{art.path}{ptr.SUFFIX} at {commit[:7]}")
+        return p.kind, p.oid, p.size
+    lock = git.read_file(commit, lock_mod.LOCK_FILE)
+    if lock is not None:
+        for entry in lock_mod.parse(lock.decode(), f"{lock_mod.LOCK_FILE} at {commit[:7]}").values():
+            out = entry.out(art.path)
+            if out is not None:
+                return out.kind, out.oid, out.size
+    raise RegistryError(
+        f"artifact {art.name!r} ({art.path}) is not tracked by cairn at commit {commit[:7]}",
+        f"track it there (`cairn add {art.path}`, or as an output of a stage) and register a new version",
+    )
+
+
+def get(
+    repo: Repo | None, spec: str, out: str | None = None, url: str | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Write the artifact version `spec` names to `out` (default: its file or folder name in the
+    current directory), fetching only its objects, verified."""
+    from cairn.registry.download import Source, download
+
+    with tags_of(repo, url) as git:
+        art_state, v, stage = pick(state(git), spec)
+        art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
+        kind, oid, size = locate(git, v.commit, art)
+        dest = Path(out or Path(art.path).name).absolute()
+        what = f"{art.name} {v.version}"
+        if url is None:
+            assert repo is not None
+            remote = repo.remotes.open() if repo.remotes.default() else None
+            source = Source(repo.store, remote, what)
+        else:
+            scratch = tempfile.TemporaryDirectory(prefix="cairn-remote-")
+            source = Source(None, _foreign_remote(git, v.commit, url, Path(scratch.name)), what)
+        try:
+            files = download(source, kind, oid, dest, force, repo.progress if repo else _null())
+        finally:
+            if source.remote is not None:
+                source.remote.close()
+            if url is not None:
+                scratch.cleanup()
+    return {
+        "artifact": art.name,
+        "version": v.version,
+        "stage": stage,
+        "commit": v.commit,
+        "path": str(dest),
+        "kind": kind,
+        "oid": oid,
+        "size": size,
+        "files": files,
+    }
+
+
+def _null():
+    from cairn.progress import NULL
+
+    return NULL
+
+
+def _foreign_remote(git: Git, commit: str, url: str, scratch: Path):
+    """The default data remote of another repository, as its committed config names it."""
+    from cairn.remotes.remote import Remote
+    from cairn.storage import open_storage
+
+    raw = git.read_file(commit, ".cairn/config.toml")
+    conf: dict[str, Any] = {}
+    if raw is not None:
+        import tomllib
+
+        try:
+            conf = tomllib.loads(raw.decode())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            conf = {}
+    name = (conf.get("core") or {}).get("remote")
+    spec = dict((conf.get("remote") or {}).get(name) or {}) if name else {}
+    if not spec.get("url"):
+        raise RegistryError(
+            f"the repository at {url} names no default data remote in its .cairn/config.toml",
+            "set one there (`cairn remote add -d NAME URL`), commit and push it",
+        )
+    data_url = spec.pop("url")
+    for key in ("jobs", "pack_size"):
+        spec.pop(key, None)
+    return Remote(name, open_storage(data_url, spec), scratch / "index.db", 4)
