@@ -211,3 +211,41 @@ class ServingError(UserInputError):
     """A model's serving entry point (`serve: module:function`) cannot be loaded or used."""
 
     code = "serving"
+
+
+# checks and reports (cairn check, cairn report)
+class CheckError(CairnError):
+    """A check could not be evaluated: its metric is not there or not a number, its baseline is
+    unknown. The check counts as failed; `cairn check` exits 1 as for any failed check."""
+
+    code = "check"
+
+
+# dvcimport and the everyday commands (import-dvc, remove, move, commit, freeze, exp save)
+class DvcImportError(UserInputError):
+    """A DVC project holds something `cairn import-dvc` cannot convert; the message lists every
+    such thing with its reason, and nothing was written."""
+
+    code = "dvc-import"
+
+    def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
+        super().__init__(message, hint)
+        self.problems = problems or []
+
+
+# datastats (data statistics, schema checks, drift, monitors)
+class DataStatsError(UserInputError):
+    """A file cannot be read as a table (unparseable, empty, not tabular), or a batch does not
+    match what it is compared with."""
+
+    code = "bad-data"
+
+
+class SchemaViolationError(CairnError):
+    """A dataset breaks the `schema:` cairn.yaml declares for it; the message names each column."""
+
+    code = "schema"
+
+    def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
+        super().__init__(message, hint)
+        self.problems = problems or []

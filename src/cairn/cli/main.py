@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("cairn.cli.metrics:params", "Compare params between revisions (params diff)."),
     "metrics": ("cairn.cli.metrics:metrics", "Show, compare and follow metrics across revisions."),
     "plots": ("cairn.cli.metrics:plots", "Draw plots of one or more revisions into an HTML page (and PNGs)."),
+    "check": ("cairn.cli.checks:check", "Run the checks of cairn.yaml on metrics (CI gate; JUnit XML)."),
+    "report": ("cairn.cli.checks:report", "Write a pull-request report: checks, diffs, reran stages, plots."),
     "model": ("cairn.cli.model:model", "Model registry: register, assign stages, get, bundle, serve, compare."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
