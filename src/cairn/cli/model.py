@@ -204,3 +204,67 @@ def get(spec: str, url: str | None, out: str | None, force: bool, as_json: bool)
         emit_json(doc)
     else:
         say(f"{doc['artifact']} {doc['version']} -> {doc['path']} ({doc['files']} file(s), {doc['oid'][:12]})")
+
+
+def _show_detail(e: Exception) -> None:
+    """The traceback behind a serving error, with -v."""
+    from cairn.cli.output import verbosity
+
+    detail = getattr(e, "detail", None)
+    if detail and verbosity() > 0:
+        click.echo(detail.rstrip(), err=True)
+
+
+@model.command("bundle")
+@click.argument("spec", metavar="NAME@STAGE|NAME@vX.Y.Z")
+@click.option("-o", "--out", required=True, metavar="DIR|FILE.tar.gz", help="Where to write the bundle.")
+@click.option("-f", "--force", is_flag=True, help="Replace the output if it exists.")
+@json_option
+def bundle(spec: str, out: str, force: bool, as_json: bool) -> None:
+    """Write a self-contained deployable bundle: the model files, lineage.json,
+    requirements.txt pinned to the training environment, a Dockerfile, MODEL_CARD.md, the
+    signature and input example, and serve.py. The entry point is checked on the example."""
+    from cairn.errors import ServingError
+    from cairn.repo import registry
+
+    with opened(as_json) as repo:
+        try:
+            doc = registry.bundle(repo, spec, out, force)
+        except ServingError as e:
+            _show_detail(e)
+            raise
+    if as_json:
+        emit_json(doc)
+        return
+    say(f"Bundled {doc['artifact']} {doc['version']} ({doc['oid'][:12]}) -> {doc['path']}")
+    if doc["checked"]:
+        say(f"  entry point on the input example: {doc['checked']}")
+
+
+@model.command("serve")
+@click.argument("spec", metavar="NAME@STAGE|NAME@vX.Y.Z", required=False)
+@click.option("--bundle", "bundle_dir", metavar="DIR", help="Serve an unpacked bundle instead.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Port (0: any free port; the line printed says which).")
+@click.option("--log-requests", "log_dir", metavar="DIR", help="Write inputs and predictions as JSON Lines here.")
+def serve(spec: str | None, bundle_dir: str | None, host: str, port: int, log_dir: str | None) -> None:
+    """Serve a model version over HTTP: POST /predict (a JSON list of records, or
+    {"inputs": [...]}), GET /health, GET /metadata. Stops with Ctrl-C."""
+    from cairn.errors import ServingError
+    from cairn.repo import registry
+
+    if (spec is None) == (bundle_dir is None):
+        raise click.UsageError("name a model version (NAME@STAGE) or a bundle (--bundle DIR), one of them")
+
+    def ready(bound_host: str, bound_port: int) -> None:
+        click.echo(f"serving on http://{bound_host}:{bound_port}")
+
+    try:
+        if bundle_dir is not None:
+            registry.serve(None, None, host, port, log_dir, ready, bundle_dir)
+            return
+        with opened() as repo:
+            registry.serve(repo, spec, host, port, log_dir, ready)
+    except ServingError as e:
+        _show_detail(e)
+        raise

@@ -325,3 +325,241 @@ def _foreign_remote(git: Git, commit: str, url: str, scratch: Path):
     for key in ("jobs", "pack_size"):
         spec.pop(key, None)
     return Remote(name, open_storage(data_url, spec), scratch / "index.db", 4)
+
+
+# -- bundles and serving ---------------------------------------------------------------------
+def _copy_code(git: Git, commit: str, entry: str, dest: Path) -> list[str]:
+    """The .py files of the entry point's top-level module or package at `commit` (at the root
+    or under src/), into `dest`."""
+    top = entry.partition(":")[0].split(".")[0]
+    for base in ("", "src/"):
+        single = git.read_file(commit, f"{base}{top}.py")
+        if single is not None:
+            (dest / f"{top}.py").write_bytes(single)
+            return [f"{base}{top}.py"]
+        prefix = f"{base}{top}/"
+        files = [(p, d) for p, d in git.files_with_suffix(commit, ".py") if p.startswith(prefix)]
+        if files:
+            for path, data in files:
+                target = dest / path[len(base) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            return [p for p, _ in files]
+    return []  # the import fails with its own message when the bundle is checked or served
+
+
+def _stage(repo: Repo, spec: str, work: Path, full: bool) -> dict[str, Any]:
+    """Write the bundle of `spec` into the new folder `work`; its bundle.json document."""
+    import json
+    import time
+
+    from cairn.registry import bundle as bundle_mod
+    from cairn.registry import serving
+    from cairn.registry.download import Source, download
+
+    git = repo._need_git("model bundle")
+    art_state, v, stage = pick(state(git), spec)
+    art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
+    kind, oid, size = locate(git, v.commit, art)
+    work.mkdir(parents=True)
+    model_rel = f"model/{Path(art.path).name}"
+    remote = repo.remotes.open() if repo.remotes.default() else None
+    try:
+        download(
+            Source(repo.store, remote, f"{art.name} {v.version}"), kind, oid, work / model_rel, False, repo.progress
+        )
+    finally:
+        if remote is not None:
+            remote.close()
+    (work / serving.CODE_DIR).mkdir()
+    code = _copy_code(git, v.commit, art.serve, work / serving.CODE_DIR) if art.serve else []
+    example = art.example
+    if isinstance(example, str):
+        raw = git.read_file(v.commit, example)
+        if raw is None:
+            raise RegistryError(
+                f"the input example {example} of {art.name!r} is not in git at commit {v.commit[:7]}",
+                "commit the example file (a JSON list of records) and register a new version",
+            )
+        try:
+            example = json.loads(raw)
+        except ValueError as e:
+            raise RegistryError(f"the input example {example} is not valid JSON ({e})", "fix it") from None
+    if example is not None:
+        bundle_mod.write_json(work / serving.EXAMPLE_FILE, example)
+    reg = v.registered.to_dict() if v.registered else None
+    meta: dict[str, Any] = {
+        "format": bundle_mod.BUNDLE_FORMAT,
+        "artifact": art.name,
+        "version": v.version,
+        "stage": stage,
+        "commit": v.commit,
+        "oid": oid,
+        "kind": kind,
+        "size": size,
+        "path": model_rel,
+        "serve": art.serve,
+        "code": code,
+        "signature": art.signature(),
+        "type": art.type,
+        "desc": art.desc,
+        "labels": art.labels,
+        "meta": art.meta,
+        "registered": reg,
+        "bundled_at": int(time.time()),
+    }
+    _lineage(repo, art, v.commit, work, meta)
+    if full:
+        _describe(repo, art, v.commit, work, meta)
+    bundle_mod.write_json(work / serving.BUNDLE_FILE, meta)
+    (work / "serve.py").write_text(Path(serving.__file__).read_text())
+    return meta
+
+
+def _lineage(repo: Repo, art: art_mod.Artifact, commit: str, work: Path, meta: dict[str, Any]) -> None:
+    from cairn.errors import CairnError
+    from cairn.registry import bundle as bundle_mod
+    from cairn.repo import lineage as lineage_mod
+
+    try:
+        doc = lineage_mod.lineage(repo, str(repo.root / art.path), commit)
+    except CairnError as e:
+        doc = {"target": art.path, "commit": commit, "error": e.message}
+    bundle_mod.write_json(work / "lineage.json", doc)
+    meta["lineage"] = bundle_mod.lineage_summary(doc)
+
+
+def _describe(repo: Repo, art: art_mod.Artifact, commit: str, work: Path, meta: dict[str, Any]) -> None:
+    """requirements.txt, Dockerfile and MODEL_CARD.md."""
+    import platform
+    from importlib import metadata as md
+
+    from cairn.environment.export import requirements
+    from cairn.registry import bundle as bundle_mod
+
+    record, source = _training_environment(repo, commit, art.path)
+    installed = {}
+    for dist in bundle_mod.SERVE_PINS:
+        try:
+            installed[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    (work / "requirements.txt").write_text(bundle_mod.requirements(requirements(record, source), installed))
+    py = ((record.get("python") or {}).get("version") or platform.python_version()).rsplit(".", 1)[0]
+    (work / "Dockerfile").write_text(bundle_mod.dockerfile(py))
+    metrics = _metrics(repo, [("model", commit)]).get("model", {})
+    (work / "MODEL_CARD.md").write_text(bundle_mod.model_card(meta, metrics, _checks(repo, commit)))
+
+
+def _training_environment(repo: Repo, commit: str, path: str) -> tuple[dict[str, Any], str]:
+    """The environment record of the stage that wrote `path` at `commit`, else the current one."""
+    from cairn.environment.record import decode
+    from cairn.errors import CairnError
+    from cairn.pipelines import lock as lock_mod
+
+    assert repo.git is not None
+    raw = repo.git.read_file(commit, lock_mod.LOCK_FILE)
+    try:
+        entries = lock_mod.parse(raw.decode(), lock_mod.LOCK_FILE) if raw else {}
+    except CairnError:
+        entries = {}
+    for name, entry in entries.items():
+        if entry.out(path) is not None and entry.env and repo.store.exists(entry.env):
+            return decode(repo.store.read(entry.env), entry.env), f"stage {name} at commit {commit[:7]}"
+    return repo.environment.current(), "the environment that made this bundle (no training record found)"
+
+
+def _checks(repo: Repo, commit: str) -> dict[str, Any] | None:
+    from cairn.errors import CairnError
+
+    try:
+        from cairn.repo.checks import run_checks
+    except ImportError:
+        return None
+    try:
+        report = run_checks(repo, commit)
+    except CairnError:
+        return None
+    if not report.results:
+        return None
+    doc = report.to_dict()
+    lines = [f"{c.get('name')}: {c.get('verdict')}" for c in doc.get("checks", [])]
+    return {"passed": report.passed, "lines": lines}
+
+
+def check_bundle(folder: Path) -> str:
+    """Run the bundle's serve.py on its input example in a fresh interpreter; what it said."""
+    import subprocess
+    import sys
+
+    from cairn.errors import ServingError
+
+    proc = subprocess.run(
+        [sys.executable, "serve.py", "--check"], cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        first = next((ln for ln in lines if ln.startswith("error: ")), lines[-1] if lines else "it failed")
+        err = ServingError(
+            f"the bundle's entry point fails its input example: {first.removeprefix('error: ')}",
+            "fix the entry point or the example, commit and register a new version (-v shows the traceback)",
+        )
+        err.detail = proc.stderr  # type: ignore[attr-defined]
+        raise err
+    return proc.stdout.strip()
+
+
+def bundle(repo: Repo, spec: str, out: str, force: bool = False) -> dict[str, Any]:
+    """A deployable bundle of `spec` at `out`: a folder, or a .tar.gz when the name says so."""
+    import os
+    import shutil
+
+    from cairn.errors import PathError
+    from cairn.registry import bundle as bundle_mod
+
+    dest = Path(out).absolute()
+    if os.path.lexists(dest) and not force:
+        raise PathError(f"{dest} already exists", "choose another path with -o, or pass --force to replace it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as scratch:
+        staged = Path(scratch) / "bundle"
+        meta = _stage(repo, spec, staged, full=True)
+        checked = check_bundle(staged) if meta["serve"] and (staged / "input_example.json").exists() else None
+        if dest.name.endswith((".tar.gz", ".tgz")):
+            bundle_mod.publish_tar(staged, dest)
+        else:
+            if os.path.lexists(dest):
+                if dest.is_dir() and not dest.is_symlink():
+                    shutil.rmtree(dest)
+                else:
+                    dest.unlink()
+            bundle_mod.publish_dir(staged, dest)
+    return {
+        **{k: meta[k] for k in ("artifact", "version", "stage", "commit", "oid")},
+        "path": str(dest),
+        "checked": checked,
+    }
+
+
+def serve(
+    repo: Repo | None,
+    spec: str | None,
+    host: str,
+    port: int,
+    log_dir: str | None = None,
+    on_ready=None,
+    bundle_dir: str | None = None,
+) -> None:
+    """Serve `spec` (staged from this repository into a scratch folder) or an unpacked bundle."""
+    from cairn.registry import serving
+
+    logs = Path(log_dir).absolute() if log_dir else None
+    if bundle_dir is not None:
+        serving.serve(Path(bundle_dir).absolute(), host, port, logs, on_ready)
+        return
+    if repo is None or spec is None:
+        raise RegistryError("nothing to serve", "name a model (NAME@STAGE) or a bundle folder (--bundle DIR)")
+    with tempfile.TemporaryDirectory(prefix="cairn-serve-") as scratch:
+        folder = Path(scratch) / "bundle"
+        _stage(repo, spec, folder, full=False)
+        serving.serve(folder, host, port, logs, on_ready)
