@@ -15,7 +15,7 @@ from typing import Any
 from cairn.checks import command as command_mod
 from cairn.checks.rules import MIN_HISTORY, Check, duration_text
 from cairn.checks.values import Values, number_in
-from cairn.errors import CairnError, CheckError
+from cairn.errors import CairnError, CheckError, RevisionError
 from cairn.metrics.revisions import Rev
 from cairn.progress import NULL, Progress
 
@@ -107,7 +107,9 @@ def run(
                 resolved[name] = e
         got = resolved[name]
         if isinstance(got, CairnError):
-            raise CheckError(f"unknown baseline {name!r}: {got.message}", got.hint)
+            if isinstance(got, RevisionError):
+                raise CheckError(f"unknown baseline {name!r}", got.hint)
+            raise CheckError(f"baseline {name!r}: {got.message}", got.hint)
         return got
 
     task = progress.task("Checking", total=len(checks), unit="checks")

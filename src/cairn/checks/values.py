@@ -81,7 +81,7 @@ def number_in(flat: dict[str, Any] | None, rev: Rev, path: str, key: str, check:
             if not role
             else "compare with a revision that has this file, or fix the path in cairn.yaml `checks:`"
         )
-        raise CheckError(f"check {check!r}: {path} is not there {at}", hint)
+        raise CheckError(f"check {check!r}: {path} is missing {at}", hint)
     if key not in flat:
         known = sorted(flat)
         near = [k for k in known if k.endswith("." + key)] or difflib.get_close_matches(key, known, n=3)
