@@ -111,6 +111,11 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
         env = {k: v for k, v in repo.environment_changes().items() if k not in stages} if has_pipeline else {}
         remote = repo.remote_status(remote_name) if (with_remote or remote_name) else None
         conflicts = repo.merge_conflicts()
+        imports = []  # imports whose source moved on; the sources are asked only when there are imports
+        if remote is None and not quiet and any(repo.ws.load_pointer(p).source for p in repo.pointers(targets)):
+            from cairn.repo.sharing import behind
+
+            imports = behind(repo, list(targets) or None)
     if remote is not None:
         return _remote_status(results, remote, as_json, quiet)
     changed = any(r.changed for r in results) or bool(stages) or bool(conflicts)
@@ -124,10 +129,16 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
                 "stages": stages,
                 "environment": env,
                 "conflicts": conflicts,
+                "imports": imports,
             }
         )
         return 0
     _merge_conflicts(conflicts)
+    for i in imports:
+        if i.get("error"):
+            say(f"{i['path']}: cannot check its source {i['source']} ({i['error']})")
+        else:
+            say(f"{i['path']}: import behind its source {i['source']}; `cairn update {i['path']}` brings it")
     for name, why in stages.items():
         say(f"stage {name}: stale ({'; '.join(why)})")
     environment_warnings(env)

@@ -39,6 +39,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("cairn.cli.checks:check", "Run the checks of cairn.yaml on metrics (CI gate; JUnit XML)."),
     "report": ("cairn.cli.checks:report", "Write a pull-request report: checks, diffs, reran stages, plots."),
     "model": ("cairn.cli.model:model", "Model registry: register, assign stages, get, bundle, serve, compare."),
+    "ls": ("cairn.cli.sharing:ls", "List the files and tracked data of another repository."),
+    "get": ("cairn.cli.sharing:get", "Download data another repository tracks (no pointer)."),
+    "import": ("cairn.cli.sharing:import_", "Import data from another repository, recording its source."),
+    "import-url": ("cairn.cli.sharing:import_url", "Track data at a URL (s3, gs, az, https, path) with its version."),
+    "update": ("cairn.cli.sharing:update", "Move imports to their source's newer version."),
+    "import-dvc": ("cairn.cli.dvcimport:import_dvc", "Convert the DVC project here to cairn (pipeline, lock, data, remotes)."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
 }

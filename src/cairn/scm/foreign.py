@@ -1,0 +1,233 @@
+"""Another repository's files at one revision, read without a work tree and without its data.
+
+A per-user cache holds one bare repository per source URL. Reading a revision fetches that one
+commit (`--depth 1`) without blobs (`--filter=blob:none`), then the few blobs cairn reads
+(pointers, cairn.lock, .cairn/config.toml) in one more request, as git's own lazy fetch does.
+Measured against `git archive --remote` (which serves the same files in one request), it costs
+one extra round trip, but archive is not offered over HTTPS by GitHub, GitLab or Bitbucket and
+a partial fetch works everywhere git does. A server that does not filter (a plain local path)
+sends the commit's blobs too: code only, the data is never in git.
+
+The git CLI, so credential helpers, ssh config and URL rewrites apply as for the user's `git`."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+from blake3 import blake3
+
+from cairn.errors import RemoteUnreachableError, RevisionError
+from cairn.scm.gitcli import failure, run_git
+
+_TREE = pygit2.enums.ObjectType.TREE if hasattr(pygit2, "enums") else pygit2.GIT_OBJ_TREE
+_BLOB = pygit2.enums.ObjectType.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_OBJ_BLOB
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+_FETCHED = "refs/cairn/fetched"
+_LAZY_FETCH = ["-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]
+_LAZY_FETCH += ["--recurse-submodules=no", "--filter=blob:none"]
+TIMEOUT = 300.0
+# git's words for "the server has no such revision" (as opposed to "no such server")
+_NO_REV = ("couldn't find remote ref", "not our ref", "no such remote ref", "invalid refspec", "not a valid")
+
+
+def cache_root() -> Path:
+    """Where source repositories are kept: per user, so every project (and no project) shares them."""
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache"))
+    return Path(base) / "cairn" / "repos"
+
+
+def normalize(url: str) -> str:
+    """A local path made absolute (so the same folder is one source from anywhere); URLs as given."""
+    if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):  # scp-like git@host:path
+        return url
+    return os.path.abspath(os.path.expanduser(url))
+
+
+@dataclass
+class ForeignCommit:
+    """One commit of a source repository, its trees and the blobs cairn reads."""
+
+    url: str
+    rev: str | None  # as asked (None: the source's default branch)
+    commit: str
+    repo: pygit2.Repository
+
+    def read(self, path: str) -> bytes | None:
+        """A file's bytes at this commit, or None when there is no such file (or it was not fetched)."""
+        try:
+            obj = self.repo[self.commit].peel(pygit2.Commit).tree[path]
+        except KeyError:
+            return None
+        if obj.type != _BLOB or obj.id not in self.repo:
+            return None
+        return self.repo[obj.id].data
+
+    def files(self) -> Iterator[tuple[str, bool]]:
+        """(path, is_folder) of every file and folder git tracks at this commit."""
+        yield from _walk(self.repo, self.repo[self.commit].peel(pygit2.Commit).tree, "")
+
+
+def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, bool]]:
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.type == _TREE:
+            yield (path, True)
+            yield from _walk(repo, repo[entry.id], path + "/")
+        elif entry.type == _BLOB:
+            yield (path, False)
+
+
+def _wanted(path: str) -> bool:
+    return path.endswith(".cairn") or path in ("cairn.lock", ".cairn/config.toml")
+
+
+def _blob_ids(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[str]:
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.type == _TREE:
+            yield from _blob_ids(repo, repo[entry.id], path + "/")
+        elif entry.type == _BLOB and _wanted(path):
+            yield str(entry.id)
+
+
+def open_commit(url: str, rev: str | None = None, timeout: float = TIMEOUT) -> ForeignCommit:
+    """Fetch revision `rev` (a branch, a tag or a full commit id; None: the default branch) of the
+    repository at `url` into the per-user cache and return it. Raises RevisionError for a
+    revision the source lacks, RemoteUnreachableError when the source cannot be read."""
+    url = normalize(url)
+    if rev is not None and re.fullmatch(r"[0-9a-fA-F]{4,39}", rev):
+        raise RevisionError(
+            f"{rev!r} looks like an abbreviated commit id; a source repository is asked for a branch, a tag "
+            "or a full 40-character commit id",
+            "give the full id (`git rev-parse REV` in a clone of the source)",
+        )
+    bare = _cache_repo(url)
+    with _locked(bare):
+        spec = rev or "HEAD"
+        args = ["fetch", "--quiet", "--depth", "1", "--filter=blob:none", "--no-tags", "origin", f"+{spec}:{_FETCHED}"]
+        _git(bare, args, url, rev, timeout)
+        repo = pygit2.Repository(str(bare))
+        commit = str(repo.revparse_single(_FETCHED).peel(pygit2.Commit).id)
+        missing = sorted({b for b in _blob_ids(repo, repo[commit].tree) if b not in repo})
+        if missing:
+            # as git's lazy fetch does: the objects asked for by id come despite the filter
+            _git(
+                bare,
+                [*_LAZY_FETCH, "--stdin", "origin"],
+                url,
+                rev,
+                timeout,
+                stdin="\n".join(missing) + "\n",
+            )
+            repo = pygit2.Repository(str(bare))
+    return ForeignCommit(url, rev, commit, repo)
+
+
+def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str:
+    """The commit `rev` names at the source now (one `git ls-remote`, nothing fetched). A full
+    commit id names itself."""
+    url = normalize(url)
+    if rev is not None and _FULL_SHA.fullmatch(rev):
+        return rev
+    proc = run_git(Path.cwd() if Path.cwd().exists() else Path("/"), ["ls-remote", "--quiet", url], timeout)
+    if proc is None or proc.returncode != 0:
+        reason = failure(proc) if proc is not None else f"no answer within {timeout:.0f} s"
+        raise _unreachable(url, reason)
+    refs: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.endswith("^{}"):
+            refs[ref[:-3]] = sha  # an annotated tag: the commit it points to wins
+        else:
+            refs.setdefault(ref, sha)
+    names = ["HEAD"] if rev is None else [rev, f"refs/heads/{rev}", f"refs/tags/{rev}"]
+    for name in names:
+        if name in refs:
+            return refs[name]
+    raise _no_revision(url, rev)
+
+
+def _git(bare: Path, args: list[str], url: str, rev: str | None, timeout: float, stdin: str | None = None) -> None:
+    import subprocess
+
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=bare,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise _unreachable(url, f"no answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        reason = failure(proc)
+        if any(s in reason.lower() for s in _NO_REV):
+            raise _no_revision(url, rev)
+        raise _unreachable(url, reason)
+
+
+def _unreachable(url: str, reason: str) -> RemoteUnreachableError:
+    return RemoteUnreachableError(
+        f"cannot read the source repository {url} ({reason})",
+        "check the URL or path (`git ls-remote URL` must answer) and your access to it",
+    )
+
+
+def _no_revision(url: str, rev: str | None) -> RevisionError:
+    return RevisionError(
+        f"the source repository {url} has no revision {rev or 'HEAD'!r}",
+        f"list its branches and tags with `git ls-remote {url}`",
+    )
+
+
+def _cache_repo(url: str) -> Path:
+    root = cache_root()
+    bare = root / f"{blake3(url.encode()).hexdigest()[:16]}.git"
+    if (bare / "HEAD").exists():
+        return bare
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".new-{secrets.token_hex(6)}"
+    try:
+        for args in (["init", "--quiet", "--bare", str(tmp)], ["-C", str(tmp), "remote", "add", "origin", url]):
+            proc = run_git(root, args, 60)
+            if proc is None or proc.returncode != 0:
+                raise _unreachable(url, failure(proc) if proc is not None else "git init did not finish")
+        try:
+            os.rename(tmp, bare)
+        except OSError:
+            pass  # another process made it meanwhile
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return bare
+
+
+class _locked:
+    """One fetch at a time into a cached repository (git's shallow file has no merge of writers)."""
+
+    def __init__(self, bare: Path) -> None:
+        self.path = bare.with_name(bare.name + ".lock")
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except ImportError:  # no flock (Windows): git's own lock files still refuse a clash
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
