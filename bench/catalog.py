@@ -1,8 +1,10 @@
 """Every workload (W1-W14, W20, W21 in workloads.py, W15-W19 in target_workloads.py, W22-W23 in
-merge_workloads.py), in order of id, and the --only selection. Standard library only."""
+merge_workloads.py, W24-W25 in lineage_workloads.py, later ones in their area's *_workloads.py),
+in order of id, and the --only selection. Standard library only."""
 
 from __future__ import annotations
 
+import lineage_workloads
 import merge_workloads
 import target_workloads
 import workloads
@@ -10,7 +12,12 @@ from workloads import Workload
 
 WORKLOADS: tuple[Workload, ...] = tuple(
     sorted(
-        (*workloads.WORKLOADS, *target_workloads.WORKLOADS, *merge_workloads.WORKLOADS),
+        (
+            *workloads.WORKLOADS,
+            *target_workloads.WORKLOADS,
+            *merge_workloads.WORKLOADS,
+            *lineage_workloads.WORKLOADS,
+        ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )
 )

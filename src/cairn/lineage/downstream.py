@@ -7,6 +7,7 @@ grows with the number of lock versions, not of commits."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 from blake3 import blake3
@@ -40,18 +41,15 @@ def downstream(shared: Shared, ctx: Context, path: str) -> dict[str, Any]:
         raise _missing(path, where.gap)
     finder = _Finder(shared, path, oid, kind)
     names = _ref_names(shared)
-    consumers: list[dict[str, Any]] = []
-    for commit in _commits(shared):
-        sha = str(commit.id)
-        v = shared.view(sha)
-        uses = finder.uses(v)
-        if not uses:
-            continue
-        info = commit_info(commit)
-        info["refs"] = names.get(sha, [])
-        info["experiment"] = _experiment(commit)
-        info["stages"] = uses
-        consumers.append(info)
+    if shared.index is not None:
+        consumers = _indexed(shared, finder, names)
+    else:
+        consumers = []
+        for commit in _commits(shared):
+            sha = str(commit.id)
+            uses = finder.uses(shared.view(sha))
+            if uses:
+                consumers.append(_consumer(commit_info(commit), sha, names, _experiment(commit), uses))
     return {
         "version": DOWNSTREAM_VERSION,
         "target": path,
@@ -62,6 +60,51 @@ def downstream(shared: Shared, ctx: Context, path: str) -> dict[str, Any]:
         "consumers": consumers,
         "gaps": finder.gaps,
     }
+
+
+def _consumer(info: dict[str, Any], sha: str, names: dict, experiment: str | None, uses: list) -> dict[str, Any]:
+    info["refs"] = names.get(sha, [])
+    info["experiment"] = experiment
+    info["stages"] = uses
+    return info
+
+
+def _indexed(shared: Shared, finder: _Finder, names: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The same answer from the lineage index: the deps that may have read the version pick the
+    locks to examine, and only commits holding one of those locks are looked at."""
+    index = shared.index
+    locks: dict[str, list[dict[str, Any]]] = {}
+    direct = {lock for lock, *_ in index.candidate_deps(finder.path, finder.oid, finder.kind)}
+    holder: dict[str, str] = {}  # lock -> the newest reachable commit holding it (gaps name it)
+    for sha in reversed(index.order):
+        holder[index.lock_of(sha)] = sha
+    for lock in direct | index.unparsed_locks():
+        commit = holder.get(lock)
+        if commit is None:
+            continue  # only unreachable commits hold it
+        entries = index.entries(lock)
+        # a lock the index could not read (no entries): the parser says what it holds
+        uses = finder.consumers(entries, commit) if entries else finder.uses(shared.view(commit))
+        if uses:
+            locks[lock] = uses
+    if not locks:
+        return []
+    facts = index.commits_with(set(locks))
+    out = []
+    for sha in index.order:  # reachable now, newest first
+        fact = facts.get(sha)
+        if fact is None:
+            continue
+        tz = _dt.timezone(_dt.timedelta(minutes=fact["offset"]))
+        info = {
+            "commit": sha,
+            "author": fact["author"],
+            "email": fact["email"],
+            "date": _dt.datetime.fromtimestamp(fact["time"], tz).isoformat(),
+            "message": fact["summary"],
+        }
+        out.append(_consumer(info, sha, names, fact["exp"], locks[index.lock_of(sha)]))
+    return out
 
 
 def _missing(path: str, gap: str | None):
@@ -87,6 +130,10 @@ class _Finder:
         if key not in self._by_lock:
             self._by_lock[key] = self._consumers(view.lock, view.commit)
         return self._by_lock[key]
+
+    def consumers(self, lock: dict[str, Any], commit: str) -> list[dict[str, Any]]:
+        """Stages of one lock (name -> entry with deps and outs) that consumed the version."""
+        return self._consumers(lock, commit)
 
     def _consumers(self, lock: dict[str, StageLock], commit: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -26,7 +26,11 @@ def commit_info(commit) -> dict[str, Any]:
 
 
 def first_seen(
-    shared: Shared, start: str, value: Callable[[View], Any], key: Callable[[View], Any] | None = None
+    shared: Shared,
+    start: str,
+    value: Callable[[View], Any],
+    key: Callable[[View], Any] | None = None,
+    changes: Callable[[], set[str]] | None = None,
 ) -> tuple[str, str | None]:
     """(commit, gap): the oldest first-parent ancestor of `start` (itself included) from which
     on `value` stays what it is at `start`. `gap` names the commit where the walk had to stop
@@ -34,7 +38,12 @@ def first_seen(
 
     `key` is a cheap stand-in (raw text, blob ids): the same key on two neighbouring commits
     means the same value, so `value` (which may parse a lock) only runs where the key changes
-    or is None (unknown)."""
+    or is None (unknown).
+
+    With the lineage index, `changes` gives the commits that differ from their first parent in
+    what decides the value, and the walk hops over every other commit without reading it."""
+    if changes is not None and shared.index is not None:
+        return _first_seen_indexed(shared, start, value, changes())
     want = value(shared.view(start))
     last = key(shared.view(start)) if key is not None else None
     found = start
@@ -53,4 +62,23 @@ def first_seen(
             if got != want:
                 break
         found, commit, last = parent, shared.git.repo[parent], k
+    return found, None
+
+
+def _first_seen_indexed(
+    shared: Shared, start: str, value: Callable[[View], Any], changes: set[str]
+) -> tuple[str, str | None]:
+    want = value(shared.view(start))
+    found = start
+    for n, (commit, parent) in enumerate(shared.index.chain(start)):
+        if n >= MAX_WALK:
+            break
+        if commit in changes:
+            try:
+                got = value(shared.view(parent))
+            except LookupError:
+                return found, parent
+            if got != want:
+                break
+        found = parent
     return found, None

@@ -10,6 +10,7 @@ import datetime as _dt
 from typing import Any
 
 from cairn.errors import UserInputError
+from cairn.index.pointer import SUFFIX as POINTER_SUFFIX
 from cairn.lineage.history import commit_info, first_seen
 from cairn.lineage.view import GIT, STAGE_OUTPUT, TREE, UNTRACKED, Shared, View, Where
 
@@ -122,17 +123,24 @@ class _Builder:
                 raise LookupError(w.gap)
             return None if w is None else (w.tracked, w.oid)
 
+        index = self.shared.index
         if where.tracked == STAGE_OUTPUT:
             stage = where.stage
 
             def key(v: View) -> Any:  # the same entry text of its stage: the same out
                 return v.entry_key(stage)
+
+            def changes() -> set[str]:
+                return index.stage_changes(stage)
         else:
 
             def key(v: View) -> Any:
                 return v.source_key(path)
 
-        commit, gap = first_seen(self.shared, self.ctx.commit, value, key)
+            def changes() -> set[str]:
+                return index.path_changes(path, POINTER_SUFFIX)
+
+        commit, gap = first_seen(self.shared, self.ctx.commit, value, key, changes)
         if gap is not None:
             self._gap(path, None, f"history before commit {commit[:7]} not compared: commit {gap[:7]} lacks its trees")
         return commit_info(self.shared.git.repo[commit])
@@ -189,8 +197,9 @@ class _Builder:
         commit, _ = first_seen(
             self.shared,
             self.ctx.commit,
-            lambda v: (v.lock.get(name) or _NONE).to_dict(),
+            lambda v: (v.entry(name) or _NONE).to_dict(),
             lambda v: v.entry_key(name),
+            lambda: self.shared.index.stage_changes(name),
         )
         info = commit_info(self.shared.git.repo[commit])
         exp = self.ctx.experiment

@@ -37,9 +37,10 @@ class Where:
 class Shared:
     """What every view of one repository shares: parsed locks, pointers and cache trees."""
 
-    def __init__(self, git, store) -> None:
+    def __init__(self, git, store, index=None) -> None:
         self.git = git
         self.store = store
+        self.index = index  # the lineage index (cairn.lineage.index), when there is one
         self._memo: dict[tuple[str, str], Any] = {}
         self._views: dict[str, View] = {}
 
@@ -171,10 +172,33 @@ class View:
             return None
         return p if data_rel(data_path + ptr.SUFFIX, p) == data_path else None
 
-    def _outs(self) -> dict[str, tuple[str, lock_mod.PathState]]:
-        """out path -> (stage, out) of this lock; shared by every commit with the same lock."""
+    def entry(self, stage: str) -> StageLock | None:
+        """One stage's lock entry, parsing only that entry where the layout allows."""
+        parts = self._text_parts()
         blob = self.git_obj(lock_mod.LOCK_FILE)
-        if blob is None or not self.lock:
+        if parts is None or blob is None or stage not in parts[0]:
+            return self.lock.get(stage)
+        header = "version: 2\nstages:\n"  # entries parse alike under either readable version
+        where = f"{lock_mod.LOCK_FILE} at commit {self.commit[:7]}"
+        text = parts[0][stage]
+        try:
+            got = self.shared.memo("stage-entry", header + text, lambda: lock_mod.parse(header + text, where))
+        except CairnError:
+            return self.lock.get(stage)
+        return got.get(stage)
+
+    def _outs(self) -> dict[str, tuple[str, lock_mod.PathState]]:
+        """out path -> (stage, out) of this lock; shared by every commit with the same lock.
+        The lineage index holds every lock's outs already: no parse then."""
+        blob = self.git_obj(lock_mod.LOCK_FILE)
+        if blob is None or blob.type_str != "blob":
+            return {}
+        index = self.shared.index
+        if index is not None:
+            known = self.shared.memo("outs-index", str(blob.id), lambda: index.outs_of(str(blob.id)))
+            if known is not None:
+                return known
+        if not self.lock:
             return {}
         return self.shared.memo(
             "outs", str(blob.id), lambda: {o.path: (n, o) for n, e in self.lock.items() for o in e.outs}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cairn.errors import CairnError, PathError, UserInputError
 from cairn.index import pointer as ptr
 from cairn.lineage.downstream import downstream
+from cairn.lineage.index import open_index
 from cairn.lineage.upstream import Context, upstream
 from cairn.lineage.view import Shared
 
@@ -61,7 +62,7 @@ def lineage(repo: Repo, path: str, rev: str | None = None, exp: str | None = Non
     """The upstream lineage document of `path` at `rev` (default HEAD) or experiment `exp`."""
     rel = repo_path(repo, path)
     ctx = context(repo, rev, exp)
-    return upstream(Shared(repo.git, repo.store), ctx, rel)
+    return upstream(_shared(repo), ctx, rel)
 
 
 def consumers(repo: Repo, spec: str, rev: str | None = None, exp: str | None = None) -> dict[str, Any]:
@@ -73,4 +74,9 @@ def consumers(repo: Repo, spec: str, rev: str | None = None, exp: str | None = N
         at = named or None
     rel = repo_path(repo, path)
     ctx = context(repo, at, exp)
-    return downstream(Shared(repo.git, repo.store), ctx, rel)
+    return downstream(_shared(repo), ctx, rel)
+
+
+def _shared(repo: Repo) -> Shared:
+    """What the lineage walks share, with the lineage index brought up to date."""
+    return Shared(repo.git, repo.store, open_index(repo.dot / "state", repo.git.repo))
