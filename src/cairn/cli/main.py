@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-url": ("cairn.cli.sharing:import_url", "Track data at a URL (s3, gs, az, https, path) with its version."),
     "update": ("cairn.cli.sharing:update", "Move imports to their source's newer version."),
     "import-dvc": ("cairn.cli.dvcimport:import_dvc", "Convert the DVC project here to cairn (pipeline, lock, data, remotes)."),
+    "data": ("cairn.cli.datastats:data", "Statistics, drift and schema checks of data versions."),
+    "monitor": ("cairn.cli.datastats:monitor", "Watch production batches against reference data (drift, alerts)."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),
 }

@@ -1,0 +1,125 @@
+"""`cairn data` (stats, diff, check) and `cairn monitor` (run, show): statistics of data
+versions, drift between them, schema checks, and production batches watched against a reference."""
+
+from __future__ import annotations
+
+import click
+
+from cairn.cli.data import opened
+from cairn.cli.output import emit_json
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+remote_option = click.option(
+    "-r", "--remote", "remote_name", metavar="NAME", help="Remote to read stats from when the data is not here."
+)
+
+
+@click.group()
+def data() -> None:
+    """Statistics, drift and schema checks of tracked data (docs/datastats.md)."""
+
+
+@data.command()
+@click.argument("path")
+@click.option("--rev", metavar="REV", help="The version at this git revision (default: the workspace).")
+@remote_option
+@click.option("--all", "show_all", is_flag=True, help="Show every stored value (all quantiles, histograms).")
+@json_option
+def stats(path: str, rev: str | None, remote_name: str | None, show_all: bool, as_json: bool) -> None:
+    """Show the statistics of PATH: rows and, per column, type, nulls, distinct values, min, max,
+    mean, std, quantiles, a histogram and the top categories. A folder of other files shows its
+    file count, sizes and extensions.
+
+    Computed once per version and stored in the cache (pushed and pulled with the data), so asking
+    again is instant and a past version's stats come from the remote without its data."""
+    from cairn.repo import datastats
+
+    with opened(as_json) as repo:
+        doc = datastats.stats(repo, path, rev, remote_name)
+    if as_json:
+        emit_json(doc)
+        return
+    from cairn.datastats.render import stats_text
+
+    click.echo(stats_text(doc, show_all))
+
+
+def _thresholds(values: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for v in values:
+        name, sep, num = v.partition("=")
+        try:
+            out[name.strip()] = float(num)
+        except ValueError:
+            raise click.BadParameter(f"{v!r} is not METHOD=NUMBER (e.g. psi=0.2)", param_hint="--threshold") from None
+        if not sep:
+            raise click.BadParameter(f"{v!r} is not METHOD=NUMBER (e.g. psi=0.2)", param_hint="--threshold")
+    return out
+
+
+@data.command("diff")
+@click.argument("path")
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@click.option("--stats", "show_stats", is_flag=True, help="Also compare statistics and test every column for drift.")
+@click.option(
+    "--numeric", default="wasserstein", show_default=True, help="Drift score of numeric columns: wasserstein, psi, ks."
+)
+@click.option(
+    "--categorical",
+    default="jensenshannon",
+    show_default=True,
+    help="Drift score of categorical columns: jensenshannon, psi, chisquare.",
+)
+@click.option("--threshold", "thresholds", multiple=True, metavar="METHOD=VALUE", help="A score's drift threshold.")
+@click.option("--drift-share", default=0.5, show_default=True, help="Share of drifted columns that is dataset drift.")
+@click.option("--pvalues", is_flag=True, help="Decide by p-values (KS, chi-squared) below --alpha instead of scores.")
+@click.option("--alpha", default=0.05, show_default=True, help="Significance level with --pvalues.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when the dataset drifts (for CI).")
+@remote_option
+@json_option
+def diff_cmd(
+    path,
+    a,
+    b,
+    show_stats,
+    numeric,
+    categorical,
+    thresholds,
+    drift_share,
+    pvalues,
+    alpha,
+    fail_on_drift,
+    remote_name,
+    as_json,
+) -> int:
+    """Compare PATH between revision A (default HEAD) and B (default: the workspace): columns
+    added, removed or retyped; with --stats the changes of every statistic and a drift test per
+    column with its score and verdict, computed from the stored stats of both versions."""
+    from cairn.datastats.drift import DEFAULT_THRESHOLDS, DriftOptions
+    from cairn.datastats.render import diff_text
+    from cairn.repo import datastats
+
+    opts = DriftOptions(
+        numeric=numeric,
+        categorical=categorical,
+        thresholds={**DEFAULT_THRESHOLDS, **_thresholds(thresholds)},
+        drift_share=drift_share,
+        pvalues=pvalues,
+        alpha=alpha,
+    )
+    show_stats = show_stats or fail_on_drift
+    with opened(as_json) as repo:
+        doc = datastats.diff(repo, path, a, b, opts, remote_name)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(diff_text(doc, show_stats))
+    drifted = doc.get("dataset", {}).get("drift", False)
+    return 1 if fail_on_drift and drifted else 0
+
+
+@click.group()
+def monitor() -> None:
+    """Watch production batches against reference data: `monitors:` in cairn.yaml say which
+    reference, features and thresholds (docs/datastats.md)."""

@@ -1,0 +1,268 @@
+"""Data statistics wiring: finds the version of a path (the workspace, or a pointer or lock entry
+at a git revision), its stats record in the cache, on a remote or computed from the data, and
+compares, checks and monitors with them (cairn.datastats does the work, with no repo knowledge)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cairn.datastats.describe import FileRef, describe
+from cairn.datastats.record import StatsStore, build, decode
+from cairn.errors import CairnError, PathError, RemoteKeyMissingError
+from cairn.index import pointer as ptr
+from cairn.objects.tree import FILE, TREE, walk_files
+
+if TYPE_CHECKING:
+    from cairn.remotes.remote import Remote
+    from cairn.repo.repo import Repo
+
+REMOTE_PREFIX = "stats"
+
+
+@dataclass
+class Version:
+    rel: str  # repo path
+    rev: str | None  # None: the workspace
+    kind: str
+    oid: str
+    trees: dict[str, bytes]  # trees not in the cache (a workspace folder's)
+
+    @property
+    def name(self) -> str:
+        return self.rel if self.rev is None else f"{self.rel} at {self.rev}"
+
+
+def store(repo: Repo) -> StatsStore:
+    return StatsStore(repo.store.root)
+
+
+def locate(repo: Repo, path: str, rev: str | None) -> Version:
+    """The version of `path` in the workspace (rev None) or at git revision `rev`."""
+    from cairn.repo.lineage import repo_path
+
+    rel = repo_path(repo, path)
+    if rev is None:
+        return _in_workspace(repo, rel, path)
+    git = repo._need_git("data stats --rev")
+    commit = str(git.resolve(rev).id)
+    found = _tracked_at(repo, git, commit, rel, rev)
+    if found is None:
+        raise PathError(
+            f"{rel} is not tracked at {rev}: no pointer ({rel}{ptr.SUFFIX}) and no pipeline output there",
+            "name a path `cairn add` or a stage tracked at that revision (see `git show REV --stat`)",
+        )
+    kind, oid = found
+    return Version(rel, rev, kind, oid, {})
+
+
+def _in_workspace(repo: Repo, rel: str, given: str) -> Version:
+    from cairn.index.snapshot import snapshot
+
+    ws = repo.ws
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links())
+    if snap is None:
+        raise PathError(f"{given} does not exist", "give a file or folder in the workspace, or --rev REV")
+    ws.stats.update(snap.records, snap.keep)
+    return Version(rel, None, snap.kind, snap.oid, dict(snap.trees))
+
+
+def _tracked_at(repo: Repo, git, commit: str, rel: str, rev: str) -> tuple[str, str] | None:
+    """(kind, oid) of `rel` at the commit: from its pointer or a stage output, or inside a
+    tracked folder (the path below it looked up in the folder's trees)."""
+    from cairn.pipelines import lock as lock_mod
+
+    outs: dict[str, tuple[str, str]] = {}
+    text = git.read_file(commit, lock_mod.LOCK_FILE)
+    if text is not None:
+        try:
+            for entry in lock_mod.parse(text.decode(), f"{lock_mod.LOCK_FILE} at {rev}").values():
+                outs.update({o.path: (o.kind, o.oid) for o in entry.outs})
+        except (CairnError, UnicodeDecodeError):
+            pass
+    parts = rel.split("/")
+    for i in range(len(parts), 0, -1):
+        top = "/".join(parts[:i])
+        data = git.read_file(commit, top + ptr.SUFFIX)
+        found = (lambda p: (p.kind, p.oid))(ptr.parse(data, f"{top}{ptr.SUFFIX} at {rev}")) if data else outs.get(top)
+        if found is None:
+            continue
+        if i == len(parts):
+            return found
+        return _below(repo, found, "/".join(parts[i:]))
+    return None
+
+
+def _below(repo: Repo, top: tuple[str, str], sub: str) -> tuple[str, str] | None:
+    kind, oid = top
+    load = repo.ws.tree_loader()
+    for name in sub.split("/"):
+        if kind != TREE:
+            return None
+        e = load(oid).get(name)
+        if e is None:
+            return None
+        kind, oid = e.kind, e.oid
+    return kind, oid
+
+
+def stats(repo: Repo, path: str, rev: str | None = None, remote: str | None = None) -> dict[str, Any]:
+    """The stats document of `path` at `rev`: the record, from the cache when it was computed
+    before, else computed from the data, else read from the remote (the data need not be here)."""
+    v = locate(repo, path, rev)
+    rec, source = record_of(repo, v, remote)
+    return {"path": v.rel, "rev": v.rev, "oid": v.oid, "from": source, "stats": rec}
+
+
+def record_of(repo: Repo, v: Version, remote: str | None = None) -> tuple[dict[str, Any], str]:
+    st = store(repo)
+    rec = st.get(v.oid)
+    if rec is not None:
+        return rec, "cache"
+    files = _files(repo, v)
+    if files is None or (any(f.path is None for f in files) and _wants_data(v, files)):
+        got = _from_remote(repo, v, remote)
+        if got is not None:
+            return got, "remote"
+    if files is None:
+        from cairn.errors import ObjectMissingError
+
+        raise ObjectMissingError(
+            f"the folder {v.name} is not in the cache and no remote holds its stats",
+            "get it with `cairn pull` (or `cairn fetch`) at that revision",
+            [v.oid],
+        )
+    kind, body = describe(v.name, v.kind, files, repo.progress)
+    rec = build(v.oid, kind, body)
+    st.put(rec)
+    return rec, "computed"
+
+
+def _wants_data(v: Version, files: list[FileRef]) -> bool:
+    from cairn.datastats.describe import is_table
+
+    return is_table(v.name, v.kind, files)
+
+
+def _files(repo: Repo, v: Version) -> list[FileRef] | None:
+    """The files of the version and where their bytes are; None when its trees are missing."""
+    if v.kind == FILE:
+        path = str(repo.ws.abs(v.rel)) if v.rev is None else repo.store.path(v.oid)
+        here = v.rev is None or os.path.exists(path)
+        size = os.path.getsize(path) if here else 0
+        return [FileRef("", path if here else None, size, v.oid)]
+    load = repo.ws.tree_loader(v.trees)
+    out = []
+    try:
+        for rel, e in walk_files(v.oid, load):
+            if v.rev is None:
+                path: str | None = str(repo.ws.abs(v.rel) / rel)
+            else:
+                path = repo.store.path(e.oid)
+                path = path if os.path.exists(path) else None
+            out.append(FileRef(rel, path, e.size, e.oid))
+    except CairnError:
+        return None
+    return out
+
+
+def _from_remote(repo: Repo, v: Version, remote: str | None) -> dict[str, Any] | None:
+    if remote is None and repo.remotes.default() is None:
+        return None
+    r = repo.remotes.open(remote)
+    try:
+        data = r.storage.get_bytes(f"{REMOTE_PREFIX}/{v.oid}.json")
+    except RemoteKeyMissingError:
+        return None
+    finally:
+        r.close()
+    rec = decode(data, v.oid, f"of {v.name} on remote {r.name!r}")
+    store(repo).put_raw(v.oid, data)
+    return rec
+
+
+# -- travelling with push and pull ------------------------------------------------------------
+
+
+def push_stats(repo: Repo, r: Remote) -> int:
+    """Upload the stats records whose data the remote now holds and it lacks. No local record:
+    no request."""
+    st = store(repo)
+    local = st.list()
+    if not local:
+        return 0
+    have = r.index.all_oids()
+    wanted = [o for o in local if o in have]
+    if not wanted:
+        return 0
+    there = _remote_oids(r)
+    sent = 0
+    for oid in wanted:
+        if oid not in there:
+            r.storage.put_bytes(f"{REMOTE_PREFIX}/{oid}.json", st.raw(oid))
+            sent += 1
+    return sent
+
+
+def fetch_stats(repo: Repo, r: Remote, roots: list[tuple[str, str]]) -> int:
+    """Download the stats records of what `roots` reach that the remote has and the cache lacks
+    (one listing, then one request per record)."""
+    there = _remote_oids(r)
+    if not there:
+        return 0
+    st = store(repo)
+    wanted = {o for _, o in roots}
+    if any(k == TREE for k, _ in roots) and not wanted >= there:
+        from cairn.remotes.closure import closure
+
+        wanted |= set(closure(repo.ws, roots)[0])
+    got = 0
+    for oid in sorted((wanted & there) - set(st.list())):
+        try:
+            data = r.storage.get_bytes(f"{REMOTE_PREFIX}/{oid}.json")
+            decode(data, oid, f"of {oid[:12]} on remote {r.name!r}")
+        except (RemoteKeyMissingError, CairnError):
+            continue  # a damaged record is computed again when asked for
+        st.put_raw(oid, data)
+        got += 1
+    return got
+
+
+def _remote_oids(r: Remote) -> set[str]:
+    from cairn.objects.hashing import is_oid
+
+    out = set()
+    for key, _ in r.storage.list(REMOTE_PREFIX):
+        oid = key.rpartition("/")[2].removesuffix(".json")
+        if is_oid(oid):
+            out.add(oid)
+    return out
+
+
+# -- comparing versions -----------------------------------------------------------------------
+
+
+def diff(
+    repo: Repo, path: str, a: str | None = None, b: str | None = None, opts=None, remote: str | None = None
+) -> dict[str, Any]:
+    """Compare the stats of `path` at revision `a` (default HEAD) with `b` (default: the
+    workspace); computed from the stored records, so neither version's data is read when both
+    have stats."""
+    from cairn.datastats.drift import compare, compare_files
+    from cairn.errors import UserInputError
+
+    va, vb = locate(repo, path, a or "HEAD"), locate(repo, path, b)
+    ra, _ = record_of(repo, va, remote)
+    rb, _ = record_of(repo, vb, remote)
+    if ra["kind"] != rb["kind"]:
+        raise UserInputError(
+            f"{va.name} is a {_what(ra)} but {vb.name} is a {_what(rb)}: their statistics do not compare",
+            "compare two versions of the same kind of data",
+        )
+    doc = compare(ra, rb, opts) if ra["kind"] == "table" else compare_files(ra, rb)
+    return {"path": va.rel, "a": {"rev": va.rev, "oid": va.oid}, "b": {"rev": vb.rev, "oid": vb.oid}, **doc}
+
+
+def _what(rec: dict[str, Any]) -> str:
+    return "table" if rec["kind"] == "table" else "folder of other files"
