@@ -190,9 +190,8 @@ def deprecate(repo: Repo, name: str, message: str | None = None) -> dict[str, An
     if art.deprecated:
         raise RegistryError(f"artifact {name!r} is deprecated already", "nothing to do")
     commit = art.events[0].commit
-    tag = tagnames.deprecate_tag(name)
-    if tags_mod.tag_target(git, tag) is not None:  # deprecated before and brought back since
-        tag = f"{tag}#{next_counter(evs, name)}"
+    # with a counter (GTO's non-simple form): it orders the tag among others made the same second
+    tag = f"{tagnames.deprecate_tag(name)}#{next_counter(evs, name)}"
     _tag(git, tag, commit, message or tagnames.deprecate_message(name))
     return {"artifact": name, "commit": commit, "tag": tag}
 

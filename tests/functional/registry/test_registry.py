@@ -1,0 +1,181 @@
+"""The registry as a team uses it: versions and stages as annotated tags, shared through a
+bare origin with `git push --tags`, read back in another clone and with --repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from cairn.errors import ObjectMissingError, PipelineError, RegistryError, RemoteUnreachableError
+
+
+def test_register_assign_and_read_in_another_clone(team, release, git):
+    alice, bob = team.alice, team.bob
+    reg = alice.json("model", "register", "churn", "-m", "first model")
+    assert reg["version"] == "v0.0.1" and reg["tag"] == "churn@v0.0.1"
+    alice.cairn("model", "assign", "churn", "--stage", "prod")
+    v2 = release(alice, 20, "threshold 20")
+    assert alice.json("model", "register", "churn", "--bump", "minor")["version"] == "v0.1.0"
+    alice.cairn("model", "assign", "churn@v0.1.0", "--stage", "prod", "-m", "better recall")
+    alice.git("push", "-q", "origin", "main", "--tags")
+
+    bob.git("fetch", "-q", "--tags", "origin")
+    listing = bob.json("model", "list")
+    assert listing == [
+        {"name": "churn", "latest": "v0.1.0", "stages": {"prod": "v0.1.0"}, "versions": 2, "deprecated": False}
+    ]
+    shown = bob.json("model", "show", "churn")
+    versions = shown["versions_detail"]
+    assert (versions[0]["version"], versions[0]["commit"], versions[0]["stages"]) == ("v0.1.0", v2, ["prod"])
+    assert versions[1]["author"] == "Cairn Tester" and versions[1]["message"] == "first model"
+    history = bob.json("model", "history", "churn")
+    # tag times have one-second resolution: within a second, stage tags keep their counter's order
+    assert sorted((e["action"], e["version"], e["stage"] or "") for e in history) == [
+        ("assign", "v0.0.1", "prod"),
+        ("assign", "v0.1.0", "prod"),
+        ("register", "v0.0.1", ""),
+        ("register", "v0.1.0", ""),
+    ]
+    assert [e["version"] for e in history if e["action"] == "assign"] == ["v0.1.0", "v0.0.1"]
+    assert history[0]["message"] == "better recall" and history[0]["author_email"] == "tester@example.com"
+
+    # rollback is assigning the older version again, by anyone; it reaches alice through git
+    bob.cairn("model", "assign", "churn@v0.0.1", "--stage", "prod", "-m", "rollback: latency")
+    bob.git("push", "-q", "origin", "--tags")
+    alice.git("fetch", "-q", "--tags", "origin")
+    assert alice.json("model", "list")[0]["stages"] == {"prod": "v0.0.1"}
+    assert alice.json("model", "history", "churn")[0]["author"] == "Bob"
+
+
+def test_get_from_another_clone_and_from_outside_with_repo(team, release, tmp_path: Path, run_cairn):
+    alice, bob = team.alice, team.bob
+    alice.cairn("model", "register", "churn")
+    alice.cairn("model", "assign", "churn", "--stage", "prod")
+    release(alice, 20, "threshold 20")
+    alice.cairn("model", "register", "churn", "--bump", "minor")
+    alice.cairn("push")
+    alice.git("push", "-q", "origin", "main", "--tags")
+
+    bob.git("fetch", "-q", "--tags", "origin")
+    got = bob.json("model", "get", "churn@prod", "-o", "deploy/model.bin")
+    assert (bob.root / "deploy/model.bin").read_bytes() == b"threshold 10\n"
+    assert got["version"] == "v0.0.1" and got["stage"] == "prod" and got["files"] == 1
+    assert not (bob.root / ".cairn/cache/objects").exists() or not any((bob.root / ".cairn/cache/objects").iterdir())
+
+    # a deployment job: no repository at all, only the git URL (the data remote comes from its config)
+    job = tmp_path / "job"
+    job.mkdir()
+    out = json.loads(
+        run_cairn("model", "get", "churn@v0.1.0", "--repo", str(team.origin), "-o", "m.bin", "--json", cwd=job).stdout
+    )
+    assert (job / "m.bin").read_bytes() == b"threshold 20\n" and out["version"] == "v0.1.0"
+    listing = json.loads(run_cairn("model", "list", "--repo", str(team.origin), "--json", cwd=job).stdout)
+    assert listing[0]["latest"] == "v0.1.0" and listing[0]["stages"] == {"prod": "v0.0.1"}
+    shown = json.loads(run_cairn("model", "show", "churn", "--repo", str(team.origin), "--json", cwd=job).stdout)
+    assert [v["version"] for v in shown["versions_detail"]] == ["v0.1.0", "v0.0.1"]
+    assert sorted(p.name for p in job.iterdir()) == ["m.bin"]  # nothing else left behind
+
+
+def test_reads_a_registry_gto_wrote(project, git):
+    """Tags made as GTO makes them (git tag -a, its names and messages) read as they are."""
+    head = project.git("rev-parse", "HEAD").strip()
+    for tag, msg in (
+        ("churn@v1.2.0", "Registering artifact churn version v1.2.0"),
+        ("churn#staging#1", "Assigning stage staging to artifact churn version v1.2.0"),
+        ("churn#prod#2", "Assigning stage prod to artifact churn version v1.2.0"),
+        ("churn#staging!#3", "Unassigning stage 'staging' to artifact 'churn' version 'v1.2.0'"),
+        ("notes", "a lightweight-looking annotated tag that is not a registry tag"),
+    ):
+        project.git("tag", "-a", tag, "-m", msg, head)
+    project.git("tag", "churn@v9.9.9", head)  # lightweight: carries no who or why, skipped as GTO does
+    listing = project.json("model", "list")
+    assert listing[0]["latest"] == "v1.2.0" and listing[0]["stages"] == {"prod": "v1.2.0"}
+    # the next tag continues GTO's counter
+    project.git("commit", "-q", "--allow-empty", "-m", "empty")
+    assert project.json("model", "register", "churn")["version"] == "v1.2.1"
+    assert project.json("model", "assign", "churn", "--stage", "prod")["tag"] == "churn#prod#4"
+    assert project.json("model", "unassign", "churn", "--stage", "prod")["tag"] == "churn#prod!#5"
+    # as in GTO, the version assigned before (and never unassigned) is in the stage again
+    assert project.json("model", "list")[0]["stages"] == {"prod": "v1.2.0"}
+    dep = project.json("model", "deprecate", "churn", "-m", "replaced")
+    assert dep["tag"] == "churn@deprecated#6"
+    assert project.json("model", "list")[0]["deprecated"] is True
+    annotation = project.git("tag", "-l", "--format=%(contents:subject)|%(taggername)", "churn#prod#4").strip()
+    assert annotation == "Assigning stage prod to artifact churn version v1.2.1|Cairn Tester"
+
+
+def test_bad_input(project, release, assert_error, tmp_path: Path, run_cairn):
+    run = project.cairn
+    assert_error(
+        run("model", "register", "nosuch", expect=None),
+        RegistryError,
+        "unknown artifact 'nosuch' in cairn.yaml at HEAD",
+        "declare it under `artifacts:`",
+    )
+    assert_error(
+        run("model", "register", "churn", "--version", "1.2", expect=None),
+        RegistryError,
+        "'1.2' is not a semantic version",
+        "MAJOR.MINOR.PATCH",
+    )
+    run("model", "register", "churn", "--version", "1.0.0")
+    release(project, 20, "threshold 20")
+    assert_error(
+        run("model", "register", "churn", "--version", "v1.0.0", expect=None),
+        RegistryError,
+        "version v1.0.0 of 'churn' already exists",
+    )
+    assert_error(
+        run("model", "register", "churn", "HEAD~1", expect=None),
+        RegistryError,
+        "already holds version v1.0.0 of 'churn'",
+    )
+    assert_error(
+        run("model", "assign", "churn", "--stage", "pro d", expect=None),
+        RegistryError,
+        "'pro d' is not a valid stage name",
+        "letters, digits",
+    )
+    bad_name = run("model", "show", "Bad Name", expect=None)
+    assert_error(bad_name, RegistryError, "'Bad Name' is not a valid artifact name")
+    # a tag of that name already exists on another commit (made by hand, or left by a deregistration)
+    project.git("tag", "churn@v2.0.0", "HEAD~1")
+    assert_error(
+        run("model", "register", "churn", "--version", "2.0.0", expect=None),
+        RegistryError,
+        "tag 'churn@v2.0.0' already exists on commit",
+        "git tag -d",
+    )
+    assert_error(
+        run("model", "get", "churn@prod", expect=None),
+        RegistryError,
+        "no version of 'churn' is in stage 'prod'",
+        "cairn model assign churn@VERSION --stage prod",
+    )
+    # the version's data never reached the remote, and this clone's cache lost it
+    run("model", "register", "churn", "--version", "1.1.0")
+    shutil.rmtree(project.root / ".cairn" / "cache")
+    assert_error(
+        run("model", "get", "churn@v1.1.0", "-o", "m.bin", expect=None),
+        ObjectMissingError,
+        "the data of churn v1.1.0 is neither in the local cache nor on remote 'store'",
+        "cairn push",
+    )
+    assert not (project.root / "m.bin").exists()
+    # an unreachable git URL
+    job = tmp_path / "job"
+    job.mkdir()
+    assert_error(
+        run_cairn("model", "list", "--repo", str(tmp_path / "no-such-repo.git"), cwd=job, expect=None),
+        RemoteUnreachableError,
+        "cannot read git repository",
+        "git ls-remote",
+    )
+    # a malformed artifacts section says where
+    broken = "artifacts:\n  churn:\n    type: model\n    signature: {inputs: {a: complex}}\n"
+    (project.root / "cairn.yaml").write_text(broken)
+    project.commit("broken artifacts")
+    proc = run("model", "register", "churn", expect=None)
+    assert_error(proc, PipelineError, "the artifacts of cairn.yaml at ")
+    assert ":2:3: artifact 'churn' needs a `path:`" in proc.stderr
