@@ -82,6 +82,21 @@ def _sweep_size(specs) -> list:
     return ovr.combinations(ovr.parse(list(specs)))
 
 
+@exp.command("save")
+@click.option("-n", "--name", help="Experiment name (generated when not given).")
+@json_option
+def exp_save(name, as_json) -> None:
+    """Record the workspace as it is as an experiment, running nothing: params, cairn.lock,
+    metrics and pointers (outputs changed by hand are committed to the cache first)."""
+    with opened(as_json) as repo:
+        info = _exps(repo).save(name)
+    if as_json:
+        emit_json(info.to_dict())
+    else:
+        shown = ", ".join(f"{k}={v}" for values in info.metrics.values() for k, v in list(values.items())[:6])
+        say(f"Saved the workspace as experiment {info.name!r}" + (f" ({shown})" if shown else ""))
+
+
 @exp.command("run-queued", hidden=True)
 @click.argument("name")
 def exp_run_queued(name: str) -> int:

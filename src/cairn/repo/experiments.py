@@ -41,6 +41,18 @@ class Experiments:
         self._index_refresh()
         return info
 
+    def save(self, name: str | None) -> ExpInfo:
+        """Record the workspace as an experiment without running: outputs changed by hand are
+        committed first (repo/commit.py), as DVC's `exp save` does."""
+        from cairn.experiments.save import save_workspace
+        from cairn.repo.commit import commit
+
+        commit(self.repo, strict=False)
+        with self.repo.lock():
+            info = save_workspace(self.ctx, name)
+        self._index_refresh()
+        return info
+
     def enqueue(self, specs: list[str], name: str | None, targets: list[str]) -> list[Entry]:
         return executor.enqueue(self.ctx, ovr.combinations(ovr.parse(specs)), name, targets)
 
