@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "commit": ("cairn.cli.everyday:commit", "Record data or outputs changed by hand, without rerunning."),
     "freeze": ("cairn.cli.everyday:freeze", "Freeze stages: repro and status treat them as up to date."),
     "unfreeze": ("cairn.cli.everyday:unfreeze", "Unfreeze stages."),
-    "import-dvc": ("cairn.cli.dvcimport:import_dvc", "Convert the DVC project here to cairn (pipeline, data, remotes)."),
+    "import-dvc": ("cairn.cli.dvcimport:import_dvc", "Convert the DVC project here to cairn (pipeline, data, remote)."),
     "data": ("cairn.cli.datastats:data", "Statistics, drift and schema checks of data versions."),
     "monitor": ("cairn.cli.datastats:monitor", "Watch production batches against reference data (drift, alerts)."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
