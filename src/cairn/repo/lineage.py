@@ -4,6 +4,7 @@ commit, then hands them to cairn.lineage (which reads git and locks only, never 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,3 +81,30 @@ def consumers(repo: Repo, spec: str, rev: str | None = None, exp: str | None = N
 def _shared(repo: Repo) -> Shared:
     """What the lineage walks share, with the lineage index brought up to date."""
     return Shared(repo.git, repo.store, open_index(repo.dot / "state", repo.git.repo))
+
+
+def openlineage(repo: Repo, doc: dict[str, Any], downstream: bool = False) -> list[dict[str, Any]]:
+    """The lineage document as OpenLineage run events, in this repository's namespace."""
+    from cairn.lineage import openlineage as ol
+
+    namespace, source = _identity(repo)
+    return (ol.downstream_events if downstream else ol.upstream_events)(doc, namespace, source)
+
+
+def _identity(repo: Repo) -> tuple[str, str]:
+    """(`cairn://` namespace, source URL) of the repository: its `origin` remote when it has one,
+    so clones of one project share a namespace; otherwise its folder."""
+    url = None
+    try:
+        url = repo.git.repo.remotes["origin"].url
+    except (KeyError, ValueError, AttributeError):
+        pass
+    if not url:
+        return f"cairn://{repo.root.name}", repo.root.as_uri()
+    scp = re.match(r"^([\w.-]+@)?([\w.-]+):(?!//)(.+)$", url)
+    if scp:  # git@host:org/repo.git is not a URI; ssh://git@host/org/repo.git is
+        url = f"ssh://{scp.group(1) or ''}{scp.group(2)}/{scp.group(3)}"
+    if "://" not in url:  # a path
+        url = Path(os.path.abspath(url)).as_uri()
+    where = re.sub(r"^[a-z+]+://([^@/]*@)?", "", url).removesuffix(".git").strip("/")
+    return f"cairn://{where}", url
