@@ -119,7 +119,86 @@ def diff_cmd(
     return 1 if fail_on_drift and drifted else 0
 
 
+@data.command("check")
+@click.argument("paths", nargs=-1)
+@click.option("--rev", metavar="REV", help="Check the versions (and schema) at this git revision.")
+@remote_option
+@json_option
+def check_cmd(paths: tuple[str, ...], rev: str | None, remote_name: str | None, as_json: bool) -> int:
+    """Check datasets against the `schema:` of cairn.yaml (columns, types, allowed null share,
+    ranges, categories): every dataset with a schema, or PATHS. Exits 1 when one breaks it."""
+    from cairn.repo import datastats
+
+    with opened(as_json) as repo:
+        doc = datastats.check(repo, list(paths), rev, remote_name)
+    if as_json:
+        emit_json(doc)
+    else:
+        for d in doc["datasets"]:
+            click.echo(f"{d['path']}: {'ok' if d['ok'] else 'FAILED'}")
+            for p in d["problems"]:
+                click.echo(f"  {p}")
+    return 0 if doc["ok"] else 1
+
+
 @click.group()
 def monitor() -> None:
     """Watch production batches against reference data: `monitors:` in cairn.yaml say which
     reference, features and thresholds (docs/datastats.md)."""
+
+
+@monitor.command("run")
+@click.argument("name")
+@click.argument("batches", nargs=-1, required=True)
+@remote_option
+@json_option
+def monitor_run(name: str, batches: tuple[str, ...], remote_name: str | None, as_json: bool) -> int:
+    """Compare a production BATCH (CSV/TSV, Parquet or JSON Lines files, or folders of them) with
+    monitor NAME's reference: drift per feature, a health score, a row appended to the monitor's
+    history. On alert (the batch drifts, or health falls below min_health) runs the monitor's
+    on_alert command with the summary as JSON on stdin, and exits 1."""
+    from cairn.repo import datastats
+
+    with opened(as_json) as repo:
+        s = datastats.monitor_run(repo, name, list(batches), remote_name)
+    if as_json:
+        emit_json(s)
+    else:
+        state = "ALERT" if s["alert"] else "ok"
+        click.echo(
+            f"monitor {name}: {state}  health {s['health']:.2f} (min {s['min_health']:.2f}), "
+            f"{s['drifted']} of {s['tested']} features drifted, {s['rows']:,} rows"
+        )
+        for f in s["drifted_features"]:
+            click.echo(f"  drifted: {f} (score {s['scores'][f]:.4g})")
+        for w in s["warnings"]:
+            click.echo(f"warning: {w}", err=True)
+        if "on_alert" in s:
+            click.echo(f"on_alert: `{s['on_alert']['command']}` exited {s['on_alert']['exit']}", err=True)
+        click.echo(f"history: {s['history']}")
+    return 1 if s["alert"] else 0
+
+
+@monitor.command("show")
+@click.argument("name")
+@click.option("--html", "html_dir", metavar="DIR", help="Also write an offline trend page into DIR.")
+@json_option
+def monitor_show(name: str, html_dir: str | None, as_json: bool) -> None:
+    """Show monitor NAME's history: one row per batch with its health and drift scores."""
+    from cairn.repo import datastats
+
+    with opened(as_json) as repo:
+        doc = datastats.monitor_show(repo, name, html_dir)
+    if as_json:
+        emit_json(doc)
+        return
+    rows = doc["rows"]
+    if not rows:
+        click.echo(f"monitor {name}: no batches yet (run `cairn monitor run {name} BATCH`)")
+    else:
+        click.echo(f"{'time':<26} {'health':>7} {'drifted':>8} {'alert':>6}  batch")
+        for r in rows:
+            drifted = f"{r['drifted']}/{r['tested']}"
+            click.echo(f"{r['time']:<26} {float(r['health']):>7.2f} {drifted:>8} {r['alert']:>6}  {r['batch']}")
+    if "html" in doc:
+        click.echo(f"trend page: {doc['html']}")

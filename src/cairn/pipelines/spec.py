@@ -23,6 +23,7 @@ SPEC_VERSION = 1
 TOP_KEYS = {"version", "stages", "vars", "params", "metrics", "plots"}
 # sections other packages read and validate themselves (cairn.checks, cairn.registry)
 TOP_KEYS |= {"checks", "artifacts"}
+TOP_KEYS |= {"schema", "monitors"}  # cairn.datastats
 STAGE_KEYS = {"cmd", "deps", "params", "outs", "metrics", "plots", "wdir", "desc", "frozen", "always_changed", "meta"}
 STAGE_KEYS.add("env")  # warn | strict: whether a changed environment makes the stage stale
 GEN_KEYS = {"foreach", "do", "matrix"}

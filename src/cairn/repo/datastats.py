@@ -208,7 +208,12 @@ def push_stats(repo: Repo, r: Remote) -> int:
 def fetch_stats(repo: Repo, r: Remote, roots: list[tuple[str, str]]) -> int:
     """Download the stats records of what `roots` reach that the remote has and the cache lacks
     (one listing, then one request per record)."""
-    there = _remote_oids(r)
+    from cairn.errors import RemoteError
+
+    try:
+        there = _remote_oids(r)
+    except RemoteError:
+        return 0  # stats are an extra: a fetch of the data does not fail for them
     if not there:
         return 0
     st = store(repo)
@@ -266,3 +271,162 @@ def diff(
 
 def _what(rec: dict[str, Any]) -> str:
     return "table" if rec["kind"] == "table" else "folder of other files"
+
+
+# -- schema checks ----------------------------------------------------------------------------
+
+
+def pipeline_section(repo: Repo, key: str, rev: str | None = None) -> Any:
+    """One top-level section of cairn.yaml in the workspace or at `rev` (None when absent)."""
+    import yaml
+
+    from cairn.errors import PipelineError
+
+    if rev is None:
+        path = repo.root / "cairn.yaml"
+        text = path.read_bytes() if path.exists() else None
+    else:
+        text = repo._need_git("--rev").read_file(str(repo.git.resolve(rev).id), "cairn.yaml")
+    if not text or key.encode() + b":" not in text:
+        return None
+    try:
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        raise PipelineError(f"cairn.yaml is not valid YAML: {e}", "fix the file") from None
+    return doc.get(key) if isinstance(doc, dict) else None
+
+
+def check(repo: Repo, paths: list[str] | None = None, rev: str | None = None, remote: str | None = None) -> dict:
+    """Check datasets against the `schema:` of cairn.yaml: {"ok", "datasets": [{path, rev, oid,
+    ok, problems}]}."""
+    from cairn.datastats.schema import check as check_one
+    from cairn.datastats.schema import parse
+    from cairn.errors import UserInputError
+    from cairn.repo.lineage import repo_path
+
+    schemas = parse(pipeline_section(repo, "schema", rev))
+    if not schemas:
+        raise UserInputError(
+            "cairn.yaml declares no schema:",
+            "add one for a dataset (docs/datastats.md), e.g. schema: {data/x.csv: ...}",
+        )
+    picked = list(schemas)
+    if paths:
+        picked = [repo_path(repo, p) for p in paths]
+        for p in picked:
+            if p not in schemas:
+                raise UserInputError(f"cairn.yaml has no schema for {p}", f"schemas: {', '.join(sorted(schemas))}")
+    results = []
+    for p in picked:
+        v = locate(repo, p, rev)
+        rec, _ = record_of(repo, v, remote)
+        problems = check_one(schemas[p], rec)
+        results.append({"path": p, "rev": rev, "oid": v.oid, "ok": not problems, "problems": problems})
+    return {"ok": all(r["ok"] for r in results), "datasets": results}
+
+
+def check_stage_inputs(repo: Repo, graph, stages: list[str] | None = None) -> None:
+    """Before repro runs anything: every dataset with a schema that a stage reads (and no stage
+    writes) must pass it, so a broken input stops the run naming the column, before any stage
+    spends time. No `schema:` in cairn.yaml: nothing is read."""
+    from cairn.datastats.schema import check as check_one
+    from cairn.datastats.schema import parse
+    from cairn.errors import SchemaViolationError
+
+    schemas = parse(pipeline_section(repo, "schema"))
+    if not schemas:
+        return
+    written = {o.path for s in graph.pipeline.stages.values() for o in s.outs}
+    readers: dict[str, list[str]] = {}
+    for name, s in graph.pipeline.stages.items():
+        if stages and name not in stages:
+            continue
+        for d in s.deps:
+            if d in schemas and d not in written:
+                readers.setdefault(d, []).append(name)
+    problems = []
+    for path, names in readers.items():
+        if not (repo.root / path).exists():
+            continue  # the stage reports its missing input itself
+        rec, _ = record_of(repo, locate(repo, str(repo.root / path), None))
+        problems += [f"{path}: {p} (read by {', '.join(names)})" for p in check_one(schemas[path], rec)]
+    if problems:
+        raise SchemaViolationError(
+            f"input data breaks its schema: {problems[0]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+            "fix the data or the schema: in cairn.yaml; `cairn data check` lists every problem",
+            problems,
+        )
+
+
+# -- monitors ---------------------------------------------------------------------------------
+
+
+def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = None) -> dict[str, Any]:
+    """Compare a production batch (files or folders of them) with the monitor's reference, append
+    a row to its history, and on alert run its `on_alert` command with the summary on stdin."""
+    import datetime
+    import json
+    import subprocess
+
+    from cairn.datastats import monitor as mon
+    from cairn.datastats.drift import compare
+
+    m = mon.parse(pipeline_section(repo, "monitors"), name)
+    ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), m.rev), remote)
+    label = ", ".join(batches)
+    kind, body = describe(label, TREE, _batch_files(batches), repo.progress)
+    if kind != "table":
+        from cairn.errors import DataStatsError
+
+        raise DataStatsError(f"the batch {label} holds no table", "give CSV/TSV, Parquet or JSON Lines files")
+    features = mon.check_columns(m, ref, body, label)
+    m.opts.columns = features
+    drift = compare(ref, body, m.opts)
+    when = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    s = mon.summary(m, label, when, body["rows"], drift)
+    s["warnings"] = body.get("warnings", [])
+    mon.append_history(repo.root / m.history, features, s)
+    s["history"] = m.history
+    if s["alert"] and m.on_alert:
+        proc = subprocess.run(
+            m.on_alert, shell=True, cwd=repo.root, input=json.dumps(s), text=True, capture_output=True, check=False
+        )
+        s["on_alert"] = {"command": m.on_alert, "exit": proc.returncode}
+    s["drift"] = drift
+    return s
+
+
+def _batch_files(batches: list[str]) -> list[FileRef]:
+    out = []
+    for b in batches:
+        p = os.path.abspath(b)
+        if os.path.isdir(p):
+            for dirpath, dirs, files in os.walk(p):
+                dirs.sort()
+                for f in sorted(files):
+                    full = os.path.join(dirpath, f)
+                    out.append(FileRef(os.path.relpath(full, os.path.dirname(p)), full, os.path.getsize(full)))
+        elif os.path.isfile(p):
+            out.append(FileRef(os.path.basename(p) if len(batches) > 1 else b, p, os.path.getsize(p)))
+        else:
+            raise PathError(f"{b} does not exist", "give batch files or folders of them")
+    return out
+
+
+def monitor_show(repo: Repo, name: str, html_dir: str | None = None) -> dict[str, Any]:
+    """The monitor's history rows; with `html_dir`, an offline trend page written there."""
+    from cairn.datastats import monitor as mon
+
+    m = mon.parse(pipeline_section(repo, "monitors"), name)
+    rows = mon.read_history(repo.root / m.history)
+    doc: dict[str, Any] = {"monitor": name, "history": m.history, "rows": rows}
+    if html_dir is not None:
+        from pathlib import Path
+
+        from cairn.metrics import html
+
+        charts = [html.PageChart(k, k, spec) for k, spec in mon.trend_specs(name, rows)]
+        page = html.page(f"monitor {name}", f"{len(rows)} batches, history in {m.history}", charts, [], [])
+        doc["html"] = str(html.write(Path(html_dir), f"monitor-{name}.html", page))
+    return doc

@@ -133,7 +133,11 @@ def push(
     info = push_info(repo, **scope)
     r = repo.remotes.open(remote, jobs)
     try:
-        return push_op(repo.ws, r, roots, repo.progress, verify, info, _lock_wait(repo), _notice(repo))
+        result = push_op(repo.ws, r, roots, repo.progress, verify, info, _lock_wait(repo), _notice(repo))
+        from cairn.repo.datastats import push_stats
+
+        push_stats(repo, r)  # data statistics travel with the data they describe
+        return result
     finally:
         r.close()
 
@@ -147,6 +151,9 @@ def fetch(repo: Repo, roots: list[tuple[str, str]], remote: str | None, jobs: in
         with repo.lock():
             result = fetch_op(repo.ws, r, roots, repo.progress)
         raise_for_failures(r, result)
+        from cairn.repo.datastats import fetch_stats
+
+        fetch_stats(repo, r, roots)
         return result
     finally:
         r.close()
@@ -218,6 +225,9 @@ def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, *
                 if staging is not None:
                     staging.discard()
         raise_for_failures(r, result)
+        from cairn.repo.datastats import fetch_stats
+
+        fetch_stats(repo, r, roots)
     finally:
         r.close()
     checked = repo.checkout(targets)

@@ -274,7 +274,11 @@ class Repo:
         from cairn.pipelines.runner import Runner
 
         with self.lock():
-            return Runner(self.ws, self._need_pipeline(), reporter, self.environment).run(opts)
+            graph = self._need_pipeline()
+            from cairn.repo.datastats import check_stage_inputs
+
+            check_stage_inputs(self, graph)  # a dataset breaking its schema: stop before any stage runs
+            return Runner(self.ws, graph, reporter, self.environment).run(opts)
 
     def fetch_pipeline_data(self, remote: str | None = None) -> None:
         """Bring what cairn.lock references (outputs of recorded runs) into the cache."""
