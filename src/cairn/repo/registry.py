@@ -271,15 +271,12 @@ def get(
             remote = repo.remotes.open() if repo.remotes.default() else None
             source = Source(repo.store, remote, what)
         else:
-            scratch = tempfile.TemporaryDirectory(prefix="cairn-remote-")
-            source = Source(None, _foreign_remote(git, v.commit, url, Path(scratch.name)), what)
+            source = Source(None, _foreign_remote(git, v.commit, url), what)
         try:
             files = download(source, kind, oid, dest, force, repo.progress if repo else _null())
         finally:
             if source.remote is not None:
                 source.remote.close()
-            if url is not None:
-                scratch.cleanup()
     return {
         "artifact": art.name,
         "version": v.version,
@@ -299,31 +296,14 @@ def _null():
     return NULL
 
 
-def _foreign_remote(git: Git, commit: str, url: str, scratch: Path):
-    """The default data remote of another repository, as its committed config names it."""
-    from cairn.remotes.remote import Remote
-    from cairn.storage import open_storage
+def _foreign_remote(git: Git, commit: str, url: str):
+    """The data remote another repository's committed config names, read as `cairn get` reads
+    a source repository's (cairn.sharing: relative folders, the per-user remote index)."""
+    from cairn.scm.foreign import ForeignCommit, normalize
+    from cairn.sharing.source import SourceRepo
+    from cairn.sharing.transfer import open_remote
 
-    raw = git.read_file(commit, ".cairn/config.toml")
-    conf: dict[str, Any] = {}
-    if raw is not None:
-        import tomllib
-
-        try:
-            conf = tomllib.loads(raw.decode())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            conf = {}
-    name = (conf.get("core") or {}).get("remote")
-    spec = dict((conf.get("remote") or {}).get(name) or {}) if name else {}
-    if not spec.get("url"):
-        raise RegistryError(
-            f"the repository at {url} names no default data remote in its .cairn/config.toml",
-            "set one there (`cairn remote add -d NAME URL`), commit and push it",
-        )
-    data_url = spec.pop("url")
-    for key in ("jobs", "pack_size"):
-        spec.pop(key, None)
-    return Remote(name, open_storage(data_url, spec), scratch / "index.db", 4)
+    return open_remote(SourceRepo(ForeignCommit(normalize(url), commit, commit, git.repo)))
 
 
 # -- bundles and serving ---------------------------------------------------------------------
