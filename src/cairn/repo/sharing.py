@@ -178,7 +178,7 @@ def download(
 def _target(repo: Repo, out: str | None, default_name: str) -> tuple[str, str]:
     rel = repo.ws.rel(out if out is not None else default_name)
     pointer_rel = rel + ptr.SUFFIX
-    for taken in (rel, pointer_rel):
+    for taken in (pointer_rel, rel):  # an import already there says so first
         if os.path.lexists(repo.root / taken):
             hint = (
                 f"it is already there: `cairn update {rel}` moves it to a newer version"

@@ -1,0 +1,70 @@
+"""Fixtures of the sharing suite: a data registry repository whose data lives on an S3 bucket of
+the moto server (its remote committed, its credentials only in its own local config, as a team's
+would be), and an empty consumer project beside it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from s3server import KEY_ID, SECRET, moto_endpoint, new_bucket, s3_client  # noqa: F401 - fixtures
+
+# credentials of the moto server, given to the consumer through the environment
+S3_ENV = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def images(version: int) -> dict[str, bytes]:
+    files = {f"img{i:02d}.png": f"image {i} v1 ".encode() * (i + 1) for i in range(12)}
+    files["sub/deep.txt"] = b"deep v1"
+    if version >= 2:
+        files["img00.png"] = b"image 0 v2"
+        files["sub/new.txt"] = b"new in v2"
+    return files
+
+
+class Registry:
+    def __init__(self, project, remote_url: str, endpoint: str, bucket: str) -> None:
+        self.project, self.root = project, project.root
+        self.remote_url, self.endpoint, self.bucket = remote_url, endpoint, bucket
+
+    def cairn(self, *args, **kw):
+        return self.project.cairn(*args, **kw)
+
+    def release(self, version: int) -> str:
+        """Write version `version` of data/images, add, push, commit and tag it v`version`."""
+        target = self.root / "data" / "images"
+        if target.exists():
+            self.cairn("unprotect", "data/images")
+            shutil.rmtree(target)
+        self.project.write(images(version), under="data/images")
+        self.cairn("add", "data/images")
+        self.cairn("push")
+        sha = self.project.commit(f"images v{version}")
+        self.project.git("tag", f"v{version}")
+        return sha
+
+
+@pytest.fixture
+def registry(repo, moto_endpoint: str) -> Registry:  # noqa: F811 - the fixture imported above
+    """The `repo` project as a data registry: data/images (v1, tag v1) and model.bin, pushed to an
+    S3 remote whose URL and endpoint are committed."""
+    bucket = new_bucket(moto_endpoint)
+    url = f"s3://{bucket}/registry"
+    repo.cairn("remote", "add", "-d", "store", url)
+    repo.cairn("remote", "modify", "store", "endpoint_url", moto_endpoint)
+    repo.cairn("remote", "modify", "store", "access_key_id", KEY_ID, "--local")
+    repo.cairn("remote", "modify", "store", "secret_access_key", SECRET, "--local")
+    repo.write({"model.bin": b"weights " * 100})
+    repo.cairn("add", "model.bin")
+    reg = Registry(repo, url, moto_endpoint, bucket)
+    reg.release(1)
+    return reg
+
+
+@pytest.fixture
+def app(tmp_path: Path, _templates, repo):
+    """An empty consumer project (git + cairn, committed)."""
+    root = tmp_path / "app"
+    shutil.copytree(_templates[1], root, symlinks=True)
+    return type(repo)(root, repo._run_cairn, repo._git)
