@@ -4,6 +4,7 @@ in order of id, and the --only selection. Standard library only."""
 
 from __future__ import annotations
 
+import checks_workloads
 import lineage_workloads
 import merge_workloads
 import target_workloads
@@ -17,6 +18,7 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *target_workloads.WORKLOADS,
             *merge_workloads.WORKLOADS,
             *lineage_workloads.WORKLOADS,
+            *checks_workloads.WORKLOADS,
         ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )
