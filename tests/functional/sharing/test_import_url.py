@@ -1,0 +1,146 @@
+"""cairn import-url and update from a real HTTP server on 127.0.0.1 (one file with an ETag, one
+without any version information), from S3 (moto, a versioned bucket) and from local paths."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+from s3server import s3_client
+
+from cairn.errors import RemoteKeyMissingError, RemoteUnreachableError, WouldLoseDataError
+
+from .conftest import S3_ENV
+
+
+class Site:
+    """A web server whose files and headers a test changes; it logs every request."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str | None]] = {}  # path -> (body, ETag or None)
+        self.log: list[tuple[str, str]] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, body: bool) -> None:
+                site.log.append((self.command, self.path))
+                if self.path not in site.files:
+                    self.send_error(404)
+                    return
+                data, etag = site.files[self.path]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                if etag:
+                    self.send_header("ETag", etag)
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def do_HEAD(self) -> None:
+                self._answer(False)
+
+            def do_GET(self) -> None:
+                self._answer(True)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def gets(self, path: str) -> int:
+        return sum(1 for m, p in self.log if m == "GET" and p == path)
+
+
+@pytest.fixture
+def site():
+    s = Site()
+    yield s
+    s.server.shutdown()
+    s.server.server_close()
+
+
+def test_http_with_an_etag_downloads_again_only_when_it_changes(app, site):
+    site.files["/data.csv"] = (b"a,b\n1,2\n", '"v1"')
+    proc = app.cairn("import-url", f"{site.url}/data.csv")
+    assert proc.stderr == ""  # an ETag: no warning
+    assert (app.root / "data.csv").read_bytes() == b"a,b\n1,2\n"
+    source = app.pointer("data.csv")["source"]
+    assert source == {"version": 1, "type": "url", "url": f"{site.url}/data.csv", "etag": '"v1"', "size": 8}
+    app.commit("import data.csv")
+
+    assert "data.csv: up to date (the source reports the same version)" in app.cairn("update").stdout
+    assert site.gets("/data.csv") == 1  # only the import downloaded it
+    site.files["/data.csv"] = (b"a,b\n3,4\n5,6\n", '"v2"')
+    assert "data.csv: import behind its source" in app.cairn("status").stdout
+    app.cairn("update", "data.csv")
+    assert (app.root / "data.csv").read_bytes() == b"a,b\n3,4\n5,6\n"
+    assert app.pointer("data.csv")["source"]["etag"] == '"v2"'
+
+
+def test_http_without_version_information_compares_contents(app, site, assert_error):
+    site.files["/plain.txt"] = (b"plain v1", None)
+    proc = app.cairn("import-url", f"{site.url}/plain.txt", "plain.txt")
+    assert (
+        f"warning: {site.url}/plain.txt gave no ETag, version id or modification time: `cairn update` will download "
+        "it again and compare its contents to find out whether it changed"
+    ) in proc.stderr
+    out = app.cairn("update").stdout
+    assert "plain.txt: up to date (the source's contents are unchanged (compared byte for byte))" in out
+    site.files["/plain.txt"] = (b"plain v2", None)
+    (app.root / "plain.txt").chmod(0o644)
+    (app.root / "plain.txt").write_bytes(b"my edit")
+    proc = app.cairn("update", expect=None)
+    assert_error(proc, WouldLoseDataError, "plain.txt has changes in the workspace", "cairn update --force plain.txt")
+    assert (app.root / "plain.txt").read_bytes() == b"my edit"
+    app.cairn("update", "--force")
+    assert (app.root / "plain.txt").read_bytes() == b"plain v2"
+
+
+def test_http_errors(app, site, assert_error):
+    proc = app.cairn("import-url", f"{site.url}/missing.bin", expect=None)
+    assert_error(proc, RemoteKeyMissingError, f"{site.url}/missing.bin: not found (HTTP 404)")
+    closed = site.url.rsplit(":", 1)[0] + ":9"  # discard port: nothing listens
+    proc = app.cairn("import-url", f"{closed}/x.bin", expect=None)
+    assert_error(proc, RemoteUnreachableError, f"cannot reach {closed}/x.bin", "check the URL and your network")
+    assert not (app.root / "x.bin.cairn").exists() and not (app.root / "missing.bin").exists()
+
+
+def test_s3_versioned_object(app, moto_endpoint):
+    client = s3_client(moto_endpoint)
+    bucket = f"urls-{app.root.parent.name[-12:].lower().replace('_', '-')}"
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket=bucket, Key="raw/table.parquet", Body=b"table v1")
+    # the endpoint comes from this repository's remote for the bucket, the credentials from the environment
+    app.cairn("remote", "add", "lake", f"s3://{bucket}/raw")
+    app.cairn("remote", "modify", "lake", "endpoint_url", moto_endpoint)
+    app.cairn("import-url", f"s3://{bucket}/raw/table.parquet", "table.parquet", env=S3_ENV)
+    source = app.pointer("table.parquet")["source"]
+    first = client.head_object(Bucket=bucket, Key="raw/table.parquet")
+    assert source["version_id"] == first["VersionId"] and source["etag"] == first["ETag"]
+    client.put_object(Bucket=bucket, Key="raw/table.parquet", Body=b"table v2")
+    app.cairn("update", env=S3_ENV)
+    assert (app.root / "table.parquet").read_bytes() == b"table v2"
+    assert app.pointer("table.parquet")["source"]["version_id"] != first["VersionId"]
+
+
+def test_local_folder_no_download_then_update(app, tmp_path):
+    src = tmp_path / "exports"
+    (src / "a").mkdir(parents=True)
+    (src / "a" / "one.txt").write_bytes(b"one")
+    (src / "two.txt").write_bytes(b"two")
+    app.cairn("import-url", src, "exports", "--no-download")
+    assert not (app.root / "exports").exists()
+    recorded = app.pointer("exports")
+    assert recorded["files"] == 2 and recorded["source"]["url"] == str(src)
+    assert recorded["source"]["etag"].startswith("listing-")
+    app.cairn("update")
+    assert (app.root / "exports" / "a" / "one.txt").read_bytes() == b"one"
+    assert app.pointer("exports")["oid"] == recorded["oid"]  # the hash without download was right
+    (src / "two.txt").write_bytes(b"two, edited")
+    app.cairn("update", "exports")
+    assert (app.root / "exports" / "two.txt").read_bytes() == b"two, edited"
+    assert app.json("status")["paths"][0]["state"] == "unchanged"
