@@ -1,0 +1,64 @@
+"""Reading another repository at one revision through the per-user cache (scm/foreign.py)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from cairn.errors import RemoteUnreachableError, RevisionError
+from cairn.scm import foreign
+
+
+def _git(cwd, *args) -> str:
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": str(cwd), "PATH": "/usr/bin:/bin"}
+    ident = ["-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    return subprocess.run(["git", *ident, *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    _git(src, "init", "-q")
+    (src / ".cairn").mkdir()
+    (src / ".cairn" / "config.toml").write_text("version = 1\n")
+    (src / "big.py").write_text("code\n" * 1000)
+    (src / "data.cairn").write_text("pointer v1\n")
+    _git(src, "add", "-A")
+    _git(src, "commit", "-qm", "one")
+    _git(src, "tag", "v1")
+    (src / "data.cairn").write_text("pointer v2\n")
+    _git(src, "commit", "-qam", "two")
+    return src
+
+
+def test_reads_pointers_at_a_revision_and_follows_the_source(source, tmp_path):
+    head = foreign.open_commit(str(source))
+    assert head.commit == _git(source, "rev-parse", "HEAD").strip()
+    assert head.read("data.cairn") == b"pointer v2\n"
+    assert head.read(".cairn/config.toml") == b"version = 1\n"
+    assert ("big.py", False) in set(head.files())
+    old = foreign.open_commit(str(source), "v1")
+    assert old.read("data.cairn") == b"pointer v1\n"
+    assert foreign.latest_commit(str(source), "v1") == _git(source, "rev-parse", "v1^{commit}").strip()
+    assert foreign.latest_commit(str(source), None) == head.commit
+    # one cached repository per source, under the user's cache folder
+    assert len(list((tmp_path / "cache" / "cairn" / "repos").glob("*.git"))) == 1
+
+
+def test_a_filtering_server_sends_only_the_blobs_cairn_reads(source):
+    _git(source, "config", "uploadpack.allowFilter", "true")
+    head = foreign.open_commit(f"file://{source}")
+    assert head.read("data.cairn") == b"pointer v2\n"
+    assert head.read("big.py") is None  # never fetched: code and data stay at the source
+
+
+def test_errors(source, tmp_path):
+    with pytest.raises(RevisionError, match="has no revision 'nope'"):
+        foreign.open_commit(str(source), "nope")
+    with pytest.raises(RevisionError, match="has no revision 'nope'"):
+        foreign.latest_commit(str(source), "nope")
+    with pytest.raises(RemoteUnreachableError, match="cannot read the source repository"):
+        foreign.open_commit(str(tmp_path / "absent"))
