@@ -171,3 +171,21 @@ def test_a_command_check_that_hangs_is_stopped(proj, set_checks):
     assert "  | waiting" in proc.stderr
     case = ET.parse(proj.root / "j.xml").getroot().find("testsuite/testcase")
     assert case is not None and case.findtext("system-out") == "waiting\n"
+
+
+def test_baseline_model_at_stage_through_the_registry(proj, set_checks):
+    """`baseline: clf@prod` compares with the commit the registry's prod stage points to."""
+    set_checks(proj, "vs-prod: {metric: 'metrics.json:acc', baseline: clf@prod, max_drop: 0.01}")
+    with open(proj.root / "cairn.yaml", "a") as f:
+        f.write("\nartifacts:\n  clf: {path: model/model.txt, type: model}\n")
+    proj.commit("declare the model")  # HEAD: acc 0.84
+    proj.cairn("model", "register", "clf")
+    proj.cairn("model", "assign", "clf", "--stage", "prod")
+    write(proj.root, "params.yaml", "train:\n  acc: 0.82\n")
+    proj.cairn("repro")
+    doc = json.loads(proj.cairn("check", "--json", expect=1).stdout)
+    (c,) = doc["checks"]
+    assert (c["verdict"], c["baseline_value"], c["baseline"]["rev"]) == ("fail", 0.84, "clf@prod")
+    assert c["message"] == "dropped 0.02 (-2.38%) from 0.84 at clf@prod; at most 0.01"
+    proc = proj.cairn("check", "--baseline", "clf@staging", expect=2)
+    assert proc.stderr.splitlines()[0] == "error: no version of 'clf' is in stage 'staging'"
