@@ -7,6 +7,7 @@ from __future__ import annotations
 import checks_workloads
 import lineage_workloads
 import merge_workloads
+import sharing_workloads
 import target_workloads
 import workloads
 from workloads import Workload
@@ -19,6 +20,7 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *merge_workloads.WORKLOADS,
             *lineage_workloads.WORKLOADS,
             *checks_workloads.WORKLOADS,
+            *sharing_workloads.WORKLOADS,
         ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )
