@@ -34,13 +34,13 @@ def _into_empty_folder(ctx: RunCtx) -> None:
     ctx.env["XDG_CACHE_HOME"] = str(ctx.run_dir / "user-cache")
 
 
+_W9_SETUP = then(repo_with(_small), tool_step("add", "data"), s3_remote, commit("data"))
+
 WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "W31",
         "get a folder from another repository (S3)",
-        then(
-            repo_with(_small), tool_step("add", "data"), s3_remote, commit("data"), tool_step("push"), _into_empty_folder
-        ),
+        then(_W9_SETUP, tool_step("push"), _into_empty_folder),
         lambda c: c.tool.argv("get", str(c.repo), "data", "-o", "data"),
         (*BASE, "add", "remote add", "remote modify", "push", "get"),
         data_matches,
