@@ -143,7 +143,7 @@ def _one(root: Path, check: Check, rev: Rev, values: Values, base, override: str
             else:
                 start = _base(base, check, baseline_name or DEFAULT_HISTORY_BASE)
                 _stddev(check, result, values, rev, start)
-    except CheckError as e:
+    except CairnError as e:  # CheckError, or a repository that cannot answer (no git, say)
         result.verdict, result.message, result.hint = ERROR, e.message, e.hint
         if not result.message.startswith(f"check {check.name!r}"):
             result.message = f"check {check.name!r}: {result.message}"

@@ -20,7 +20,10 @@ class Values:
 
     def flat(self, rev: Rev, path: str) -> dict[str, Any] | None:
         """The metrics file at `rev` as flat keys; None when it is not there."""
-        return self.flat_many([rev], path)[rev.name]
+        got = self.flat_many([rev], path)[rev.name]
+        if isinstance(got, CairnError):
+            raise got
+        return got
 
     def flat_many(self, revs: list[Rev], path: str) -> dict[str, dict[str, Any] | CairnError | None]:
         """{rev name: flat keys, None (no file), or the error met reading it}; one fetch for all."""
@@ -42,8 +45,6 @@ class Values:
                 )
             except CairnError as e:
                 out[snap.rev.name] = e
-        if len(revs) == 1 and isinstance(out[revs[0].name], CairnError):
-            raise out[revs[0].name]  # type: ignore[misc]
         return out
 
     def number(self, rev: Rev, path: str, key: str, check: str, role: str = "") -> float:

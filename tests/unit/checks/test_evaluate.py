@@ -212,3 +212,10 @@ def test_command_checks(hist):
     assert (ok.verdict, ok.exit_code, ok.output) == ("pass", 0, "fine\n")
     assert (bad.verdict, bad.exit_code, bad.output, bad.message) == ("fail", 3, "broken\n", "exited with 3")
     assert soft.verdict == "warn"
+
+
+def test_one_commit_of_history_with_a_broken_file(repo, commit):
+    write(repo.root, "eval/m.json", "{broken")
+    commit("broken")
+    r, _ = one(repo, "c: {metric: 'eval/m.json:acc', stddev: 3, history: 5}", 0.8)
+    assert (r.verdict, r.history) == ("warn", {"n": 0, "commits": 1})
