@@ -131,6 +131,8 @@ def storage_url(root: Path, url: str) -> str:
 def ignore_lines(root: Path, files: list[str], problems: Problems) -> list[str]:
     """The patterns of every .dvcignore, rewritten for one .cairnignore at the root (gitignore
     syntax both; a pattern of a file in a folder is anchored under that folder)."""
+    import pathspec
+
     out: list[str] = []
     for rel in sorted(files):
         folder = posixpath.dirname(rel)
@@ -143,6 +145,12 @@ def ignore_lines(root: Path, files: list[str], problems: Problems) -> list[str]:
             out.append(f"# from {rel}")
         for raw in text.splitlines():
             line = raw.rstrip("\n")
+            if line.strip() and not line.lstrip().startswith("#"):
+                try:
+                    pathspec.GitIgnoreSpec.from_lines([line])
+                except ValueError:
+                    problems.add(rel, f"pattern {line!r} is not valid gitignore syntax")
+                    continue
             if not line.strip() or line.lstrip().startswith("#") or not folder:
                 out.append(line)
                 continue

@@ -140,8 +140,15 @@ def _pipeline(root, text: str, lock, tracked: set[str], resolver: Resolver, prob
         pipeline = build(parse(text, PIPELINE_FILE), root)
         graph = dag.build(pipeline, tracked)
     except PipelineError as e:
+        verbatim = text == (root / dvcyaml.DVC_YAML).read_text()
         for item in e.problems or [e.message]:
-            problems.add(dvcyaml.DVC_YAML, f"as cairn.yaml: {item.replace(PIPELINE_FILE + ':', 'line ')}")
+            loc, sep, message = item.partition(": ")
+            if not (sep and loc.startswith(PIPELINE_FILE + ":")):
+                problems.add(dvcyaml.DVC_YAML, f"{item} (as cairn reads it)")
+            elif verbatim:  # same text, same positions
+                problems.add(dvcyaml.DVC_YAML + loc[len(PIPELINE_FILE) :], f"{message} (as cairn reads it)")
+            else:
+                problems.add(f"{dvcyaml.DVC_YAML} (converted, at {loc})", f"{message} (as cairn reads it)")
         return
     out.files[PIPELINE_FILE] = text
     out.stages = list(pipeline.stages)
