@@ -78,7 +78,7 @@ def number_in(flat: dict[str, Any] | None, rev: Rev, path: str, key: str, check:
     at = f"{rev.where} (the {role})" if role else rev.where
     if flat is None:
         hint = (
-            "run the stage that writes it (`cairn repro`), or fix the path in cairn.yaml `checks:`"
+            "run the stage that writes it (`cairn repro`) or `cairn pull` it, or fix the path in cairn.yaml `checks:`"
             if not role
             else "compare with a revision that has this file, or fix the path in cairn.yaml `checks:`"
         )

@@ -139,7 +139,7 @@ def test_commits_without_the_metric_are_no_history(repo, commit):
         ("{metric: 'eval/m.json:zzzzz', min: 0}", "check 'c': eval/m.json has no key 'zzzzz' in the workspace",
          "its keys: acc, note, train.loss"),
         ("{metric: 'eval/none.json:acc', min: 0}", "check 'c': eval/none.json is missing in the workspace",
-         "run the stage that writes it (`cairn repro`), or fix the path in cairn.yaml `checks:`"),
+         "run the stage that writes it (`cairn repro`) or `cairn pull` it, or fix the path in cairn.yaml `checks:`"),
         ("{metric: 'eval/m.json:note', min: 0}", "check 'c': eval/m.json:note is 'text' in the workspace, not a number",
          "a check compares numbers: name a numeric metric"),
         ("{metric: 'eval/m.json:acc', baseline: mian, max_drop: 1}", "check 'c': unknown baseline 'mian'",
