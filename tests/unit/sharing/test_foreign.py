@@ -62,3 +62,39 @@ def test_errors(source, tmp_path):
         foreign.latest_commit(str(source), "nope")
     with pytest.raises(RemoteUnreachableError, match="cannot read the source repository"):
         foreign.open_commit(str(tmp_path / "absent"))
+
+
+def test_source_repo_tracks_pointers_and_pipeline_outputs(tmp_path, monkeypatch):
+    from cairn.errors import ConfigError, PathError
+    from cairn.sharing.source import SourceRepo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    src = tmp_path / "reg"
+    (src / "data").mkdir(parents=True)
+    _git(src, "init", "-q")
+    oid = "ab" * 32
+    (src / "data" / "images.cairn").write_text(f"version: 1\npath: images\nkind: tree\noid: {oid}\nsize: 9\nfiles: 3\n")
+    (src / "cairn.lock").write_text(
+        f"version: 2\nstages:\n  train:\n    cmd: python train.py\n    outs:\n"
+        f"    - path: model/model.pkl\n      kind: file\n      oid: {'cd' * 32}\n      size: 5\n      files: 1\n"
+    )
+    (src / ".cairn").mkdir()
+    (src / ".cairn" / "config.toml").write_text(
+        'version = 1\n[core]\nremote = "store"\n[remote.store]\nurl = "s3://b/reg"\nendpoint_url = "http://h"\n'
+        '[remote.other]\nurl = "/srv/other"\n'
+    )
+    _git(src, "add", "-A")
+    _git(src, "commit", "-qm", "one")
+    source = SourceRepo(foreign.open_commit(str(src)))
+    assert [(t.path, t.origin, t.files) for t in source.tracked()] == [
+        ("data/images", "pointer", 3),
+        ("model/model.pkl", "pipeline", 1),
+    ]
+    assert source.locate("data/images.cairn")[0].path == "data/images"
+    assert source.locate("data/images/a/b.png")[1] == "a/b.png"
+    with pytest.raises(PathError, match=r"it tracks: data/images, model/model\.pkl"):
+        source.locate("model/model.pkl/x")  # a file holds nothing
+    assert source.data_remote() == ("store", {"url": "s3://b/reg", "endpoint_url": "http://h"})
+    assert source.data_remote("other")[1]["url"] == "/srv/other"
+    with pytest.raises(ConfigError, match=r"no remote 'nope'; its remotes: other, store"):
+        source.data_remote("nope")
