@@ -268,3 +268,54 @@ def serve(spec: str | None, bundle_dir: str | None, host: str, port: int, log_di
     except ServingError as e:
         _show_detail(e)
         raise
+
+
+@model.command("compare")
+@click.argument("champion", metavar="NAME@STAGE")
+@click.argument("candidate", metavar="CANDIDATE")
+@click.option("--stage", "stage", default="evaluate", show_default=True, help="The evaluation stage to run.")
+@click.option(
+    "--data", metavar="REV", help="Evaluate both on the data (and evaluation code) of REV (default: the candidate's)."
+)
+@click.option("--promote", metavar="STAGE", help="Assign the candidate to STAGE when every check passes.")
+@json_option
+def compare(champion: str, candidate: str, stage: str, data: str | None, promote: str | None, as_json: bool) -> int:
+    """Champion / challenger: run the evaluation stage for the model in NAME@STAGE and for
+    CANDIDATE (a version, a git revision or an experiment), each in a temporary workspace on the
+    same data, and show their metrics side by side, paired bootstrap 95% intervals where the
+    evaluation writes per-row results (prediction, label), and the checks of cairn.yaml with the
+    champion as baseline. Exit 1 when a check fails (and nothing is promoted)."""
+    from cairn.repo import registry
+
+    with opened(as_json) as repo:
+        doc = registry.compare(repo, champion, candidate, stage, data, promote)
+    if as_json:
+        emit_json(doc)
+    else:
+        _render_compare(doc, promote)
+    return 0 if doc["passed"] else 1
+
+
+def _render_compare(doc: dict[str, Any], promote: str | None) -> None:
+    a, b = doc["champion"], doc["challenger"]
+    theirs = b["version"] or b["commit"][:7]
+    say(f"{doc['artifact']}: champion {a['spec']} ({a['version']}) vs challenger {b['spec']} ({theirs})")
+    say(f"stage {doc['stage']} on the data of {doc['data'][:7]}")
+    for m in doc["metrics"]:
+        change = f"{m['change']:+.4g}" if m["change"] is not None else ""
+        say(f"  {m['path']}:{m['key']:<20} {m['champion']!s:>12} {m['challenger']!s:>12} {change}")
+    for p in doc["paired"]:
+        lo, hi = p["ci95"]
+        say(f"  paired {p['metric']} over {p['rows']} rows: {p['diff']:+.4g} (95% interval {lo:+.4g} .. {hi:+.4g})")
+    checks = doc["checks"]
+    if checks is None:
+        say("checks: none in cairn.yaml")
+    else:
+        for c in checks["checks"]:
+            say(f"  check {c.get('name')}: {c.get('verdict')}")
+        say(f"checks: {'passed' if checks['passed'] else 'FAILED'}")
+    if promote:
+        if doc["promoted"]:
+            say(f"promoted: {doc['promoted']['version']} is now in stage {promote} (tag {doc['promoted']['tag']})")
+        else:
+            say(f"not promoted to {promote}: a check failed")

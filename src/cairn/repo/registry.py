@@ -231,22 +231,22 @@ def history(repo: Repo | None, name: str, url: str | None = None) -> list[dict[s
 
 
 # -- model get -------------------------------------------------------------------------------
-def locate(git: Git, commit: str, art: art_mod.Artifact) -> tuple[str, str, int]:
-    """(kind, oid, size) of the artifact's data at `commit`: its pointer file, or the cairn.lock
-    entry of the stage that wrote it."""
+def locate(git: Git, commit: str, art: art_mod.Artifact) -> tuple[str, str, int, int]:
+    """(kind, oid, size, files) of the artifact's data at `commit`: its pointer file, or the
+    cairn.lock entry of the stage that wrote it."""
     from cairn.index import pointer as ptr
     from cairn.pipelines import lock as lock_mod
 
     data = git.read_file(commit, art.path + ptr.SUFFIX)
     if data is not None:
         p = ptr.parse(data, f"{art.path}{ptr.SUFFIX} at {commit[:7]}")
-        return p.kind, p.oid, p.size
+        return p.kind, p.oid, p.size, p.files
     lock = git.read_file(commit, lock_mod.LOCK_FILE)
     if lock is not None:
         for entry in lock_mod.parse(lock.decode(), f"{lock_mod.LOCK_FILE} at {commit[:7]}").values():
             out = entry.out(art.path)
             if out is not None:
-                return out.kind, out.oid, out.size
+                return out.kind, out.oid, out.size, out.files
     raise RegistryError(
         f"artifact {art.name!r} ({art.path}) is not tracked by cairn at commit {commit[:7]}",
         f"track it there (`cairn add {art.path}`, or as an output of a stage) and register a new version",
@@ -263,7 +263,7 @@ def get(
     with tags_of(repo, url) as git:
         art_state, v, stage = pick(state(git), spec)
         art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
-        kind, oid, size = locate(git, v.commit, art)
+        kind, oid, size, _ = locate(git, v.commit, art)
         dest = Path(out or Path(art.path).name).absolute()
         what = f"{art.name} {v.version}"
         if url is None:
@@ -339,7 +339,7 @@ def _stage(repo: Repo, spec: str, work: Path, full: bool) -> dict[str, Any]:
     git = repo._need_git("model bundle")
     art_state, v, stage = pick(state(git), spec)
     art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
-    kind, oid, size = locate(git, v.commit, art)
+    kind, oid, size, _ = locate(git, v.commit, art)
     work.mkdir(parents=True)
     model_rel = f"model/{Path(art.path).name}"
     remote = repo.remotes.open() if repo.remotes.default() else None
@@ -542,3 +542,182 @@ def serve(
         folder = Path(scratch) / "bundle"
         _stage(repo, spec, folder, full=False)
         serving.serve(folder, host, port, logs, on_ready)
+
+
+# -- champion / challenger -------------------------------------------------------------------
+COMPARE_REFS = "refs/cairn/compare/"
+
+
+def _candidate(repo: Repo, git: Git, arts: dict[str, ArtifactState], art: ArtifactState, text: str):
+    """(commit, registered version or None) of a version (NAME@..., vX.Y.Z), an experiment or a
+    git revision."""
+    from cairn.errors import CairnError
+
+    if "@" in text or "#" in text:
+        _, v, _ = pick(arts, text)
+        return v.commit, v.version if v.registered else None
+    if semver.is_version(text):
+        v = art.version(text)
+        return v.commit, v.version
+    try:
+        from cairn.repo.experiments import Experiments
+
+        commit = Experiments(repo).get(text).commit
+    except (CairnError, ImportError):
+        commit = str(git.resolve(text).id)
+    held = art.by_commit(commit)
+    return commit, held.version if held and held.registered else None
+
+
+def _evaluate(
+    repo: Repo, git: Git, art: art_mod.Artifact, model_commit: str, data_commit: str, stage: str, label: str
+) -> dict[str, Any]:
+    """Run `stage` at `data_commit` with the model of `model_commit`, in a temporary workspace
+    (as queued experiments run: files from git, data linked from the cache); the run is recorded
+    as a commit on a hidden ref so checks can read it like any revision."""
+    import shutil
+
+    from cairn.index import pointer as ptr
+    from cairn.index.statcache import StatCache
+    from cairn.metrics.formats import read_metrics
+    from cairn.pipelines import dag
+    from cairn.pipelines import lock as lock_mod
+    from cairn.pipelines.runner import ReproOptions, Runner, tracked_paths
+    from cairn.pipelines.spec import load_pipeline
+    from cairn.registry.compare import read_rows
+    from cairn.scm.commits import commit_files, export_tree, tree_paths
+    from cairn.workspace.checkout import checkout, checkout_versions
+    from cairn.workspace.context import Workspace
+
+    work = repo.dot / "tmp" / "compare" / label
+    shutil.rmtree(work, ignore_errors=True)
+    base = git.resolve(data_commit)
+    export_tree(git, base, work)
+    try:
+        ws = Workspace(
+            work,
+            repo.store,
+            StatCache(work / ".cairn" / "state" / "stat.db"),
+            ["reflink", "hardlink", "copy"],
+            repo.ws.ignore,
+            repo.progress,
+        )
+        (work / ".cairn" / "tmp").mkdir(parents=True, exist_ok=True)
+        kind, oid, size, files = locate(git, model_commit, art)
+        model = ptr.Pointer(art.path.rpartition("/")[2], kind, oid, size, files)
+        locks = lock_mod.read(work)
+        outs = [
+            (o.path, ptr.Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files))
+            for e in locks.values()
+            for o in e.outs
+        ]
+        pointers = sorted(ws.pointer_files())
+        roots = [(model.kind, model.oid)] + [(p.kind, p.oid) for _, p in outs]
+        roots += [(ptr.load(work / rel).kind, ptr.load(work / rel).oid) for rel in pointers]
+        if any(not repo.store.exists(o) for _, o in roots) and repo.remotes.default():
+            repo.fetch(roots)
+        if (work / (art.path + ptr.SUFFIX)).exists():
+            ptr.save(work / (art.path + ptr.SUFFIX), model)
+        if pointers:
+            checkout(ws, pointers, force=True)
+        present = [(path, p) for path, p in outs if path != art.path and repo.store.exists(p.oid)]
+        checkout_versions(ws, [*present, (art.path, model)], force=True)
+        pipeline = load_pipeline(work)
+        if pipeline is None:
+            raise RegistryError(f"there is no cairn.yaml at {data_commit[:7]} to evaluate with", "give --data REV")
+        spec = pipeline.stage(stage)
+        Runner(ws, dag.build(pipeline, tracked_paths(ws)), None, repo.environment).run(
+            ReproOptions(targets=[stage], force=True, single=True, run_cache=False)
+        )
+        metrics: dict[str, dict[str, Any]] = {}
+        rows = None
+        for out in spec.outs:
+            path = work / out.path
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if out.kind == "metrics":
+                metrics[out.path] = read_metrics(data, out.path, f"in the {label}'s evaluation")
+            elif rows is None and out.path.endswith((".csv", ".jsonl", ".json")):
+                try:
+                    rows = read_rows(data, out.path)
+                except (RegistryError, ValueError):
+                    rows = None
+        paths = tree_paths(base) | {"cairn.lock"}
+        paths |= {o.path for o in spec.outs if not o.cache and (work / o.path).is_file()}
+        ref = COMPARE_REFS + label
+        message = f"cairn model compare: {stage} of {art.name} at {model_commit[:7]} on data {data_commit[:7]}"
+        commit = commit_files(git, base, work, sorted(p for p in paths if not p.startswith(".cairn/")), ref, message)
+        return {"model_commit": model_commit, "eval_commit": commit, "ref": ref, "metrics": metrics, "rows": rows}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(
+    repo: Repo,
+    champion: str,
+    candidate: str,
+    stage: str = "evaluate",
+    data: str | None = None,
+    promote: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate the champion (`NAME@STAGE`) and the candidate on the same data, side by side,
+    with paired bootstrap intervals where the evaluation writes per-row results and the checks
+    of cairn.yaml applied with the champion as baseline; with `promote`, assign the candidate to
+    that stage when every check passes."""
+    from cairn.registry.compare import pair, paired_bootstrap, side_by_side
+    from cairn.scm.commits import delete_ref
+
+    git = repo._need_git("model compare")
+    arts = state(git)
+    art_state, champ, _ = pick(arts, champion)
+    cand_commit, cand_version = _candidate(repo, git, arts, art_state, candidate)
+    if promote is not None:
+        tagnames.check_stage(promote)
+        if cand_version is None:
+            raise RegistryError(
+                f"the candidate {candidate!r} is not a registered version of {art_state.name!r}; it cannot be promoted",
+                f"register it first (`cairn model register {art_state.name} REV`) and compare that version",
+            )
+    data_commit = str(git.resolve(data).id) if data else cand_commit
+    art = declared_artifact(git, data_commit, art_state.name, f"at {data or candidate}")
+    runs: dict[str, dict[str, Any]] = {}
+    try:
+        for label, commit in (("champion", champ.commit), ("challenger", cand_commit)):
+            runs[label] = _evaluate(repo, git, art, commit, data_commit, stage, label)
+        a, b = runs["champion"], runs["challenger"]
+        paired = paired_bootstrap(pair(a["rows"], b["rows"])) if a["rows"] and b["rows"] else []
+        checks = _compare_checks(repo, b["eval_commit"], a["eval_commit"])
+    finally:
+        for run in runs.values():
+            delete_ref(git, run["ref"])
+    passed = checks is None or checks["passed"]
+    doc: dict[str, Any] = {
+        "artifact": art_state.name,
+        "champion": {"spec": champion, "version": champ.version, "commit": champ.commit},
+        "challenger": {"spec": candidate, "version": cand_version, "commit": cand_commit},
+        "data": data_commit,
+        "stage": stage,
+        "metrics": side_by_side(a["metrics"], b["metrics"]),
+        "paired": paired,
+        "checks": checks,
+        "passed": passed,
+        "promoted": None,
+    }
+    if promote is not None and passed:
+        message = f"promoted by `cairn model compare {champion} {candidate}`: every check passed"
+        doc["promoted"] = assign(repo, f"{art_state.name}@{cand_version}", promote, message)
+    return doc
+
+
+def _compare_checks(repo: Repo, rev: str, baseline: str) -> dict[str, Any] | None:
+    """The checks of cairn.yaml on the challenger's evaluation, the champion's as baseline; None
+    when there are none (or no checks capability)."""
+    try:
+        from cairn.repo.checks import run_checks
+    except ImportError:
+        return None
+    report = run_checks(repo, rev, baseline)
+    if not report.results:
+        return None
+    return report.to_dict()
