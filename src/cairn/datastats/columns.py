@@ -137,14 +137,15 @@ def _numeric_second(pl: Any, i: int, name: str, c: dict) -> list[Any]:
     lo, hi = c["min"], c["max"]
     width = (hi - lo) / BINS if hi > lo else 1.0
     bins = ((fin - lo) / width).floor().clip(0, BINS - 1).cast(pl.Int32)
-    out.append(bins.value_counts().implode().alias(f"{i}|hist"))
+    out.append(bins.alias("b").value_counts(name="n").implode().alias(f"{i}|hist"))
     if c["distinct"] <= TOP_KEEP:  # few values (a label, a count): also described as categories
         out.append(_top(pl, i, fin))
     return out
 
 
 def _top(pl: Any, i: int, values: Any) -> Any:
-    return values.drop_nulls().value_counts(sort=True, name="n").head(TOP_KEEP).implode().alias(f"{i}|top")
+    # renamed first: a column named like the count field would clash
+    return values.drop_nulls().alias("v").value_counts(sort=True, name="n").head(TOP_KEEP).implode().alias(f"{i}|top")
 
 
 def _mixed(c: dict, first: dict, i: int, warnings: list[str]) -> None:
@@ -167,15 +168,13 @@ def _fill(cols: list[dict], second: dict) -> None:
         if hist is not None:
             counts = [0] * BINS
             for row in hist:
-                b = next(v for k, v in row.items() if k != "count")
-                counts[b] = row["count"]
+                counts[row["b"]] = row["n"]
             lo, hi = c["min"], c["max"]
             width = (hi - lo) / BINS if hi > lo else 1.0
             c["histogram"] = {"edges": [lo + k * width for k in range(BINS + 1)], "counts": counts}
         top = second.get(f"{i}|top")
         if top is not None:
-            key = next(k for k in (top[0] if top else {}) if k != "n") if top else None
-            c["top"] = [[_value(r[key]), r["n"]] for r in top]
+            c["top"] = [[_value(r["v"]), r["n"]] for r in top]
             if c["distinct"] <= TOP_KEEP or len(top) < TOP_KEEP:
                 c["distinct"] = len(top)  # counted exactly
 

@@ -15,7 +15,7 @@ from cairn.progress import NULL, Progress
 
 @dataclass(frozen=True)
 class FileRef:
-    rel: str  # inside the folder ("" for a single file)
+    rel: str  # inside the folder; a single file's own name (its extension tells the format)
     path: str | None  # where its bytes are, None when they are not on this machine
     size: int
     oid: str = ""
@@ -44,7 +44,7 @@ def describe(name: str, kind: str, files: list[FileRef], progress: Progress = NU
     sources = []
     for f in named:
         label = name if kind == "file" else f"{name}/{f.rel}"
-        sources.append(Source(label, f.path or "", need_format(name if kind == "file" else f.rel)))
+        sources.append(Source(label, f.path or "", need_format(f.rel if f.rel else name)))
     task = progress.task(f"statistics of {name}", total=len(sources))
     try:
         df = read_tables(sources)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,8 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-# rows polars looks at to guess a CSV column's type; a later row that does not fit makes the
-# reader guess again from every row (the column then holds text, reported as mixed)
+# rows polars looks at to guess a CSV column's type; a column with a later row that does not
+# fit is read again as text (and reported as mixed)
 INFER_ROWS = 10_000
 KNOWN = "CSV/TSV (.csv, .tsv), Parquet (.parquet) and JSON Lines (.jsonl, .ndjson)"
 
@@ -75,19 +76,28 @@ def read_table(src: Source) -> Any:
             return pl.read_parquet(src.path)
         if src.fmt == "jsonl":
             return pl.read_ndjson(src.path, infer_schema_length=None)
-        sep = "\t" if src.fmt == "tsv" else ","
-        try:
-            return pl.read_csv(src.path, separator=sep, infer_schema_length=INFER_ROWS)
-        except pl.exceptions.ComputeError as e:
-            if "could not parse" not in str(e):
-                raise
-            return pl.read_csv(src.path, separator=sep, infer_schema_length=None)
+        return _read_csv(pl, src)
     except pl.exceptions.NoDataError:
         raise DataStatsError(f"{src.name} holds no header and no rows", "check how it was written") from None
     except pl.exceptions.PolarsError as e:
         raise _unreadable(src, e) from None
     except OSError as e:  # polars reports a malformed Parquet footer as an OSError
         raise _unreadable(src, e) from None
+
+
+def _read_csv(pl: Any, src: Source) -> Any:
+    """A column whose later rows do not fit the type guessed from the first ones is read as text
+    (and reported as mixed); the other columns keep their types."""
+    sep = "\t" if src.fmt == "tsv" else ","
+    overrides: dict[str, Any] = {}
+    while True:
+        try:
+            return pl.read_csv(src.path, separator=sep, infer_schema_length=INFER_ROWS, schema_overrides=overrides)
+        except pl.exceptions.ComputeError as e:
+            m = re.search(r"could not parse .* at column '(.+?)' \(column number", str(e))
+            if m is None or m.group(1) in overrides:
+                raise
+            overrides[m.group(1)] = pl.String
 
 
 def _need_text(src: Source) -> None:

@@ -151,7 +151,7 @@ def _files(repo: Repo, v: Version) -> list[FileRef] | None:
         path = str(repo.ws.abs(v.rel)) if v.rev is None else repo.store.path(v.oid)
         here = v.rev is None or os.path.exists(path)
         size = os.path.getsize(path) if here else 0
-        return [FileRef("", path if here else None, size, v.oid)]
+        return [FileRef(v.rel.rpartition("/")[2], path if here else None, size, v.oid)]
     load = repo.ws.tree_loader(v.trees)
     out = []
     try:
@@ -257,6 +257,8 @@ def diff(
     from cairn.datastats.drift import compare, compare_files
     from cairn.errors import UserInputError
 
+    if opts is not None:
+        opts.check()  # a bad option is told before any data is read
     va, vb = locate(repo, path, a or "HEAD"), locate(repo, path, b)
     ra, _ = record_of(repo, va, remote)
     rb, _ = record_of(repo, vb, remote)
