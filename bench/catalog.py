@@ -7,6 +7,7 @@ from __future__ import annotations
 import checks_workloads
 import lineage_workloads
 import merge_workloads
+import registry_workloads
 import sharing_workloads
 import target_workloads
 import workloads
@@ -21,6 +22,7 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *lineage_workloads.WORKLOADS,
             *checks_workloads.WORKLOADS,
             *sharing_workloads.WORKLOADS,
+            *registry_workloads.WORKLOADS,
         ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )
