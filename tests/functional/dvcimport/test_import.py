@@ -174,3 +174,21 @@ def test_unknown_dvc_remote(repo, dvc_project, assert_error):
         "the DVC project has no remote named 'nope' (its remotes: store)",
         "name one of them (`dvc remote list` shows them)",
     )
+
+
+def test_an_older_dvc_commit_converts_on_a_branch_from_the_md5_map(repo, dvc_project):
+    """After the conversion the DVC cache can go: an older DVC commit converts again (on its own
+    branch) from the md5 -> BLAKE3 map and cairn's cache."""
+    p = dvc_project(repo.root)
+    repo.commit("DVC v1", ".")
+    repo.cairn("import-dvc")
+    repo.commit("moved to cairn", ".")
+    shutil.rmtree(p.cache)
+    shutil.rmtree(repo.root / "data" / "raw")
+    repo.git("checkout", "-q", "-b", "old", "HEAD~1")
+    assert not (repo.root / "data" / "raw.cairn").exists()
+    repo.cairn("import-dvc")
+    repo.cairn("checkout")
+    for rel, data in RAW.items():
+        assert (repo.root / "data" / "raw" / rel).read_bytes() == data
+    up_to_date(repo)
