@@ -48,29 +48,36 @@ open("loss.csv", "w").write("epoch,loss\\n" + "".join(f"{e},{(1 - acc) / (e + 1)
 """
 
 
-@pytest.fixture
-def origin(repo, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory, _templates, run_cairn, git) -> Path:
     """A bare origin: main (three trained commits; data and run-cache pushed to the folder
-    remote) and branch pr changing a param, its cairn.lock left for CI to bring up to date."""
-    storage = tmp_path / "storage"
-    bare = tmp_path / "origin.git"
-    proj = repo
-    proj.cairn("remote", "add", "-d", "store", str(storage))
-    write(proj.root, "cairn.yaml", PIPELINE)
-    write(proj.root, "train.py", TRAIN)
-    write(proj.root, ".gitignore", "/metrics.json\n/loss.csv\n/cairn_report/\n/cairn-checks.xml\n")
-    write(proj.root, "data/raw/rows.csv", "a\nb\nc\n")
-    proj.cairn("add", "data/raw")
+    remote) and branch pr changing a param, its cairn.lock left for CI to bring up to date.
+    Made once: the tests only clone it (nothing they do reaches the origin or the storage but
+    the push test's run-cache entries, which are those already there)."""
+    base = tmp_path_factory.mktemp("ci-origin")
+    root, storage, bare = base / "proj", base / "storage", base / "origin.git"
+    shutil.copytree(_templates[1], root, symlinks=True)
+
+    def commit(message: str) -> None:
+        git("add", "-A", cwd=root)
+        git("commit", "-q", "-m", message, cwd=root)
+
+    run_cairn("remote", "add", "-d", "store", str(storage), cwd=root)
+    write(root, "cairn.yaml", PIPELINE)
+    write(root, "train.py", TRAIN)
+    write(root, ".gitignore", "/metrics.json\n/loss.csv\n/cairn_report/\n/cairn-checks.xml\n")
+    write(root, "data/raw/rows.csv", "a\nb\nc\n")
+    run_cairn("add", "data/raw", cwd=root)
     for acc in (0.84, 0.85, 0.84):
-        write(proj.root, "params.yaml", f"train:\n  acc: {acc}\n")
-        proj.cairn("repro")
-        proj.commit(f"train {acc}")
-    proj.cairn("push", "--run-cache")
-    proj.git("checkout", "-q", "-b", "pr")
-    write(proj.root, "params.yaml", "train:\n  acc: 0.845\n")
-    proj.commit("pr: a new acc")
-    proj.git("checkout", "-q", "main")
-    proj.git("clone", "-q", "--bare", str(proj.root), str(bare))
+        write(root, "params.yaml", f"train:\n  acc: {acc}\n")
+        run_cairn("repro", cwd=root)
+        commit(f"train {acc}")
+    run_cairn("push", "--run-cache", cwd=root)
+    git("checkout", "-q", "-b", "pr", cwd=root)
+    write(root, "params.yaml", "train:\n  acc: 0.845\n")
+    commit("pr: a new acc")
+    git("checkout", "-q", "main", cwd=root)
+    git("clone", "-q", "--bare", str(root), str(bare), cwd=base)
     return bare
 
 
@@ -247,7 +254,7 @@ def test_gitlab_ci_merge_request(origin, ci_env, tmp_path):
     assert (work / job["artifacts"]["reports"]["junit"]).exists()
 
 
-def test_gitlab_ci_fails_the_job_on_a_failed_check_after_writing_the_report(origin, ci_env, tmp_path, git):
+def test_gitlab_ci_fails_the_job_on_a_failed_check_after_writing_the_report(origin, ci_env, tmp_path):
     doc = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())
     job = doc["model-checks"]
     lines = [ln for ln in [*job["before_script"], *job["script"]] if not re.search(r"(^|\s)glab\s", ln)]
