@@ -43,6 +43,7 @@ def first_seen(
     With the lineage index, `changes` gives the commits that differ from their first parent in
     what decides the value, and the walk hops over every other commit without reading it."""
     if changes is not None and shared.index is not None:
+        shared.index.ensure(start)  # before asking it what changed
         return _first_seen_indexed(shared, start, value, changes())
     want = value(shared.view(start))
     last = key(shared.view(start)) if key is not None else None

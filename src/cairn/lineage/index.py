@@ -71,6 +71,7 @@ class LineageIndex:
         self.repo = repo
         self.order: list[str] = []  # reachable commits, newest first (topological), after sync()
         self._chain: dict[str, tuple[str | None, str]] | None = None
+        self._stage_changes: dict[str, set[str]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = self._open()
@@ -127,8 +128,27 @@ class LineageIndex:
                 new.append(commit)
         self.order = order
         self._chain = None
+        self._stage_changes = {}
         if new:
             _Writer(self, known).write(new)
+
+    def ensure(self, commit: str) -> None:
+        """Make sure `commit` and its first-parent ancestors are indexed (upstream needs no more).
+        Every sync indexes whole histories, so a known commit's ancestors are known too."""
+        if commit in self._links():
+            return
+        self.sync()
+        known = set(self._links())
+        if commit in known:
+            return
+        missing = []  # a commit no ref reaches (detached HEAD, a bare sha): its chain down to known
+        sha: str | None = commit
+        while sha is not None and sha not in known:
+            obj = self.repo[sha]
+            missing.append(obj)
+            sha = str(obj.parent_ids[0]) if obj.parent_ids else None
+        _Writer(self, known).write(missing)
+        self._chain, self._stage_changes = None, {}
 
     def _walk(self) -> Iterator[pygit2.Commit]:
         tips = []
@@ -147,22 +167,14 @@ class LineageIndex:
 
     # -- questions ---------------------------------------------------------------------------
     def chain(self, start: str) -> Iterator[tuple[str, str]]:
-        """(commit, first parent) pairs walking back from `start` (which may be unreachable
-        from any ref, e.g. HEAD detached at an unindexed commit: then it is indexed first)."""
+        """(commit, first parent) pairs walking back from `start`."""
+        self.ensure(start)
         links = self._links()
-        if start not in links:
-            _Writer(self, set(links)).write([self.repo[start]])
-            self._chain = None
-            links = self._links()
         sha = start
         while True:
             parent = links.get(sha, (None, ""))[0]
-            if parent is None:
+            if parent is None or parent not in links:  # the root, or beyond a shallow clone
                 return
-            if parent not in links:  # history beyond a shallow clone or an unindexed side
-                _Writer(self, set(links)).write([self.repo[parent]])
-                self._chain = None
-                links = self._links()
             yield sha, parent
             sha = parent
 
@@ -176,8 +188,10 @@ class LineageIndex:
 
     def stage_changes(self, stage: str) -> set[str]:
         """Commits whose lock entry of `stage` differs from their first parent's."""
-        rows = self.db.execute("SELECT sha FROM entry_changed WHERE stage IN (?, ?)", (stage, ANY_STAGE))
-        return {sha for (sha,) in rows}
+        if stage not in self._stage_changes:
+            rows = self.db.execute("SELECT sha FROM entry_changed WHERE stage IN (?, ?)", (stage, ANY_STAGE))
+            self._stage_changes[stage] = {sha for (sha,) in rows}
+        return self._stage_changes[stage]
 
     def path_changes(self, path: str, pointer_suffix: str) -> set[str]:
         """Commits where how `path` is tracked may differ from their first parent: the path (or
@@ -418,7 +432,9 @@ def fast_entry(text: str) -> Entry | None:
     return entry
 
 
-def open_index(state_dir: Path, repo: pygit2.Repository) -> LineageIndex:
+def open_index(state_dir: Path, repo: pygit2.Repository, sync: bool = True) -> LineageIndex:
+    """The index, brought up to date with every ref (`sync`), or left to index on demand."""
     index = LineageIndex(state_dir / "lineage.db", repo)
-    index.sync()
+    if sync:
+        index.sync()
     return index

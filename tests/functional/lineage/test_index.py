@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 from cairn.lineage.downstream import downstream
+from cairn.lineage.index import open_index
 from cairn.lineage.upstream import upstream
 from cairn.lineage.view import Shared
 from cairn.repo import lineage as wiring
@@ -46,15 +47,18 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["synced", "on-demand"])
 @pytest.mark.parametrize(("way", "path", "rev"), CASES)
-def test_the_index_answers_as_the_walk_does(history, way, path, rev):
+def test_the_index_answers_as_the_walk_does(history, tmp_path, way, path, rev, sync):
+    """A fresh index (synced with every ref first, or filled by the walk itself) gives the
+    answer reading commit by commit gives."""
     repo = Repo.find(history.root)
-    with_index = wiring._shared(repo)
+    with_index = Shared(repo.git, repo.store, open_index(tmp_path, repo.git.repo, sync=sync or way == "down"))
     without = Shared(repo.git, repo.store)
     ctx = wiring.context(repo, rev, None)
     run = upstream if way == "up" else downstream
     assert run(with_index, ctx, path) == run(without, ctx, path)
-    assert with_index.index is not None and len(with_index.index.order) >= 4
+    assert len(with_index.index._links()) >= 4
 
 
 def test_the_index_follows_new_commits_and_removed_experiments(history, copy):
