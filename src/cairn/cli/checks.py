@@ -23,8 +23,9 @@ _TAIL = 20  # lines of a failed command check's output shown on stderr
 def check(rev: str | None, baseline: str | None, fmt: str | None, junit_file: str | None) -> None:
     """Run the checks of cairn.yaml (`checks:`) against the workspace's metrics, or REV's.
 
-    Reads metrics files; runs no stage (command checks run their command). Exit 0 when no check
-    of severity error failed, 1 otherwise. See docs/ci.md for the rules."""
+    Reads metrics files; runs no stage (command checks run their command). Exit 0 when every
+    check passed or only warned; 1 when one of severity error failed, or any could not be
+    evaluated (a missing metric, say). See docs/ci.md for the rules."""
     from cairn.checks import junit, markdown
     from cairn.cli.metrics import render_table
     from cairn.repo.checks import run_checks
