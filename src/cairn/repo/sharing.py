@@ -91,8 +91,10 @@ def ls(url: str, path: str = "", rev: str | None = None, recursive: bool = False
                 if not is_dir:
                     entries[p] = {"path": p, "kind": "file", "tracked": "git"}
                 continue
-            if not p.startswith(prefix) or p.endswith(ptr.SUFFIX):
-                continue
+            if not p.startswith(prefix) or (not is_dir and p.endswith(ptr.SUFFIX)):
+                continue  # a pointer file is listed as the data it stands for
+            if p == ".cairn" or p.startswith(".cairn/"):
+                continue  # cairn's own config
             git_found = True
             if recursive or "/" not in p[len(prefix) :]:
                 entries[p] = {"path": p, "kind": "folder" if is_dir else "file", "tracked": "git"}
@@ -190,15 +192,16 @@ def _target(repo: Repo, out: str | None, default_name: str) -> tuple[str, str]:
 
 
 def _write_pointer(repo: Repo, rel: str, version: Version, source: tuple[tuple[str, object], ...]) -> str:
+    """The import's pointer and .gitignore line; the caller holds the repo lock (from the fetch
+    on, so that a gc cannot take the new objects before a pointer names them)."""
     from cairn.workspace.gitignore import ignore_in_git
 
     pointer_rel = rel + ptr.SUFFIX
     name = rel.rpartition("/")[2]
     p = ptr.Pointer(name, version.kind, version.oid, version.size, version.files, version.exec, source=source)
-    with repo.lock():
-        (repo.root / rel).parent.mkdir(parents=True, exist_ok=True)
-        ptr.save(repo.root / pointer_rel, p)
-        ignore_in_git(repo.root, rel)
+    (repo.root / rel).parent.mkdir(parents=True, exist_ok=True)
+    ptr.save(repo.root / pointer_rel, p)
+    ignore_in_git(repo.root, rel)
     return pointer_rel
 
 
@@ -216,13 +219,14 @@ def import_repo(
     pointer records where it came from (url, requested rev, resolved commit, path)."""
     rel, _ = _target(repo, out, posixpath.basename(path.rstrip("/")))
     source, tracked, inner, r = _open_source(url, path, rev, repo, remote, jobs)
+    record = RepoSource(_recorded_url(url), rev, source.commit.commit, path.strip("/"), remote)
     try:
         version = resolve(r, tracked, inner)
-        fetch_version(repo.store, r, version, repo.progress)
+        with repo.lock():
+            fetch_version(repo.store, r, version, repo.progress)
+            pointer_rel = _write_pointer(repo, rel, version, record.items())
     finally:
         r.close()
-    record = RepoSource(_recorded_url(url), rev, source.commit.commit, path.strip("/"), remote)
-    pointer_rel = _write_pointer(repo, rel, version, record.items())
     repo.checkout([pointer_rel])
     return {"path": rel, "pointer": pointer_rel, **_version_dict(version), "source": dict(record.items())}
 
@@ -247,8 +251,9 @@ def import_url(repo: Repo, url: str, out: str | None = None, no_download: bool =
     rel, pointer_rel = _target(repo, out, name)
     record = UrlSource(url if "://" in url else data.url, data.info)
     if no_download:
-        version = _hash_url(repo, data)
-        _write_pointer(repo, rel, version, record.items())
+        with repo.lock():
+            version = _hash_url(repo, data)
+            _write_pointer(repo, rel, version, record.items())
     else:
         version = _download_and_track(repo, data, rel, record)
     return {
@@ -377,17 +382,19 @@ def _update_repo(
     want_rev = rev if rev is not None else src.rev
     source, tracked, inner, r = _open_source(src.url, src.path, want_rev, repo, src.remote, jobs)
     rel = pointer_rel.removesuffix(ptr.SUFFIX)
+    record = RepoSource(src.url, want_rev, source.commit.commit, src.path, src.remote)
     try:
         version = resolve(r, tracked, inner)
         same = version.oid == p.oid and repo.store.exists(p.oid)
         if not same:
             _refuse_local_changes(repo, pointer_rel, force)
-            fetch_version(repo.store, r, version, repo.progress)
+        with repo.lock():
+            if not same:
+                fetch_version(repo.store, r, version, repo.progress)
+            if not same or record != src:
+                _write_pointer(repo, rel, version, record.items())
     finally:
         r.close()
-    record = RepoSource(src.url, want_rev, source.commit.commit, src.path, src.remote)
-    if not same or record != src:
-        _write_pointer(repo, rel, version, record.items())
     if not same:
         repo.checkout([pointer_rel], force=True)
     return {
