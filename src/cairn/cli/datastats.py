@@ -121,7 +121,7 @@ def diff_cmd(
 
 @data.command("check")
 @click.argument("paths", nargs=-1)
-@click.option("--rev", metavar="REV", help="Check the versions (and schema) at this git revision.")
+@click.option("--rev", metavar="REV", help="Check the versions at this git revision (against today's schema).")
 @remote_option
 @json_option
 def check_cmd(paths: tuple[str, ...], rev: str | None, remote_name: str | None, as_json: bool) -> int:

@@ -1,0 +1,112 @@
+"""schema: checks (cairn data check, repro) and monitors (monitor run, show) in a real project."""
+
+from __future__ import annotations
+
+import json
+
+from cairn.errors import DataStatsError, PipelineError, SchemaViolationError, UserInputError
+
+SCHEMA = """\
+schema:
+  data/t.csv:
+    columns:
+      x: {type: float, nulls: 0}
+      k: {type: str, categories: [a, b, c]}
+      n: {type: int, min: 0, max: 9}
+"""
+
+
+def test_data_check_passes_then_names_the_broken_column(versions, tables) -> None:
+    (versions.root / "cairn.yaml").write_text(SCHEMA)
+    doc = versions.json("data", "check")
+    assert doc["ok"] and doc["datasets"][0]["path"] == "data/t.csv" and doc["datasets"][0]["problems"] == []
+    df = tables(9)
+    df = df.with_columns(n=df["n"] + 5)
+    df.write_csv(versions.root / "data" / "t.csv")
+    proc = versions.cairn("data", "check", expect=1)
+    assert proc.stdout.splitlines() == ["data/t.csv: FAILED", "  column 'n' has values above 9 (its max is 14)"]
+    assert versions.json("data", "check", "data/t.csv", "--rev", "v1")["ok"]
+
+
+def test_repro_stops_before_any_stage_runs(versions, tables, assert_error) -> None:
+    (versions.root / "cairn.yaml").write_text(
+        SCHEMA + "stages:\n  train:\n    cmd: touch ran\n    deps: [data/t.csv]\n"
+    )
+    versions.cairn("repro")
+    assert (versions.root / "ran").exists()
+    (versions.root / "ran").unlink()
+    tables(9).with_columns(k=tables(9)["k"].replace("c", "zebra")).write_csv(versions.root / "data" / "t.csv")
+    proc = versions.cairn("repro", expect=None)
+    assert_error(
+        proc,
+        SchemaViolationError,
+        "input data breaks its schema: data/t.csv: column 'k' has values outside its categories: 'zebra' "
+        "(read by train)",
+        "fix the data or the schema: in cairn.yaml; `cairn data check` lists every problem",
+    )
+    assert not (versions.root / "ran").exists()
+
+
+def test_bad_schema_and_no_schema(repo, assert_error) -> None:
+    assert_error(repo.cairn("data", "check", expect=None), UserInputError, "cairn.yaml declares no schema:")
+    (repo.root / "cairn.yaml").write_text("schema:\n  d.csv:\n    columns:\n      x: {type: decimal}\n")
+    assert_error(
+        repo.cairn("data", "check", expect=None),
+        PipelineError,
+        "cairn.yaml: the schema section has 1 problem(s): schema.d.csv.columns.x.type: 'decimal' is not one of",
+    )
+    (repo.root / "cairn.yaml").write_text("schema:\n  d.csv:\n    columns:\n      x: {type: int}\n")
+    assert_error(
+        repo.cairn("data", "check", "e.csv", expect=None), UserInputError, "cairn.yaml has no schema for e.csv"
+    )
+
+
+MONITOR = """\
+monitors:
+  prod:
+    reference: data/t.csv@v1
+    features: [x, k]
+    on_alert: {py} -c "import sys, json; json.dump(json.load(sys.stdin), open('alert.json', 'w'))"
+"""
+
+
+def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, assert_error) -> None:
+    import sys
+
+    (versions.root / "cairn.yaml").write_text(MONITOR.format(py=sys.executable))
+    quiet = tmp_path / "batch1.parquet"
+    tables(11, rows=2000).write_parquet(quiet)
+    s = versions.json("monitor", "run", "prod", str(quiet))
+    assert not s["alert"] and s["health"] == 1.0 and s["tested"] == 2 and s["rows"] == 2000
+    assert not (versions.root / "alert.json").exists()
+
+    folder = tmp_path / "batch2"
+    folder.mkdir()
+    tables(12, shift=1.5, rows=1000).write_csv(folder / "a.csv")
+    tables(13, shift=1.5, rows=1000).write_csv(folder / "b.csv")
+    proc = versions.cairn("monitor", "run", "prod", str(folder), expect=1)
+    assert "monitor prod: ALERT  health 0.50 (min 0.50), 1 of 2 features drifted, 2,000 rows" in proc.stdout
+    alert = json.loads((versions.root / "alert.json").read_text())
+    assert alert["alert"] and alert["drifted_features"] == ["x"] and alert["monitor"] == "prod"
+
+    rows = versions.json("monitor", "show", "prod")["rows"]
+    assert [r["alert"] for r in rows] == ["false", "true"]
+    assert list(rows[0]) == ["time", "batch", "rows", "health", "drifted", "tested", "alert", "score:x", "score:k"]
+    out = versions.cairn("monitor", "show", "prod", "--html", str(tmp_path / "page")).stdout
+    page = (tmp_path / "page" / "monitor-prod.html").read_text()
+    assert "trend page:" in out and "vegaEmbed" in page and "score:x" in page
+
+    wrong = tmp_path / "wrong.csv"
+    tables(14, rows=10).drop("k").write_csv(wrong)
+    assert_error(
+        versions.cairn("monitor", "run", "prod", str(wrong), expect=None),
+        DataStatsError,
+        f"the batch {wrong} does not match the reference of monitor 'prod': it lacks column(s) 'k' (it has n, x)",
+        "send batches with the reference's columns, or narrow the monitor's `features:`",
+    )
+    assert len(versions.json("monitor", "show", "prod")["rows"]) == 2  # a refused batch leaves no row
+    assert_error(
+        versions.cairn("monitor", "run", "nope", str(wrong), expect=None),
+        UserInputError,
+        "there is no monitor named 'nope'",
+    )
