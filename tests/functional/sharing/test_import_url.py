@@ -125,6 +125,15 @@ def test_s3_versioned_object(app, moto_endpoint):
     app.cairn("update", env=S3_ENV)
     assert (app.root / "table.parquet").read_bytes() == b"table v2"
     assert app.pointer("table.parquet")["source"]["version_id"] != first["VersionId"]
+    # a folder (a prefix): its version is a digest of its objects' versions
+    client.put_object(Bucket=bucket, Key="raw/part/b.csv", Body=b"b")
+    app.cairn("import-url", f"s3://{bucket}/raw", "raw", env=S3_ENV)
+    assert (app.root / "raw" / "part" / "b.csv").read_bytes() == b"b"
+    assert (app.root / "raw" / "table.parquet").read_bytes() == b"table v2"
+    assert app.pointer("raw")["source"]["etag"].startswith("listing-")
+    assert "raw: up to date" in app.cairn("update", "raw", env=S3_ENV).stdout
+    client.put_object(Bucket=bucket, Key="raw/part/c.csv", Body=b"c")
+    assert "raw: import behind its source" in app.cairn("status", env=S3_ENV).stdout
 
 
 def test_local_folder_no_download_then_update(app, tmp_path):
