@@ -152,6 +152,7 @@ def download(
     if os.path.lexists(dest):
         raise PathError(f"{dest} already exists", "choose another output path (-o), or move it away first")
     source, tracked, inner, r = _open_source(url, path, rev, _local_repo(), remote, jobs)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = dest.parent / f".{dest.name}.cairn-get-{unique_name()}"
     try:
         version = resolve(r, tracked, inner)
