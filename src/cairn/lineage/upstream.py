@@ -197,7 +197,7 @@ class _Builder:
         commit, _ = first_seen(
             self.shared,
             self.ctx.commit,
-            lambda v: (v.entry(name) or _NONE).to_dict(),
+            lambda v: _Entry(v, name),
             lambda v: v.entry_key(name),
             lambda: self.shared.index.stage_changes(name),
         )
@@ -212,6 +212,28 @@ class _Builder:
 class _Absent:
     def to_dict(self) -> None:
         return None
+
+
+class _Entry:
+    """A stage's lock entry at one commit, compared by its text when both sides are in the
+    layout cairn writes (the writer is canonical: other text, other entry) and parsed only
+    otherwise, so walking history parses no entry it does not have to."""
+
+    def __init__(self, view: View, name: str) -> None:
+        self.view, self.name = view, name
+        self.text = view.entry_key(name)
+
+    def parsed(self) -> Any:
+        return (self.view.entry(self.name) or _NONE).to_dict()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Entry):
+            return NotImplemented
+        if self.text is not None and other.text is not None:
+            return self.text == other.text
+        return self.parsed() == other.parsed()
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 _NONE = _Absent()
