@@ -98,14 +98,24 @@ def ls(url: str, path: str = "", rev: str | None = None, recursive: bool = False
             git_found = True
             if recursive or "/" not in p[len(prefix) :]:
                 entries[p] = {"path": p, "kind": "folder" if is_dir else "file", "tracked": "git"}
+        expand = []
         for t in tracked:
             if t.path == base or (t.path.startswith(prefix) and (recursive or "/" not in t.path[len(prefix) :])):
                 entries[t.path] = _data_entry(t.path, Version(t.kind, t.oid, t.size, t.files), t.origin)
+                if recursive and t.kind == TREE:
+                    expand.append(t)
             elif t.path.startswith(prefix) and not recursive:  # data deeper down: show its folder
                 top = prefix + t.path[len(prefix) :].split("/", 1)[0]
                 entries.setdefault(top, {"path": top, "kind": "folder", "tracked": "git"})
         if not git_found and not entries:
             source.locate(base)  # raises, naming what the source tracks
+        if expand:  # -R lists the files of tracked folders too: their trees, from the data remote
+            r = open_remote(source, _overlay(_local_repo(), str(source.data_remote(remote)[1]["url"])), remote)
+            try:
+                for t in expand:
+                    _tree_entries(r, t.oid, t.path, True, t.origin, entries)
+            finally:
+                r.close()
     return {
         "url": source.url,
         "rev": rev,

@@ -59,6 +59,9 @@ def test_ls_inside_a_tracked_folder_reads_its_trees(registry, tmp_path):
     assert {p for p, e in listed.items() if e["kind"] == "file"} == set(want)
     assert listed["data/images/sub"]["files"] == 1
     assert all(listed[p]["size"] == len(b) for p, b in want.items())
+    # -R from the top expands tracked folders too
+    doc = json.loads(registry.cairn("ls", registry.root, "-R", "--json", cwd=tmp_path, env=S3_ENV).stdout)
+    assert set(want) <= {e["path"] for e in doc["entries"]}
 
 
 def test_get_outside_any_repository_verified_and_complete(registry, tmp_path):
