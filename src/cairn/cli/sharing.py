@@ -109,8 +109,8 @@ def import_url(url: str, out: str | None, no_download: bool, as_json: bool) -> N
     """Track the file or folder at URL (s3://, gs://, az://, http(s)://, or a local path) as OUT
     (default: its name), recording its version (version id, ETag, modification time, size) so
     `cairn update` downloads it again only when it changed. Storage settings (endpoint,
-    credentials) come from a remote of this repository whose URL URL starts with, and the
-    environment."""
+    credentials) come from the environment and from a remote of this repository whose URL is a
+    prefix of URL."""
     from cairn.repo.sharing import import_url as import_url_op
 
     with opened(as_json) as repo:
