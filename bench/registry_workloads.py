@@ -35,7 +35,7 @@ SERVE = "def predict(records):\n    return [0 for _ in records]\n"
 def registry_repo(ctx: RunCtx) -> None:
     """200 commits, each registered as a version (NAME@vX.Y.Z), and 50 assignments (NAME#STAGE#N)."""
     fresh_repo(ctx)
-    (ctx.repo / "cairn.yaml").write_text(ARTIFACTS)
+    (ctx.repo / "cairn.yaml").write_text("metrics:\n  - metrics.json\n" + ARTIFACTS)
     (ctx.repo / "metrics.json").write_text('{"acc": 0.5}\n')
     commit("artifact m")(ctx)
     counter = 0
@@ -58,8 +58,11 @@ def registry_read(ctx: RunCtx) -> str | None:
         if row.get("versions") != VERSIONS or row.get("latest") != f"v0.1.{VERSIONS - 101}":
             return f"list says {row}, expected {VERSIONS} versions"
         return None
-    if len(doc.get("versions_detail") or []) != VERSIONS or len(doc.get("stages") or {}) != len(STAGES):
-        return f"show lists {len(doc.get('versions_detail') or [])} versions and stages {doc.get('stages')}"
+    versions = doc.get("versions_detail") or []
+    if len(versions) != VERSIONS or len(doc.get("stages") or {}) != len(STAGES):
+        return f"show lists {len(versions)} versions and stages {doc.get('stages')}"
+    if any("acc" not in (v.get("metrics") or {}).get("metrics.json", {}) for v in versions):
+        return "show lacks the metrics of some version"
     return None
 
 
