@@ -134,6 +134,14 @@ def import_dvc(
                     return resolvers[-1]
 
                 plan = convert.plan(root, resolver_for)
+                if storage is not None and resolvers:
+                    # every version the DVC remote holds, before anything is written
+                    from cairn.dvcimport.remotecopy import copy_all
+
+                    keys = (k for k, _ in storage.list(""))
+                    roots, skipped = copy_all(resolvers[-1], keys)
+                    plan.roots += roots
+                    plan.notes += [f"DVC remote {remote}: skipped {s}" for s in skipped]
                 _write(repo, plan)
                 written = True
                 for r in resolvers:

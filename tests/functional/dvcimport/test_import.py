@@ -4,6 +4,7 @@ from the workspace, the DVC cache or the DVC remote, and bad input changes nothi
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -85,12 +86,16 @@ def test_import_initializes_cairn_and_dry_run_writes_nothing(git_repo, run_cairn
 
 def test_remote_data_is_copied_into_the_cairn_remote(repo, dvc_project):
     p = dvc_project(repo.root, remote=True)
+    older = p.folder({"a.txt": b"an older version\n"}, remote=True)  # in no current record
     shutil.rmtree(p.cache)
     shutil.rmtree(repo.root / "data" / "raw")
     (repo.root / "out.txt").unlink()
     result = repo.json("import-dvc", "--remote", "store")
     assert result["pushed"] > 0
     assert (p.store / "cairn").is_dir() and (p.store / "files" / "md5").is_dir()  # beside DVC's own
+    # every version on the DVC remote came along, and the md5 map knows it for older commits
+    known = json.loads((repo.root / ".cairn" / "state" / "dvc-md5.json").read_text())["versions"]
+    assert known[older][0] == "tree" and known[older][3] == 1
     shutil.rmtree(repo.root / ".cairn" / "cache")
     repo.cairn("pull")
     assert (repo.root / "data" / "raw" / "sub" / "c.bin").read_bytes() == RAW["sub/c.bin"]

@@ -82,3 +82,17 @@ def test_parse_listing_reads_meta_and_refuses_escaping_paths():
     for bad in (b"not json", b"{}", json.dumps([{"md5": "1" * 32, "relpath": "../x"}]).encode()):
         assert parse_listing(bad) is None
     assert parse_listing(json.dumps([{"md5": "zz", "relpath": "a"}]).encode()) is None
+
+
+def test_remote_keys_of_both_layouts_and_nothing_else():
+    from cairn.dvcimport.remotecopy import objects
+
+    m = "0123456789abcdef0123456789abcdef"
+    keys = [
+        f"files/md5/{m[:2]}/{m[2:]}",
+        f"{m[:2]}/{m[2:]}.dir",
+        "cairn/packs/abc.pack",
+        f"files/md5/{m[:2]}/{m[2:]}.tmp",
+        "runs/12/ab",
+    ]
+    assert objects(keys) == [(m, False), (m + ".dir", True)]
