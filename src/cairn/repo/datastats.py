@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from cairn.repo.repo import Repo
 
 REMOTE_PREFIX = "stats"
+# up to this many roots, a fetch asks for each one's record instead of listing them all
+FEW_ROOTS = 16
 
 
 @dataclass
@@ -172,7 +174,7 @@ def _from_remote(repo: Repo, v: Version, remote: str | None) -> dict[str, Any] |
         return None
     r = repo.remotes.open(remote)
     try:
-        data = r.storage.get_bytes(f"{REMOTE_PREFIX}/{v.oid}.json")
+        data = r.storage.peek(f"{REMOTE_PREFIX}/{v.oid}.json")
     except RemoteKeyMissingError:
         return None
     finally:
@@ -193,44 +195,61 @@ def push_stats(repo: Repo, r: Remote) -> int:
     if not local:
         return 0
     have = r.index.all_oids()
-    wanted = [o for o in local if o in have]
+    marker = _pushed_marker(repo, r)
+    known = set(marker.read_text().split()) if marker.exists() else set()
+    wanted = [o for o in local if o in have and o not in known]
     if not wanted:
-        return 0
+        return 0  # a push with nothing new sends no request for stats
     there = _remote_oids(r)
     sent = 0
     for oid in wanted:
         if oid not in there:
             r.storage.put_bytes(f"{REMOTE_PREFIX}/{oid}.json", st.raw(oid))
             sent += 1
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(sorted(known | set(wanted))) + "\n")
+    os.replace(tmp, marker)
     return sent
 
 
+def _pushed_marker(repo: Repo, r: Remote):
+    """Which records this clone knows the remote holds (a derived file: deleting it costs one
+    listing). Tied to the remote's generation, which changes whenever cairn deletes there."""
+    from blake3 import blake3
+
+    tag = blake3(f"{r.storage.url}\n{r.index.generation()}".encode()).hexdigest()[:16]
+    return repo.dot / "state" / "stats-pushed" / f"{r.name}-{tag}.txt"
+
+
 def fetch_stats(repo: Repo, r: Remote, roots: list[tuple[str, str]]) -> int:
-    """Download the stats records of what `roots` reach that the remote has and the cache lacks
-    (one listing, then one request per record)."""
+    """Download the stats records of `roots` that the remote has and the cache lacks. A few
+    roots: one GET each (a listing of an empty prefix costs more on S3); many: one listing, then
+    one GET per record there. Stats of files inside a folder come when asked for."""
     from cairn.errors import RemoteError
 
+    st = store(repo)
+    local = set(st.list())
+    wanted = sorted({o for _, o in roots} - local)
+    if not wanted:
+        return 0
     try:
-        there = _remote_oids(r)
+        if len(wanted) > FEW_ROOTS:
+            there = _remote_oids(r)
+            wanted = [o for o in wanted if o in there]
+        got = 0
+        for oid in wanted:
+            try:
+                data = r.storage.peek(f"{REMOTE_PREFIX}/{oid}.json")
+                decode(data, oid, f"of {oid[:12]} on remote {r.name!r}")
+            except RemoteKeyMissingError:
+                continue
+            except CairnError:
+                continue  # a damaged record: computed again when asked for
+            st.put_raw(oid, data)
+            got += 1
     except RemoteError:
         return 0  # stats are an extra: a fetch of the data does not fail for them
-    if not there:
-        return 0
-    st = store(repo)
-    wanted = {o for _, o in roots}
-    if any(k == TREE for k, _ in roots) and not wanted >= there:
-        from cairn.remotes.closure import closure
-
-        wanted |= set(closure(repo.ws, roots)[0])
-    got = 0
-    for oid in sorted((wanted & there) - set(st.list())):
-        try:
-            data = r.storage.get_bytes(f"{REMOTE_PREFIX}/{oid}.json")
-            decode(data, oid, f"of {oid[:12]} on remote {r.name!r}")
-        except (RemoteKeyMissingError, CairnError):
-            continue  # a damaged record is computed again when asked for
-        st.put_raw(oid, data)
-        got += 1
     return got
 
 
