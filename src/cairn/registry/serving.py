@@ -254,6 +254,9 @@ def serve(
         sock.bind((host, port))
     except OSError as e:
         raise ServingError(f"cannot listen on {host}:{port}: {e.strerror}", "choose another --port") from None
+    # listening before uvicorn serves: it runs the lifespan (our ready signal) before it starts
+    # accepting, and a client told "ready" must find connections queued, not refused
+    sock.listen(128)
     bound = sock.getsockname()[1]
     app = build_app(folder, log_dir, (lambda: on_ready(host, bound)) if on_ready else None)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
