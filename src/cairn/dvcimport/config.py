@@ -33,6 +33,7 @@ class DvcConfig:
     remotes: dict[str, DvcRemote] = field(default_factory=dict)
     default_remote: str | None = None
     cache_dir: str = ".dvc/cache"  # repo-relative, or absolute when DVC's is
+    cache_types: list[str] = field(default_factory=list)  # DVC's cache.type: the same link names as cairn's
 
 
 def parse_ini(text: str) -> dict[str, dict[str, str]]:
@@ -87,6 +88,12 @@ def read_config(root: Path, problems: Problems) -> DvcConfig:
     if cache_dir:
         # DVC reads a relative cache dir from .dvc/
         config.cache_dir = cache_dir if os.path.isabs(cache_dir) else posixpath.normpath(f".dvc/{cache_dir}")
+    raw_types = merged.get("cache", {}).get("type", "")
+    types = [t.strip().strip("'\"") for t in raw_types.strip("[]").split(",") if t.strip()]
+    if all(t in ("reflink", "hardlink", "symlink", "copy") for t in types):
+        config.cache_types = types
+    else:
+        problems.note(".dvc/config", f"cache.type {raw_types!r} is not cairn's; cairn's default is kept")
     for section, values in merged.items():
         name = _remote_name(section)
         if name is None:

@@ -18,7 +18,7 @@ from cairn.dvcimport import convert
 from cairn.dvcimport.config import cairn_url, read_config, storage_url
 from cairn.dvcimport.content import Resolver, Version, replace_ignore
 from cairn.dvcimport.problems import Problems
-from cairn.errors import ConfigError, NotARepoError
+from cairn.errors import ConfigError, DvcImportError, NotARepoError
 from cairn.progress import NULL, Progress
 
 MAP_FILE = "dvc-md5.json"  # under .cairn/state: recorded md5 -> the cairn version of the same bytes
@@ -121,7 +121,12 @@ def import_dvc(
             return _dry_run(root, cache_dir, get, progress)
         created = not (root / ".cairn" / "config.toml").exists()
         if created:
+            _check_git_root(root)
             Repo.init(root, no_scm=not (root / ".git").exists())
+            if config.cache_types:  # the link types the project chose (DVC's names are cairn's)
+                from cairn.repo.config import write
+
+                write(root / ".cairn", "cache.type", config.cache_types)
         repo = Repo(root, progress)
         written = False
         try:
@@ -161,6 +166,17 @@ def import_dvc(
     finally:
         if storage is not None:
             storage.close()
+
+
+def _check_git_root(root: Path) -> None:
+    """cairn lives at the top of its git repository; `dvc init --subdir` projects do not."""
+    for d in root.parents:
+        if (d / ".git").exists() and not (root / ".git").exists():
+            raise DvcImportError(
+                f"the DVC project {root} is a subfolder of the git repository {d} (dvc init --subdir); "
+                "cairn works at the top of a git repository",
+                "move the DVC project to the top of its git repository first (git mv), then convert it there",
+            )
 
 
 def _dry_run(root: Path, cache_dir: Path, get, progress: Progress) -> ImportResult:

@@ -197,3 +197,25 @@ def test_an_older_dvc_commit_converts_on_a_branch_from_the_md5_map(repo, dvc_pro
     for rel, data in RAW.items():
         assert (repo.root / "data" / "raw" / rel).read_bytes() == data
     up_to_date(repo)
+
+
+def test_dvc_project_in_a_subfolder_of_its_git_repository(git_repo, run_cairn, dvc_project, assert_error):
+    sub = git_repo / "ml"
+    sub.mkdir()
+    dvc_project(sub)
+    proc = run_cairn("import-dvc", cwd=sub, expect=DvcImportError.exit_code)
+    assert_error(
+        proc,
+        DvcImportError,
+        "is a subfolder of the git repository",
+        "move the DVC project to the top of its git repository first (git mv), then convert it there",
+    )
+    assert not (sub / ".cairn").exists()
+
+
+def test_dvc_cache_type_becomes_cairns(git_repo, run_cairn, dvc_project):
+    dvc_project(git_repo)
+    with open(git_repo / ".dvc" / "config", "a") as f:
+        f.write("[cache]\n    type = hardlink,copy\n")
+    run_cairn("import-dvc", cwd=git_repo)
+    assert 'type = ["hardlink", "copy"]' in (git_repo / ".cairn" / "config.toml").read_text()

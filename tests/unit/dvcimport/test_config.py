@@ -101,3 +101,13 @@ def test_invalid_ignore_pattern(tmp_path):
     p = Problems()
     assert ignore_lines(tmp_path, [".dvcignore"], p) == ["ok.txt"]
     assert p.items == [".dvcignore: pattern '!' is not valid gitignore syntax"]
+
+
+def test_cache_types_carry_over_when_cairn_has_them(tmp_path):
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc" / "config").write_text('[cache]\n    type = "hardlink,symlink"\n')
+    assert read_config(tmp_path, Problems()).cache_types == ["hardlink", "symlink"]
+    (tmp_path / ".dvc" / "config").write_text("[cache]\n    type = weird\n")
+    p = Problems()
+    assert read_config(tmp_path, p).cache_types == []
+    assert p.notes == [".dvc/config: cache.type 'weird' is not cairn's; cairn's default is kept"]
