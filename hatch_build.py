@@ -2,7 +2,8 @@
 
 js/package.json and js/package-lock.json pin vega, vega-lite and vega-embed. Building a wheel or
 an sdist runs `npm ci --ignore-scripts` in js/ and copies the three minified browser bundles (and
-their licenses) into src/cairn/metrics/vendor/, which git ignores and the builds ship.
+their licenses) into src/cairn/metrics/vendor/, which git ignores and the builds ship. The
+dashboard's htmx and Tabulator (`cairn ui`) go the same way into src/cairn/dashboard/vendor/.
 
 - Skipped when the vendored copies already match the lock (a stamp file records the lock's and
   every copy's sha256): building a wheel from an sdist, or rebuilding, needs no npm.
@@ -30,6 +31,18 @@ BUNDLES = {
     "vega-lite": ("build/vega-lite.min.js", "vega-lite.min.js"),
     "vega-embed": ("build/vega-embed.min.js", "vega-embed.min.js"),
 }
+# the dashboard's folder: (npm package, file inside it, name in the folder); Tabulator ships two files
+UI_VENDOR = Path("src", "cairn", "dashboard", "vendor")
+UI_BUNDLES = [
+    ("htmx.org", "dist/htmx.min.js", "htmx.min.js"),
+    ("tabulator-tables", "dist/js/tabulator.min.js", "tabulator.min.js"),
+    ("tabulator-tables", "dist/css/tabulator.min.css", "tabulator.min.css"),
+]
+
+
+def _groups() -> list[tuple[Path, list[tuple[str, str, str]]]]:
+    """Each vendor folder with its (package, bundle, name) files; each folder has its own stamp."""
+    return [(VENDOR, [(pkg, bundle, name) for pkg, (bundle, name) in BUNDLES.items()]), (UI_VENDOR, UI_BUNDLES)]
 
 
 def _sha256(path: Path) -> str:
@@ -38,20 +51,23 @@ def _sha256(path: Path) -> str:
 
 def vendored_state(root: Path) -> str:
     """ "current", "stale" (copies exist but do not match the lock) or "missing"."""
-    vendor, lock = root / VENDOR, root / JS / "package-lock.json"
-    names = [name for _, name in BUNDLES.values()]
-    if not all((vendor / n).is_file() for n in names):
-        return "missing"
-    try:
-        stamp = json.loads((vendor / STAMP).read_text())
-    except (OSError, ValueError):
-        return "stale"
-    if lock.is_file() and stamp.get("lock_sha256") != _sha256(lock):
-        return "stale"
-    files = stamp.get("files", {})
-    if any(files.get(n) != _sha256(vendor / n) for n in names):
-        return "stale"
-    return "current"
+    lock = root / JS / "package-lock.json"
+    states = []
+    for folder, files in _groups():
+        vendor, names = root / folder, [name for _, _, name in files]
+        if not all((vendor / n).is_file() for n in names):
+            return "missing"
+        try:
+            stamp = json.loads((vendor / STAMP).read_text())
+        except (OSError, ValueError):
+            states.append("stale")
+            continue
+        if lock.is_file() and stamp.get("lock_sha256") != _sha256(lock):
+            states.append("stale")
+            continue
+        recorded = stamp.get("files", {})
+        states.append("stale" if any(recorded.get(n) != _sha256(vendor / n) for n in names) else "current")
+    return "stale" if "stale" in states else "current"
 
 
 def vendor_scripts(root: Path, npm: str) -> dict:
@@ -68,21 +84,24 @@ def vendor_scripts(root: Path, npm: str) -> dict:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"`npm ci` in {js} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    vendor = root / VENDOR
-    vendor.mkdir(parents=True, exist_ok=True)
-    stamp: dict = {"lock_sha256": _sha256(js / "package-lock.json"), "versions": {}, "files": {}}
-    for package, (bundle, name) in BUNDLES.items():
-        src = js / "node_modules" / package
-        tmp = vendor / f".{name}.tmp"
-        shutil.copyfile(src / bundle, tmp)
-        os.replace(tmp, vendor / name)
-        license_file = src / "LICENSE"
-        if license_file.is_file():
-            shutil.copyfile(license_file, vendor / f"LICENSE-{package}.txt")
-        stamp["versions"][package] = json.loads((src / "package.json").read_text())["version"]
-        stamp["files"][name] = _sha256(vendor / name)
-    (vendor / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
-    return stamp
+    every: dict = {"versions": {}}
+    for folder, files in _groups():
+        vendor = root / folder
+        vendor.mkdir(parents=True, exist_ok=True)
+        stamp: dict = {"lock_sha256": _sha256(js / "package-lock.json"), "versions": {}, "files": {}}
+        for package, bundle, name in files:
+            src = js / "node_modules" / package
+            tmp = vendor / f".{name}.tmp"
+            shutil.copyfile(src / bundle, tmp)
+            os.replace(tmp, vendor / name)
+            license_file = src / "LICENSE"
+            if license_file.is_file():
+                shutil.copyfile(license_file, vendor / f"LICENSE-{package}.txt")
+            stamp["versions"][package] = json.loads((src / "package.json").read_text())["version"]
+            stamp["files"][name] = _sha256(vendor / name)
+        (vendor / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+        every["versions"].update(stamp["versions"])
+    return every
 
 
 NO_NPM = (
@@ -118,4 +137,4 @@ class VendorJsHook(BuildHookInterface):
             self.app.abort(f"cairn: could not vendor the Vega scripts: {e}")
             raise
         versions = ", ".join(f"{k} {v}" for k, v in sorted(stamp["versions"].items()))
-        self.app.display_info(f"cairn: vendored {versions} into {VENDOR}")
+        self.app.display_info(f"cairn: vendored {versions} into {VENDOR} and {UI_VENDOR}")

@@ -249,3 +249,23 @@ class SchemaViolationError(CairnError):
     def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
         super().__init__(message, hint)
         self.problems = problems or []
+
+
+# dashboard (cairn ui)
+class PortInUseError(UserInputError):
+    """The address `cairn ui` was asked to listen on is taken or not this machine's."""
+
+    code = "port-in-use"
+
+
+# cluster (issue 21): queued experiments on a Ray cluster
+class ClusterError(UserInputError):
+    """The cluster cannot run the queue as asked: no git or cairn remote the nodes can use, a
+    resource request no node has, a bad cluster address."""
+
+    code = "cluster"
+
+
+class ClusterUnreachableError(ClusterError):
+    code = "cluster-unreachable"
+    exit_code = 8

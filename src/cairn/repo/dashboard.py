@@ -1,0 +1,166 @@
+"""`cairn ui` wiring: the dashboard's pages (cairn.dashboard) read the repository through the
+Source here, which opens the repository afresh for each request (requests run in threads) and
+hands the pages what `exp show`, `plots diff`, `status`, `dag`, `lineage` and `metrics trend`
+compute, so the pages and the commands never disagree."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cairn.dashboard.table import ExperimentTable
+from cairn.errors import CairnError, PathError, UserInputError
+from cairn.repo.repo import Repo
+
+MAX_COMPARE = 20  # runs on one Compare page at most; more is not a comparison anyone can read
+
+
+class RepoSource:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = root.name
+        self._table = ExperimentTable([], token="")
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _repo(self) -> Iterator[Repo]:
+        repo = Repo(self.root)
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+    # -- experiments ----------------------------------------------------------------------------
+    def experiments(self) -> ExperimentTable:
+        """The table of every experiment, read again only when the experiment refs moved."""
+        from cairn.experiments import manage
+        from cairn.experiments.record import EXP_REFS
+        from cairn.repo.experiments import Experiments
+        from cairn.scm.commits import refs_under
+
+        with self._repo() as repo:
+            if repo.git is None:
+                return ExperimentTable([], token="no-git")
+            h = hashlib.blake2b(digest_size=16)
+            for ref, sha in sorted(refs_under(repo.git, EXP_REFS)):
+                h.update(f"{ref} {sha}\n".encode())
+            token = h.hexdigest()
+            with self._lock:
+                if token == self._table.token:
+                    return self._table
+                rows = [manage.flat_row(i) for i in Experiments(repo).list(all_baselines=True)]
+                self._table = ExperimentTable(rows, token)
+                return self._table
+
+    def compare(self, names: list[str]) -> dict[str, Any]:
+        """The runs' params and metrics side by side (rows whose values differ first marked), and
+        the plots cairn.yaml declares overlaid for them, as `plots diff` draws them."""
+        from cairn.experiments import manage
+        from cairn.metrics.plots import plots
+        from cairn.metrics.revisions import Rev
+        from cairn.repo.experiments import Experiments
+
+        names = list(dict.fromkeys(n for n in names if n))
+        if len(names) < 2:
+            raise UserInputError("Compare needs two experiments or more", "select rows on the Experiments page")
+        if len(names) > MAX_COMPARE:
+            raise UserInputError(f"{len(names)} experiments is too many to compare", f"select {MAX_COMPARE} or fewer")
+        with self._repo() as repo:
+            infos = Experiments(repo).list(all_baselines=True)
+            chosen = [manage.find(infos, n) for n in names]
+            result = plots(repo, [Rev(i.name, i.commit) for i in chosen])
+        rows = []
+        for kind in ("params", "metrics"):
+            keys: dict[tuple[str, str], None] = {}
+            for info in chosen:
+                for file, flat in getattr(info, kind).items():
+                    keys.update(dict.fromkeys((file, k) for k in flat))
+            for file, key in keys:
+                values = [getattr(i, kind).get(file, {}).get(key) for i in chosen]
+                differs = len(set(map(repr, values))) > 1
+                rows.append({"kind": kind, "file": file, "key": key, "values": values, "differs": differs})
+        return {
+            "experiments": [manage.flat_row(i) | {"commit": i.commit} for i in chosen],
+            "rows": rows,
+            "charts": [c.to_dict() for c in result.charts],
+            "notes": list(result.notes) + [p.to_dict()["message"] for p in result.problems],
+        }
+
+    # -- pipeline and lineage -------------------------------------------------------------------
+    def pipeline(self) -> dict[str, Any]:
+        """The DAG as an SVG with each stage's state; the error itself when cairn.yaml is broken."""
+        from cairn.dashboard.svg import dag_svg
+
+        with self._repo() as repo:
+            if not repo.has_pipeline():
+                return {"stages": [], "svg": None, "error": None}
+            try:
+                graph = repo.pipeline_graph()
+                stale = repo.pipeline_status()
+            except CairnError as e:
+                return {"stages": [], "svg": None, "error": e}
+        order = list(graph.order())
+        edges = {s: set(graph.edges[s]) for s in order}
+        states = {s: "stale" if s in stale else "up to date" for s in order}
+        stages = [{"name": s, "state": states[s], "why": stale.get(s, []), "after": sorted(edges[s])} for s in order]
+        return {"stages": stages, "svg": dag_svg(order, edges, states), "error": None}
+
+    def lineage(self, path: str) -> dict[str, Any]:
+        """Where `path` (repo-relative) came from, as `cairn lineage` prints it."""
+        from cairn.lineage import render
+        from cairn.repo import lineage as lineage_mod
+
+        full = os.path.normpath(os.path.join(self.root, path))
+        if os.path.commonpath([full, str(self.root)]) != str(self.root) or full == str(self.root):
+            raise PathError(f"{path} is outside the repository", f"give a path inside {self.name}/")
+        with self._repo() as repo:
+            doc = lineage_mod.lineage(repo, full)
+        return {"doc": doc, "text": render.to_text(doc)}
+
+    # -- trends ---------------------------------------------------------------------------------
+    def trend(self, key: str | None, last: int = 20) -> dict[str, Any]:
+        """The metric keys of the branch's last commits, and `key` (default the first) over them."""
+        from cairn.metrics import vega
+        from cairn.metrics.revisions import branch_history
+        from cairn.metrics.values import metrics_show, metrics_trend
+
+        last = max(2, min(last, 500))
+        with self._repo() as repo:
+            if repo.git is None:
+                return {"keys": [], "key": None, "points": [], "spec": None}
+            shown = metrics_show(repo, branch_history(repo, last, "ui"))
+            columns = sorted(set(shown.columns()))
+            names = [k for _, k in columns]
+            keys = [k if names.count(k) == 1 else f"{p}:{k}" for p, k in columns]
+            if not keys:
+                return {"keys": [], "key": None, "points": [], "spec": None}
+            key = key or keys[0]
+            t = metrics_trend(repo, key, last).to_dict()
+        points = [
+            {k: p[k] for k in ("short", "date", "subject", "value")} | {"commit": p["short"]}
+            for p in reversed(t["points"])
+        ]
+        return {"keys": keys, "key": key, "path": t["path"], "points": points, "spec": vega.trend_chart(key, points)}
+
+
+def serve(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str, int], None] | None = None,
+) -> None:
+    """Serve the dashboard of the repository at `root` until interrupted; `on_ready(host, port)`
+    once it answers (port 0 picks a free port, which is what on_ready is told)."""
+    from cairn.dashboard import server
+    from cairn.dashboard.app import create_app, need_web
+
+    need_web()
+    sock = server.bind(host, port)
+    bound = sock.getsockname()[1]
+    app = create_app(RepoSource(root), host)
+    server.serve(app, sock, (lambda: on_ready(host, bound)) if on_ready else None)
