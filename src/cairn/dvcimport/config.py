@@ -92,6 +92,12 @@ def read_config(root: Path, problems: Problems) -> DvcConfig:
     types = [t.strip().strip("'\"") for t in raw_types.strip("[]").split(",") if t.strip()]
     if all(t in ("reflink", "hardlink", "symlink", "copy") for t in types):
         config.cache_types = types
+        if "symlink" in types or "hardlink" in types:
+            problems.note(
+                ".dvc/config",
+                f"cache.type {raw_types}: the workspace's tracked files may be links into .dvc/cache; before "
+                "deleting it, delete the tracked data and run `cairn checkout` to link it to cairn's cache",
+            )
     else:
         problems.note(".dvc/config", f"cache.type {raw_types!r} is not cairn's; cairn's default is kept")
     for section, values in merged.items():

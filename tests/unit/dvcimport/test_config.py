@@ -106,7 +106,9 @@ def test_invalid_ignore_pattern(tmp_path):
 def test_cache_types_carry_over_when_cairn_has_them(tmp_path):
     (tmp_path / ".dvc").mkdir()
     (tmp_path / ".dvc" / "config").write_text('[cache]\n    type = "hardlink,symlink"\n')
-    assert read_config(tmp_path, Problems()).cache_types == ["hardlink", "symlink"]
+    p = Problems()
+    assert read_config(tmp_path, p).cache_types == ["hardlink", "symlink"]
+    assert "the workspace's tracked files may be links into .dvc/cache" in p.notes[0]
     (tmp_path / ".dvc" / "config").write_text("[cache]\n    type = weird\n")
     p = Problems()
     assert read_config(tmp_path, p).cache_types == []
