@@ -18,7 +18,12 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cairn.errors import ServingError
+
+if TYPE_CHECKING:
+    from cairn.scm.git import Git
 
 BUNDLE_FORMAT = 1
 SERVE_PINS = ("starlette", "uvicorn")  # what serve.py itself needs
@@ -126,3 +131,43 @@ def publish_tar(staged: Path, dest: Path) -> None:
     with tarfile.open(tmp, "w:gz") as tar:
         tar.add(staged, arcname=top)
     os.replace(tmp, dest)
+
+
+def copy_code(git: Git, commit: str, entry: str, dest: Path) -> list[str]:
+    """The .py files of the entry point's top-level module or package at `commit` (at the root
+    or under src/), into `dest`."""
+    top = entry.partition(":")[0].split(".")[0]
+    for base in ("", "src/"):
+        single = git.read_file(commit, f"{base}{top}.py")
+        if single is not None:
+            (dest / f"{top}.py").write_bytes(single)
+            return [f"{base}{top}.py"]
+        prefix = f"{base}{top}/"
+        files = [(p, d) for p, d in git.files_with_suffix(commit, ".py") if p.startswith(prefix)]
+        if files:
+            for path, data in files:
+                target = dest / path[len(base) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            return [p for p, _ in files]
+    return []  # the import fails with its own message when the bundle is checked or served
+
+
+def check(folder: Path) -> str:
+    """Run the bundle's serve.py on its input example in a fresh interpreter; what it said."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "serve.py", "--check"], cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        first = next((ln for ln in lines if ln.startswith("error: ")), lines[-1] if lines else "it failed")
+        err = ServingError(
+            f"the bundle's entry point fails its input example: {first.removeprefix('error: ')}",
+            "fix the entry point or the example, commit and register a new version (-v shows the traceback)",
+        )
+        err.detail = proc.stderr  # type: ignore[attr-defined]
+        raise err
+    return proc.stdout.strip()

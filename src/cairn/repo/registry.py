@@ -13,17 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import NotARepoError, PipelineError, RegistryError
+from cairn.errors import NotARepoError, RegistryError
 from cairn.registry import artifacts as art_mod
 from cairn.registry import semver, tagnames
-from cairn.registry.state import ArtifactState, Event, VersionState, build, find, next_counter
+from cairn.registry.resolve import declared_artifact, events, locate, pick, state
+from cairn.registry.state import ArtifactState, build, find, next_counter
 from cairn.scm import tags as tags_mod
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
     from cairn.scm.git import Git
-
-PIPELINE_FILE = "cairn.yaml"
 
 
 # -- where the tags come from ------------------------------------------------------------------
@@ -39,75 +38,10 @@ def tags_of(repo: Repo | None, url: str | None = None) -> Iterator[Git]:
     yield repo._need_git("model")
 
 
-def events(git: Git) -> list[Event]:
-    out = []
-    for t in tags_mod.annotated_tags(git, lambda n: "@" in n or "#" in n):
-        name = tagnames.parse(t.name)
-        if name is not None:
-            out.append(Event(t.name, name, t.commit, t.tagger, t.email, t.time, t.message))
-    return out
-
-
-def state(git: Git) -> dict[str, ArtifactState]:
-    return build(events(git))
-
-
-# -- names ---------------------------------------------------------------------------------
-def split_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """`NAME`, `NAME@vX.Y.Z`, `NAME@STAGE` or `NAME#STAGE` -> (name, version, stage)."""
-    if "#" in spec:
-        name, _, stage = spec.partition("#")
-        return tagnames.check_name(name), None, tagnames.check_stage(stage)
-    name, sep, rest = spec.rpartition("@")
-    if not sep:
-        return tagnames.check_name(spec), None, None
-    tagnames.check_name(name)
-    if rest in ("latest", "greatest"):
-        return name, None, None
-    if semver.is_version(rest):
-        return name, str(semver.parse(rest)), None
-    if rest[:1].isdigit() or (rest.startswith("v") and rest[1:2].isdigit()):
-        semver.parse(rest)  # looks like a version but is not one: say so
-    return name, None, tagnames.check_stage(rest)
-
-
-def pick(artifacts: dict[str, ArtifactState], spec: str) -> tuple[ArtifactState, VersionState, str | None]:
-    name, version, stage = split_spec(spec)
-    art = find(artifacts, name)
-    if stage is not None:
-        return art, art.at_stage(stage), stage
-    if version is not None:
-        return art, art.version(version), None
-    latest = art.latest()
-    if latest is None:
-        raise RegistryError(
-            f"artifact {name!r} has no registered version", f"register one: cairn model register {name}"
-        )
-    return art, latest, None
-
-
 def resolve_ref(repo: Repo, spec: str) -> str:
     """The commit `NAME@STAGE`, `NAME@vX.Y.Z` (or `NAME`, its latest version) names."""
     with tags_of(repo) as git:
         return pick(state(git), spec)[1].commit
-
-
-# -- artifacts declared at a commit --------------------------------------------------------------
-def declared(git: Git, commit: str) -> dict[str, art_mod.Artifact]:
-    from cairn.pipelines.yamlfile import parse
-
-    data = git.read_file(commit, PIPELINE_FILE)
-    if data is None:
-        return {}
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        raise PipelineError(f"{PIPELINE_FILE} at {commit[:7]} is not UTF-8 text", "fix it in a new commit") from None
-    return art_mod.parse(parse(text, f"{PIPELINE_FILE} at {commit[:7]}"))
-
-
-def declared_artifact(git: Git, commit: str, name: str, where: str) -> art_mod.Artifact:
-    return art_mod.find(declared(git, commit), name, where)
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -231,28 +165,6 @@ def history(repo: Repo | None, name: str, url: str | None = None) -> list[dict[s
 
 
 # -- model get -------------------------------------------------------------------------------
-def locate(git: Git, commit: str, art: art_mod.Artifact) -> tuple[str, str, int, int]:
-    """(kind, oid, size, files) of the artifact's data at `commit`: its pointer file, or the
-    cairn.lock entry of the stage that wrote it."""
-    from cairn.index import pointer as ptr
-    from cairn.pipelines import lock as lock_mod
-
-    data = git.read_file(commit, art.path + ptr.SUFFIX)
-    if data is not None:
-        p = ptr.parse(data, f"{art.path}{ptr.SUFFIX} at {commit[:7]}")
-        return p.kind, p.oid, p.size, p.files
-    lock = git.read_file(commit, lock_mod.LOCK_FILE)
-    if lock is not None:
-        for entry in lock_mod.parse(lock.decode(), f"{lock_mod.LOCK_FILE} at {commit[:7]}").values():
-            out = entry.out(art.path)
-            if out is not None:
-                return out.kind, out.oid, out.size, out.files
-    raise RegistryError(
-        f"artifact {art.name!r} ({art.path}) is not tracked by cairn at commit {commit[:7]}",
-        f"track it there (`cairn add {art.path}`, or as an output of a stage) and register a new version",
-    )
-
-
 def get(
     repo: Repo | None, spec: str, out: str | None = None, url: str | None = None, force: bool = False
 ) -> dict[str, Any]:
@@ -307,26 +219,6 @@ def _foreign_remote(git: Git, commit: str, url: str):
 
 
 # -- bundles and serving ---------------------------------------------------------------------
-def _copy_code(git: Git, commit: str, entry: str, dest: Path) -> list[str]:
-    """The .py files of the entry point's top-level module or package at `commit` (at the root
-    or under src/), into `dest`."""
-    top = entry.partition(":")[0].split(".")[0]
-    for base in ("", "src/"):
-        single = git.read_file(commit, f"{base}{top}.py")
-        if single is not None:
-            (dest / f"{top}.py").write_bytes(single)
-            return [f"{base}{top}.py"]
-        prefix = f"{base}{top}/"
-        files = [(p, d) for p, d in git.files_with_suffix(commit, ".py") if p.startswith(prefix)]
-        if files:
-            for path, data in files:
-                target = dest / path[len(base) :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            return [p for p, _ in files]
-    return []  # the import fails with its own message when the bundle is checked or served
-
-
 def _stage(repo: Repo, spec: str, work: Path, full: bool) -> dict[str, Any]:
     """Write the bundle of `spec` into the new folder `work`; its bundle.json document."""
     import json
@@ -351,7 +243,7 @@ def _stage(repo: Repo, spec: str, work: Path, full: bool) -> dict[str, Any]:
         if remote is not None:
             remote.close()
     (work / serving.CODE_DIR).mkdir()
-    code = _copy_code(git, v.commit, art.serve, work / serving.CODE_DIR) if art.serve else []
+    code = bundle_mod.copy_code(git, v.commit, art.serve, work / serving.CODE_DIR) if art.serve else []
     example = art.example
     if isinstance(example, str):
         raw = git.read_file(v.commit, example)
@@ -466,28 +358,6 @@ def _checks(repo: Repo, commit: str) -> dict[str, Any] | None:
     return {"passed": report.passed, "lines": lines}
 
 
-def check_bundle(folder: Path) -> str:
-    """Run the bundle's serve.py on its input example in a fresh interpreter; what it said."""
-    import subprocess
-    import sys
-
-    from cairn.errors import ServingError
-
-    proc = subprocess.run(
-        [sys.executable, "serve.py", "--check"], cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL
-    )
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        first = next((ln for ln in lines if ln.startswith("error: ")), lines[-1] if lines else "it failed")
-        err = ServingError(
-            f"the bundle's entry point fails its input example: {first.removeprefix('error: ')}",
-            "fix the entry point or the example, commit and register a new version (-v shows the traceback)",
-        )
-        err.detail = proc.stderr  # type: ignore[attr-defined]
-        raise err
-    return proc.stdout.strip()
-
-
 def bundle(repo: Repo, spec: str, out: str, force: bool = False) -> dict[str, Any]:
     """A deployable bundle of `spec` at `out`: a folder, or a .tar.gz when the name says so."""
     import os
@@ -503,7 +373,7 @@ def bundle(repo: Repo, spec: str, out: str, force: bool = False) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as scratch:
         staged = Path(scratch) / "bundle"
         meta = _stage(repo, spec, staged, full=True)
-        checked = check_bundle(staged) if meta["serve"] and (staged / "input_example.json").exists() else None
+        checked = bundle_mod.check(staged) if meta["serve"] and (staged / "input_example.json").exists() else None
         if dest.name.endswith((".tar.gz", ".tgz")):
             bundle_mod.publish_tar(staged, dest)
         else:
@@ -545,7 +415,6 @@ def serve(
 
 
 # -- champion / challenger -------------------------------------------------------------------
-COMPARE_REFS = "refs/cairn/compare/"
 
 
 def _candidate(repo: Repo, git: Git, arts: dict[str, ArtifactState], art: ArtifactState, text: str):
@@ -569,90 +438,6 @@ def _candidate(repo: Repo, git: Git, arts: dict[str, ArtifactState], art: Artifa
     return commit, held.version if held and held.registered else None
 
 
-def _evaluate(
-    repo: Repo, git: Git, art: art_mod.Artifact, model_commit: str, data_commit: str, stage: str, label: str
-) -> dict[str, Any]:
-    """Run `stage` at `data_commit` with the model of `model_commit`, in a temporary workspace
-    (as queued experiments run: files from git, data linked from the cache); the run is recorded
-    as a commit on a hidden ref so checks can read it like any revision."""
-    import shutil
-
-    from cairn.index import pointer as ptr
-    from cairn.index.statcache import StatCache
-    from cairn.metrics.formats import read_metrics
-    from cairn.pipelines import dag
-    from cairn.pipelines import lock as lock_mod
-    from cairn.pipelines.runner import ReproOptions, Runner, tracked_paths
-    from cairn.pipelines.spec import load_pipeline
-    from cairn.registry.compare import read_rows
-    from cairn.scm.commits import commit_files, export_tree, tree_paths
-    from cairn.workspace.checkout import checkout, checkout_versions
-    from cairn.workspace.context import Workspace
-
-    work = repo.dot / "tmp" / "compare" / label
-    shutil.rmtree(work, ignore_errors=True)
-    base = git.resolve(data_commit)
-    export_tree(git, base, work)
-    try:
-        ws = Workspace(
-            work,
-            repo.store,
-            StatCache(work / ".cairn" / "state" / "stat.db"),
-            ["reflink", "hardlink", "copy"],
-            repo.ws.ignore,
-            repo.progress,
-        )
-        (work / ".cairn" / "tmp").mkdir(parents=True, exist_ok=True)
-        kind, oid, size, files = locate(git, model_commit, art)
-        model = ptr.Pointer(art.path.rpartition("/")[2], kind, oid, size, files)
-        locks = lock_mod.read(work)
-        outs = [
-            (o.path, ptr.Pointer(o.path.rpartition("/")[2], o.kind, o.oid, o.size, o.files))
-            for e in locks.values()
-            for o in e.outs
-        ]
-        pointers = sorted(ws.pointer_files())
-        roots = [(model.kind, model.oid)] + [(p.kind, p.oid) for _, p in outs]
-        roots += [(ptr.load(work / rel).kind, ptr.load(work / rel).oid) for rel in pointers]
-        if any(not repo.store.exists(o) for _, o in roots) and repo.remotes.default():
-            repo.fetch(roots)
-        if (work / (art.path + ptr.SUFFIX)).exists():
-            ptr.save(work / (art.path + ptr.SUFFIX), model)
-        if pointers:
-            checkout(ws, pointers, force=True)
-        present = [(path, p) for path, p in outs if path != art.path and repo.store.exists(p.oid)]
-        checkout_versions(ws, [*present, (art.path, model)], force=True)
-        pipeline = load_pipeline(work)
-        if pipeline is None:
-            raise RegistryError(f"there is no cairn.yaml at {data_commit[:7]} to evaluate with", "give --data REV")
-        spec = pipeline.stage(stage)
-        Runner(ws, dag.build(pipeline, tracked_paths(ws)), None, repo.environment).run(
-            ReproOptions(targets=[stage], force=True, single=True, run_cache=False)
-        )
-        metrics: dict[str, dict[str, Any]] = {}
-        rows = None
-        for out in spec.outs:
-            path = work / out.path
-            if not path.is_file():
-                continue
-            data = path.read_bytes()
-            if out.kind == "metrics":
-                metrics[out.path] = read_metrics(data, out.path, f"in the {label}'s evaluation")
-            elif rows is None and out.path.endswith((".csv", ".jsonl", ".json")):
-                try:
-                    rows = read_rows(data, out.path)
-                except (RegistryError, ValueError):
-                    rows = None
-        paths = tree_paths(base) | {"cairn.lock"}
-        paths |= {o.path for o in spec.outs if not o.cache and (work / o.path).is_file()}
-        ref = COMPARE_REFS + label
-        message = f"cairn model compare: {stage} of {art.name} at {model_commit[:7]} on data {data_commit[:7]}"
-        commit = commit_files(git, base, work, sorted(p for p in paths if not p.startswith(".cairn/")), ref, message)
-        return {"model_commit": model_commit, "eval_commit": commit, "ref": ref, "metrics": metrics, "rows": rows}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def compare(
     repo: Repo,
     champion: str,
@@ -666,6 +451,7 @@ def compare(
     of cairn.yaml applied with the champion as baseline; with `promote`, assign the candidate to
     that stage when every check passes."""
     from cairn.registry.compare import pair, paired_bootstrap, side_by_side
+    from cairn.registry.evaluate import evaluate
     from cairn.scm.commits import delete_ref
 
     git = repo._need_git("model compare")
@@ -682,9 +468,13 @@ def compare(
     data_commit = str(git.resolve(data).id) if data else cand_commit
     art = declared_artifact(git, data_commit, art_state.name, f"at {data or candidate}")
     runs: dict[str, dict[str, Any]] = {}
+    fetch = repo.fetch if repo.remotes.default() else None
+    env = repo.environment
     try:
         for label, commit in (("champion", champ.commit), ("challenger", cand_commit)):
-            runs[label] = _evaluate(repo, git, art, commit, data_commit, stage, label)
+            runs[label] = evaluate(
+                git, repo.ws, repo.dot / "tmp" / "compare" / label, art, commit, data_commit, stage, label, fetch, env
+            )
         a, b = runs["champion"], runs["challenger"]
         paired = paired_bootstrap(pair(a["rows"], b["rows"])) if a["rows"] and b["rows"] else []
         checks = _compare_checks(repo, b["eval_commit"], a["eval_commit"])
