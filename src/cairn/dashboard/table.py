@@ -19,6 +19,7 @@ class ExperimentTable:
     """Rows of one state of the experiment index, with their sorted and filtered views cached."""
 
     def __init__(self, rows: list[dict[str, Any]], token: str = "") -> None:
+        """`rows`: flat rows as `exp show --json` has them, oldest first."""
         self.rows = rows
         self.token = token  # what the rows were read from; a new token means a new table
         self.columns = manage.columns(rows, only_changed=False)
@@ -37,7 +38,8 @@ class ExperimentTable:
         rows = self.rows
         for expr in filters:
             rows = manage.apply_filter(rows, expr)
-        rows = manage.sort_rows(rows, sort or "created", order if sort else "desc")
+        # rows come oldest first (by the exact time; `created` is shown to the second)
+        rows = manage.sort_rows(rows, sort, order) if sort else rows[::-1]
         with self._lock:
             self._views[key] = rows
             while len(self._views) > _VIEWS:

@@ -1,0 +1,158 @@
+"""`cairn ui` over HTTP: a real server (subprocess, port 0) on a real repository with real
+experiments; pages, the experiments JSON (sorted, filtered, paged on the server), Compare,
+Pipeline, Lineage, Trends, and the bad input the issue lists."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from .conftest import EXPERIMENTS
+
+SORT_ACC_DESC = "sort%5B0%5D%5Bfield%5D=metrics.acc&sort%5B0%5D%5Bdir%5D=desc"
+
+
+def names(doc: dict) -> list[str]:
+    return [r["name"] for r in doc["data"]]
+
+
+def test_experiments_page_lists_the_columns_and_loads_only_local_scripts(ui) -> None:
+    page = ui.get("/experiments")
+    assert page.status == 200
+    columns = json.loads(re.search(r'<script id="columns" type="application/json">(.*?)</script>', page.text).group(1))
+    assert {"name", "status", "params.train.lr", "metrics.acc", "metrics.loss"} <= set(columns)
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources  # nothing from the network
+    for s in sources:
+        if s.startswith("/static/"):
+            assert ui.get(s).status == 200, s
+    assert ui.get("/").status == 307
+
+
+def test_experiments_json_is_sorted_filtered_and_paged_by_the_server(ui) -> None:
+    doc = ui.get(f"/api/experiments?{SORT_ACC_DESC}").json()
+    assert names(doc) == ["fast", "mid", "slow"]
+    assert doc["last_row"] == doc["total"] == 3 and doc["last_page"] == 1
+    assert [r["params.train.lr"] for r in doc["data"]] == [0.1, 0.3, 0.5]
+    up = ui.get("/api/experiments?sort%5B0%5D%5Bfield%5D=metrics.acc&sort%5B0%5D%5Bdir%5D=asc").json()
+    assert names(up) == ["slow", "mid", "fast"]
+    page2 = ui.get(f"/api/experiments?{SORT_ACC_DESC}&size=1&page=2").json()
+    assert names(page2) == ["mid"] and page2["last_page"] == 3
+    filtered = ui.get(f"/api/experiments?{SORT_ACC_DESC}&q={quote('metrics.acc<0.9 and params.train.lr>0.2')}").json()
+    assert names(filtered) == ["mid", "slow"] and filtered["total"] == 3
+    # the default order: newest first, as a user expects of a run list
+    assert names(ui.get("/api/experiments").json()) == list(reversed(EXPERIMENTS))
+
+
+def test_a_bad_filter_or_sort_is_a_clear_400_not_an_evaluation(ui) -> None:
+    code = quote("__import__('os').system('true')")
+    bad = ui.get(f"/api/experiments?q={code}")
+    assert bad.status == 400
+    assert "cannot read the filter" in bad.json()["error"]
+    assert "metrics.acc>0.9" in bad.json()["hint"]
+    missing = ui.get(f"/api/experiments?q={quote('metrics.nope>1')}")
+    assert missing.status == 400 and "no experiment has a column 'metrics.nope'" in missing.json()["error"]
+    sort = ui.get("/api/experiments?sort%5B0%5D%5Bfield%5D=metrics.nope")
+    assert sort.status == 400 and "cannot sort by 'metrics.nope': no such column" in sort.json()["error"]
+
+
+def test_compare_shows_the_diff_and_the_plots_overlaid(ui) -> None:
+    page = ui.get("/compare?exp=fast&exp=slow")
+    assert page.status == 200
+    rows = re.findall(r'<tr class="(differs|same)"><td>(\w+)</td><td[^>]*>([\w.]+)</td>(.*?)</tr>', page.text)
+    by_key = {key: (cls, re.findall(r"<td>([^<]*)</td>", cells)) for cls, _, key, cells in rows}
+    assert by_key["train.lr"] == ("differs", ["0.1", "0.5"])
+    assert by_key["train.depth"] == ("same", ["2", "2"])
+    assert by_key["acc"] == ("differs", ["0.92", "0.52"])
+    specs = json.loads(re.search(r'<script id="specs" type="application/json">(.*?)</script>', page.text).group(1))
+    (spec,) = specs  # out/curve.csv, one chart with both runs, as `plots diff` draws it
+    assert {v["cairn_rev"] for v in spec["data"]["values"]} == {"fast", "slow"}
+
+
+def test_compare_needs_two_known_experiments(ui) -> None:
+    one = ui.get("/compare?exp=fast")
+    assert one.status == 400 and "Compare needs two experiments or more" in one.text
+    unknown = ui.get("/compare?exp=fast&exp=fsat")
+    assert unknown.status == 400 and "there is no experiment named &#39;fsat&#39;" in unknown.text
+    assert "did you mean &#39;fast&#39;?" in unknown.text
+
+
+def test_pipeline_lineage_and_trends(ui) -> None:
+    page = ui.get("/pipeline")
+    assert page.status == 200
+    assert re.search(r'<g class="stage" data-stage="train" data-state="up to date">', page.text)
+    lineage = ui.get("/lineage?path=out/model.txt")
+    assert lineage.status == 200 and "written by stage train" in lineage.text
+    fragment = ui.get("/lineage?path=out/model.txt", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<pre id="lineage-text">')
+    trends = ui.get("/trends?key=acc")
+    assert trends.status == 200
+    spec = json.loads(re.search(r'<script id="spec" type="application/json">(.*?)</script>', trends.text).group(1))
+    assert [p["value"] for p in spec["data"]["values"]] == [None, 0.82]  # the first commit has no metrics
+
+
+def test_no_path_outside_the_repository_and_no_mutation(ui) -> None:
+    outside = ui.get("/lineage?path=../../etc/passwd")
+    assert outside.status == 404 and "../../etc/passwd is outside the repository" in outside.text
+    assert ui.get("/static/ui/../app.py").status == 404
+    assert ui.get("/static/ui/%2e%2e/app.py").status == 404
+    assert ui.get("/no/such/page").status == 404
+    for method in ("POST", "PUT", "DELETE"):
+        assert ui.get("/experiments", method=method).status == 405
+        assert ui.get("/api/experiments", method=method).status == 405
+
+
+def test_a_foreign_host_header_is_refused(ui) -> None:
+    """DNS rebinding: a page of evil.example resolving its name to 127.0.0.1."""
+    assert ui.get("/api/experiments", headers={"Host": "evil.example"}).status == 400
+    assert ui.get("/api/experiments", headers={"Host": f"localhost:{ui.port}"}).status == 200
+
+
+def test_a_port_in_use_is_a_clear_error(ui_project: Path, run_cairn) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cairn("ui", "--port", str(port), cwd=ui_project, expect=2)
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "choose another --port, or --port 0 for any free one" in proc.stderr
+
+
+def test_outside_a_repository_it_says_so(tmp_path: Path, run_cairn) -> None:
+    proc = run_cairn("ui", cwd=tmp_path, expect=None)
+    assert proc.returncode != 0 and "not a cairn repository" in proc.stderr
+
+
+def test_a_new_repository_and_a_broken_pipeline_show_hints_and_the_server_stays_up(
+    tmp_path: Path, _templates, start_ui
+) -> None:
+    root = tmp_path / "empty"
+    shutil.copytree(_templates[1], root, symlinks=True)
+    ui = start_ui(root, "--host", "localhost")
+    assert "No experiments yet" in ui.get("/experiments").text
+    assert ui.get("/api/experiments").json() == {"data": [], "last_page": 1, "last_row": 0, "total": 0}
+    assert "No pipeline: this repository has no cairn.yaml" in ui.get("/pipeline").text
+    assert "No metrics in this branch" in ui.get("/trends").text
+    (root / "cairn.yaml").write_text("stages:\n  train: [not, a, stage\n")
+    broken = ui.get("/pipeline")
+    assert broken.status == 200 and 'data-error-code="bad-pipeline"' in broken.text
+    assert "cairn.yaml:3:1: invalid YAML" in broken.text
+    assert ui.get("/experiments").status == 200  # still serving
+
+
+def test_listening_beyond_this_machine_warns(ui_project: Path, start_ui) -> None:
+    ui = start_ui(ui_project, "--host", "0.0.0.0")
+    assert ui.get("/api/experiments").status == 200
+    assert "warning: listening on 0.0.0.0, not 127.0.0.1" in ui.stop()
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "x", "100000"])
+def test_page_sizes_are_bounded(ui, size: str) -> None:
+    doc = ui.get(f"/api/experiments?size={size}&page=99").json()
+    assert 1 <= len(doc["data"]) <= 3 and doc["last_row"] == 3
