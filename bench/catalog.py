@@ -5,6 +5,7 @@ in order of id, and the --only selection. Standard library only."""
 from __future__ import annotations
 
 import checks_workloads
+import datastats_workloads
 import dvcimport_workloads
 import lineage_workloads
 import merge_workloads
@@ -25,6 +26,7 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *sharing_workloads.WORKLOADS,
             *registry_workloads.WORKLOADS,
             *dvcimport_workloads.WORKLOADS,
+            *datastats_workloads.WORKLOADS,
         ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )

@@ -117,7 +117,7 @@ def ensure_venv(name: str, requirements: tuple[str, ...], log_dir: Path) -> Venv
     return env
 
 
-BENCH_EXTRAS = ("s3", "web")  # cairn's extras the workloads need (S3 remotes, serving), when pyproject defines them
+BENCH_EXTRAS = ("s3", "web", "stats")  # cairn's extras the workloads need (S3, serving, data stats), if defined
 
 
 def _project(root: Path) -> dict[str, object]:

@@ -51,7 +51,8 @@ def table_stats(df: Any) -> dict[str, Any]:
         k = kinds[name]
         c: dict[str, Any] = {"name": name, "type": str(dtype), "kind": k, "nulls": first[f"{i}|nulls"]}
         c["count"] = rows - c["nulls"]
-        c["distinct"] = int(first[f"{i}|distinct"])
+        # an estimate (HyperLogLog): never more than the values there are
+        c["distinct"] = min(int(first[f"{i}|distinct"]), c["count"])
         if k == "numeric":
             _numeric(c, first, i, dtype, warnings)
             second += _numeric_second(pl, i, name, c)
