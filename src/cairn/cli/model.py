@@ -117,7 +117,7 @@ def unassign(name: str, stage: str, message: str | None, as_json: bool) -> None:
 @message_option
 @json_option
 def deprecate(name: str, message: str | None, as_json: bool) -> None:
-    """Mark the artifact NAME as deprecated: tag NAME@deprecated."""
+    """Mark the artifact NAME as deprecated: tag NAME@deprecated#N."""
     from cairn.repo import registry
 
     with opened(as_json) as repo:
