@@ -52,6 +52,10 @@ def test_serve_predict_validate_and_log(project, server, stop_server, tmp_path: 
         status, doc = http(f"{base}/predict", body)
         assert status == 400 and reason in doc["error"], (body, doc)
 
+    huge = b'[{"tenure": 1' + b"0" * 400 + b', "charges": 1.0}]'  # valid input the model cannot handle
+    status, doc = http(f"{base}/predict", huge)
+    assert status == 500 and doc["error"] == "the model failed: OverflowError: int too large to convert to float"
+
     stop_server(proc)  # the last batch is written on the way out
     lines = [json.loads(ln) for f in sorted(logs.glob("requests-*.jsonl")) for ln in f.read_text().splitlines()]
     assert [(ln["input"], ln["prediction"]) for ln in lines] == [
