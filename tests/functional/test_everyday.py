@@ -179,3 +179,16 @@ def test_exp_save_records_the_workspace_without_running(repo):
     assert [e["name"] for e in repo.json("exp", "show")] == ["by-hand"]
     proc = repo.cairn("exp", "save", "-n", "by-hand", expect=2)
     assert "an experiment named 'by-hand' already exists" in proc.stderr
+
+
+def test_freeze_and_remove_in_a_flow_style_cairn_yaml(repo):
+    """A stage written in flow style is edited through its data (the file's layout cannot be kept
+    there), and the result still loads."""
+    (repo.root / "cairn.yaml").write_text("stages: {a: {cmd: echo a > a.txt, outs: [a.txt]}, b: {cmd: echo b}}\n")
+    repo.cairn("freeze", "a")
+    assert yaml.safe_load((repo.root / "cairn.yaml").read_text())["stages"]["a"]["frozen"] is True
+    repo.cairn("unfreeze", "a")
+    assert "frozen" not in yaml.safe_load((repo.root / "cairn.yaml").read_text())["stages"]["a"]
+    repo.cairn("remove", "b")
+    assert list(yaml.safe_load((repo.root / "cairn.yaml").read_text())["stages"]) == ["a"]
+    assert repo.json("dag")  # still a valid pipeline
