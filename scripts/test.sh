@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-env.sh
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+# Debian's chromium, which the dashboard's browser tests drive through Playwright (they skip without it)
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "chromium is missing; installing Debian's chromium for the browser tests" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
 # Azurite, the Azure Blob emulator the tests start (tests/emulators.py); reinstalled when the lock changes
 if [ ! -x tests/node/node_modules/.bin/azurite-blob ] || [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; then
     (cd tests/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
