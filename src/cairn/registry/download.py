@@ -50,9 +50,39 @@ class Source:
             assert self.store is not None
             materialize(self.store, oid, dest, tmp, "copy", executable)
             return
-        self._remote(oid).download_verified(oid, tmp)
+        remote = self._remote(oid)
+        if not _local_copy(remote, oid, tmp):
+            remote.download_verified(oid, tmp)
         os.chmod(tmp, 0o755 if executable else 0o644)
         os.replace(tmp, dest)
+
+
+def _local_copy(remote: Remote, oid: str, dest: str) -> bool:
+    """A loose object of a remote folder copied by the kernel while a second thread hashes it
+    (one read of the file, as `cairn add` does); False when the remote is not a local folder or
+    the object is packed."""
+    from cairn.objects.store import copy_hashing
+    from cairn.remotes.remote import corrupt_remote, loose_key
+    from cairn.storage.local import LocalStorage
+
+    where = remote.index.locate([oid]).get(oid)
+    if not isinstance(remote.storage, LocalStorage) or where is None or where[0] is not None:
+        return False
+    src = os.path.join(remote.storage.root, loose_key(oid))
+    if not os.path.isfile(src):
+        return False
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        good = copy_hashing(src, fd) == oid
+    except BaseException:
+        os.close(fd)
+        os.unlink(dest)
+        raise
+    os.close(fd)
+    if not good:
+        os.unlink(dest)
+        raise corrupt_remote(remote.name, oid)
+    return True
 
 
 def _missing(what: str, oids: list[str], remote: str | None) -> ObjectMissingError:
