@@ -179,3 +179,20 @@ def test_bad_input(project, release, assert_error, tmp_path: Path, run_cairn):
     proc = run("model", "register", "churn", expect=None)
     assert_error(proc, PipelineError, "the artifacts of cairn.yaml at ")
     assert ":2:3: artifact 'churn' needs a `path:`" in proc.stderr
+
+
+def test_get_refuses_a_damaged_remote_copy(project, assert_error):
+    from cairn.errors import CorruptObjectError
+
+    project.cairn("model", "register", "churn")
+    damaged = 0
+    for f in project.store.rglob("*"):  # bit rot in whatever file holds the model's bytes
+        if f.is_file() and b"threshold 10\n" in f.read_bytes():
+            f.chmod(0o644)
+            f.write_bytes(f.read_bytes().replace(b"threshold 10\n", b"threshold 99\n"))
+            damaged += 1
+    assert damaged == 1
+    shutil.rmtree(project.root / ".cairn" / "cache")
+    proc = project.cairn("model", "get", "churn", "-o", "m.bin", expect=None)
+    assert_error(proc, CorruptObjectError, "on remote 'store' is corrupt (its bytes do not match its id)")
+    assert not (project.root / "m.bin").exists() and not list(project.root.glob(".m.bin.*"))
