@@ -104,3 +104,17 @@ def test_mixed_types_past_the_inferred_rows_read_as_text(tmp_path: Path) -> None
     assert df.schema["a"] == pl.String
     st = table_stats(df)
     assert "column 'a' mixes numbers and text (20,050 numbers, text such as 'oops'): read as text" in st["warnings"]
+
+
+def test_blank_lines_only(tmp_path: Path) -> None:
+    (tmp_path / "blank.csv").write_text("\n\n\n")
+    with pytest.raises(DataStatsError) as e:
+        read_table(src(tmp_path / "blank.csv"))
+    assert e.value.message == "blank.csv holds no header and no rows"
+
+
+def test_folder_of_incompatible_files(tmp_path: Path) -> None:
+    pl.DataFrame({"a": [1, 2]}).write_parquet(tmp_path / "p1.parquet")
+    pl.DataFrame({"a": [[1], [2]]}).write_parquet(tmp_path / "p2.parquet")
+    with pytest.raises(DataStatsError, match=r"^the files of the folder do not fit in one table: "):
+        read_tables([src(tmp_path / "p1.parquet"), src(tmp_path / "p2.parquet")])
