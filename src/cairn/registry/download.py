@@ -86,7 +86,7 @@ def _local_copy(remote: Remote, oid: str, dest: str) -> bool:
 
 
 def _missing(what: str, oids: list[str], remote: str | None) -> ObjectMissingError:
-    where = f"on remote {remote!r}" if remote else "(no data remote is configured)"
+    where = f"on remote {remote!r}" if remote else "on a data remote (none is configured)"
     return ObjectMissingError(
         f"the data of {what} is neither in the local cache nor {where}",
         "push it from the clone that made it (`cairn push`), or check the remote's URL in .cairn/config.toml",
