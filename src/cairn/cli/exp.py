@@ -40,8 +40,13 @@ def exp() -> None:
 @click.option("--queue", is_flag=True, help="Queue instead of running now (see `cairn queue start`).")
 @click.option("--run-all", is_flag=True, help="Run every queued experiment now, in the foreground.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel runs or stages.")
+@click.option(
+    "--resources",
+    metavar="SPEC",
+    help="With --queue: what each run asks of a cluster node, e.g. cpu=4,gpu=1,memory=8G (see docs/cluster.md).",
+)
 @json_option
-def exp_run(stages, name, specs, queue, run_all, jobs, as_json) -> int:
+def exp_run(stages, name, specs, queue, run_all, jobs, resources, as_json) -> int:
     """Run the pipeline with parameter overrides in the workspace and record the experiment."""
     from cairn.cli.pipeline import _Printer
 
@@ -56,8 +61,17 @@ def exp_run(stages, name, specs, queue, run_all, jobs, as_json) -> int:
                 for n, status in results.items():
                     say(f"{n}: {status}" + (f" ({errors[n]})" if status != "success" and n in errors else ""))
             return 0 if all(s == "success" for s in results.values()) else 1
+        if resources is not None and not (queue or len(_sweep_size(specs)) > 1):
+            from cairn.errors import UserInputError
+
+            raise UserInputError("--resources is for queued experiments", "add --queue")
         if queue or len(_sweep_size(specs)) > 1:
-            entries = exps.enqueue(list(specs), name, list(stages))
+            if resources is not None:
+                from cairn.repo.cluster import ClusterQueue
+
+                entries = ClusterQueue(repo).enqueue(list(specs), name, list(stages), resources)
+            else:
+                entries = exps.enqueue(list(specs), name, list(stages))
             if as_json:
                 emit_json([e.to_dict() for e in entries])
             else:
@@ -304,21 +318,67 @@ def queue() -> None:
     """Run queued experiments in the background, each in its own temporary workspace."""
 
 
+def _executor_options(f):
+    """How and where the queue runs: this machine (default) or a Ray cluster (docs/cluster.md)."""
+    for option in reversed(
+        [
+            click.option(
+                "--executor",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                help="Run here, or each experiment as a task on a Ray cluster (pip install 'cairn[ray]').",
+            ),
+            click.option(
+                "--address", default="auto", show_default=True, help="With ray: the cluster, auto or HOST:PORT."
+            ),
+            click.option(
+                "--max-retries",
+                type=click.IntRange(0, 100),
+                default=1,
+                show_default=True,
+                help="With ray: runs again on another node when its node is lost.",
+            ),
+            click.option(
+                "--git-remote",
+                default="origin",
+                show_default=True,
+                help="With ray: the git remote the nodes fetch from and push results to.",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
 @queue.command("start")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Experiments at once.")
-def queue_start(jobs) -> None:
-    """Start a background worker running queued experiments."""
+@_executor_options
+def queue_start(jobs, executor, address, max_retries, git_remote) -> None:
+    """Start a background worker running queued experiments (here, or on a Ray cluster)."""
     with opened() as repo:
-        pid = _exps(repo).start_worker(jobs)
-    say(f"Queue worker started (pid {pid}, {jobs} at a time). Follow with `cairn queue status`.")
+        if executor == "ray":
+            from cairn.repo.cluster import ClusterQueue
+
+            pid = ClusterQueue(repo, git_remote).start_worker(address, jobs, max_retries)
+        else:
+            pid = _exps(repo).start_worker(jobs)
+    where = f" on the Ray cluster at {address}" if executor == "ray" else ""
+    say(f"Queue worker started (pid {pid}, {jobs} at a time{where}). Follow with `cairn queue status`.")
 
 
 @queue.command("worker", hidden=True)
 @click.option("-j", "--jobs", type=int, default=1)
-def queue_worker(jobs) -> None:
+@_executor_options
+def queue_worker(jobs, executor, address, max_retries, git_remote) -> None:
     """(internal) The background worker loop."""
     with opened() as repo:
-        results = _exps(repo).worker_loop(jobs, _run_queued_here)
+        if executor == "ray":
+            from cairn.repo.cluster import ClusterQueue
+
+            results = ClusterQueue(repo, git_remote).worker_loop(address, jobs, max_retries)
+        else:
+            results = _exps(repo).worker_loop(jobs, _run_queued_here)
     say(f"worker done: {results}")
 
 
@@ -389,7 +449,14 @@ def queue_logs(name, follow) -> None:
 def queue_kill(name) -> None:
     """Stop running experiment NAME (recorded as killed)."""
     with opened() as repo:
-        _exps(repo).queue_kill(name)
+        exps = _exps(repo)
+        entry = next((e for e in exps.queue_entries() if e.name == name), None)
+        if entry is not None and entry.executor and entry.status == "running":
+            from cairn.repo.cluster import ClusterQueue
+
+            ClusterQueue(repo).kill(entry)  # its pid is the driver's: the driver cancels the task
+        else:
+            exps.queue_kill(name)
     say(f"Killed {name!r}.")
 
 

@@ -256,7 +256,15 @@ def _recorded_paths(root: Path, overrides: list[ovr.Override]) -> tuple[set[str]
     return exact, tuple(folders)
 
 
-def enqueue(ctx: ExpContext, combos: list[list[ovr.Override]], name: str | None, targets: list[str]) -> list[Entry]:
+def enqueue(
+    ctx: ExpContext,
+    combos: list[list[ovr.Override]],
+    name: str | None,
+    targets: list[str],
+    resources: dict[str, float] | None = None,
+) -> list[Entry]:
+    """Queue one experiment per combination; `resources` (cairn.cluster.resources) is what each
+    asks of a cluster node, kept with the entry for `queue start --executor ray`."""
     base = head_commit(ctx.git)
     # check every override against the baseline's params now, not when the queue runs
     probe = ctx.dot / "tmp" / f"probe-{os.getpid()}"
@@ -280,7 +288,7 @@ def enqueue(ctx: ExpContext, combos: list[list[ovr.Override]], name: str | None,
                     "choose another name, or `cairn exp remove` the old one",
                 )
             taken.add(n)
-            out.append(q.add(n, str(base.id), [o.label() for o in combo], targets))
+            out.append(q.add(n, str(base.id), [o.label() for o in combo], targets, resources))
         return out
     finally:
         q.close()

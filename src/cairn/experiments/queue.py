@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 CREATE TABLE IF NOT EXISTS worker (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, stop INTEGER);
 """
+# columns added later, each to a queue.db an older cairn made too: what a cluster run asks of
+# a node (JSON) and which executor took the entry (NULL: the local one)
+_ADDED = {"resources": "TEXT", "executor": "TEXT"}
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Entry:
     exit_code: int | None
     workspace: str | None
     error: str | None
+    resources: dict[str, float] | None = None
+    executor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -49,11 +54,21 @@ class Queue:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(queue)")}
+        for column, kind in _ADDED.items():
+            if column not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE queue ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError:  # another process added it meanwhile
+                    pass
 
-    def add(self, name: str, baseline: str, overrides: list[str], targets: list[str]) -> Entry:
+    def add(
+        self, name: str, baseline: str, overrides: list[str], targets: list[str], resources: dict | None = None
+    ) -> Entry:
         self.db.execute(
-            "INSERT INTO queue (name, baseline, overrides, targets, status, created) VALUES (?, ?, ?, ?, 'queued', ?)",
-            (name, baseline, json.dumps(overrides), json.dumps(targets), time.time()),
+            "INSERT INTO queue (name, baseline, overrides, targets, status, created, resources) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            (name, baseline, json.dumps(overrides), json.dumps(targets), time.time(), _json(resources)),
         )
         return self.get(name)  # type: ignore[return-value]
 
@@ -68,7 +83,7 @@ class Queue:
         self.reap()
         return self._rows("ORDER BY id", ())
 
-    def claim(self, pid: int) -> Entry | None:
+    def claim(self, pid: int, executor: str | None = None) -> Entry | None:
         """Take the oldest queued entry for a runner process, atomically."""
         self.db.execute("BEGIN IMMEDIATE")
         row = self.db.execute("SELECT id FROM queue WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
@@ -76,7 +91,8 @@ class Queue:
             self.db.execute("COMMIT")
             return None
         self.db.execute(
-            "UPDATE queue SET status = 'running', pid = ?, started = ? WHERE id = ?", (pid, time.time(), row[0])
+            "UPDATE queue SET status = 'running', pid = ?, started = ?, executor = ? WHERE id = ?",
+            (pid, time.time(), executor, row[0]),
         )
         self.db.execute("COMMIT")
         return self._rows("WHERE id = ?", (row[0],))[0]
@@ -105,7 +121,9 @@ class Queue:
         """Mark running entries whose process died as failed."""
         for entry in self._rows("WHERE status = 'running'", ()):
             if not running(entry.pid):
-                self.finish(entry.name, "failed", None, "its process died (killed or crashed) before finishing")
+                # a cluster entry's pid is its driver's: Ray ends a dead driver's tasks with it
+                what = "its process" if not entry.executor else f"its {entry.executor} driver (pid {entry.pid})"
+                self.finish(entry.name, "failed", None, f"{what} died (killed or crashed) before finishing")
 
     # -- the background worker ---------------------------------------------------------------
     def worker(self) -> tuple[int | None, bool]:
@@ -118,10 +136,17 @@ class Queue:
     def _rows(self, where: str, args: tuple) -> list[Entry]:
         rows = self.db.execute(
             "SELECT id, name, baseline, overrides, targets, status, pid, created, started, finished, exit_code, "
-            f"workspace, error FROM queue {where}",
+            f"workspace, error, resources, executor FROM queue {where}",
             args,
         )
-        return [Entry(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), *r[5:]) for r in rows]
+        return [
+            Entry(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), *r[5:13], json.loads(r[13] or "null"), r[14])
+            for r in rows
+        ]
 
     def close(self) -> None:
         self.db.close()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)

@@ -1,0 +1,240 @@
+"""The Ray driver of the queue: connects to a cluster, turns queued experiments into Ray tasks
+(cluster/task.py), writes each task's streamed log into the queue's log folder, records how each
+ended, cancels the ones `queue kill` marked, and fails the ones no live node can hold any more.
+
+Ray is imported here and only here, when a command asks for the Ray executor."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from cairn.cluster import resources as res
+from cairn.errors import ClusterError, ClusterUnreachableError, MissingDependencyError
+from cairn.experiments.executor import ExpContext
+from cairn.experiments.queue import Entry
+
+EXECUTOR = "ray"
+_POLL = 0.2  # s between looks at the tasks' streams: logs stay well under 1 s behind
+_CHECK_NODES = 1.0  # s between looks at which nodes are alive
+_CONNECT_TIMEOUT = 5.0  # s to wait for HOST:PORT to answer before giving up
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError(
+            "the Ray executor needs Ray, which is not installed", "pip install 'cairn[ray]'"
+        ) from None
+    return ray
+
+
+def connect(address: str):
+    """Ray, connected to the cluster at `address` (`auto`: the one `ray start` started on this
+    machine; HOST:PORT: its head node). Waits a bounded time for an unreachable one."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    if address != "auto" and not address.startswith("ray://"):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ClusterError(f"bad cluster address {address!r}", "give HOST:PORT of the head node, or auto")
+        try:
+            socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT).close()
+        except OSError as e:
+            raise ClusterUnreachableError(
+                f"no Ray cluster answers at {address} ({e.strerror or e})",
+                "start one with `ray start --head` there, or check the address (`ray status` on the head node)",
+            ) from None
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        ray.init(address=address, logging_level="error", log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ClusterUnreachableError(
+            f"cannot connect to a Ray cluster at {address}: {str(e).splitlines()[0]}",
+            "start one with `ray start --head`, or pass --address HOST:PORT of its head node",
+        ) from None
+    return ray
+
+
+def alive_nodes(ray) -> list[dict[str, float]]:
+    return [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
+
+
+def check_fits(ray, entry: Entry) -> str | None:
+    """Why no live node can run `entry` (None when one can): Ray would wait for such a node forever."""
+    request = res.ray_request(entry.resources)
+    nodes = alive_nodes(ray)
+    if any(res.fits(request, n) for n in nodes):
+        return None
+    asked = res.label(entry.resources) or "cpu=1"
+    return f"no node of the cluster has {asked} (it has {res.describe_nodes(nodes)})"
+
+
+@dataclass
+class _Task:
+    entry: Entry
+    gen: Any  # ray's ObjectRefGenerator
+    log: IO[bytes]
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    status: str | None = None  # set when the task ended without a result
+    cancelled: bool = False
+    done: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Prepare = Callable[[Entry], dict[str, Any]]  # the task's spec; pushes what the nodes need
+Collect = Callable[[Entry, dict[str, Any]], tuple[str, int | None, str | None]]  # fetch a result
+
+
+def run_queue(
+    ctx: ExpContext,
+    ray,
+    jobs: int,
+    max_retries: int,
+    prepare: Prepare,
+    collect: Collect,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, str]:
+    """Run queued experiments as Ray tasks, `jobs` at a time, until none is left (or
+    `should_stop`). Returns name -> final status."""
+    from cairn.cluster.task import run_experiment
+
+    remote = ray.remote(run_experiment)
+    logs = ctx.logs()
+    logs.mkdir(parents=True, exist_ok=True)
+    tasks: dict[str, _Task] = {}
+    results: dict[str, str] = {}
+    last_check = 0.0
+    try:
+        while True:
+            while len(tasks) < jobs and not should_stop():
+                q = ctx.queue()
+                try:
+                    entry = q.claim(os.getpid(), EXECUTOR)
+                    if entry is None:
+                        break
+                    why = check_fits(ray, entry)
+                    if why is None:
+                        try:
+                            spec = prepare(entry)
+                        except ClusterError as e:
+                            why = e.message
+                    if why is not None:
+                        q.finish(entry.name, "failed", None, why)
+                        results[entry.name] = "failed"
+                        continue
+                finally:
+                    q.close()
+                gen = remote.options(
+                    **res.ray_options(entry.resources),
+                    num_returns="streaming",
+                    max_retries=max_retries,
+                    retry_exceptions=False,  # only a lost worker or node is retried, not a failed run
+                    name=f"cairn-exp:{entry.name}",
+                ).remote(spec)
+                log = open(logs / f"{entry.name}.log", "wb")  # noqa: SIM115 (closed in _record)
+                tasks[entry.name] = _Task(entry, gen, log)
+            if not tasks:
+                break
+            ray.wait([t.gen for t in tasks.values()], num_returns=1, timeout=_POLL, fetch_local=False)
+            for t in tasks.values():
+                _drain(ray, t)
+            if time.monotonic() - last_check >= _CHECK_NODES:
+                last_check = time.monotonic()
+                _look_after(ctx, ray, tasks)
+            for name in [n for n, t in tasks.items() if t.done]:
+                results[name] = _record(ctx, tasks.pop(name), collect)
+    except KeyboardInterrupt:
+        q = ctx.queue()
+        try:
+            for t in tasks.values():
+                ray.cancel(t.gen)
+                q.finish(t.entry.name, "killed", None, "stopped with Ctrl-C")
+        finally:
+            q.close()
+        raise
+    finally:
+        for t in tasks.values():
+            t.log.close()
+    return results
+
+
+def _drain(ray, t: _Task) -> None:
+    """Take what the task streamed so far: log chunks into its log, the result at the end."""
+    from ray.exceptions import RayTaskError, TaskCancelledError
+
+    try:
+        while not t.done:
+            if t.gen.is_finished():  # every item taken (next_ready says False then too)
+                t.done = True
+                break
+            if not t.gen.next_ready():
+                break
+            try:
+                item = ray.get(next(t.gen))
+            except StopIteration:
+                t.done = True
+                break
+            if "log" in item:
+                t.log.write(item["log"].encode())
+                t.log.flush()
+            else:
+                t.result = item["result"]
+    except TaskCancelledError:
+        t.done, t.status, t.error = True, "killed", "killed with `cairn queue kill`"
+    except RayTaskError as e:  # the task's own code raised: a bug, or a node it could not use
+        t.done, t.status, t.error = True, "failed", str(e.cause if e.cause else e).splitlines()[-1]
+    except ray.exceptions.RayError as e:  # the worker or its node died, retries used up
+        t.done, t.status = True, "failed"
+        t.error = f"node lost: {type(e).__name__}: {str(e).splitlines()[0]}"
+    if t.done and t.status is None and t.result is None:
+        t.status, t.error = "failed", "node lost: the task ended without a result"
+
+
+def _look_after(ctx: ExpContext, ray, tasks: dict[str, _Task]) -> None:
+    """Cancel what `queue kill` marked; fail what no live node can hold any more (its node died
+    and no other has the resources: Ray would wait for one forever)."""
+    q = ctx.queue()
+    try:
+        for t in tasks.values():
+            if t.done or t.cancelled:
+                continue
+            entry = q.get(t.entry.name)
+            if entry is not None and entry.status == "killed":
+                ray.cancel(t.gen)  # KeyboardInterrupt in the task: it stops its stage processes
+                t.cancelled = True
+                continue
+            why = check_fits(ray, t.entry)
+            if why is not None:
+                ray.cancel(t.gen, force=True)
+                t.cancelled = True
+                t.done, t.status, t.error = True, "failed", f"node lost: {why}"
+    finally:
+        q.close()
+
+
+def _record(ctx: ExpContext, t: _Task, collect: Collect) -> str:
+    t.log.close()
+    status, code, error = t.status or "failed", None, t.error
+    if t.result is not None and t.status is None:
+        if t.result.get("commit"):
+            try:
+                status, code, error = collect(t.entry, t.result)
+            except ClusterError as e:
+                status, code, error = "failed", None, e.message
+        else:
+            status, error = "failed", t.result.get("error") or "the run ended without recording the experiment"
+    q = ctx.queue()
+    try:
+        q.finish(t.entry.name, status, code, error)  # a `queue kill` recorded before stays
+        final = q.get(t.entry.name)
+        return final.status if final else status
+    finally:
+        q.close()

@@ -1,0 +1,184 @@
+"""What one queued experiment does on a cluster node (the body of its Ray task). It imports no
+Ray and no cairn internals: it drives `git` and the node's own `cairn` as programs, as a user on
+that machine would, so that the run is recorded by exactly the code a local run uses.
+
+On the node: fetch the experiment's baseline (pushed by the driver under refs/cairn/queue/NAME)
+into a per-node git mirror, clone it into a scratch folder whose cairn cache is the per-node
+cache, pull the data the pipeline needs from the cairn remote, `cairn exp run`, then `cairn exp
+push` the outputs (cairn remote) and the result commit (git remote, refs/cairn/exps/...). The
+task is a generator: it yields its log as it grows (the driver writes it to the queue's log) and
+finally the result."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "CAIRN_CLUSTER_CACHE"  # where a node keeps its per-repository caches
+_CHUNK_EVERY = 0.2  # s between log chunks sent back: `queue logs --follow` stays < 1 s behind
+_STOP_GRACE = 10.0  # s a stopped run gets to stop its stages before it is killed
+
+
+def node_cache(git_url: str) -> Path:
+    """This node's cache for one repository (its git mirror, its cairn objects, scratch runs),
+    kept between tasks so a second experiment of the same project moves only what is new."""
+    base = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "cairn", "cluster")
+    return Path(base) / sha256(git_url.encode()).hexdigest()[:16]
+
+
+class StepFailed(Exception):
+    """A step before or after the pipeline failed (fetching, pulling data, pushing results)."""
+
+
+def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yields {"log": text} chunks, then one {"result": {...}}: status, exit_code, commit, ref,
+    metrics, error, node. Raising is left to Ray's errors (a lost node, a cancel)."""
+    host = socket.gethostname()
+    yield {"log": f"[cairn] {spec['name']} on node {host} (pid {os.getpid()})\n"}
+    cache = node_cache(spec["git_url"])
+    work = cache / "runs" / f"{spec['name']}-{uuid.uuid4().hex[:8]}"
+    result: dict[str, Any] = {"node": host, "status": "failed", "exit_code": None, "commit": None, "ref": None}
+    try:
+        yield from _materialise(spec, cache, work)
+        run = [*_cairn("exp", "run", "-n", spec["name"])]
+        for label in spec["overrides"]:
+            run += ["-S", label]
+        code = yield from _stream(run + list(spec["targets"]), work)
+        row = _shown(work, spec["name"])
+        if row is None:  # the pipeline could not even start (a broken cairn.yaml): nothing recorded
+            raise StepFailed(f"`cairn exp run` exited with {code} without recording the experiment")
+        ref = f"refs/cairn/exps/{spec['baseline']}/{spec['name']}"
+        yield from _step(_cairn("exp", "push", "origin", spec["name"]), work, "pushing the results")
+        result.update(
+            status=row["status"],
+            exit_code=row.get("exit_code"),
+            commit=_git_out(work, "rev-parse", ref),
+            ref=ref,
+            metrics={k: v for k, v in row.items() if k.startswith("metrics.")},
+            error=row.get("error"),
+        )
+    except StepFailed as e:
+        result["error"] = str(e)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    yield {"result": result}
+
+
+def _materialise(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[str, Any]]:
+    """The baseline checked out in `work`, its cache the node's, its data pulled from the remote."""
+    mirror = cache / "git"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "git.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch into the mirror at a time on this node
+        if not (mirror / "HEAD").exists():
+            yield from _step(["git", "init", "-q", "--bare", str(mirror)], cache, "creating the node's git mirror")
+        ref = spec["queue_ref"]
+        yield from _step(
+            ["git", "-C", str(mirror), "fetch", "-q", "--no-tags", spec["git_url"], f"+{ref}:{ref}"],
+            cache,
+            f"fetching {ref} from the git remote {spec['git_url']} (can this node reach it?)",
+        )
+    work.parent.mkdir(parents=True, exist_ok=True)
+    # a clone borrowing the mirror's objects (as `git clone --shared`): nothing is copied
+    yield from _step(["git", "init", "-q", str(work)], cache, "creating the run's folder")
+    (work / ".git" / "objects" / "info" / "alternates").write_text(str(mirror / "objects") + "\n")
+    git = ["git", "-C", str(work)]
+    yield from _step([*git, "remote", "add", "origin", spec["git_url"]], cache, "setting origin")
+    for key, value in (("user.name", spec.get("user_name")), ("user.email", spec.get("user_email"))):
+        if value:  # the result commit is the driver's user's, as a local run's is
+            yield from _step([*git, "config", key, value], cache, "setting the committer")
+    yield from _step([*git, "checkout", "-q", "--detach", spec["baseline"]], cache, "checking out the baseline")
+    # not committed (config.local.toml is ignored): the node's cache, the driver's data remote
+    local = [f"[cache]\ndir = {json.dumps(str(cache / 'objects'))}\n"]
+    if spec.get("remote_url"):
+        name = spec["remote_name"]
+        local.append(
+            f"[core]\nremote = {json.dumps(name)}\n\n[remote.{name}]\nurl = {json.dumps(spec['remote_url'])}\n"
+        )
+    (work / ".cairn").mkdir(exist_ok=True)
+    (work / ".cairn" / "config.local.toml").write_text("\n".join(local))
+    yield from _step(_cairn("pull"), work, "pulling the data from the cairn remote")
+
+
+def _cairn(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cairn", *args]
+
+
+def _step(cmd: list[str], cwd: Path, what: str) -> Iterator[dict[str, Any]]:
+    code = yield from _stream(cmd, cwd)
+    if code != 0:
+        raise StepFailed(f"{what} failed on node {socket.gethostname()} (exit code {code})")
+
+
+def _stream(cmd: list[str], cwd: Path) -> Iterator[dict[str, Any]]:
+    """Run `cmd`, yielding its output as it comes; returns its exit code. Stopped (Ray's
+    cancel raises KeyboardInterrupt here), it is interrupted as Ctrl-C would (cairn stops its
+    stages and records nothing half-done), then killed after a grace period."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the stop reaches it and what it started
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pending = b""
+    last = time.monotonic()
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], _CHUNK_EVERY)
+            data = os.read(fd, 65536) if ready else b""
+            pending += data
+            now = time.monotonic()
+            if pending and (not data or now - last >= _CHUNK_EVERY):
+                yield {"log": pending.decode(errors="replace")}
+                pending, last = b"", now
+            if ready and not data:  # end of output
+                break
+        return proc.wait()
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        proc.stdout.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGINT, _STOP_GRACE), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _shown(work: Path, name: str) -> dict[str, Any] | None:
+    """The experiment's `exp show --json` row, as the driver's `exp show` will read it."""
+    proc = subprocess.run(_cairn("exp", "show", "-A", "--json"), cwd=work, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    return next((r for r in json.loads(proc.stdout) if r.get("name") == name), None)
+
+
+def _git_out(work: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(work), *args], capture_output=True, text=True, check=True).stdout.strip()

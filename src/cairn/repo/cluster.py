@@ -1,0 +1,274 @@
+"""Queued experiments on a Ray cluster: composes the queue (experiments), the git and cairn
+remotes the nodes reach, and the Ray driver (cluster). Nothing here imports Ray until a
+command asks for the Ray executor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+from cairn.errors import CairnError, ClusterError, UserInputError
+from cairn.experiments import executor
+from cairn.experiments import overrides as ovr
+from cairn.experiments.queue import Entry
+from cairn.processes import running
+
+if TYPE_CHECKING:
+    from cairn.repo.repo import Repo
+
+QUEUE_REFS = "refs/cairn/queue/"  # where the driver pushes each queued experiment's baseline
+
+
+def parse_resources(text: str | None) -> dict[str, float] | None:
+    if text is None:
+        return None
+    from cairn.cluster.resources import parse
+
+    return parse(text)
+
+
+class ClusterQueue:
+    def __init__(self, repo: Repo, git_remote: str = "origin") -> None:
+        self.repo = repo
+        self.git = repo._need_git("queue start --executor ray")
+        self.ctx = executor.ExpContext(repo.root, repo.dot, repo.ws, self.git, repo.environment)
+        self.git_remote = git_remote
+        self._pushed_baselines: set[str] = set()
+
+    # -- queueing --------------------------------------------------------------------------------
+    def enqueue(self, specs: list[str], name: str | None, targets: list[str], resources: str | None) -> list[Entry]:
+        """`exp run --queue --resources ...`: the request is checked before anything is queued."""
+        parsed = parse_resources(resources)
+        return executor.enqueue(self.ctx, ovr.combinations(ovr.parse(specs)), name, targets, parsed)
+
+    # -- what the nodes need ---------------------------------------------------------------------
+    def git_url(self) -> str:
+        """The URL of the git remote the nodes fetch baselines from and push results to."""
+        try:
+            url = self.git.repo.remotes[self.git_remote].url
+        except (KeyError, ValueError):
+            raise ClusterError(
+                f"the Ray executor needs a git remote the nodes can reach; this repository has no remote "
+                f"{self.git_remote!r}",
+                "add one (`git remote add origin URL`; a path works when every node is on this machine), "
+                "or name another with --git-remote",
+            ) from None
+        if "://" not in url and ":" not in url.split("/")[0] and not os.path.isabs(url):
+            url = str((self.repo.root / url).resolve())  # a relative path means nothing on a node
+        return url
+
+    def data_remote(self) -> tuple[str, str]:
+        name = self.repo.remotes.default()
+        if not name:
+            raise ClusterError(
+                "the Ray executor needs a default cairn remote: the nodes pull the data from it and push the "
+                "outputs to it",
+                "add one with `cairn remote add -d NAME URL` (a location every node can reach)",
+            )
+        url = str(self.repo.remotes.list().get(name, {}).get("url") or "")
+        if not url:
+            raise ClusterError(f"the default cairn remote {name!r} has no url", f"`cairn remote add -f -d {name} URL`")
+        if "://" not in url and not os.path.isabs(url):
+            url = str((self.repo.dot / url).resolve()) if (self.repo.dot / url).exists() else url
+        return name, url
+
+    def check_remotes(self) -> None:
+        self.git_url()
+        self.data_remote()
+
+    def prepare(self, entry: Entry) -> dict[str, Any]:
+        """Make the baseline reachable (git ref, data on the cairn remote) and describe the task."""
+        from cairn.scm.commits import transport_refs
+
+        url = self.git_url()
+        remote_name, remote_url = self.data_remote()
+        ref = QUEUE_REFS + entry.name
+        try:
+            transport_refs(self.git, "push", self.git_remote, [f"+{entry.baseline}:{ref}"])
+            if entry.baseline not in self._pushed_baselines:
+                roots = baseline_roots(self.git, entry.baseline)
+                if roots:
+                    self.repo.push(roots)  # only what the remote lacks moves
+                self._pushed_baselines.add(entry.baseline)
+        except CairnError as e:
+            raise ClusterError(f"cannot hand {entry.name!r} to the cluster: {e.message}", e.hint) from None
+        try:
+            who = self.git.repo.default_signature
+            user = {"user_name": who.name, "user_email": who.email}
+        except (KeyError, ValueError):  # no identity configured: the node's own is used
+            user = {}
+        return {
+            **user,
+            "name": entry.name,
+            "baseline": entry.baseline,
+            "overrides": entry.overrides,
+            "targets": entry.targets,
+            "git_url": url,
+            "queue_ref": ref,
+            "remote_name": remote_name,
+            "remote_url": remote_url,
+        }
+
+    def collect(self, entry: Entry, result: dict[str, Any]) -> tuple[str, int | None, str | None]:
+        """Fetch the result commit the node pushed; the outcome as the experiment records it."""
+        from cairn.scm.commits import transport_refs
+
+        ref = result["ref"]
+        try:
+            transport_refs(self.git, "fetch", self.git_remote, [f"+{ref}:{ref}"])
+        except CairnError as e:
+            raise ClusterError(f"the result of {entry.name!r} could not be fetched: {e.message}", e.hint) from None
+        try:  # the baseline's ref was only a way to the nodes
+            transport_refs(self.git, "push", self.git_remote, [f":{QUEUE_REFS}{entry.name}"])
+        except CairnError:
+            pass
+        idx = self.ctx.index()
+        try:
+            info = next((i for i in idx.all() if i.ref == ref), None)
+        finally:
+            idx.close()
+        if info is None:
+            return "failed", None, f"the result commit {result['commit'][:7]} holds no experiment record"
+        return info.status, info.exit_code, info.error
+
+    # -- the driver ------------------------------------------------------------------------------
+    def start_worker(self, address: str, jobs: int, max_retries: int) -> int:
+        """Check the cluster (reachable, able to hold every queued request) and the remotes, then
+        run the driver in a background process; returns its pid."""
+        from cairn.cluster import driver
+
+        q = self.ctx.queue()
+        try:
+            pid, _ = q.worker()
+            if running(pid):
+                raise UserInputError(f"a queue worker is already running (pid {pid})", "see `cairn queue status`")
+            queued = [e for e in q.entries() if e.status == "queued"]
+        finally:
+            q.close()
+        if not queued:
+            raise UserInputError("nothing is queued", "queue experiments with `cairn exp run --queue -S KEY=VALUE`")
+        driver.import_ray()  # not installed: say so before anything else
+        self.check_remotes()
+        ray = driver.connect(address)
+        try:
+            for entry in queued:
+                why = driver.check_fits(ray, entry)
+                if why is not None:
+                    raise ClusterError(
+                        f"cannot run {entry.name!r}: {why}",
+                        "queue it again with a smaller --resources, or add a node that has them (`ray start`)",
+                    )
+        finally:
+            ray.shutdown()
+        log = self.ctx.state / "queue" / "worker.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "cairn", "queue", "worker", "--executor", "ray", "--address", address]
+        cmd += ["-j", str(jobs), "--max-retries", str(max_retries), "--git-remote", self.git_remote]
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.repo.root,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        q = self.ctx.queue()
+        try:
+            q.set_worker(proc.pid)
+        finally:
+            q.close()
+        return proc.pid
+
+    def worker_loop(self, address: str, jobs: int, max_retries: int) -> dict[str, str]:
+        """The driver: runs until nothing is queued (or `queue stop`). Entries a previous driver
+        left running were marked failed when it died (Ray ends a dead driver's tasks); a result a
+        node pushed before that is fetched and recorded here instead."""
+        from cairn.cluster import driver
+
+        self._set_worker(os.getpid())
+        try:
+            self.reattach()
+            ray = driver.connect(address)
+            try:
+                return driver.run_queue(self.ctx, ray, jobs, max_retries, self.prepare, self.collect, self._stopping)
+            finally:
+                ray.shutdown()
+        finally:
+            self._set_worker(None)
+
+    def reattach(self) -> list[str]:
+        """Entries of a driver that died: those whose result reached the git remote are recorded
+        from it; the others stay failed, with the reason saying their driver died."""
+        from cairn.experiments.record import ref_name
+        from cairn.scm.commits import transport_refs
+
+        q = self.ctx.queue()
+        try:
+            lost = [e for e in q.entries() if e.executor and e.status == "failed" and "driver" in (e.error or "")]
+        finally:
+            q.close()
+        found = []
+        for entry in lost:
+            ref = ref_name(entry.baseline, entry.name)
+            try:
+                transport_refs(self.git, "fetch", self.git_remote, [f"+{ref}:{ref}"])
+                status, code, error = self.collect(entry, {"ref": ref, "commit": ""})
+            except CairnError:
+                continue  # never pushed: it stays failed, and says why
+            q = self.ctx.queue()
+            try:
+                q.db.execute(
+                    "UPDATE queue SET status = ?, exit_code = ?, error = ? WHERE name = ?",
+                    (status, code, error, entry.name),
+                )
+            finally:
+                q.close()
+            found.append(entry.name)
+        return found
+
+    def _stopping(self) -> bool:
+        q = self.ctx.queue()
+        try:
+            return q.worker()[1]
+        finally:
+            q.close()
+
+    def _set_worker(self, pid: int | None) -> None:
+        q = self.ctx.queue()
+        try:
+            q.set_worker(pid)
+        finally:
+            q.close()
+
+    def kill(self, entry: Entry) -> None:
+        """`queue kill` of a cluster run: recorded as killed here; the driver sees it and cancels
+        the Ray task, which stops the run's stage processes on its node."""
+        q = self.ctx.queue()
+        try:
+            q.finish(entry.name, "killed", None, "killed with `cairn queue kill`")
+        finally:
+            q.close()
+
+
+def baseline_roots(git, commit: str) -> list[tuple[str, str]]:
+    """Data and recorded outputs a commit references (pointers and cairn.lock outs)."""
+    import pygit2
+
+    from cairn.index import pointer as ptr
+    from cairn.pipelines import lock as lock_mod
+
+    c = git.repo[commit].peel(pygit2.Commit)
+    roots: list[tuple[str, str]] = []
+    try:
+        blob = c.tree[lock_mod.LOCK_FILE]
+        for e in lock_mod.parse(blob.data.decode(), lock_mod.LOCK_FILE).values():
+            roots += e.roots()
+    except KeyError:
+        pass
+    for path, data in git._walk(c.tree, "", ptr.SUFFIX, None):
+        p = ptr.parse(data, path)
+        roots.append((p.kind, p.oid))
+    return roots
