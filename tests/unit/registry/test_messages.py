@@ -134,3 +134,17 @@ def test_no_git_identity(reg, git, tmp_path: Path):
         for level, path in saved.items():
             pygit2.settings.search_path[level] = path
     assert git("tag") == ""
+
+
+def test_get_without_a_data_remote(reg, tmp_path: Path):
+    import shutil
+
+    from cairn.errors import ObjectMissingError
+
+    registry.register(reg, "m")
+    shutil.rmtree(reg.root / ".cairn" / "cache")
+    with pytest.raises(
+        ObjectMissingError, match=r"neither in the local cache nor on a data remote \(none is configured\)"
+    ):
+        registry.get(reg, "m", str(tmp_path / "out" / "m.bin"))
+    assert list((tmp_path / "out").iterdir()) == []
