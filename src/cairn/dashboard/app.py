@@ -30,6 +30,8 @@ class Source(Protocol):
     def pipeline(self) -> dict[str, Any]: ...
     def lineage(self, path: str) -> dict[str, Any]: ...
     def trend(self, key: str | None, last: int) -> dict[str, Any]: ...
+    def data(self, path: str | None, a: str | None, b: str | None) -> dict[str, Any]: ...
+    def models(self) -> list[dict[str, Any]]: ...
 
 
 def need_web() -> None:
@@ -67,6 +69,8 @@ def create_app(source: Source, host: str = "127.0.0.1"):
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["cell"] = _cell
+    env.filters["size"] = _size
+    env.filters["when"] = _when
 
     def page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         body = env.get_template(template).render(repo=source.name, path=request.url.path, **ctx)
@@ -121,6 +125,14 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         doc = source.trend(key, _int(request.query_params.get("last"), 20))
         return page(request, "trends.html", doc=doc, spec=doc.get("spec"))
 
+    def data(request: Request) -> Response:
+        q = request.query_params
+        doc = source.data(q.get("path") or None, q.get("a") or None, q.get("b") or None)
+        return page(request, "data.html", doc=doc)
+
+    def models(request: Request) -> Response:
+        return page(request, "models.html", models=source.models())
+
     routes = [
         Route("/", home),
         Route("/experiments", experiments),
@@ -129,6 +141,8 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         Route("/pipeline", pipeline),
         Route("/lineage", lineage),
         Route("/trends", trends),
+        Route("/data", data),
+        Route("/models", models),
         Mount("/static/ui", StaticFiles(directory=VENDOR, check_dir=False), name="ui"),
         Mount("/static/vega", StaticFiles(directory=VEGA, check_dir=False), name="vega"),
     ]
@@ -157,6 +171,24 @@ def _int(raw: str | None, default: int) -> int:
         return int(raw) if raw is not None else default
     except ValueError:
         return default
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _cell(v: Any) -> str:

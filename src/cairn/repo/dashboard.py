@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -146,6 +147,58 @@ class RepoSource:
             for p in reversed(t["points"])
         ]
         return {"keys": keys, "key": key, "path": t["path"], "points": points, "spec": vega.trend_chart(key, points)}
+
+    # -- data and models --------------------------------------------------------------------------
+    def data(self, path: str | None = None, a: str | None = None, b: str | None = None, last: int = 50) -> dict:
+        """Tracked paths (pointers) at HEAD with their versions over the branch's last commits
+        (a version listed where its id changed), and the file changes of `path` from commit `a`
+        to `b`, as `cairn diff` has them."""
+        from cairn.index import pointer as ptr
+        from cairn.metrics.revisions import branch_history
+
+        with self._repo() as repo:
+            if repo.git is None:
+                return {"paths": [], "path": None, "versions": [], "changes": None}
+            revs = list(reversed(branch_history(repo, max(1, min(last, 500)), "ui")))  # oldest first
+            history: dict[str, list[dict[str, Any]]] = {}
+            for rev in revs:
+                for rel, text in repo.git.files_with_suffix(rev.commit, ptr.SUFFIX):
+                    try:
+                        p = ptr.parse(text, f"{rel} at {rev.short}")
+                    except CairnError:
+                        continue  # a broken pointer in an old commit is that commit's business
+                    data_path = posixpath.normpath(posixpath.join(posixpath.dirname(rel), p.path))
+                    seen = history.setdefault(data_path, [])
+                    if not seen or seen[-1]["oid"] != p.oid:
+                        seen.append({"commit": rev.commit, "short": rev.short, "date": rev.date,
+                                     "subject": rev.subject, "oid": p.oid, "kind": p.kind, "size": p.size,
+                                     "files": p.files})  # fmt: skip
+            now = {}
+            for rel in repo.pointers():
+                try:
+                    p = ptr.load(repo.root / rel)
+                except CairnError:
+                    continue
+                data_path = posixpath.normpath(posixpath.join(posixpath.dirname(rel), p.path))
+                now[data_path] = {"path": data_path, "kind": p.kind, "size": p.size, "files": p.files}
+            paths = [v | {"versions": len(history.get(k, []))} for k, v in sorted(now.items())]
+            if path is not None and path not in history and path not in now:
+                raise PathError(f"{path} is not tracked by cairn", "pick one of the tracked paths on the Data page")
+            versions = list(reversed(history.get(path, []))) if path else []
+            changes = None
+            if path and a and b:
+                inside = [c.to_dict() for c in repo.diff(a, b) if c.path == path or c.path.startswith(path + "/")]
+                changes = {"a": a, "b": b, "files": inside}
+        return {"paths": paths, "path": path, "versions": versions, "changes": changes}
+
+    def models(self) -> list[dict[str, Any]]:
+        """The model registry: each artifact with its versions (highest first) and stages."""
+        from cairn.repo import registry
+
+        with self._repo() as repo:
+            if repo.git is None:
+                return []
+            return [registry.show(repo, a["name"], metrics=False) for a in registry.listing(repo)]
 
 
 def serve(

@@ -118,7 +118,7 @@ def test_a_bad_filter_is_shown_and_the_table_stays(page: Watched) -> None:
     page.problems = [x for x in page.problems if "400 (Bad Request)" not in x]
 
 
-def test_pipeline_trends_and_lineage_pages_render(page: Watched) -> None:
+def test_pipeline_trends_lineage_data_and_models_pages_render(page: Watched) -> None:
     p = page.page
     page.open("/pipeline")
     assert p.locator("svg.dag g.stage[data-state='up to date']").count() == 1
@@ -133,3 +133,7 @@ def test_pipeline_trends_and_lineage_pages_render(page: Watched) -> None:
     assert "written by stage train" in p.inner_text("#lineage-text")
     assert p.url.endswith("/lineage?path=out%2Fmodel.txt") or "path=out" in p.url
     page.shot("lineage")
+    page.open("/data")
+    assert p.locator("#no-data").count() == 1
+    page.open("/models")
+    assert p.locator("#no-models").count() == 1

@@ -1,0 +1,77 @@
+"""The Data and Models pages over HTTP: tracked data with its versions over the branch's
+history and the file changes between two of them; the model registry's versions and stages."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import PIPELINE, TRAIN
+
+
+@pytest.fixture(scope="module")
+def data_project(tmp_path_factory: pytest.TempPathFactory, _templates, run_cairn, git) -> Path:
+    """raw/ in two versions (b.txt changed, c.txt added), a model artifact registered and in prod."""
+    root = tmp_path_factory.mktemp("ui-data") / "proj"
+    shutil.copytree(_templates[1], root, symlinks=True)
+    (root / "raw").mkdir()
+    (root / "raw" / "a.txt").write_text("a\n")
+    (root / "raw" / "b.txt").write_text("b\n")
+    run_cairn("add", "raw", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "raw data v1", cwd=root)
+    (root / "raw" / "b.txt").write_text("b, corrected\n")
+    (root / "raw" / "c.txt").write_text("c\n")
+    run_cairn("add", "raw", cwd=root)
+    (root / "params.yaml").write_text("train:\n  lr: 0.2\n  depth: 2\n")
+    (root / "train.py").write_text(TRAIN)
+    (root / "cairn.yaml").write_text(PIPELINE + "artifacts:\n  churn:\n    path: out/model.txt\n    type: model\n")
+    run_cairn("repro", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "raw data v2 and a model", cwd=root)
+    run_cairn("model", "register", "churn", "-m", "first model", cwd=root)
+    run_cairn("model", "assign", "churn", "--stage", "prod", cwd=root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_ui(data_project: Path, start_ui):
+    return start_ui(data_project)
+
+
+def test_data_lists_tracked_paths_versions_and_the_diff_of_two(data_ui, git, data_project: Path) -> None:
+    page = data_ui.get("/data")
+    assert page.status == 200
+    row = re.search(r'<tr data-path="raw">(.*?)</tr>', page.text).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", row) == ["tree", "17 B", "3", "2"]  # a, b corrected, c
+    versions = data_ui.get("/data?path=raw").text
+    shown = re.findall(r'<tr data-commit="(\w+)">', versions)
+    log = git("log", "--format=%h", "-n", "2", cwd=data_project).split()
+    assert shown == [c[:7] for c in log]  # newest first, one row per version
+    old, new = git("rev-parse", "HEAD~1", cwd=data_project).strip(), git("rev-parse", "HEAD", cwd=data_project).strip()
+    diff = data_ui.get(f"/data?path=raw&a={old}&b={new}").text
+    changes = re.findall(r"<tr><td>(\w+)</td><td>([^<]+)</td>", diff)
+    assert changes == [("modified", "raw/b.txt"), ("added", "raw/c.txt")]
+
+
+def test_data_of_an_untracked_path_says_so(data_ui) -> None:
+    page = data_ui.get("/data?path=nothing/here")
+    assert page.status == 404 and "nothing/here is not tracked by cairn" in page.text
+
+
+def test_models_show_versions_and_stages(data_ui) -> None:
+    page = data_ui.get("/models")
+    assert page.status == 200
+    section = re.search(r'<section class="model" data-model="churn">(.*?)</section>', page.text, re.S).group(1)
+    assert "latest v0.0.1" in section and "prod → v0.0.1" in section
+    row = re.search(r'<tr data-version="v0.0.1">(.*?)</tr>', section).group(1)
+    cells = re.findall(r"<td>([^<]*)</td>", row)
+    assert cells[:2] == ["v0.0.1", "prod"] and cells[-1] == "first model"
+
+
+def test_a_repository_without_data_or_models_shows_hints(ui) -> None:
+    assert "No tracked data at HEAD" in ui.get("/data").text
+    assert "No registered models" in ui.get("/models").text
