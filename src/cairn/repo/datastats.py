@@ -30,6 +30,7 @@ class Version:
     kind: str
     oid: str
     trees: dict[str, bytes]  # trees not in the cache (a workspace folder's)
+    here: bool = True  # with rev None: the bytes are in the workspace (else only its pointer is)
 
     @property
     def name(self) -> str:
@@ -65,6 +66,10 @@ def _in_workspace(repo: Repo, rel: str, given: str) -> Version:
     ws = repo.ws
     snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links())
     if snap is None:
+        pointer = repo.root / f"{rel}{ptr.SUFFIX}"
+        if pointer.is_file():  # tracked, not checked out (a clone that has not pulled): its version
+            p = ws.load_pointer(f"{rel}{ptr.SUFFIX}")
+            return Version(rel, None, p.kind, p.oid, {}, here=False)
         raise PathError(f"{given} does not exist", "give a file or folder in the workspace, or --rev REV")
     ws.stats.update(snap.records, snap.keep)
     return Version(rel, None, snap.kind, snap.oid, dict(snap.trees))
@@ -87,7 +92,11 @@ def _tracked_at(repo: Repo, git, commit: str, rel: str, rev: str) -> tuple[str, 
     for i in range(len(parts), 0, -1):
         top = "/".join(parts[:i])
         data = git.read_file(commit, top + ptr.SUFFIX)
-        found = (lambda p: (p.kind, p.oid))(ptr.parse(data, f"{top}{ptr.SUFFIX} at {rev}")) if data else outs.get(top)
+        if data is not None:
+            p = ptr.parse(data, f"{top}{ptr.SUFFIX} at {rev}")
+            found: tuple[str, str] | None = (p.kind, p.oid)
+        else:
+            found = outs.get(top)
         if found is None:
             continue
         if i == len(parts):
@@ -149,16 +158,17 @@ def _wants_data(v: Version, files: list[FileRef]) -> bool:
 
 def _files(repo: Repo, v: Version) -> list[FileRef] | None:
     """The files of the version and where their bytes are; None when its trees are missing."""
+    in_ws = v.rev is None and v.here
     if v.kind == FILE:
-        path = str(repo.ws.abs(v.rel)) if v.rev is None else repo.store.path(v.oid)
-        here = v.rev is None or os.path.exists(path)
+        path = str(repo.ws.abs(v.rel)) if in_ws else repo.store.path(v.oid)
+        here = in_ws or os.path.exists(path)
         size = os.path.getsize(path) if here else 0
         return [FileRef(v.rel.rpartition("/")[2], path if here else None, size, v.oid)]
     load = repo.ws.tree_loader(v.trees)
     out = []
     try:
         for rel, e in walk_files(v.oid, load):
-            if v.rev is None:
+            if in_ws:
                 path: str | None = str(repo.ws.abs(v.rel) / rel)
             else:
                 path = repo.store.path(e.oid)

@@ -12,7 +12,7 @@ def test_stats_pushed_and_read_back_without_the_data(versions, s3_url, configure
     configure_s3(versions, s3_url)
     versions.commit("remote")
     oids = {}
-    for tag in ("v1", "v2"):
+    for tag in ("v1", "v2", "HEAD"):
         oids[tag] = versions.json("data", "stats", "data/t.csv", "--rev", tag)["oid"]
     versions.cairn("push", "--all-commits")
 
@@ -32,9 +32,11 @@ def test_stats_pushed_and_read_back_without_the_data(versions, s3_url, configure
     doc = other.json("data", "diff", "data/t.csv", "v1", "v2", "--stats")
     assert doc["dataset"]["drift"]
     assert not other.cache_oids()
+    # the workspace's pointer of a clone that has not pulled: its version, from the remote
+    assert other.json("data", "stats", "data/t.csv")["from"] == "remote"
     # a version nobody computed stats for: the data is needed
-    proc = other.cairn("data", "stats", "data/t.csv", "--rev", "v3", expect=4)
-    assert "the data of data/t.csv at v3 is not on this machine and no remote holds its stats" in proc.stderr
+    proc = other.cairn("data", "stats", "data/t.parquet", "--rev", "v3", expect=4)
+    assert "the data of data/t.parquet at v3 is not on this machine and no remote holds its stats" in proc.stderr
 
 
 def test_pull_brings_the_stats_of_what_it_fetches(versions, s3_url, configure_s3, clone) -> None:
