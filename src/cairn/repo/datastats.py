@@ -309,17 +309,17 @@ def _what(rec: dict[str, Any]) -> str:
 
 def pipeline_section(repo: Repo, key: str, rev: str | None = None) -> Any:
     """One top-level section of cairn.yaml in the workspace or at `rev` (None when absent)."""
-    import yaml
-
-    from cairn.errors import PipelineError
-
     if rev is None:
         path = repo.root / "cairn.yaml"
         text = path.read_bytes() if path.exists() else None
     else:
         text = repo._need_git("--rev").read_file(str(repo.git.resolve(rev).id), "cairn.yaml")
     if not text or key.encode() + b":" not in text:
-        return None
+        return None  # the common case costs no YAML parser (repro checks this every run)
+    import yaml
+
+    from cairn.errors import PipelineError
+
     try:
         doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
