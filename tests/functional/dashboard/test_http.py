@@ -81,6 +81,8 @@ def test_compare_needs_two_known_experiments(ui) -> None:
     unknown = ui.get("/compare?exp=fast&exp=fsat")
     assert unknown.status == 400 and "there is no experiment named &#39;fsat&#39;" in unknown.text
     assert "did you mean &#39;fast&#39;?" in unknown.text
+    many = ui.get("/compare?" + "&".join(f"exp=run{i}" for i in range(21)))
+    assert many.status == 400 and "21 experiments is too many to compare" in many.text
 
 
 def test_pipeline_lineage_and_trends(ui) -> None:
