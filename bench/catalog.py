@@ -12,6 +12,7 @@ import merge_workloads
 import registry_workloads
 import sharing_workloads
 import target_workloads
+import ui_workloads
 import workloads
 from workloads import Workload
 
@@ -27,6 +28,7 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *registry_workloads.WORKLOADS,
             *dvcimport_workloads.WORKLOADS,
             *datastats_workloads.WORKLOADS,
+            *ui_workloads.WORKLOADS,
         ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )

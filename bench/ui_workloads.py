@@ -1,0 +1,191 @@
+"""W40-W41: `cairn ui`, the local dashboard (issue 20), cairn alone.
+
+W40 times a probe that builds the dashboard's experiments table from 100,000 generated rows
+(50 params and metrics each, the rows `exp show --json` gives; made directly, not by 100,000
+`exp run`s) and serves it with the dashboard's own app on uvicorn in a thread, then asks the
+JSON endpoint the Experiments page asks: the first page (newest first), a sort by a metric, a
+filter, a later page of the sorted view. It prints each median (targets: a sort or a filter <
+200 ms). W41 times a probe that starts `cairn ui --port 0` in a repository with 3 experiments and
+prints how long until the ready line and until the Experiments page and its first JSON page have
+been answered (target: the first page < 0.5 s after start).
+
+cairn only: DVC's UI is a hosted service, not a local command. The browser-side figures of the
+issue (interactive in headless Chromium < 1.5 s) and MLflow's UI on the same runs are not measured
+here yet. Standard library only (the probes run with the cairn venv's interpreter).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from workloads import BASE, RunCtx, Workload, commit, fresh_repo
+
+ALL_SCALES = frozenset({"full", "quick", "smoke"})
+ROWS = {"full": 100_000, "quick": 100_000, "smoke": 5_000}
+NOT_DVC = "cairn only: DVC has no local dashboard (DVC Studio is a hosted service)."
+
+
+def _python(ctx: RunCtx) -> str:
+    return str(Path(ctx.tool.argv()[0]).with_name("python"))
+
+
+# -- W40 ----------------------------------------------------------------------------------------
+TABLE_PROBE = r"""
+import http.client, json, random, statistics, sys, threading, time
+from pathlib import Path
+from urllib.parse import quote
+from cairn.dashboard import server
+from cairn.dashboard.app import create_app
+from cairn.dashboard.table import ExperimentTable
+
+n = int(sys.argv[1])
+rng = random.Random(20)
+rows = []
+for i in range(n):
+    row = {"name": f"exp-{i:06d}", "baseline": "abcdef0", "created": f"2026-01-01 00:{i // 3600 % 60:02d}:{i % 60:02d}",
+           "status": "success", "exit_code": 0}
+    row.update({f"params.train.p{k:02d}": rng.random() for k in range(25)})
+    row.update({f"metrics.m{k:02d}": rng.random() for k in range(25)})
+    rows.append(row)
+table = ExperimentTable(rows, "bench")
+
+class Source:
+    name = "bench"
+    def experiments(self):
+        return table
+
+sock = server.bind("127.0.0.1", 0)
+port = sock.getsockname()[1]
+ready = threading.Event()
+threading.Thread(target=server.serve, args=(create_app(Source()), sock, ready.set), daemon=True).start()
+ready.wait(30)
+conn = http.client.HTTPConnection("127.0.0.1", port)
+
+def get(path):
+    t = time.perf_counter()
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    body = resp.read()
+    return time.perf_counter() - t, resp.status, json.loads(body)
+
+def median(make, k=5):
+    times = []
+    for i in range(k):
+        dt, status, doc = get(make(i))
+        assert status == 200, (status, doc)
+        times.append(dt)
+    return statistics.median(times) * 1000, doc
+
+first, doc = median(lambda i: "/api/experiments?page=1&size=100")
+# each sort and filter is a new view (the server keeps the last few): vary the column and bound
+sort, sdoc = median(lambda i: f"/api/experiments?page=1&size=100&sort=metrics.m{i:02d}&dir=desc")
+flt, fdoc = median(lambda i: "/api/experiments?page=1&size=100&q=" + quote(f"metrics.m{i:02d}>0.{5 + i}"))
+page, pdoc = median(lambda i: f"/api/experiments?page={50 + i}&size=100&sort=metrics.m04&dir=desc")
+ok = (len(doc["data"]) == 100 and doc["total"] == n and sdoc["data"][0]["metrics.m04"] >= sdoc["data"][1]["metrics.m04"]
+      and 0 < fdoc["last_row"] < n and len(pdoc["data"]) == 100)
+print(json.dumps({"rows": n, "first_ms": first, "sort_ms": sort, "filter_ms": flt, "page_ms": page, "ok": ok}))
+"""
+
+
+def table_figures(ctx: RunCtx) -> str | None:
+    try:
+        doc = json.loads(ctx.stdout.read_text().strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        return f"the probe printed no figures ({exc})"
+    if not doc.get("ok"):
+        return f"the JSON pages were not what was asked: {doc}"
+    print(
+        f"[bench]   {doc['rows']:,} rows: first page {doc['first_ms']:.1f} ms, sort {doc['sort_ms']:.1f} ms, "
+        f"filter {doc['filter_ms']:.1f} ms, a page of the sorted view {doc['page_ms']:.1f} ms (medians)"
+    )
+    ctx.state.setdefault("probe", []).append(doc)  # type: ignore[union-attr]
+    return None
+
+
+def empty_dir(ctx: RunCtx) -> None:
+    ctx.repo.mkdir()
+    ctx.cwd = ctx.repo
+
+
+# -- W41 ----------------------------------------------------------------------------------------
+START_PROBE = r"""
+import http.client, json, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen([sys.argv[1], "ui", "--port", "0"], stdout=subprocess.PIPE, text=True)
+line = proc.stdout.readline()
+ready = time.perf_counter() - t0
+host, port = line.strip().rstrip("/").rsplit("/", 1)[1].rsplit(":", 1)
+conn = http.client.HTTPConnection(host, int(port))
+conn.request("GET", "/experiments")
+page = conn.getresponse()
+page_status = page.status
+page.read()
+conn.request("GET", "/api/experiments?page=1&size=100")
+answer = json.loads(conn.getresponse().read())
+first = time.perf_counter() - t0
+proc.terminate()
+proc.wait()
+print(json.dumps({"ready_s": ready, "first_page_s": first, "status": page_status, "rows": len(answer["data"])}))
+"""
+
+
+def ui_repo(ctx: RunCtx) -> None:
+    fresh_repo(ctx)
+    (ctx.repo / "params.yaml").write_text("lr: 0.1\n")
+    (ctx.repo / "train.py").write_text(
+        "import json, yaml\nlr = yaml.safe_load(open('params.yaml'))['lr']\n"
+        "json.dump({'acc': 1 - lr}, open('metrics.json', 'w'))\n"
+    )
+    (ctx.repo / "cairn.yaml").write_text(
+        f"stages:\n  train:\n    cmd: {_python(ctx)} train.py\n    deps: [train.py]\n    params: [lr]\n"
+        "    metrics:\n      - metrics.json: {cache: false}\n"
+    )
+    ctx.tool_sh("repro")
+    commit("pipeline")(ctx)
+    for lr in ("0.2", "0.3", "0.4"):
+        ctx.tool_sh("exp", "run", "-S", f"lr={lr}")
+
+
+def start_figures(ctx: RunCtx) -> str | None:
+    try:
+        doc = json.loads(ctx.stdout.read_text().strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        return f"the probe printed no figures ({exc})"
+    if doc.get("status") != 200 or doc.get("rows") != 3:
+        return f"the dashboard answered {doc}"
+    print(f"[bench]   ready {doc['ready_s']:.3f} s, first page answered {doc['first_page_s']:.3f} s after start")
+    ctx.state.setdefault("probe", []).append(doc)  # type: ignore[union-attr]
+    return None
+
+
+WORKLOADS: tuple[Workload, ...] = (
+    Workload(
+        "W40",
+        "ui: experiments JSON over 100,000 runs (sort, filter, page)",
+        empty_dir,
+        lambda c: [_python(c), "-c", TABLE_PROBE, str(ROWS[c.data.scale.name])],
+        (*BASE, "ui"),
+        table_figures,
+        dvc_skipped=ALL_SCALES,
+        datasets=frozenset(),
+        notes="100,000 generated rows (5,000 at smoke), 25 params and 25 metrics each, in the dashboard's "
+        "table behind its own app on uvicorn (in a thread). Timed: the whole probe (building the rows "
+        "included); the figures that count are its medians of 5 requests each: the first page, a sort by "
+        "a metric, a filter on a metric (targets < 200 ms each), a later page of a sorted view. " + NOT_DVC,
+    ),
+    Workload(
+        "W41",
+        "ui: start and serve the first page",
+        ui_repo,
+        lambda c: [sys.executable, "-c", START_PROBE, *c.tool.argv()],
+        (*BASE, "repro", "exp run", "ui"),
+        start_figures,
+        dvc_skipped=ALL_SCALES,
+        datasets=frozenset(),
+        notes="A one-stage pipeline and 3 experiments. Timed: a probe that starts `cairn ui --port 0`, reads "
+        "its ready line, then GETs /experiments and its first JSON page; it prints the time to ready and "
+        "to the first page answered (target < 0.5 s). " + NOT_DVC,
+    ),
+)
