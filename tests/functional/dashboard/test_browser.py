@@ -77,6 +77,13 @@ def test_sort_select_and_compare_in_a_browser(page: Watched) -> None:
     assert p.locator("#count").inner_text() == "3 of 3 experiments"
     page.shot("experiments")
 
+    p.click("#chooser summary")  # choose columns: hide one, then bring it back
+    p.uncheck("#chooser-list input[data-column='params.train.depth']")
+    assert p.locator(".tabulator-col[tabulator-field='params.train.depth']").is_hidden()
+    p.check("#chooser-list input[data-column='params.train.depth']")
+    assert p.locator(".tabulator-col[tabulator-field='params.train.depth']").is_visible()
+    p.click("#chooser summary")
+
     loads = p.evaluate("document.body.dataset.loads")
     header = p.locator(".tabulator-col[tabulator-field='metrics.acc'] .tabulator-col-title")
     header.click()  # a metric sorts highest first on the first click
