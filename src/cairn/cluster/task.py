@@ -47,7 +47,9 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Yields {"log": text} chunks, then one {"result": {...}}: status, exit_code, commit, ref,
     metrics, error, node. Raising is left to Ray's errors (a lost node, a cancel)."""
     host = socket.gethostname()
-    yield {"log": f"[cairn] {spec['name']} on node {host} (pid {os.getpid()})\n"}
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES")  # Ray sets it to the task's GPUs; stages inherit it
+    shown = f", CUDA_VISIBLE_DEVICES={gpus}" if gpus else ""
+    yield {"log": f"[cairn] {spec['name']} on node {host} (pid {os.getpid()}{shown})\n"}
     cache = node_cache(spec["git_url"])
     work = cache / "runs" / f"{spec['name']}-{uuid.uuid4().hex[:8]}"
     result: dict[str, Any] = {"node": host, "status": "failed", "exit_code": None, "commit": None, "ref": None}
@@ -125,8 +127,8 @@ def _step(cmd: list[str], cwd: Path, what: str) -> Iterator[dict[str, Any]]:
 
 def _stream(cmd: list[str], cwd: Path) -> Iterator[dict[str, Any]]:
     """Run `cmd`, yielding its output as it comes; returns its exit code. Stopped (Ray's
-    cancel raises KeyboardInterrupt here), it is interrupted as Ctrl-C would (cairn stops its
-    stages and records nothing half-done), then killed after a grace period."""
+    cancel raises KeyboardInterrupt here), it is stopped as Ctrl-C would stop it (cairn stops
+    its stages and records nothing half-done), then killed after a grace period."""
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
@@ -160,7 +162,9 @@ def _stream(cmd: list[str], cwd: Path) -> Iterator[dict[str, Any]]:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGINT, _STOP_GRACE), (signal.SIGKILL, 5.0)):
+    # SIGTERM, not SIGINT: a Ray worker ignores SIGINT and its children inherit that; cairn
+    # stops on SIGTERM as on Ctrl-C (its stages stopped, nothing half-done recorded)
+    for sig, wait in ((signal.SIGTERM, _STOP_GRACE), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:

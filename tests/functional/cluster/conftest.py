@@ -18,13 +18,13 @@ _MB = 1024 * 1024
 
 class RayNodes:
     """The test cluster: a head node (1 CPU) and a "gpu" node (1 CPU, 1 fake GPU), each with
-    its own cairn node cache, as two machines would have."""
+    its own cairn node cache, as two machines would have; tests add and remove more."""
 
     def __init__(self, root: Path) -> None:
         from ray.cluster_utils import Cluster
 
         self.root = root
-        self.caches = {"head": root / "node-head", "gpu": root / "node-gpu"}
+        self.caches: dict[str, Path] = {}
         self.cluster = Cluster(
             initialize_head=True,
             head_node_args={
@@ -32,24 +32,33 @@ class RayNodes:
                 "include_dashboard": False,
                 "object_store_memory": 80 * _MB,
                 "env_vars": self._env("head"),
+                # a node that stops answering is declared dead after ~3 s, not Ray's ~30 s
+                "_system_config": {"health_check_period_ms": 1000, "health_check_failure_threshold": 3},
             },
         )
         self.address = self.cluster.address
-        self.gpu_node = self.add_gpu_node()
-        self.cluster.wait_for_nodes()
+        self.gpu_node = self.add_node("gpu", num_gpus=1)
 
-    def add_gpu_node(self):
-        self.gpu_node = self.cluster.add_node(
-            num_cpus=1, num_gpus=1, object_store_memory=80 * _MB, env_vars=self._env("gpu")
+    def add_node(self, name: str, num_cpus: int = 1, **kwargs):
+        node = self.cluster.add_node(
+            num_cpus=num_cpus, object_store_memory=80 * _MB, env_vars=self._env(name), **kwargs
         )
-        return self.gpu_node
+        self.cluster.wait_for_nodes()
+        return node
 
-    def _env(self, node: str) -> dict[str, str]:
-        return {"CAIRN_CLUSTER_CACHE": str(self.caches[node]), "RAY_USAGE_STATS_ENABLED": "0"}
+    def remove_node(self, node, name: str) -> None:
+        """The node dies as a machine would: Ray's processes and what its tasks started."""
+        self.cluster.remove_node(node, allow_graceful=False)
+        self.stop_strays(self.caches[name])
 
-    def stop_strays(self) -> None:
-        """Stage processes a removed node's task left behind (their session outlives the
-        worker Ray killed) run under the node caches: stop them."""
+    def _env(self, name: str) -> dict[str, str]:
+        self.caches[name] = self.root / f"node-{name}"
+        return {"CAIRN_CLUSTER_CACHE": str(self.caches[name]), "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def stop_strays(self, under: Path | None = None) -> None:
+        """Processes whose folder is in a node cache (a run's stages, in their own session,
+        outlive the worker Ray killed with its node)."""
+        prefix = str(under or self.root) + os.sep
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
@@ -57,7 +66,7 @@ class RayNodes:
                 cwd = os.readlink(f"/proc/{pid}/cwd")
             except OSError:
                 continue
-            if cwd.startswith(str(self.root) + os.sep):
+            if cwd.startswith(prefix):
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except ProcessLookupError:

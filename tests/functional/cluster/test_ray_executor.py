@@ -1,33 +1,142 @@
-"""`queue start --executor ray` on a real two-node Ray cluster: results as the local executor
-records them, logs, kill, a lost node, requests no node can hold, bad addresses."""
+"""`queue start --executor ray` on a real two-node Ray cluster on this machine (one cluster for
+the module): results as the local executor records them, data through the remotes, logs
+followed, kill, a lost node retried elsewhere or failed, requests no node can hold."""
 
 from __future__ import annotations
 
-import json
+import pytest
 
-IGNORED = {"name", "created"}  # what differs between any two runs
+from cairn.errors import ClusterError
+
+pytest.importorskip("ray", reason="the cluster tests need Ray: pip install -e '.[dev]' (or '.[ray]')")
+
+IGNORED = {"name", "created"}  # what differs between any two runs of the same experiment
+
+
+def _start(repo, cluster, *args: str) -> str:
+    return repo.queue("start", "--executor", "ray", "--address", cluster.address, *args).stdout
+
+
+def _sync(signal_file, wait_file, timeout=60) -> list[str]:
+    return ["-S", f"sync.signal={signal_file}", "-S", f"sync.wait={wait_file}", "-S", f"sync.timeout={timeout}"]
 
 
 def test_cluster_runs_give_the_local_results(cluster_repo, ray_cluster):
     repo = cluster_repo
-    for lr in ("0.2", "0.3"):
-        repo.exp("run", "--queue", "-n", f"ray-{lr}", "-S", f"train.lr={lr}", "--resources", "cpu=1")
-    out = repo.queue("start", "--executor", "ray", "--address", ray_cluster.address, "-j", "2").stdout
-    assert "on the Ray cluster at" in out
-    entries = repo.wait_queue(90)
-    assert {n: e["status"] for n, e in entries.items()} == {"ray-0.2": "success", "ray-0.3": "success"}, entries
-    log = repo.queue("logs", "ray-0.2").stdout
-    print(log)
-    assert "trained: acc 0.82" in log
-    rows = repo.by_name()
-    print(json.dumps(rows, indent=1))
-    # the same experiments with the local executor
-    for lr in ("0.2", "0.3"):
-        repo.exp("run", "--queue", "-n", f"local-{lr}", "-S", f"train.lr={lr}")
+    runs = {"ray-a": ["train.lr=0.2"], "ray-b": ["train.lr=0.3"], "ray-c": ["train.depth=5"]}
+    for name, sets in runs.items():
+        repo.exp("run", "--queue", "-n", name, *(a for s in sets for a in ("-S", s)), "--resources", "cpu=1")
+    repo.exp("run", "--queue", "-n", "ray-gpu", "-S", "train.lr=0.4", "--resources", "cpu=1,gpu=1")
+    runs["ray-gpu"] = ["train.lr=0.4"]
+    assert "on the Ray cluster at" in _start(repo, ray_cluster, "-j", "2")
+    entries = repo.wait_queue(120)
+    assert {n: e["status"] for n, e in entries.items()} == dict.fromkeys(runs, "success"), entries
+    assert all(e["executor"] == "ray" and e["exit_code"] == 0 for e in entries.values())
+    # the log came back from the node; the GPU run saw only the device Ray gave it
+    log = repo.queue("logs", "ray-a").stdout
+    assert "trained: acc 0.82" in log and "Pushed 1 experiment(s) to origin." in log, log
+    assert "CUDA_VISIBLE_DEVICES=0" in repo.queue("logs", "ray-gpu").stdout
+    assert "CUDA_VISIBLE_DEVICES" not in log
+    # both nodes worked, each from its own cache filled from the cairn remote
+    assert all(list(cache.glob("*/objects")) for cache in ray_cluster.caches.values() if cache.name != "node-extra")
+    # the model the node made reaches this workspace through the cairn remote, not a shared folder
+    model_oid = next(o for o in _lock_outs(repo, "ray-b") if o["path"] == "model")["oid"]
+    assert not repo.object_path(model_oid).exists()
+    repo.exp("apply", "ray-b")
+    assert repo.read("model/weights.txt") == "lr=0.3 depth=2 rows=3\n"
+    repo.reset()
+
+    # the same experiments with the local executor: `exp show` has the same columns and values
+    for name, sets in runs.items():
+        repo.exp("run", "--queue", "-n", f"local{name[3:]}", *(a for s in sets for a in ("-S", s)))
     repo.exp("run", "--run-all", "-j", "2")
     rows = repo.by_name()
-    for lr in ("0.2", "0.3"):
-        ray_row, local_row = rows[f"ray-{lr}"], rows[f"local-{lr}"]
+    for name in runs:
+        ray_row, local_row = rows[name], rows[f"local{name[3:]}"]
         assert {k: v for k, v in ray_row.items() if k not in IGNORED} == {
             k: v for k, v in local_row.items() if k not in IGNORED
         }
+    assert rows["ray-b"]["metrics.acc"] == 0.72
+
+    # the baselines' refs under refs/cairn/queue/ were only a way to the nodes
+    assert repo.git("ls-remote", str(repo.origin), "refs/cairn/queue/*") == ""
+
+
+def _lock_outs(repo, name: str) -> list[dict]:
+    import yaml
+
+    return yaml.safe_load(repo.show_file(name, "cairn.lock"))["stages"]["train"]["outs"]
+
+
+def test_logs_follow_and_kill(cluster_repo, ray_cluster, markers, start_cairn):
+    repo = cluster_repo
+    started, never = markers / "started", markers / "never"
+    repo.exp("run", "--queue", "-n", "slow", "-S", "train.lr=0.2", *_sync(started, never))
+    _start(repo, ray_cluster)
+    follow = start_cairn("queue", "logs", "slow", "--follow", cwd=repo.root)
+    repo.wait_until(started.exists, 60, "the stage to start on its node")
+    stage_pid = int(started.read_text())
+    repo.queue("kill", "slow")
+    entries = repo.wait_queue(30)
+    assert entries["slow"]["status"] == "killed" and entries["slow"]["error"] == "killed with `cairn queue kill`"
+    repo.wait_until(lambda: not repo.pid_running(stage_pid), 20, "the stage process on the node to stop")
+    out, _ = follow.communicate(timeout=20)
+    assert "trained: acc 0.82" in out  # streamed while it ran; --follow ended with the run
+    assert "slow" not in repo.listed()  # nothing half-done recorded
+
+
+def test_a_lost_node_is_retried_elsewhere_or_the_run_fails(cluster_repo, ray_cluster, markers):
+    """Runs asking for 2 CPUs fit only the extra node; removing it mid-run retries the run on a
+    second such node, and once none is left the run fails as "node lost" instead of waiting."""
+    repo = cluster_repo
+    extra = ray_cluster.add_node("extra", num_cpus=2)
+    started, go = markers / "started", markers / "go"
+    repo.exp("run", "--queue", "-n", "moved", "-S", "train.lr=0.2", *_sync(started, go), "--resources", "cpu=2")
+    _start(repo, ray_cluster, "--max-retries", "1")
+    repo.wait_until(started.exists, 60, "the run to start on the extra node")
+    started.unlink()
+    spare = ray_cluster.add_node("spare", num_cpus=2)
+    ray_cluster.remove_node(extra, "extra")
+    go.touch()
+    entries = repo.wait_queue(90)
+    assert entries["moved"]["status"] == "success", entries
+    assert repo.by_name()["moved"]["metrics.acc"] == 0.82
+    log = repo.queue("logs", "moved").stdout
+    assert "trained: acc 0.82" in log
+
+    go.unlink()
+    repo.exp("run", "--queue", "-n", "stranded", "-S", "train.lr=0.3", *_sync(started, go), "--resources", "cpu=2")
+    _start(repo, ray_cluster)
+    repo.wait_until(started.exists, 60, "the run to start on the spare node")
+    ray_cluster.remove_node(spare, "spare")
+    entries = repo.wait_queue(60)
+    assert entries["stranded"]["status"] == "failed"
+    assert entries["stranded"]["error"].startswith("node lost: no node of the cluster has cpu=2 (it has 2 nodes: ")
+
+
+def test_requests_no_node_can_hold_fail_at_start(cluster_repo, ray_cluster, assert_error):
+    repo = cluster_repo
+    repo.exp("run", "--queue", "-n", "huge", "-S", "train.lr=0.2", "--resources", "gpu=2")
+    proc = repo.queue("start", "--executor", "ray", "--address", ray_cluster.address, expect=None)
+    assert_error(
+        proc,
+        ClusterError,
+        "cannot run 'huge': no node of the cluster has gpu=2 (it has 2 nodes: CPU=1 GPU=1 memory=",
+        "queue it again with a smaller --resources",
+    )
+    assert repo.status()["huge"]["status"] == "queued"
+
+
+def test_a_git_remote_the_nodes_cannot_reach(cluster_repo, ray_cluster, tmp_path):
+    """This machine pushes to origin through its push URL; the nodes get the fetch URL."""
+    repo = cluster_repo
+    repo.git("remote", "set-url", "origin", str(tmp_path / "not-there.git"))
+    repo.git("remote", "set-url", "--push", "origin", str(repo.origin))
+    repo.exp("run", "--queue", "-n", "cut-off", "-S", "train.lr=0.2")
+    _start(repo, ray_cluster)
+    entry = repo.wait_queue(60)["cut-off"]
+    assert entry["status"] == "failed"
+    assert entry["error"].startswith(
+        f"fetching refs/cairn/queue/cut-off from the git remote {tmp_path / 'not-there.git'}"
+    )
+    assert "failed on node" in entry["error"]
