@@ -75,3 +75,18 @@ def test_models_show_versions_and_stages(data_ui) -> None:
 def test_a_repository_without_data_or_models_shows_hints(ui) -> None:
     assert "No tracked data at HEAD" in ui.get("/data").text
     assert "No registered models" in ui.get("/models").text
+
+
+def test_new_and_removed_experiments_show_on_the_next_request(
+    data_project: Path, tmp_path: Path, start_ui, run_cairn, git
+) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(data_project, root, symlinks=True)
+    ui = start_ui(root)
+    assert ui.get("/api/experiments").json()["total"] == 0
+    run_cairn("exp", "run", "-n", "later", "-S", "train.lr=0.4", cwd=root)
+    assert [r["name"] for r in ui.get("/api/experiments").json()["data"]] == ["later"]
+    git("pack-refs", "--all", cwd=root)  # the ref moves into packed-refs: still the same table
+    assert [r["name"] for r in ui.get("/api/experiments").json()["data"]] == ["later"]
+    run_cairn("exp", "remove", "later", cwd=root)
+    assert ui.get("/api/experiments").json()["total"] == 0
