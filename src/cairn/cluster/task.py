@@ -137,6 +137,7 @@ def _stream(cmd: list[str], cwd: Path) -> Iterator[dict[str, Any]]:
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # its own group: the stop reaches it and what it started
         env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=_die_with_parent,
     )
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -159,6 +160,24 @@ def _stream(cmd: list[str], cwd: Path) -> Iterator[dict[str, Any]]:
         raise
     finally:
         proc.stdout.close()
+
+
+def _parent_death_signal():
+    """prctl(PR_SET_PDEATHSIG, SIGTERM), resolved before any fork (the child may only call it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+# When Ray kills the task's worker (its driver died, its node is being drained), the run must
+# not live on as an orphan that pushes a result nobody waits for: it gets SIGTERM and stops.
+_die_with_parent = _parent_death_signal()
 
 
 def _stop(proc: subprocess.Popen) -> None:

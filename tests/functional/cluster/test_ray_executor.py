@@ -4,6 +4,9 @@ followed, kill, a lost node retried elsewhere or failed, requests no node can ho
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from cairn.errors import ClusterError
@@ -140,3 +143,26 @@ def test_a_git_remote_the_nodes_cannot_reach(cluster_repo, ray_cluster, tmp_path
         f"fetching refs/cairn/queue/cut-off from the git remote {tmp_path / 'not-there.git'}"
     )
     assert "failed on node" in entry["error"]
+
+
+def test_a_dead_driver_marks_its_runs_lost_and_a_new_one_goes_on(cluster_repo, ray_cluster, markers):
+    repo = cluster_repo
+    started, never = markers / "started", markers / "never"
+    repo.exp("run", "--queue", "-n", "orphan", "-S", "train.lr=0.2", *_sync(started, never))
+    out = _start(repo, ray_cluster)
+    driver = int(out.split("(pid ")[1].split(",")[0])
+    repo.wait_until(started.exists, 60, "the run to start on its node")
+    stage_pid = int(started.read_text())
+    os.kill(driver, signal.SIGKILL)
+    # Ray ends a dead driver's tasks; the run's processes on the node go with them
+    repo.wait_until(lambda: not repo.pid_running(stage_pid), 30, "the orphaned run to stop")
+    entry = repo.status()["orphan"]
+    assert entry["status"] == "failed"
+    assert entry["error"] == f"its ray driver (pid {driver}) died (killed or crashed) before finishing"
+    # a new driver runs what is queued; the lost run stays failed, saying why
+    repo.exp("run", "--queue", "-n", "after", "-S", "train.lr=0.3")
+    _start(repo, ray_cluster)
+    entries = repo.wait_queue(60)
+    assert entries["after"]["status"] == "success"
+    assert entries["orphan"]["status"] == "failed"
+    assert "orphan" not in repo.listed()
