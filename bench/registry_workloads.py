@@ -184,7 +184,7 @@ WORKLOADS: tuple[Workload, ...] = (
         floor_target=1.3,
         dvc_skipped=ALL_SCALES,
         notes="A registered model (100 MiB of random bytes at full and quick scale) pushed to a local folder "
-        "remote, the cache deleted; timed from another folder: `cairn model get m@v0.0.1 -o model.bin` "
+        "remote, the cache deleted; timed: `cairn model get m@v0.0.1 -o ../deploy/model.bin` "
         "(the registry read, the pointer at the commit, the object downloaded and verified). Checked: the "
         "same bytes. Target: <= 1.3x `cp` of the file. " + NOT_DVC,
     ),
