@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 from cairn.errors import CairnError, PathError, WouldLoseDataError
 from cairn.index import pointer as ptr
 from cairn.objects.newfile import unique_name
-from cairn.objects.store import ObjectStore
 from cairn.objects.tree import FILE, TREE, Entry, Tree
 from cairn.progress import NULL, Progress
 from cairn.scm.foreign import latest_commit, open_commit
 from cairn.sharing import urls
 from cairn.sharing.records import REPO, RepoSource, UrlSource, source_of
 from cairn.sharing.source import SourceRepo, Tracked
-from cairn.sharing.transfer import Version, fetch_version, open_remote, place, resolve
+from cairn.sharing.transfer import Version, download_version, fetch_version, open_remote, resolve
 
 if TYPE_CHECKING:
     from cairn.remotes.remote import Remote
@@ -166,9 +165,7 @@ def download(
     scratch = dest.parent / f".{dest.name}.cairn-get-{unique_name()}"
     try:
         version = resolve(r, tracked, inner)
-        store = ObjectStore(scratch)
-        result = fetch_version(store, r, version, progress)
-        place(store, version, dest, link=True)
+        result = download_version(r, version, dest, scratch, progress)
     finally:
         r.close()
         shutil.rmtree(scratch, ignore_errors=True)

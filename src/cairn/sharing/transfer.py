@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,18 +103,102 @@ def fetch_version(store: ObjectStore, remote: Remote, version: Version, progress
     return result
 
 
-def place(store: ObjectStore, version: Version, dest: Path, link: bool = False) -> None:
-    """Write `version` from `store` to `dest`, which must not exist: built under a temporary name
-    beside it and renamed into place, so a failure leaves nothing. With `link`, files are hard
-    links to the store's objects and made writable: only for a store that is thrown away after."""
+class _Placer:
+    """Writes the files of a version being fetched straight to their places under a new folder
+    (the fetch's staging hooks: `expand` when a tree was read, `write` with each verified object),
+    so a `get` writes every file once and keeps no copy."""
+
+    def __init__(self, version: Version, dest: str) -> None:
+        self.dirs: dict[str, list[str]] = defaultdict(list)
+        self.files: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        self.done: dict[str, str] = {}  # oid -> a path it was written to
+        self.trees: dict[str, Tree] = {}  # the trees read so far
+        if version.kind == TREE:
+            os.mkdir(dest)
+            self.dirs[version.oid].append(dest)
+        else:
+            self.files[version.oid].append((dest, version.exec))
+
+    def expand(self, oid: str, tree: Tree) -> None:
+        self.trees[oid] = tree
+        for folder in self.dirs.pop(oid, ()):
+            self._fill(folder, tree)
+
+    def _fill(self, folder: str, tree: Tree) -> None:
+        for e in tree.entries:
+            path = f"{folder}/{e.name}"
+            if e.kind == TREE:
+                os.mkdir(path)
+                if e.oid in self.trees:  # read at an earlier level: the fetch will not bring it again
+                    self._fill(path, self.trees[e.oid])
+                else:
+                    self.dirs[e.oid].append(path)
+            elif e.oid in self.done:  # the same: copy the file written then
+                shutil.copyfile(self.done[e.oid], path)
+                os.chmod(path, 0o755 if e.exec else 0o644)
+            else:
+                self.files[e.oid].append((path, e.exec))
+
+    def wants(self, oid: str) -> bool:
+        return oid in self.files and oid not in self.dirs
+
+    def write(self, oid: str, data: bytes | memoryview) -> None:
+        places = self.files.pop(oid, ())
+        for path, exe in places:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if exe else 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+        if places:
+            self.done[oid] = places[0][0]
+
+    def move(self, tmp: str, oid: str) -> None:
+        """A large object, downloaded (and verified) into a temp file: it becomes the first copy."""
+        places = self.files.pop(oid, [])
+        for i, (path, exe) in enumerate(places):
+            if i == 0:
+                os.replace(tmp, path)
+            else:
+                shutil.copyfile(places[0][0], path)
+            os.chmod(path, 0o755 if exe else 0o644)
+        if places:
+            self.done[oid] = places[0][0]
+
+
+class _TreesOnly(ObjectStore):
+    """A throwaway store for a fetch that keeps the trees (the fetch reads them to go on) and
+    hands every file to the placer instead of storing it."""
+
+    def __init__(self, root: Path, placer: _Placer) -> None:
+        super().__init__(root)
+        self.placer = placer
+
+    def add_absent(self, data: bytes | memoryview, oid: str) -> None:
+        if not self.placer.wants(oid):  # written by the placer right after, from the same bytes
+            super().add_absent(data, oid)
+
+    def publish(self, tmp: str, oid: str) -> None:
+        if self.placer.wants(oid):
+            self.placer.move(tmp, oid)
+        else:
+            super().publish(tmp, oid)
+
+
+def download_version(remote: Remote, version: Version, dest: Path, scratch: Path, progress: Progress = NULL):
+    """Fetch `version` straight to `dest` (which must not exist), every object verified: files
+    are written as they arrive, built under a temporary name beside `dest` and renamed into place
+    when complete. `scratch` (removed by the caller) holds only the tree objects."""
     if os.path.lexists(dest):
         raise PathError(f"{dest} already exists", "choose another output path (-o), or move it away first")
     tmp = dest.with_name(f".{dest.name}.cairn-tmp-{os.getpid()}")
+    placer = _Placer(version, str(tmp))
     try:
-        if version.kind == FILE:
-            _put_file(store, version.oid, str(tmp), version.exec, link, set())
-        else:
-            _put_tree(store, version.oid, str(tmp), link, set())
+        store = _TreesOnly(scratch, placer)
+        result = fetch(_StoreOnly(store), remote, [(version.kind, version.oid)], progress, placer)  # type: ignore[arg-type]
+        raise_for_failures(remote, result)
         os.rename(tmp, dest)
     except BaseException:
         if tmp.is_dir():
@@ -121,28 +206,4 @@ def place(store: ObjectStore, version: Version, dest: Path, link: bool = False) 
         elif os.path.lexists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _put_tree(store: ObjectStore, oid: str, path: str, link: bool, linked: set[str]) -> None:
-    os.mkdir(path)
-    for e in Tree.from_bytes(store.read(oid), oid).entries:
-        target = f"{path}/{e.name}"
-        if e.kind == TREE:
-            _put_tree(store, e.oid, target, link, linked)
-        else:
-            _put_file(store, e.oid, target, e.exec, link, linked)
-
-
-def _put_file(store: ObjectStore, oid: str, path: str, exe: bool, link: bool, linked: set[str]) -> None:
-    mode = 0o755 if exe else 0o644
-    # a second file with the same content gets a copy: two names for one inode would change together
-    if link and oid not in linked:
-        try:
-            os.link(store.path(oid), path)
-            os.chmod(path, mode)
-            linked.add(oid)
-            return
-        except OSError:
-            pass
-    shutil.copyfile(store.path(oid), path)
-    os.chmod(path, mode)
+    return result

@@ -80,6 +80,23 @@ def test_get_outside_any_repository_verified_and_complete(registry, tmp_path):
     assert (here / "new.png").read_bytes() == b"image 0 v2"
 
 
+def test_get_large_objects_and_repeated_contents(registry, tmp_path):
+    """A large object travels loose (not in a pack), and one content at several paths is one
+    object: `get` writes every path, each a file of its own."""
+    big = bytes(range(256)) * (9 * 1024)  # 2.25 MiB, above the pack threshold
+    files = {"a.bin": big, "sub/b.bin": big, "c.txt": b"same", "sub/d.txt": b"same"}
+    files.update({"e/one.txt": b"q", "f/g/e/one.txt": b"q"})  # one folder version at two depths
+    registry.project.write(files, under="big")
+    registry.cairn("add", "big")
+    registry.cairn("push")
+    registry.project.commit("big")
+    registry.cairn("get", registry.root, "big", "-o", tmp_path / "got", cwd=tmp_path, env=S3_ENV)
+    got = tmp_path / "got"
+    assert _tree_files(got) == files
+    assert (got / "a.bin").stat().st_ino != (got / "sub" / "b.bin").stat().st_ino
+    assert (got / "c.txt").stat().st_nlink == 1
+
+
 def test_get_credentials_from_the_local_config_of_the_same_remote(registry, app, assert_error):
     proc = app.cairn("get", registry.root, "model.bin", expect=None)
     assert_error(proc, RemoteAuthError, "no credentials found")
