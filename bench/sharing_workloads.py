@@ -6,9 +6,9 @@ pushed), plus an empty folder outside the repository to download into. The timed
 `<tool> get REPO data -o data` in that folder, the same arguments for both tools: each reads the
 repository at its HEAD (cairn: a partial fetch of one commit into its per-user cache; DVC: a git
 clone into a temporary folder), then the data from the remote named in the committed config,
-with moto's dummy credentials from the environment. The source's own cache is deleted after the
-push (DVC would copy from the cache of a source on the same disk rather than S3), and both tools'
-caches of source repositories start empty every run (XDG_CACHE_HOME is the run's own folder).
+with moto's dummy credentials from the environment. The source's own cache and its data/ are deleted
+after the push (DVC would copy from those of a source on the same disk rather than read S3), and
+both tools' caches of source repositories start empty every run (XDG_CACHE_HOME is the run's own folder).
 Standard library only.
 """
 
@@ -32,9 +32,10 @@ from workloads import (
 
 
 def _into_empty_folder(ctx: RunCtx) -> None:
-    # a registry's clone on a teammate's disk is not where a consumer reads from: without its
-    # cache, both tools must read the data from S3 (DVC otherwise copies from a local source's cache)
+    # a consumer reads a registry from its git host: no workspace data, no cache beside it, so
+    # both tools read the data from S3 (DVC copies from a local source's cache or workspace)
     shutil.rmtree(ctx.repo / (".cairn/cache" if ctx.tool.name == "cairn" else ".dvc/cache"))
+    shutil.rmtree(ctx.repo / "data")
     dest = ctx.run_dir / "consumer"
     dest.mkdir()
     ctx.cwd = dest
