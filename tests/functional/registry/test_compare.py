@@ -94,6 +94,9 @@ def test_compare_refuses_a_worse_model_and_promotes_a_better_one(pipeline):
     scratch = pipeline.root / ".cairn/tmp/compare"
     assert not scratch.exists() or not any(scratch.iterdir())
     assert pipeline.git("status", "--porcelain") == ""
+    # `cairn check` resolves MODEL@STAGE baselines through the registry (resolve_ref)
+    check = json.loads(pipeline.cairn("check", "--baseline", "churn@prod", "--json", expect=1).stdout)
+    assert check["baseline"] == "churn@prod" and check["checks"][0]["verdict"] == "fail"
 
 
 def test_compare_bad_input(pipeline, assert_error):
