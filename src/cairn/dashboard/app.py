@@ -32,6 +32,7 @@ class Source(Protocol):
     def trend(self, key: str | None, last: int) -> dict[str, Any]: ...
     def data(self, path: str | None, a: str | None, b: str | None) -> dict[str, Any]: ...
     def models(self) -> list[dict[str, Any]]: ...
+    def queue(self, name: str | None) -> dict[str, Any]: ...
 
 
 def need_web() -> None:
@@ -133,6 +134,11 @@ def create_app(source: Source, host: str = "127.0.0.1"):
     def models(request: Request) -> Response:
         return page(request, "models.html", models=source.models())
 
+    def queue(request: Request) -> Response:
+        doc = source.queue(request.query_params.get("name") or None)
+        fragment = request.headers.get("HX-Request") == "true"
+        return page(request, "queue.html", doc=doc, fragment=fragment)
+
     routes = [
         Route("/", home),
         Route("/experiments", experiments),
@@ -143,6 +149,7 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         Route("/trends", trends),
         Route("/data", data),
         Route("/models", models),
+        Route("/queue", queue),
         Mount("/static/ui", StaticFiles(directory=VENDOR, check_dir=False), name="ui"),
         Mount("/static/vega", StaticFiles(directory=VEGA, check_dir=False), name="vega"),
     ]
@@ -188,7 +195,7 @@ def _when(ts: float | None) -> str:
         return "-"
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cell(v: Any) -> str:

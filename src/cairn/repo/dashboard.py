@@ -19,6 +19,7 @@ from cairn.errors import CairnError, PathError, UserInputError
 from cairn.repo.repo import Repo
 
 MAX_COMPARE = 20  # runs on one Compare page at most; more is not a comparison anyone can read
+LOG_TAIL = 64 * 1024  # bytes of a run's log shown, however long it grew
 
 
 class RepoSource:
@@ -86,6 +87,29 @@ class RepoSource:
             "charts": [c.to_dict() for c in result.charts],
             "notes": list(result.notes) + [p.to_dict()["message"] for p in result.problems],
         }
+
+    def queue(self, name: str | None = None) -> dict[str, Any]:
+        """Queued, running and finished experiments (running ones with their live metrics), and
+        the tail of `name`'s log. Read as they are: unlike `cairn queue status`, nothing is
+        cleaned up here (a dead run stays `running` until a queue command notices)."""
+        from cairn.repo.experiments import Experiments
+
+        with self._repo() as repo:
+            if repo.git is None:
+                return {"entries": [], "name": None, "log": None}
+            exps = Experiments(repo)
+            q = exps.ctx.queue()
+            try:
+                entries = q.entries()
+            finally:
+                q.close()
+            rows = [e.to_dict() | {"live": exps.live_metrics(e)} for e in entries]
+            log = None
+            if name is not None:
+                if name not in {e.name for e in entries}:
+                    raise PathError(f"there is no experiment {name!r} in the queue", "pick one on the Queue page")
+                log = _tail(exps.log_path(name))
+        return {"entries": rows, "name": name, "log": log}
 
     # -- pipeline and lineage -------------------------------------------------------------------
     def pipeline(self) -> dict[str, Any]:
@@ -194,6 +218,20 @@ class RepoSource:
             if repo.git is None:
                 return []
             return [registry.show(repo, a["name"], metrics=False) for a in registry.listing(repo)]
+
+
+def _tail(path: Path, limit: int = LOG_TAIL) -> str:
+    """The end of a log, at most `limit` bytes, from a line start when it was cut."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - limit))
+            data = f.read(limit)
+    except FileNotFoundError:
+        return ""
+    if size > limit:
+        data = data.split(b"\n", 1)[-1]
+    return data.decode("utf-8", errors="replace")
 
 
 def _refs_token(gitdir: Path) -> str:

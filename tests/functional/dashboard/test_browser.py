@@ -144,3 +144,25 @@ def test_pipeline_trends_lineage_data_and_models_pages_render(page: Watched) -> 
     assert p.locator("#no-data").count() == 1
     page.open("/models")
     assert p.locator("#no-models").count() == 1
+
+
+def test_the_queue_page_updates_without_reload(browser, ui_project: Path, tmp_path: Path, start_ui, run_cairn) -> None:
+    root = tmp_path / "proj"
+    shutil.copytree(ui_project, root, symlinks=True)
+    run_cairn("exp", "run", "--queue", "-n", "later", "-S", "train.lr=0.4", cwd=root)
+    ui = start_ui(root)
+    context = browser.new_context()
+    page = Watched(context.new_page(), ui.url, tmp_path)
+    try:
+        page.open("/queue?name=later")
+        p = page.page
+        p.evaluate("window.notReloaded = true")
+        assert p.locator("tr[data-name='later']").get_attribute("data-status") == "queued"
+        run_cairn("exp", "run", "--run-all", cwd=root)
+        p.wait_for_selector("tr[data-name='later'][data-status='success']", timeout=15000)
+        assert p.evaluate("window.notReloaded") is True  # swapped in place by htmx, no reload
+        assert "Experiment 'later': success" in p.inner_text("#log")
+        page.shot("queue")
+    finally:
+        context.close()
+    assert page.problems == []

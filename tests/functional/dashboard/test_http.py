@@ -1,6 +1,7 @@
 """`cairn ui` over HTTP: a real server (subprocess, port 0) on a real repository with real
 experiments; pages, the experiments JSON (sorted, filtered, paged on the server), Compare,
-Pipeline, Lineage, Trends, and the bad input the issue lists."""
+Pipeline, Lineage, Trends, Queue (the live update itself is in test_browser.py), and the bad
+input the issue lists."""
 
 from __future__ import annotations
 
@@ -158,3 +159,39 @@ def test_listening_beyond_this_machine_warns(ui_project: Path, start_ui) -> None
 def test_page_sizes_are_bounded(ui, size: str) -> None:
     doc = ui.get(f"/api/experiments?size={size}&page=99").json()
     assert 1 <= len(doc["data"]) <= 3 and doc["last_row"] == 3
+
+
+# -- queue ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queued(ui_project: Path, tmp_path: Path, run_cairn) -> Path:
+    """A copy of the module's project with one experiment queued (the original stays as it is)."""
+    root = tmp_path / "proj"
+    shutil.copytree(ui_project, root, symlinks=True)
+    run_cairn("exp", "run", "--queue", "-n", "later", "-S", "train.lr=0.4", cwd=root)
+    return root
+
+
+def statuses(text: str) -> dict[str, str]:
+    return dict(re.findall(r'<tr data-name="([\w.-]+)" data-status="(\w+)">', text))
+
+
+def test_queue_lists_entries_and_the_log_of_one(queued: Path, start_ui, run_cairn) -> None:
+    ui = start_ui(queued)
+    page = ui.get("/queue")
+    assert page.status == 200 and statuses(page.text) == {"later": "queued"}
+    assert 'hx-trigger="every 2s"' in page.text  # the page polls itself
+    run_cairn("exp", "run", "--run-all", cwd=queued)
+    fragment = ui.get("/queue?name=later", headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<div id="queue"')  # the fragment alone, to swap in
+    assert statuses(fragment.text) == {"later": "success"}
+    log = re.search(r'<pre id="log">(.*?)</pre>', fragment.text, re.S).group(1)
+    assert "Running stage &#39;train&#39; (param train.lr 0.2 -&gt; 0.4)" in log
+    assert "Experiment &#39;later&#39;: success" in log
+
+
+def test_the_log_of_an_unknown_entry_is_a_404(ui) -> None:
+    page = ui.get("/queue?name=nope")
+    assert page.status == 404 and "there is no experiment &#39;nope&#39; in the queue" in page.text
+    assert "Nothing queued" in ui.get("/queue").text
