@@ -32,6 +32,7 @@ class Source(Protocol):
     def trend(self, key: str | None, last: int) -> dict[str, Any]: ...
     def data(self, path: str | None, a: str | None, b: str | None) -> dict[str, Any]: ...
     def models(self) -> list[dict[str, Any]]: ...
+    def stats(self, path: str, rev: str | None) -> dict[str, Any]: ...
     def queue(self, name: str | None) -> dict[str, Any]: ...
 
 
@@ -131,6 +132,11 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         doc = source.data(q.get("path") or None, q.get("a") or None, q.get("b") or None)
         return page(request, "data.html", doc=doc)
 
+    def stats(request: Request) -> Response:
+        q = request.query_params
+        doc = source.stats(q.get("path", ""), q.get("rev") or None)
+        return page(request, "stats.html", doc=doc)
+
     def models(request: Request) -> Response:
         return page(request, "models.html", models=source.models())
 
@@ -148,6 +154,7 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         Route("/lineage", lineage),
         Route("/trends", trends),
         Route("/data", data),
+        Route("/data/stats", stats),
         Route("/models", models),
         Route("/queue", queue),
         Mount("/static/ui", StaticFiles(directory=VENDOR, check_dir=False), name="ui"),
@@ -199,7 +206,9 @@ def _when(ts: float | None) -> str:
 
 
 def _cell(v: Any) -> str:
-    if v is None:
+    from jinja2 import Undefined  # a key the record lacks
+
+    if v is None or isinstance(v, Undefined):
         return "-"
     if isinstance(v, float):
         return f"{v:.6g}"

@@ -210,6 +210,14 @@ class RepoSource:
                 changes = {"a": a, "b": b, "files": inside}
         return {"paths": paths, "path": path, "versions": versions, "changes": changes}
 
+    def stats(self, path: str, rev: str | None) -> dict[str, Any]:
+        """`cairn data stats PATH --rev REV`: the stored record, else computed (and stored) from
+        the data, else read from the remote."""
+        from cairn.repo import datastats
+
+        with self._repo() as repo:
+            return datastats.stats(repo, path, rev)
+
     def models(self) -> list[dict[str, Any]]:
         """The model registry: each artifact with its versions (highest first) and stages."""
         from cairn.repo import registry

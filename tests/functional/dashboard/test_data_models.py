@@ -26,6 +26,8 @@ def data_project(tmp_path_factory: pytest.TempPathFactory, _templates, run_cairn
     (root / "raw" / "b.txt").write_text("b, corrected\n")
     (root / "raw" / "c.txt").write_text("c\n")
     run_cairn("add", "raw", cwd=root)
+    (root / "table.csv").write_text("id,score,label\n1,0.5,a\n2,1.5,b\n3,,a\n")
+    run_cairn("add", "table.csv", cwd=root)
     (root / "params.yaml").write_text("train:\n  lr: 0.2\n  depth: 2\n")
     (root / "train.py").write_text(TRAIN)
     (root / "cairn.yaml").write_text(PIPELINE + "artifacts:\n  churn:\n    path: out/model.txt\n    type: model\n")
@@ -55,6 +57,18 @@ def test_data_lists_tracked_paths_versions_and_the_diff_of_two(data_ui, git, dat
     diff = data_ui.get(f"/data?path=raw&a={old}&b={new}").text
     changes = re.findall(r"<tr><td>(\w+)</td><td>([^<]+)</td>", diff)
     assert changes == [("modified", "raw/b.txt"), ("added", "raw/c.txt")]
+
+
+def test_data_statistics_of_a_table_and_a_folder(data_ui) -> None:
+    table = data_ui.get("/data/stats?path=table.csv&rev=HEAD", headers={"HX-Request": "true"})
+    assert table.status == 200 and "table.csv at HEAD" in table.text and "3 rows, 3 columns" in table.text
+    score = re.search(r'<tr data-column="score">(.*?)</tr>', table.text).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", score) == ["score", "Float64", "1", "2", "0.5", "1.5", "1", "0.707107"]
+    folder = data_ui.get("/data/stats?path=raw&rev=HEAD").text
+    assert "3 files, 17 B" in folder and "<td>.txt</td><td>3</td>" in folder
+    code = data_ui.get("/data/stats?path=train.py&rev=HEAD")
+    assert code.status == 404 and "train.py is not tracked at HEAD" in code.text
+    assert 'hx-get="/data/stats?path=table.csv&amp;rev=' in data_ui.get("/data?path=table.csv").text
 
 
 def test_data_of_an_untracked_path_says_so(data_ui) -> None:
