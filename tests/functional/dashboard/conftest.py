@@ -126,3 +126,30 @@ def start_ui(start_cairn) -> Iterator[Callable[..., Dashboard]]:
 @pytest.fixture(scope="module")
 def ui(ui_project: Path, start_ui) -> Dashboard:
     return start_ui(ui_project)
+
+
+@pytest.fixture(scope="module")
+def data_project(tmp_path_factory: pytest.TempPathFactory, _templates, run_cairn, git) -> Path:
+    """raw/ in two versions (b.txt changed, c.txt added), a model artifact registered and in prod."""
+    root = tmp_path_factory.mktemp("ui-data") / "proj"
+    shutil.copytree(_templates[1], root, symlinks=True)
+    (root / "raw").mkdir()
+    (root / "raw" / "a.txt").write_text("a\n")
+    (root / "raw" / "b.txt").write_text("b\n")
+    run_cairn("add", "raw", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "raw data v1", cwd=root)
+    (root / "raw" / "b.txt").write_text("b, corrected\n")
+    (root / "raw" / "c.txt").write_text("c\n")
+    run_cairn("add", "raw", cwd=root)
+    (root / "table.csv").write_text("id,score,label\n1,0.5,a\n2,1.5,b\n3,,a\n")
+    run_cairn("add", "table.csv", cwd=root)
+    (root / "params.yaml").write_text("train:\n  lr: 0.2\n  depth: 2\n")
+    (root / "train.py").write_text(TRAIN)
+    (root / "cairn.yaml").write_text(PIPELINE + "artifacts:\n  churn:\n    path: out/model.txt\n    type: model\n")
+    run_cairn("repro", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "raw data v2 and a model", cwd=root)
+    run_cairn("model", "register", "churn", "-m", "first model", cwd=root)
+    run_cairn("model", "assign", "churn", "--stage", "prod", cwd=root)
+    return root

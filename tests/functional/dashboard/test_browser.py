@@ -166,3 +166,20 @@ def test_the_queue_page_updates_without_reload(browser, ui_project: Path, tmp_pa
     finally:
         context.close()
     assert page.problems == []
+
+
+def test_data_statistics_load_on_a_click(browser, data_project: Path, start_ui, tmp_path: Path) -> None:
+    ui = start_ui(data_project)
+    context = browser.new_context()
+    page = Watched(context.new_page(), ui.url, tmp_path)
+    try:
+        page.open("/data?path=table.csv")
+        p = page.page
+        p.locator(".stats-button").first.click()
+        p.wait_for_selector("#stats-view")
+        assert "3 rows, 3 columns" in p.inner_text("#stats-view")
+        assert p.locator("#stats tr[data-column='score']").count() == 1
+        page.shot("data")
+    finally:
+        context.close()
+    assert page.problems == []
