@@ -88,6 +88,7 @@ def test_move_data_and_pointer_together(repo):
     assert not (repo.root / "data" / "imgs.cairn").exists()
     assert (repo.root / ".gitignore").read_text().splitlines().count("/images") == 1
     assert "/imgs" not in (repo.root / "data" / ".gitignore").read_text()
+    assert repo.json("add", "images")[0]["hashed"] == 0  # the stat cache rows moved with the files
     assert repo.json("status")["changed"] is False
     repo.cairn("move", "images.cairn", "data")  # into an existing folder, by its pointer
     assert repo.pointer("data/images")["path"] == "images"

@@ -60,6 +60,21 @@ def move(repo: Repo, src: str, dst: str) -> dict[str, Any]:
             (repo.root / new_pointer).unlink()
             raise
         (repo.root / old_pointer).unlink()
+        if had_data and (repo.root / dst_rel).is_dir():
+            _move_stat_rows(repo, src_rel, dst_rel)
         ignore_in_git(repo.root, dst_rel)
         unignore_in_git(repo.root, src_rel)
     return {"from": src_rel, "to": dst_rel, "pointer": new_pointer, "old_pointer": old_pointer, "data_moved": had_data}
+
+
+def _move_stat_rows(repo: Repo, src_rel: str, dst_rel: str) -> None:
+    """A renamed folder's files keep their inode, mtime and ctime: their stat cache rows move with
+    them, so the next status or add does not read them again. (A renamed file's own ctime
+    changes, so a single file is simply hashed once more.)"""
+    rows = repo.stats.load(src_rel)
+    records = [
+        (f"{dst_rel}{folder[len(src_rel) :]}/{name}", *entry)
+        for folder, files in rows.items()
+        for name, entry in files.items()
+    ]
+    repo.stats.update(records, {folder: set() for folder in rows})
