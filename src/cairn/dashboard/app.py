@@ -25,7 +25,7 @@ class Source(Protocol):
 
     name: str
 
-    def experiments(self) -> ExperimentTable: ...
+    def experiments(self, with_commits: bool = False) -> ExperimentTable: ...
     def compare(self, names: list[str]) -> dict[str, Any]: ...
     def pipeline(self) -> dict[str, Any]: ...
     def lineage(self, path: str) -> dict[str, Any]: ...
@@ -98,14 +98,22 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         return RedirectResponse("/experiments", status_code=307)
 
     def experiments(request: Request) -> Response:
-        table = source.experiments()
-        return page(request, "experiments.html", columns=table.columns, total=len(table.rows), size=PAGE_SIZE)
+        table, everything = source.experiments(), source.experiments(with_commits=True)
+        return page(
+            request,
+            "experiments.html",
+            columns=everything.columns,
+            total=len(table.rows),
+            rows=len(everything.rows),
+            size=PAGE_SIZE,
+        )
 
     def experiments_api(request: Request) -> Response:
         q = request.query_params
         sort, order = _sort_of(q)
         filters = [f.strip() for f in (q.get("q") or "").split(" and ") if f.strip()]
-        doc = source.experiments().page(sort, order, filters, _int(q.get("page"), 1), _int(q.get("size"), PAGE_SIZE))
+        table = source.experiments(q.get("commits") == "1")
+        doc = table.page(sort, order, filters, _int(q.get("page"), 1), _int(q.get("size"), PAGE_SIZE))
         return Response(json.dumps(doc, default=str, separators=(",", ":")), media_type="application/json")
 
     def compare(request: Request) -> Response:

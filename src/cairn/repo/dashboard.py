@@ -12,21 +12,25 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cairn.dashboard.table import ExperimentTable
 from cairn.errors import CairnError, PathError, UserInputError
 from cairn.repo.repo import Repo
 
+if TYPE_CHECKING:
+    from cairn.experiments.record import ExpInfo
+
 MAX_COMPARE = 20  # runs on one Compare page at most; more is not a comparison anyone can read
 LOG_TAIL = 64 * 1024  # bytes of a run's log shown, however long it grew
+COMMIT_ROWS = 50  # the current branch's commits in the table, newest first, when asked for
 
 
 class RepoSource:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.name = root.name
-        self._table = ExperimentTable([], token="")
+        self._tables: dict[bool, ExperimentTable] = {}
         self._lock = threading.Lock()
 
     @contextmanager
@@ -38,8 +42,9 @@ class RepoSource:
             repo.close()
 
     # -- experiments ----------------------------------------------------------------------------
-    def experiments(self) -> ExperimentTable:
-        """The table of every experiment, read again only when the experiment refs moved."""
+    def experiments(self, with_commits: bool = False) -> ExperimentTable:
+        """The table of every experiment (and, `with_commits`, of the current branch's last
+        commits, status `commit`), read again only when the refs moved."""
         from cairn.experiments import manage
         from cairn.repo.experiments import Experiments
 
@@ -47,12 +52,18 @@ class RepoSource:
             if repo.git is None:
                 return ExperimentTable([], token="no-git")
             token = _refs_token(Path(repo.git.repo.path))
+            if with_commits:
+                token += "+" + ("" if repo.git.repo.head_is_unborn else str(repo.git.repo.head.target))
             with self._lock:
-                if token == self._table.token:
-                    return self._table
-                rows = [manage.flat_row(i) for i in Experiments(repo).list(all_baselines=True)]
-                self._table = ExperimentTable(rows, token)
-                return self._table
+                table = self._tables.get(with_commits)
+                if table is not None and table.token == token:
+                    return table
+                infos = Experiments(repo).list(all_baselines=True)
+                if with_commits:
+                    infos = sorted(infos + _commit_infos(repo, COMMIT_ROWS), key=lambda i: i.created)
+                table = ExperimentTable([manage.flat_row(i) for i in infos], token)
+                self._tables[with_commits] = table
+                return table
 
     def compare(self, names: list[str]) -> dict[str, Any]:
         """The runs' params and metrics side by side (rows whose values differ first marked), and
@@ -69,7 +80,10 @@ class RepoSource:
             raise UserInputError(f"{len(names)} experiments is too many to compare", f"select {MAX_COMPARE} or fewer")
         with self._repo() as repo:
             infos = Experiments(repo).list(all_baselines=True)
-            chosen = [manage.find(infos, n) for n in names]
+            known = {i.name for i in infos}
+            # a branch commit's row is named by its short id: read it as the table did
+            commits = {c.name: c for c in _commit_infos(repo, COMMIT_ROWS)} if set(names) - known else {}
+            chosen = [commits[n] if n not in known and n in commits else manage.find(infos, n) for n in names]
             result = plots(repo, [Rev(i.name, i.commit) for i in chosen])
         rows = []
         for kind in ("params", "metrics"):
@@ -226,6 +240,34 @@ class RepoSource:
             if repo.git is None:
                 return []
             return [registry.show(repo, a["name"], metrics=False) for a in registry.listing(repo)]
+
+
+def _commit_infos(repo: Repo, last: int) -> list[ExpInfo]:
+    """The branch's last commits as experiment records (status `commit`, named by their short
+    id), with the params and metrics files declared at each, as `params diff`/`metrics show` read
+    them."""
+    from cairn.experiments.record import ExpInfo
+    from cairn.metrics.reader import Reader
+    from cairn.metrics.revisions import branch_history
+    from cairn.metrics.values import Problems, collect
+
+    if repo.git is None or repo.git.repo.head_is_unborn:
+        return []
+    revs = branch_history(repo, last, "ui")
+    reader, problems = Reader(repo), Problems()
+    params, metrics = collect(reader, revs, "params", problems), collect(reader, revs, "metrics", problems)
+    return [
+        ExpInfo(
+            name=rev.short,
+            baseline=rev.commit or "",
+            status="commit",
+            created=float(rev.time or 0),
+            params={f: v for f, v in params[rev.name].items() if v},
+            metrics={f: v for f, v in metrics[rev.name].items() if v},
+            commit=rev.commit or "",
+        )
+        for rev in revs
+    ]
 
 
 def _tail(path: Path, limit: int = LOG_TAIL) -> str:

@@ -112,6 +112,18 @@ def test_sort_select_and_compare_in_a_browser(page: Watched) -> None:
     page.shot("compare")
 
 
+def test_the_branch_commits_show_when_asked(page: Watched) -> None:
+    p = page.page
+    page.open("/experiments")
+    p.wait_for_selector(".tabulator-row")
+    loads = p.evaluate("document.body.dataset.loads")
+    p.check("#commits")
+    p.wait_for_function(f"document.body.dataset.loads !== '{loads}'")
+    assert len(rows(p)) == 5 and p.locator("#count").inner_text() == "5 of 5 rows"
+    statuses = p.locator(".tabulator-row .tabulator-cell[tabulator-field='status']").all_inner_texts()
+    assert statuses.count("commit") == 2
+
+
 def test_a_bad_filter_is_shown_and_the_table_stays(page: Watched) -> None:
     p = page.page
     page.open("/experiments")

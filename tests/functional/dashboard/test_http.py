@@ -51,6 +51,24 @@ def test_experiments_json_is_sorted_filtered_and_paged_by_the_server(ui) -> None
     assert names(ui.get("/api/experiments").json()) == list(reversed(EXPERIMENTS))
 
 
+def test_the_branch_commits_join_the_table_on_request_and_compare_with_runs(ui, ui_project: Path, git) -> None:
+    head, first = git("log", "--format=%h", "--abbrev=7", "-n", "2", cwd=ui_project).split()
+    doc = ui.get(f"/api/experiments?commits=1&{SORT_ACC_DESC}").json()
+    assert [(r["name"], r["status"]) for r in doc["data"]] == [
+        ("fast", "success"),
+        (head, "commit"),  # the baseline: lr 0.2, acc 0.82
+        ("mid", "success"),
+        ("slow", "success"),
+        (first, "commit"),  # `Initialize cairn`: no metrics, so last
+    ]
+    assert doc["data"][1]["params.train.lr"] == 0.2 and doc["total"] == 5
+    assert ui.get("/api/experiments").json()["total"] == 3  # as `exp show -A`, without commits
+    page = ui.get(f"/compare?exp=fast&exp={head}")
+    assert page.status == 200
+    lr = re.search(r'<tr class="differs"><td>params</td><td[^>]*>train.lr</td>(.*?)</tr>', page.text).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", lr) == ["0.1", "0.2"]
+
+
 def test_a_bad_filter_or_sort_is_a_clear_400_not_an_evaluation(ui) -> None:
     code = quote("__import__('os').system('true')")
     bad = ui.get(f"/api/experiments?q={code}")
