@@ -111,4 +111,4 @@ def describe_nodes(nodes: list[dict[str, float]]) -> str:
     for node in nodes:
         keys = [k for k in node if not k.startswith("node:") and k != "object_store_memory"]
         shown.append(" ".join(f"{k}={_size(node[k]) if k == 'memory' else _num(node[k])}" for k in sorted(keys)))
-    return f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: " + "; ".join(shown)
+    return f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: " + "; ".join(sorted(shown))

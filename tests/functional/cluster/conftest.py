@@ -47,8 +47,16 @@ class RayNodes:
         return node
 
     def remove_node(self, node, name: str) -> None:
-        """The node dies as a machine would: Ray's processes and what its tasks started."""
+        """The node dies as a machine would, all at once: its raylet, then its workers before
+        they can report anything, then what its tasks started."""
+        raylet = node.all_processes["raylet"][0].process.pid
+        workers = [pid for pid in _pids() if _ppid(pid) == raylet]
         self.cluster.remove_node(node, allow_graceful=False)
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.stop_strays(self.caches[name])
 
     def _env(self, name: str) -> dict[str, str]:
@@ -71,6 +79,18 @@ class RayNodes:
                     os.kill(int(pid), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @pytest.fixture(scope="module")

@@ -53,5 +53,5 @@ def test_ray_options_and_fit():
     assert res.fits(request, gpu_node)
     assert not res.fits(request, cpu_node)
     assert res.fits(res.ray_request(None), cpu_node)
-    assert res.describe_nodes([cpu_node, {"CPU": 1.0, "node:10.0.0.1": 1.0}]) == ("2 nodes: CPU=8 memory=8G; CPU=1")
+    assert res.describe_nodes([cpu_node, {"CPU": 1.0, "node:10.0.0.1": 1.0}]) == ("2 nodes: CPU=1; CPU=8 memory=8G")
     assert res.describe_nodes([]) == "no live node"
