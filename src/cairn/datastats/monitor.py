@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cairn.datastats.describe import FileRef
 from cairn.datastats.drift import DEFAULT_THRESHOLDS, DriftOptions
-from cairn.errors import DataStatsError, PipelineError, UserInputError, shown
+from cairn.errors import DataStatsError, PathError, PipelineError, UserInputError, shown
 from cairn.metrics.vega import SCHEMA
 
 KEYS = {
@@ -207,8 +210,43 @@ def trend_specs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, dict[s
     return charts
 
 
+def trend_page(m: Monitor, rows: list[dict[str, str]], out_dir: Path) -> Path:
+    """`out_dir/monitor-NAME.html`: health and every feature's score over the batches, with the
+    Vega scripts inlined (works offline, as `cairn plots` pages do)."""
+    from cairn.metrics import html
+
+    charts = [html.PageChart(k, k, spec) for k, spec in trend_specs(m.name, rows)]
+    page = html.page(f"monitor {m.name}", f"{len(rows)} batches, history in {m.history}", charts, [], [])
+    return html.write(out_dir, f"monitor-{m.name}.html", page)
+
+
 def _float(v: str | None) -> float | None:
     try:
         return float(v) if v not in (None, "") else None
     except ValueError:
         return None
+
+
+def batch_files(batches: list[str]) -> list[FileRef]:
+    """The files of a batch given as files and folders (walked, in name order)."""
+    out = []
+    for b in batches:
+        p = os.path.abspath(b)
+        if os.path.isdir(p):
+            for dirpath, dirs, files in os.walk(p):
+                dirs.sort()
+                for f in sorted(files):
+                    full = os.path.join(dirpath, f)
+                    out.append(FileRef(os.path.relpath(full, os.path.dirname(p)), full, os.path.getsize(full)))
+        elif os.path.isfile(p):
+            out.append(FileRef(os.path.basename(p) if len(batches) > 1 else b, p, os.path.getsize(p)))
+        else:
+            raise PathError(f"{b} does not exist", "give batch files or folders of them")
+    return out
+
+
+def run_on_alert(command: str, s: dict[str, Any], cwd: Path) -> dict[str, Any]:
+    """Run the monitor's `on_alert` command (a shell line, as a stage's cmd) with the summary as
+    JSON on stdin; its exit status is reported, never raised: the alert itself is the exit 1."""
+    proc = subprocess.run(command, shell=True, cwd=cwd, input=json.dumps(s), text=True, capture_output=True)
+    return {"command": command, "exit": proc.returncode}

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cairn.datastats.describe import FileRef, describe
-from cairn.datastats.record import StatsStore, build, decode
-from cairn.errors import CairnError, PathError, RemoteKeyMissingError
+from cairn.datastats.record import StatsStore, build
+from cairn.errors import CairnError, PathError
 from cairn.index import pointer as ptr
 from cairn.objects.tree import FILE, TREE, walk_files
 
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
     from cairn.remotes.remote import Remote
     from cairn.repo.repo import Repo
 
-REMOTE_PREFIX = "stats"
-# up to this many roots, a fetch asks for each one's record instead of listing them all
-FEW_ROOTS = 16
 
 
 @dataclass
@@ -180,98 +178,30 @@ def _files(repo: Repo, v: Version) -> list[FileRef] | None:
 
 
 def _from_remote(repo: Repo, v: Version, remote: str | None) -> dict[str, Any] | None:
+    from cairn.datastats import transfer
+
     if remote is None and repo.remotes.default() is None:
         return None
     r = repo.remotes.open(remote)
     try:
-        data = r.storage.peek(f"{REMOTE_PREFIX}/{v.oid}.json")
-    except RemoteKeyMissingError:
-        return None
+        return transfer.read(store(repo), r, v.oid, f"of {v.name} on remote {r.name!r}")
     finally:
         r.close()
-    rec = decode(data, v.oid, f"of {v.name} on remote {r.name!r}")
-    store(repo).put_raw(v.oid, data)
-    return rec
 
 
-# -- travelling with push and pull ------------------------------------------------------------
+# -- travelling with push and pull (datastats/transfer.py) ----------------------------------
 
 
 def push_stats(repo: Repo, r: Remote) -> int:
-    """Upload the stats records whose data the remote now holds and it lacks. No local record:
-    no request."""
-    st = store(repo)
-    local = st.list()
-    if not local:
-        return 0
-    have = r.index.all_oids()
-    marker = _pushed_marker(repo, r)
-    known = set(marker.read_text().split()) if marker.exists() else set()
-    wanted = [o for o in local if o in have and o not in known]
-    if not wanted:
-        return 0  # a push with nothing new sends no request for stats
-    there = _remote_oids(r)
-    sent = 0
-    for oid in wanted:
-        if oid not in there:
-            r.storage.put_bytes(f"{REMOTE_PREFIX}/{oid}.json", st.raw(oid))
-            sent += 1
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(sorted(known | set(wanted))) + "\n")
-    os.replace(tmp, marker)
-    return sent
+    from cairn.datastats import transfer
 
-
-def _pushed_marker(repo: Repo, r: Remote):
-    """Which records this clone knows the remote holds (a derived file: deleting it costs one
-    listing). Tied to the remote's generation, which changes whenever cairn deletes there."""
-    from blake3 import blake3
-
-    tag = blake3(f"{r.storage.url}\n{r.index.generation()}".encode()).hexdigest()[:16]
-    return repo.dot / "state" / "stats-pushed" / f"{r.name}-{tag}.txt"
+    return transfer.push(store(repo), r, repo.dot / "state")
 
 
 def fetch_stats(repo: Repo, r: Remote, roots: list[tuple[str, str]]) -> int:
-    """Download the stats records of `roots` that the remote has and the cache lacks. A few
-    roots: one GET each (a listing of an empty prefix costs more on S3); many: one listing, then
-    one GET per record there. Stats of files inside a folder come when asked for."""
-    from cairn.errors import RemoteError
+    from cairn.datastats import transfer
 
-    st = store(repo)
-    local = set(st.list())
-    wanted = sorted({o for _, o in roots} - local)
-    if not wanted:
-        return 0
-    try:
-        if len(wanted) > FEW_ROOTS:
-            there = _remote_oids(r)
-            wanted = [o for o in wanted if o in there]
-        got = 0
-        for oid in wanted:
-            try:
-                data = r.storage.peek(f"{REMOTE_PREFIX}/{oid}.json")
-                decode(data, oid, f"of {oid[:12]} on remote {r.name!r}")
-            except RemoteKeyMissingError:
-                continue
-            except CairnError:
-                continue  # a damaged record: computed again when asked for
-            st.put_raw(oid, data)
-            got += 1
-    except RemoteError:
-        return 0  # stats are an extra: a fetch of the data does not fail for them
-    return got
-
-
-def _remote_oids(r: Remote) -> set[str]:
-    from cairn.objects.hashing import is_oid
-
-    out = set()
-    for key, _ in r.storage.list(REMOTE_PREFIX):
-        oid = key.rpartition("/")[2].removesuffix(".json")
-        if is_oid(oid):
-            out.add(oid)
-    return out
+    return transfer.fetch(store(repo), r, roots)
 
 
 # -- comparing versions -----------------------------------------------------------------------
@@ -397,8 +327,6 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     """Compare a production batch (files or folders of them) with the monitor's reference, append
     a row to its history, and on alert run its `on_alert` command with the summary on stdin."""
     import datetime
-    import json
-    import subprocess
 
     from cairn.datastats import monitor as mon
     from cairn.datastats.drift import compare
@@ -406,7 +334,7 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     m = mon.parse(pipeline_section(repo, "monitors"), name)
     ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), m.rev), remote)
     label = ", ".join(batches)
-    kind, body = describe(label, TREE, _batch_files(batches), repo.progress)
+    kind, body = describe(label, TREE, mon.batch_files(batches), repo.progress)
     if kind != "table":
         from cairn.errors import DataStatsError
 
@@ -420,29 +348,9 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     mon.append_history(repo.root / m.history, features, s)
     s["history"] = m.history
     if s["alert"] and m.on_alert:
-        proc = subprocess.run(
-            m.on_alert, shell=True, cwd=repo.root, input=json.dumps(s), text=True, capture_output=True, check=False
-        )
-        s["on_alert"] = {"command": m.on_alert, "exit": proc.returncode}
+        s["on_alert"] = mon.run_on_alert(m.on_alert, s, repo.root)
     s["drift"] = drift
     return s
-
-
-def _batch_files(batches: list[str]) -> list[FileRef]:
-    out = []
-    for b in batches:
-        p = os.path.abspath(b)
-        if os.path.isdir(p):
-            for dirpath, dirs, files in os.walk(p):
-                dirs.sort()
-                for f in sorted(files):
-                    full = os.path.join(dirpath, f)
-                    out.append(FileRef(os.path.relpath(full, os.path.dirname(p)), full, os.path.getsize(full)))
-        elif os.path.isfile(p):
-            out.append(FileRef(os.path.basename(p) if len(batches) > 1 else b, p, os.path.getsize(p)))
-        else:
-            raise PathError(f"{b} does not exist", "give batch files or folders of them")
-    return out
 
 
 def monitor_show(repo: Repo, name: str, html_dir: str | None = None) -> dict[str, Any]:
@@ -453,11 +361,5 @@ def monitor_show(repo: Repo, name: str, html_dir: str | None = None) -> dict[str
     rows = mon.read_history(repo.root / m.history)
     doc: dict[str, Any] = {"monitor": name, "history": m.history, "rows": rows}
     if html_dir is not None:
-        from pathlib import Path
-
-        from cairn.metrics import html
-
-        charts = [html.PageChart(k, k, spec) for k, spec in mon.trend_specs(name, rows)]
-        page = html.page(f"monitor {name}", f"{len(rows)} batches, history in {m.history}", charts, [], [])
-        doc["html"] = str(html.write(Path(html_dir), f"monitor-{name}.html", page))
+        doc["html"] = str(mon.trend_page(m, rows, Path(html_dir)))
     return doc

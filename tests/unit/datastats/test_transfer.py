@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cairn.datastats import transfer
 from cairn.repo import Repo
 from cairn.repo import datastats as ds
 
-COUNT = ds.FEW_ROOTS + 4  # past the point where a fetch lists the remote's records
+COUNT = transfer.FEW_ROOTS + 4  # past the point where a fetch lists the remote's records
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_push_sends_every_record_whose_data_is_there_once(pushed) -> None:
     r = repo.remotes.open()
     try:
         assert ds.push_stats(repo, r) == 0  # known there: no listing, nothing sent
-        ds._pushed_marker(repo, r).unlink()
+        transfer.pushed_marker(r, repo.dot / "state").unlink()
         assert ds.push_stats(repo, r) == 0  # the listing says they are all there
     finally:
         r.close()
