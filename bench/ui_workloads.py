@@ -1,4 +1,4 @@
-"""W40-W41: `cairn ui`, the local dashboard (issue 20), cairn alone.
+"""W40-W42: `cairn ui`, the local dashboard (issue 20), cairn alone.
 
 W40 times a probe that builds the dashboard's experiments table from 100,000 generated rows
 (50 params and metrics each, the rows `exp show --json` gives; made directly, not by 100,000
@@ -7,7 +7,10 @@ JSON endpoint the Experiments page asks: the first page (newest first), a sort b
 filter, a later page of the sorted view. It prints each median (targets: a sort or a filter <
 200 ms). W41 times a probe that starts `cairn ui --port 0` in a repository with 3 experiments and
 prints how long until the ready line and until the Experiments page and its first JSON page have
-been answered (target: the first page < 0.5 s after start).
+been answered (target: the first page < 0.5 s after start). W42 times a probe that starts it in
+a repository with 10 experiments, each with a 500-point plot, and asks Compare of all 10 (the
+params/metrics diff and the 10 runs' plot overlaid, as `plots diff` makes it), 5 times (target:
+comparing 10 runs' plots < 1 s).
 
 cairn only: DVC's UI is a hosted service, not a local command. The browser-side figures of the
 issue (interactive in headless Chromium < 1.5 s) and MLflow's UI on the same runs are not measured
@@ -160,6 +163,63 @@ def start_figures(ctx: RunCtx) -> str | None:
     return None
 
 
+# -- W42 ----------------------------------------------------------------------------------------
+RUNS = 10
+COMPARE_PROBE = r"""
+import http.client, json, statistics, subprocess, sys, time
+proc = subprocess.Popen([sys.argv[1], "ui", "--port", "0"], stdout=subprocess.PIPE, text=True)
+line = proc.stdout.readline()
+host, port = line.strip().rstrip("/").rsplit("/", 1)[1].rsplit(":", 1)
+conn = http.client.HTTPConnection(host, int(port))
+conn.request("GET", "/api/experiments?size=100")
+names = [r["name"] for r in json.loads(conn.getresponse().read())["data"]]
+path = "/compare?" + "&".join("exp=" + n for n in names)
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    times.append(time.perf_counter() - t)
+proc.terminate()
+proc.wait()
+spec = json.loads(body.split('<script id="specs" type="application/json">', 1)[1].split("</script>", 1)[0])
+runs = sorted({v["cairn_rev"] for s in spec for v in s["data"]["values"]})
+print(json.dumps({"compare_ms": statistics.median(times) * 1000, "status": resp.status, "runs": runs, "names": names}))
+"""
+
+
+def compare_repo(ctx: RunCtx) -> None:
+    fresh_repo(ctx)
+    (ctx.repo / "params.yaml").write_text("lr: 0.1\n")
+    (ctx.repo / "train.py").write_text(
+        "import json, yaml\nlr = yaml.safe_load(open('params.yaml'))['lr']\n"
+        "json.dump({'acc': 1 - lr}, open('metrics.json', 'w'))\n"
+        "open('curve.csv', 'w').write('step,loss\\n' + ''.join(f'{i},{lr / (i + 1)}\\n' for i in range(500)))\n"
+    )
+    (ctx.repo / "cairn.yaml").write_text(
+        f"stages:\n  train:\n    cmd: {_python(ctx)} train.py\n    deps: [train.py]\n    params: [lr]\n"
+        "    metrics:\n      - metrics.json: {cache: false}\n"
+        "    plots:\n      - curve.csv: {cache: false, x: step, y: loss}\n"
+    )
+    ctx.tool_sh("repro")
+    commit("pipeline")(ctx)
+    for i in range(RUNS):
+        ctx.tool_sh("exp", "run", "-n", f"run{i}", "-S", f"lr={(i + 1) / 20}")
+
+
+def compare_figures(ctx: RunCtx) -> str | None:
+    try:
+        doc = json.loads(ctx.stdout.read_text().strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        return f"the probe printed no figures ({exc})"
+    if doc.get("status") != 200 or len(doc.get("runs") or []) != RUNS or sorted(doc["names"]) != doc["runs"]:
+        return f"Compare answered {doc}"
+    print(f"[bench]   Compare of {RUNS} runs (diff and the overlaid plot): {doc['compare_ms']:.0f} ms (median of 5)")
+    ctx.state.setdefault("probe", []).append(doc)  # type: ignore[union-attr]
+    return None
+
+
 WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "W40",
@@ -188,4 +248,77 @@ WORKLOADS: tuple[Workload, ...] = (
         "its ready line, then GETs /experiments and its first JSON page; it prints the time to ready and "
         "to the first page answered (target < 0.5 s). " + NOT_DVC,
     ),
+    Workload(
+        "W42",
+        "ui: Compare of 10 runs with their plots",
+        compare_repo,
+        lambda c: [sys.executable, "-c", COMPARE_PROBE, *c.tool.argv()],
+        (*BASE, "repro", "exp run", "ui"),
+        compare_figures,
+        dvc_skipped=ALL_SCALES,
+        datasets=frozenset(),
+        notes=f"A one-stage pipeline declaring a 500-point csv plot, and {RUNS} experiments. Timed: a probe that "
+        "starts `cairn ui --port 0`, lists the runs, then GETs /compare of all of them 5 times (params and "
+        "metrics side by side, the plot with the 10 runs overlaid as `plots diff` builds it, read from each "
+        "run's commit); it prints the median (target < 1 s). " + NOT_DVC,
+    ),
 )
+
+
+# -- by hand: the browser side ------------------------------------------------------------------
+BROWSER_PROBE = r"""
+import json, shutil, statistics, sys, threading, time
+from cairn.dashboard import server
+from cairn.dashboard.app import create_app
+from cairn.dashboard.table import ExperimentTable
+from playwright.sync_api import sync_playwright
+
+exec(TABLE_ROWS)  # rows, as W40 makes them
+table = ExperimentTable(rows, "bench")
+
+class Source:
+    name = "bench"
+    def experiments(self, with_commits=False):
+        return table
+
+sock = server.bind("127.0.0.1", 0)
+url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+ready = threading.Event()
+threading.Thread(target=server.serve, args=(create_app(Source()), sock, ready.set), daemon=True).start()
+ready.wait(30)
+out = {"rows": len(rows), "load_ms": [], "sort_ms": [], "filter_ms": []}
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+    for i in range(5):
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        t = time.perf_counter()
+        page.goto(url + "/experiments")
+        page.wait_for_selector(".tabulator-row")
+        out["load_ms"].append((time.perf_counter() - t) * 1000)
+        loads = page.evaluate("document.body.dataset.loads")
+        t = time.perf_counter()
+        page.click(f".tabulator-col[tabulator-field='metrics.m{i:02d}'] .tabulator-col-title")
+        page.wait_for_function(f"document.body.dataset.loads !== '{loads}'")
+        out["sort_ms"].append((time.perf_counter() - t) * 1000)
+        out.setdefault("sort_fetch_ms", []).append(page.evaluate(
+            "performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).pop().duration"))
+        loads = page.evaluate("document.body.dataset.loads")
+        t = time.perf_counter()
+        page.fill("#filter", f"metrics.m1{i}>0.5")
+        page.press("#filter", "Enter")
+        page.wait_for_function(f"document.body.dataset.loads !== '{loads}'")
+        out["filter_ms"].append((time.perf_counter() - t) * 1000)
+        page.close()
+    browser.close()
+print(json.dumps({k: (statistics.median(v) if isinstance(v, list) else v) for k, v in out.items()} | {"runs": out}))
+"""
+
+TABLE_ROWS = TABLE_PROBE.split("n = int(sys.argv[1])", 1)[1].split("table = ExperimentTable", 1)[0]
+
+if __name__ == "__main__":
+    # By hand, with an interpreter that has cairn, playwright and Debian's chromium (the dev venv):
+    #   .venv/bin/python bench/ui_workloads.py [ROWS]
+    # the Experiments page in headless Chromium over ROWS (100,000) generated runs: load until the
+    # rows show, a sort by a metric column, a filter; medians of 5 fresh pages.
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else ROWS["full"]
+    exec(BROWSER_PROBE, {"TABLE_ROWS": f"import random\nn = {n}\n" + TABLE_ROWS, "__name__": "probe"})
