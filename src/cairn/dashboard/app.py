@@ -103,6 +103,7 @@ def create_app(source: Source, host: str = "127.0.0.1"):
             request,
             "experiments.html",
             columns=everything.columns,
+            all_columns=everything.all_columns,
             total=len(table.rows),
             rows=len(everything.rows),
             size=PAGE_SIZE,

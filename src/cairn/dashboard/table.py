@@ -12,6 +12,7 @@ from cairn.experiments import manage
 
 FIXED = ("name", "baseline", "created", "status")
 MAX_PAGE = 1000  # rows per page at most, whatever a request asks for
+MAX_COLUMNS = 1000  # a metrics file of 100,000 keys must not make a page of 100,000 columns
 _VIEWS = 8  # sorted/filtered orderings kept, so paging through one costs a slice
 
 
@@ -22,7 +23,10 @@ class ExperimentTable:
         """`rows`: flat rows as `exp show --json` has them, oldest first."""
         self.rows = rows
         self.token = token  # what the rows were read from; a new token means a new table
-        self.columns = manage.columns(rows, only_changed=False)
+        columns = manage.columns(rows, only_changed=False)
+        self.all_columns = len(columns)
+        self.columns = columns[:MAX_COLUMNS]
+        self._shown = set(self.columns) if len(columns) > MAX_COLUMNS else None
         self._views: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -54,4 +58,6 @@ class ExperimentTable:
         last_page = max(1, -(-len(rows) // size))
         page = max(1, min(page, last_page))
         data = rows[(page - 1) * size : page * size]
+        if self._shown is not None:  # only the columns the page has
+            data = [{k: v for k, v in r.items() if k in self._shown} for r in data]
         return {"data": data, "last_page": last_page, "last_row": len(rows), "total": len(self.rows)}

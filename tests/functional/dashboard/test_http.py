@@ -173,6 +173,18 @@ def test_listening_beyond_this_machine_warns(ui_project: Path, start_ui) -> None
     assert "warning: listening on 0.0.0.0, not 127.0.0.1" in ui.stop()
 
 
+def test_a_huge_metrics_file_is_bounded_to_the_first_columns() -> None:
+    from cairn.dashboard.table import MAX_COLUMNS, ExperimentTable
+
+    metrics = {f"metrics.k{k:05d}": k for k in range(5000)}
+    rows = [{"name": f"e{i}", "created": f"2026-01-0{i + 1}"} | metrics for i in range(3)]
+    table = ExperimentTable(rows)
+    assert table.all_columns == 5002 and len(table.columns) == MAX_COLUMNS
+    doc = table.page("metrics.k00001", "desc", [], 1, 10)
+    assert [r["name"] for r in doc["data"]] == ["e0", "e1", "e2"]
+    assert all(len(r) == MAX_COLUMNS for r in doc["data"])  # only the columns the page shows
+
+
 @pytest.mark.parametrize("size", ["0", "-5", "x", "100000"])
 def test_page_sizes_are_bounded(ui, size: str) -> None:
     doc = ui.get(f"/api/experiments?size={size}&page=99").json()
