@@ -15,9 +15,10 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 @click.option("--open", "open_page", is_flag=True, help="Open the dashboard in a browser once it answers.")
 def ui(host: str, port: int, open_page: bool) -> None:
     """Serve a read-only dashboard of this repository: the experiments table (sort, filter,
-    select), Compare (params, metrics and plots of chosen runs), Trends, the Pipeline graph with
-    each stage's state, and Lineage. Everything is served from the package: no network needed.
-    Prints `serving on http://HOST:PORT`; stops with Ctrl-C."""
+    choose columns, select), Compare (params, metrics and plots of chosen runs), Trends, the
+    Pipeline graph with each stage's state, Lineage, Data versions and statistics, Models and
+    the Queue. Everything is served from the package: no network needed. Prints `serving on
+    http://HOST:PORT/`; stops with Ctrl-C. See docs/dashboard.md."""
     from cairn.repo import dashboard
     from cairn.repo.repo import Repo
 
