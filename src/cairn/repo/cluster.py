@@ -94,6 +94,11 @@ class ClusterQueue:
                 self._pushed_baselines.add(entry.baseline)
         except CairnError as e:
             raise ClusterError(f"cannot hand {entry.name!r} to the cluster: {e.message}", e.hint) from None
+        except OSError as e:  # a remote the storage layer does not describe (a file where its folder is)
+            raise ClusterError(
+                f"cannot hand {entry.name!r} to the cluster: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
+                "check the default cairn remote (`cairn remote list`)",
+            ) from None
         try:
             who = self.git.repo.default_signature
             user = {"user_name": who.name, "user_email": who.email}
@@ -120,10 +125,6 @@ class ClusterQueue:
             transport_refs(self.git, "fetch", self.git_remote, [f"+{ref}:{ref}"])
         except CairnError as e:
             raise ClusterError(f"the result of {entry.name!r} could not be fetched: {e.message}", e.hint) from None
-        try:  # the baseline's ref was only a way to the nodes
-            transport_refs(self.git, "push", self.git_remote, [f":{QUEUE_REFS}{entry.name}"])
-        except CairnError:
-            pass
         idx = self.ctx.index()
         try:
             info = next((i for i in idx.all() if i.ref == ref), None)
@@ -193,11 +194,23 @@ class ClusterQueue:
             self.reattach()
             ray = driver.connect(address)
             try:
-                return driver.run_queue(self.ctx, ray, jobs, max_retries, self.prepare, self.collect, self._stopping)
+                results = driver.run_queue(self.ctx, ray, jobs, max_retries, self.prepare, self.collect, self._stopping)
             finally:
                 ray.shutdown()
+            self._drop_queue_refs(list(results))
+            return results
         finally:
             self._set_worker(None)
+
+    def _drop_queue_refs(self, names: list[str]) -> None:
+        """The baselines' refs were only a way to the nodes: deleted in one push at the end."""
+        from cairn.scm.commits import transport_refs
+
+        if names:
+            try:
+                transport_refs(self.git, "push", self.git_remote, [f":{QUEUE_REFS}{n}" for n in names])
+            except CairnError:
+                pass  # left behind, they cost a ref each; the next run's push replaces them
 
     def reattach(self) -> list[str]:
         """Entries of a driver that died: those whose result reached the git remote are recorded

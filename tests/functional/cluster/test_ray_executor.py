@@ -62,6 +62,7 @@ def test_cluster_runs_give_the_local_results(cluster_repo, ray_cluster):
     assert rows["ray-b"]["metrics.acc"] == 0.72
 
     # the baselines' refs under refs/cairn/queue/ were only a way to the nodes
+    repo.wait_worker_gone()  # it deletes them on its way out
     assert repo.git("ls-remote", str(repo.origin), "refs/cairn/queue/*") == ""
 
 
@@ -166,3 +167,18 @@ def test_a_dead_driver_marks_its_runs_lost_and_a_new_one_goes_on(cluster_repo, r
     assert entries["after"]["status"] == "success"
     assert entries["orphan"]["status"] == "failed"
     assert "orphan" not in repo.listed()
+
+
+def test_a_data_remote_that_is_gone(cluster_repo, ray_cluster):
+    import shutil
+
+    repo = cluster_repo
+    shutil.rmtree(repo.store)
+    repo.store.write_text("a file where the remote's folder should be\n")
+    repo.exp("run", "--queue", "-n", "no-data", "-S", "train.lr=0.2")
+    _start(repo, ray_cluster)
+    entry = repo.wait_queue(60)["no-data"]
+    assert entry["status"] == "failed"
+    assert entry["error"].startswith("cannot hand 'no-data' to the cluster: Not a directory: "), entry["error"]
+    repo.wait_worker_gone()  # it deletes them on its way out
+    assert repo.git("ls-remote", str(repo.origin), "refs/cairn/queue/*") == ""
