@@ -126,6 +126,8 @@ def run_queue(
                             spec = prepare(entry)
                         except ClusterError as e:
                             why = e.message
+                        except Exception as e:  # one entry's trouble must not take the driver down
+                            why = f"cannot hand {entry.name!r} to the cluster: {type(e).__name__}: {e}"
                     if why is not None:
                         q.finish(entry.name, "failed", None, why)
                         results[entry.name] = "failed"
@@ -229,6 +231,8 @@ def _record(ctx: ExpContext, t: _Task, collect: Collect) -> str:
                 status, code, error = collect(t.entry, t.result)
             except ClusterError as e:
                 status, code, error = "failed", None, e.message
+            except Exception as e:  # recorded on the entry; the driver goes on with the others
+                status, code, error = "failed", None, f"the result could not be read: {type(e).__name__}: {e}"
         else:
             status, error = "failed", t.result.get("error") or "the run ended without recording the experiment"
     q = ctx.queue()
