@@ -130,7 +130,7 @@ def ui(ui_project: Path, start_ui) -> Dashboard:
 
 @pytest.fixture(scope="module")
 def data_project(tmp_path_factory: pytest.TempPathFactory, _templates, run_cairn, git) -> Path:
-    """raw/ in two versions (b.txt changed, c.txt added), a model artifact registered and in prod."""
+    """raw/ in two versions (b.txt changed, c.txt added), table.csv, a model registered and in prod."""
     root = tmp_path_factory.mktemp("ui-data") / "proj"
     shutil.copytree(_templates[1], root, symlinks=True)
     (root / "raw").mkdir()
