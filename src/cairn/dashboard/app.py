@@ -33,6 +33,7 @@ class Source(Protocol):
     def data(self, path: str | None, a: str | None, b: str | None) -> dict[str, Any]: ...
     def models(self) -> list[dict[str, Any]]: ...
     def stats(self, path: str, rev: str | None) -> dict[str, Any]: ...
+    def drift(self, path: str, a: str, b: str) -> dict[str, Any]: ...
     def queue(self, name: str | None) -> dict[str, Any]: ...
 
 
@@ -146,6 +147,11 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         doc = source.stats(q.get("path", ""), q.get("rev") or None)
         return page(request, "stats.html", doc=doc)
 
+    def drift(request: Request) -> Response:
+        q = request.query_params
+        doc = source.drift(q.get("path", ""), q.get("a") or "HEAD", q.get("b") or "HEAD")
+        return page(request, "drift.html", doc=doc)
+
     def models(request: Request) -> Response:
         return page(request, "models.html", models=source.models())
 
@@ -164,6 +170,7 @@ def create_app(source: Source, host: str = "127.0.0.1"):
         Route("/trends", trends),
         Route("/data", data),
         Route("/data/stats", stats),
+        Route("/data/drift", drift),
         Route("/models", models),
         Route("/queue", queue),
         Mount("/static/ui", StaticFiles(directory=VENDOR, check_dir=False), name="ui"),

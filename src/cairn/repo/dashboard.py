@@ -232,6 +232,14 @@ class RepoSource:
         with self._repo() as repo:
             return datastats.stats(repo, path, rev)
 
+    def drift(self, path: str, a: str, b: str) -> dict[str, Any]:
+        """`cairn data diff PATH A B`: the two versions' statistics compared (drift per column of a
+        table, files and bytes by extension of a folder), from the stored records when there."""
+        from cairn.repo import datastats
+
+        with self._repo() as repo:
+            return datastats.diff(repo, path, a, b)
+
     def models(self) -> list[dict[str, Any]]:
         """The model registry: each artifact with its versions (highest first) and stages."""
         from cairn.repo import registry

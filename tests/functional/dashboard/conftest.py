@@ -130,13 +130,15 @@ def ui(ui_project: Path, start_ui) -> Dashboard:
 
 @pytest.fixture(scope="module")
 def data_project(tmp_path_factory: pytest.TempPathFactory, _templates, run_cairn, git) -> Path:
-    """raw/ in two versions (b.txt changed, c.txt added), table.csv, a model registered and in prod."""
+    """raw/ and table.csv in two versions (b.txt changed, c.txt added; other rows), a model
+    registered and in prod."""
     root = tmp_path_factory.mktemp("ui-data") / "proj"
     shutil.copytree(_templates[1], root, symlinks=True)
     (root / "raw").mkdir()
     (root / "raw" / "a.txt").write_text("a\n")
     (root / "raw" / "b.txt").write_text("b\n")
-    run_cairn("add", "raw", cwd=root)
+    (root / "table.csv").write_text("id,score,label\n1,5.0,x\n2,6.0,y\n")
+    run_cairn("add", "raw", "table.csv", cwd=root)
     git("add", "-A", cwd=root)
     git("commit", "-q", "-m", "raw data v1", cwd=root)
     (root / "raw" / "b.txt").write_text("b, corrected\n")

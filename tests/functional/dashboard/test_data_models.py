@@ -42,6 +42,17 @@ def test_data_statistics_of_a_table_and_a_folder(data_ui) -> None:
     assert 'hx-get="/data/stats?path=table.csv&amp;rev=' in data_ui.get("/data?path=table.csv").text
 
 
+def test_drift_between_two_versions_of_a_table_and_a_folder(data_ui) -> None:
+    table = data_ui.get("/data/drift?path=table.csv&a=HEAD~1&b=HEAD", headers={"HX-Request": "true"}).text
+    verdict = re.search(r'<p class="hint" id="drift-verdict">(.*?)</p>', table, re.S).group(1)
+    assert "table.csv: 2 → 3 rows" in verdict and "the dataset drifted" in verdict
+    assert re.search(r'<tr data-column="score" class="differs">', table)
+    folder = data_ui.get("/data/drift?path=raw&a=HEAD~1&b=HEAD").text
+    assert "raw: 2 → 3 files, 4 B → 17 B" in folder
+    page = data_ui.get("/data?path=table.csv&a=HEAD~1&b=HEAD")
+    assert 'hx-get="/data/drift?path=table.csv&amp;a=HEAD~1&amp;b=HEAD"' in page.text
+
+
 def test_data_of_an_untracked_path_says_so(data_ui) -> None:
     page = data_ui.get("/data?path=nothing/here")
     assert page.status == 404 and "nothing/here is not tracked by cairn" in page.text
