@@ -90,7 +90,13 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _materialise(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[str, Any]]:
-    """The baseline checked out in `work`, its cache the node's, its data pulled from the remote."""
+    """The baseline checked out in `work`, its cache the node's, the remote to pull from set."""
+    t0 = time.perf_counter()
+    yield from _checkout(spec, cache, work)
+    yield {"log": f"[cairn] baseline checked out in {time.perf_counter() - t0:.2f} s\n"}
+
+
+def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[str, Any]]:
     mirror = cache / "git"
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / "git.lock", "w") as lock:
@@ -129,9 +135,12 @@ def _materialise(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict
 # step about to run is written to .cairn/tmp/cluster-step so a failure can be named. `--out` of
 # `exp show` is this program's: that step's output goes to the file, not into the log.
 _STEPS = """
-import contextlib, json, os, sys
+import contextlib, json, os, sys, time
+t0 = time.perf_counter()
 from cairn.cli.main import main
+print(f"[cairn] cairn imported in {time.perf_counter() - t0:.2f} s", flush=True)
 for i, (argv, must) in enumerate(json.loads(sys.argv[1])):
+    t0 = time.perf_counter()
     with open(os.path.join('.cairn', 'tmp', 'cluster-step'), 'w') as f:
         f.write(str(i))
     out = None
@@ -147,7 +156,7 @@ for i, (argv, must) in enumerate(json.loads(sys.argv[1])):
     finally:
         if out:
             out.close()
-    sys.stdout.flush()
+    print(f"[cairn] cairn {' '.join(argv[:2])}: {time.perf_counter() - t0:.2f} s", flush=True)
     if code and (must or code == 130):  # 130: stopped (SIGTERM), nothing more to do
         sys.exit(code)
 """
