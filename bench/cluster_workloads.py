@@ -9,8 +9,9 @@ where `cairn[ray]` is installed:
 The setup (untimed) is W17's: a one-stage pipeline (`sleep S && cp params.yaml metrics.yaml`),
 N x `exp run --queue -S train.p=N`, plus a bare git origin and a folder cairn remote. Timed: from
 `cairn queue start --executor ray -j 2` until every entry is finished. Also timed, the same with
-`sleep 0`: the per-experiment overhead of the cluster path (its time / N x 2 jobs). Target: 8
-queued 2-s experiments in < 12 s, overhead < 0.5 s per experiment.
+`sleep 0`: the per-experiment overhead of the cluster path (its time / N x 2 jobs). Each is
+followed by the local executor on the same setup (`exp run --run-all -j 2`, untimed setup again).
+Target: 8 queued 2-s experiments in < 12 s, overhead < 0.5 s per experiment.
 """
 
 from __future__ import annotations
@@ -113,6 +114,13 @@ def main() -> None:
                 per = took / args.queued * 2
                 what = f"{args.queued} queued experiments of `sleep {sleep}`, -j 2 on 2 nodes"
                 print(f"{what}: {took:.2f} s ({per:.2f} s a run)")
+                shutil.rmtree(root, ignore_errors=True)
+                # the local executor on the same setup, for comparison (W17's command)
+                repo = make_repo(root, args.queued, sleep)
+                t0 = time.perf_counter()
+                sh(CAIRN, "exp", "run", "--run-all", "-j", "2", cwd=repo)
+                took = time.perf_counter() - t0
+                print(f"  the same with the local executor (`exp run --run-all -j 2`): {took:.2f} s")
                 shutil.rmtree(root, ignore_errors=True)
     finally:
         cluster.shutdown()
