@@ -370,13 +370,14 @@ def queue_start(jobs, executor, address, max_retries, git_remote) -> None:
 @queue.command("worker", hidden=True)
 @click.option("-j", "--jobs", type=int, default=1)
 @_executor_options
-def queue_worker(jobs, executor, address, max_retries, git_remote) -> None:
+@click.option("--ready-fd", type=int, hidden=True)
+def queue_worker(jobs, executor, address, max_retries, git_remote, ready_fd) -> None:
     """(internal) The background worker loop."""
     with opened() as repo:
         if executor == "ray":
             from cairn.repo.cluster import ClusterQueue
 
-            results = ClusterQueue(repo, git_remote).worker_loop(address, jobs, max_retries)
+            results = ClusterQueue(repo, git_remote).worker_loop(address, jobs, max_retries, ready_fd)
         else:
             results = _exps(repo).worker_loop(jobs, _run_queued_here)
     say(f"worker done: {results}")

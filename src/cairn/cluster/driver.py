@@ -66,10 +66,10 @@ def alive_nodes(ray) -> list[dict[str, float]]:
     return [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
 
 
-def check_fits(ray, entry: Entry) -> str | None:
+def check_fits(ray, entry: Entry, nodes: list[dict[str, float]] | None = None) -> str | None:
     """Why no live node can run `entry` (None when one can): Ray would wait for such a node forever."""
     request = res.ray_request(entry.resources)
-    nodes = alive_nodes(ray)
+    nodes = alive_nodes(ray) if nodes is None else nodes
     if any(res.fits(request, n) for n in nodes):
         return None
     asked = res.label(entry.resources) or "cpu=1"
@@ -203,6 +203,7 @@ def _drain(ray, t: _Task) -> None:
 def _look_after(ctx: ExpContext, ray, tasks: dict[str, _Task]) -> None:
     """Cancel what `queue kill` marked; fail what no live node can hold any more (its node died
     and no other has the resources: Ray would wait for one forever)."""
+    nodes = alive_nodes(ray)
     q = ctx.queue()
     try:
         for t in tasks.values():
@@ -213,7 +214,7 @@ def _look_after(ctx: ExpContext, ray, tasks: dict[str, _Task]) -> None:
                 ray.cancel(t.gen)  # KeyboardInterrupt in the task: it stops its stage processes
                 t.cancelled = True
                 continue
-            why = check_fits(ray, t.entry)
+            why = check_fits(ray, t.entry, nodes)
             if why is not None:
                 ray.cancel(t.gen, force=True)
                 t.cancelled = True

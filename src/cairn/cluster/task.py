@@ -58,12 +58,12 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
         run = ["exp", "run", "-n", spec["name"]]
         for label in spec["overrides"]:
             run += ["-S", label]
-        shown = work / ".cairn" / "tmp" / "cluster-show.json"
+        show_file = work / ".cairn" / "tmp" / "cluster-show.json"
         steps = [
             ("pulling the data from the cairn remote", ["pull"], True),
             ("running the pipeline", run + list(spec["targets"]), False),  # a failed run is recorded too
             ("pushing the results", ["exp", "push", "origin", spec["name"]], True),
-            ("reading the result", ["exp", "show", "-A", "--json", "--out", str(shown)], True),
+            ("reading the result", ["exp", "show", "-A", "--json", "--out", str(show_file)], True),
         ]
         program = [sys.executable, "-c", _STEPS, json.dumps([[argv, must] for _, argv, must in steps])]
         code = yield from _stream(program, work)
@@ -71,7 +71,7 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
             step = _failed_step(work)
             what = steps[step][0] if step is not None else "running cairn"
             raise StepFailed(f"{what} failed on node {host} (exit code {code})")
-        row = next((r for r in json.loads(shown.read_text()) if r.get("name") == spec["name"]), None)
+        row = next((r for r in json.loads(show_file.read_text()) if r.get("name") == spec["name"]), None)
         if row is None:  # the pipeline could not even start (a broken cairn.yaml): nothing recorded
             raise StepFailed(f"`cairn exp run` on node {host} recorded no experiment")
         ref = f"refs/cairn/exps/{spec['baseline']}/{spec['name']}"

@@ -4,12 +4,16 @@ command asks for the Ray executor."""
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import CairnError, ClusterError, UserInputError
+from cairn.errors import CairnError, ClusterError, ClusterUnreachableError, UserInputError
 from cairn.experiments import executor
 from cairn.experiments import overrides as ovr
 from cairn.experiments.queue import Entry
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from cairn.repo.repo import Repo
 
 QUEUE_REFS = "refs/cairn/queue/"  # where the driver pushes each queued experiment's baseline
+_READY_TIMEOUT = 120.0  # s `queue start` waits for the driver to connect and check the cluster
 
 
 def parse_resources(text: str | None) -> dict[str, float] | None:
@@ -136,8 +141,10 @@ class ClusterQueue:
 
     # -- the driver ------------------------------------------------------------------------------
     def start_worker(self, address: str, jobs: int, max_retries: int) -> int:
-        """Check the cluster (reachable, able to hold every queued request) and the remotes, then
-        run the driver in a background process; returns its pid."""
+        """Run the driver in a background process once it has checked the cluster (reachable,
+        able to hold every queued request) and the remotes; returns its pid. The driver's own
+        connection makes the check (one connection, not one here and one there): it reports
+        through a pipe, and an error there is raised here."""
         from cairn.cluster import driver
 
         q = self.ctx.queue()
@@ -145,55 +152,68 @@ class ClusterQueue:
             pid, _ = q.worker()
             if running(pid):
                 raise UserInputError(f"a queue worker is already running (pid {pid})", "see `cairn queue status`")
-            queued = [e for e in q.entries() if e.status == "queued"]
+            queued = any(e.status == "queued" for e in q.entries())
         finally:
             q.close()
         if not queued:
             raise UserInputError("nothing is queued", "queue experiments with `cairn exp run --queue -S KEY=VALUE`")
         driver.import_ray()  # not installed: say so before anything else
         self.check_remotes()
-        ray = driver.connect(address)
-        try:
-            for entry in queued:
-                why = driver.check_fits(ray, entry)
-                if why is not None:
-                    raise ClusterError(
-                        f"cannot run {entry.name!r}: {why}",
-                        "queue it again with a smaller --resources, or add a node that has them (`ray start`)",
-                    )
-        finally:
-            ray.shutdown()
         log = self.ctx.state / "queue" / "worker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        ready_r, ready_w = os.pipe()
         cmd = [sys.executable, "-m", "cairn", "queue", "worker", "--executor", "ray", "--address", address]
         cmd += ["-j", str(jobs), "--max-retries", str(max_retries), "--git-remote", self.git_remote]
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=self.repo.root,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        q = self.ctx.queue()
+        cmd += ["--ready-fd", str(ready_w)]
         try:
-            q.set_worker(proc.pid)
+            with open(log, "ab") as out:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=self.repo.root,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    pass_fds=(ready_w,),
+                )
         finally:
-            q.close()
+            os.close(ready_w)
+        with os.fdopen(ready_r, "rb") as ready:
+            # until the driver writes its verdict and closes its end; bounded, as connecting is
+            if not select.select([ready], [], [], _READY_TIMEOUT)[0]:
+                os.killpg(proc.pid, signal.SIGTERM)
+                raise ClusterUnreachableError(
+                    f"the Ray driver did not connect to {address} within {_READY_TIMEOUT:.0f} s",
+                    f"check the cluster (`ray status`); the driver's output is in {log}",
+                )
+            report = ready.read()
+        if report.strip() != b"ok":
+            proc.wait(30)
+            raise _reported_error(report, log)
         return proc.pid
 
-    def worker_loop(self, address: str, jobs: int, max_retries: int) -> dict[str, str]:
-        """The driver: runs until nothing is queued (or `queue stop`). Entries a previous driver
-        left running were marked failed when it died (Ray ends a dead driver's tasks); a result a
-        node pushed before that is fetched and recorded here instead."""
+    def worker_loop(self, address: str, jobs: int, max_retries: int, ready_fd: int | None = None) -> dict[str, str]:
+        """The driver: connects, checks that every queued request fits some node (reporting to
+        `queue start` through `ready_fd`), then runs until nothing is queued (or `queue stop`).
+        Entries a previous driver left running were marked failed when it died (Ray ends a dead
+        driver's tasks); a result a node pushed before that is fetched and recorded here."""
         from cairn.cluster import driver
 
         self._set_worker(os.getpid())
         try:
-            self.reattach()
-            ray = driver.connect(address)
             try:
+                ray = driver.connect(address)
+                try:
+                    self._check_queued(ray)
+                except BaseException:
+                    ray.shutdown()
+                    raise
+            except CairnError as e:
+                _report(ready_fd, json.dumps({"class": type(e).__name__, "message": e.message, "hint": e.hint}))
+                raise
+            _report(ready_fd, "ok")
+            try:
+                self.reattach()
                 results = driver.run_queue(self.ctx, ray, jobs, max_retries, self.prepare, self.collect, self._stopping)
             finally:
                 ray.shutdown()
@@ -201,6 +221,23 @@ class ClusterQueue:
             return results
         finally:
             self._set_worker(None)
+
+    def _check_queued(self, ray) -> None:
+        from cairn.cluster import driver
+
+        q = self.ctx.queue()
+        try:
+            queued = [e for e in q.entries() if e.status == "queued"]
+        finally:
+            q.close()
+        nodes = driver.alive_nodes(ray)
+        for entry in queued:
+            why = driver.check_fits(ray, entry, nodes)
+            if why is not None:
+                raise ClusterError(
+                    f"cannot run {entry.name!r}: {why}",
+                    "queue it again with a smaller --resources, or add a node that has them (`ray start`)",
+                )
 
     def _drop_queue_refs(self, names: list[str]) -> None:
         """The baselines' refs were only a way to the nodes: deleted in one push at the end."""
@@ -285,3 +322,29 @@ def baseline_roots(git, commit: str) -> list[tuple[str, str]]:
         p = ptr.parse(data, path)
         roots.append((p.kind, p.oid))
     return roots
+
+
+def _report(fd: int | None, text: str) -> None:
+    if fd is None:
+        return
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _reported_error(report: bytes, log: Path) -> CairnError:
+    """The driver's error, as the class it raised; a driver that died without a word says where
+    its log is."""
+    from cairn import errors
+
+    try:
+        doc = json.loads(report)
+        cls = getattr(errors, doc["class"])
+        if isinstance(cls, type) and issubclass(cls, CairnError):
+            return cls(doc["message"], doc.get("hint"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return ClusterError(
+        "the Ray driver stopped before it was ready", f"its output is in {log} (the last lines say why)"
+    )
