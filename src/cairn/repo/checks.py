@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from cairn.checks import evaluate
 from cairn.checks.evaluate import CheckReport
 from cairn.checks.rules import load_checks
-from cairn.errors import RevisionError
+from cairn.errors import RevisionError, UserInputError
 from cairn.metrics.revisions import Rev, resolve, workspace
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ def _registry_commit(repo: Repo, spec: str) -> str:
         registry = None
     resolver = getattr(registry, "resolve_ref", None)
     if resolver is None:
-        raise RevisionError(
-            f"baseline {spec} names a model stage, and this cairn has no model registry to resolve it",
+        raise UserInputError(
+            f"{spec} is no git revision, and MODEL@STAGE needs the model registry, which this cairn lacks",
             "name a branch, tag or commit as the baseline (MODEL@STAGE needs `cairn model`)",
         )
     return str(resolver(repo, spec))

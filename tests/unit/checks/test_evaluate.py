@@ -219,3 +219,29 @@ def test_one_commit_of_history_with_a_broken_file(repo, commit):
     commit("broken")
     r, _ = one(repo, "c: {metric: 'eval/m.json:acc', stddev: 3, history: 5}", 0.8)
     assert (r.verdict, r.history) == ("warn", {"n": 0, "commits": 1})
+
+
+def test_the_workspace_is_no_baseline(hist):
+    r, _ = one(hist, "c: {metric: 'eval/m.json:acc', baseline: workspace, max_drop: 1}", 0.9)
+    assert (r.verdict, r.message, r.hint) == (
+        "error",
+        "check 'c': the baseline is the workspace",
+        "name a branch, tag or commit",
+    )
+
+
+def test_model_at_stage_needs_the_registry(hist, monkeypatch):
+    from cairn.repo import registry
+
+    monkeypatch.delattr(registry, "resolve_ref")  # as in a cairn built without the registry
+    r, _ = one(hist, "c: {metric: 'eval/m.json:acc', baseline: clf@prod, max_drop: 1}", 0.9)
+    assert r.verdict == "error"
+    assert r.message == (
+        "check 'c': baseline 'clf@prod': clf@prod is no git revision, and MODEL@STAGE needs the model registry, "
+        "which this cairn lacks"
+    )
+    assert r.hint == "name a branch, tag or commit as the baseline (MODEL@STAGE needs `cairn model`)"
+    # a branch of that name is a git revision first
+    hist.git.repo.branches.local.create("clf@prod", hist.git.resolve("v1"))
+    r, _ = one(hist, "c: {metric: 'eval/m.json:acc', baseline: clf@prod, max_drop: 1}", 0.9)
+    assert (r.verdict, r.baseline_value) == ("pass", 0.8)
