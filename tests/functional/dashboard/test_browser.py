@@ -108,7 +108,7 @@ def test_sort_select_and_compare_in_a_browser(page: Watched) -> None:
     p.wait_for_url("**/compare?exp=*")
     page.ready()
     assert p.locator("#compare-table th").all_inner_texts()[2:] == ["slow", "mid"]
-    assert p.locator("#chart-0 svg").count() == 1  # the curve of both runs, drawn by the vendored Vega
+    assert p.locator("#chart-0 canvas").count() == 1  # the curve of both runs, drawn by the vendored Vega
     page.shot("compare")
 
 
