@@ -113,11 +113,15 @@ def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[st
     # a clone borrowing the mirror's objects (as `git clone --shared`): nothing is copied
     yield from _step(["git", "init", "-q", str(work)], cache, "creating the run's folder")
     (work / ".git" / "objects" / "info" / "alternates").write_text(str(mirror / "objects") + "\n")
+    # origin, and the driver's user as the committer (the result commit reads as a local run's):
+    # written into .git/config directly, three `git config` processes fewer per run
+    config = f'[remote "origin"]\n\turl = {_quoted(spec["git_url"])}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n'
+    user = [(k, spec.get(f"user_{k}")) for k in ("name", "email")]
+    if any(v for _, v in user):
+        config += "[user]\n" + "".join(f"\t{k} = {_quoted(v)}\n" for k, v in user if v)
+    with open(work / ".git" / "config", "a") as f:
+        f.write(config)
     git = ["git", "-C", str(work)]
-    yield from _step([*git, "remote", "add", "origin", spec["git_url"]], cache, "setting origin")
-    for key, value in (("user.name", spec.get("user_name")), ("user.email", spec.get("user_email"))):
-        if value:  # the result commit is the driver's user's, as a local run's is
-            yield from _step([*git, "config", key, value], cache, "setting the committer")
     yield from _step([*git, "checkout", "-q", "--detach", spec["baseline"]], cache, "checking out the baseline")
     # not committed (config.local.toml is ignored): the node's cache, the driver's data remote
     local = [f"[cache]\ndir = {json.dumps(str(cache / 'objects'))}\n"]
@@ -128,6 +132,13 @@ def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[st
         )
     (work / ".cairn" / "tmp").mkdir(parents=True, exist_ok=True)
     (work / ".cairn" / "config.local.toml").write_text("\n".join(local))
+
+
+def _quoted(value: str) -> str:
+    """A value as git's config file reads it back unchanged."""
+    if "\n" in value:
+        raise StepFailed(f"a git setting holds a line break: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # The cairn steps of a run, in one interpreter (each a separate `cairn` would start Python and
