@@ -81,6 +81,15 @@ def test_remotes_the_nodes_need(exp_repo, assert_error, tmp_path):
     exp_repo.cairn("remote", "add", "-d", "store", str(tmp_path / "store"))
     proc = exp_repo.queue("start", "--executor", "ray", "--address", "127.0.0.1:1", expect=None)
     assert_error(proc, ClusterUnreachableError, "no Ray cluster answers at 127.0.0.1:1", "ray start --head")
+    # no cluster started on this machine (Ray looks for one under RAY_TMPDIR)
+    no_cluster = {"RAY_TMPDIR": str(tmp_path / "ray-tmp")}
+    proc = exp_repo.queue("start", "--executor", "ray", "--address", "auto", expect=None, env=no_cluster)
+    assert_error(
+        proc,
+        ClusterUnreachableError,
+        "cannot connect to a Ray cluster at auto: Could not find any running Ray instance",
+        "ray start --head",
+    )
     proc = exp_repo.queue("start", "--executor", "ray", "--address", "nowhere", expect=None)
     assert_error(proc, ClusterError, "bad cluster address 'nowhere'", "HOST:PORT")
     assert {e["status"] for e in exp_repo.status().values()} == {"queued"}
