@@ -184,7 +184,9 @@ def test_gcs_and_azure_objects(app, kind, request):
     app.cairn("import-url", f"{kind}://{bucket}/raw/t.csv", "t.csv")
     assert (app.root / "t.csv").read_bytes() == b"v1"
     source = app.pointer("t.csv")["source"]
-    assert source["etag"] and source["size"] == 2
+    assert source["etag"] and source["size"] == 2 and source["mtime"]
+    if kind == "gs":
+        assert source["version_id"]  # the object's generation
     assert "t.csv: up to date (the source reports the same version)" in app.cairn("update").stdout
     put(b"v2!")
     app.cairn("update")
