@@ -176,7 +176,7 @@ for m in ev["metrics"]:
         method, thr, v = c.get("method", ""), c.get("threshold"), m["value"]
         pvalue = "p_value" in method or "test" in method.lower()
         cols[c["column"]] = {"method": method, "threshold": thr, "value": v,
-                             "drifted": (v < thr) if pvalue else (v >= thr)}
+                             "drifted": bool(v < thr) if pvalue else bool(v >= thr)}
 print(json.dumps({"version": evidently.__version__, "read_s": t1 - t0, "report_s": t2 - t1,
                   "seconds": t2 - t0, "columns": cols}))
 """

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from cairn.repo.repo import Repo
 
 
-
 @dataclass
 class Version:
     rel: str  # repo path
@@ -39,10 +38,19 @@ def store(repo: Repo) -> StatsStore:
     return StatsStore(repo.store.root)
 
 
+def repo_path(repo: Repo, path: str) -> str:
+    """`path` (relative to the current folder) as a repo-relative POSIX path; a pointer file names
+    its data. (repo/lineage.py has the same; importing it would load git for a cached read.)"""
+    full = os.path.normpath(os.path.join(os.getcwd(), path))
+    rel = os.path.relpath(full, repo.root)
+    if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+        raise PathError(f"{path} is outside the repository", f"give a path inside {repo.root.name}/")
+    rel = Path(rel).as_posix()
+    return rel[: -len(ptr.SUFFIX)] if rel.endswith(ptr.SUFFIX) else rel
+
+
 def locate(repo: Repo, path: str, rev: str | None) -> Version:
     """The version of `path` in the workspace (rev None) or at git revision `rev`."""
-    from cairn.repo.lineage import repo_path
-
     rel = repo_path(repo, path)
     if rev is None:
         return _in_workspace(repo, rel, path)
@@ -263,7 +271,6 @@ def check(repo: Repo, paths: list[str] | None = None, rev: str | None = None, re
     from cairn.datastats.schema import check as check_one
     from cairn.datastats.schema import parse
     from cairn.errors import UserInputError
-    from cairn.repo.lineage import repo_path
 
     schemas = parse(pipeline_section(repo, "schema"))  # today's rules, also for a past version
     if not schemas:
