@@ -38,6 +38,15 @@ def test_stats_of_every_version_computed_once(versions) -> None:
     assert {c["name"]: c["type"] for c in pq["stats"]["columns"]} == {"x": "Float64", "k": "String", "n": "Int64"}
 
 
+def test_a_stored_record_is_read_without_polars_or_git(versions) -> None:
+    from importtime import PROFILE_IMPORTS, imported
+
+    versions.cairn("data", "stats", "data/t.csv")
+    proc = versions.cairn("data", "stats", "data/t.csv", "--json", env=PROFILE_IMPORTS)
+    assert json.loads(proc.stdout)["from"] == "cache"
+    assert not {"polars", "pygit2", "yaml"} & imported(proc)
+
+
 def test_human_output(versions) -> None:
     out = versions.cairn("data", "stats", "data/t.parquet", "--all").stdout
     assert "3,000 rows, 3 columns" in out
