@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 180, 44, 30, 50, 20
-COLOURS = {"up to date": "#d9f2d9", "stale": "#ffe0b3", "frozen": "#dde6f5"}
+COLOURS = {"up to date": "#d9f2d9", "stale": "#ffe0b3", "frozen": "#dde6f5", "stage": "#e8e0f5"}
 
 
 def levels(order: list[str], edges: dict[str, set[str]]) -> dict[str, int]:
@@ -17,8 +17,17 @@ def levels(order: list[str], edges: dict[str, set[str]]) -> dict[str, int]:
     return level
 
 
-def dag_svg(order: list[str], edges: dict[str, set[str]], states: dict[str, str]) -> str:
-    """`edges[stage]` = the stages it waits for; `states[stage]` = "up to date", "stale", ..."""
+def dag_svg(
+    order: list[str],
+    edges: dict[str, set[str]],
+    states: dict[str, str],
+    labels: dict[str, str] | None = None,
+    kind: str = "stage",
+) -> str:
+    """`edges[node]` = the nodes it comes after; `states[node]` = the second line ("up to date",
+    "stale", ...); `labels[node]` the first (default: the node itself); `kind` names the nodes
+    in the SVG's class and data attribute (`stage`: data-stage)."""
+    labels = labels or {}
     level = levels(order, edges)
     rows: dict[int, list[str]] = {}
     for name in order:
@@ -48,10 +57,11 @@ def dag_svg(order: list[str], edges: dict[str, set[str]], states: dict[str, str]
     for name in order:
         x, y = pos[name]
         state = states.get(name, "up to date")
-        label = name if len(name) <= 22 else name[:21] + "…"
+        text = labels.get(name, name)
+        label = text if len(text) <= 22 else "…" + text[-21:]  # a path's end says most
         parts.append(
-            f'<g class="stage" data-stage="{escape(name)}" data-state="{escape(state)}">'
-            f"<title>{escape(name)}: {escape(state)}</title>"
+            f'<g class="{kind}" data-{kind}="{escape(name)}" data-state="{escape(state)}">'
+            f"<title>{escape(text)}: {escape(state)}</title>"
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{COLOURS.get(state, "#eee")}"'
             ' stroke="#333"/>'
             f'<text x="{x + BOX_W // 2}" y="{y + 19}" text-anchor="middle" font-size="13">{escape(label)}</text>'

@@ -154,7 +154,7 @@ class RepoSource:
             raise PathError(f"{path} is outside the repository", f"give a path inside {self.name}/")
         with self._repo() as repo:
             doc = lineage_mod.lineage(repo, full)
-        return {"doc": doc, "text": render.to_text(doc)}
+        return {"doc": doc, "text": render.to_text(doc), "svg": _lineage_svg(doc)}
 
     # -- trends ---------------------------------------------------------------------------------
     def trend(self, key: str | None, last: int = 20) -> dict[str, Any]:
@@ -248,6 +248,28 @@ class RepoSource:
             if repo.git is None:
                 return []
             return [registry.show(repo, a["name"], metrics=False) for a in registry.listing(repo)]
+
+
+def _lineage_svg(doc: dict[str, Any]) -> str:
+    """The lineage graph (data and code nodes, the stages between them) drawn as the pipeline is:
+    inputs above, the output at the bottom."""
+    from graphlib import CycleError, TopologicalSorter
+
+    from cairn.dashboard.svg import dag_svg
+
+    after: dict[str, set[str]] = {n["path"]: set() for n in doc["nodes"]}
+    after.update({f"stage:{s['name']}": set() for s in doc["stages"]})
+    for e in doc["edges"]:
+        after.setdefault(e["to"], set()).add(e["from"])
+        after.setdefault(e["from"], set())
+    try:
+        order = list(TopologicalSorter(after).static_order())
+    except CycleError:
+        order = list(after)  # a graph git and locks should never give; drawn as it comes
+    states = {n["path"]: (n.get("tracked") or n.get("kind") or "").replace("_", " ") for n in doc["nodes"]}
+    states.update({f"stage:{s['name']}": "stage" for s in doc["stages"]})
+    labels = {f"stage:{s['name']}": s["name"] for s in doc["stages"]}
+    return dag_svg(order, after, states, labels, kind="node")
 
 
 def _commit_infos(repo: Repo, last: int) -> list[ExpInfo]:

@@ -150,6 +150,7 @@ def test_pipeline_trends_lineage_data_and_models_pages_render(page: Watched) -> 
     p.click("button[type=submit]")
     p.wait_for_selector("#lineage-text")
     assert "written by stage train" in p.inner_text("#lineage-text")
+    assert p.locator("#lineage-graph g.node[data-node='stage:train']").count() == 1
     assert p.url.endswith("/lineage?path=out%2Fmodel.txt") or "path=out" in p.url
     page.shot("lineage")
     page.open("/data")

@@ -110,8 +110,11 @@ def test_pipeline_lineage_and_trends(ui) -> None:
     assert re.search(r'<g class="stage" data-stage="train" data-state="up to date">', page.text)
     lineage = ui.get("/lineage?path=out/model.txt")
     assert lineage.status == 200 and "written by stage train" in lineage.text
+    graph = dict(re.findall(r'<g class="node" data-node="([^"]+)" data-state="([^"]+)">', lineage.text))
+    outputs = dict.fromkeys(("out/model.txt", "out/metrics.json", "out/curve.csv"), "stage output")
+    assert graph == {"train.py": "git", "stage:train": "stage", **outputs}  # the stage's outputs with it
     fragment = ui.get("/lineage?path=out/model.txt", headers={"HX-Request": "true"})
-    assert fragment.text.lstrip().startswith('<pre id="lineage-text">')
+    assert fragment.text.lstrip().startswith('<div id="lineage-graph">')  # the fragment alone
     trends = ui.get("/trends?key=acc")
     assert trends.status == 200
     spec = json.loads(re.search(r'<script id="spec" type="application/json">(.*?)</script>', trends.text).group(1))
