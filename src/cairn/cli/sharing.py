@@ -52,7 +52,8 @@ def ls(repo_url: str, path: str, rev: str | None, recursive: bool, remote_name: 
 def get(repo_url, path, rev, out, jobs, remote_name, as_json) -> None:
     """Download PATH, which the repository REPO tracks, from that repository's data remote:
     verified, with no pointer and no link to the source. Works outside any repository; inside
-    one, its settings for the same remote URL (credentials, endpoint) apply."""
+    one, its settings for the same remote URL (credentials, endpoint) apply. A path git tracks
+    there (code, configs) comes from git."""
     from cairn.repo.sharing import download
 
     progress = progress_for(as_json)
@@ -63,7 +64,8 @@ def get(repo_url, path, rev, out, jobs, remote_name, as_json) -> None:
     if as_json:
         emit_json(doc)
         return
-    size = f"{human_size(doc['size'])}, {doc['files']} files"
+    size = f"{doc['files']} files tracked by git" if doc["kind"] == "git" else ""
+    size = size or f"{human_size(doc['size'])}, {doc['files']} files"
     say(f"Downloaded {path} to {doc['out']} ({size}) from {doc['commit'][:12]}.")
 
 

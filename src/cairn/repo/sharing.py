@@ -155,12 +155,23 @@ def download(
     """Download the file or folder `path` that the repository at `url` tracks (at `rev`, default
     its default branch) to `out` (default: its name, in the current folder), verified, with no
     pointer. Works outside any cairn repository; inside one, that repository's settings for the
-    source's remote (credentials, endpoint) apply. Objects go through a temporary store beside
-    `out` that is removed afterwards; `out` appears whole or not at all."""
+    source's remote (credentials, endpoint) apply. Files are written as their objects arrive into
+    a temporary folder beside `out`, renamed to `out` when complete. A path that git tracks in
+    the source (code, a small config) comes from git instead (`"kind": "git"`)."""
     dest = Path(os.path.abspath(out if out is not None else posixpath.basename(path.rstrip("/"))))
     if os.path.lexists(dest):
         raise PathError(f"{dest} already exists", "choose another output path (-o), or move it away first")
-    source, tracked, inner, r = _open_source(url, path, rev, _local_repo(), remote, jobs)
+    repo = _local_repo()
+    source = SourceRepo(open_commit(url, rev))
+    try:
+        tracked, inner = source.locate(path)
+    except PathError:
+        written = _from_git(source, path, dest)
+        if written is None:
+            raise
+        return {**_about(source, rev, path, dest), "kind": "git", "files": written}
+    _, settings = source.data_remote(remote)
+    r = open_remote(source, _overlay(repo, str(settings["url"])), remote, jobs)
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = dest.parent / f".{dest.name}.cairn-get-{unique_name()}"
     try:
@@ -170,11 +181,7 @@ def download(
         r.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return {
-        "url": source.url,
-        "rev": rev,
-        "commit": source.commit.commit,
-        "path": path,
-        "out": str(dest),
+        **_about(source, rev, path, dest),
         "kind": version.kind,
         "oid": version.oid,
         "size": version.size,
@@ -182,6 +189,23 @@ def download(
         "transferred": result.transferred,
         "bytes": result.bytes,
     }
+
+
+def _about(source: SourceRepo, rev: str | None, path: str, dest: Path) -> dict:
+    return {"url": source.url, "rev": rev, "commit": source.commit.commit, "path": path, "out": str(dest)}
+
+
+def _from_git(source: SourceRepo, path: str, dest: Path) -> int | None:
+    """Export what git tracks at `path` in the source (temp + rename); None when it tracks nothing there."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.cairn-tmp-{unique_name()}")
+    try:
+        written = source.commit.export(posixpath.normpath(path.strip("/")), tmp)
+        if written is not None:
+            os.rename(tmp, dest)
+        return written
+    finally:
+        _remove(tmp)
 
 
 # -- import ----------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class ForeignCommit:
     rev: str | None  # as asked (None: the source's default branch)
     commit: str
     repo: pygit2.Repository
+    bare: Path | None = None  # the cached repository, for fetching more blobs
 
     def read(self, path: str) -> bytes | None:
         """A file's bytes at this commit, or None when there is no such file (or it was not fetched)."""
@@ -72,6 +73,52 @@ class ForeignCommit:
     def files(self) -> Iterator[tuple[str, bool]]:
         """(path, is_folder) of every file and folder git tracks at this commit."""
         yield from _walk(self.repo, self.repo[self.commit].peel(pygit2.Commit).tree, "")
+
+    def export(self, path: str, dest: Path, timeout: float = TIMEOUT) -> int | None:
+        """Write the file or folder git tracks at `path` to `dest` (which must not exist),
+        fetching its blobs in one request; the number of files written, None when git tracks
+        nothing there. Symbolic links and submodules are left out."""
+        try:
+            obj = self.repo[self.commit].peel(pygit2.Commit).tree[path] if path else None
+        except KeyError:
+            return None
+        if obj is None or obj.type not in (_TREE, _BLOB):
+            return None
+        blobs: list[tuple[str, str, bool]] = []  # (relative path, blob id, executable)
+        if obj.type == _BLOB:
+            if obj.filemode not in (0o100644, 0o100755):
+                return None
+            blobs.append(("", str(obj.id), obj.filemode == 0o100755))
+        else:
+            _blobs_below(self.repo, self.repo[obj.id], "", blobs)
+        missing = sorted({b for _, b, _ in blobs if b not in self.repo})
+        if missing and self.bare is not None:
+            with _locked(self.bare):
+                _git(
+                    self.bare,
+                    [*_LAZY_FETCH, "--stdin", "origin"],
+                    self.url,
+                    self.rev,
+                    timeout,
+                    "\n".join(missing) + "\n",
+                )
+            self.repo = pygit2.Repository(str(self.bare))
+        if obj.type == _TREE:
+            dest.mkdir()
+        for rel, blob, exe in blobs:
+            target = dest / rel if rel else dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.repo[blob].data)
+            target.chmod(0o755 if exe else 0o644)
+        return len(blobs)
+
+
+def _blobs_below(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, out: list) -> None:
+    for entry in tree:
+        if entry.type == _TREE:
+            _blobs_below(repo, repo[entry.id], f"{prefix}{entry.name}/", out)
+        elif entry.type == _BLOB and entry.filemode in (0o100644, 0o100755):
+            out.append((f"{prefix}{entry.name}", str(entry.id), entry.filemode == 0o100755))
 
 
 def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, bool]]:
@@ -127,7 +174,7 @@ def open_commit(url: str, rev: str | None = None, timeout: float = TIMEOUT) -> F
                 stdin="\n".join(missing) + "\n",
             )
             repo = pygit2.Repository(str(bare))
-    return ForeignCommit(url, rev, commit, repo)
+    return ForeignCommit(url, rev, commit, repo, bare)
 
 
 def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str:

@@ -78,6 +78,14 @@ def test_get_outside_any_repository_verified_and_complete(registry, tmp_path):
     assert (here / "old.png").read_bytes() == images(1)["img00.png"]
     registry.cairn("get", registry.root, "data/images/img00.png", "-o", "new.png", cwd=here, env=S3_ENV)
     assert (here / "new.png").read_bytes() == b"image 0 v2"
+    # what git tracks there comes from git (no credentials needed)
+    registry.project.write({"conf/train.yaml": b"lr: 0.1\n", "conf/sub/x.txt": b"x"})
+    registry.project.commit("config")
+    out = registry.cairn("get", registry.root, "conf", "--json", cwd=here)
+    assert json.loads(out.stdout)["kind"] == "git"
+    assert _tree_files(here / "conf") == {"train.yaml": b"lr: 0.1\n", "sub/x.txt": b"x"}
+    one = registry.cairn("get", registry.root, "conf/train.yaml", cwd=here / "conf" / "sub")
+    assert "(1 files tracked by git)" in one.stdout
 
 
 def test_get_large_objects_and_repeated_contents(registry, tmp_path):

@@ -48,11 +48,15 @@ def test_reads_pointers_at_a_revision_and_follows_the_source(source, tmp_path):
     assert len(list((tmp_path / "cache" / "cairn" / "repos").glob("*.git"))) == 1
 
 
-def test_a_filtering_server_sends_only_the_blobs_cairn_reads(source):
+def test_a_filtering_server_sends_only_the_blobs_cairn_reads(source, tmp_path):
     _git(source, "config", "uploadpack.allowFilter", "true")
     head = foreign.open_commit(f"file://{source}")
     assert head.read("data.cairn") == b"pointer v2\n"
     assert head.read("big.py") is None  # never fetched: code and data stay at the source
+    # unless asked for: `get` of a path git tracks fetches its blobs then, in one request
+    assert head.export("big.py", tmp_path / "big.py") == 1
+    assert (tmp_path / "big.py").read_text() == "code\n" * 1000
+    assert head.export("no/such", tmp_path / "x") is None
 
 
 def test_errors(source, tmp_path):
