@@ -415,8 +415,19 @@ def queue_status(as_json) -> None:
         say(
             f"{e.name}\t{e.status}{took}{now}\t{' '.join(e.overrides)}"
             + (f"\t[{lv}]" if lv else "")
+            + _placement(e)
             + (f"\t{e.error}" if e.error and e.status != "success" else "")
         )
+
+
+def _placement(entry) -> str:
+    """`\t(ray, cpu=4,gpu=1)`: where a cluster entry runs and what it asks for; nothing for a
+    plain local one."""
+    if not entry.executor and not entry.resources:
+        return ""
+    from cairn.cluster.resources import label
+
+    return "\t(" + ", ".join(x for x in (entry.executor, label(entry.resources)) if x) + ")"
 
 
 @queue.command("logs")

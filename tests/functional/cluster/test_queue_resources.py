@@ -17,6 +17,9 @@ def test_resources_are_stored_with_each_queued_entry(exp_repo):
     entries = exp_repo.status()
     assert entries["big-1"]["resources"] == entries["big-2"]["resources"] == {"cpu": 2, "gpu": 1, "memory": 8 << 30}
     assert entries["plain"]["resources"] is None
+    text = exp_repo.queue("status").stdout
+    assert "big-1\tqueued\ttrain.lr=0.2\t(cpu=2,gpu=1,memory=8G)\n" in text, text
+    assert "plain\tqueued\ttrain.lr=0.4\n" in text, text
     # the local executor runs them as before (a request is for cluster nodes)
     exp_repo.exp("run", "--run-all")
     assert {n: e["status"] for n, e in exp_repo.status().items()} == dict.fromkeys(entries, "success")

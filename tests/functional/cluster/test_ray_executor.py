@@ -35,6 +35,7 @@ def test_cluster_runs_give_the_local_results(cluster_repo, ray_cluster):
     entries = repo.wait_queue(120)
     assert {n: e["status"] for n, e in entries.items()} == dict.fromkeys(runs, "success"), entries
     assert all(e["executor"] == "ray" and e["exit_code"] == 0 for e in entries.values())
+    assert "\tsuccess" in repo.queue("status").stdout and "\t(ray, cpu=1,gpu=1)\n" in repo.queue("status").stdout
     # the log came back from the node; the GPU run saw only the device Ray gave it
     log = repo.queue("logs", "ray-a").stdout
     assert "trained: acc 0.82" in log and "Pushed 1 experiment(s) to origin." in log, log
