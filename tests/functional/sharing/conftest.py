@@ -45,21 +45,41 @@ class Registry:
         return sha
 
 
-@pytest.fixture
-def registry(repo, moto_endpoint: str) -> Registry:  # noqa: F811 - the fixture imported above
-    """The `repo` project as a data registry: data/images (v1, tag v1) and model.bin, pushed to an
-    S3 remote whose URL and endpoint are committed."""
+@pytest.fixture(scope="module")
+def _registry_template(tmp_path_factory, _templates, run_cairn, git, moto_endpoint: str):  # noqa: F811
+    """Built once per module (a dozen commands) and copied per test: the registry's folder, its
+    remote URL and bucket. Tests that push more share the bucket: objects are only added."""
+    root = tmp_path_factory.mktemp("registry-template") / "registry"
+    shutil.copytree(_templates[1], root, symlinks=True)
     bucket = new_bucket(moto_endpoint)
     url = f"s3://{bucket}/registry"
-    repo.cairn("remote", "add", "-d", "store", url)
-    repo.cairn("remote", "modify", "store", "endpoint_url", moto_endpoint)
-    repo.cairn("remote", "modify", "store", "access_key_id", KEY_ID, "--local")
-    repo.cairn("remote", "modify", "store", "secret_access_key", SECRET, "--local")
-    repo.write({"model.bin": b"weights " * 100})
-    repo.cairn("add", "model.bin")
-    reg = Registry(repo, url, moto_endpoint, bucket)
-    reg.release(1)
-    return reg
+    for args in (
+        ("remote", "add", "-d", "store", url),
+        ("remote", "modify", "store", "endpoint_url", moto_endpoint),
+        ("remote", "modify", "store", "access_key_id", KEY_ID, "--local"),
+        ("remote", "modify", "store", "secret_access_key", SECRET, "--local"),
+    ):
+        run_cairn(*args, cwd=root)
+    (root / "model.bin").write_bytes(b"weights " * 100)
+    for rel, data in images(1).items():
+        (root / "data" / "images" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "data" / "images" / rel).write_bytes(data)
+    run_cairn("add", "model.bin", "data/images", cwd=root)
+    run_cairn("push", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "images v1", cwd=root)
+    git("tag", "v1", cwd=root)
+    return root, url, bucket
+
+
+@pytest.fixture
+def registry(tmp_path: Path, repo, _registry_template, moto_endpoint: str) -> Registry:  # noqa: F811
+    """A data registry: data/images (v1, tag v1) and model.bin, pushed to an S3 remote whose URL
+    and endpoint are committed (credentials only in its config.local.toml)."""
+    template, url, bucket = _registry_template
+    root = tmp_path / "registry"
+    shutil.copytree(template, root, symlinks=True)
+    return Registry(type(repo)(root, repo._run_cairn, repo._git), url, moto_endpoint, bucket)
 
 
 @pytest.fixture
