@@ -104,11 +104,13 @@ def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[st
         if not (mirror / "HEAD").exists():
             yield from _step(["git", "init", "-q", "--bare", str(mirror)], cache, "creating the node's git mirror")
         ref = spec["queue_ref"]
-        yield from _step(
-            ["git", "-C", str(mirror), "fetch", "-q", "--no-tags", spec["git_url"], f"+{ref}:{ref}"],
-            cache,
-            f"fetching {ref} from the git remote {spec['git_url']} (can this node reach it?)",
-        )
+        have = ["git", "-C", str(mirror), "cat-file", "-e", spec["baseline"] + "^{commit}"]
+        if subprocess.run(have, capture_output=True).returncode != 0:  # an earlier run brought it
+            yield from _step(
+                ["git", "-C", str(mirror), "fetch", "-q", "--no-tags", spec["git_url"], f"+{ref}:{ref}"],
+                cache,
+                f"fetching {ref} from the git remote {spec['git_url']} (can this node reach it?)",
+            )
     work.parent.mkdir(parents=True, exist_ok=True)
     # a clone borrowing the mirror's objects (as `git clone --shared`): nothing is copied
     yield from _step(["git", "init", "-q", str(work)], cache, "creating the run's folder")

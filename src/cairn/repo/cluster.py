@@ -22,7 +22,7 @@ from cairn.processes import running
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
 
-QUEUE_REFS = "refs/cairn/queue/"  # where the driver pushes each queued experiment's baseline
+QUEUE_REFS = "refs/cairn/queue/"  # + a baseline commit: pushed so that nodes can fetch it
 _READY_TIMEOUT = 120.0  # s `queue start` waits for the driver to connect and check the cluster
 
 
@@ -40,7 +40,8 @@ class ClusterQueue:
         self.git = repo._need_git("queue start --executor ray")
         self.ctx = executor.ExpContext(repo.root, repo.dot, repo.ws, self.git, repo.environment)
         self.git_remote = git_remote
-        self._pushed_baselines: set[str] = set()
+        self._pushed_baselines: set[str] = set()  # ref and data on the remotes
+        self._queue_refs: set[str] = set()  # pushed by this driver, deleted when it ends
 
     # -- queueing --------------------------------------------------------------------------------
     def enqueue(self, specs: list[str], name: str | None, targets: list[str], resources: str | None) -> list[Entry]:
@@ -89,10 +90,11 @@ class ClusterQueue:
 
         url = self.git_url()
         remote_name, remote_url = self.data_remote()
-        ref = QUEUE_REFS + entry.name
+        ref = QUEUE_REFS + entry.baseline  # one per baseline: a sweep's runs share it
         try:
-            transport_refs(self.git, "push", self.git_remote, [f"+{entry.baseline}:{ref}"])
             if entry.baseline not in self._pushed_baselines:
+                transport_refs(self.git, "push", self.git_remote, [f"+{entry.baseline}:{ref}"])
+                self._queue_refs.add(ref)
                 roots = baseline_roots(self.git, entry.baseline)
                 if roots:
                     self.repo.push(roots)  # only what the remote lacks moves
@@ -217,7 +219,7 @@ class ClusterQueue:
                 results = driver.run_queue(self.ctx, ray, jobs, max_retries, self.prepare, self.collect, self._stopping)
             finally:
                 ray.shutdown()
-            self._drop_queue_refs(list(results))
+            self._drop_queue_refs()
             return results
         finally:
             self._set_worker(None)
@@ -239,13 +241,13 @@ class ClusterQueue:
                     "queue it again with a smaller --resources, or add a node that has them (`ray start`)",
                 )
 
-    def _drop_queue_refs(self, names: list[str]) -> None:
+    def _drop_queue_refs(self) -> None:
         """The baselines' refs were only a way to the nodes: deleted in one push at the end."""
         from cairn.scm.commits import transport_refs
 
-        if names:
+        if self._queue_refs:
             try:
-                transport_refs(self.git, "push", self.git_remote, [f":{QUEUE_REFS}{n}" for n in names])
+                transport_refs(self.git, "push", self.git_remote, [f":{ref}" for ref in sorted(self._queue_refs)])
             except CairnError:
                 pass  # left behind, they cost a ref each; the next run's push replaces them
 

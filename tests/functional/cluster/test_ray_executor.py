@@ -141,8 +141,10 @@ def test_a_git_remote_the_nodes_cannot_reach(cluster_repo, ray_cluster, tmp_path
     _start(repo, ray_cluster)
     entry = repo.wait_queue(60)["cut-off"]
     assert entry["status"] == "failed"
+    baseline = repo.git("rev-parse", "HEAD").strip()
     assert entry["error"].startswith(
-        f"fetching refs/cairn/queue/cut-off from the git remote {tmp_path / 'not-there.git'}"
+        f"fetching refs/cairn/queue/{baseline} from the git remote {tmp_path / 'not-there.git'} "
+        "(can this node reach it?)"
     )
     assert "failed on node" in entry["error"]
 
