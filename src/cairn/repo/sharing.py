@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 from cairn.errors import CairnError, PathError, WouldLoseDataError
 from cairn.index import pointer as ptr
 from cairn.objects.newfile import unique_name
-from cairn.objects.tree import FILE, TREE, Entry, Tree
 from cairn.progress import NULL, Progress
 from cairn.scm.foreign import latest_commit, open_commit
-from cairn.sharing import urls
+from cairn.sharing import listing, urls
 from cairn.sharing.records import REPO, RepoSource, UrlSource, source_of
 from cairn.sharing.source import SourceRepo, Tracked
-from cairn.sharing.transfer import Version, download_version, fetch_version, open_remote, resolve
+from cairn.sharing.transfer import Version, download_version, fetch_version, hash_version, open_remote, resolve
 
 if TYPE_CHECKING:
     from cairn.remotes.remote import Remote
@@ -68,78 +67,17 @@ def ls(url: str, path: str = "", rev: str | None = None, recursive: bool = False
     contents of a tracked folder (its tree objects, from the data remote)."""
     source = SourceRepo(open_commit(url, rev))
     base = posixpath.normpath(path.strip("/")) if path.strip("/") else ""
-    tracked = source.tracked()
-    entries: dict[str, dict] = {}
-    inside = next((t for t in tracked if base == t.path or base.startswith(t.path + "/")), None)
-    if inside is not None and (inside.kind == TREE or base != inside.path):
-        r = open_remote(source, _overlay(_local_repo(), str(source.data_remote(remote)[1]["url"])), remote)
-        try:
-            version = resolve(r, inside, base[len(inside.path) + 1 :] if base != inside.path else "")
-            if version.kind == FILE:
-                entries[base] = _data_entry(base, version, inside.origin)
-            else:
-                _tree_entries(r, version.oid, base, recursive, inside.origin, entries)
-        finally:
-            r.close()
-    else:
-        prefix = base + "/" if base else ""
-        git_found = base == ""
-        for p, is_dir in source.commit.files():
-            if p == base:
-                git_found = True
-                if not is_dir:
-                    entries[p] = {"path": p, "kind": "file", "tracked": "git"}
-                continue
-            if not p.startswith(prefix) or (not is_dir and p.endswith(ptr.SUFFIX)):
-                continue  # a pointer file is listed as the data it stands for
-            if p == ".cairn" or p.startswith(".cairn/"):
-                continue  # cairn's own config
-            git_found = True
-            if recursive or "/" not in p[len(prefix) :]:
-                entries[p] = {"path": p, "kind": "folder" if is_dir else "file", "tracked": "git"}
-        expand = []
-        for t in tracked:
-            if t.path == base or (t.path.startswith(prefix) and (recursive or "/" not in t.path[len(prefix) :])):
-                entries[t.path] = _data_entry(t.path, Version(t.kind, t.oid, t.size, t.files), t.origin)
-                if recursive and t.kind == TREE:
-                    expand.append(t)
-            elif t.path.startswith(prefix) and not recursive:  # data deeper down: show its folder
-                top = prefix + t.path[len(prefix) :].split("/", 1)[0]
-                entries.setdefault(top, {"path": top, "kind": "folder", "tracked": "git"})
-        if not git_found and not entries:
-            source.locate(base)  # raises, naming what the source tracks
-        if expand:  # -R lists the files of tracked folders too: their trees, from the data remote
-            r = open_remote(source, _overlay(_local_repo(), str(source.data_remote(remote)[1]["url"])), remote)
-            try:
-                for t in expand:
-                    _tree_entries(r, t.oid, t.path, True, t.origin, entries)
-            finally:
-                r.close()
+
+    def data_remote() -> Remote:
+        return open_remote(source, _overlay(_local_repo(), str(source.data_remote(remote)[1]["url"])), remote)
+
     return {
         "url": source.url,
         "rev": rev,
         "commit": source.commit.commit,
         "path": base,
-        "entries": sorted(entries.values(), key=lambda e: e["path"]),
+        "entries": listing.entries(source, base, recursive, data_remote),
     }
-
-
-def _data_entry(path: str, v: Version, origin: str) -> dict:
-    kind = "folder" if v.kind == TREE else "file"
-    return {"path": path, "kind": kind, "tracked": "cairn", "origin": origin, "size": v.size, "files": v.files}
-
-
-def _tree_entries(r: Remote, oid: str, prefix: str, recursive: bool, origin: str, out: dict[str, dict]) -> None:
-    for e in Tree.from_bytes(r.read_object(oid), oid).entries:
-        path = f"{prefix}/{e.name}" if prefix else e.name
-        files = 1
-        if e.kind == TREE:  # read below it either way: a folder's file count is shown
-            sub: dict[str, dict] = {}
-            _tree_entries(r, e.oid, path, True, origin, sub)
-            files = sum(1 for x in sub.values() if x["kind"] == "file")
-            if recursive:
-                out.update(sub)
-        out[path] = _data_entry(path, Version(e.kind, e.oid, e.size, files), origin)
 
 
 # -- get -------------------------------------------------------------------------------------------
@@ -284,7 +222,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, no_download: bool =
     record = UrlSource(url if "://" in url else data.url, data.info)
     if no_download:
         with repo.lock():
-            version = _hash_url(repo, data)
+            version = hash_version(repo.store, data)
             _write_pointer(repo, rel, version, record.items())
     else:
         version = _download_and_track(repo, data, rel, record)
@@ -326,35 +264,6 @@ def _download_and_track(repo: Repo, data: urls.UrlData, rel: str, record: UrlSou
     p = ptr.load(pointer_file)
     ptr.save(pointer_file, ptr.Pointer(p.path, p.kind, p.oid, p.size, p.files, p.exec, source=record.items()))
     return Version(p.kind, p.oid, p.size, p.files, p.exec)
-
-
-def _hash_url(repo: Repo, data: urls.UrlData) -> Version:
-    """The version of a URL's data from its bytes read once; only tree objects are stored."""
-    if not data.is_folder:
-        with data.open() as f:
-            oid, size = urls.hash_stream(f)
-        return Version(FILE, oid, size, 1)
-    folders: dict[str, list[Entry]] = {"": []}
-    for rel, _ in data.files or []:
-        with data.open(rel) as f:
-            oid, size = urls.hash_stream(f)
-        parent, _, name = rel.rpartition("/")
-        parts = parent.split("/") if parent else []
-        for i in range(len(parts)):
-            folders.setdefault("/".join(parts[: i + 1]), [])
-        folders[parent].append(Entry(name, FILE, oid, size, False))
-    return _build_trees(repo, folders, "")
-
-
-def _build_trees(repo: Repo, folders: dict[str, list[Entry]], at: str) -> Version:
-    entries, files = list(folders[at]), len(folders[at])
-    for sub in sorted(k for k in folders if k and k.rpartition("/")[0] == at):
-        v = _build_trees(repo, folders, sub)
-        entries.append(Entry(sub.rpartition("/")[2], TREE, v.oid, v.size, False))
-        files += v.files
-    oid, raw = Tree(entries).encode()
-    repo.store.add_bytes(raw, oid)
-    return Version(TREE, oid, sum(e.size for e in entries), files)
 
 
 def _remove(path: Path) -> None:

@@ -1,5 +1,6 @@
 """Bringing a source's data over: open its data remote, fetch what a version reaches (verified,
-as every fetch), and write a version from a store to a path (temp + rename)."""
+as every fetch) into a store or straight to a path (temp + rename), and a URL's version from
+its bytes."""
 
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from blake3 import blake3
 
 from cairn.errors import ConfigError, PathError
 from cairn.objects.store import ObjectStore
-from cairn.objects.tree import FILE, TREE, Tree
+from cairn.objects.tree import FILE, TREE, Entry, Tree
 from cairn.progress import NULL, Progress
 from cairn.remotes.fetch import fetch, raise_for_failures
 from cairn.remotes.remote import Remote
 from cairn.scm.foreign import cache_root
+from cairn.sharing import urls
 from cairn.sharing.source import SourceRepo, Tracked
 from cairn.storage import open_storage
-
-_LOCAL_ONLY = ("jobs", "pack_size")
 
 
 def open_remote(
@@ -207,3 +207,32 @@ def download_version(remote: Remote, version: Version, dest: Path, scratch: Path
             os.unlink(tmp)
         raise
     return result
+
+
+def hash_version(store: ObjectStore, data: urls.UrlData) -> Version:
+    """The version of a URL's data from its bytes read once; only tree objects are stored."""
+    if not data.is_folder:
+        with data.open() as f:
+            oid, size = urls.hash_stream(f)
+        return Version(FILE, oid, size, 1)
+    folders: dict[str, list[Entry]] = {"": []}
+    for rel, _ in data.files or []:
+        with data.open(rel) as f:
+            oid, size = urls.hash_stream(f)
+        parent, _, name = rel.rpartition("/")
+        parts = parent.split("/") if parent else []
+        for i in range(len(parts)):
+            folders.setdefault("/".join(parts[: i + 1]), [])
+        folders[parent].append(Entry(name, FILE, oid, size, False))
+    return _build_trees(store, folders, "")
+
+
+def _build_trees(store: ObjectStore, folders: dict[str, list[Entry]], at: str) -> Version:
+    entries, files = list(folders[at]), len(folders[at])
+    for sub in sorted(k for k in folders if k and k.rpartition("/")[0] == at):
+        v = _build_trees(store, folders, sub)
+        entries.append(Entry(sub.rpartition("/")[2], TREE, v.oid, v.size, False))
+        files += v.files
+    oid, raw = Tree(entries).encode()
+    store.add_bytes(raw, oid)
+    return Version(TREE, oid, sum(e.size for e in entries), files)
