@@ -9,7 +9,8 @@ where `cairn[ray]` is installed:
 The setup (untimed) is W17's: a one-stage pipeline (`sleep S && cp params.yaml metrics.yaml`),
 N x `exp run --queue -S train.p=N`, plus a bare git origin and a folder cairn remote. Timed: from
 `cairn queue start --executor ray -j 2` until every entry is finished. Also timed, the same with
-`sleep 0`: the per-experiment overhead of the cluster path (its time / N x 2 jobs). Each is
+`sleep 0`: the per-experiment overhead of the cluster path, as the time one more run adds beyond
+a queue of two (the fixed costs: the driver's start, each node's first task). Each is
 followed by the local executor on the same setup (`exp run --run-all -j 2`, untimed setup again).
 Target: 8 queued 2-s experiments in < 12 s, overhead < 0.5 s per experiment.
 """
@@ -106,6 +107,11 @@ def main() -> None:
     cluster.wait_for_nodes()
     print(f"two-node cluster started in {time.perf_counter() - t0:.1f} s (untimed)")
     try:
+        # the fixed cost of a queue (driver start, first task of each node): 2 runs of `sleep 0`
+        root = work / "fixed"
+        fixed = timed_queue(make_repo(root, 2, "0"), cluster.address, 2)
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"2 queued experiments of `sleep 0` (one a node): {fixed:.2f} s")
         for run in range(args.runs):
             for sleep in (args.sleep, "0"):
                 root = work / f"run{run}-sleep{sleep}"
@@ -114,6 +120,9 @@ def main() -> None:
                 per = took / args.queued * 2
                 what = f"{args.queued} queued experiments of `sleep {sleep}`, -j 2 on 2 nodes"
                 print(f"{what}: {took:.2f} s ({per:.2f} s a run)")
+                if sleep == "0" and args.queued > 2:  # each run past the first two, per slot
+                    marginal = (took - fixed) / ((args.queued - 2) / 2)
+                    print(f"  overhead of one more run (beyond the first two): {marginal:.2f} s")
                 shutil.rmtree(root, ignore_errors=True)
                 # the local executor on the same setup, for comparison (W17's command)
                 repo = make_repo(root, args.queued, sleep)
