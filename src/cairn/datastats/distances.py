@@ -57,12 +57,23 @@ def wasserstein(ref: list[float], cur: list[float], scale: float | None) -> floa
     return area / max(scale or 0.0, 1e-3)
 
 
-def shares(counts: dict, total: int) -> dict:
-    """Value -> share of the non-null rows; what the top values do not cover is one more bucket."""
-    out = {k: v / total for k, v in counts.items()} if total else {}
+def shares(counts: dict, total: int, distinct: int | None = None, keys: set | None = None) -> dict:
+    """Value -> share of the non-null rows over `keys` (default: the counted values), with what
+    they do not cover as one more bucket. When only the top values were kept (`distinct` more
+    than counted), a key outside them gets the average share of the uncounted values, capped at
+    the least counted one: left at 0, two versions' different tops would look like drift."""
+    if not total:
+        return {}
+    out = {k: v / total for k, v in counts.items()}
     rest = total - sum(counts.values())
-    if rest > 0:
-        out[OTHER] = rest / total
+    unseen = (distinct or 0) - len(counts)
+    if keys and unseen > 0 and rest > 0:
+        guess = min(rest / unseen, min(counts.values(), default=rest)) / total
+        for k in keys - counts.keys():
+            out[k] = guess
+    rest_share = 1.0 - sum(out.values())
+    if rest_share > 1e-12:
+        out[OTHER] = rest_share
     return out
 
 

@@ -142,8 +142,10 @@ def _numeric(a: dict, b: dict, opts: DriftOptions) -> dict[str, Any]:
 
 
 def _categorical(a: dict, b: dict, opts: DriftOptions) -> dict[str, Any]:
-    pa = dist.shares(_counts(a), _nonnull(a))
-    pb = dist.shares(_counts(b), _nonnull(b))
+    ca, cb = _counts(a), _counts(b)
+    keys = ca.keys() | cb.keys()
+    pa = dist.shares(ca, _nonnull(a), a.get("distinct"), keys)
+    pb = dist.shares(cb, _nonnull(b), b.get("distinct"), keys)
     if not pa or not pb:
         return {"method": None, "skipped": "no values on one side"}
     stat, dof = dist.chisquare(pa, pb, _nonnull(b))

@@ -69,4 +69,8 @@ def test_ks_pvalue() -> None:
 
 
 def test_shares_keep_the_rest_as_one_bucket() -> None:
-    assert d.shares({"a": 6, "b": 2}, 10) == {"a": 0.6, "b": 0.2, d.OTHER: 0.2}
+    assert d.shares({"a": 6, "b": 2}, 10) == pytest.approx({"a": 0.6, "b": 0.2, d.OTHER: 0.2})
+    # 4 values beyond the kept 2: an unseen key gets their average share, capped by the least kept
+    assert d.shares({"a": 6, "b": 2}, 10, distinct=6, keys={"a", "b", "z"}) == pytest.approx(
+        {"a": 0.6, "b": 0.2, "z": 0.05, d.OTHER: 0.15}
+    )
