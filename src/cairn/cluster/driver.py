@@ -110,6 +110,7 @@ def run_queue(
     logs = ctx.logs()
     logs.mkdir(parents=True, exist_ok=True)
     tasks: dict[str, _Task] = {}
+    ended: list[_Task] = []  # finished, recorded once their slots run new tasks
     results: dict[str, str] = {}
     last_check = 0.0
     try:
@@ -143,6 +144,10 @@ def run_queue(
                 ).remote(spec)
                 log = open(logs / f"{entry.name}.log", "wb")  # noqa: SIM115 (closed in _record)
                 tasks[entry.name] = _Task(entry, gen, log)
+            # fetching a result takes a git round trip: done while the next tasks already run
+            for t in ended:
+                results[t.entry.name] = _record(ctx, t, collect)
+            ended = []
             if not tasks:
                 break
             ray.wait([t.gen for t in tasks.values()], num_returns=1, timeout=_POLL, fetch_local=False)
@@ -151,19 +156,21 @@ def run_queue(
             if time.monotonic() - last_check >= _CHECK_NODES:
                 last_check = time.monotonic()
                 _look_after(ctx, ray, tasks)
-            for name in [n for n, t in tasks.items() if t.done]:
-                results[name] = _record(ctx, tasks.pop(name), collect)
+            ended = [tasks.pop(n) for n in [n for n, t in tasks.items() if t.done]]
     except KeyboardInterrupt:
         q = ctx.queue()
         try:
             for t in tasks.values():
                 ray.cancel(t.gen)
                 q.finish(t.entry.name, "killed", None, "stopped with Ctrl-C")
+            for t in ended:  # the next driver fetches these results (repo/cluster.py reattach)
+                why = "the driver was stopped before it fetched the result; `queue start` fetches it"
+                q.finish(t.entry.name, "failed", None, why)
         finally:
             q.close()
         raise
     finally:
-        for t in tasks.values():
+        for t in [*tasks.values(), *ended]:
             t.log.close()
     return results
 
