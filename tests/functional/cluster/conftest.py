@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.functional.experiments.conftest import _exp_template, exp_repo, markers  # noqa: F401 (fixtures)
+from experiments.conftest import _exp_template, exp_repo, markers  # noqa: F401 (fixtures)
 
 _MB = 1024 * 1024
 
