@@ -13,6 +13,8 @@ from cairn.datastats.engine import polars
 # versions is computed from these alone (KS, PSI, Wasserstein), so it needs neither version's data.
 SKETCH_POINTS = 101
 SHOWN_QUANTILES = (1, 5, 25, 50, 75, 95, 99)
+# columns with more finite values take their sketch from a seeded random sample of this many
+SKETCH_SAMPLE = 200_000
 BINS = 20
 # most frequent values kept (the CLI shows 20); the drift of a categorical column is exact when
 # it has at most this many distinct values
@@ -132,7 +134,13 @@ def _numeric_second(pl: Any, i: int, name: str, c: dict) -> list[Any]:
         return []
     col = pl.col(name)
     fin = col.filter(col.is_finite()).cast(pl.Float64)
-    srt = fin.sort()
+    # sorting every value of 14 numeric columns of a million rows was most of the time; the
+    # percentiles of a seeded sample of SKETCH_SAMPLE are within ~0.2% of rank of the exact ones,
+    # well inside the sketch's 1% steps (min and max stay exact)
+    sampled = c["finite"] > SKETCH_SAMPLE
+    if sampled:
+        c["sketch_sample"] = SKETCH_SAMPLE
+    srt = (fin.sample(n=SKETCH_SAMPLE, seed=0) if sampled else fin).sort()
     at = (pl.lit(pl.Series([p / (SKETCH_POINTS - 1) for p in range(SKETCH_POINTS)])) * (srt.len() - 1)).round()
     out = [srt.gather(at.cast(pl.Int64)).implode().alias(f"{i}|sketch")]
     lo, hi = c["min"], c["max"]
@@ -164,6 +172,7 @@ def _fill(cols: list[dict], second: dict) -> None:
         sketch = second.get(f"{i}|sketch")
         if sketch is not None:
             c["sketch"] = [float(v) for v in sketch]
+            c["sketch"][0], c["sketch"][-1] = c["min"], c["max"]
             c["quantiles"] = {str(q): c["sketch"][q * (SKETCH_POINTS - 1) // 100] for q in SHOWN_QUANTILES}
         hist = second.get(f"{i}|hist")
         if hist is not None:

@@ -88,3 +88,16 @@ def test_boolean_and_temporal() -> None:
 def test_header_only_table() -> None:
     st = table_stats(pl.DataFrame({"a": pl.Series([], dtype=pl.Int64)}))
     assert st["rows"] == 0 and "the table has a header but no rows" in st["warnings"]
+
+
+def test_a_large_column_takes_its_sketch_from_a_sample() -> None:
+    from cairn.datastats.columns import SKETCH_SAMPLE
+
+    n = SKETCH_SAMPLE + 100_000
+    c = col(table_stats(pl.DataFrame({"x": [float(i) for i in range(n)]})), "x")
+    assert c["sketch_sample"] == SKETCH_SAMPLE
+    assert (c["sketch"][0], c["sketch"][-1]) == (0.0, n - 1.0)  # exact ends
+    for p in (1, 25, 50, 99):  # within 0.5% of rank
+        assert abs(c["sketch"][p] - p / 100 * n) < 0.005 * n
+    again = col(table_stats(pl.DataFrame({"x": [float(i) for i in range(n)]})), "x")
+    assert again["sketch"] == c["sketch"]  # seeded: the same data gives the same record
