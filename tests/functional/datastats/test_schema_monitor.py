@@ -110,3 +110,16 @@ def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, asse
         UserInputError,
         "there is no monitor named 'nope'",
     )
+
+
+def test_cairn_check_runs_the_schema_and_drift_checks(versions, tables) -> None:
+    (versions.root / "cairn.yaml").write_text(
+        SCHEMA + "checks:\n  schema:\n    command: cairn data check\n"
+        "  no-drift:\n    command: cairn data diff data/t.csv v1 --fail-on-drift\n"
+    )
+    versions.cairn("check", venv_first=True)  # the workspace is v3: v1's distribution
+    tables(9, shift=2.0).with_columns(n=tables(9)["n"] + 20).write_csv(versions.root / "data" / "t.csv")
+    proc = versions.cairn("check", venv_first=True, expect=1)
+    assert "failed: check 'schema': exited with 1" in proc.stderr
+    assert "column 'n' has values above 9 (its max is 29)" in proc.stderr
+    assert "failed: check 'no-drift': exited with 1" in proc.stderr
