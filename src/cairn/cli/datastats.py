@@ -171,6 +171,10 @@ def monitor_run(name: str, batches: tuple[str, ...], remote_name: str | None, as
         )
         for f in s["drifted_features"]:
             click.echo(f"  drifted: {f} (score {s['scores'][f]:.4g})")
+        if "metrics" in s:
+            click.echo("  metrics: " + (", ".join(f"{k} {v:.4g}" for k, v in s["metrics"].items()) or "none"))
+        for problem in s.get("metric_failures", []):
+            click.echo(f"  out of bounds: {problem}")
         for w in s["warnings"]:
             click.echo(f"warning: {w}", err=True)
         if "on_alert" in s:

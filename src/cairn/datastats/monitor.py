@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cairn.datastats import evaluate as evaluation
 from cairn.datastats.describe import FileRef
 from cairn.datastats.drift import DEFAULT_THRESHOLDS, DriftOptions
+from cairn.datastats.evaluate import Evaluation
 from cairn.errors import DataStatsError, PathError, PipelineError, UserInputError, shown
 from cairn.metrics.vega import SCHEMA
 
@@ -41,6 +43,7 @@ KEYS = {
     "min_health",
     "history",
     "on_alert",
+    "evaluate",
 }
 FIXED_FIELDS = ["time", "batch", "rows", "health", "drifted", "tested", "alert"]
 
@@ -55,6 +58,7 @@ class Monitor:
     min_health: float = 0.5
     history: str = ""
     on_alert: str | None = None
+    evaluate: Evaluation | None = None
 
 
 def parse(doc: Any, name: str) -> Monitor:
@@ -94,6 +98,7 @@ def parse(doc: Any, name: str) -> Monitor:
         _number(spec, "min_health", 0.5, at),
         str(spec.get("history") or f"monitors/{name}.csv"),
         spec.get("on_alert"),
+        evaluation.parse(spec.get("evaluate"), at),
     )
 
 
@@ -152,10 +157,12 @@ def summary(m: Monitor, batch_name: str, when: str, rows: int, drift: dict[str, 
 
 def append_history(path: Path, features: list[str], s: dict[str, Any]) -> None:
     """One row per batch; written to a temp file and renamed, so a kill leaves the old history."""
-    header = FIXED_FIELDS + [f"score:{f}" for f in features]
+    metrics = s.get("metrics") or {}
+    header = FIXED_FIELDS + [f"score:{f}" for f in features] + [f"metric:{k}" for k in metrics]
     rows = read_history(path)
     row = {k: s[k] for k in FIXED_FIELDS}
     row.update({f"score:{f}": s["scores"].get(f) for f in features})
+    row.update({f"metric:{k}": v for k, v in metrics.items()})
     out = io.StringIO()
     fields = list(dict.fromkeys(header + [k for r in rows for k in r]))
     w = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
@@ -186,7 +193,7 @@ def read_history(path: Path) -> list[dict[str, str]]:
 def trend_specs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, dict[str, Any]]]:
     """Vega-Lite line charts: health, and every feature's drift score, batch by batch."""
     charts = []
-    keys = ["health"] + [k for k in (rows[0] if rows else {}) if k.startswith("score:")]
+    keys = ["health"] + [k for k in (rows[0] if rows else {}) if k.startswith(("score:", "metric:"))]
     for key in keys:
         points = [{"time": r["time"], "batch": r["batch"], "value": _float(r.get(key))} for r in rows]
         charts.append(

@@ -352,6 +352,13 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     when = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     s = mon.summary(m, label, when, body["rows"], drift)
     s["warnings"] = body.get("warnings", [])
+    ev = m.evaluate
+    if ev is not None and (ev.labels is None or any(c["name"] == ev.labels for c in body["columns"])):
+        from cairn.datastats import evaluate
+
+        s["metrics"] = evaluate.run(ev, name, batches, repo.root)
+        s["metric_failures"] = evaluate.judge(ev, s["metrics"])
+        s["alert"] = s["alert"] or bool(s["metric_failures"])
     mon.append_history(repo.root / m.history, features, s)
     s["history"] = m.history
     if s["alert"] and m.on_alert:

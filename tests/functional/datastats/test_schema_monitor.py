@@ -123,3 +123,62 @@ def test_cairn_check_runs_the_schema_and_drift_checks(versions, tables) -> None:
     assert "failed: check 'schema': exited with 1" in proc.stderr
     assert "column 'n' has values above 9 (its max is 29)" in proc.stderr
     assert "failed: check 'no-drift': exited with 1" in proc.stderr
+
+
+EVALUATE = """\
+monitors:
+  prod:
+    reference: data/t.csv@v1
+    features: [x]
+    evaluate:
+      cmd: {py} eval.py
+      labels: n
+      min: {{accuracy: 0.4}}
+"""
+
+EVAL_SCRIPT = """\
+import json, os, polars as pl
+df = pl.concat([pl.read_csv(p) for p in os.environ["CAIRN_BATCH"].split(os.pathsep)])
+acc = float((df["n"] < 5).mean())
+json.dump({"accuracy": acc, "detail": {"rows": df.height}}, open(os.environ["CAIRN_METRICS"], "w"))
+"""
+
+
+def test_batches_with_labels_are_evaluated(versions, tables, tmp_path, assert_error) -> None:
+    import sys
+
+    from cairn.errors import StageFailedError
+
+    (versions.root / "cairn.yaml").write_text(EVALUATE.format(py=sys.executable))
+    (versions.root / "eval.py").write_text(EVAL_SCRIPT)
+    good = tmp_path / "good.csv"
+    tables(21, rows=1000).write_csv(good)
+    s = versions.json("monitor", "run", "prod", str(good))
+    assert not s["alert"] and s["metrics"]["detail.rows"] == 1000 and s["metric_failures"] == []
+    assert 0.4 < s["metrics"]["accuracy"] < 0.6
+
+    bad = tmp_path / "bad.csv"
+    df = tables(22, rows=1000)
+    df.with_columns(n=df["n"] + 5).write_csv(bad)  # no label below 5: accuracy 0
+    proc = versions.cairn("monitor", "run", "prod", str(bad), expect=1)
+    assert "  out of bounds: accuracy 0 < 0.4" in proc.stdout
+    rows = versions.json("monitor", "show", "prod")["rows"]
+    assert [r["alert"] for r in rows] == ["false", "true"] and rows[1]["metric:accuracy"] == "0"
+
+    unlabeled = tmp_path / "unlabeled.csv"
+    tables(23, rows=2000).drop("n").write_csv(unlabeled)
+    assert "metrics" not in versions.json("monitor", "run", "prod", str(unlabeled))
+
+    (versions.root / "eval.py").write_text("import sys; sys.exit('no model file')\n")
+    assert_error(
+        versions.cairn("monitor", "run", "prod", str(good), expect=None),
+        StageFailedError,
+        "the evaluation of monitor 'prod' failed (exit 1): no model file",
+    )
+    (versions.root / "eval.py").write_text("pass\n")
+    assert_error(
+        versions.cairn("monitor", "run", "prod", str(good), expect=None),
+        StageFailedError,
+        "the evaluation of monitor 'prod' wrote no metrics: $CAIRN_METRICS holds no JSON object",
+    )
+    assert len(versions.json("monitor", "show", "prod")["rows"]) == 3  # failed evaluations add no row
