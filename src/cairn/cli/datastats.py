@@ -153,7 +153,8 @@ def monitor() -> None:
 @remote_option
 @json_option
 def monitor_run(name: str, batches: tuple[str, ...], remote_name: str | None, as_json: bool) -> int:
-    """Compare a production BATCH (CSV/TSV, Parquet or JSON Lines files, or folders of them) with
+    """Compare a production BATCH (CSV/TSV, Parquet or JSON Lines files, folders of them, or a URL
+    prefix such as s3://bucket/logs/day1/, read with the settings of remote -r or the default) with
     monitor NAME's reference: drift per feature, a health score, a row appended to the monitor's
     history. On alert (the batch drifts, or health falls below min_health) runs the monitor's
     on_alert command with the summary as JSON on stdin, and exits 1."""

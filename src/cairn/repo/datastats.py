@@ -5,6 +5,8 @@ compares, checks and monitors with them (cairn.datastats does the work, with no 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -341,30 +343,73 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     m = mon.parse(pipeline_section(repo, "monitors"), name)
     ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), m.rev), remote)
     label = ", ".join(batches)
-    kind, body = describe(label, TREE, mon.batch_files(batches), repo.progress)
-    if kind != "table":
-        from cairn.errors import DataStatsError
+    with _local_batches(repo, batches, remote) as local:
+        kind, body = describe(label, TREE, mon.batch_files(local), repo.progress)
+        if kind != "table":
+            from cairn.errors import DataStatsError
 
-        raise DataStatsError(f"the batch {label} holds no table", "give CSV/TSV, Parquet or JSON Lines files")
-    features = mon.check_columns(m, ref, body, label)
-    m.opts.columns = features
-    drift = compare(ref, body, m.opts)
-    when = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    s = mon.summary(m, label, when, body["rows"], drift)
-    s["warnings"] = body.get("warnings", [])
-    ev = m.evaluate
-    if ev is not None and (ev.labels is None or any(c["name"] == ev.labels for c in body["columns"])):
-        from cairn.datastats import evaluate
+            raise DataStatsError(f"the batch {label} holds no table", "give CSV/TSV, Parquet or JSON Lines files")
+        features = mon.check_columns(m, ref, body, label)
+        m.opts.columns = features
+        drift = compare(ref, body, m.opts)
+        when = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        s = mon.summary(m, label, when, body["rows"], drift)
+        s["warnings"] = body.get("warnings", [])
+        ev = m.evaluate
+        if ev is not None and (ev.labels is None or any(c["name"] == ev.labels for c in body["columns"])):
+            from cairn.datastats import evaluate
 
-        s["metrics"] = evaluate.run(ev, name, batches, repo.root)
-        s["metric_failures"] = evaluate.judge(ev, s["metrics"])
-        s["alert"] = s["alert"] or bool(s["metric_failures"])
+            s["metrics"] = evaluate.run(ev, name, local, repo.root)
+            s["metric_failures"] = evaluate.judge(ev, s["metrics"])
+            s["alert"] = s["alert"] or bool(s["metric_failures"])
     mon.append_history(repo.root / m.history, features, s)
     s["history"] = m.history
     if s["alert"] and m.on_alert:
         s["on_alert"] = mon.run_on_alert(m.on_alert, s, repo.root)
     s["drift"] = drift
     return s
+
+
+@contextmanager
+def _local_batches(repo: Repo, batches: list[str], remote: str | None) -> Iterator[list[str]]:
+    """The batches as local paths: a URL (an S3 prefix that `model serve --log-requests` or a
+    service writes to) is downloaded to a temporary folder first, with the settings (endpoint,
+    credentials) of remote `remote`, else of the default remote."""
+    import shutil
+    import tempfile
+
+    urls = [b for b in batches if "://" in b]
+    if not urls:
+        yield batches
+        return
+    from cairn.datastats.read import format_of
+    from cairn.storage import open_storage
+
+    name = remote or repo.remotes.default()
+    options = {
+        k: v for k, v in (repo.config.remotes().get(name) or {}).items() if k not in ("url", "jobs", "pack_size")
+    }
+    (repo.dot / "tmp").mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="batch-", dir=repo.dot / "tmp")
+    try:
+        local = []
+        for i, b in enumerate(batches):
+            if "://" not in b:
+                local.append(b)
+                continue
+            storage = open_storage(b.rstrip("/"), options)
+            dest = os.path.join(tmp, str(i))
+            keys = sorted(k for k, _ in storage.list("") if format_of(k))
+            if not keys:
+                raise PathError(f"{b} holds no CSV/TSV, Parquet or JSON Lines file", "check the prefix")
+            for k in keys:
+                os.makedirs(os.path.dirname(os.path.join(dest, k)), exist_ok=True)
+                storage.get_file(k, os.path.join(dest, k))
+            storage.close()
+            local.append(dest)
+        yield local
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def monitor_show(repo: Repo, name: str, html_dir: str | None = None) -> dict[str, Any]:

@@ -52,3 +52,26 @@ def test_pull_brings_the_stats_of_what_it_fetches(versions, s3_url, configure_s3
     assert other.json("data", "stats", "data/t.parquet")["from"] == "cache"
     # nothing new: a second push uploads no stats and fails nothing
     assert versions.json("push")["transferred"] == 0
+
+
+def test_monitor_reads_a_batch_from_an_s3_prefix(versions, s3_url, configure_s3, moto_endpoint, tables) -> None:
+    import io
+
+    configure_s3(versions, s3_url)
+    (versions.root / "cairn.yaml").write_text(
+        "monitors:\n  prod:\n    reference: data/t.csv@v1\n    features: [x, k]\n"
+    )
+    bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
+    client = s3_client(moto_endpoint)
+    for i, shift in enumerate((1.5, 1.5)):
+        buf = io.BytesIO()
+        tables(30 + i, shift=shift, rows=1000).write_parquet(buf)
+        client.put_object(Bucket=bucket, Key=f"{prefix}/logs/day1/part{i}.parquet", Body=buf.getvalue())
+    client.put_object(Bucket=bucket, Key=f"{prefix}/logs/day1/_SUCCESS", Body=b"")
+    url = f"s3://{bucket}/{prefix}/logs/day1/"
+    proc = versions.cairn("monitor", "run", "prod", url, "--json", expect=1)
+    s = json.loads(proc.stdout)
+    assert s["batch"] == url and s["rows"] == 2000 and s["alert"] and s["drifted_features"] == ["x"]
+    assert not list((versions.root / ".cairn" / "tmp").glob("batch-*"))  # the download is gone
+    proc = versions.cairn("monitor", "run", "prod", f"s3://{bucket}/{prefix}/nothing/", expect=2)
+    assert f"error: s3://{bucket}/{prefix}/nothing/ holds no CSV/TSV, Parquet or JSON Lines file" in proc.stderr
