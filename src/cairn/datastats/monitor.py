@@ -4,7 +4,7 @@ workspace like a metrics file (so `cairn plots` and `monitor show` draw its tren
 
     monitors:
       prod:
-        reference: data/train.csv         # PATH or PATH@REV (default: the workspace version)
+        reference: data/train.csv         # PATH, PATH@REV or PATH@MODEL@STAGE (default: the workspace's)
         features: [age, city]             # default: every column of the reference
         numeric: wasserstein              # or psi, ks
         categorical: jensenshannon        # or psi, chisquare

@@ -341,7 +341,7 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     from cairn.datastats.drift import compare
 
     m = mon.parse(pipeline_section(repo, "monitors"), name)
-    ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), m.rev), remote)
+    ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), _reference_rev(repo, m.rev)), remote)
     label = ", ".join(batches)
     with _local_batches(repo, batches, remote) as local:
         kind, body = describe(label, TREE, mon.batch_files(local), repo.progress)
@@ -368,6 +368,30 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
         s["on_alert"] = mon.run_on_alert(m.on_alert, s, repo.root)
     s["drift"] = drift
     return s
+
+
+def _reference_rev(repo: Repo, rev: str | None) -> str | None:
+    """A git revision, or a registered model (`NAME@STAGE`, `NAME@vX.Y.Z`): the commit it was
+    registered at, so the reference is the dataset the model was trained on."""
+    from cairn.errors import RevisionError
+
+    if rev is None:
+        return None
+    git = repo._need_git("a monitor reference at a revision")
+    try:
+        git.resolve(rev)
+        return rev
+    except RevisionError:
+        pass
+    from cairn.repo.registry import resolve_ref
+
+    try:
+        return resolve_ref(repo, rev)
+    except CairnError as e:
+        raise RevisionError(
+            f"the monitor's reference revision {rev!r} is neither a git revision nor a registered model: {e.message}",
+            "write reference: PATH@REV with a branch, tag or commit, or PATH@MODEL@STAGE (see `cairn model list`)",
+        ) from None
 
 
 @contextmanager

@@ -182,3 +182,28 @@ def test_batches_with_labels_are_evaluated(versions, tables, tmp_path, assert_er
         "the evaluation of monitor 'prod' wrote no metrics: $CAIRN_METRICS holds no JSON object",
     )
     assert len(versions.json("monitor", "show", "prod")["rows"]) == 3  # failed evaluations add no row
+
+
+def test_reference_is_the_training_data_of_a_registered_model(repo, tables, tmp_path, assert_error) -> None:
+    from cairn.errors import RevisionError
+
+    (repo.root / "data").mkdir()
+    tables(41).write_csv(repo.root / "data" / "t.csv")
+    repo.cairn("add", "data/t.csv")
+    (repo.root / "cairn.yaml").write_text(
+        "artifacts:\n  churn:\n    path: data/t.csv\n"
+        "monitors:\n  prod:\n    reference: data/t.csv@churn@prod\n    features: [x]\n"
+        "  typo:\n    reference: data/t.csv@nope@prod\n"
+    )
+    repo.commit("trained on v1")
+    repo.cairn("model", "register", "churn", "-m", "first")
+    repo.cairn("model", "assign", "churn", "--stage", "prod")
+    tables(42, shift=2.0).write_csv(repo.root / "data" / "t.csv")  # the data moved on since
+    repo.cairn("add", "data/t.csv")
+    repo.commit("newer data")
+    batch = tmp_path / "batch.csv"
+    tables(43, rows=2000).write_csv(batch)  # like the training data, unlike today's
+    s = repo.json("monitor", "run", "prod", str(batch))
+    assert not s["alert"] and s["drifted"] == 0
+    proc = repo.cairn("monitor", "run", "typo", str(batch), expect=None)
+    assert_error(proc, RevisionError, "the monitor's reference revision 'nope@prod' is neither a git revision nor a")
