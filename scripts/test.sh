@@ -8,7 +8,10 @@ source scripts/setup-env.sh
 # Debian's chromium, which the dashboard's browser tests drive through Playwright (they skip without it)
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "chromium is missing; installing Debian's chromium for the browser tests" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+    # a fresh machine may have no package lists yet: update them when the first try fails
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+        || echo "warning: could not install chromium; the browser tests will skip" >&2
 fi
 # Azurite, the Azure Blob emulator the tests start (tests/emulators.py); reinstalled when the lock changes
 if [ ! -x tests/node/node_modules/.bin/azurite-blob ] || [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; then
