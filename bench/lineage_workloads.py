@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import fastimport
 from workloads import BASE, RunCtx, Target, Workload, fresh_repo
 
 
@@ -116,37 +117,22 @@ class _State:
         return f"version: 1\npath: raw\nkind: file\noid: {self.raw()}\nsize: 1000\nfiles: 1\n"
 
 
-def _blob(path: str, text: str) -> bytes:
-    data = text.encode()
-    return f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n"
-
-
-def _commit(ref: str, mark: int, when: int, message: str, parent: str | None, files: list[bytes]) -> bytes:
-    msg = message.encode()
-    head = (
-        f"commit {ref}\nmark :{mark}\n"
-        f"author Bench <bench@example.com> {when} +0000\n"
-        f"committer Bench <bench@example.com> {when} +0000\n"
-        f"data {len(msg)}\n"
-    ).encode()
-    return head + msg + b"\n" + (f"from {parent}\n".encode() if parent else b"") + b"".join(files) + b"\n"
-
-
 def write_history(repo: Path, z: Sizes) -> dict:
     """Writes main's commits and the experiments into `repo` (on top of its HEAD) and returns
     what the checks need: the data version at HEAD, and which commits and experiments used it."""
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    branch = subprocess.run(["git", "symbolic-ref", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
-    branch_ref = branch.stdout.strip()
+    branch_ref, head = fastimport.head(repo)
     state = _State(z.stages)
     stream: list[bytes] = []
     states: list[_State] = []
     for i in range(z.commits):
         files = []
         if i == 0:
-            files += [_blob("cairn.yaml", state.pipeline()), _blob("params.yaml", f"lr: {state.lr}\n")]
-            files += [_blob(f"src/s{k:02d}.py", f"# stage {k} v0\n") for k in range(1, z.stages + 1)]
-            files += [_blob(".gitignore", "/data/raw\n/out\n")]
+            files += [
+                fastimport.blob("cairn.yaml", state.pipeline()),
+                fastimport.blob("params.yaml", f"lr: {state.lr}\n"),
+            ]
+            files += [fastimport.blob(f"src/s{k:02d}.py", f"# stage {k} v0\n") for k in range(1, z.stages + 1)]
+            files += [fastimport.blob(".gitignore", "/data/raw\n/out\n")]
             message = "pipeline"
         elif i % DATA_EVERY == 0:
             state.data += 1
@@ -154,17 +140,17 @@ def write_history(repo: Path, z: Sizes) -> dict:
         elif i % CODE_EVERY == 0:
             k = 1 + (i * 7) % z.stages
             state.code[k] += 1
-            files.append(_blob(f"src/s{k:02d}.py", f"# stage {k} v{state.code[k]}\n"))
+            files.append(fastimport.blob(f"src/s{k:02d}.py", f"# stage {k} v{state.code[k]}\n"))
             message = f"change stage {k}"
         else:
-            files.append(_blob("README.md", f"notes {i}\n"))
+            files.append(fastimport.blob("README.md", f"notes {i}\n"))
             message = f"notes {i}"
         if i == 0 or i % DATA_EVERY == 0:
-            files.append(_blob("data/raw.cairn", state.pointer()))
+            files.append(fastimport.blob("data/raw.cairn", state.pointer()))
         if i == 0 or i % DATA_EVERY == 0 or i % CODE_EVERY == 0:
-            files.append(_blob("cairn.lock", state.lock()))
-        parent = (head or None) if i == 0 else f":{i}"
-        stream.append(_commit(branch_ref, i + 1, T0 + 60 * i, message, parent, files))
+            files.append(fastimport.blob("cairn.lock", state.lock()))
+        parent = head if i == 0 else f":{i}"
+        stream.append(fastimport.commit(branch_ref, i + 1, T0 + 60 * i, message, parent, files))
         states.append(state.copy())
     used_commits = sum(1 for s in states if s.data == state.data)
     used_exps = 0
@@ -177,12 +163,11 @@ def write_history(repo: Path, z: Sizes) -> dict:
         name = f"exp-{j:04d}"
         meta = {"name": name, "baseline": f"<{base_i + 1}>", "status": "success", "created": T0 + 60 * base_i + 30}
         meta["version"] = 1
-        files = [_blob("params.yaml", f"lr: {s.lr}\n"), _blob("cairn.lock", s.lock())]
+        files = [fastimport.blob("params.yaml", f"lr: {s.lr}\n"), fastimport.blob("cairn.lock", s.lock())]
         ref = f"refs/cairn/exps/b{base_i:04d}/{name}"
         msg = f"cairn experiment: {name}\n\n{json.dumps(meta, sort_keys=True)}\n"
-        stream.append(_commit(ref, z.commits + j + 1, T0 + 60 * base_i + 30, msg, f":{base_i + 1}", files))
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=b"".join(stream), check=True)
-    subprocess.run(["git", "reset", "-q", "--hard", branch_ref], cwd=repo, check=True)
+        stream.append(fastimport.commit(ref, z.commits + j + 1, T0 + 60 * base_i + 30, msg, f":{base_i + 1}", files))
+    fastimport.run(repo, stream, branch_ref)
     return {
         "last_out": f"out/o{z.stages:02d}.bin",
         "last_oid": state.out(z.stages),

@@ -19,12 +19,14 @@ import random
 import shutil
 import sys
 
+import fastimport
 from datasets import SEED
 from workloads import BASE, RunCtx, Target, Workload, commit, fresh_repo, local_remote
 
 ALL_SCALES = frozenset({"full", "quick", "smoke"})
 NOT_DVC = "cairn only: DVC has no model registry of its own (GTO is a separate tool) and no model serving."
 VERSIONS, ASSIGNMENTS = 200, 50
+T0 = 1_700_000_000
 STAGES = ("dev", "staging", "prod", "canary", "shadow")
 MODEL_MIB = {"full": 100, "quick": 100, "smoke": 4}
 ARTIFACTS = "artifacts:\n  m:\n    path: model.bin\n    type: model\n    serve: serve_m:predict\n"
@@ -33,22 +35,39 @@ SERVE = "def predict(records):\n    return [0 for _ in records]\n"
 
 # -- W28 ----------------------------------------------------------------------------------------
 def registry_repo(ctx: RunCtx) -> None:
-    """200 commits, each registered as a version (NAME@vX.Y.Z), and 50 assignments (NAME#STAGE#N)."""
+    """200 commits, each registered as a version (NAME@vX.Y.Z), and 50 assignments (NAME#STAGE#N),
+    written in one `git fast-import` (fastimport.py) with the tags a second apart, as GTO orders them."""
     fresh_repo(ctx)
-    (ctx.repo / "cairn.yaml").write_text("metrics:\n  - metrics.json\n" + ARTIFACTS)
-    (ctx.repo / "metrics.json").write_text('{"acc": 0.5}\n')
-    commit("artifact m")(ctx)
+    ref, parent = fastimport.head(ctx.repo)
+    when = T0
+    stream = [
+        fastimport.commit(
+            ref,
+            1,
+            when,
+            "artifact m",
+            parent,
+            [
+                fastimport.blob("cairn.yaml", "metrics:\n  - metrics.json\n" + ARTIFACTS),
+                fastimport.blob("metrics.json", '{"acc": 0.5}\n'),
+            ],
+        )
+    ]
     counter = 0
     for i in range(VERSIONS):
-        (ctx.repo / "metrics.json").write_text(json.dumps({"acc": round(0.5 + i / 1000, 4)}) + "\n")
-        commit(f"model {i}")(ctx)
+        mark, when = i + 2, when + 60
+        metrics = json.dumps({"acc": round(0.5 + i / 1000, 4)}) + "\n"
+        stream.append(
+            fastimport.commit(ref, mark, when, f"model {i}", f":{mark - 1}", [fastimport.blob("metrics.json", metrics)])
+        )
         version = f"v0.{i // 100}.{i % 100}"
-        ctx.sh(["git", "tag", "-a", f"m@{version}", "-m", f"Registering artifact m version {version}"])
+        stream.append(fastimport.tag(f"m@{version}", f":{mark}", when + 1, f"Registering artifact m version {version}"))
         if i % (VERSIONS // ASSIGNMENTS) == 0:
             counter += 1
             stage = STAGES[counter % len(STAGES)]
             msg = f"Assigning stage {stage} to artifact m version {version}"
-            ctx.sh(["git", "tag", "-a", f"m#{stage}#{counter}", "-m", msg])
+            stream.append(fastimport.tag(f"m#{stage}#{counter}", f":{mark}", when + 2, msg))
+    fastimport.run(ctx.repo, stream, ref)
 
 
 def registry_read(ctx: RunCtx) -> str | None:
