@@ -139,6 +139,9 @@ def drift_vs_evidently(ctx: RunCtx) -> str | None:
     problem = drift_found(ctx)
     if problem:
         return problem
+    if ctx.data.scale.name == "smoke":  # installing Evidently (~1 min) checks nothing about the harness
+        print("[bench]   Evidently not compared at smoke scale", flush=True)
+        return None
     ev = _evidently(ctx)
     if isinstance(ev, str):
         print(f"[bench]   Evidently not compared: {ev}", flush=True)
