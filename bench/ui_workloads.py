@@ -56,7 +56,7 @@ table = ExperimentTable(rows, "bench")
 
 class Source:
     name = "bench"
-    def experiments(self):
+    def experiments(self, with_commits=False):
         return table
 
 sock = server.bind("127.0.0.1", 0)

@@ -358,7 +358,7 @@ def test_every_problem_is_collected_with_its_position(tmp_path):
     )
     assert found == [
         "cairn.yaml:16:1: unknown top-level key 'extra' "
-        "(expected one of: artifacts, checks, metrics, params, plots, stages, vars, version)",
+        "(expected one of: artifacts, checks, metrics, monitors, params, plots, schema, stages, vars, version)",
         "cairn.yaml:4:5: stage 'a' needs `cmd`: a command or a list of commands",
         "cairn.yaml:13:5: `always_changed` is true or false",
         "cairn.yaml:5:12: a dependency is a path (a string)",
