@@ -18,6 +18,7 @@ from cairn.experiments import executor
 from cairn.experiments import overrides as ovr
 from cairn.experiments.queue import Entry
 from cairn.processes import running
+from cairn.repo.roots import commit_roots
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
@@ -95,7 +96,7 @@ class ClusterQueue:
             if entry.baseline not in self._pushed_baselines:
                 transport_refs(self.git, "push", self.git_remote, [f"+{entry.baseline}:{ref}"])
                 self._queue_refs.add(ref)
-                roots = baseline_roots(self.git, entry.baseline)
+                roots = commit_roots(self.git, entry.baseline)
                 if roots:
                     self.repo.push(roots)  # only what the remote lacks moves
                 self._pushed_baselines.add(entry.baseline)
@@ -303,27 +304,6 @@ class ClusterQueue:
             q.finish(entry.name, "killed", None, "killed with `cairn queue kill`")
         finally:
             q.close()
-
-
-def baseline_roots(git, commit: str) -> list[tuple[str, str]]:
-    """Data and recorded outputs a commit references (pointers and cairn.lock outs)."""
-    import pygit2
-
-    from cairn.index import pointer as ptr
-    from cairn.pipelines import lock as lock_mod
-
-    c = git.repo[commit].peel(pygit2.Commit)
-    roots: list[tuple[str, str]] = []
-    try:
-        blob = c.tree[lock_mod.LOCK_FILE]
-        for e in lock_mod.parse(blob.data.decode(), lock_mod.LOCK_FILE).values():
-            roots += e.roots()
-    except KeyError:
-        pass
-    for path, data in git._walk(c.tree, "", ptr.SUFFIX, None):
-        p = ptr.parse(data, path)
-        roots.append((p.kind, p.oid))
-    return roots
 
 
 def _report(fd: int | None, text: str) -> None:

@@ -289,22 +289,6 @@ class Experiments:
 
     def _data_roots(self, infos: list[ExpInfo]) -> list[tuple[str, str]]:
         """Outputs and data each experiment's commit references (lock outs and pointers)."""
-        import pygit2
+        from cairn.repo.roots import commit_roots
 
-        from cairn.index import pointer as ptr
-        from cairn.pipelines import lock as lock_mod
-
-        roots = []
-        git = self.ctx.git
-        for info in infos:
-            commit = git.repo[info.commit].peel(pygit2.Commit)
-            try:
-                lock_blob = commit.tree[lock_mod.LOCK_FILE]
-                for entry in lock_mod.parse(lock_blob.data.decode(), lock_mod.LOCK_FILE).values():
-                    roots += entry.roots()
-            except KeyError:
-                pass
-            for path, data in git._walk(commit.tree, "", ptr.SUFFIX, None):
-                p = ptr.parse(data, path)
-                roots.append((p.kind, p.oid))
-        return roots
+        return [root for info in infos for root in commit_roots(self.ctx.git, info.commit)]

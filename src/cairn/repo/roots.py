@@ -44,6 +44,28 @@ def roots_in(path: str, data: bytes, commit: str) -> list[Root]:
     return []
 
 
+def commit_roots(git, commit: str) -> list[Root]:
+    """(kind, oid) one commit references: its cairn.lock's outputs and environment records, and
+    its pointers (what must travel with an experiment or a queued baseline)."""
+    import pygit2
+
+    from cairn.pipelines import lock as lock_mod
+
+    c = git.repo[commit].peel(pygit2.Commit)
+    roots: list[Root] = []
+    try:
+        blob = c.tree[lock_mod.LOCK_FILE]
+    except KeyError:
+        blob = None
+    if blob is not None:
+        for entry in lock_mod.parse(blob.data.decode(), lock_mod.LOCK_FILE).values():
+            roots += entry.roots()
+    for path, data in git._walk(c.tree, "", ptr.SUFFIX, None):
+        p = ptr.parse(data, path)
+        roots.append((p.kind, p.oid))
+    return roots
+
+
 def workspace_roots(repo: Repo, targets: Iterable[str] | None = None) -> list[Root]:
     """Pointers (or those of `targets`) and the outputs cairn.lock records (or those among
     `targets`), with the environment records of the stages they come from."""
