@@ -7,8 +7,8 @@ import base64
 import html
 
 from cairn.checks.evaluate import PASS
-from cairn.checks.markdown import CHECK_HEADERS, ICONS, check_row, size_text, verdict_line
-from cairn.checks.report import Report, label, value_text
+from cairn.checks.markdown import CHECK_HEADERS, ICONS, check_row, diff_cells, size_text, verdict_line
+from cairn.checks.report import Report, label
 from cairn.metrics.values import DiffRow
 
 _STYLE = """
@@ -34,15 +34,7 @@ def _table(headers: list[str], rows: list[list[str]], raw: bool = False) -> str:
 
 
 def _diff(rows: list[DiffRow], what: str, old: str, new: str) -> str:
-    headers = ["Path", what, old, new] + (["Change"] if what == "Metric" else [])
-    body = []
-    for r in rows:
-        cells = [r.path, r.key, value_text(r.old), value_text(r.new)]
-        if what == "Metric":
-            ch = r.change
-            cells.append("—" if ch is None else (f"{ch:+.6g}" if isinstance(ch, float) else f"{ch:+d}"))
-        body.append(cells)
-    return _table(headers, body)
+    return _table(*diff_cells(rows, what, old, new))
 
 
 def _verdict(text: str) -> str:

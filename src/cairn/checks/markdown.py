@@ -98,7 +98,8 @@ def _html(text: str) -> str:
     return html.escape(text)
 
 
-def diff_table(rows: list[DiffRow], what: str, old: str, new: str) -> str:
+def diff_cells(rows: list[DiffRow], what: str, old: str, new: str) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows of text) of a params or metrics diff, for the Markdown and HTML tables."""
     headers = ["Path", what, old, new] + (["Change"] if what == "Metric" else [])
     body = []
     for r in rows:
@@ -107,7 +108,11 @@ def diff_table(rows: list[DiffRow], what: str, old: str, new: str) -> str:
             ch = r.change
             cells.append("—" if ch is None else (f"{ch:+.6g}" if isinstance(ch, float) else f"{ch:+d}"))
         body.append(cells)
-    return table(headers, body)
+    return headers, body
+
+
+def diff_table(rows: list[DiffRow], what: str, old: str, new: str) -> str:
+    return table(*diff_cells(rows, what, old, new))
 
 
 def size_text(n: int) -> str:
