@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from cairn.errors import DataError
 from cairn.objects.hashing import is_oid
+from cairn.objects.records import RecordDir
 
 STATS_VERSION = 1
 KINDS = ("table", "files")
@@ -62,14 +62,11 @@ def _finite(v: Any) -> Any:
     return v
 
 
-class StatsStore:
+class StatsStore(RecordDir):
     """Records in the local cache, written once (temp file + rename)."""
 
     def __init__(self, cache_root: Path) -> None:
-        self.root = Path(cache_root) / "stats"
-
-    def path(self, oid: str) -> Path:
-        return self.root / oid[:2] / f"{oid[2:]}.json"
+        super().__init__(Path(cache_root) / "stats")
 
     def get(self, oid: str) -> dict[str, Any] | None:
         try:
@@ -92,20 +89,8 @@ class StatsStore:
     def put_raw(self, oid: str, data: bytes) -> None:
         if not is_oid(oid):
             raise ValueError(f"not an object id: {oid!r}")
-        path = self.path(oid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        super().put_raw(oid, data)
 
     def list(self) -> list[str]:
         """Ids of the data versions that have a record here."""
-        if not self.root.is_dir():
-            return []
-        return [
-            d.name + f.name[: -len(".json")]
-            for d in self.root.iterdir()
-            if d.is_dir()
-            for f in d.iterdir()
-            if f.name.endswith(".json") and not f.name.startswith(".")
-        ]
+        return self.keys()

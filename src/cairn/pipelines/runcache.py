@@ -5,13 +5,13 @@ instead of running it. Entries live in `<cache>/runs/<2 hex>/<rest>.json`, writt
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from blake3 import blake3
 
 from cairn.objects.hashing import is_oid
+from cairn.objects.records import RecordDir
 from cairn.pipelines.lock import PathState
 
 RUN_VERSION = 1
@@ -26,12 +26,9 @@ def key(cmd: list[str], deps: list[PathState], params: dict[str, dict[str, Any]]
     return blake3(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-class RunCache:
+class RunCache(RecordDir):
     def __init__(self, cache_root: Path) -> None:
-        self.root = cache_root / "runs"
-
-    def path(self, k: str) -> Path:
-        return self.root / k[:2] / f"{k[2:]}.json"
+        super().__init__(cache_root / "runs")
 
     def get(self, k: str) -> list[PathState] | None:
         try:
@@ -61,20 +58,5 @@ class RunCache:
             doc["env"] = env
         self.put_raw(k, json.dumps(doc).encode())
 
-    def put_raw(self, k: str, data: bytes) -> None:
-        path = self.path(k)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-
     def list_keys(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            d.name + f.name[: -len(".json")]
-            for d in self.root.iterdir()
-            if d.is_dir()
-            for f in d.iterdir()
-            if f.name.endswith(".json") and not f.name.startswith(".")
-        )
+        return sorted(self.keys())
