@@ -63,7 +63,7 @@ def lineage(repo: Repo, path: str, rev: str | None = None, exp: str | None = Non
     """The upstream lineage document of `path` at `rev` (default HEAD) or experiment `exp`."""
     rel = repo_path(repo, path)
     ctx = context(repo, rev, exp)
-    return upstream(_shared(repo, sync=False), ctx, rel)  # the walks index what they need
+    return upstream(shared(repo, sync=False), ctx, rel)  # the walks index what they need
 
 
 def consumers(repo: Repo, spec: str, rev: str | None = None, exp: str | None = None) -> dict[str, Any]:
@@ -75,10 +75,10 @@ def consumers(repo: Repo, spec: str, rev: str | None = None, exp: str | None = N
         at = named or None
     rel = repo_path(repo, path)
     ctx = context(repo, at, exp)
-    return downstream(_shared(repo), ctx, rel)
+    return downstream(shared(repo), ctx, rel)
 
 
-def _shared(repo: Repo, sync: bool = True) -> Shared:
+def shared(repo: Repo, sync: bool = True) -> Shared:
     """What the lineage walks share, with the lineage index (up to date with every ref when
     `sync`: --downstream looks at all of history)."""
     return Shared(repo.git, repo.store, open_index(repo.dot / "state", repo.git.repo, sync))

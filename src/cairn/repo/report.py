@@ -147,8 +147,7 @@ def _lineage(repo: Repo, report: Report, lock: dict[str, lock_mod.StageLock]) ->
     """Where each output of a stage that reran came from (cairn.lineage reads git and locks:
     a commit, so the workspace's uncommitted runs are summarized at HEAD)."""
     from cairn.lineage.upstream import upstream
-    from cairn.lineage.view import Shared
-    from cairn.repo.lineage import context
+    from cairn.repo.lineage import context, shared
 
     ran = [s.name for s in report.stages if s.status != "removed"]
     if not ran:
@@ -165,9 +164,10 @@ def _lineage(repo: Repo, report: Report, lock: dict[str, lock_mod.StageLock]) ->
     metric_like = _metric_outs(repo, report.rev)
     targets = [(s, o.path) for s in ran for o in (committed.get(s) or lock.get(s) or _empty()).outs]
     targets = [(s, p) for s, p in targets if p not in metric_like]
+    walks = shared(repo, sync=False)  # one lineage index and one set of parsed locks for every output
     for stage, path in targets[:MAX_LINEAGE]:
         try:
-            doc = upstream(Shared(repo.git, repo.store), ctx, path)
+            doc = upstream(walks, ctx, path)
         except CairnError as e:
             report.notes.append(f"lineage of {path}: {e.message}")
             continue
