@@ -269,3 +269,24 @@ class ClusterError(UserInputError):
 class ClusterUnreachableError(ClusterError):
     code = "cluster-unreachable"
     exit_code = 8
+
+
+# notebooks (issue 24)
+class NotebookError(UserInputError):
+    """A notebook cannot be used as asked: not a valid .ipynb, no `parameters` cell for the
+    params a stage injects, no executed version at a revision."""
+
+    code = "notebook"
+
+
+class NotebookKernelError(NotebookError):
+    """The Jupyter kernel a notebook asks for is not installed."""
+
+    code = "kernel-missing"
+
+
+class NotebookFailedError(CairnError):
+    """A cell raised while the notebook ran; the partial executed notebook is kept."""
+
+    code = "notebook-failed"
+    exit_code = 9

@@ -223,17 +223,25 @@ def _remote_status(results, remote, as_json: bool, quiet: bool) -> int:
 def diff(a: str | None, b: str | None, as_json: bool) -> None:
     """Show file-level changes of tracked data from revision A (default HEAD) to revision B
     (default: the workspace). Identical subfolders are skipped, not walked."""
+    from cairn.repo.notebooks import changes as notebook_changes
+
     with opened(as_json) as repo:
         changes = repo.diff(a, b)
+        notebooks = notebook_changes(repo, a, b)  # cell by cell, for notebooks stages depend on
     if as_json:
         counts = {s: sum(1 for c in changes if c.status == s) for s in ("added", "deleted", "modified")}
-        emit_json({"changes": [c.to_dict() for c in changes], "counts": counts})
+        extra = {"notebooks": notebooks} if notebooks else {}
+        emit_json({"changes": [c.to_dict() for c in changes], "counts": counts, **extra})
         return
     for c in changes:
         say(f"{c.status + ':':10} {c.path}")
-    if not changes:
+    if notebooks:
+        from cairn.cli.notebooks import show
+
+        show(notebooks)
+    if not changes and not notebooks:
         say("No changes.")
-    else:
+    elif changes:
         say(f"\n{len(changes)} file(s) changed")
 
 

@@ -247,16 +247,23 @@ def exp_diff(a, b, as_json) -> None:
     """Params, metrics and environment that differ between experiment A and B (default: the workspace)."""
     with opened(as_json) as repo:
         d = _exps(repo).diff(a, b)
+        from cairn.repo.notebooks import exp_changes
+
+        notebooks = exp_changes(repo, a, b)  # cell by cell, for notebooks stages depend on
     if as_json:
-        emit_json(d)
+        emit_json({**d, **({"notebooks": notebooks} if notebooks else {})})
         return
+    if notebooks:
+        from cairn.cli.notebooks import show
+
+        show(notebooks)
     for kind in ("params", "metrics"):
         for row in d[kind]:
             change = f" ({row['change']:+.6g})" if row["change"] is not None else ""
             say(f"{kind}\t{row['key']}\t{_cell(row['old'])} -> {_cell(row['new'])}{change}")
     for row in d["env"]:
         say(f"env\t{row['key']}\t{_cell(row['old'])} -> {_cell(row['new'])}")
-    if not any(d.values()):
+    if not any(d.values()) and not notebooks:
         say("No differences.")
 
 

@@ -26,6 +26,7 @@ TOP_KEYS |= {"checks", "artifacts"}
 TOP_KEYS |= {"schema", "monitors"}  # cairn.datastats
 STAGE_KEYS = {"cmd", "deps", "params", "outs", "metrics", "plots", "wdir", "desc", "frozen", "always_changed", "meta"}
 STAGE_KEYS.add("env")  # warn | strict: whether a changed environment makes the stage stale
+STAGE_KEYS.add("notebook")  # instead of cmd: execute a Jupyter notebook (pipelines/notebookstage.py)
 GEN_KEYS = {"foreach", "do", "matrix"}
 OUT_FLAGS = {"cache", "persist", "desc", "remote"}
 PLOT_PROPS = {"x", "y", "title", "template", "x_label", "y_label"}
@@ -303,7 +304,9 @@ def _stage(name: str, body: Any, context: dict, path: tuple, problems: _Problems
             problems.add((*path, key), f"unknown stage key {key!r}{_suggest(key, STAGE_KEYS | GEN_KEYS)}")
     body = interpolate(body, context, path, problems)
     cmd = body.get("cmd")
-    if isinstance(cmd, str) and cmd.strip():
+    if "notebook" in body:  # its command is built once params are read (below)
+        cmds = []
+    elif isinstance(cmd, str) and cmd.strip():
         cmds = [cmd]
     elif isinstance(cmd, list) and cmd and all(isinstance(c, str) and c.strip() for c in cmd):
         cmds = list(cmd)
@@ -339,6 +342,10 @@ def _stage(name: str, body: Any, context: dict, path: tuple, problems: _Problems
             out = _out(item, kind, wdir, (*path, kind, i), problems)
             if out is not None:
                 stage.outs.append(out)
+    if "notebook" in body:
+        from cairn.pipelines.notebookstage import apply
+
+        apply(stage, body, (*path, "notebook"), problems)
     return stage
 
 
