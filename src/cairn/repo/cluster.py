@@ -41,7 +41,7 @@ class ClusterQueue:
         self.git = repo._need_git("queue start --executor ray")
         self.ctx = executor.ExpContext(repo.root, repo.dot, repo.ws, self.git, repo.environment)
         self.git_remote = git_remote
-        self._pushed_baselines: set[str] = set()  # ref and data on the remotes
+        self._pushed_baselines: dict[str, bool] = {}  # ref and data on the remotes; has it data?
         self._queue_refs: set[str] = set()  # pushed by this driver, deleted when it ends
 
     # -- queueing --------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ class ClusterQueue:
                 roots = commit_roots(self.git, entry.baseline)
                 if roots:
                     self.repo.push(roots)  # only what the remote lacks moves
-                self._pushed_baselines.add(entry.baseline)
+                self._pushed_baselines[entry.baseline] = bool(roots)
         except CairnError as e:
             raise ClusterError(f"cannot hand {entry.name!r} to the cluster: {e.message}", e.hint) from None
         except OSError as e:  # a remote the storage layer does not describe (a file where its folder is)
@@ -122,6 +122,7 @@ class ClusterQueue:
             "queue_ref": ref,
             "remote_name": remote_name,
             "remote_url": remote_url,
+            "pull": self._pushed_baselines[entry.baseline],  # nothing in the cairn remote: no pull
         }
 
     def collect(self, entry: Entry, result: dict[str, Any]) -> tuple[str, int | None, str | None]:
