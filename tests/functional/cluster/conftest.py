@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from experiments.conftest import _exp_template, exp_repo, markers  # noqa: F401 (fixtures)
 
 _MB = 1024 * 1024
 
@@ -104,7 +103,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayNodes]:
 
 
 @pytest.fixture
-def cluster_repo(exp_repo, tmp_path: Path):  # noqa: F811 (the fixture imported above)
+def cluster_repo(exp_repo, tmp_path: Path):
     """The experiments project with a bare git origin and a default folder cairn remote (committed
     config), everything pushed: what the nodes fetch and pull from."""
     origin = tmp_path / "origin.git"

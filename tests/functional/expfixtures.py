@@ -1,11 +1,12 @@
-"""Fixtures of the experiments suite: a committed cairn project with a small real pipeline
-(python stages reading params.yaml, writing a model folder and metrics through cairn.track),
-driven through the real `cairn` console script (tests/conftest.py's `repo`, `run_cairn`, `git`).
+"""The experiments project, shared by the experiments and cluster suites (its fixtures are
+registered once, in tests/functional/conftest.py): a committed cairn project with a small real
+pipeline (python stages reading params.yaml, writing a model folder and metrics through
+cairn.track), driven through the real `cairn` console script (tests/conftest.py's `repo`,
+`run_cairn`, `git`).
 
 The train stage can be made to wait: `sync.signal` names a file it creates (holding its pid) when
 it starts, `sync.wait` a file it waits for (`sync.timeout` s, then it fails, exit code 4) before
-finishing. Tests
-use them to coordinate with a running experiment by behaviour instead of timing.
+finishing. Tests use them to coordinate with a running experiment by behaviour instead of timing.
 """
 
 from __future__ import annotations
