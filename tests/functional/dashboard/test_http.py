@@ -5,10 +5,16 @@ input the issue lists."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import shlex
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,7 +35,8 @@ def test_experiments_page_lists_the_columns_and_loads_only_local_scripts(ui) -> 
     columns = json.loads(re.search(r'<script id="columns" type="application/json">(.*?)</script>', page.text).group(1))
     assert {"name", "status", "params.train.lr", "metrics.acc", "metrics.loss"} <= set(columns)
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert sources and all(s.startswith("/") for s in sources), sources  # nothing from the network
+    # nothing from the network (the empty favicon is inline: no 404 in the browser's console)
+    assert sources and all(s.startswith("/") or s == "data:," for s in sources), sources
     for s in sources:
         if s.startswith("/static/"):
             assert ui.get(s).status == 200, s
@@ -79,6 +86,7 @@ def test_a_bad_filter_or_sort_is_a_clear_400_not_an_evaluation(ui) -> None:
     assert missing.status == 400 and "no experiment has a column 'metrics.nope'" in missing.json()["error"]
     sort = ui.get("/api/experiments?sort%5B0%5D%5Bfield%5D=metrics.nope")
     assert sort.status == 400 and "cannot sort by 'metrics.nope': no such column" in sort.json()["error"]
+    assert "metrics.acc" in sort.json()["hint"]
 
 
 def test_compare_shows_the_diff_and_the_plots_overlaid(ui) -> None:
@@ -174,6 +182,74 @@ def test_listening_beyond_this_machine_warns(ui_project: Path, start_ui) -> None
     ui = start_ui(ui_project, "--host", "0.0.0.0")
     assert ui.get("/api/experiments").status == 200
     assert "warning: listening on 0.0.0.0, not 127.0.0.1" in ui.stop()
+
+
+@pytest.mark.parametrize("answers", [0, 1])
+def test_open_asks_the_browser_for_the_served_address(
+    ui_project: Path, home: Path, tmp_path: Path, answers: int
+) -> None:
+    # Python's webbrowser runs $BROWSER with the address; no DISPLAY or TERM: no real browser is tried
+    seen = tmp_path / "opened.txt"
+    browser = tmp_path / "record-url"
+    browser.write_text(f"#!/bin/sh\nprintf '%s' \"$1\" > {shlex.quote(str(seen))}\nexit {answers}\n")
+    browser.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "NO_COLOR": "1", "LANG": "C.UTF-8", "BROWSER": str(browser)}
+    cairn = Path(sys.executable).with_name("cairn")
+    proc = subprocess.Popen(
+        [str(cairn), "ui", "--port", "0", "--open"],
+        cwd=ui_project,
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = proc.stdout.readline().split()[-1]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        wait_for(seen.exists)
+        assert seen.read_text() == url
+        if answers:  # the command failed: the address is said instead
+            err = ""
+            while "note:" not in err:
+                err += proc.stderr.readline()
+            assert f"note: no browser to open; the dashboard is at {url}" in err
+        status = http.client.HTTPConnection("127.0.0.1", int(url.rstrip("/").rsplit(":", 1)[1]), timeout=30)
+        status.request("GET", "/experiments")
+        assert status.getresponse().status == 200  # serving all along
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_table_sorts_once_per_column_and_filters_within_that_order() -> None:
+    from cairn.dashboard.table import ExperimentTable
+
+    rows = [
+        {"name": "a", "created": "1", "metrics.acc": 0.5, "metrics.tag": 1},
+        {"name": "b", "created": "2", "metrics.acc": 0.9, "metrics.tag": "x"},
+        {"name": "c", "created": "3", "metrics.tag": 2},  # no acc: last in either direction
+        {"name": "d", "created": "4", "metrics.acc": 0.5, "metrics.tag": 3},
+    ]
+    table = ExperimentTable(rows)
+
+    def order(sort, direction, filters=()):
+        return [r["name"] for r in table.page(sort, direction, list(filters), 1, 10)["data"]]
+
+    assert order(None, "asc") == ["d", "c", "b", "a"]  # newest first
+    assert order("metrics.acc", "asc") == ["a", "d", "b", "c"]  # ties keep their order, as `exp show`
+    assert order("metrics.acc", "desc") == ["b", "a", "d", "c"]
+    assert order("metrics.acc", "desc", ["metrics.acc<0.6"]) == ["a", "d"]
+    assert order("metrics.acc", "asc", ["metrics.tag>=2"]) == ["d", "c"]  # "x" is no number: left out
+    assert order("metrics.tag", "asc") == ["a", "c", "d", "b"]  # numbers and text: compared as text
+    assert table.page("metrics.acc", "desc", ["metrics.acc<0.6"], 1, 10)["last_row"] == 2
 
 
 def test_a_huge_metrics_file_is_bounded_to_the_first_columns() -> None:
