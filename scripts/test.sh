@@ -20,4 +20,5 @@ fi
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/lint-imports
-.venv/bin/python -m pytest "$@"
+# two workers (pytest-xdist); each test module stays on one worker (tests/conftest.py)
+.venv/bin/python -m pytest -n "${CAIRN_TEST_WORKERS:-2}" --dist loadgroup "$@"

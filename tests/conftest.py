@@ -467,3 +467,18 @@ def repo(tmp_path: Path, _templates, run_cairn: RunCairn, git: Callable[..., str
     root = tmp_path / "proj"
     shutil.copytree(_templates[1], root, symlinks=True)
     return Project(root, run_cairn, git)
+
+
+# -- parallel runs (pytest-xdist, `--dist loadgroup` as scripts/test.sh runs it) -----------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each module on one worker, as `--dist loadscope` would, so module-scoped fixtures
+    (a Ray cluster, a browser, a built project) are made once; a test or module that names its
+    own xdist_group keeps it. The Ray modules share one: ray.cluster_utils writes the address of
+    the newest cluster to one per-machine file, so two clusters must never run at once."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            module = item.nodeid.partition("::")[0]
+            item.add_marker(pytest.mark.xdist_group("ray" if "/cluster/" in module else module))
