@@ -50,39 +50,45 @@ class Source:
             assert self.store is not None
             materialize(self.store, oid, dest, tmp, "copy", executable)
             return
-        remote = self._remote(oid)
-        if not _local_copy(remote, oid, tmp):
-            remote.download_verified(oid, tmp)
+        loose = _loose_path(self.remote, oid)
+        if loose is not None:
+            _copy_verified(loose, tmp, self.remote, oid)  # no listing of the remote: its file is the answer
+        else:
+            self._remote(oid).download_verified(oid, tmp)
         os.chmod(tmp, 0o755 if executable else 0o644)
         os.replace(tmp, dest)
 
 
-def _local_copy(remote: Remote, oid: str, dest: str) -> bool:
-    """A loose object of a remote folder copied by the kernel while a second thread hashes it
-    (one read of the file, as `cairn add` does); False when the remote is not a local folder or
-    the object is packed."""
-    from cairn.objects.store import copy_hashing
-    from cairn.remotes.remote import corrupt_remote, loose_key
+def _loose_path(remote: Remote | None, oid: str) -> str | None:
+    """The file of a loose object on a local-folder remote, when there is one. Objects there are
+    written whole (temp + rename) and never changed, so its existence is as good an answer as
+    the remote's index (and costs no listing); its bytes are verified while copied anyway."""
+    from cairn.remotes.remote import loose_key
     from cairn.storage.local import LocalStorage
 
-    where = remote.index.locate([oid]).get(oid)
-    if not isinstance(remote.storage, LocalStorage) or where is None or where[0] is not None:
-        return False
-    src = os.path.join(remote.storage.root, loose_key(oid))
-    if not os.path.isfile(src):
-        return False
+    if remote is None or not isinstance(remote.storage, LocalStorage):
+        return None
+    path = os.path.join(remote.storage.root, loose_key(oid))
+    return path if os.path.isfile(path) else None
+
+
+def _copy_verified(src: str, dest: str, remote: Remote, oid: str) -> None:
+    """Copy `src` to the new file `dest` by the kernel while a second thread hashes it (one read
+    of the file, as `cairn add` does); `dest` is removed again unless its bytes match `oid`."""
+    from cairn.objects.store import copy_hashing
+    from cairn.remotes.remote import corrupt_remote
+
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        good = copy_hashing(src, fd) == oid
+        try:
+            good = copy_hashing(src, fd) == oid
+        finally:
+            os.close(fd)
+        if not good:
+            raise corrupt_remote(remote.name, oid)
     except BaseException:
-        os.close(fd)
         os.unlink(dest)
         raise
-    os.close(fd)
-    if not good:
-        os.unlink(dest)
-        raise corrupt_remote(remote.name, oid)
-    return True
 
 
 def _missing(what: str, oids: list[str], remote: str | None) -> ObjectMissingError:
