@@ -4,7 +4,8 @@ commit, and where an artifact's data is recorded there (its pointer or cairn.loc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from cairn.errors import PipelineError, RegistryError
 from cairn.registry import artifacts as art_mod
@@ -12,10 +13,16 @@ from cairn.registry import semver, tagnames
 from cairn.registry.state import ArtifactState, Event, VersionState, build, find
 from cairn.scm import tags as tags_mod
 
-if TYPE_CHECKING:
-    from cairn.scm.git import Git
-
 PIPELINE_FILE = "cairn.yaml"
+
+
+class Git(Protocol):
+    """What registry reads need of git: the repository's root (its tags are read with the git
+    CLI) and files at a commit (scm.git.Git, or scm.catfile.CatFile without pygit2)."""
+
+    root: Path
+
+    def read_file(self, rev: str, rel: str) -> bytes | None: ...
 
 
 def events(git: Git) -> list[Event]:
@@ -86,12 +93,13 @@ def locate(git: Git, commit: str, art: art_mod.Artifact) -> tuple[str, str, int,
     """(kind, oid, size, files) of the artifact's data at `commit`: its pointer file, or the
     cairn.lock entry of the stage that wrote it."""
     from cairn.index import pointer as ptr
-    from cairn.pipelines import lock as lock_mod
 
     data = git.read_file(commit, art.path + ptr.SUFFIX)
     if data is not None:
         p = ptr.parse(data, f"{art.path}{ptr.SUFFIX} at {commit[:7]}")
         return p.kind, p.oid, p.size, p.files
+    from cairn.pipelines import lock as lock_mod
+
     lock = git.read_file(commit, lock_mod.LOCK_FILE)
     if lock is not None:
         for entry in lock_mod.parse(lock.decode(), f"{lock_mod.LOCK_FILE} at {commit[:7]}").values():

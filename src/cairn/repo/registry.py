@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import NotARepoError, RegistryError
+from cairn.errors import CairnError, NotARepoError, RegistryError
 from cairn.registry import artifacts as art_mod
 from cairn.registry import semver, tagnames
+from cairn.registry.resolve import Git as Reads
 from cairn.registry.resolve import declared_artifact, events, locate, pick, state
 from cairn.registry.state import ArtifactState, build, find, next_counter
 from cairn.scm import tags as tags_mod
@@ -27,15 +28,25 @@ if TYPE_CHECKING:
 
 # -- where the tags come from ------------------------------------------------------------------
 @contextmanager
-def tags_of(repo: Repo | None, url: str | None = None) -> Iterator[Git]:
-    """The git repository holding the registry: `url`'s tags in a scratch copy, else `repo`."""
+def tags_of(repo: Repo | None, url: str | None = None, head: bool = False) -> Iterator[Reads]:
+    """Read-only git holding the registry: `url`'s tags (and, with `head`, its default branch's
+    tip) in a scratch copy, else this repository through the git CLI (no pygit2: a read such as
+    `model get` would spend more time importing it than reading)."""
     if url is not None:
         with tempfile.TemporaryDirectory(prefix="cairn-registry-") as scratch:
-            yield tags_mod.fetch_tags(url, Path(scratch))
+            yield tags_mod.fetch_tags(url, Path(scratch), head=head)
         return
     if repo is None:
         raise NotARepoError("not inside a cairn repository", "run it in one, or name a repository with --repo URL")
-    yield repo._need_git("model")
+    if repo.config.get("core.no_scm"):
+        raise NotARepoError(
+            "the model registry lives in git tags, and this repository has no git (core.no_scm)",
+            "run `git init`, then set core.no_scm to false in .cairn/config.toml",
+        )
+    from cairn.scm.catfile import CatFile
+
+    with CatFile(repo.root) as reads:
+        yield reads
 
 
 def resolve_ref(repo: Repo, spec: str) -> str:
@@ -172,7 +183,7 @@ def get(
     current directory), fetching only its objects, verified."""
     from cairn.registry.download import Source, download
 
-    with tags_of(repo, url) as git:
+    with tags_of(repo, url, head=True) as git:
         art_state, v, stage = pick(state(git), spec)
         art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
         kind, oid, size, _ = locate(git, v.commit, art)
@@ -210,12 +221,25 @@ def _null():
 
 def _foreign_remote(git: Git, commit: str, url: str):
     """The data remote another repository's committed config names, read as `cairn get` reads
-    a source repository's (cairn.sharing: relative folders, the per-user remote index)."""
+    a source repository's (cairn.sharing: relative folders, the per-user remote index): at the
+    tip of its default branch, as `cairn get` and DVC read it, so a model registered before the
+    remote was configured (or moved) is found; at the version's commit when the tip names none."""
     from cairn.scm.foreign import ForeignCommit, normalize
     from cairn.sharing.source import SourceRepo
     from cairn.sharing.transfer import open_remote
 
-    return open_remote(SourceRepo(ForeignCommit(normalize(url), commit, commit, git.repo)))
+    sources = [SourceRepo(ForeignCommit(normalize(url), c, c, git.repo)) for c in (_tip(git), commit) if c]
+    for source in sources:
+        if source.remotes()[1]:
+            return open_remote(source)
+    return open_remote(sources[-1])  # names none: says so
+
+
+def _tip(git: Git) -> str | None:
+    try:
+        return str(git.resolve(tags_mod.HEAD_REF).id)
+    except CairnError:
+        return None  # the repository's default branch has no commit
 
 
 # -- bundles and serving ---------------------------------------------------------------------
