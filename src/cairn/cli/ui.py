@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import click
 
 from cairn.cli.output import say
@@ -18,7 +20,7 @@ def ui(host: str, port: int, open_page: bool) -> None:
     choose columns, select), Compare (params, metrics and plots of chosen runs), Trends, the
     Pipeline graph with each stage's state, Lineage, Data versions and statistics, Models and
     the Queue. Everything is served from the package: no network needed. Prints `serving on
-    http://HOST:PORT/`; stops with Ctrl-C. See docs/dashboard.md."""
+    http://HOST:PORT/`; stops with Ctrl-C. See docs/ui.md."""
     from cairn.repo import dashboard
     from cairn.repo.repo import Repo
 
@@ -35,10 +37,14 @@ def ui(host: str, port: int, open_page: bool) -> None:
         url = f"http://{shown}:{bound_port}/"
         click.echo(f"serving on {url}")
         say("Ctrl-C stops it.", err=True)
-        if open_page:
-            import webbrowser
-
-            if not webbrowser.open(url):
-                click.echo(f"note: no browser to open; the dashboard is at {url}", err=True)
+        if open_page:  # in a thread: a BROWSER command that waits for its window must not stall serving
+            threading.Thread(target=_open, args=(url,), daemon=True).start()
 
     dashboard.serve(root, host, port, ready)
+
+
+def _open(url: str) -> None:
+    import webbrowser  # honours $BROWSER
+
+    if not webbrowser.open(url):
+        click.echo(f"note: no browser to open; the dashboard is at {url}", err=True)
