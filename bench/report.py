@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from measure import Sample
+from peers import PEERS, TARGETS
 from runner import ERROR, FLOOR, NOT_RUN, OK, TOOLS, Side, WorkloadResult
 
 DASH = "—"
@@ -234,9 +235,62 @@ def extra_lines(results: list[WorkloadResult], scale: str) -> list[str]:
     return lines
 
 
+def peer_ratio(result: WorkloadResult, peer: str) -> float | None:
+    """median(peer) / median(cairn): > 1 means cairn is faster."""
+    cairn, other = result.sides["cairn"], result.sides.get(peer)
+    if other and cairn.status == OK and other.status == OK and cairn.samples and other.samples:
+        return median(other.samples) / median(cairn.samples)
+    return None
+
+
+PEER_TITLES = {"oxen": "Oxen", "git-lfs": "git-lfs"}
+
+
+def peer_section(results: list[WorkloadResult], scale: str) -> list[str]:
+    """The peers' table (time, and ratio to cairn, per peer) and a verdict per target; [] without peers."""
+    shown = [r for r in results if any(p in r.sides for p in PEERS)]
+    names = [p for p in PEERS if any(p in r.sides for r in shown)]
+    if not names:
+        return []
+    heads = "".join(f" {PEER_TITLES[p]} median (min - max) | {PEER_TITLES[p]}/cairn |" for p in names)
+    rows = [
+        f"| ID | Workload | cairn median (min - max) |{heads} target |",
+        "|---|---|---|" + "---|---|" * len(names) + "---|",
+    ]
+    verdicts = []
+    for r in shown:
+        cells = ""
+        limit = TARGETS.get(r.workload.id)
+        for p in names:
+            side, q = r.sides.get(p), peer_ratio(r, p)
+            cells += f" {time_cell(side) if side else DASH} | {f'{q:.2f}x' if q is not None else DASH} |"
+            if limit is None or side is None:
+                continue
+            head = f"- {r.workload.id} vs {PEER_TITLES[p]}, target >= {limit:.0f}x: "
+            if q is None:
+                why = side.message if side.status != OK else f"cairn: {time_cell(r.sides['cairn'])}"
+                verdicts.append(head + f"no ratio ({why})")
+            elif scale != "full":
+                verdicts.append(head + f"{q:.2f}x, not judged at {scale} scale (stated for 20,000 files)")
+            else:
+                verdicts.append(head + f"{q:.2f}x — " + ("met" if q >= limit else "MISSED"))
+        target = f">= {limit:.0f}x" if limit else DASH
+        rows.append(f"| {r.workload.id} | {r.workload.title} | {time_cell(r.sides['cairn'])} |{cells} {target} |")
+    return [
+        "## Peers",
+        "",
+        "Each peer in its own commands for the same work (bench/peers.py, bench/README.md); "
+        "peer/cairn > 1 means cairn is faster.",
+        "",
+        *rows,
+        "",
+        *verdicts,
+    ]
+
+
 def help_line(help_samples: dict[str, list[Sample]], problems: dict[str, str]) -> str:
     parts = []
-    for name in ("cairn", "dvc"):
+    for name in ("cairn", "dvc", *(p for p in PEERS if p in help_samples or p in problems)):
         samples = help_samples.get(name) or []
         if samples:
             walls = [s.wall_s for s in samples]
@@ -305,6 +359,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         f"- Load average at the end: {h.load_end} (other work on this shared machine adds noise)",
         f"- cairn: {h.versions.get('cairn', '?')} (checkout {h.checkout})",
         f"- DVC: {h.versions.get('dvc', '?')}",
+        *(f"- {PEER_TITLES[p]}: {h.versions[p]}" for p in PEERS if p in h.versions),
         "",
         "## Results",
         "",
@@ -318,6 +373,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         *target_lines(results, h.mode),
         *extra_lines(results, h.mode),
         "",
+        *([*lines, ""] if (lines := peer_section(results, h.mode)) else []),
         "## Method",
         "",
         "Both tools get the same data (generated with a fixed seed), the same link type (cache.type "
@@ -346,6 +402,7 @@ def write(
                 "title": r.workload.title,
                 "runs": r.runs,
                 "ratio_dvc_over_cairn": ratio(r),
+                **{f"ratio_{p}_over_cairn": peer_ratio(r, p) for p in PEERS if p in r.sides},
                 "target": None
                 if r.workload.target is None
                 else {

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import peers
 from datasets import Datasets
 from measure import Sample, run_timed
 from s3server import BUCKET, DUMMY_CREDENTIALS, MotoServer
@@ -138,6 +139,14 @@ class Runner:
                     side.status = NOT_IMPLEMENTED
                     side.message = "not implemented yet (" + ", ".join(f"`cairn {c}`" for c in missing) + " missing)"
             sides[name] = side
+        for name in [p for p in peers.PEERS if (p in self.tools or p in self.unavailable) and peers.has_side(p, w.id)]:
+            why_not = peers.cannot(name, w.id)
+            if why_not:
+                sides[name] = Side(name, NOT_RUN, why_not)
+            elif self.tools.get(name) is None:
+                sides[name] = Side(name, *self.unavailable.get(name, (NOT_INSTALLED, "")))
+            else:
+                sides[name] = Side(name)
         if w.floor_command is not None:
             sides[FLOOR] = Side(FLOOR)
             if not any(self.tools.values()):
@@ -221,6 +230,10 @@ class Runner:
                 self.s3.reset()
             setup = w.floor_setup if is_floor else w.setup
             command = w.floor_command if is_floor else w.command
+            verify = None if is_floor else w.verify
+            if side.name in peers.PEERS:  # a peer does the same work in its own commands
+                own = peers.side_of(side.name, w.id)
+                setup, command, verify = own.setup, own.command, own.verify
             assert setup is not None and command is not None
             try:
                 setup(ctx)
@@ -235,7 +248,7 @@ class Runner:
                 return self._fail(side, label, f"timed out after {self.timeout_s:.0f} s (log: {log})")
             if sample.exit_code != 0:
                 return self._fail(side, label, f"exit {sample.exit_code}: {_tail(log)} (log: {log})")
-            problem = None if (is_floor or w.verify is None) else w.verify(ctx)
+            problem = None if verify is None else verify(ctx)
             if problem:
                 return self._fail(side, label, f"wrong result: {problem} (log: {log})")
             return sample

@@ -1,8 +1,9 @@
-"""The two tools under test, behind one small interface.
+"""The tools under test (cairn, DVC, and the peers Oxen and git-lfs), behind one small interface.
 
 Each tool knows its executable, its file names and how to do the untimed setup steps (init,
 cache link type, remotes). Timed commands are built by the workloads with `Tool.argv`, with the
-same arguments for both tools. Standard library only.
+same arguments for cairn and DVC; the peers' own setups and commands are in peers.py (their Tool
+only names the executable, its folder and version). Standard library only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def run_checked(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -
 
 @dataclass(frozen=True)
 class Tool:
-    name: str  # "cairn" or "dvc"
+    name: str  # "cairn", "dvc", "oxen" or "git-lfs"
     bin_dir: Path
     pointer_suffix: str  # ".cairn" / ".dvc"
     pipeline_file: str  # "cairn.yaml" / "dvc.yaml"
@@ -103,6 +104,20 @@ def dvc_tool(bin_dir: Path, version: str) -> Tool:
         local_config=".dvc/config.local",
         endpoint_option="endpointurl",
         init_args=("init", "-q"),
+        version=version,
+    )
+
+
+def peer_tool(name: str, bin_dir: Path, version: str) -> Tool:
+    """Oxen or git-lfs: no pointer files, pipelines or DVC-style remotes (peers.py drives them)."""
+    return Tool(
+        name=name,
+        bin_dir=bin_dir,
+        pointer_suffix="",
+        pipeline_file="",
+        local_config="",
+        endpoint_option="",
+        init_args=(),
         version=version,
     )
 

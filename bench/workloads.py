@@ -496,4 +496,17 @@ WORKLOADS: tuple[Workload, ...] = (
         "tracked data outside the pipeline here. Checked after the timing: `status --json` calls no "
         "stage stale, and only the last stage once its param is changed.",
     ),
+    Workload(
+        "W43",
+        "pull from a local folder remote into a fresh clone",
+        then(
+            repo_with(_small), tool_step("add", "data"), local_remote, commit("data"), tool_step("push"), clone_for_pull
+        ),
+        lambda c: c.tool.argv("pull"),
+        (*BASE, "add", "remote add", "push", "pull"),
+        data_matches,
+        datasets=SMALL,
+        scales=frozenset({"full", "quick"}),
+        notes="W8 from W6's local folder remote, so the peers without S3 can run it. Not at smoke scale.",
+    ),
 )
