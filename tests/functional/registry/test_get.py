@@ -90,3 +90,30 @@ def test_tags_of_tags_and_of_blobs(project):
     project.git("tag", "-a", "churn@v2.0.0", "-m", "Registering artifact churn version v2.0.0", blob)
     shown = project.json("model", "show", "churn")
     assert [(v["version"], v["commit"]) for v in shown["versions_detail"]] == [("v1.0.0", head)]
+
+
+def test_registry_reads_need_git(project, tmp_path: Path, run_cairn, assert_error):
+    from cairn.errors import MissingDependencyError, NotARepoError
+
+    project.cairn("model", "register", "churn")
+    assert_error(
+        project.cairn("model", "list", env={"PATH": str(tmp_path / "empty")}, expect=None),
+        MissingDependencyError,
+        "the model registry reads git tags with the git CLI, and `git` is not on PATH",
+        "install git",
+    )
+    # a cairn repository whose git is gone (git must not find one above it either)
+    shutil.rmtree(project.root / ".git")
+    assert_error(
+        project.cairn("model", "get", "churn", env={"GIT_CEILING_DIRECTORIES": str(project.root.parent)}, expect=None),
+        NotARepoError,
+        f"{project.root} is not a git repository",
+        "run `git init` first",
+    )
+    (project.root / ".cairn/config.toml").write_text("version = 1\n[core]\nno_scm = true\n")
+    assert_error(
+        project.cairn("model", "history", "churn", expect=None),
+        NotARepoError,
+        "the model registry lives in git tags, and this repository has no git (core.no_scm)",
+        "set core.no_scm to false",
+    )
