@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,6 +49,8 @@ def pack_key(pack_id: str, ext: str) -> str:
 
 
 def new_generation() -> str:
+    import secrets  # hmac and OpenSSL: only a push or gc makes a generation, not every read
+
     return secrets.token_hex(16)
 
 
