@@ -1,12 +1,16 @@
 """The benchmark's own virtual environments under bench/.venvs/.
 
-Three venvs, all made with the interpreter that runs bench/run.py:
+The venvs, all made with the interpreter that runs bench/run.py:
 
 - ``dvc``: ``dvc[s3]`` at a pinned version; reused while its marker matches.
 - ``moto``: ``moto[server]`` for the local S3 endpoint; reused while its marker matches.
-- ``cairn``: a non-editable install of the current checkout, reinstalled on every run
-  (``pip install --no-deps --force-reinstall <root>``); its dependencies are (re)installed
-  only when pyproject.toml changed.
+- ``cairn``: a non-editable install of the current checkout, reinstalled when its sources
+  changed (``pip install --no-deps --force-reinstall <root>``); its dependencies are
+  (re)installed only when pyproject.toml changed.
+
+Runs share the venvs (venvs_lock): they set up one at a time, then run side by side; a run that
+must change a venv (new sources, say) cannot while another uses them. So two runs of the same
+code, such as the test suite's two smoke halves, go in parallel.
 
 Standard library only.
 """
@@ -25,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -32,6 +37,8 @@ VENVS_DIR = BENCH_DIR / ".venvs"
 
 DVC_REQUIREMENTS = ("dvc[s3]==3.67.1",)
 MOTO_REQUIREMENTS = ("moto[server]==5.2.5",)
+MLFLOW_REQUIREMENTS = ("mlflow==3.17.2",)  # the peer of `cairn ui` (bench/ui_workloads.py, by hand)
+OXEN_REQUIREMENTS = ("oxenai==0.65.1",)
 MARKER = "bench-venv.json"
 
 
@@ -109,12 +116,48 @@ def ensure_venv(name: str, requirements: tuple[str, ...], log_dir: Path) -> Venv
     env = Venv(path)
     if _read_marker(path) == wanted and env.python.exists():
         return env
-    print(f"[bench] creating venv {path} ({', '.join(requirements)})", flush=True)
-    env = _create(path)
-    log = log_dir / f"venv-{name}.log"
-    _pip(env, ["install", *requirements], log)
-    (path / MARKER).write_text(json.dumps(wanted, indent=2))
+    with _exclusive():
+        print(f"[bench] creating venv {path} ({', '.join(requirements)})", flush=True)
+        env = _create(path)
+        log = log_dir / f"venv-{name}.log"
+        _pip(env, ["install", *requirements], log)
+        (path / MARKER).write_text(json.dumps(wanted, indent=2))
     return env
+
+
+@dataclass(frozen=True)
+class PeerInstall:
+    """A peer's executable folder and version, or the reason it cannot run."""
+
+    bin_dir: Path | None
+    version: str | None
+    problem: str | None
+
+
+def ensure_oxen(log_dir: Path) -> PeerInstall:
+    """The oxen venv, with bench/oxen_cli.py written as its `oxen` command on every run."""
+    try:
+        env = ensure_venv("oxen", OXEN_REQUIREMENTS, log_dir)
+    except EnvError as exc:
+        first = str(exc).splitlines()[0]
+        return PeerInstall(None, None, f"`pip install {' '.join(OXEN_REQUIREMENTS)}` failed: {first}")
+    exe, text = env.bin / "oxen", f"#!{env.python}\n" + (BENCH_DIR / "oxen_cli.py").read_text()
+    if not exe.exists() or exe.read_text() != text:  # unchanged while another run may be using it
+        exe.write_text(text)
+        exe.chmod(0o755)
+    return PeerInstall(env.bin, env.version_of("oxenai"), None)
+
+
+def find_git_lfs() -> PeerInstall:
+    """The system's git-lfs (never installed by the bench: it needs the system's package manager)."""
+    exe = shutil.which("git-lfs")
+    if exe is None:
+        return PeerInstall(None, None, "git-lfs is not on the PATH (Debian: apt-get install git-lfs)")
+    proc = subprocess.run([exe, "version"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return PeerInstall(None, None, f"`git-lfs version` exited {proc.returncode}")
+    version = proc.stdout.split()[0].partition("/")[2] if proc.stdout.strip() else "?"
+    return PeerInstall(Path(exe).parent, version, None)
 
 
 BENCH_EXTRAS = ("s3", "web", "stats")  # cairn's extras the workloads need (S3, serving, data stats), if defined
@@ -149,14 +192,21 @@ def install_cairn(root: Path, log_dir: Path) -> CairnInstall:
     try:
         marker = _read_marker(path)
         if marker != deps_id or not env.python.exists():
-            print(f"[bench] installing cairn and its dependencies into {path}", flush=True)
-            same_python = marker is not None and all(marker.get(k) == v for k, v in _interpreter_id().items())
-            if not env.python.exists() or not same_python:
-                env = _create(path)
-            _pip(env, ["install", target], log)
-            (path / MARKER).write_text(json.dumps(deps_id, indent=2))
-        print("[bench] reinstalling cairn from the checkout (non-editable)", flush=True)
-        _pip(env, ["install", "--no-deps", "--force-reinstall", str(root)], log)
+            with _exclusive():
+                print(f"[bench] installing cairn and its dependencies into {path}", flush=True)
+                same_python = marker is not None and all(marker.get(k) == v for k, v in _interpreter_id().items())
+                if not env.python.exists() or not same_python:
+                    env = _create(path)
+                _pip(env, ["install", target], log)
+                (path / MARKER).write_text(json.dumps(deps_id, indent=2))
+        sources = _sources_id(root)
+        installed = path / SOURCES_MARKER
+        if not installed.exists() or installed.read_text() != sources:
+            with _exclusive():
+                print("[bench] reinstalling cairn from the checkout (non-editable)", flush=True)
+                installed.unlink(missing_ok=True)
+                _pip(env, ["install", "--no-deps", "--force-reinstall", str(root)], log)
+                installed.write_text(sources)
     except EnvError as exc:
         first = str(exc).splitlines()[0]
         return CairnInstall(None, None, f"`pip install {target}` failed: {first}")
@@ -165,16 +215,56 @@ def install_cairn(root: Path, log_dir: Path) -> CairnInstall:
     return CairnInstall(env, env.version_of(str(project.get("name", "cairn"))), None)
 
 
+SOURCES_MARKER = "bench-sources.sha256"
+_locks: dict[str, TextIO] = {}  # the open lock files of the current run (venvs_lock)
+
+
+def _sources_id(root: Path) -> str:
+    """A digest of what the non-editable install copies: the package's files and pyproject.toml."""
+    digest = hashlib.sha256()
+    for path in sorted([root / "pyproject.toml", *(p for p in (root / "src").rglob("*") if p.is_file())]):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @contextmanager
 def venvs_lock() -> Iterator[None]:
-    """Hold bench/.venvs/.lock for the whole run: two runs would reinstall cairn under each other."""
+    """The run's hold on the venvs: one run at a time sets them up (.setup.lock, waited for);
+    then, after venvs_ready(), every running run holds .lock shared, so none changes a venv
+    under another (a change needs .lock alone: _exclusive)."""
     VENVS_DIR.mkdir(parents=True, exist_ok=True)
-    with (VENVS_DIR / ".lock").open("w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise EnvError(f"another bench run holds {VENVS_DIR / '.lock'}; wait for it to finish") from None
+    with (VENVS_DIR / ".setup.lock").open("w") as setup, (VENVS_DIR / ".lock").open("w") as use:
+        fcntl.flock(setup, fcntl.LOCK_EX)
+        _locks.update(setup=setup, use=use)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            _locks.clear()
+            fcntl.flock(use, fcntl.LOCK_UN)
+            fcntl.flock(setup, fcntl.LOCK_UN)
+
+
+def venvs_ready() -> None:
+    """The venvs are set up: let the next run set up, and keep everyone from changing them."""
+    if "setup" in _locks:
+        fcntl.flock(_locks["use"], fcntl.LOCK_SH)
+        fcntl.flock(_locks.pop("setup"), fcntl.LOCK_UN)
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    """.lock alone while a venv changes; refused while another run uses the venvs."""
+    if "use" not in _locks:  # called outside run.py's venvs_lock (a test of one helper)
+        yield
+        return
+    use = _locks["use"]
+    try:
+        fcntl.flock(use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise EnvError(f"another bench run is using {VENVS_DIR}; this one must change a venv: wait for it") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(use, fcntl.LOCK_SH if "setup" not in _locks else fcntl.LOCK_UN)

@@ -17,9 +17,10 @@ import merge_workloads
 import report
 import target_workloads
 from catalog import select
+from peers import PEERS
 from runner import ERROR, NOT_INSTALLED, NOT_RUN, TOOLS, Runner, WorkloadResult, rmtree, time_help
 from s3server import MotoServer
-from tools import Tool, cairn_tool, dvc_tool
+from tools import Tool, cairn_tool, dvc_tool, peer_tool
 
 DEFAULT_RUNS = 5
 
@@ -42,7 +43,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--tools",
         default=",".join(TOOLS),
         metavar="cairn",
-        help="comma-separated tools to run (default: cairn,dvc); the others are reported as not run",
+        help="comma-separated tools to run (default: cairn,dvc; the peers oxen and git-lfs only when named); "
+        "the others are reported as not run",
     )
     p.add_argument(
         "--out", type=Path, default=envs.BENCH_DIR, help="where RESULTS.md and results.json go (default: bench/)"
@@ -64,9 +66,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.runs is not None and args.runs < 1:
         p.error("--runs must be >= 1")
     args.tools = [t.strip().lower() for t in args.tools.split(",") if t.strip()]
-    unknown = sorted(set(args.tools) - set(TOOLS))
+    unknown = sorted(set(args.tools) - set(TOOLS) - set(PEERS))
     if unknown or not args.tools:
-        p.error(f"--tools takes a comma list of {', '.join(TOOLS)} (got {', '.join(unknown) or 'none'})")
+        p.error(f"--tools takes a comma list of {', '.join((*TOOLS, *PEERS))} (got {', '.join(unknown) or 'none'})")
     return args
 
 
@@ -96,6 +98,12 @@ def main(argv: list[str]) -> int:
         not_run = f"not run (--tools {','.join(args.tools)})"
         unavailable = {name: (NOT_RUN, not_run) for name in TOOLS if name not in args.tools}
         cairn = envs.install_cairn(envs.REPO_ROOT, logs) if "cairn" in args.tools else None
+        peer_installs = {
+            name: envs.ensure_oxen(logs) if name == "oxen" else envs.find_git_lfs()
+            for name in PEERS
+            if name in args.tools
+        }
+        envs.venvs_ready()
         tools: dict[str, Tool | None] = {
             "cairn": cairn_tool(cairn.venv.bin, cairn.version or "?") if cairn and cairn.venv else None,
             "dvc": dvc_tool(dvc_env.bin, dvc_env.version_of("dvc") or "?") if dvc_env else None,
@@ -103,6 +111,11 @@ def main(argv: list[str]) -> int:
         if cairn and cairn.problem:
             unavailable["cairn"] = (NOT_INSTALLED, f"not installed ({cairn.problem})")
             print(f"[bench] cairn: {cairn.problem}", flush=True)
+        for name, got in peer_installs.items():
+            tools[name] = peer_tool(name, got.bin_dir, got.version or "?") if got.bin_dir else None
+            if got.problem:
+                unavailable[name] = (NOT_INSTALLED, f"not installed ({got.problem})")
+                print(f"[bench] {name}: {got.problem}", flush=True)
 
         needed = set().union(*(w.datasets for w in chosen))
         data = datasets.prepare(
@@ -137,7 +150,9 @@ def main(argv: list[str]) -> int:
             if s3:
                 s3.stop()
 
-    help_text = report.help_line(help_samples, {name: unavailable.get(name, ("", "failed"))[1] for name in TOOLS})
+    help_text = report.help_line(
+        help_samples, {name: unavailable.get(name, ("", "failed"))[1] for name in (*TOOLS, *peer_installs)}
+    )
     header = report.Header(
         mode=mode,
         runs=runs,
@@ -165,6 +180,9 @@ def main(argv: list[str]) -> int:
     print()
     print(help_text)
     print("\n".join(report.target_lines(results, mode) + report.extra_lines(results, mode)))
+    peer_lines = report.peer_section(results, mode)
+    if peer_lines:
+        print("\n" + "\n".join(peer_lines))
     print(f"\n[bench] wrote {md} ({header.elapsed_s:.0f} s)")
     failed = [f"{r.workload.id} {s.name}" for r in results for s in r.sides.values() if s.status == ERROR]
     if failed:
