@@ -47,6 +47,8 @@ class LocalStorage(Storage):
         if d not in self._made:
             try:
                 os.makedirs(d, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise self._file_in_the_way() from None
             except PermissionError as e:
                 raise PermissionDeniedError(
                     f"cannot write to the remote folder {self.root}: {e.strerror}",
@@ -95,12 +97,16 @@ class LocalStorage(Storage):
                 return f.read(max(0, end - (start or 0)))  # read(negative) would read to the end
         except FileNotFoundError:
             raise RemoteKeyMissingError(f"{self._path(key)} does not exist") from None
+        except NotADirectoryError:
+            raise self._file_in_the_way() from None
 
     def get_file(self, key: str, path: str) -> None:
         try:
             shutil.copyfile(self._path(key), path)
         except FileNotFoundError:
             raise RemoteKeyMissingError(f"{self._path(key)} does not exist") from None
+        except NotADirectoryError:
+            raise self._file_in_the_way() from None
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))  # a key, not a folder of keys
@@ -121,7 +127,19 @@ class LocalStorage(Storage):
     def delete(self, key: str) -> None:
         _unlink(self._path(key))
 
+    def _file_in_the_way(self) -> RemoteNotFoundError:
+        """The error for a remote path at or under a file, which no folder of keys can be."""
+        where = self.root
+        while where and not os.path.exists(where) and os.path.dirname(where) != where:
+            where = os.path.dirname(where)
+        return RemoteNotFoundError(
+            f"the remote {self.root} is not a folder: {where} is a file",
+            "move that file away, or fix the URL with `cairn remote modify NAME url PATH`",
+        )
+
     def check(self) -> None:
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise self._file_in_the_way()
         parent = os.path.dirname(self.root.rstrip("/")) or "/"
         if not os.path.isdir(self.root) and not os.path.isdir(parent):
             raise RemoteNotFoundError(

@@ -314,6 +314,28 @@ def test_local_remote_folder_without_parent(repo, tmp_path, assert_error):
     repo.cairn("push")
 
 
+def test_local_remote_path_at_or_under_a_file(repo, tmp_path, assert_error):
+    repo.write({"a.txt": b"a"})
+    repo.cairn("add", "a.txt")
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"not a folder")
+    repo.cairn("remote", "add", "-d", "store", str(blocker))
+    for url in (blocker, blocker / "store"):
+        repo.cairn("remote", "modify", "store", "url", str(url))
+        for command in (["push"], ["fetch"]):
+            assert_error(
+                repo.cairn(*command, expect=None),
+                RemoteNotFoundError,
+                f"the remote {url} is not a folder: {blocker} is a file",
+                "move that file away, or fix the URL with `cairn remote modify NAME url PATH`",
+            )
+    assert blocker.read_bytes() == b"not a folder"
+    blocker.unlink()  # the fix it names works
+    repo.cairn("remote", "modify", "store", "url", str(blocker))
+    repo.cairn("push")
+    assert blocker.is_dir()
+
+
 def _s3_project(repo, endpoint: str, bucket: str, key_id: str | None, secret: str | None, prefix: str = "project"):
     repo.write({"a.txt": b"some data"})
     repo.cairn("add", "a.txt")
