@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from cairn.errors import CairnError, MergeError, ObjectMissingError, PointerError, RemoteError, shown
 from cairn.index import pointer as ptr
 from cairn.objects.tree import FILE, TREE, Tree
-from cairn.repo.mergestate import MergeState, PointerMerge, write_atomic
+from cairn.repo.mergestate import MergeState, PointerMerge, data_rel_of, write_atomic
 from cairn.workspace.merge import (
     BOTH_ADDED,
     BOTH_MODIFIED,
@@ -130,6 +130,15 @@ def _merge_pointer(repo: Repo, path: str, base_b: bytes, ours_b: bytes, theirs_b
     entry = PointerMerge(base, ours, theirs)
     if ours.path != theirs.path:
         entry.whole(RENAME, f"ours names {shown(ours.path)}, theirs {shown(theirs.path)}")
+    elif ours.source or theirs.source:
+        # merged file by file, an import would match no revision of its source, and `cairn update`
+        # would no longer know where it came from: one side is kept whole
+        entry.whole(
+            BOTH_MODIFIED,
+            "an import changed on both sides",
+            f"keep one side whole (`cairn merge resolve {data_rel_of(path, ours)} --ours` or `--theirs`), "
+            "then `cairn update --rev REV` moves it to the revision you want",
+        )
     elif ours.kind == FILE or theirs.kind == FILE:
         if ours.kind != theirs.kind:
             entry.whole(FILE_VS_FOLDER, "a file on one side, a folder on the other")

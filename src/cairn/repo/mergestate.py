@@ -36,11 +36,15 @@ def _pointer_dict(p: ptr.Pointer | None) -> dict | None:
         "files": p.files,
         "exec": p.exec,
         "follow_symlinks": p.follow_symlinks,
+        **({"source": p.source_doc()} if p.source else {}),
     }
 
 
 def _pointer_of(d: dict | None) -> ptr.Pointer | None:
-    return None if d is None else ptr.Pointer(**d)
+    if d is None:
+        return None
+    source = tuple((d.pop("source", None) or {}).items())  # an import keeps its origin through resolve
+    return ptr.Pointer(**d, source=source)
 
 
 @dataclass

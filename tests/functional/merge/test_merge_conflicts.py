@@ -117,3 +117,38 @@ def test_status_then_one_path_at_a_time(conflicted, run_cairn, assert_error):
     alice.git("commit", "-q", "--no-edit")
     alice.cairn("pull")  # bob's versions come from the remote
     assert images(alice)["b.png"] == b"b by bob" and images(alice)["c.png"] == b"c by alice!"
+
+
+def _import_version(person, rev: str, *files: tuple[str, bytes]) -> None:
+    """Change data/images, and mark its pointer an import of REV as `cairn import` writes it."""
+    person.write(dict(files))
+    person.cairn("add", "data/images")
+    pointer = person.root / "data" / "images.cairn"
+    commit = person.git("rev-parse", "HEAD").strip()
+    source = f"source:\n  version: 1\n  type: repo\n  url: {person.root}\n  rev: {rev}\n  commit: {commit}\n"
+    pointer.write_text(pointer.read_text() + source + "  path: data/images\n")
+    person.commit(f"import {rev}")
+    person.cairn("push")
+    person.git("push", "-q", "origin", "HEAD")
+
+
+def test_an_import_changed_on_both_sides_is_kept_whole(team, assert_error):
+    """Changes that would merge file by file in plain data do not in an import: the merged folder
+    would match no revision of its source, and the pointer's `source:` must survive the merge."""
+    alice, bob = team.alice, team.bob
+    _import_version(bob, "v3", ("data/images/e.png", b"e"))
+    alice.git("checkout", "-q", "-b", "alice")
+    _import_version(alice, "v2", ("data/images/d.png", b"d"))
+    alice.git("fetch", "-q", "origin")
+    start_merge(alice)
+
+    (row,) = alice.json("status")["conflicts"]
+    assert (row["path"], row["kind"]) == ("data/images", "both-modified")
+    proc = alice.cairn("merge", "resolve", "data/images", "--both", expect=None)
+    assert_error(proc, MergeError, "data/images cannot be kept both ways", "cairn merge resolve data/images --ours")
+    alice.cairn("merge", "resolve", "data/images", "--theirs")
+    alice.git("commit", "-q", "--no-edit")
+    pointer = (alice.root / "data" / "images.cairn").read_text()
+    assert "rev: v3" in pointer and "type: repo" in pointer, pointer
+    alice.cairn("pull")
+    assert set(images(alice)) == {"a.png", "b.png", "c.png", "e.png"}
