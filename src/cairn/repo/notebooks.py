@@ -4,13 +4,14 @@ notebook stage, cell-by-cell changes of notebooks the pipeline depends on (for `
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import NotebookError, ObjectMissingError, shown
+from cairn.errors import CairnError, NotebookError, ObjectMissingError, shown
 from cairn.notebooks import gitsetup
 
 if TYPE_CHECKING:
@@ -68,13 +69,16 @@ def _notebook_deps(repo: Repo, old_rev: str, new_rev: str | None) -> list[str]:
     from cairn.pipelines.spec import load_pipeline
 
     paths: set[str] = set()
+    # a broken cairn.yaml or lock is for `cairn repro` to report: `cairn diff` of data goes on
     for rev in (old_rev, new_rev):
         text = repo.git.read_file(rev, "cairn.lock") if rev else None
-        locks = lock_mod.parse(text.decode(), f"cairn.lock at {rev}") if text else {}
-        paths.update(d.path for entry in locks.values() for d in entry.deps)
-    pipeline = load_pipeline(repo.root)
-    if pipeline is not None:
-        paths.update(d for stage in pipeline.stages.values() for d in stage.deps)
+        with contextlib.suppress(CairnError, UnicodeDecodeError):
+            locks = lock_mod.parse(text.decode(), f"cairn.lock at {rev}") if text else {}
+            paths.update(d.path for entry in locks.values() for d in entry.deps)
+    with contextlib.suppress(CairnError):
+        pipeline = load_pipeline(repo.root)
+        for stage in pipeline.stages.values() if pipeline else []:
+            paths.update(stage.deps)
     return sorted(p for p in paths if p.endswith(".ipynb"))
 
 
