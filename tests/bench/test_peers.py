@@ -108,7 +108,7 @@ def _peer_tools(bench: dict[str, ModuleType]) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize("wid", ["W1", "W3", "W4", "W6", "W43"])
+@pytest.mark.parametrize("wid", ["W3", "W4", "W43"])  # W3's and W43's setups do W1's and W6's work
 def test_installed_peers_do_the_same_work(bench: dict[str, ModuleType], tmp_path: Path, wid: str) -> None:
     found = _peer_tools(bench)
     if not found:
