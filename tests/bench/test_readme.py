@@ -1,0 +1,67 @@
+"""The README's benchmark table comes from one run's results.json (bench/readme.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture
+def readme(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    for name in [n for n in sys.modules if (BENCH / f"{n}.py").exists()]:
+        monkeypatch.delitem(sys.modules, name)
+    import readme
+
+    return readme
+
+
+def _side(*walls: float) -> dict:
+    return {"status": "ok", "message": "", "samples": [{"wall_s": w} for w in walls]}
+
+
+def test_every_row_and_the_caption_come_from_the_one_run(readme) -> None:
+    results = {
+        "header": {
+            "mode": "full",
+            "runs": 3,
+            "tools": ["cairn", "dvc", "git-lfs"],
+            "date": "2026-12-06 20:00 UTC",
+            "checkout": "abc1234",
+            "sizes": "20,000 small files",
+            "load_end": "0.90, 0.50, 0.20",
+            "machine": {"loadavg": "0.01, 0.05, 0.10", "cores": 2},
+        },
+        "workloads": [
+            {
+                "id": "W1",
+                "title": "add the small files",
+                "ratio_dvc_over_cairn": 5.5,
+                "sides": {"cairn": _side(1.0, 0.8, 0.9), "dvc": _side(4.95, 5.0), "git-lfs": _side(9.0)},
+            },
+            {
+                "id": "W5-copy",
+                "title": "add the big file",
+                "ratio_dvc_over_cairn": 1.5,
+                "sides": {"cairn": _side(5.0), "dvc": _side(7.5), "floor": _side(4.0)},
+            },
+            {
+                "id": "W17",
+                "title": "queued experiments",
+                "ratio_dvc_over_cairn": None,
+                "sides": {"cairn": _side(8.4), "dvc": {"status": "not run", "message": "not run (see notes)"}},
+            },
+        ],
+    }
+    lines = readme.block(results, {"W5-copy": (1.15, "`cp big.bin`")}, {"W17": 10.0})
+    text = "\n".join(lines)
+    assert "at commit abc1234" in text and "load average 0.01, 0.05, 0.10 at the start" in text
+    assert "`python bench/run.py --runs 3 --tools cairn,dvc,git-lfs --only W1,W5-copy,W17`" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| W")}
+    assert rows["W1"] == "| W1 | add the small files | 900 ms | 4.97 s | 5.50x | >= 5x | 10.00x |"
+    assert "5.00 s (`cp big.bin`: 4.00 s)" in rows["W5-copy"] and "<= 1.15x `cp big.bin` (1.25x)" in rows["W5-copy"]
+    assert "not run (see notes)" in rows["W17"] and "cairn < 10.00 s (met)" in rows["W17"]
