@@ -48,9 +48,12 @@ class CatFile:
             return None  # the batch protocol is line-based; no tracked path holds a newline here
         proc = self._process()
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(f"{rev}:{rel}\n".encode())
-        proc.stdin.flush()
-        header = proc.stdout.readline()
+        try:
+            proc.stdin.write(f"{rev}:{rel}\n".encode())
+            proc.stdin.flush()
+            header = proc.stdout.readline()
+        except BrokenPipeError:
+            header = b""  # git exited (not a repository, or killed): said below
         m = _HEADER.fullmatch(header)
         if m is None:
             if not header:
