@@ -84,7 +84,9 @@ def run(notebook: str, out: str, specs: tuple[str, ...], kernel: str | None) -> 
 
 @notebooks.command("export")
 @click.argument("notebook")
-@click.option("--rev", required=True, metavar="REV", help="The git revision whose recorded run to export.")
+@click.option(
+    "--rev", required=True, metavar="REV", help="The git revision (or experiment name) whose recorded run to export."
+)
 @click.option("-o", "--out", type=click.Path(), help="HTML file to write (default: NAME.html here).")
 @json_option
 def export(notebook: str, rev: str, out: str | None, as_json: bool) -> None:

@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import CairnError, NotebookError, ObjectMissingError, shown
+from cairn.errors import CairnError, NotebookError, ObjectMissingError, RevisionError, shown
 from cairn.notebooks import gitsetup
 
 if TYPE_CHECKING:
@@ -99,13 +99,17 @@ def _sources(data: bytes | None) -> Any:
 # -- export --------------------------------------------------------------------------------
 def export(repo: Repo, notebook: str, rev: str, out: str | None = None) -> dict[str, Any]:
     """Write the executed notebook that the stage running NOTEBOOK (or writing it) recorded at
-    `rev` as one offline HTML page; returns what was written."""
+    `rev` (a git revision or an experiment's name) as one offline HTML page; returns what was
+    written."""
     from cairn.notebooks.export import to_html
     from cairn.pipelines import lock as lock_mod
 
     git = repo._need_git("notebooks export")
     wanted = repo.ws.rel(notebook)
-    text = git.read_file(rev, "cairn.lock")
+    try:
+        text = git.read_file(rev, "cairn.lock")
+    except RevisionError as e:  # not a git revision: an experiment's name, whose commit holds its lock
+        text = git.read_file(_experiment_commit(repo, rev, e), "cairn.lock")
     locks = lock_mod.parse(text.decode(), f"cairn.lock at {rev}") if text else {}
     found = _executed(locks, wanted)
     if found is None:
@@ -135,6 +139,18 @@ def export(repo: Repo, notebook: str, rev: str, out: str | None = None) -> dict[
     finally:
         tmp.unlink(missing_ok=True)
     return {"stage": stage, "notebook": path, "oid": oid, "rev": rev, "html": str(target), "bytes": len(html)}
+
+
+def _experiment_commit(repo: Repo, name: str, error: RevisionError) -> str:
+    from cairn.repo.experiments import Experiments
+
+    try:
+        return Experiments(repo).get(name).commit
+    except CairnError:
+        raise RevisionError(
+            f"{shown(name)} is neither a git revision nor an experiment",
+            "list them with `git log --oneline` and `cairn exp list`",
+        ) from error
 
 
 def _executed(locks: dict, wanted: str) -> tuple[str, str, str] | None:

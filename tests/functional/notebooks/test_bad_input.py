@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from blake3 import blake3
 
-from cairn.errors import NotebookError, PipelineError, StageFailedError
+from cairn.errors import NotebookError, PipelineError, RevisionError, StageFailedError
 
 
 def _stage(repo, settings: str = "analysis.ipynb") -> None:
@@ -129,5 +129,11 @@ def test_export_of_a_revision_without_a_notebook_run(repo, assert_error):
         NotebookError,
         "no notebook stage at 'HEAD' executes or writes 'analysis.ipynb'",
         "at a revision whose cairn.lock records a run of it",
+    )
+    assert_error(
+        repo.cairn("notebooks", "export", "analysis.ipynb", "--rev", "nosuch", expect=None),
+        RevisionError,
+        "'nosuch' is neither a git revision nor an experiment",
+        "`cairn exp list`",
     )
     assert not any(p.suffix == ".html" for p in repo.root.iterdir())

@@ -100,6 +100,10 @@ def test_experiments_over_a_notebook_stage_direct_and_queued(repo, notebook):
         "quarter": (0.25, 1.0),
         "double": (1.0, 4.0),
     }
+    # an experiment's executed notebook, exported by the experiment's name
+    repo.cairn("notebooks", "export", "analysis.ipynb", "--rev", "double", "-o", "double.html")
+    assert "<pre>x is 4.0\n" in (repo.root / "double.html").read_text()
+
     # exp diff shows the notebook's cells changed since an experiment's commit
     nb = json.loads((repo.root / "analysis.ipynb").read_text())
     nb["cells"].append({"cell_type": "markdown", "id": "end", "metadata": {}, "source": "The end."})
