@@ -7,8 +7,11 @@ import sys
 
 import click
 
-from cairn.cli.data import json_option, opened
 from cairn.cli.output import emit_json, say
+
+# cairn.cli.data (and with it the Repo) is imported inside the commands: git starts
+# `cairn notebooks clean` once per notebook it looks at, so this module must load fast
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
 @click.group()
@@ -28,6 +31,7 @@ def setup(undo: bool, as_json: bool) -> None:
 
     Writes one .gitattributes line (commit it) and this clone's git config: every clone runs
     this once."""
+    from cairn.cli.data import opened
     from cairn.repo import notebooks as nb_mod
 
     with opened(as_json) as repo:
@@ -94,6 +98,7 @@ def export(notebook: str, rev: str, out: str | None, as_json: bool) -> None:
 
     NOTEBOOK is a `notebook:` stage's notebook (or its executed copy); the executed version comes
     from the cache (or the default remote)."""
+    from cairn.cli.data import opened
     from cairn.repo import notebooks as nb_mod
 
     with opened(as_json) as repo:
@@ -111,6 +116,7 @@ def export(notebook: str, rev: str, out: str | None, as_json: bool) -> None:
 def diff(a: str | None, b: str | None, as_json: bool) -> None:
     """Cell-by-cell changes of the notebooks stages depend on, from revision A (default HEAD)
     to B (default: the workspace). `cairn diff` and `cairn exp diff` show them too."""
+    from cairn.cli.data import opened
     from cairn.repo import notebooks as nb_mod
 
     with opened(as_json) as repo:
