@@ -44,13 +44,7 @@ def connect(address: str):
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise ClusterError(f"bad cluster address {address!r}", "give HOST:PORT of the head node, or auto")
-        try:
-            socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT).close()
-        except OSError as e:
-            raise ClusterUnreachableError(
-                f"no Ray cluster answers at {address} ({e.strerror or e})",
-                "start one with `ray start --head` there, or check the address (`ray status` on the head node)",
-            ) from None
+        _check_answers(address, host, int(port))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(address=address, logging_level="error", log_to_driver=False, configure_logging=False)
@@ -60,6 +54,41 @@ def connect(address: str):
             "start one with `ray start --head`, or pass --address HOST:PORT of its head node",
         ) from None
     return ray
+
+
+# HTTP/2's client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS) answers with
+# its own SETTINGS frame
+_H2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _check_answers(address: str, host: str, port: int) -> None:
+    """Something at HOST:PORT that speaks gRPC, checked within a bounded time: Ray's own
+    connection retries for minutes, and forever when the port is not a GCS (a dashboard, a
+    stray service)."""
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT) as conn:
+            if os.environ.get("RAY_USE_TLS", "0") not in ("", "0"):
+                return  # a TLS cluster answers only a TLS hello: Ray's connection checks it
+            conn.sendall(_H2_HELLO)
+            reply = b""
+            while len(reply) < 9:
+                data = conn.recv(9 - len(reply))
+                if not data:
+                    break
+                reply += data
+    except TimeoutError:
+        reply = b""
+    except OSError as e:
+        raise ClusterUnreachableError(
+            f"no Ray cluster answers at {address} ({e.strerror or e})",
+            "start one with `ray start --head` there, or check the address (`ray status` on the head node)",
+        ) from None
+    if len(reply) < 9 or reply[3] != 4:  # not a SETTINGS frame
+        raise ClusterUnreachableError(
+            f"{address} answers, but not as a Ray cluster (no gRPC reply within {_CONNECT_TIMEOUT:.0f} s)",
+            "give the address of the head node's GCS (port 6379 unless `ray start --head --port` chose "
+            "another; `ray status` on the head node shows it)",
+        )
 
 
 def alive_nodes(ray) -> list[dict[str, float]]:

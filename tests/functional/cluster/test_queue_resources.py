@@ -3,8 +3,10 @@ imported unless asked, and the Ray executor refusing clearly when it cannot star
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,4 +97,35 @@ def test_remotes_the_nodes_need(exp_repo, assert_error, tmp_path):
     )
     proc = exp_repo.queue("start", "--executor", "ray", "--address", "nowhere", expect=None)
     assert_error(proc, ClusterError, "bad cluster address 'nowhere'", "HOST:PORT")
+    # something listens there, but no Ray: refused after a bounded wait (Ray's own retries forever)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        proc = exp_repo.queue("start", "--executor", "ray", "--address", address, expect=None)
+    assert_error(
+        proc,
+        ClusterUnreachableError,
+        f"{address} answers, but not as a Ray cluster (no gRPC reply within 5 s)",
+        "the address of the head node's GCS (port 6379",
+    )
+    assert {e["status"] for e in exp_repo.status().values()} == {"queued"}
+
+
+def test_a_driver_that_dies_before_it_is_ready(exp_repo, assert_error, tmp_path):
+    """The driver's connection ends its process without a word (a Ray that aborts in native
+    code does): `queue start` says so and where the driver's output is."""
+    shadow = tmp_path / "dying-ray" / "ray"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "import os, sys\n"
+        "def is_initialized():\n    return False\n"
+        "def init(**kwargs):\n    print('raylet: aborted while connecting', file=sys.stderr, flush=True)\n"
+        "    os._exit(134)\n"
+    )
+    exp_repo.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    exp_repo.cairn("remote", "add", "-d", "store", str(tmp_path / "store"))
+    exp_repo.exp("run", "--queue", "-S", "train.lr=0.2")
+    proc = exp_repo.queue("start", "--executor", "ray", expect=None, env={"PYTHONPATH": str(shadow.parent)})
+    assert_error(proc, ClusterError, "the Ray driver stopped before it was ready", "(the last lines say why)")
+    log = proc.stderr.split("its output is in ")[1].split(" (the last lines")[0]
+    assert log.endswith("worker.log") and "raylet: aborted while connecting" in Path(log).read_text()
     assert {e["status"] for e in exp_repo.status().values()} == {"queued"}
