@@ -12,14 +12,16 @@ a repository with 10 experiments, each with a 500-point plot, and asks Compare o
 params/metrics diff and the 10 runs' plot overlaid, as `plots diff` makes it), 5 times (target:
 comparing 10 runs' plots < 1 s).
 
-cairn only: DVC's UI is a hosted service, not a local command. The browser-side figures of the
-issue (interactive in headless Chromium < 1.5 s) and MLflow's UI on the same runs are not measured
-here yet. Standard library only (the probes run with the cairn venv's interpreter).
+cairn only: DVC's UI is a hosted service, not a local command. Standard library only (the probes
+run with the cairn venv's interpreter). By hand (see the end of this file): the browser side in
+headless Chromium (the bench venv has no Playwright), and MLflow's search API, the one its UI
+calls, over runs of the same shape in its own venv.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -315,10 +317,149 @@ print(json.dumps({k: (statistics.median(v) if isinstance(v, list) else v) for k,
 
 TABLE_ROWS = TABLE_PROBE.split("n = int(sys.argv[1])", 1)[1].split("table = ExperimentTable", 1)[0]
 
+
+# -- by hand: MLflow, the peer ------------------------------------------------------------------
+# Run with the mlflow venv's interpreter: ROWS runs of the same shape (25 params, 25 metrics, one
+# experiment) in a SQLite store, served by `mlflow server`; times the search API its UI calls
+# (POST /ajax-api/2.0/mlflow/runs/search, 100 runs a page): newest first, a sort by a metric, a
+# filter on a metric, the next page of a sort; medians of 5, as W40 asks cairn's JSON endpoint.
+MLFLOW_PROBE = r"""
+import http.client, json, os, random, socket, sqlite3, statistics, subprocess, sys, time, uuid
+from pathlib import Path
+
+n, work = int(sys.argv[1]), Path(sys.argv[2])
+work.mkdir(parents=True, exist_ok=True)
+db = work / f"mlflow-{n}.db"
+uri = f"sqlite:///{db}"
+t0 = time.perf_counter()
+if not db.exists():
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("bench", artifact_location=(work / "artifacts").as_uri())
+    first = client.create_run(exp, run_name="exp-000000")
+    rid = first.info.run_id
+    client.log_batch(rid, metrics=[Metric(f"m{k:02d}", 0.5, 1767225600000, 0) for k in range(25)],
+                     params=[Param(f"train.p{k:02d}", "0.5") for k in range(25)])
+    client.set_terminated(rid)
+    # the other runs as MLflow wrote the first, row for row (100,000 runs through its client
+    # would take hours: one transaction per call)
+    con = sqlite3.connect(db)
+    rng = random.Random(20)
+    tables = {}
+    for table in ("runs", "params", "metrics", "latest_metrics", "tags"):
+        cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+        rows = con.execute(f"SELECT * FROM {table} WHERE run_uuid = ?", (rid,))
+        tables[table] = (cols, [dict(zip(cols, r)) for r in rows])
+    con.execute("DELETE FROM runs WHERE run_uuid = ?", (rid,))
+    for table in ("params", "metrics", "latest_metrics", "tags"):
+        con.execute(f"DELETE FROM {table} WHERE run_uuid = ?", (rid,))
+    batches = {t: [] for t in tables}
+    for i in range(n):
+        new = uuid.uuid4().hex
+        name = f"exp-{i:06d}"
+        values = {f"train.p{k:02d}": rng.random() for k in range(25)} | {f"m{k:02d}": rng.random() for k in range(25)}
+        start = 1767225600000 + i * 1000
+        for table, (cols, rows) in tables.items():
+            for r in rows:
+                r = dict(r, run_uuid=new)
+                if table == "runs":
+                    r.update(name=name, start_time=start, end_time=start + 500,
+                             artifact_uri=r["artifact_uri"].replace(rid, new))
+                elif table == "tags" and r["key"] == "mlflow.runName":
+                    r["value"] = name
+                elif table == "params":
+                    r["value"] = repr(values[r["key"]])
+                elif table in ("metrics", "latest_metrics"):
+                    r["value"] = values[r["key"]]
+                batches[table].append(tuple(r[c] for c in cols))
+        if len(batches["params"]) > 200_000 or i == n - 1:
+            for table, rows in batches.items():
+                cols = tables[table][0]
+                con.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
+                rows.clear()
+    con.commit()
+    con.close()
+load_s = time.perf_counter() - t0
+
+sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
+t0 = time.perf_counter()
+server = subprocess.Popen([str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", uri,
+                           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                          stdout=subprocess.DEVNULL, stderr=open(work / "mlflow-server.log", "w"),
+                          # its GenAI job runner (huey workers) has nothing to do with the runs table
+                          env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+try:
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            c.request("GET", "/health"); c.getresponse().read(); break
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"mlflow server exited {server.returncode}; see {work / 'mlflow-server.log'}")
+            time.sleep(0.2)
+    start_s = time.perf_counter() - t0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+
+    def call(method, path, body=None):
+        t = time.perf_counter()
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse(); data = resp.read()
+        assert resp.status == 200, (resp.status, data[:300])
+        return time.perf_counter() - t, json.loads(data)
+
+    _, doc = call("GET", "/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=bench")
+    exp_id = doc["experiment"]["experiment_id"]
+    def search(filter_="", order_by=("attributes.start_time DESC",), page=None):
+        body = {"experiment_ids": [exp_id], "filter": filter_, "run_view_type": "ACTIVE_ONLY",
+                "max_results": 100, "order_by": list(order_by)}
+        if page: body["page_token"] = page
+        return call("POST", "/ajax-api/2.0/mlflow/runs/search", body)
+    def median(make, k=5):
+        times, doc = [], None
+        for i in range(k):
+            dt, doc = make(i); times.append(dt)
+        return statistics.median(times) * 1000, doc
+    search()  # warm-up: the first request imports and caches what the others reuse
+    first, fdoc = median(lambda i: search())
+    sort, sdoc = median(lambda i: search(order_by=[f"metrics.`m{i:02d}` DESC"]))
+    flt, ldoc = median(lambda i: search(filter_=f"metrics.m1{i} > 0.{5 + i}"))
+    page, pdoc = median(lambda i: search(order_by=["metrics.`m04` DESC"], page=sdoc.get("next_page_token")))
+    m = lambda run, key: {x["key"]: x["value"] for x in run["data"]["metrics"]}[key]
+    ok = (len(fdoc["runs"]) == 100 and m(sdoc["runs"][0], "m04") >= m(sdoc["runs"][1], "m04")
+          and all(m(r, "m14") > 0.9 for r in ldoc["runs"]))
+    print(json.dumps({"rows": n, "load_s": load_s, "start_s": start_s, "first_ms": first, "sort_ms": sort,
+                      "filter_ms": flt, "page_ms": page, "ok": ok, "port": port, "exp_id": exp_id}), flush=True)
+    if os.environ.get("MLFLOW_HOLD"):  # keep serving for the browser probe
+        sys.stdin.readline()
+finally:
+    server.terminate(); server.wait()
+"""
+
+
+def mlflow_main(n: int) -> None:
+    import envs
+
+    work = envs.BENCH_DIR / ".work" / "ui-mlflow"
+    (work / "logs").mkdir(parents=True, exist_ok=True)
+    env = envs.ensure_venv("mlflow", envs.MLFLOW_REQUIREMENTS, work / "logs")
+    print(f"[bench] mlflow {env.version_of('mlflow')}, {n:,} runs, store and logs in {work}", flush=True)
+    subprocess.run([str(env.python), "-c", MLFLOW_PROBE, str(n), str(work)], check=True)
+
+
 if __name__ == "__main__":
     # By hand, with an interpreter that has cairn, playwright and Debian's chromium (the dev venv):
     #   .venv/bin/python bench/ui_workloads.py [ROWS]
     # the Experiments page in headless Chromium over ROWS (100,000) generated runs: load until the
-    # rows show, a sort by a metric column, a filter; medians of 5 fresh pages.
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else ROWS["full"]
-    exec(BROWSER_PROBE, {"TABLE_ROWS": f"import random\nn = {n}\n" + TABLE_ROWS, "__name__": "probe"})
+    # rows show, a sort by a metric column, a filter; medians of 5 fresh pages. Then
+    #   .venv/bin/python bench/ui_workloads.py --mlflow [ROWS]
+    # makes bench/.venvs/mlflow (envs.MLFLOW_REQUIREMENTS) and times MLflow's search API over
+    # ROWS runs (the store is kept in bench/.work/ui-mlflow/ and reused).
+    args = sys.argv[1:]
+    if args[:1] == ["--mlflow"]:
+        mlflow_main(int(args[1]) if len(args) > 1 else 10_000)
+    else:
+        n = int(args[0]) if args else ROWS["full"]
+        exec(BROWSER_PROBE, {"TABLE_ROWS": f"import random\nn = {n}\n" + TABLE_ROWS, "__name__": "probe"})
