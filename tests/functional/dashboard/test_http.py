@@ -250,6 +250,17 @@ def test_the_table_sorts_once_per_column_and_filters_within_that_order() -> None
     assert order("metrics.acc", "asc", ["metrics.tag>=2"]) == ["d", "c"]  # "x" is no number: left out
     assert order("metrics.tag", "asc") == ["a", "c", "d", "b"]  # numbers and text: compared as text
     assert table.page("metrics.acc", "desc", ["metrics.acc<0.6"], 1, 10)["last_row"] == 2
+    # a new sort's first pages come from a partial sort (heapq), the others from the whole sort
+    # (then kept): the same rows in the same order
+    for sort, direction, filters in [
+        ("metrics.acc", "desc", []),
+        ("metrics.tag", "asc", []),
+        ("metrics.acc", "asc", ["metrics.tag>=2"]),
+    ]:
+        partial = order(sort, direction, filters)
+        whole = [r["name"] for r in table.view(sort, direction, filters)]
+        assert partial == whole
+        assert [r["name"] for r in table.page(sort, direction, filters, 2, 1)["data"]] == whole[1:2]
 
 
 def test_a_huge_metrics_file_is_bounded_to_the_first_columns() -> None:
