@@ -122,6 +122,13 @@ def run(
             f"the executed notebook, with the error under that cell, is kept at {out_label or out} for inspection "
             "(it is not cached as a result); fix the cell and run again",
         ) from None
+    except Exception as e:  # nbclient: the kernel died (out of memory, a cell calling exit) or never answered
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise NotebookFailedError(
+            f"notebook {shown(label)} stopped: {type(e).__name__}: {first}",
+            f"its kernel died or did not answer (out of memory? a cell that exits?); what ran is kept at "
+            f"{out_label or out} for inspection (not cached as a result)",
+        ) from None
     cells = sum(1 for c in nb.cells if c.cell_type == "code") + (1 if parameters else 0)
     return Executed(label, out_label or str(out), name, cells, parameters)
 

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from blake3 import blake3
 
-from cairn.errors import NotebookError, PipelineError, RevisionError, StageFailedError
+from cairn.errors import NotebookError, NotebookFailedError, PipelineError, RevisionError, StageFailedError
 
 
 def _stage(repo, settings: str = "analysis.ipynb") -> None:
@@ -48,6 +48,18 @@ def test_a_failing_cell_fails_the_stage_and_keeps_the_partial_notebook_uncached(
     oid = blake3(partial.read_bytes()).hexdigest()
     assert not (repo.objects_dir / oid[:2] / oid[2:]).exists()  # not cached as a result
     assert not (repo.root / "cairn.lock").exists()  # and no run recorded
+
+
+def test_a_kernel_that_dies_mid_way(repo, notebook, assert_error):
+    notebook(repo.root / "dead.ipynb", ["print('hi')", "import os\nos._exit(3)", "print('never')"])
+    assert_error(
+        repo.cairn("notebooks", "run", "dead.ipynb", "-o", "dead.out.ipynb", expect=None),  # one kernel start
+        NotebookFailedError,
+        "notebook 'dead.ipynb' stopped: DeadKernelError: Kernel died",
+        "its kernel died or did not answer (out of memory? a cell that exits?); what ran is kept at dead.out.ipynb",
+    )
+    cells = json.loads((repo.root / "dead.out.ipynb").read_text())["cells"]
+    assert "".join(cells[0]["outputs"][0]["text"]) == "hi\n" and cells[2]["outputs"] == []
 
 
 def test_a_kernel_that_is_not_installed_fails_the_stage_before_any_cell_runs(repo, notebook):
