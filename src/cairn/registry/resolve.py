@@ -73,7 +73,8 @@ def pick(artifacts: dict[str, ArtifactState], spec: str) -> tuple[ArtifactState,
 
 
 def declared(git: Git, commit: str) -> dict[str, art_mod.Artifact]:
-    from cairn.pipelines.yamlfile import parse
+    from cairn.pipelines import yamldocs
+    from cairn.pipelines.yamlfile import Located, parse
 
     data = git.read_file(commit, PIPELINE_FILE)
     if data is None:
@@ -82,7 +83,16 @@ def declared(git: Git, commit: str) -> dict[str, art_mod.Artifact]:
         text = data.decode()
     except UnicodeDecodeError:
         raise PipelineError(f"{PIPELINE_FILE} at {commit[:7]} is not UTF-8 text", "fix it in a new commit") from None
-    return art_mod.parse(parse(text, f"{PIPELINE_FILE} at {commit[:7]}"))
+    name = f"{PIPELINE_FILE} at {commit[:7]}"
+
+    def data_and_marks() -> tuple:
+        located = parse(text, name)
+        return located.data, located.marks
+
+    # the text as any command here parsed it before (yamldocs: keyed by content, so exact): a get
+    # of a version whose cairn.yaml this clone has seen does not even import PyYAML
+    doc, marks = yamldocs.parsed(Path(git.root) / PIPELINE_FILE, text, "located", data_and_marks)
+    return art_mod.parse(Located(doc, marks, name))
 
 
 def declared_artifact(git: Git, commit: str, name: str, where: str) -> art_mod.Artifact:
