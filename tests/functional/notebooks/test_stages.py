@@ -83,6 +83,7 @@ def test_notebook_stage_runs_reruns_on_params_restores_from_the_run_cache_and_ex
     assert [(n["path"], [(c["cell"], c["change"], c["type"]) for c in n["cells"]]) for n in cells] == [
         ("analysis.ipynb", [(3, "modified", "code")])
     ]
+    assert repo.json("notebooks", "diff") == cells  # the same, on its own
     text = repo.cairn("diff").stdout
     assert "notebook analysis.ipynb:\n  cell 3 (code) modified\n" in text
     assert "    -x = lr * epochs\n    +x = lr * epochs * 2\n" in text
