@@ -5,6 +5,7 @@ followed, kill, a lost node retried elsewhere or failed, requests no node can ho
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
@@ -172,6 +173,64 @@ def test_a_dead_driver_marks_its_runs_lost_and_a_new_one_goes_on(cluster_repo, r
     assert "orphan" not in repo.listed()
 
 
+def test_a_result_pushed_before_the_driver_died_is_recorded_by_the_next(cluster_repo, ray_cluster, markers):
+    """The driver is stopped, the node finishes and pushes the result, the driver is killed:
+    the next driver records that result, and runs what the dead one left queued."""
+    repo = cluster_repo
+    started, go = markers / "started", markers / "go"
+    repo.exp("run", "--queue", "-n", "pushed", "-S", "train.lr=0.2", *_sync(started, go))
+    repo.exp("run", "--queue", "-n", "waiting", "-S", "train.lr=0.3")
+    out = _start(repo, ray_cluster, "-j", "1")
+    driver = int(out.split("(pid ")[1].split(",")[0])
+    repo.wait_until(started.exists, 60, "the run to start on its node")
+    os.kill(driver, signal.SIGSTOP)  # it takes nothing more from the node, nor starts `waiting`
+    try:
+        go.touch()
+        pushed = lambda: "/pushed" in repo.git("ls-remote", str(repo.origin), "refs/cairn/exps/*")  # noqa: E731
+        repo.wait_until(pushed, 60, "the node to push the result")
+    finally:
+        os.kill(driver, signal.SIGKILL)
+    repo.wait_until(lambda: not repo.pid_running(driver), 30, "the driver to die")
+    entries = repo.status()
+    assert entries["pushed"]["status"] == "failed", entries
+    assert entries["pushed"]["error"] == f"its ray driver (pid {driver}) died (killed or crashed) before finishing"
+    assert entries["waiting"]["status"] == "queued"
+    assert "pushed" not in repo.listed()
+
+    _start(repo, ray_cluster)
+    entries = repo.wait_queue(60)
+    assert (entries["pushed"]["status"], entries["pushed"]["exit_code"]) == ("success", 0), entries
+    assert entries["pushed"]["error"] is None
+    assert entries["waiting"]["status"] == "success"
+    rows = repo.by_name()
+    assert (rows["pushed"]["metrics.acc"], rows["waiting"]["metrics.acc"]) == (0.82, 0.72)
+    assert "trained: acc 0.82" in repo.queue("logs", "pushed").stdout  # streamed before the stop
+
+
+def test_a_stage_that_fails_on_a_node_is_recorded_as_a_local_failure(cluster_repo, ray_cluster):
+    repo = cluster_repo
+    repo.exp("run", "--queue", "-n", "ray-bad", "-S", "train.lr=-1")
+    _start(repo, ray_cluster)
+    entry = repo.wait_queue(60)["ray-bad"]
+    assert (entry["status"], entry["exit_code"]) == ("failed", 3), entry
+    assert "stage 'train' failed (exit code 3)" in entry["error"]
+    text = repo.queue("status").stdout
+    row = r"^ray-bad\tfailed [\d.]+s \(exit code 3\)\ttrain.lr=-1\t\(ray\)\tstage 'train' failed \(exit code 3\)"
+    assert re.search(row, text, re.M), text
+    assert "diverged: lr=-1 must be positive" in repo.queue("logs", "ray-bad").stdout  # the node's log, kept
+    # the same failure with the local executor: the same entry and the same `exp show` row
+    repo.exp("run", "--queue", "-n", "local-bad", "-S", "train.lr=-1")
+    repo.exp("run", "--run-all", expect=1)
+    local = repo.status()["local-bad"]
+    keys = ("status", "exit_code", "error")
+    assert {k: local[k] for k in keys} == {k: entry[k] for k in keys}
+    rows = repo.by_name()
+    assert rows["ray-bad"]["status"] == "failed" and rows["ray-bad"]["exit_code"] == 3
+    assert {k: v for k, v in rows["ray-bad"].items() if k not in IGNORED} == {
+        k: v for k, v in rows["local-bad"].items() if k not in IGNORED
+    }
+
+
 def test_a_data_remote_that_is_gone(cluster_repo, ray_cluster):
     import shutil
 
@@ -182,6 +241,6 @@ def test_a_data_remote_that_is_gone(cluster_repo, ray_cluster):
     _start(repo, ray_cluster)
     entry = repo.wait_queue(60)["no-data"]
     assert entry["status"] == "failed"
-    assert entry["error"].startswith("cannot hand 'no-data' to the cluster: Not a directory: "), entry["error"]
+    assert entry["error"].startswith(f"cannot hand 'no-data' to the cluster: the remote {repo.store} is not a folder")
     repo.wait_worker_gone()  # it deletes them on its way out
     assert repo.git("ls-remote", str(repo.origin), "refs/cairn/queue/*") == ""

@@ -29,3 +29,13 @@ def test_node_cache_is_per_project_under_the_configured_folder(tmp_path, monkeyp
     a, b = task.node_cache("/srv/git/a.git"), task.node_cache("/srv/git/b.git")
     assert a.parent == b.parent == tmp_path and a != b
     assert task.node_cache("/srv/git/a.git") == a
+
+
+def test_run_folders_are_one_per_run_going_on_and_reused(tmp_path):
+    with task._slot(tmp_path) as first:
+        with task._slot(tmp_path) as second:
+            assert first != second and first.parent == second.parent == tmp_path / "runs"
+        with task._slot(tmp_path) as again:
+            assert again == second  # freed: the next run takes it
+    with task._slot(tmp_path) as later:
+        assert later == first
