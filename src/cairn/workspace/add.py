@@ -173,7 +173,8 @@ def _store_fn(ws: Workspace, kind: str):
     if kind == "hardlink":
 
         def hardlink_in(path: str, size: int) -> str:
-            if os.path.islink(path):  # `cairn add link`: a hard link would be to the link itself
+            # `cairn add link`: a hard link would be to the link itself; chunks: nothing to link to
+            if os.path.islink(path) or store.chunking.applies(size):
                 return store.add_file_copy(path, size)
             oid = hash_file(path)
             if not store.add_file_link(path, oid):
@@ -184,6 +185,8 @@ def _store_fn(ws: Workspace, kind: str):
     if kind == "reflink":
 
         def reflink_in(path: str, size: int) -> str:
+            if store.chunking.applies(size):
+                return store.add_file_copy(path, size)  # stored as chunks: nothing to clone
             oid = hash_file(path)
             if not store.exists(oid):
                 tmp = store.tmp_path()
@@ -241,6 +244,9 @@ def _link_workspace(ws: Workspace, rel: str, snap: Snapshot, kind: str):
             continue
         dest = str(ws.root / r)
         obj = ws.store.path(oid)
+        if not os.path.exists(obj):  # held as chunks: the workspace file stays the copy it is
+            records.append(ws.stats.record_file(r, dest, oid))
+            continue
         if kind == "hardlink" and os.path.samefile(dest, obj):
             records.append(ws.stats.record_file(r, dest, oid))
             continue

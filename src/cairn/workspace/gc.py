@@ -46,7 +46,11 @@ def reachable(
         seen.add(oid)
         # Trees are tracked apart from `seen`: a tracked file may hold the very bytes of a tree
         # object (same id), and meeting that id as a file first must not hide the tree's children.
-        if kind != TREE or oid in walked:
+        if oid in walked:
+            continue
+        if kind != TREE:
+            walked.add(oid)
+            _chunks_of(ws, oid, seen, corrupt)
             continue
         walked.add(oid)
         try:
@@ -63,6 +67,19 @@ def reachable(
     return seen, missing
 
 
+def _chunks_of(ws: Workspace, oid: str, seen: set[str], corrupt: list[str] | None) -> None:
+    """A file held as chunks keeps its chunks alive (an unreadable list: gc must not guess)."""
+    try:
+        cl = ws.store.chunk_list(oid)
+    except CorruptObjectError:
+        if corrupt is None:
+            raise
+        corrupt.append(oid)
+        return
+    if cl is not None:
+        seen.update(cl.ids())
+
+
 def plan(ws: Workspace, roots: Iterable[tuple[str, str]]) -> GcPlan:
     keep, missing = reachable(ws, roots)
     result = GcPlan(missing_trees=missing)
@@ -75,6 +92,8 @@ def plan(ws: Workspace, roots: Iterable[tuple[str, str]]) -> GcPlan:
         except FileNotFoundError:
             continue
         result.unused.append(oid)
+    # chunk lists of files nothing uses (their chunks are counted above as objects)
+    result.unused.extend(o for o in ws.store.iter_chunked() if o not in keep)
     result.unused.sort()
     return result
 
