@@ -28,6 +28,8 @@ VERSION = 1
 # give ~60 KiB chunks. Changing them changes every cut: they are part of the format.
 AVG, MIN, MAX, NC = 49152, 16384, 262144, 2
 DEFAULT_MIN_SIZE = 16 * 1024 * 1024
+# The kind remotes give a file held as chunks: its chunk list travels, then its chunks as objects.
+CHUNKED = "chunked"
 # Bytes read per pass of the chunker; the unfinished last chunk is carried into the next block.
 _BLOCK = 16 * 1024 * 1024
 _HEX = frozenset("0123456789abcdef")

@@ -5,6 +5,8 @@
     packs/<id>.pack            small objects, concatenated
     packs/<id>.idx             which objects a pack holds, at which offsets
     objects/<2 hex>/<62 hex>   large objects, stored as they are (checkable with b3sum)
+    chunks/<2 hex>/<62 hex>    chunk lists of files held as chunks (docs/chunks.md), named by
+                               the file's id; written after all their chunks
     runs/<key>.json            shared run-cache entries (push --run-cache)
 
 plus a local index of what it holds (`RemoteIndex`), refreshed by listing `packs/` and
@@ -25,7 +27,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
-from cairn.objects import pack
+from cairn.objects import chunks, pack
 from cairn.objects.hashing import hash_file, read_small
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
@@ -42,6 +44,10 @@ GAP = 256 * 1024
 
 def loose_key(oid: str) -> str:
     return f"objects/{oid[:2]}/{oid[2:]}"
+
+
+def list_key(oid: str) -> str:
+    return f"chunks/{oid[:2]}/{oid[2:]}"
 
 
 def pack_key(pack_id: str, ext: str) -> str:
@@ -75,6 +81,7 @@ class Remote:
         self.jobs = max(1, jobs)
         self.pack_target = pack_target
         self.listing = Listing()
+        self.chunk_lists: set[str] = set()  # files held as chunks here (listed by refresh)
         self._fresh = False
 
     def close(self) -> None:
@@ -187,6 +194,11 @@ class Remote:
                 listing.written[parts[1] + parts[2]] = mtime
         listing.written.update((p, packs[p][1]) for p in on_remote)
         self.index.set_loose(loose)
+        self.chunk_lists = {
+            parts[1] + parts[2]
+            for key, _, _ in self.storage.scan("chunks")
+            if len(parts := key.split("/")) == 3 and len(parts[1]) == 2
+        }
         self.index.restore_damaged(damaged)
         self.index.set_generation(doc.get("generation") if isinstance(doc.get("generation"), str) else None)
         self.listing = listing
@@ -245,7 +257,21 @@ class Remote:
         self.storage.put_file(loose_key(oid), store.path(oid))
         return os.path.getsize(store.path(oid))
 
+    def upload_list(self, store: ObjectStore, oid: str) -> int:
+        """Send the chunk list of a file held as chunks (after its chunks); its size."""
+        cl = store.chunk_list(oid)
+        if cl is None:
+            return 0
+        data = cl.encode()
+        self.storage.put_bytes(list_key(oid), data)
+        self.chunk_lists.add(oid)
+        return len(data)
+
     # -- reading -----------------------------------------------------------------------------
+    def read_list(self, oid: str) -> chunks.ChunkList:
+        """The chunk list of a file the remote holds as chunks, checked as a format."""
+        return chunks.decode(self.storage.get_bytes(list_key(oid)), oid)
+
     def _locate(self, oid: str) -> tuple[str | None, int, int]:
         self.refresh()
         loc = self.index.locate([oid]).get(oid)
