@@ -39,6 +39,7 @@ def reachable(
     `corrupt` given (fsck), such trees are collected there and the walk goes on."""
     seen: set[str] = set()
     walked: set[str] = set()
+    files: set[str] = set()
     missing: list[str] = []
     stack = [(k, o) for k, o in roots]
     while stack:
@@ -46,11 +47,12 @@ def reachable(
         seen.add(oid)
         # Trees are tracked apart from `seen`: a tracked file may hold the very bytes of a tree
         # object (same id), and meeting that id as a file first must not hide the tree's children.
-        if oid in walked:
-            continue
         if kind != TREE:
-            walked.add(oid)
-            _chunks_of(ws, oid, seen, corrupt)
+            if oid not in files:
+                files.add(oid)
+                _chunks_of(ws, oid, seen, corrupt)
+            continue
+        if oid in walked:
             continue
         walked.add(oid)
         try:
