@@ -298,8 +298,6 @@ class ObjectStore:
     def add_file_copy(self, src: str, size: int) -> str:
         """Hash `src` and copy it into the store in one read pass; returns its id. A file of
         `chunking.min_size` or more is stored as chunks (only the chunks not yet here)."""
-        if size <= SMALL_FILE:
-            return self.add_bytes(read_small(src, size))
         if self.chunking.applies(size):
             self.prepare()
             with space_checked(self._objects):
@@ -307,6 +305,8 @@ class ObjectStore:
                 if not self.exists(cl.oid):
                     self.write_list(cl)
             return cl.oid
+        if size <= SMALL_FILE:
+            return self.add_bytes(read_small(src, size))
         self.prepare()
         f = NewFile(self._objects, _READONLY, self.tmp_path)
         try:
