@@ -201,10 +201,10 @@ D3_SCRIPT = """\
 set -e
 for v in 0 1 2 3 4 5 6 7 8 9; do
   cp ../ckpts/v$v.safetensors model.safetensors
-  "$TOOL" add -q model.safetensors
+  "$TOOL" add model.safetensors >/dev/null
   git add -A && git commit -q -m "checkpoint $v"
 done
-"$TOOL" push -q
+"$TOOL" push >/dev/null
 """
 
 
