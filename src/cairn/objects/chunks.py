@@ -11,6 +11,7 @@ Format: docs/formats.md ("Chunk lists")."""
 from __future__ import annotations
 
 import bisect
+import collections
 import io
 import itertools
 import json
@@ -150,14 +151,23 @@ def split_into(store, src: str) -> ChunkList:
     from cairn.objects.hashing import hash_chunks
 
     before = os.stat(src)
-    with ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool:
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool,
+        ThreadPoolExecutor(_WRITERS, thread_name_prefix="cairn-chunk") as writers,
+    ):
         whole = pool.submit(hash_chunks, src)
         rows: list[tuple[str, int]] = []
+        pending: collections.deque = collections.deque()
         for data in cut(src):
             coid = blake3(data).hexdigest()
             if not store.has_loose(coid):
-                store.add_absent(data, coid)
+                # creating a file costs more than cutting and hashing 60 KiB: writers overlap it
+                pending.append(writers.submit(store.add_absent, bytes(data), coid))
+                if len(pending) > _IN_FLIGHT:
+                    pending.popleft().result()
             rows.append((coid, len(data)))
+        for f in pending:
+            f.result()
         oid = whole.result()
     after = os.stat(src)
     size = sum(n for _, n in rows)
@@ -171,6 +181,9 @@ def split_into(store, src: str) -> ChunkList:
     return ChunkList(oid, size, tuple(rows))
 
 
+# Threads creating chunk objects, and chunks waiting for them (bounds memory: ~64 x 60 KiB).
+_WRITERS = 4
+_IN_FLIGHT = 64
 # Bytes gathered before one multi-threaded BLAKE3 update and one write while reassembling.
 _BATCH = 8 * 1024 * 1024
 
