@@ -5,8 +5,9 @@
     packs/<id>.pack            small objects, concatenated
     packs/<id>.idx             which objects a pack holds, at which offsets
     objects/<2 hex>/<62 hex>   large objects, stored as they are (checkable with b3sum)
-    chunks/<2 hex>/<62 hex>    chunk lists of files held as chunks (docs/chunks.md), named by
-                               the file's id; written after all their chunks
+    objects/<2 hex>/<62 hex>.chunks  chunk lists of files held as chunks (docs/chunks.md),
+                               named by the file's id, written after all their chunks; beside
+                               the loose objects, so the one listing of objects/ finds them
     runs/<key>.json            shared run-cache entries (push --run-cache)
 
 plus a local index of what it holds (`RemoteIndex`), refreshed by listing `packs/` and
@@ -46,8 +47,11 @@ def loose_key(oid: str) -> str:
     return f"objects/{oid[:2]}/{oid[2:]}"
 
 
+LIST_SUFFIX = ".chunks"
+
+
 def list_key(oid: str) -> str:
-    return f"chunks/{oid[:2]}/{oid[2:]}"
+    return f"objects/{oid[:2]}/{oid[2:]}{LIST_SUFFIX}"
 
 
 def pack_key(pack_id: str, ext: str) -> str:
@@ -187,18 +191,18 @@ class Remote:
                         continue
                     self.index.add_pack(pack_id, packs[pack_id][0], rows)
         loose = {}
+        lists: set[str] = set()
         for key, size, mtime in self.storage.scan("objects"):
             parts = key.split("/")
             if len(parts) == 3 and len(parts[1]) == 2:
+                if parts[2].endswith(LIST_SUFFIX):
+                    lists.add(parts[1] + parts[2][: -len(LIST_SUFFIX)])
+                    continue
                 loose[parts[1] + parts[2]] = size
                 listing.written[parts[1] + parts[2]] = mtime
         listing.written.update((p, packs[p][1]) for p in on_remote)
         self.index.set_loose(loose)
-        self.chunk_lists = {
-            parts[1] + parts[2]
-            for key, _, _ in self.storage.scan("chunks")
-            if len(parts := key.split("/")) == 3 and len(parts[1]) == 2
-        }
+        self.chunk_lists = lists
         self.index.restore_damaged(damaged)
         self.index.set_generation(doc.get("generation") if isinstance(doc.get("generation"), str) else None)
         self.listing = listing
