@@ -7,6 +7,8 @@ import random
 
 from blake3 import blake3
 
+import cairn.api
+
 MIN_SIZE = 256 * 1024
 
 
@@ -43,8 +45,14 @@ def test_push_sends_only_new_chunks_and_a_clone_pulls_the_file(repo, remote, clo
     other.cairn("pull")
     assert (other.root / "model.bin").read_bytes() == v1
 
+    assert cairn.api.read("model.bin", repo=third_empty(repo, clone, remote), remote="store") == v2
     plan = repo.json("gc", "--remote", "store")
     assert plan["remove"] == 0  # every chunk of both versions is referenced
     third = clone(repo, "third", remote)
     third.cairn("pull")
     assert blake3((third.root / "model.bin").read_bytes()).hexdigest() == blake3(v2).hexdigest()
+
+
+def third_empty(repo, clone, remote):
+    """A clone with an empty cache: cairn.api reads the chunked file straight from the remote."""
+    return clone(repo, "empty", remote).root
