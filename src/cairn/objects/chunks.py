@@ -184,33 +184,57 @@ def split_into(store, src: str) -> ChunkList:
 # Threads creating chunk objects, and chunks waiting for them (bounds memory: ~64 x 60 KiB).
 _WRITERS = 4
 _IN_FLIGHT = 64
+_READERS = 2
 # Bytes gathered before one multi-threaded BLAKE3 update and one write while reassembling.
 _BATCH = 8 * 1024 * 1024
 
 
 def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name: str) -> None:
-    """Give the file of `chunks` to `write` in order, checking the whole file against its id; a mismatch
-    is traced to the damaged or missing chunk and raised naming the file (`name`)."""
+    """Give the file of `chunks` to `write` in order, checking the whole file against its id; a
+    mismatch is traced to the damaged or missing chunk and raised naming the file (`name`).
+    Reader threads gather batches of chunks (opening thousands of small files is most of the
+    cost) while this thread hashes and writes the batch before."""
     h = blake3(max_threads=blake3.AUTO)
-    buf = bytearray(_BATCH + MAX)
-    view = memoryview(buf)
+    batches: list[list[tuple[str, int]]] = [[]]
     fill = 0
-    for coid, n in chunks.chunks:
-        try:
-            with open(store.path(coid), "rb", buffering=0) as f:
-                got = f.readinto(view[fill : fill + n])
-        except FileNotFoundError:
-            raise missing_chunk(name, chunks.oid, coid) from None
-        if got != n:
-            raise damaged_chunk(name, chunks.oid, coid)
-        fill += n
+    for row in chunks.chunks:
+        batches[-1].append(row)
+        fill += row[1]
         if fill >= _BATCH:
-            h.update(view[:fill])
-            write(view[:fill])
+            batches.append([])
             fill = 0
-    if fill:
-        h.update(view[:fill])
-        write(view[:fill])
+
+    def gather(batch: list[tuple[str, int]]) -> bytearray:
+        buf = bytearray(sum(n for _, n in batch))
+        view = memoryview(buf)
+        at = 0
+        for coid, n in batch:
+            try:
+                with open(store.path(coid), "rb", buffering=0) as f:
+                    got = f.readinto(view[at : at + n])
+            except FileNotFoundError:
+                raise missing_chunk(name, chunks.oid, coid) from None
+            if got != n:
+                raise damaged_chunk(name, chunks.oid, coid)
+            at += n
+        return buf
+
+    with ThreadPoolExecutor(_READERS, thread_name_prefix="cairn-chunk") as pool:
+        pending: collections.deque = collections.deque()
+        todo = iter(batches)
+        for batch in itertools.islice(todo, _READERS + 1):
+            pending.append(pool.submit(gather, batch))
+        try:
+            while pending:
+                data = memoryview(pending.popleft().result())
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(gather, nxt))
+                h.update(data)
+                write(data)
+        finally:
+            for f in pending:
+                f.cancel()
     if h.hexdigest() != chunks.oid:
         bad = next((c for c, _ in chunks.chunks if not store.verify_loose(c)), None)
         if bad is not None:
