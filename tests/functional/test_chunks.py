@@ -170,18 +170,26 @@ def test_a_corrupt_chunk_is_named_and_the_workspace_file_is_left_alone(chunked, 
     assert bad in report["corrupt"] and b3(data) in report["corrupt"]  # the chunk and the whole file
 
 
-def test_linking_modes_check_out_chunked_files_as_copies(chunked):
-    chunked.cairn("config", "cache.type", "hardlink,copy")
+def test_link_modes_keep_new_files_whole_and_copy_chunked_ones(chunked):
     data = blob(2 << 20)
-    chunked.write({"model.bin": data, "small.txt": b"small"})
-    chunked.cairn("add", "model.bin", "small.txt")
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")  # copy mode: chunks
+    chunked.cairn("config", "cache.type", "hardlink,copy")
+    other = blob(2 << 20, seed=9)
+    chunked.write({"other.bin": other})
+    chunked.cairn("add", "other.bin")
     (chunked.root / "model.bin").unlink()
 
     chunked.cairn("checkout")
 
     assert (chunked.root / "model.bin").read_bytes() == data
     assert (chunked.root / "model.bin").stat().st_nlink == 1  # a copy: there is no whole object
-    assert (chunked.root / "small.txt").stat().st_nlink == 2
+    assert (chunked.root / "other.bin").stat().st_nlink == 2  # linked, so kept whole
+    assert chunked.object_path(b3(other)).exists()
+    assert (
+        not (chunked.root / ".cairn" / "cache" / "chunks" / b3(other)[:2]).exists()
+        or not (chunked.root / ".cairn" / "cache" / "chunks" / b3(other)[:2] / b3(other)[2:]).exists()
+    )
 
 
 def test_the_api_reads_and_streams_over_chunks(chunked, monkeypatch):

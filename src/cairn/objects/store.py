@@ -295,10 +295,11 @@ class ObjectStore:
             raise
         f.publish(self.path(oid))
 
-    def add_file_copy(self, src: str, size: int) -> str:
+    def add_file_copy(self, src: str, size: int, chunk: bool = True) -> str:
         """Hash `src` and copy it into the store in one read pass; returns its id. A file of
-        `chunking.min_size` or more is stored as chunks (only the chunks not yet here)."""
-        if self.chunking.applies(size):
+        `chunking.min_size` or more is stored as chunks (only the chunks not yet here), unless
+        `chunk` is false (link modes keep files whole to share them with the workspace)."""
+        if chunk and self.chunking.applies(size):
             self.prepare()
             with space_checked(self._objects):
                 cl = chunking.split_into(self, src)

@@ -173,20 +173,17 @@ def _store_fn(ws: Workspace, kind: str):
     if kind == "hardlink":
 
         def hardlink_in(path: str, size: int) -> str:
-            # `cairn add link`: a hard link would be to the link itself; chunks: nothing to link to
-            if os.path.islink(path) or store.chunking.applies(size):
-                return store.add_file_copy(path, size)
+            if os.path.islink(path):  # `cairn add link`: a hard link would be to the link itself
+                return store.add_file_copy(path, size, chunk=False)
             oid = hash_file(path)
             if not store.add_file_link(path, oid):
-                return store.add_file_copy(path, size)
+                return store.add_file_copy(path, size, chunk=False)
             return oid
 
         return hardlink_in
     if kind == "reflink":
 
         def reflink_in(path: str, size: int) -> str:
-            if store.chunking.applies(size):
-                return store.add_file_copy(path, size)  # stored as chunks: nothing to clone
             oid = hash_file(path)
             if not store.exists(oid):
                 tmp = store.tmp_path()
@@ -196,6 +193,9 @@ def _store_fn(ws: Workspace, kind: str):
             return oid
 
         return reflink_in
+    if kind == "symlink":
+        # link modes keep files whole, so the workspace can share them (docs/chunks.md)
+        return lambda path, size: store.add_file_copy(path, size, chunk=False)
     return store.add_file_copy
 
 
