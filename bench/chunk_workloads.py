@@ -37,16 +37,16 @@ class Sizes:
     ckpt_tensors: int  # D3: tensors per checkpoint
     tensor: int  # D3: bytes per tensor
     min_size: int | None  # cache.chunking.min_size for cairn (None: the default, 16 MiB)
+    checkpoints: int = 10  # D3: versions (fewer at smoke scale: each is a few tool runs)
 
 
 SIZES = {
     "full": Sizes(2048 * MiB, 1024 * MiB, 100 * MiB, 32, 8 * MiB, None),
     "quick": Sizes(256 * MiB, 128 * MiB, 12 * MiB + MiB // 2, 32, MiB, None),
-    "smoke": Sizes(4 * MiB, 2 * MiB, 200 * 1024, 8, 128 * 1024, 512 * 1024),
+    "smoke": Sizes(4 * MiB, 2 * MiB, 200 * 1024, 8, 128 * 1024, 512 * 1024, checkpoints=3),
 }
 REGIONS = 10  # D1: contiguous rewritten regions, 1% of the file in all
 CHANGED_TENSORS = 2  # D3: tensors rewritten per checkpoint
-CHECKPOINTS = 10
 
 
 def sizes(ctx: RunCtx) -> Sizes:
@@ -199,13 +199,13 @@ def d3_checkpoints(ctx: RunCtx) -> None:
     commit("remote")(ctx)
     ckpts = ctx.run_dir / "ckpts"
     ckpts.mkdir()
-    for v in range(CHECKPOINTS):
+    for v in range(z.checkpoints):
         _checkpoint(ckpts / f"v{v}.safetensors", z, v)
 
 
 D3_SCRIPT = """\
 set -e
-for v in 0 1 2 3 4 5 6 7 8 9; do
+for v in VERSIONS; do
   cp ../ckpts/v$v.safetensors model.safetensors
   "$TOOL" add model.safetensors >/dev/null
   git add -A && git commit -q -m "checkpoint $v"
@@ -215,7 +215,8 @@ done
 
 
 def d3_command(ctx: RunCtx) -> list[str]:
-    return ["sh", "-c", D3_SCRIPT.replace('"$TOOL"', " ".join(ctx.tool.argv()))]
+    script = D3_SCRIPT.replace('"$TOOL"', " ".join(ctx.tool.argv()))
+    return ["sh", "-c", script.replace("VERSIONS", " ".join(map(str, range(sizes(ctx).checkpoints))))]
 
 
 def fresh_big(enabled: bool):
@@ -274,7 +275,7 @@ def d3_sizes(ctx: RunCtx) -> str | None:
     _say(
         ctx,
         "W53",
-        f"cache {cache / MiB:,.1f} MiB, remote {remote / MiB:,.1f} MiB for {CHECKPOINTS} checkpoints of "
+        f"cache {cache / MiB:,.1f} MiB, remote {remote / MiB:,.1f} MiB for {z.checkpoints} checkpoints of "
         f"{one / MiB:,.1f} MiB ({cache / one:.2f} and {remote / one:.2f} checkpoints' worth)",
     )
     if remote == 0:
@@ -341,8 +342,8 @@ WORKLOADS: tuple[Workload, ...] = (
         d3_sizes,
         max_runs=1,
         warmup=False,
-        notes="Ten versions of a safetensors-like file (32 tensors of 8 MiB; quick: 1 MiB; smoke: 8 of "
-        "128 KiB), each rewriting 2 tensors of the one before, each added, committed and pushed to a "
+        notes="Ten versions of a safetensors-like file (32 tensors of 8 MiB; quick: 1 MiB; smoke: three "
+        "versions of 8 of 128 KiB), each rewriting 2 tensors of the one before, each added, committed and pushed to a "
         "folder remote in turn (every version reaches the remote, as in a team); timed: all of it. "
         "Printed: cache and remote size (target: >= 3x smaller than DVC's).",
     ),
