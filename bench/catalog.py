@@ -1,10 +1,12 @@
 """Every workload (W1-W14, W20, W21 in workloads.py, W15-W19 in target_workloads.py, W22-W23 in
-merge_workloads.py, W24-W25 in lineage_workloads.py, later ones in their area's *_workloads.py),
+merge_workloads.py, W24-W25 in lineage_workloads.py, W50-W55 in chunk_workloads.py, later ones in
+their area's *_workloads.py),
 in order of id, and the --only selection. Standard library only."""
 
 from __future__ import annotations
 
 import checks_workloads
+import chunk_workloads
 import datastats_workloads
 import dvcimport_workloads
 import lineage_workloads
@@ -29,6 +31,7 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *dvcimport_workloads.WORKLOADS,
             *datastats_workloads.WORKLOADS,
             *ui_workloads.WORKLOADS,
+            *chunk_workloads.WORKLOADS,
         ),
         key=lambda w: int(w.id[1:].partition("-")[0]),
     )

@@ -160,7 +160,8 @@ def find_git_lfs() -> PeerInstall:
     return PeerInstall(Path(exe).parent, version, None)
 
 
-BENCH_EXTRAS = ("s3", "web", "stats")  # cairn's extras the workloads need (S3, serving, data stats), if defined
+# cairn's extras the workloads need (S3, serving, data stats, chunking), if defined
+BENCH_EXTRAS = ("s3", "web", "stats", "chunks")
 
 
 def _project(root: Path) -> dict[str, object]:

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import chunk_workloads
 import datasets
 import envs
 import merge_workloads
@@ -172,6 +173,7 @@ def main(argv: list[str]) -> int:
             + (f", {scale.huge_files:,} files for W14" if scale.huge_files else "")
             + (f"; {target_workloads.describe(mode)}" if any(w in target_workloads.WORKLOADS for w in chosen) else "")
             + (f"; {merge_workloads.describe(mode)}" if any(w in merge_workloads.WORKLOADS for w in chosen) else "")
+            + (f"; {chunk_workloads.describe(mode)}" if any(w in chunk_workloads.WORKLOADS for w in chosen) else "")
         ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)

@@ -68,7 +68,7 @@ def pipeline() -> str:
 
 
 def dataset(count: int, seed: int, big: int = 1) -> dict[str, bytes]:
-    """`count` small files in nested folders plus `big` files of 1 MiB (those are copied, not packed)."""
+    """`count` small files in nested folders plus `big` files of 1 MiB (held as chunks)."""
     rng = random.Random(seed)
     files = {f"s{i % 4}/t{i % 3}/f{i:05d}.bin": rng.randbytes(512 + i % 2000) for i in range(count)}
     files.update({f"big{j}.bin": rng.randbytes(1 << 20) for j in range(big)})
@@ -180,6 +180,8 @@ class Harness:
         self.cairn(proj, "init")
         self.cairn(proj, "remote", "add", "-d", "store", str(where / "remote"))
         self.cairn(proj, "config", "core.lock_wait", "2")
+        # the 1 MiB files are held as chunks, so every kill also lands in chunked add/checkout/push/pull
+        self.cairn(proj, "config", "cache.chunking.min_size", str(512 * 1024))
         write_tree(proj / "data", self.v1)
         (proj / "prep.py").write_text(PREP)
         (proj / "train.py").write_text(TRAIN)

@@ -270,7 +270,12 @@ def test_config_round_trip_and_unknown_key(repo, assert_error):
     assert repo.cairn("config", "core.lock_wait").stdout.strip() == "5"
 
     proc = repo.cairn("config", "cache.typ", "copy", expect=None)
-    assert_error(proc, ConfigError, "unknown config key 'cache.typ'", "known keys: cache.dir, cache.type")
+    assert_error(
+        proc,
+        ConfigError,
+        "unknown config key 'cache.typ'",
+        "known keys: cache.chunking.enabled, cache.chunking.min_size, cache.dir, cache.type",
+    )
     proc = repo.cairn("config", "core.no_scm", "maybe", expect=None)
     assert_error(proc, ConfigError, "core.no_scm takes true or false, not 'maybe'")
 

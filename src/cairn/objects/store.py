@@ -15,7 +15,8 @@ from typing import BinaryIO
 
 from blake3 import blake3
 
-from cairn.errors import CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
+from cairn.errors import CairnError, CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
+from cairn.objects import chunks as chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
 from cairn.objects.newfile import NewFile, space_checked, unique_name
 
@@ -82,11 +83,15 @@ def _copy_hashing_userspace(f, fd: int, pool) -> str:
 
 
 class ObjectStore:
-    """Objects on the local file system, addressed by BLAKE3 hex id."""
+    """Objects on the local file system, addressed by BLAKE3 hex id. A large file may be held
+    as chunks instead (objects/chunks.py): `exists`, `size`, `read*`, `verify` and `remove` see
+    either form; `path` is only ever the whole (loose) object's."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], chunking_: chunking.Chunking | None = None) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
+        self.chunking = chunking_ or chunking.Chunking()
+        self._lists = str(self.root / "chunks")
         self.tmp = self.root / "tmp"
         self._objects = str(self.objects)
         self._tmp = str(self.tmp)
@@ -121,10 +126,76 @@ class ObjectStore:
 
     # -- queries ------------------------------------------------------------------------
     def exists(self, oid: str) -> bool:
+        return os.path.exists(self.path(oid)) or os.path.exists(self.list_path(oid))
+
+    def has_loose(self, oid: str) -> bool:
         return os.path.exists(self.path(oid))
 
     def size(self, oid: str) -> int:
-        return os.stat(self.path(oid)).st_size
+        try:
+            return os.stat(self.path(oid)).st_size
+        except FileNotFoundError:
+            cl = self.chunk_list(oid)
+            if cl is None:
+                raise
+            return cl.size
+
+    # -- chunked files ------------------------------------------------------------------
+    def list_path(self, oid: str) -> str:
+        return f"{self._lists}/{oid[:2]}/{oid[2:]}"
+
+    def chunk_list(self, oid: str) -> chunking.ChunkList | None:
+        """The chunk list of a file held as chunks; None when it is not (loose or absent)."""
+        try:
+            with open(self.list_path(oid), "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return chunking.decode(data, oid)
+
+    def is_chunked(self, oid: str) -> bool:
+        return not os.path.exists(self.path(oid)) and os.path.exists(self.list_path(oid))
+
+    def write_list(self, cl: chunking.ChunkList) -> None:
+        """Record a chunk list once all its chunks are stored (atomically: a killed add leaves
+        chunks, which gc sweeps, and no list)."""
+        self.add_list_bytes(cl.oid, cl.encode())
+
+    def add_list_bytes(self, oid: str, data: bytes) -> None:
+        self.prepare()
+        folder = f"{self._lists}/{oid[:2]}"
+        os.makedirs(folder, exist_ok=True)
+        f = NewFile(folder, _READONLY, self.tmp_path)
+        try:
+            f.write(data)
+        except BaseException:
+            f.discard()
+            raise
+        f.publish(self.list_path(oid))
+
+    def iter_chunked(self) -> Iterator[str]:
+        """Ids of the files held as chunks."""
+        try:
+            fans = os.scandir(self._lists)
+        except FileNotFoundError:
+            return
+        with fans:
+            for fan in fans:
+                if len(fan.name) != 2 or not fan.is_dir():
+                    continue
+                with os.scandir(fan.path) as it:
+                    for e in it:
+                        if len(e.name) == 62:
+                            yield fan.name + e.name
+
+    def verify_loose(self, oid: str) -> bool:
+        try:
+            return hash_file(self.path(oid)) == oid
+        except FileNotFoundError:
+            return False
+
+    def assemble_to(self, cl: chunking.ChunkList, fd: int, name: str) -> None:
+        chunking.assemble(self, cl, chunking.writer(fd), name)
 
     def iter_oids(self) -> Iterator[str]:
         try:
@@ -145,9 +216,16 @@ class ObjectStore:
             with open(self.path(oid), "rb") as f:
                 return f.read()
         except FileNotFoundError:
-            raise _missing(oid) from None
+            cl = self.chunk_list(oid)
+            if cl is None:
+                raise _missing(oid) from None
+        parts: list[bytes] = []
+        chunking.assemble(self, cl, lambda d: parts.append(bytes(d)), oid)  # checked on the way
+        return b"".join(parts)
 
     def read_verified(self, oid: str) -> bytes:
+        if self.is_chunked(oid):
+            return self.read(oid)
         data = self.read(oid)
         if blake3(data).hexdigest() != oid:
             raise _corrupt(oid)
@@ -159,7 +237,13 @@ class ObjectStore:
         try:
             f = open(self.path(oid), "rb")  # noqa: SIM115 - returned open to the caller
         except FileNotFoundError:
-            raise _missing(oid) from None
+            cl = self.chunk_list(oid)
+            if cl is None:
+                raise _missing(oid) from None
+            chunking.assemble(self, cl, lambda d: None, oid)  # the whole file checked first
+            import io
+
+            return io.BufferedReader(chunking.ChunkReader(self, cl), 1024 * 1024)
         try:
             if hash_file(self.path(oid)) != oid:
                 raise _corrupt(oid)
@@ -169,7 +253,19 @@ class ObjectStore:
         return f
 
     def verify(self, oid: str) -> bool:
-        return hash_file(self.path(oid)) == oid
+        """Whether the object's bytes match its id; for a file held as chunks, whether its
+        chunks rebuild it (raises FileNotFoundError when it is in neither form)."""
+        try:
+            return hash_file(self.path(oid)) == oid
+        except FileNotFoundError:
+            cl = self.chunk_list(oid)
+            if cl is None:
+                raise
+        try:
+            chunking.assemble(self, cl, lambda d: None, oid)
+        except CairnError:
+            return False
+        return True
 
     # -- writing ------------------------------------------------------------------------
     def publish(self, tmp: str, oid: str) -> None:
@@ -199,8 +295,17 @@ class ObjectStore:
             raise
         f.publish(self.path(oid))
 
-    def add_file_copy(self, src: str, size: int) -> str:
-        """Hash `src` and copy it into the store in one read pass; returns its id."""
+    def add_file_copy(self, src: str, size: int, chunk: bool = True) -> str:
+        """Hash `src` and copy it into the store in one read pass; returns its id. A file of
+        `chunking.min_size` or more is stored as chunks (only the chunks not yet here), unless
+        `chunk` is false (link modes keep files whole to share them with the workspace)."""
+        if chunk and self.chunking.applies(size):
+            self.prepare()
+            with space_checked(self._objects):
+                cl = chunking.split_into(self, src)
+                if not self.exists(cl.oid):
+                    self.write_list(cl)
+            return cl.oid
         if size <= SMALL_FILE:
             return self.add_bytes(read_small(src, size))
         self.prepare()
@@ -233,10 +338,11 @@ class ObjectStore:
         return True
 
     def remove(self, oid: str) -> None:
-        try:
-            os.unlink(self.path(oid))
-        except FileNotFoundError:
-            pass
+        for path in (self.path(oid), self.list_path(oid)):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def sweep_tmp(self, older_than_s: float = 3600.0) -> int:
         """Remove temp files left by killed writers; only old ones, live writers may own new ones."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from blake3 import blake3
 
+from cairn.objects.chunks import CHUNKED
 from cairn.objects.tree import TREE, Tree
 from cairn.remotes.remote import Remote
 from cairn.workspace.context import Workspace
@@ -27,7 +28,8 @@ def closure(
     nowhere. The size is a file's, from its tree entry; None for roots and trees (a tree's
     entry holds the size of the files below it, not its own). Trees come from the cache or,
     given a (refreshed) remote, from the remote: a clone that never pulled must still see
-    what lies under a tree it has not fetched."""
+    what lies under a tree it has not fetched. A file held as chunks (in the cache, else on the
+    remote) is given kind CHUNKED, and its chunks are reached as files."""
     seen: dict[str, tuple[str, int | None]] = {}
     lacking: list[str] = []
     have = remote.index.all_oids() if remote is not None else set()
@@ -36,6 +38,14 @@ def closure(
         kind, oid, size = stack.pop()
         if oid in seen:
             continue
+        if kind != TREE:
+            cl = ws.store.chunk_list(oid)
+            if cl is None and remote is not None and oid in remote.chunk_lists:
+                cl = remote.read_list(oid)
+            if cl is not None:
+                seen[oid] = (CHUNKED, cl.size)
+                stack.extend((kind, c, n) for c, n in cl.chunks)
+                continue
         seen[oid] = (kind, size)
         if kind != TREE:
             continue

@@ -43,6 +43,7 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
     seen: set[str] = set()
     lost: list[str] = []
     intact: list[str] = []
+    lists: list = []  # chunk lists of files the remote holds as chunks, written once their chunks are here
     task = progress.task(f"fetch from {remote.name}", None, unit="files", total_bytes=0)
     try:
         while frontier:
@@ -51,20 +52,44 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
             seen.update(o for _, o in level)
             need = _absent(ws.store, sorted({o for _, o in level}))
             result.skipped += len(level) - len(need)
-            _fetch_objects(ws, remote, need, result, lost, intact, task, staging)
             frontier = []
+            need = _chunked(ws, remote, level, need, lists, frontier)
+            _fetch_objects(ws, remote, need, result, lost, intact, task, staging)
             for kind, oid in level:
                 if kind == TREE and ws.store.exists(oid) and oid not in result.corrupt:
                     tree = Tree.from_bytes(ws.store.read(oid), oid)
                     frontier.extend((e.kind, e.oid) for e in tree.entries if e.oid not in seen)
                     if staging is not None:
                         staging.expand(oid, tree)
+        for cl in lists:
+            if all(ws.store.has_loose(c) for c in cl.ids()):
+                ws.store.write_list(cl)
+                result.transferred += 1
     finally:
         task.close()
         remote.index.mark_damaged(result.corrupt)
         remote.index.mark_good(intact)
         remote.index.forget(lost)
     return result
+
+
+def _chunked(ws: Workspace, remote: Remote, level: list, need: list[str], lists: list, frontier: list) -> list[str]:
+    """Files the remote holds as chunks: their lists are read now (kept in memory, written to
+    the cache only once every chunk arrived: a list in the cache promises the whole file) and
+    their missing chunks join the next level. Returns the rest of `need`."""
+    candidates = {o for k, o in level if k != TREE and o in remote.chunk_lists}
+    if not candidates:
+        return need
+    held = remote.index.locate([o for o in need if o in candidates])  # held whole as well: fetched so
+    rest = []
+    for oid in need:
+        if oid not in candidates or oid in held:
+            rest.append(oid)
+            continue
+        cl = remote.read_list(oid)
+        lists.append(cl)
+        frontier.extend(("file", c) for c in sorted(cl.ids()))
+    return rest
 
 
 def _absent(store: ObjectStore, oids: list[str]) -> list[str]:

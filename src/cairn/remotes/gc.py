@@ -12,7 +12,7 @@ from cairn.errors import RemoteError
 from cairn.remotes import records
 from cairn.remotes.closure import Root, closure
 from cairn.remotes.records import RootRecord
-from cairn.remotes.remote import Remote, loose_key, pack_key
+from cairn.remotes.remote import Remote, list_key, loose_key, pack_key
 from cairn.storage.base import TMP_PREFIX
 from cairn.workspace.context import Workspace
 
@@ -43,6 +43,9 @@ class RemoteGcPlan:
     temps: list[str] = field(default_factory=list)  # temp keys a killed transfer left (non-atomic backends)
     young_temps: int = 0  # temp keys younger than the grace period: a transfer may be writing them
     runs: list[str] = field(default_factory=list)  # run-cache entries (keys) to delete
+    # chunk lists of files nothing references, whatever their age: a list kept while its chunks
+    # go (by age) would promise a file the remote cannot give
+    lists: list[str] = field(default_factory=list)
     runs_kept: int = 0
     records: list[RootRecord] = field(default_factory=list)  # root records kept
     forget: list[RootRecord] = field(default_factory=list)  # root records the policy forgets
@@ -81,6 +84,7 @@ class RemoteGcPlan:
             or self.orphans
             or self.temps
             or self.runs
+            or self.lists
             or self.repack
             or self.forget
         )
@@ -198,6 +202,8 @@ def gc_plan(
                     plan.runs_kept += 1
                 else:
                     plan.runs.append(k)
+    plan.lists = sorted(o for o in remote.chunk_lists if o not in keep)
+    plan.remove_objects += len(plan.lists)
     plan.loose.sort()
     plan.packs.sort()
     plan.temps.sort()
@@ -211,6 +217,8 @@ def gc_sweep(ws: Workspace, remote: Remote, plan: RemoteGcPlan) -> None:
     the end, so every clone lists the remote again before it trusts its index. The caller holds
     the remote's exclusive lock and made `plan` under it."""
     remote.bump_generation()
+    for oid in plan.lists:  # before any chunk: a list never outlives one of its chunks
+        remote.storage.delete(list_key(oid))
     for record in plan.forget:
         remote.storage.delete(record.key)
     for pack_id, live in plan.repack.items():

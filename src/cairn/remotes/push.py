@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from cairn.objects import pack
+from cairn.objects.chunks import CHUNKED
 from cairn.objects.tree import TREE
 from cairn.progress import NULL, Progress
 from cairn.remotes import records
@@ -78,9 +79,13 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
     have = remote.index.all_oids()
     todo_small: list[tuple[str, int]] = []
     todo_large: list[tuple[str, int]] = []
-    for oid, (_, size) in sorted(wanted.items()):
-        if oid in have:
+    lists: list[str] = []  # files held as chunks: their lists go once their chunks are there
+    for oid, (kind, size) in sorted(wanted.items()):
+        if oid in have or (kind == CHUNKED and oid in remote.chunk_lists):
             result.skipped += 1
+            continue
+        if kind == CHUNKED:
+            lists.append(oid)
             continue
         if size is None:  # a tree or a root; files are found missing while packing (no stat each)
             try:
@@ -134,6 +139,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
         run_pool(remote.jobs, work, lambda w: w[0](w[1]), done)
     finally:
         task.close()
+    _send_lists(ws, remote, lists, result)
     result.missing.sort()
     if not verify:  # a plain push rewrites only packs whose damaged copies it has just replaced
         sent = {o for o, _ in todo_small}
@@ -143,6 +149,21 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
     elif not result.missing and not lacking:
         remote.index.set_complete(key, len(wanted))
     return result
+
+
+def _send_lists(ws: Workspace, remote: Remote, lists: list[str], result: TransferResult) -> None:
+    """Chunk lists go last, and only for files whose every chunk is now on the remote: a list on
+    the remote promises its file whole (a killed push leaves chunks, which the rerun skips)."""
+    if not lists:
+        return
+    have = remote.index.all_oids()
+    for oid in lists:
+        cl = ws.store.chunk_list(oid)
+        if cl is None or not cl.ids() <= have:
+            result.missing.append(oid)
+            continue
+        result.bytes += remote.upload_list(ws.store, oid)
+        result.transferred += 1
 
 
 def _remove_damaged(

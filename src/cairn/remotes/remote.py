@@ -5,6 +5,9 @@
     packs/<id>.pack            small objects, concatenated
     packs/<id>.idx             which objects a pack holds, at which offsets
     objects/<2 hex>/<62 hex>   large objects, stored as they are (checkable with b3sum)
+    objects/<2 hex>/<62 hex>.chunks  chunk lists of files held as chunks (docs/chunks.md),
+                               named by the file's id, written after all their chunks; beside
+                               the loose objects, so the one listing of objects/ finds them
     runs/<key>.json            shared run-cache entries (push --run-cache)
 
 plus a local index of what it holds (`RemoteIndex`), refreshed by listing `packs/` and
@@ -25,7 +28,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
-from cairn.objects import pack
+from cairn.objects import chunks, pack
 from cairn.objects.hashing import hash_file, read_small
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
@@ -42,6 +45,13 @@ GAP = 256 * 1024
 
 def loose_key(oid: str) -> str:
     return f"objects/{oid[:2]}/{oid[2:]}"
+
+
+LIST_SUFFIX = ".chunks"
+
+
+def list_key(oid: str) -> str:
+    return f"objects/{oid[:2]}/{oid[2:]}{LIST_SUFFIX}"
 
 
 def pack_key(pack_id: str, ext: str) -> str:
@@ -75,6 +85,7 @@ class Remote:
         self.jobs = max(1, jobs)
         self.pack_target = pack_target
         self.listing = Listing()
+        self.chunk_lists: set[str] = set()  # files held as chunks here (listed by refresh)
         self._fresh = False
 
     def close(self) -> None:
@@ -180,13 +191,18 @@ class Remote:
                         continue
                     self.index.add_pack(pack_id, packs[pack_id][0], rows)
         loose = {}
+        lists: set[str] = set()
         for key, size, mtime in self.storage.scan("objects"):
             parts = key.split("/")
             if len(parts) == 3 and len(parts[1]) == 2:
+                if parts[2].endswith(LIST_SUFFIX):
+                    lists.add(parts[1] + parts[2][: -len(LIST_SUFFIX)])
+                    continue
                 loose[parts[1] + parts[2]] = size
                 listing.written[parts[1] + parts[2]] = mtime
         listing.written.update((p, packs[p][1]) for p in on_remote)
         self.index.set_loose(loose)
+        self.chunk_lists = lists
         self.index.restore_damaged(damaged)
         self.index.set_generation(doc.get("generation") if isinstance(doc.get("generation"), str) else None)
         self.listing = listing
@@ -245,7 +261,21 @@ class Remote:
         self.storage.put_file(loose_key(oid), store.path(oid))
         return os.path.getsize(store.path(oid))
 
+    def upload_list(self, store: ObjectStore, oid: str) -> int:
+        """Send the chunk list of a file held as chunks (after its chunks); its size."""
+        cl = store.chunk_list(oid)
+        if cl is None:
+            return 0
+        data = cl.encode()
+        self.storage.put_bytes(list_key(oid), data)
+        self.chunk_lists.add(oid)
+        return len(data)
+
     # -- reading -----------------------------------------------------------------------------
+    def read_list(self, oid: str) -> chunks.ChunkList:
+        """The chunk list of a file the remote holds as chunks, checked as a format."""
+        return chunks.decode(self.storage.get_bytes(list_key(oid)), oid)
+
     def _locate(self, oid: str) -> tuple[str | None, int, int]:
         self.refresh()
         loc = self.index.locate([oid]).get(oid)
@@ -256,8 +286,25 @@ class Remote:
         return loc
 
     def read_object(self, oid: str) -> bytes:
-        """One object's verified bytes, straight from the remote."""
+        """One object's verified bytes, straight from the remote (a file held as chunks is
+        rebuilt from them)."""
+        if self._chunked(oid):
+            return b"".join(bytes(d) for d in self._rebuilt(oid))
         return self._read_at(oid, self._locate(oid))
+
+    def _chunked(self, oid: str) -> bool:
+        self.refresh()
+        return oid in self.chunk_lists and not self.index.locate([oid])
+
+    def _rebuilt(self, oid: str):
+        """The chunks of a file held as chunks, each verified, the whole checked at the end."""
+        h = blake3()
+        for coid, _n in self.read_list(oid).chunks:
+            data = self._read_at(coid, self._locate(coid))
+            h.update(data)
+            yield data
+        if h.hexdigest() != oid:
+            raise corrupt_remote(self.name, oid)
 
     def _read_at(self, oid: str, loc: tuple[str | None, int, int]) -> bytes:
         pack_id, off, size = loc
@@ -273,6 +320,16 @@ class Remote:
     def download_verified(self, oid: str, dest: str) -> None:
         """Write one object, verified, to the new file `dest` (removed again on any failure): a
         large loose object streams to disk, never whole in memory."""
+        if self._chunked(oid):
+            try:
+                with open(dest, "xb") as f:
+                    for data in self._rebuilt(oid):
+                        f.write(data)
+            except BaseException:
+                if os.path.exists(dest):
+                    os.unlink(dest)
+                raise
+            return
         loc = self._locate(oid)
         try:
             if loc[0] is None:

@@ -36,7 +36,7 @@ def remote_status(ws: Workspace, remote: Remote, roots: Iterable[Root]) -> Remot
     st = RemoteStatus()
     for oid in sorted(set(wanted) | set(lacking)):
         local = ws.store.exists(oid)
-        there = oid in have
+        there = oid in have or oid in remote.chunk_lists
         if local and there:
             st.both += 1
         elif local:

@@ -98,7 +98,10 @@ class Repo:
     # -- the pieces --------------------------------------------------------------------------
     @cached_property
     def store(self) -> ObjectStore:
-        return ObjectStore(self.dot / self.config.get("cache.dir"))
+        from cairn.objects.chunks import Chunking
+
+        chunking = Chunking(self.config.get("cache.chunking.enabled"), self.config.get("cache.chunking.min_size"))
+        return ObjectStore(self.dot / self.config.get("cache.dir"), chunking)
 
     @cached_property
     def stats(self) -> StatCache:

@@ -174,10 +174,10 @@ def _store_fn(ws: Workspace, kind: str):
 
         def hardlink_in(path: str, size: int) -> str:
             if os.path.islink(path):  # `cairn add link`: a hard link would be to the link itself
-                return store.add_file_copy(path, size)
+                return store.add_file_copy(path, size, chunk=False)
             oid = hash_file(path)
             if not store.add_file_link(path, oid):
-                return store.add_file_copy(path, size)
+                return store.add_file_copy(path, size, chunk=False)
             return oid
 
         return hardlink_in
@@ -193,6 +193,9 @@ def _store_fn(ws: Workspace, kind: str):
             return oid
 
         return reflink_in
+    if kind == "symlink":
+        # link modes keep files whole, so the workspace can share them (docs/chunks.md)
+        return lambda path, size: store.add_file_copy(path, size, chunk=False)
     return store.add_file_copy
 
 
@@ -241,6 +244,9 @@ def _link_workspace(ws: Workspace, rel: str, snap: Snapshot, kind: str):
             continue
         dest = str(ws.root / r)
         obj = ws.store.path(oid)
+        if not os.path.exists(obj):  # held as chunks: the workspace file stays the copy it is
+            records.append(ws.stats.record_file(r, dest, oid))
+            continue
         if kind == "hardlink" and os.path.samefile(dest, obj):
             records.append(ws.stats.record_file(r, dest, oid))
             continue

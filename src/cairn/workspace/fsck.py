@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from cairn.errors import CairnError
 from cairn.workspace.context import Workspace
 from cairn.workspace.gc import reachable
 
@@ -33,12 +34,15 @@ class FsckReport:
 
 def fsck(ws: Workspace, roots: Iterable[tuple[str, str]]) -> FsckReport:
     report = FsckReport()
-    oids = list(ws.store.iter_oids())
+    # files held as chunks are checked whole (their chunks rebuild their id) besides each chunk
+    oids = list(ws.store.iter_oids()) + list(ws.store.iter_chunked())
     task = ws.progress.task("verifying cache", len(oids), unit="objects")
 
     def check(oid: str) -> tuple[str, str] | None:
         try:
             return None if ws.store.verify(oid) else ("corrupt", oid)
+        except CairnError:
+            return ("corrupt", oid)  # a damaged chunk list
         except FileNotFoundError:
             return None  # removed meanwhile (a concurrent gc): not damage
         except OSError:

@@ -39,6 +39,7 @@ def reachable(
     `corrupt` given (fsck), such trees are collected there and the walk goes on."""
     seen: set[str] = set()
     walked: set[str] = set()
+    files: set[str] = set()
     missing: list[str] = []
     stack = [(k, o) for k, o in roots]
     while stack:
@@ -46,7 +47,12 @@ def reachable(
         seen.add(oid)
         # Trees are tracked apart from `seen`: a tracked file may hold the very bytes of a tree
         # object (same id), and meeting that id as a file first must not hide the tree's children.
-        if kind != TREE or oid in walked:
+        if kind != TREE:
+            if oid not in files:
+                files.add(oid)
+                _chunks_of(ws, oid, seen, corrupt)
+            continue
+        if oid in walked:
             continue
         walked.add(oid)
         try:
@@ -63,6 +69,19 @@ def reachable(
     return seen, missing
 
 
+def _chunks_of(ws: Workspace, oid: str, seen: set[str], corrupt: list[str] | None) -> None:
+    """A file held as chunks keeps its chunks alive (an unreadable list: gc must not guess)."""
+    try:
+        cl = ws.store.chunk_list(oid)
+    except CorruptObjectError:
+        if corrupt is None:
+            raise
+        corrupt.append(oid)
+        return
+    if cl is not None:
+        seen.update(cl.ids())
+
+
 def plan(ws: Workspace, roots: Iterable[tuple[str, str]]) -> GcPlan:
     keep, missing = reachable(ws, roots)
     result = GcPlan(missing_trees=missing)
@@ -75,6 +94,8 @@ def plan(ws: Workspace, roots: Iterable[tuple[str, str]]) -> GcPlan:
         except FileNotFoundError:
             continue
         result.unused.append(oid)
+    # chunk lists of files nothing uses (their chunks are counted above as objects)
+    result.unused.extend(o for o in ws.store.iter_chunked() if o not in keep)
     result.unused.sort()
     return result
 

@@ -111,8 +111,14 @@ def corrupt(oid: str) -> CorruptObjectError:
 def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, executable: bool = False) -> None:
     """Write object `oid` to `dest` atomically as `kind` (complete or not at all; `tmp` is a
     spare name on dest's file system), verifying its content first: a corrupt object is never
-    checked out."""
+    checked out. A file held as chunks is rebuilt as a copy whatever `kind` says (there is no
+    whole object to link to; docs/chunks.md)."""
     src = store.path(oid)
+    if not os.path.exists(src):
+        cl = store.chunk_list(oid)
+        if cl is not None:
+            _assemble(store, cl, dest, tmp, executable)
+            return
     if kind == "hardlink" and executable:
         kind = "copy"  # the shared inode is read-only without exec bits
     if kind == "copy":
@@ -139,6 +145,17 @@ def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, ex
     except IsADirectoryError:
         shutil.rmtree(dest)
         os.replace(tmp, dest)
+
+
+def _assemble(store: ObjectStore, cl, dest: str, tmp: str, executable: bool) -> None:
+    f = NewFile(os.path.dirname(dest), 0o755 if executable else 0o644, lambda: tmp)
+    try:
+        with space_checked(os.path.dirname(dest)):
+            store.assemble_to(cl, f.fd, dest)
+    except BaseException:
+        f.discard()
+        raise
+    f.publish(dest, replace=True)
 
 
 def _copy_verified(src: str, fd: int, oid: str) -> None:

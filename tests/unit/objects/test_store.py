@@ -15,8 +15,11 @@ import pytest
 from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, ObjectMissingError
+from cairn.objects.chunks import Chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_file
 from cairn.objects.store import ObjectStore
+
+WHOLE = Chunking(enabled=False)  # this module tests whole objects; chunked files: test_chunks.py
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +32,7 @@ def _umask() -> Iterator[None]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> ObjectStore:
-    return ObjectStore(tmp_path / "cache")
+    return ObjectStore(tmp_path / "cache", WHOLE)
 
 
 def _mode(path: str | Path) -> int:
@@ -80,7 +83,7 @@ def test_add_file_copy_matches_add_bytes_and_blake3(tmp_path: Path, size: int) -
     data = os.urandom(size)
     src = tmp_path / "src.bin"
     src.write_bytes(data)
-    a = ObjectStore(tmp_path / "a")
+    a = ObjectStore(tmp_path / "a", WHOLE)
     b = ObjectStore(tmp_path / "b")
     oid = a.add_file_copy(str(src), size)
     assert oid == blake3(data).hexdigest() == hash_file(src)
@@ -253,7 +256,7 @@ def test_large_add_without_kernel_copy_falls_back_to_one_user_space_pass(
         raise OSError(errno.EXDEV, "cross-device")
 
     monkeypatch.setattr(os, "copy_file_range", no_kernel_copy)
-    store = ObjectStore(tmp_path / "cache")
+    store = ObjectStore(tmp_path / "cache", WHOLE)
     oid = store.add_file_copy(str(src), len(data))
     assert oid == blake3(data).hexdigest()
     assert Path(store.path(oid)).read_bytes() == data
@@ -277,7 +280,7 @@ def test_a_large_file_changed_during_add_is_refused_and_leaves_nothing(
         return oid
 
     monkeypatch.setattr(store_mod, "hash_chunks", hash_then_append)
-    store = ObjectStore(tmp_path / "cache")
+    store = ObjectStore(tmp_path / "cache", WHOLE)
     with pytest.raises(PathError, match="changed while cairn was adding it"):
         store.add_file_copy(str(src), SMALL_FILE + CHUNK)
     assert list(store.iter_oids()) == []

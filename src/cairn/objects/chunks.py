@@ -1,0 +1,310 @@
+"""Large files as content-defined chunks (FastCDC): a new version of a big file stores and sends
+only the chunks that changed.
+
+A file at or above `cache.chunking.min_size` is cut into chunks of ~64 KiB (FastCDC: a cut
+depends only on the bytes near it, so an edit moves the cuts around it and no others); each chunk
+is an ordinary object (BLAKE3 of its bytes). A chunk list, `<cache>/chunks/<2 hex>/<62 hex>`
+named by the whole file's id, says which chunks make the file, in order. The file's id stays
+the BLAKE3 of all its bytes, so pointers, trees, diffs and lineage never see chunking.
+Format: docs/formats.md ("Chunk lists")."""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import io
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from blake3 import blake3
+
+from cairn.errors import CorruptObjectError, PathError, shown
+
+VERSION = 1
+# FastCDC parameters, measured (docs/chunks.md): pyfastcdc's average is avg + min, so these
+# give ~60 KiB chunks. Changing them changes every cut: they are part of the format.
+AVG, MIN, MAX, NC = 49152, 16384, 262144, 2
+DEFAULT_MIN_SIZE = 16 * 1024 * 1024
+# The kind remotes give a file held as chunks: its chunk list travels, then its chunks as objects.
+CHUNKED = "chunked"
+# Bytes read per pass of the chunker; the unfinished last chunk is carried into the next block.
+_BLOCK = 16 * 1024 * 1024
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """Whether (and from which size) files are stored as chunks (config `cache.chunking.*`)."""
+
+    enabled: bool = True
+    min_size: int = DEFAULT_MIN_SIZE
+
+    def applies(self, size: int) -> bool:
+        return self.enabled and size >= self.min_size and size > 0 and available()
+
+
+def available() -> bool:
+    """The chunker is the optional `pyfastcdc` (extra `cairn[chunks]`); without it files are
+    stored whole, and chunked files written elsewhere are still read (that needs only BLAKE3)."""
+    try:
+        import pyfastcdc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ChunkList:
+    oid: str  # the whole file's id
+    size: int
+    chunks: tuple[tuple[str, int], ...]  # (chunk id, size), in file order
+
+    def encode(self) -> bytes:
+        doc = {
+            "chunker": {"algorithm": "fastcdc2020", "avg": AVG, "max": MAX, "min": MIN, "nc": NC},
+            "chunks": [[o, n] for o, n in self.chunks],
+            "oid": self.oid,
+            "size": self.size,
+            "version": VERSION,
+        }
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+    def ids(self) -> set[str]:
+        return {o for o, _ in self.chunks}
+
+
+def decode(data: bytes, oid: str) -> ChunkList:
+    """A chunk list read from a cache or a remote, every field checked (it becomes reads and
+    writes of objects, and a remote may be written by anyone)."""
+    try:
+        doc = json.loads(data)
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        if doc.get("version") != VERSION:
+            raise CorruptObjectError(
+                f"the chunk list of {oid} has format version {shown(doc.get('version'))}; this cairn reads {VERSION}",
+                "upgrade cairn",
+            )
+        if doc.get("oid") != oid:
+            raise ValueError(f"it names file {shown(doc.get('oid'))}")
+        chunks = tuple(_row(r) for r in doc["chunks"])
+        size = doc["size"]
+        if type(size) is not int or sum(n for _, n in chunks) != size:
+            raise ValueError("the chunk sizes do not add up to the file's size")
+        return ChunkList(oid, size, chunks)
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        raise corrupt_list(oid, str(e)) from None
+
+
+def _row(row: object) -> tuple[str, int]:
+    if type(row) is not list or len(row) != 2:
+        raise ValueError(f"a row is not [oid, size]: {shown(row)}")
+    o, n = row
+    if type(o) is not str or len(o) != 64 or not _HEX.issuperset(o) or type(n) is not int or not 0 < n <= 1 << 32:
+        raise ValueError(f"bad row {shown(row)}")
+    return o, n
+
+
+def corrupt_list(oid: str, why: str) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"the chunk list of {oid} is damaged ({why})",
+        "run `cairn fsck --delete-corrupt`, then `cairn pull` (or `cairn add` the file again)",
+    )
+
+
+def cut(path: str) -> Iterator[memoryview]:
+    """The chunks of a file, in order, each valid until the next is asked for. One read of
+    the file; a chunk cut short by the end of a block is carried into the next one."""
+    import pyfastcdc
+
+    cdc = pyfastcdc.FastCDC(AVG, min_size=MIN, max_size=MAX, normalized_chunking=NC)
+    buf = bytearray(_BLOCK + MAX)
+    view = memoryview(buf)
+    carry = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            got = f.readinto(view[carry : carry + _BLOCK])
+            end = carry + got
+            if end == 0:
+                return
+            last = None
+            for ch in cdc.cut_buf(view[:end]):
+                if last is not None:
+                    yield view[last.offset : last.offset + last.length]
+                last = ch
+            if got == 0:
+                yield view[last.offset : end]
+                return
+            tail = bytes(view[last.offset : end])
+            view[: len(tail)] = tail
+            carry = len(tail)
+
+
+def split_into(store, src: str) -> ChunkList:
+    """Cut `src` into chunks, store the new ones, and return its chunk list (not yet written).
+    One read: the chunker's thread hashes and stores chunks while a second thread hashes the
+    whole file from the same blocks of the page cache."""
+    from cairn.objects.hashing import hash_chunks
+
+    before = os.stat(src)
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool,
+        ThreadPoolExecutor(_WRITERS, thread_name_prefix="cairn-chunk") as writers,
+    ):
+        whole = pool.submit(hash_chunks, src)
+        rows: list[tuple[str, int]] = []
+        pending: collections.deque = collections.deque()
+        for data in cut(src):
+            coid = blake3(data).hexdigest()
+            if not store.has_loose(coid):
+                # creating a file costs more than cutting and hashing 60 KiB: writers overlap it
+                pending.append(writers.submit(store.add_absent, bytes(data), coid))
+                if len(pending) > _IN_FLIGHT:
+                    pending.popleft().result()
+            rows.append((coid, len(data)))
+        for f in pending:
+            f.result()
+        oid = whole.result()
+    after = os.stat(src)
+    size = sum(n for _, n in rows)
+    if (after.st_ino, after.st_size, after.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns) or (
+        size != after.st_size
+    ):
+        raise PathError(
+            f"{src} changed while cairn was adding it",
+            "wait until whatever writes it has finished, then run the command again",
+        )
+    return ChunkList(oid, size, tuple(rows))
+
+
+# Threads creating chunk objects, and chunks waiting for them (bounds memory: ~64 x 60 KiB).
+_WRITERS = 4
+_IN_FLIGHT = 64
+_READERS = 2
+# Bytes gathered before one multi-threaded BLAKE3 update and one write while reassembling.
+_BATCH = 8 * 1024 * 1024
+
+
+def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name: str) -> None:
+    """Give the file of `chunks` to `write` in order, checking the whole file against its id; a
+    mismatch is traced to the damaged or missing chunk and raised naming the file (`name`).
+    Reader threads gather batches of chunks (opening thousands of small files is most of the
+    cost) while this thread hashes and writes the batch before."""
+    h = blake3(max_threads=blake3.AUTO)
+    batches: list[list[tuple[str, int]]] = [[]]
+    fill = 0
+    for row in chunks.chunks:
+        batches[-1].append(row)
+        fill += row[1]
+        if fill >= _BATCH:
+            batches.append([])
+            fill = 0
+
+    def gather(batch: list[tuple[str, int]]) -> bytearray:
+        buf = bytearray(sum(n for _, n in batch))
+        view = memoryview(buf)
+        at = 0
+        for coid, n in batch:
+            try:
+                with open(store.path(coid), "rb", buffering=0) as f:
+                    got = f.readinto(view[at : at + n])
+            except FileNotFoundError:
+                raise missing_chunk(name, chunks.oid, coid) from None
+            if got != n:
+                raise damaged_chunk(name, chunks.oid, coid)
+            at += n
+        return buf
+
+    with ThreadPoolExecutor(_READERS, thread_name_prefix="cairn-chunk") as pool:
+        pending: collections.deque = collections.deque()
+        todo = iter(batches)
+        for batch in itertools.islice(todo, _READERS + 1):
+            pending.append(pool.submit(gather, batch))
+        try:
+            while pending:
+                data = memoryview(pending.popleft().result())
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(gather, nxt))
+                h.update(data)
+                write(data)
+        finally:
+            for f in pending:
+                f.cancel()
+    if h.hexdigest() != chunks.oid:
+        bad = next((c for c, _ in chunks.chunks if not store.verify_loose(c)), None)
+        if bad is not None:
+            raise damaged_chunk(name, chunks.oid, bad)
+        raise corrupt_list(chunks.oid, "its chunks do not make the file")
+
+
+def writer(fd: int) -> Callable[[memoryview], None]:
+    def write(data: memoryview) -> None:
+        while data:
+            data = data[os.write(fd, data) :]
+
+    return write
+
+
+class ChunkReader(io.RawIOBase):
+    """A chunked file read (and sought) chunk by chunk, never whole in memory. The caller
+    checked the whole file first; each chunk's size is checked as it is read."""
+
+    def __init__(self, store, chunks: ChunkList) -> None:
+        self._store = store
+        self._chunks = chunks
+        self._starts = list(itertools.accumulate((n for _, n in chunks.chunks), initial=0))
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._chunks.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b) -> int:
+        if self._pos >= self._chunks.size:
+            return 0
+        i = bisect.bisect_right(self._starts, self._pos) - 1
+        coid, n = self._chunks.chunks[i]
+        skip = self._pos - self._starts[i]
+        want = min(len(b), n - skip)
+        try:
+            with open(self._store.path(coid), "rb", buffering=0) as f:
+                f.seek(skip)
+                got = f.readinto(memoryview(b)[:want])
+        except FileNotFoundError:
+            raise missing_chunk(self._chunks.oid, self._chunks.oid, coid) from None
+        if got != want:
+            raise damaged_chunk(self._chunks.oid, self._chunks.oid, coid)
+        self._pos += got
+        return got
+
+
+def missing_chunk(name: str, oid: str, coid: str):
+    from cairn.errors import ObjectMissingError
+
+    return ObjectMissingError(
+        f"{name} cannot be rebuilt: its chunk {coid} is not in the cache (file {oid[:12]})",
+        "run `cairn pull` (or `cairn fetch`) to bring the missing chunks from the remote",
+        [coid],
+    )
+
+
+def damaged_chunk(name: str, oid: str, coid: str) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"{name} cannot be rebuilt: its chunk {coid} is corrupt (file {oid[:12]}); nothing was written",
+        "run `cairn fsck --delete-corrupt`, then `cairn pull` to fetch a good copy",
+    )
