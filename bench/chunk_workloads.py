@@ -157,8 +157,10 @@ def _say(ctx: RunCtx, wid: str, text: str) -> None:
 def _repo(ctx: RunCtx) -> None:
     fresh_repo(ctx)
     z = sizes(ctx)
-    if ctx.tool.name == "cairn" and z.min_size is not None:
-        ctx.tool_sh("config", "cache.chunking.min_size", str(z.min_size))
+    if ctx.tool.name == "cairn":
+        ctx.tool_sh("config", "cache.chunking.enabled", "true")  # off by default (docs/chunks.md)
+        if z.min_size is not None:
+            ctx.tool_sh("config", "cache.chunking.min_size", str(z.min_size))
 
 
 def d1_v2_written(ctx: RunCtx) -> None:

@@ -181,6 +181,7 @@ class Harness:
         self.cairn(proj, "remote", "add", "-d", "store", str(where / "remote"))
         self.cairn(proj, "config", "core.lock_wait", "2")
         # the 1 MiB files are held as chunks, so every kill also lands in chunked add/checkout/push/pull
+        self.cairn(proj, "config", "cache.chunking.enabled", "true")
         self.cairn(proj, "config", "cache.chunking.min_size", str(512 * 1024))
         write_tree(proj / "data", self.v1)
         (proj / "prep.py").write_text(PREP)

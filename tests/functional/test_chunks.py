@@ -30,6 +30,7 @@ def edit(data: bytes, at: int, length: int) -> bytes:
 
 @pytest.fixture
 def chunked(repo):
+    repo.cairn("config", "cache.chunking.enabled", "true")
     repo.cairn("config", "cache.chunking.min_size", str(MIN_SIZE))
     return repo
 

@@ -17,6 +17,7 @@ def blob(size: int, seed: int = 0) -> bytes:
 
 
 def test_push_sends_only_new_chunks_and_a_clone_pulls_the_file(repo, remote, clone):
+    repo.cairn("config", "cache.chunking.enabled", "true")
     repo.cairn("config", "cache.chunking.min_size", str(MIN_SIZE))
     v1 = blob(3 << 20)
     repo.write({"model.bin": v1})

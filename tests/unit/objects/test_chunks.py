@@ -29,7 +29,7 @@ def test_cutting_in_blocks_gives_the_cuts_of_one_pass(tmp_path: Path, monkeypatc
 
 
 def test_a_chunked_file_reads_back_and_lists_are_checked(tmp_path: Path) -> None:
-    store = ObjectStore(tmp_path / "cache", chunks.Chunking(min_size=1 << 20))
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
     data = random.Random(2).randbytes(2_500_000)
     src = tmp_path / "f.bin"
     src.write_bytes(data)
@@ -53,7 +53,7 @@ def test_a_chunked_file_reads_back_and_lists_are_checked(tmp_path: Path) -> None
 
 
 def test_a_list_whose_chunks_do_not_make_the_file_is_corrupt(tmp_path: Path) -> None:
-    store = ObjectStore(tmp_path / "cache", chunks.Chunking(min_size=1 << 20))
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
     data = random.Random(3).randbytes(2_000_000)
     src = tmp_path / "f.bin"
     src.write_bytes(data)
