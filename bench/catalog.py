@@ -1,6 +1,6 @@
 """Every workload (W1-W14, W20, W21 in workloads.py, W15-W19 in target_workloads.py, W22-W23 in
-merge_workloads.py, W24-W25 in lineage_workloads.py, W50-W55 in chunk_workloads.py, later ones in
-their area's *_workloads.py),
+merge_workloads.py, W24-W25 in lineage_workloads.py, W50-W55 in chunk_workloads.py, S1 in
+scale_workloads.py, later ones in their area's *_workloads.py),
 in order of id, and the --only selection. Standard library only."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import dvcimport_workloads
 import lineage_workloads
 import merge_workloads
 import registry_workloads
+import scale_workloads
 import sharing_workloads
 import target_workloads
 import ui_workloads
@@ -32,8 +33,9 @@ WORKLOADS: tuple[Workload, ...] = tuple(
             *datastats_workloads.WORKLOADS,
             *ui_workloads.WORKLOADS,
             *chunk_workloads.WORKLOADS,
+            *scale_workloads.WORKLOADS,
         ),
-        key=lambda w: int(w.id[1:].partition("-")[0]),
+        key=lambda w: (w.id[0] != "W", int(w.id[1:].partition("-")[0])),  # S1 after the Ws
     )
 )
 

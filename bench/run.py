@@ -16,6 +16,7 @@ import datasets
 import envs
 import merge_workloads
 import report
+import scale_workloads
 import target_workloads
 from catalog import select
 from peers import PEERS
@@ -57,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="scratch area: datasets, run folders, logs (default: bench/.work/)",
     )
     p.add_argument(
+        "--s1",
+        choices=sorted(scale_workloads.SIZES),
+        help="files in the S1 workloads: 20k, 200k or 1m (default: 1m at full scale, 20k with --quick)",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=3600,
@@ -80,6 +86,7 @@ def main(argv: list[str]) -> int:
     scale = datasets.SCALES[mode]
     runs = args.runs or (1 if args.smoke else DEFAULT_RUNS)
     warmup = not args.smoke
+    scale_workloads.choose(args.s1)
     chosen = select(args.only, mode)
     if not chosen:
         print(f"no workload selected at {mode} scale", file=sys.stderr)
@@ -174,6 +181,7 @@ def main(argv: list[str]) -> int:
             + (f"; {target_workloads.describe(mode)}" if any(w in target_workloads.WORKLOADS for w in chosen) else "")
             + (f"; {merge_workloads.describe(mode)}" if any(w in merge_workloads.WORKLOADS for w in chosen) else "")
             + (f"; {chunk_workloads.describe(mode)}" if any(w in chunk_workloads.WORKLOADS for w in chosen) else "")
+            + (f"; {scale_workloads.describe(mode)}" if any(w in scale_workloads.WORKLOADS for w in chosen) else "")
         ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)

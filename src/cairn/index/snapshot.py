@@ -2,16 +2,20 @@
 whose (inode, mtime_ns, size) changed, and build the tree objects in memory.
 
 The walk is one `os.scandir` pass; hashing of changed files runs on a thread pool (BLAKE3 and
-file I/O release the GIL) in batches, so per-file Python overhead stays small.
+file I/O release the GIL) in batches, so per-file Python overhead stays small. A folder of files
+whose stat rows match its seal (index/statcache.py) is taken whole from the seal when the caller
+says its tree is in the cache (`have_tree`): no per-file entries, no tree to encode.
 """
 
 from __future__ import annotations
 
 import gc
+import marshal
 import os
 import stat as stat_mod
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -21,7 +25,7 @@ from blake3 import blake3
 from cairn.errors import PathError, PermissionDeniedError
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
-from cairn.index.statcache import Stamp, StatCache, stamp
+from cairn.index.statcache import Seal, Stamp, StatCache, stamp
 from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, read_link
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
@@ -34,7 +38,13 @@ _RACY_NS = 20_000_000  # files changed this recently are not trusted to the stat
 _BATCH = 128
 # one thread per core: more only trade the GIL back and forth (futex storms measured with strace)
 _WORKERS = max(2, os.cpu_count() or 1)
+# folders listed and stat-ed ahead of the walk on a thread (the stat calls release the GIL
+# while the walk compares): few, as each holds a folder's entries and stats in memory
+_AHEAD = 4
+_SCANNERS = 2  # more only help a cold cache, where each stat waits on the disk
 _by_name = itemgetter(0)
+_ctime = itemgetter(3)
+_mode = itemgetter(5)
 
 
 @dataclass
@@ -54,10 +64,12 @@ class Snapshot:
     pointers: list[str] = field(default_factory=list)  # pointer files found inside (tracked on their own)
     skipped: list[Skipped] = field(default_factory=list)  # symbolic links not followed
     linked: set[str] = field(default_factory=set)  # files reached through a followed link
+    seals: dict[str, Seal] = field(default_factory=dict)  # new seals of folders of files (statcache)
+    reused: set[str] = field(default_factory=set)  # trees taken from a seal: in the cache, not in `trees`
 
 
 class _Dir:
-    __slots__ = ("entries", "files", "folder", "parent", "slot")
+    __slots__ = ("entries", "files", "folder", "fp", "parent", "sealed", "slot")
 
     def __init__(self, parent: _Dir | None, slot: int) -> None:
         # entries: [name, kind, oid|None, size, exec, child _Dir|None]
@@ -66,6 +78,8 @@ class _Dir:
         self.folder = ""
         self.parent = parent
         self.slot = slot
+        self.fp: bytes | None = None  # fingerprint of its files, when it holds only files (none racy)
+        self.sealed: Seal | None = None  # the matching seal: the folder is not walked further
 
 
 def _same(rec: tuple | None, st: os.stat_result) -> bool:
@@ -81,8 +95,11 @@ def snapshot(
     progress: Progress = NULL,
     before_hashing: Callable[[Snapshot], None] | None = None,
     links: LinkPolicy | None = None,
+    have_tree: Callable[[str], bool] | None = None,
 ) -> Snapshot | None:
-    """Snapshot `path` (repo-relative `rel`); None when it does not exist. `before_hashing` sees
+    """Snapshot `path` (repo-relative `rel`); None when it does not exist. With `have_tree`
+    (is this tree object in the cache?), folders matching their seal are taken from it: their
+    trees are then in `Snapshot.reused`, not in `Snapshot.trees`. `before_hashing` sees
     the walked snapshot (say, to refuse it) before any file is read or stored. Links inside a
     folder are followed as `links` allows (default: only those that stay inside `path`); the
     others are in `Snapshot.skipped`. `path` itself is followed wherever it leads: whoever
@@ -119,7 +136,7 @@ def snapshot(
     try:
         if links is None:
             links = LinkPolicy.within(path)
-        return _snapshot_tree(path, rel, stats, ignore, hash_fn, progress, before_hashing, start_ns, links)
+        return _snapshot_tree(path, rel, stats, ignore, hash_fn, progress, before_hashing, start_ns, links, have_tree)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -135,15 +152,19 @@ def _snapshot_tree(
     before_hashing: Callable[[Snapshot], None] | None,
     start_ns: int,
     links: LinkPolicy,
+    have_tree: Callable[[str], bool] | None,
 ) -> Snapshot:
-    cached = stats.load(rel)
     dirs: list[_Dir] = []
     pending: list[tuple[str, str, int, Stamp, int, list]] = []  # (abs, rel, ino, stamp, size, entry)
     snap = Snapshot(TREE, "", 0, 0)
-    walk = _Walk(dirs, pending, cached, ignore, snap, links)
+    seals = stats.seals(rel) if have_tree is not None else {}
+    walk = _Walk(dirs, pending, stats, seals, have_tree, start_ns - _RACY_NS, ignore, snap, links)
     linked = os.path.islink(path)  # `cairn add link_to_folder`: the folder is not ours to relink
-    walk.folder(str(path), rel, _Dir(None, -1), (), linked)
-    for folder in cached.keys() - {d.folder for d in dirs}:
+    try:
+        walk.folder(str(path), rel, _Dir(None, -1), (), linked)
+    finally:
+        walk.close()
+    for folder in stats.folders(rel) - {d.folder for d in dirs}:
         snap.keep[folder] = set()  # a folder that is gone
     if before_hashing is not None:
         before_hashing(snap)
@@ -156,6 +177,15 @@ def _snapshot_tree(
     # Children were appended after their parents, so reversed order builds bottom-up.
     trees = snap.trees
     for d in reversed(dirs):
+        if d.sealed is not None:
+            _, oid, size, d.files = d.sealed
+            snap.reused.add(oid)
+            if d.parent is None:
+                snap.oid, snap.size, snap.files = oid, size, d.files
+            else:
+                slot = d.parent.entries[d.slot]
+                slot[2], slot[3] = oid, size
+            continue
         entries = d.entries
         entries.sort(key=_by_name)
         size = 0
@@ -172,6 +202,8 @@ def _snapshot_tree(
         oid = blake3(data).hexdigest()
         trees[oid] = data
         d.files = files
+        if d.fp is not None:
+            snap.seals[d.folder] = (d.fp, oid, size, files)
         if d.parent is None:
             snap.oid, snap.size, snap.files = oid, size, files
         else:
@@ -183,76 +215,145 @@ def _snapshot_tree(
 class _Walk:
     """One pass of os.scandir over a folder; links take a slower path of their own."""
 
-    __slots__ = ("cached", "dirs", "ignore", "links", "pending", "snap")
+    __slots__ = ("ahead", "cutoff", "dirs", "have_tree", "ignore", "links", "pending", "pool", "seals", "snap", "stats")
 
-    def __init__(self, dirs: list[_Dir], pending: list, cached: dict, ignore, snap: Snapshot, links) -> None:
-        self.dirs, self.pending, self.cached = dirs, pending, cached
+    def __init__(
+        self,
+        dirs: list[_Dir],
+        pending: list,
+        stats: StatCache,
+        seals: dict[str, Seal],
+        have_tree: Callable[[str], bool] | None,
+        cutoff: int,
+        ignore,
+        snap: Snapshot,
+        links,
+    ) -> None:
+        self.dirs, self.pending, self.stats, self.seals = dirs, pending, stats, seals
+        self.have_tree, self.cutoff = have_tree, cutoff
         self.ignore: Ignore | None = ignore
         self.snap: Snapshot = snap
         self.links: LinkPolicy = links
+        self.ahead: dict[str, Future] = {}
+        self.pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def prefetch(self, paths: list[str]) -> None:
+        """List and stat these folders on a thread, ahead of the walk reaching them."""
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(_SCANNERS, thread_name_prefix="cairn-scan")
+        for p in paths:
+            if p not in self.ahead:
+                self.ahead[p] = self.pool.submit(_scan, p)
+
+    def listing(self, dirpath: str) -> list[os.DirEntry]:
+        fut = self.ahead.pop(dirpath, None)
+        try:
+            return fut.result() if fut is not None else _scan(dirpath)
+        except PermissionError as e:
+            raise _denied(Path(dirpath)) from e
 
     def folder(self, dirpath: str, folder: str, node: _Dir, chain: tuple[str, ...], linked: bool) -> None:
         """Walk one folder. `chain` holds the resolved folders the walk stood in when it crossed
         a link (to detect loops); `linked` says this folder was reached through one."""
         node.folder = folder
         self.dirs.append(node)
-        try:
-            it = os.scandir(dirpath)
-        except PermissionError as e:
-            raise _denied(Path(dirpath)) from e
+        listing = self.listing(dirpath)
+        prefix = folder + "/"
+        if not linked and self.sealed(listing, folder, prefix, node):
+            return
         ignore, pending, snap = self.ignore, self.pending, self.snap
         entries = node.entries
         subdirs = []
-        known = self.cached.get(folder, {})
+        known = self.stats.files(folder)
         hits = 0
-        prefix = folder + "/"
-        with it:
-            for e in it:
-                name = e.name
-                if e.is_dir(follow_symlinks=False):
-                    if ignore is not None and ignore.match(prefix + name, True):
-                        continue
-                    subdirs.append((e.path, prefix + name, len(entries), chain, linked))
-                    entries.append([name, TREE, None, 0, False, None])
+        # sealed() took the stats of `listing` already (each DirEntry keeps its own)
+        for e in listing:
+            name = e.name
+            if e.is_dir(follow_symlinks=False):
+                if ignore is not None and ignore.match(prefix + name, True):
                     continue
-                if ignore is not None and ignore.match(prefix + name, False):
+                subdirs.append((e.path, prefix + name, len(entries), chain, linked))
+                entries.append([name, TREE, None, 0, False, None])
+                continue
+            if ignore is not None and ignore.match(prefix + name, False):
+                continue
+            if e.is_symlink():  # known from the listing: no system call
+                st = self.link(e, prefix + name, dirpath, chain, entries, subdirs)
+                if st is None:
                     continue
-                if e.is_symlink():  # known from the listing: no system call
-                    st = self.link(e, prefix + name, dirpath, chain, entries, subdirs)
-                    if st is None:
-                        continue
-                else:
-                    try:
-                        st = e.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue  # deleted since the folder was listed
-                    if not stat_mod.S_ISREG(st.st_mode):
-                        continue  # sockets, fifos, devices: not data
-                if name.endswith(SUFFIX):
-                    snap.pointers.append(prefix + name)
-                rec = known.get(name)
-                if rec is not None:
-                    hits += 1
-                    changed = rec[1]
-                    if (
-                        rec[0] == st.st_ino
-                        and changed[0] == st.st_mtime_ns
-                        and changed[1] == st.st_ctime_ns
-                        and rec[2] == st.st_size
-                    ):
-                        entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
-                        continue
-                entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
-                entries.append(entry)
-                pending.append((e.path, prefix + name, st.st_ino, stamp(st), st.st_size, entry))
+            else:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the folder was listed
+                if not stat_mod.S_ISREG(st.st_mode):
+                    continue  # sockets, fifos, devices: not data
+            if name.endswith(SUFFIX):
+                snap.pointers.append(prefix + name)
+            rec = known.get(name)
+            if rec is not None:
+                hits += 1
+                changed = rec[1]
+                if (
+                    rec[0] == st.st_ino
+                    and changed[0] == st.st_mtime_ns
+                    and changed[1] == st.st_ctime_ns
+                    and rec[2] == st.st_size
+                ):
+                    entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
+                    continue
+            entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
+            entries.append(entry)
+            pending.append((e.path, prefix + name, st.st_ino, stamp(st), st.st_size, entry))
         if hits < len(known):  # files that were deleted: forget them
             snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
         if linked:
             snap.linked.update(prefix + ent[0] for ent in entries if ent[1] == FILE)
-        for sub_path, sub_rel, slot, sub_chain, sub_linked in subdirs:
+        for i, (sub_path, sub_rel, slot, sub_chain, sub_linked) in enumerate(subdirs):
+            if len(subdirs) > 1:
+                self.prefetch([s[0] for s in subdirs[i : i + _AHEAD]])
             child = _Dir(node, slot)
             entries[slot][5] = child
             self.folder(sub_path, sub_rel, child, sub_chain, sub_linked)
+
+    def sealed(self, listing: list[os.DirEntry], folder: str, prefix: str, node: _Dir) -> bool:
+        """Whether a folder of plain files matches its seal (then `node.sealed` holds it); else
+        its fingerprint goes to `node.fp` for a new seal, unless a file in it changed too
+        recently to be trusted. Folders with subfolders, links or pointers are walked as ever."""
+        ignore = self.ignore
+        rows = []
+        for e in listing:
+            name = e.name
+            if e.is_dir(follow_symlinks=False):
+                if ignore is not None and ignore.match(prefix + name, True):
+                    continue
+                return False
+            if ignore is not None and ignore.match(prefix + name, False):
+                continue
+            if e.is_symlink() or name.endswith(SUFFIX):
+                return False
+            try:
+                st = e.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            rows.append((name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode))
+        if not all(map(stat_mod.S_ISREG, map(_mode, rows))):
+            return False
+        if rows and max(map(_ctime, rows)) >= self.cutoff:  # ctime >= mtime: the last change
+            return False
+        rows.sort()
+        fp = blake3(marshal.dumps(rows, 2)).digest()  # version 2: no back-references, stable bytes
+        seal = self.seals.get(folder)
+        have = self.have_tree
+        if seal is not None and seal[0] == fp and have is not None and have(seal[1]):
+            node.sealed = seal
+            return True
+        node.fp = fp
+        return False
 
     def link(
         self, e: os.DirEntry, rel: str, dirpath: str, chain: tuple[str, ...], entries: list, subdirs: list
@@ -292,6 +393,19 @@ class _Walk:
                     return None
         self.snap.skipped.append(Skipped(rel, reason, target))
         return None
+
+
+def _scan(dirpath: str) -> list[os.DirEntry]:
+    """A folder's entries, each with its own (lstat) stats taken: os.DirEntry keeps them."""
+    with os.scandir(dirpath) as it:
+        listing = list(it)
+    for e in listing:
+        if not e.is_dir(follow_symlinks=False):
+            try:
+                e.stat(follow_symlinks=False)
+            except OSError:
+                pass  # gone meanwhile: the walk finds out itself
+    return listing
 
 
 def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:

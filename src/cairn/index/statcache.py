@@ -3,7 +3,14 @@ never re-read.
 
 Stored in SQLite as one row per folder whose value is the marshalled {name: (inode, stamp,
 size, oid)} of its files: loading 20k files is 20 small blobs (~3 ms) instead of 20k rows
-(~20 ms, most of a no-op `status`). Writes merge into the folders' rows in one transaction."""
+(~20 ms, most of a no-op `status`). Writes merge into the folders' rows in one transaction.
+
+A folder holding only files can also be sealed: the BLAKE3 of its files' sorted (name, inode,
+stamp, size, mode) rows, with the id, size and file count of its tree. A walk that finds the
+same rows takes the tree's id from the seal and never looks at the folder's file entries: a
+no-op status of a million files in a thousand folders loads a thousand seals instead of a
+million entries (seconds and hundreds of MB). A seal vouches only for what it hashes, so it
+needs no invalidation; a folder whose files change simply stops matching it."""
 
 from __future__ import annotations
 
@@ -21,9 +28,16 @@ Record = tuple[str, int, Stamp, int, str]
 Entry = tuple[int, Stamp, int, str]
 # folder (repo-relative, "" for the root) -> name -> entry
 Folders = dict[str, dict[str, Entry]]
+# folder -> (fingerprint of its files' stat rows, tree id, size, files)
+Seal = tuple[bytes, str, int, int]
 
-_VERSION = 3  # 1: one row per file; 2: mtime alone
-_SCHEMA = "CREATE TABLE IF NOT EXISTS folders (folder TEXT PRIMARY KEY, files BLOB) WITHOUT ROWID"
+_VERSION = 4  # 1: one row per file; 2: mtime alone; 3: no seals
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS folders (folder TEXT PRIMARY KEY, files BLOB) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS seals (folder TEXT PRIMARY KEY, fp BLOB, oid TEXT, size INTEGER, files INTEGER)"
+    " WITHOUT ROWID",
+)
+_UNDER = "folder = ? OR (folder >= ? AND folder < ?)"  # a folder and all below ('0' sorts after '/')
 
 
 def stamp(st: os.stat_result) -> Stamp:
@@ -51,12 +65,17 @@ class StatCache:
             conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            if conn.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 3:  # the same file rows, no seals yet: keep them (no re-hash after upgrading)
+                conn.execute(f"PRAGMA user_version = {_VERSION}")
+            elif version != _VERSION:
                 # a cache, not data: an older layout is dropped and rebuilt by the next walk
                 conn.execute("DROP TABLE IF EXISTS stat")
                 conn.execute("DROP TABLE IF EXISTS folders")
+                conn.execute("DROP TABLE IF EXISTS seals")
                 conn.execute(f"PRAGMA user_version = {_VERSION}")
-            conn.execute(_SCHEMA)
+            for table in _SCHEMA:
+                conn.execute(table)
             self._conn = conn
         return self._conn
 
@@ -64,11 +83,28 @@ class StatCache:
         """The folder `prefix` and every folder below it, with their files."""
         if not self.db_path.exists():
             return {}
-        rows = self._db().execute(
-            "SELECT folder, files FROM folders WHERE folder = ? OR (folder >= ? AND folder < ?)",
-            (prefix, prefix + "/", prefix + "0"),  # '0' sorts right after '/'
-        )
+        rows = self._db().execute(f"SELECT folder, files FROM folders WHERE {_UNDER}", _under(prefix))
         return {folder: marshal.loads(blob) for folder, blob in rows}
+
+    def folders(self, prefix: str) -> set[str]:
+        """The names of the folder `prefix` and every folder below it that have entries."""
+        if not self.db_path.exists():
+            return set()
+        return {r[0] for r in self._db().execute(f"SELECT folder FROM folders WHERE {_UNDER}", _under(prefix))}
+
+    def files(self, folder: str) -> dict[str, Entry]:
+        """One folder's files (a walk reads them only for folders whose seal does not match)."""
+        if not self.db_path.exists():
+            return {}
+        row = self._db().execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
+        return {} if row is None else marshal.loads(row[0])
+
+    def seals(self, prefix: str) -> dict[str, Seal]:
+        """The seals of the folder `prefix` and every folder below it."""
+        if not self.db_path.exists():
+            return {}
+        rows = self._db().execute(f"SELECT folder, fp, oid, size, files FROM seals WHERE {_UNDER}", _under(prefix))
+        return {folder: (fp, oid, size, files) for folder, fp, oid, size, files in rows}
 
     def entry(self, rel: str) -> Entry | None:
         """One file's entry."""
@@ -78,15 +114,20 @@ class StatCache:
         row = self._db().execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
         return None if row is None else marshal.loads(row[0]).get(name)
 
-    def update(self, records: Iterable[Record], keep: Mapping[str, set[str]] | None = None) -> None:
+    def update(
+        self,
+        records: Iterable[Record],
+        keep: Mapping[str, set[str]] | None = None,
+        seals: Mapping[str, Seal] | None = None,
+    ) -> None:
         """Merge `records` in; for each folder in `keep`, drop files not named there (they are
-        gone from the workspace, so their entries could only go stale)."""
+        gone from the workspace, so their entries could only go stale); store `seals`."""
         changes: dict[str, dict[str, Entry]] = {}
         for rel, ino, mtime, size, oid in records:
             folder, name = split(rel)
             changes.setdefault(folder, {})[name] = (ino, mtime, size, oid)
         keep = keep or {}
-        if not changes and not keep:
+        if not changes and not keep and not seals:
             return
         db = self._db()
         db.execute("BEGIN IMMEDIATE")  # read-merge-write of a folder must not interleave with another
@@ -102,6 +143,11 @@ class StatCache:
                     db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, marshal.dumps(files)))
                 else:
                     db.execute("DELETE FROM folders WHERE folder = ?", (folder,))
+                    db.execute("DELETE FROM seals WHERE folder = ?", (folder,))
+            if seals:
+                db.executemany(
+                    "INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?, ?)", ((f, *s) for f, s in seals.items())
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -115,3 +161,7 @@ class StatCache:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _under(prefix: str) -> tuple[str, str, str]:
+    return (prefix, prefix + "/", prefix + "0")

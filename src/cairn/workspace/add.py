@@ -147,24 +147,25 @@ def commit(
     store_fn = _store_fn(ws, kind)
     if kind == "hardlink":
         store_fn, before_hashing = _copy_linked(ws, store_fn, before_hashing)
+    links = ws.links(follow_symlinks)
     snap = snapshot(
-        ws.abs(rel), rel, ws.stats, ws.ignore, store_fn, ws.progress, before_hashing, ws.links(follow_symlinks)
+        ws.abs(rel), rel, ws.stats, ws.ignore, store_fn, ws.progress, before_hashing, links, ws.store.exists
     )
     if snap is None:
         raise PathError(f"{rel} does not exist", "check the path")
     if snap.kind == FILE and snap.hashed == 0 and not ws.store.exists(snap.oid):
         # the stat cache knew the file but its object left the cache (gc, a new cache dir)
         snap = Snapshot(FILE, store_fn(str(ws.abs(rel)), snap.size), snap.size, 1, snap.exec)
-    known = {oid for oid in snap.trees if ws.store.exists(oid)}
+    known = {oid for oid in snap.trees if ws.store.exists(oid)} | snap.reused  # sealed: in the cache
     if snap.kind != FILE and snap.hashed < snap.files:
         _store_missing_files(ws, rel, snap, store_fn, known)
     for oid, data in snap.trees.items():
         if oid not in known:
             ws.store.add_bytes(data, oid)
-    records = snap.records
+    records, seals = snap.records, snap.seals
     if kind in ("hardlink", "symlink"):
-        records = _link_workspace(ws, rel, snap, kind)
-    ws.stats.update(records, snap.keep)
+        records, seals = _link_workspace(ws, rel, snap, kind), None  # linking changed the stats sealed
+    ws.stats.update(records, snap.keep, seals)
     return snap, kind
 
 

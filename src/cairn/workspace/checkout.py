@@ -52,9 +52,10 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
     to destroy uncached data."""
     _check_target(ws, rel, p)
     work = _Plan(rel, p)
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
+    links = ws.links(p.follow_symlinks)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=links, have_tree=ws.store.exists)
     if snap is not None:
-        ws.stats.update(snap.records, snap.keep)
+        ws.stats.update(snap.records, snap.keep, snap.seals)
     load = ws.tree_loader(snap.trees if snap else {})
     at_risk: list[str] = []
 

@@ -48,10 +48,13 @@ def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str,
     for pointer_rel in pointers:
         p = ws.load_pointer(pointer_rel)
         rel = data_rel(pointer_rel, p)
-        snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
+        links = ws.links(p.follow_symlinks)
+        snap = snapshot(
+            ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=links, have_tree=ws.store.exists
+        )
         if snap is None:
             continue  # deleted in the workspace
-        ws.stats.update(snap.records, snap.keep)
+        ws.stats.update(snap.records, snap.keep, snap.seals)
         out[rel] = Version(snap.kind, snap.oid, snap.size, snap.exec)
         trees.update(snap.trees)
     return out, trees

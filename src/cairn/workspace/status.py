@@ -40,9 +40,10 @@ class PathStatus:
 def status_of(ws: Workspace, pointer_rel: str) -> PathStatus:
     p = ws.load_pointer(pointer_rel)
     rel = data_rel(pointer_rel, p)
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=ws.links(p.follow_symlinks))
+    links = ws.links(p.follow_symlinks)
+    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=links, have_tree=ws.store.exists)
     if snap is not None:
-        ws.stats.update(snap.records, snap.keep)
+        ws.stats.update(snap.records, snap.keep, snap.seals)
     if snap is None:
         return PathStatus(rel, pointer_rel, "deleted", note="missing from the workspace")
     if snap.oid == p.oid and snap.kind == p.kind and snap.exec == p.exec:
