@@ -208,7 +208,7 @@ def _target(limit: float, what: str) -> Target:
 WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "S1-add",
-        "S1: add the million files",
+        "S1: add the files",
         repo_with_s1,
         lambda c: c.tool.argv("add", "data"),
         (*BASE, "add"),

@@ -18,6 +18,7 @@ import marshal
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
+from itertools import chain, groupby
 from pathlib import Path
 
 # (mtime_ns, ctime_ns): when a file last changed, as `stamp` reads it
@@ -121,29 +122,26 @@ class StatCache:
         seals: Mapping[str, Seal] | None = None,
     ) -> None:
         """Merge `records` in; for each folder in `keep`, drop files not named there (they are
-        gone from the workspace, so their entries could only go stale); store `seals`."""
-        changes: dict[str, dict[str, Entry]] = {}
-        for rel, ino, mtime, size, oid in records:
-            folder, name = split(rel)
-            changes.setdefault(folder, {})[name] = (ino, mtime, size, oid)
+        gone from the workspace, so their entries could only go stale); store `seals`.
+
+        Records come grouped by folder (a walk's order): each group is merged and written
+        before the next is read, so a million new rows never sit in memory twice."""
         keep = keep or {}
-        if not changes and not keep and not seals:
+        groups = groupby(records, key=_folder_of)
+        first = next(groups, None)
+        if first is None and not keep and not seals:
             return
         db = self._db()
         db.execute("BEGIN IMMEDIATE")  # read-merge-write of a folder must not interleave with another
         try:
-            for folder in changes.keys() | keep.keys():
-                row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-                files: dict[str, Entry] = {} if row is None else marshal.loads(row[0])
-                files.update(changes.get(folder, {}))
-                names = keep.get(folder)
-                if names is not None:
-                    files = {n: e for n, e in files.items() if n in names}
-                if files:
-                    db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, marshal.dumps(files)))
-                else:
-                    db.execute("DELETE FROM folders WHERE folder = ?", (folder,))
-                    db.execute("DELETE FROM seals WHERE folder = ?", (folder,))
+            done: set[str] = set()
+            for folder, rows in chain([first] if first else [], groups):
+                cut = len(folder) + 1 if folder else 0
+                changes = {rel[cut:]: (ino, mtime, size, oid) for rel, ino, mtime, size, oid in rows}
+                self._merge(db, folder, changes, keep)
+                done.add(folder)
+            for folder in keep.keys() - done:
+                self._merge(db, folder, {}, keep)
             if seals:
                 db.executemany(
                     "INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?, ?)", ((f, *s) for f, s in seals.items())
@@ -153,6 +151,20 @@ class StatCache:
             db.execute("ROLLBACK")
             raise
 
+    @staticmethod
+    def _merge(db: sqlite3.Connection, folder: str, changes: dict[str, Entry], keep: Mapping[str, set[str]]) -> None:
+        row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
+        files: dict[str, Entry] = {} if row is None else marshal.loads(row[0])
+        files.update(changes)
+        names = keep.get(folder)
+        if names is not None:
+            files = {n: e for n, e in files.items() if n in names}
+        if files:
+            db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, marshal.dumps(files)))
+        else:
+            db.execute("DELETE FROM folders WHERE folder = ?", (folder,))
+            db.execute("DELETE FROM seals WHERE folder = ?", (folder,))
+
     def record_file(self, rel: str, path: str | os.PathLike[str], oid: str) -> Record:
         st = os.stat(path)
         return (rel, st.st_ino, stamp(st), st.st_size, oid)
@@ -161,6 +173,10 @@ class StatCache:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _folder_of(record: Record) -> str:
+    return record[0].rpartition("/")[0]
 
 
 def _under(prefix: str) -> tuple[str, str, str]:
