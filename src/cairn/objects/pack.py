@@ -110,14 +110,20 @@ def _row(row: object) -> IndexRow:
 
 def group(sizes: Iterable[tuple[str, int]], target: int = PACK_TARGET) -> list[list[str]]:
     """Split (oid, size) pairs into packs of about `target` bytes each."""
-    packs: list[list[str]] = []
-    current: list[str] = []
+    return [[oid for oid, _ in g] for g in group_pairs(sizes, target)]
+
+
+def group_pairs(sizes: Iterable[tuple[str, int]], target: int = PACK_TARGET) -> list[list[tuple[str, int]]]:
+    """Split (oid, size) pairs into packs of about `target` bytes each, keeping the pairs."""
+    packs: list[list[tuple[str, int]]] = []
+    current: list[tuple[str, int]] = []
     total = 0
-    for oid, size in sizes:
+    for pair in sizes:
+        size = pair[1]
         if current and total + size > target:
             packs.append(current)
             current, total = [], 0
-        current.append(oid)
+        current.append(pair)
         total += size
     if current:
         packs.append(current)

@@ -103,9 +103,9 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
     # serve every level instead of ranges scattered over all the data packs
     trees = [t for t in todo_small if wanted[t[0]][0] == TREE]
     files = [t for t in todo_small if wanted[t[0]][0] != TREE]
-    sizes = dict(todo_small)
-    grouped = pack.group(trees, remote.pack_target) + pack.group(files, remote.pack_target)
-    groups = [[(o, sizes[o]) for o in g] for g in grouped]
+    # the (oid, size) pairs themselves, split: no second copy of a million pairs (issue 22)
+    groups = pack.group_pairs(trees, remote.pack_target) + pack.group_pairs(files, remote.pack_target)
+    del trees, files
 
     def send_pack(objects: list[tuple[str, int]]):
         return "pack", [o for o, _ in objects], remote.upload_pack(ws.store, objects)
@@ -141,7 +141,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
         task.close()
     _send_lists(ws, remote, lists, result)
     result.missing.sort()
-    if not verify:  # a plain push rewrites only packs whose damaged copies it has just replaced
+    if not verify and damaged_in:  # a plain push rewrites only packs whose damaged copies it has just replaced
         sent = {o for o, _ in todo_small}
         damaged_in = {p: bad for p, bad in damaged_in.items() if any(o in sent for o in bad)}
     if damaged_in:
