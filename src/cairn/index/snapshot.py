@@ -174,6 +174,7 @@ def _snapshot_tree(
         snap.fresh = [(r, ent[2]) for (_, r, _, _, _, ent) in pending]
         cutoff = start_ns - _RACY_NS
         snap.records = [(r, ino, m, size, ent[2]) for (_, r, ino, m, size, ent) in pending if m[0] < cutoff]
+        pending.clear()  # its paths and tuples (~200 B a file) go before the trees are built
     # Children were appended after their parents, so reversed order builds bottom-up.
     trees = snap.trees
     for d in reversed(dirs):
@@ -202,6 +203,7 @@ def _snapshot_tree(
         oid = blake3(data).hexdigest()
         trees[oid] = data
         d.files = files
+        entries.clear()  # encoded: a million entry lists are freed as their trees are made
         if d.fp is not None:
             snap.seals[d.folder] = (d.fp, oid, size, files)
         if d.parent is None:
