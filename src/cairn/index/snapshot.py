@@ -327,22 +327,23 @@ class _Walk:
         its fingerprint goes to `node.fp` for a new seal, unless a file in it changed too
         recently to be trusted. Folders with subfolders, links or pointers are walked as ever."""
         ignore = self.ignore
-        rows = []
-        for e in listing:
-            name = e.name
-            if e.is_dir(follow_symlinks=False):
-                if ignore is not None and ignore.match(prefix + name, True):
-                    continue
-                return False
-            if ignore is not None and ignore.match(prefix + name, False):
-                continue
-            if e.is_symlink() or name.endswith(SUFFIX):
-                return False
-            try:
-                st = e.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                return False
-            rows.append((name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode))
+        if ignore is not None:
+            # ignored names are left out; an ignored subfolder does not make this a folder of folders
+            listing = [e for e in listing if not ignore.match(prefix + e.name, e.is_dir(follow_symlinks=False))]
+        # whole-listing checks and comprehensions: a million files pass through here on every walk
+        if any(e.is_dir(follow_symlinks=False) or e.is_symlink() for e in listing):
+            return False
+        names = [e.name for e in listing]
+        if SUFFIX + "/" in "/".join(names) + "/":  # a pointer file inside ("/" is in no name)
+            return False
+        try:
+            stats = [e.stat(follow_symlinks=False) for e in listing]
+        except FileNotFoundError:
+            return False
+        rows = [
+            (name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
+            for name, st in zip(names, stats, strict=True)
+        ]
         if not all(map(stat_mod.S_ISREG, map(_mode, rows))):
             return False
         if rows and max(map(_ctime, rows)) >= self.cutoff:  # ctime >= mtime: the last change
