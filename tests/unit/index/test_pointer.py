@@ -41,10 +41,11 @@ def test_files_defaults_to_one() -> None:
     assert parse(_text(kind="file", files=...), "x").files == 1
 
 
-# Names a user can give a file or folder: anything but separators and NUL; never "." or "..".
+# Names a user can give a file or folder: anything but separators and NUL; never "." or "..",
+# nor the folders git and cairn keep for themselves (a pointer at those is refused).
 file_names = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="/\\\x00"), min_size=1, max_size=40
-).filter(lambda s: s not in (".", ".."))
+).filter(lambda s: s not in (".", "..", ".git", ".cairn"))
 
 
 @settings(max_examples=200, deadline=None)
