@@ -96,6 +96,10 @@ class ObjectStore:
         self._objects = str(self.objects)
         self._tmp = str(self.tmp)
         self._ready = False
+        # the fan-out folders were made by this process: no object can be there from before, so
+        # writers skip the existence check (a concurrent writer of the same object is still fine:
+        # linking onto an existing name fails and leaves it as it is)
+        self._fresh = False
 
     # -- layout -------------------------------------------------------------------------
     def path(self, oid: str) -> str:
@@ -111,8 +115,15 @@ class ObjectStore:
         try:
             with space_checked(str(self.root)):
                 os.makedirs(self._tmp, exist_ok=True)
+                os.makedirs(self._objects, exist_ok=True)
+                made = 0
                 for i in range(256):
-                    os.makedirs(f"{self._objects}/{i:02x}", exist_ok=True)
+                    try:
+                        os.mkdir(f"{self._objects}/{i:02x}")  # one call (makedirs: a stat too)
+                        made += 1
+                    except FileExistsError:
+                        pass
+                self._fresh = made == 256
         except PermissionError as e:
             raise PermissionDeniedError(
                 f"cannot write to the cache at {self.root}: {e.strerror}",
@@ -307,7 +318,11 @@ class ObjectStore:
                     self.write_list(cl)
             return cl.oid
         if size <= SMALL_FILE:
-            return self.add_bytes(read_small(src, size))
+            data = read_small(src, size)
+            oid = blake3(data).hexdigest()
+            if self._fresh or not os.path.exists(self.path(oid)):
+                self.add_absent(data, oid)
+            return oid
         self.prepare()
         f = NewFile(self._objects, _READONLY, self.tmp_path)
         try:

@@ -228,8 +228,7 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
         rows = []
         for i, path, e in batch:
             dest = f"{rootdir}/{path}"
-            linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec)
-            st = os.stat(dest)
+            st = linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec, e.size) or os.stat(dest)
             rows.append((path, st.st_ino, stamp(st), st.st_size, e.oid))
         return rows
 
