@@ -100,7 +100,7 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
             f"keep the changes with `cairn add {rel}`, or discard them with `cairn checkout --force`",
             at_risk,
         )
-    missing = sorted({e.oid for _, e in work.write if not ws.store.exists(e.oid)})
+    missing = ws.store.missing(e.oid for _, e in work.write)
     if missing:
         raise ObjectMissingError(
             f"{len(missing)} object(s) needed for {rel} are not in the cache",
