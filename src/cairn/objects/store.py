@@ -165,6 +165,8 @@ class ObjectStore:
                 out.extend(o for o in wanted if not os.path.exists(f"{folder}/{o[2:]}"))
             else:
                 out.extend(o for o in wanted if o[2:] not in names)
+        # a file held as chunks has its chunk list instead of a whole object (docs/chunks.md)
+        out = [o for o in out if not os.path.exists(self.list_path(o))]
         out.sort()
         return out
 
