@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from cairn.errors import DiskFullError
 
 _NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
+_TMPFILE = getattr(os, "O_TMPFILE", 0)
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _root_fd: int | None = None
 _lock = threading.Lock()
@@ -54,6 +55,11 @@ def space_checked(where: str) -> Iterator[None]:
         raise
 
 
+def _raise_full(where: str, e: OSError) -> None:
+    if e.errno in NO_SPACE:
+        raise disk_full(where, e) from e
+
+
 def _root() -> int:
     # linkat() follows /proc/self/fd/N only through a directory fd argument, not through link()
     global _root_fd
@@ -66,32 +72,56 @@ class NewFile:
     """Write with `write()`, then `publish(dst)`; or `discard()`."""
 
     def __init__(self, directory: str, mode: int, fallback_tmp: Callable[[], str]) -> None:
+        # try/except rather than `with space_checked()`: this runs once per file of an add or a
+        # checkout, and a context manager costs more than the system call it guards
         self.tmp: str | None = None
         self.fd = -1
         self.directory = directory
-        with space_checked(directory):
-            if hasattr(os, "O_TMPFILE"):
+        try:
+            if _TMPFILE:
                 try:
-                    self.fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY, mode)
+                    self.fd = os.open(directory, _TMPFILE | os.O_WRONLY, mode)
                 except OSError as e:
                     if e.errno not in _NO_TMPFILE:
                         raise
             if self.fd < 0:
                 self.tmp = fallback_tmp()
                 self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except OSError as e:
+            _raise_full(directory, e)
+            raise
 
     def write(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        with space_checked(self.directory):
-            while view:
-                view = view[os.write(self.fd, view) :]
+        try:
+            n = os.write(self.fd, data)
+            if n < len(data):  # a short write: the rest in a loop
+                view = memoryview(data)[n:]
+                while view:
+                    view = view[os.write(self.fd, view) :]
+        except OSError as e:
+            _raise_full(self.directory, e)
+            raise
 
     def publish(self, dst: str, replace: bool = False) -> bool:
         """Put the file at `dst`. Without `replace`, an existing `dst` wins (the same content,
         for content-addressed objects) and False is returned."""
         try:
-            with space_checked(os.path.dirname(dst)):
-                return self._publish(dst, replace)
+            return self._publish(dst, replace)
+        except OSError as e:
+            _raise_full(os.path.dirname(dst), e)
+            raise
+        finally:
+            self.close()
+
+    def publish_stat(self, dst: str) -> os.stat_result:
+        """publish(dst, replace=True) and the new file's stat, taken from the open file (no
+        second lookup of `dst`; linking and renaming have already set its ctime)."""
+        try:
+            self._publish(dst, True)
+            return os.fstat(self.fd)
+        except OSError as e:
+            _raise_full(os.path.dirname(dst), e)
+            raise
         finally:
             self.close()
 

@@ -101,7 +101,7 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
             f"keep the changes with `cairn add {rel}`, or discard them with `cairn checkout --force`",
             at_risk,
         )
-    missing = sorted({e.oid for _, e in work.write if not ws.store.exists(e.oid)})
+    missing = ws.store.missing(e.oid for _, e in work.write)
     if missing:
         raise ObjectMissingError(
             f"{len(missing)} object(s) needed for {rel} are not in the cache",
@@ -229,8 +229,7 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
         rows = []
         for i, path, e in batch:
             dest = f"{rootdir}/{path}"
-            linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec)
-            st = os.stat(dest)
+            st = linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec, e.size) or os.stat(dest)
             rows.append((path, st.st_ino, stamp(st), st.st_size, e.oid))
         return rows
 

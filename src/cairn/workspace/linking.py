@@ -16,7 +16,7 @@ from blake3 import blake3
 
 from cairn.errors import ConfigError, CorruptObjectError
 from cairn.objects.hashing import SMALL_FILE, hash_file, read_small
-from cairn.objects.newfile import NewFile, space_checked
+from cairn.objects.newfile import NO_SPACE, NewFile, disk_full, space_checked
 from cairn.objects.store import ObjectStore, copy_hashing
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -108,29 +108,44 @@ def corrupt(oid: str) -> CorruptObjectError:
     )
 
 
-def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, executable: bool = False) -> None:
+def materialize(
+    store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, executable: bool = False, size: int | None = None
+) -> os.stat_result | None:
     """Write object `oid` to `dest` atomically as `kind` (complete or not at all; `tmp` is a
     spare name on dest's file system), verifying its content first: a corrupt object is never
     checked out. A file held as chunks is rebuilt as a copy whatever `kind` says (there is no
-    whole object to link to; docs/chunks.md)."""
+    whole object to link to; docs/chunks.md). A copy returns the new file's stat (taken from the
+    open file: no second lookup); `size`, when the caller knows it from the tree, saves a stat of
+    the object."""
     src = store.path(oid)
-    if not os.path.exists(src):
-        cl = store.chunk_list(oid)
-        if cl is not None:
-            _assemble(store, cl, dest, tmp, executable)
-            return
     if kind == "hardlink" and executable:
         kind = "copy"  # the shared inode is read-only without exec bits
+    if kind != "copy" and not os.path.exists(src):
+        cl = store.chunk_list(oid)
+        if cl is not None:
+            kind = "copy"
     if kind == "copy":
-        f = NewFile(os.path.dirname(dest), 0o755 if executable else 0o644, lambda: tmp)
+        folder = dest.rpartition("/")[0] or "."
+        f = NewFile(folder, 0o755 if executable else 0o644, lambda: tmp)
         try:
-            with space_checked(os.path.dirname(dest)):
-                _copy_verified(src, f.fd, oid)
+            try:
+                try:
+                    _copy_verified(src, f, oid, size)
+                except FileNotFoundError:
+                    # no whole object: looked for only when opening it failed, so a loose object
+                    # costs no extra stat; nothing was written to `f` yet
+                    cl = store.chunk_list(oid)
+                    if cl is None:
+                        raise
+                    store.assemble_to(cl, f.fd, dest)
+            except OSError as e:
+                if e.errno in NO_SPACE:
+                    raise disk_full(folder, e) from e
+                raise
         except BaseException:
             f.discard()
             raise
-        f.publish(dest, replace=True)
-        return
+        return f.publish_stat(dest)
     if hash_file(src) != oid:
         raise corrupt(oid)
     if kind == "reflink":
@@ -145,31 +160,20 @@ def materialize(store: ObjectStore, oid: str, dest: str, tmp: str, kind: str, ex
     except IsADirectoryError:
         shutil.rmtree(dest)
         os.replace(tmp, dest)
+    return None
 
 
-def _assemble(store: ObjectStore, cl, dest: str, tmp: str, executable: bool) -> None:
-    f = NewFile(os.path.dirname(dest), 0o755 if executable else 0o644, lambda: tmp)
-    try:
-        with space_checked(os.path.dirname(dest)):
-            store.assemble_to(cl, f.fd, dest)
-    except BaseException:
-        f.discard()
-        raise
-    f.publish(dest, replace=True)
-
-
-def _copy_verified(src: str, fd: int, oid: str) -> None:
-    size = os.stat(src).st_size
+def _copy_verified(src: str, f: NewFile, oid: str, size: int | None) -> None:
+    if size is None:
+        size = os.stat(src).st_size
     if size > SMALL_FILE:
-        if copy_hashing(src, fd) != oid:
+        if copy_hashing(src, f.fd) != oid:
             raise corrupt(oid)
         return
-    data = read_small(src, size)
+    data = read_small(src, size)  # reads on past `size` if the object is bigger: the hash notices
     if blake3(data).hexdigest() != oid:
         raise corrupt(oid)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    f.write(data)
 
 
 def is_linked(path: str) -> bool:

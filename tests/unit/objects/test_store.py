@@ -284,3 +284,33 @@ def test_a_large_file_changed_during_add_is_refused_and_leaves_nothing(
     with pytest.raises(PathError, match="changed while cairn was adding it"):
         store.add_file_copy(str(src), SMALL_FILE + CHUNK)
     assert list(store.iter_oids()) == []
+
+
+def test_an_object_written_into_a_fresh_cache_twice_is_stored_once(tmp_path: Path) -> None:
+    # a cache made by this process skips the existence check: the second write must still keep the first
+    fresh = ObjectStore(tmp_path / "cache")
+    fresh.prepare()
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"same bytes")
+    oid = fresh.add_file_copy(str(src), 10)
+    ino = os.stat(fresh.path(oid)).st_ino
+    assert fresh.add_file_copy(str(src), 10) == oid
+    assert os.stat(fresh.path(oid)).st_ino == ino
+    assert list(fresh.iter_oids()) == [oid]
+    assert _mode(fresh.path(oid)) == 0o444
+    assert ObjectStore(tmp_path / "cache").add_file_copy(str(src), 10) == oid  # an existing cache: checked first
+    assert _tmp_leftovers(fresh) == []
+
+
+@pytest.mark.parametrize("many", [3, 40], ids=["stat-each", "list-folder"])
+def test_missing_names_exactly_the_absent_ids(store: ObjectStore, many: int) -> None:
+    # ids sharing one fan-out folder: from 16 on, the folder is listed instead of one stat per id
+    ids = [f"ab{i:062x}" for i in range(many)]
+    present = ids[::2]
+    for oid in present:
+        store.add_bytes(oid.encode(), oid)
+    other = store.add_bytes(b"elsewhere")
+    absent = sorted(set(ids) - set(present))
+    assert store.missing([*ids, other, ids[1]]) == absent
+    assert store.missing([]) == []
+    assert ObjectStore(store.root.parent / "nothing").missing(ids) == sorted(ids)
