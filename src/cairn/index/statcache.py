@@ -124,9 +124,14 @@ class StatCache:
         """Merge `records` in; for each folder in `keep`, drop files not named there (they are
         gone from the workspace, so their entries could only go stale); store `seals`.
 
-        Records come grouped by folder (a walk's order): each group is merged and written
-        before the next is read, so a million new rows never sit in memory twice."""
+        A walk's records come grouped by folder (a generator is taken in that order): each group
+        is merged and written before the next is read, so a million new rows never sit in memory
+        twice. A list is grouped first."""
         keep = keep or {}
+        if isinstance(records, list):
+            # a list may come in any order (checkout writes files in its own order): one merge
+            # per folder, not per file (a pull of 20k files spent 8 s in 19,000 merges)
+            records = sorted(records, key=_folder_of)
         groups = groupby(records, key=_folder_of)
         first = next(groups, None)
         if first is None and not keep and not seals:

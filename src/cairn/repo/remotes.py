@@ -220,7 +220,7 @@ def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, *
                 result = fetch_op(repo.ws, r, roots, repo.progress, staging)
                 if staging is not None and not (result.corrupt or result.missing):
                     placed = staging.publish(repo.root)
-                    repo.ws.stats.update(row for rows in placed.values() for row in rows)
+                    repo.ws.stats.update([row for rows in placed.values() for row in rows])  # a list: grouped by folder
             finally:
                 if staging is not None:
                     staging.discard()
