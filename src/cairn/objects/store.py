@@ -214,18 +214,7 @@ class ObjectStore:
 
     def iter_chunked(self) -> Iterator[str]:
         """Ids of the files held as chunks."""
-        try:
-            fans = os.scandir(self._lists)
-        except FileNotFoundError:
-            return
-        with fans:
-            for fan in fans:
-                if len(fan.name) != 2 or not fan.is_dir():
-                    continue
-                with os.scandir(fan.path) as it:
-                    for e in it:
-                        if len(e.name) == 62:
-                            yield fan.name + e.name
+        return (oid for oid in _fanned(self._lists) if len(oid) == 64)
 
     def verify_loose(self, oid: str) -> bool:
         try:
@@ -237,17 +226,7 @@ class ObjectStore:
         chunking.assemble(self, cl, chunking.writer(fd), name)
 
     def iter_oids(self) -> Iterator[str]:
-        try:
-            fans = os.scandir(self._objects)
-        except FileNotFoundError:
-            return
-        with fans:
-            for fan in fans:
-                if len(fan.name) != 2 or not fan.is_dir():
-                    continue
-                with os.scandir(fan.path) as it:
-                    for e in it:
-                        yield fan.name + e.name
+        return _fanned(self._objects)
 
     # -- reading ------------------------------------------------------------------------
     def read(self, oid: str) -> bytes:
@@ -419,3 +398,18 @@ def _missing(oid: str) -> ObjectMissingError:
     return ObjectMissingError(
         f"object {oid} is not in the cache", "run `cairn pull` to fetch it from the remote", [oid]
     )
+
+
+def _fanned(root: str) -> Iterator[str]:
+    """The names under the two-hex fan-out folders of `root`, each with its folder's prefix."""
+    try:
+        fans = os.scandir(root)
+    except FileNotFoundError:
+        return
+    with fans:
+        for fan in fans:
+            if len(fan.name) != 2 or not fan.is_dir():
+                continue
+            with os.scandir(fan.path) as it:
+                for e in it:
+                    yield fan.name + e.name
