@@ -204,7 +204,9 @@ def test_a_result_pushed_before_the_driver_died_is_recorded_by_the_next(cluster_
     assert entries["waiting"]["status"] == "success"
     rows = repo.by_name()
     assert (rows["pushed"]["metrics.acc"], rows["waiting"]["metrics.acc"]) == (0.82, 0.72)
-    assert "trained: acc 0.82" in repo.queue("logs", "pushed").stdout  # streamed before the stop
+    # The log is not asserted: whether the node's last lines reach it depends on when the driver
+    # was stopped (it failed once on a loaded machine); the result is what must not be lost.
+    assert "[cairn] pushed on node" in repo.queue("logs", "pushed").stdout
 
 
 def test_a_stage_that_fails_on_a_node_is_recorded_as_a_local_failure(cluster_repo, ray_cluster):
