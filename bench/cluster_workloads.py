@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,18 +61,44 @@ def make_repo(root: Path, queued: int, sleep: str) -> Path:
     return repo
 
 
-def timed_queue(repo: Path, address: str, jobs: int) -> float:
+def timed_queue(repo: Path, address: str, jobs: int, phases: bool = False) -> float:
     t0 = time.perf_counter()
+    wall0 = time.time()
     out = sh(CAIRN, "queue", "start", "--executor", "ray", "--address", address, "-j", str(jobs), cwd=repo)
+    ready = time.time()
     driver = int(out.split("(pid ")[1].split(",")[0])
+    logs = repo / ".cairn" / "state" / "queue" / "logs"
+    first: dict[str, float] = {}  # entry -> when its node's first log line arrived here
     while os.path.exists(f"/proc/{driver}") and "zombie" not in _state(driver):
         time.sleep(0.02)  # the driver exits once the queue is done; polling `queue status` would load the CPU
+        if phases and logs.is_dir():
+            for log in logs.iterdir():
+                if log.stem not in first and log.stat().st_size:
+                    first[log.stem] = time.time()
     took = time.perf_counter() - t0
     entries = json.loads(sh(CAIRN, "queue", "status", "--json", cwd=repo))
     bad = [e["name"] for e in entries if e["status"] != "success"]
     if bad:
         raise SystemExit(f"not every experiment succeeded: {bad} (see `cairn queue logs NAME` in {repo})")
+    if phases:
+        print(f"    driver ready (queue start returned) at {ready - wall0:.2f} s")
+        for e in sorted(entries, key=lambda e: e["started"]):
+            print("    " + _phases(e, first.get(e["name"]), wall0, (logs / f"{e['name']}.log").read_text()))
     return took
+
+
+def _phases(entry: dict, first: float | None, wall0: float, log: str) -> str:
+    """One run's phases: claimed by the driver, its node's first log line (the wait for a Ray
+    worker), the steps the node timed (its log), the rest until the driver recorded it."""
+    steps = re.findall(r"^\[cairn\] (?:baseline (checked out) in|cairn (\w+ ?\w*): )([\d.]+) s", log, re.M)
+    timed = {a or b: float(t) for a, b, t in steps}
+    arrived = f"{first - entry['started']:.2f}" if first else "?"
+    rest = entry["finished"] - (first or entry["started"]) - sum(timed.values())
+    shown = " ".join(f"{k.replace(' ', '-')} {v:.2f}" for k, v in timed.items())
+    return (
+        f"{entry['name']}: claimed {entry['started'] - wall0:.2f}, first log line +{arrived}, {shown}, "
+        f"rest {rest:.2f}, recorded {entry['finished'] - wall0:.2f}"
+    )
 
 
 def _state(pid: int) -> str:
@@ -87,6 +114,7 @@ def main() -> None:
     ap.add_argument("--queued", type=int, default=8)
     ap.add_argument("--sleep", default="2")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--no-local", action="store_true", help="skip the local executor's runs")
     args = ap.parse_args()
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     from ray.cluster_utils import Cluster
@@ -109,14 +137,14 @@ def main() -> None:
     try:
         # the fixed cost of a queue (driver start, first task of each node): 2 runs of `sleep 0`
         root = work / "fixed"
-        fixed = timed_queue(make_repo(root, 2, "0"), cluster.address, 2)
+        fixed = timed_queue(make_repo(root, 2, "0"), cluster.address, 2, phases=True)
         shutil.rmtree(root, ignore_errors=True)
         print(f"2 queued experiments of `sleep 0` (one a node): {fixed:.2f} s")
         for run in range(args.runs):
             for sleep in (args.sleep, "0"):
                 root = work / f"run{run}-sleep{sleep}"
                 repo = make_repo(root, args.queued, sleep)
-                took = timed_queue(repo, cluster.address, 2)
+                took = timed_queue(repo, cluster.address, 2, phases=True)
                 per = took / args.queued * 2
                 what = f"{args.queued} queued experiments of `sleep {sleep}`, -j 2 on 2 nodes"
                 print(f"{what}: {took:.2f} s ({per:.2f} s a run)")
@@ -124,6 +152,8 @@ def main() -> None:
                     marginal = (took - fixed) / ((args.queued - 2) / 2)
                     print(f"  overhead of one more run (beyond the first two): {marginal:.2f} s")
                 shutil.rmtree(root, ignore_errors=True)
+                if args.no_local:
+                    continue
                 # the local executor on the same setup, for comparison (W17's command)
                 repo = make_repo(root, args.queued, sleep)
                 t0 = time.perf_counter()

@@ -1,8 +1,10 @@
-"""The Ray driver of the queue: connects to a cluster, turns queued experiments into Ray tasks
-(cluster/task.py), writes each task's streamed log into the queue's log folder, records how each
+"""The Ray driver of the queue: connects to a cluster, hands queued experiments to the nodes
+(cluster/task.py, run by a node's long-lived runner, cluster/runner.py, or as a plain Ray task
+for GPU runs), writes each run's streamed log into the queue's log folder, records how each
 ended, cancels the ones `queue kill` marked, and fails the ones no live node can hold any more.
 
-Ray is imported here and only here, when a command asks for the Ray executor."""
+Ray is imported here (and in the runner, on the nodes), only when a command asks for the Ray
+executor."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ EXECUTOR = "ray"
 _POLL = 0.2  # s between looks at the tasks' streams: logs stay well under 1 s behind
 _CHECK_NODES = 1.0  # s between looks at which nodes are alive
 _CONNECT_TIMEOUT = 5.0  # s to wait for HOST:PORT to answer before giving up
+_STALE_TIMEOUT = 30.0  # s to wait for a runner to say whether its code is current
+_RUNS_PER_NODE = 64  # a runner's threads: runs at once on one node (their reservations decide)
 
 
 def import_ray():
@@ -108,8 +112,12 @@ def check_fits(ray, entry: Entry, nodes: list[dict[str, float]] | None = None) -
 @dataclass
 class _Task:
     entry: Entry
-    gen: Any  # ray's ObjectRefGenerator
+    gen: Any  # ray's ObjectRefGenerator; None while a runner's run waits for its reservation
     log: IO[bytes]
+    spec: dict[str, Any] = field(default_factory=dict)
+    pg: Any = None  # a runner's run: the placement group holding its resources on its node
+    ready: Any = None  # pg.ready(), until the run is handed to the node's runner
+    attempts: int = 0  # a runner's run: retries after a lost node (Ray retries plain tasks)
     result: dict[str, Any] | None = None
     error: str | None = None
     status: str | None = None  # set when the task ended without a result
@@ -136,6 +144,7 @@ def run_queue(
     from cairn.cluster.task import run_experiment
 
     remote = ray.remote(run_experiment)
+    runners = _Runners(ray)
     logs = ctx.logs()
     logs.mkdir(parents=True, exist_ok=True)
     tasks: dict[str, _Task] = {}
@@ -164,6 +173,11 @@ def run_queue(
                         continue
                 finally:
                     q.close()
+                log = open(logs / f"{entry.name}.log", "wb")  # noqa: SIM115 (closed in _record)
+                if _by_runner(entry):
+                    t = tasks[entry.name] = _Task(entry, None, log, spec)
+                    _reserve(ray, t)
+                    continue
                 gen = remote.options(
                     **res.ray_options(entry.resources),
                     num_returns="streaming",
@@ -171,17 +185,23 @@ def run_queue(
                     retry_exceptions=False,  # only a lost worker or node is retried, not a failed run
                     name=f"cairn-exp:{entry.name}",
                 ).remote(spec)
-                log = open(logs / f"{entry.name}.log", "wb")  # noqa: SIM115 (closed in _record)
-                tasks[entry.name] = _Task(entry, gen, log)
+                tasks[entry.name] = _Task(entry, gen, log, spec)
             # fetching a result takes a git round trip: done while the next tasks already run
             for t in ended:
                 results[t.entry.name] = _record(ctx, t, collect)
             ended = []
             if not tasks:
                 break
-            ray.wait([t.gen for t in tasks.values()], num_returns=1, timeout=_POLL, fetch_local=False)
+            waits = [t.ready if t.gen is None else t.gen for t in tasks.values() if not t.done]
+            if waits:
+                ray.wait(waits, num_returns=1, timeout=_POLL, fetch_local=False)
             for t in tasks.values():
-                _drain(ray, t)
+                if t.gen is None and not t.done:
+                    _hand_over(ray, t, runners)
+                if t.gen is not None:
+                    _drain(ray, t)
+                if t.done and t.pg is not None:
+                    _lost_or_over(ray, t, max_retries)
             if time.monotonic() - last_check >= _CHECK_NODES:
                 last_check = time.monotonic()
                 _look_after(ctx, ray, tasks)
@@ -190,7 +210,7 @@ def run_queue(
         q = ctx.queue()
         try:
             for t in tasks.values():
-                ray.cancel(t.gen)
+                _cancel(ray, t)
                 q.finish(t.entry.name, "killed", None, "stopped with Ctrl-C")
             for t in ended:  # the next driver fetches these results (repo/cluster.py reattach)
                 why = "the driver was stopped before it fetched the result; `queue start` fetches it"
@@ -236,6 +256,112 @@ def _drain(ray, t: _Task) -> None:
         t.status, t.error = "failed", "node lost: the task ended without a result"
 
 
+def _by_runner(entry: Entry) -> bool:
+    """Whether a node's runner runs `entry`: any request but GPUs, whose devices Ray assigns
+    only to its own tasks (CUDA_VISIBLE_DEVICES)."""
+    return res.ray_request(entry.resources).get("GPU", 0) <= 0
+
+
+def _reserve(ray, t: _Task) -> None:
+    """Ask Ray for the run's resources on one node (a placement group): Ray picks the node as
+    it would for a task, and the reservation lives as long as this driver does."""
+    from ray.util import placement_group
+
+    bundle = {k: v for k, v in res.ray_request(t.entry.resources).items() if v > 0}
+    t.pg = placement_group([bundle], strategy="STRICT_PACK", name=f"cairn-exp:{t.entry.name}")
+    t.ready, t.gen = t.pg.ready(), None
+
+
+def _hand_over(ray, t: _Task, runners: _Runners) -> None:
+    """Once its reservation is held, the run goes to the runner of the node that holds it."""
+    from ray.util import placement_group_table
+
+    if not ray.wait([t.ready], timeout=0, fetch_local=False)[0]:
+        return
+    node = placement_group_table(t.pg)["bundles_to_node_id"][0]
+    t.ready = None
+    t.gen = runners.on(node).run.options(num_returns="streaming", name=f"cairn-exp:{t.entry.name}").remote(t.spec, t.pg)
+
+
+def _lost_or_over(ray, t: _Task, max_retries: int) -> None:
+    """A runner's run ended: its reservation is released; lost with its node, it is retried
+    (as Ray retries a task) while retries are left."""
+    from ray.util import remove_placement_group
+
+    remove_placement_group(t.pg)
+    t.pg = None
+    lost = t.status == "failed" and (t.error or "").startswith("node lost") and not t.cancelled
+    if lost and t.attempts < max_retries:
+        t.attempts += 1
+        t.log.write(f"[cairn] {t.error}; retried ({t.attempts} of {max_retries})\n".encode())
+        t.log.flush()
+        t.done, t.status, t.error, t.result = False, None, None, None
+        _reserve(ray, t)
+
+
+def _cancel(ray, t: _Task, force: bool = False) -> None:
+    from ray.util import remove_placement_group
+
+    t.cancelled = True
+    if t.gen is not None:
+        ray.cancel(t.gen, force=force and t.pg is None)  # an actor's run cannot be forced
+    if t.pg is not None:
+        remove_placement_group(t.pg)  # the runner sees it gone and stops the run
+        t.pg = None
+
+
+class _Runners:
+    """The long-lived runner of each node (cluster/runner.py): the one a driver before started,
+    replaced when the node's cairn changed since, or a new one on the node's first run."""
+
+    def __init__(self, ray) -> None:
+        from cairn.cluster import runner
+
+        self.ray = ray
+        self.actor = ray.remote(runner.Runner)
+        self.handles: dict[str, Any] = {}
+
+    def on(self, node: str):
+        if node not in self.handles:
+            self.handles[node] = self._existing(node) or self._start(node)
+        return self.handles[node]
+
+    def _existing(self, node: str):
+        from cairn.cluster import runner
+
+        try:
+            handle = self.ray.get_actor(runner.name(node), namespace=runner.NAMESPACE)
+            if not self.ray.get(handle.stale.remote(), timeout=_STALE_TIMEOUT):
+                return handle
+        except (ValueError, self.ray.exceptions.RayError):  # none, or dead: a new one
+            return None
+        self.ray.kill(handle)
+        deadline = time.monotonic() + _STALE_TIMEOUT
+        while time.monotonic() < deadline:  # its name is free once Ray has it dead
+            try:
+                self.ray.get_actor(runner.name(node), namespace=runner.NAMESPACE)
+            except ValueError:
+                break
+            time.sleep(0.1)
+        return None
+
+    def _start(self, node: str):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from cairn.cluster import runner
+
+        return self.actor.options(
+            name=runner.name(node),
+            namespace=runner.NAMESPACE,
+            lifetime="detached",  # outlives this driver: the next one finds it warm
+            get_if_exists=True,  # two drivers starting it at once get the same one
+            num_cpus=0,  # the runs' placement groups hold the resources
+            max_concurrency=_RUNS_PER_NODE,
+            max_restarts=0,  # a node lost is a run lost (and retried), not a runner restarted
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+        ).remote()
+
+
 def _look_after(ctx: ExpContext, ray, tasks: dict[str, _Task]) -> None:
     """Cancel what `queue kill` marked; fail what no live node can hold any more (its node died
     and no other has the resources: Ray would wait for one forever)."""
@@ -247,13 +373,15 @@ def _look_after(ctx: ExpContext, ray, tasks: dict[str, _Task]) -> None:
                 continue
             entry = q.get(t.entry.name)
             if entry is not None and entry.status == "killed":
-                ray.cancel(t.gen)  # KeyboardInterrupt in the task: it stops its stage processes
-                t.cancelled = True
+                # a task gets KeyboardInterrupt, a runner's run sees its reservation go: either
+                # stops its stage processes
+                _cancel(ray, t)
+                if t.gen is None:  # still waiting for its reservation: nothing runs
+                    t.done, t.status, t.error = True, "killed", "killed with `cairn queue kill`"
                 continue
             why = check_fits(ray, t.entry, nodes)
             if why is not None:
-                ray.cancel(t.gen, force=True)
-                t.cancelled = True
+                _cancel(ray, t, force=True)
                 t.done, t.status, t.error = True, "failed", f"node lost: {why}"
     finally:
         q.close()

@@ -21,8 +21,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from hashlib import sha256
 from pathlib import Path
@@ -44,9 +45,17 @@ class StepFailed(Exception):
     """A step before or after the pipeline failed (fetching, pulling data, pushing results)."""
 
 
-def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+class Stopped(Exception):
+    """The run was told to stop (a runner's run: cancelled, or its driver gone)."""
+
+
+Stop = Callable[[], bool]  # polled while a step runs: True stops it
+
+
+def run_experiment(spec: dict[str, Any], stopped: Stop | None = None) -> Iterator[dict[str, Any]]:
     """Yields {"log": text} chunks, then one {"result": {...}}: status, exit_code, commit, ref,
-    metrics, error, node. Raising is left to Ray's errors (a lost node, a cancel)."""
+    metrics, error, node. Raising is left to Ray's errors (a lost node, a cancel); a plain
+    task is stopped by Ray's KeyboardInterrupt, a runner's run by `stopped`."""
     host = socket.gethostname()
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES")  # Ray sets it to the task's GPUs; stages inherit it
     shown = f", CUDA_VISIBLE_DEVICES={gpus}" if gpus else ""
@@ -55,14 +64,14 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     result: dict[str, Any] = {"node": host, "status": "failed", "exit_code": None, "commit": None, "ref": None}
     with _slot(cache) as work:
         try:
-            yield from _materialise(spec, cache, work)
-            result.update((yield from _run(spec, work, host)))
+            yield from _materialise(spec, cache, work, stopped)
+            result.update((yield from _run(spec, work, host, stopped)))
         except StepFailed as e:
             result["error"] = str(e)
     yield {"result": result}
 
 
-def _run(spec: dict[str, Any], work: Path, host: str) -> Iterator[dict[str, Any]]:
+def _run(spec: dict[str, Any], work: Path, host: str, stopped: Stop | None) -> Iterator[dict[str, Any]]:
     """The cairn steps in `work`; returns what the result reports of the recorded experiment."""
     run = ["exp", "run", "-n", spec["name"]]
     for label in spec["overrides"]:
@@ -82,7 +91,7 @@ def _run(spec: dict[str, Any], work: Path, host: str) -> Iterator[dict[str, Any]
         proc.stdin.close()
     except OSError:
         pass  # it died before its run (a broken install): its output says why
-    code = yield from _follow(proc)
+    code = yield from _follow(proc, stopped)
     if code != 0:
         step = _failed_step(work)
         what = steps[step][0] if step is not None else "running cairn"
@@ -123,20 +132,22 @@ def _slot(cache: Path) -> Iterator[Path]:
         return
 
 
-def _materialise(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[str, Any]]:
+def _materialise(spec: dict[str, Any], cache: Path, work: Path, stopped: Stop | None) -> Iterator[dict[str, Any]]:
     """The baseline checked out in `work`, its cache the node's, the remote to pull from set."""
     t0 = time.perf_counter()
-    yield from _checkout(spec, cache, work)
+    yield from _checkout(spec, cache, work, stopped)
     yield {"log": f"[cairn] baseline checked out in {time.perf_counter() - t0:.2f} s\n"}
 
 
-def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[str, Any]]:
+def _checkout(spec: dict[str, Any], cache: Path, work: Path, stopped: Stop | None) -> Iterator[dict[str, Any]]:
     mirror = cache / "git"
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / "git.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch into the mirror at a time on this node
         if not (mirror / "HEAD").exists():
-            yield from _step(["git", "init", "-q", "--bare", str(mirror)], cache, "creating the node's git mirror")
+            yield from _step(
+                ["git", "init", "-q", "--bare", str(mirror)], cache, "creating the node's git mirror", stopped
+            )
         ref = spec["queue_ref"]
         have = ["git", "-C", str(mirror), "cat-file", "-e", spec["baseline"] + "^{commit}"]
         if subprocess.run(have, capture_output=True).returncode != 0:  # an earlier run brought it
@@ -144,6 +155,7 @@ def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[st
                 ["git", "-C", str(mirror), "fetch", "-q", "--no-tags", spec["git_url"], f"+{ref}:{ref}"],
                 cache,
                 f"fetching {ref} from the git remote {spec['git_url']} (can this node reach it?)",
+                stopped,
             )
     git = ["git", "-C", str(work)]
     checkout = [*git, "checkout", "-q", "-f", "--detach", spec["baseline"]]
@@ -157,11 +169,11 @@ def _checkout(spec: dict[str, Any], cache: Path, work: Path) -> Iterator[dict[st
         shutil.rmtree(work, ignore_errors=True)
         work.parent.mkdir(parents=True, exist_ok=True)
         # a clone borrowing the mirror's objects (as `git clone --shared`): nothing is copied
-        yield from _step(["git", "init", "-q", str(work)], cache, "creating the run's folder")
+        yield from _step(["git", "init", "-q", str(work)], cache, "creating the run's folder", stopped)
         (work / ".git" / "objects" / "info" / "alternates").write_text(str(mirror / "objects") + "\n")
     _write_git_config(work, spec)
     if not reused:
-        yield from _step(checkout, cache, "checking out the baseline")
+        yield from _step(checkout, cache, "checking out the baseline", stopped)
     # not committed (config.local.toml is ignored): the node's cache, the driver's data remote
     local = [f"[cache]\ndir = {json.dumps(str(cache / 'objects'))}\n"]
     if spec.get("remote_url"):
@@ -238,13 +250,14 @@ def _failed_step(work: Path) -> int | None:
         return None
 
 
-def _step(cmd: list[str], cwd: Path, what: str) -> Iterator[dict[str, Any]]:
-    code = yield from _stream(cmd, cwd)
+def _step(cmd: list[str], cwd: Path, what: str, stopped: Stop | None) -> Iterator[dict[str, Any]]:
+    code = yield from _follow(_popen(cmd, cwd), stopped)
     if code != 0:
         raise StepFailed(f"{what} failed on node {socket.gethostname()} (exit code {code})")
 
 
 _spare: subprocess.Popen | None = None  # the next run's cairn process, importing cairn meanwhile
+_spare_lock = threading.Lock()  # a runner runs several experiments at once, one thread each
 
 
 def _cairn_process(cwd: Path) -> subprocess.Popen:
@@ -253,10 +266,11 @@ def _cairn_process(cwd: Path) -> subprocess.Popen:
     the task before started and starts the next one's, so a run does not wait for Python's
     start and cairn's import (~0.1-0.3 s)."""
     global _spare
-    proc, _spare = _spare, None
-    if proc is None or proc.poll() is not None:
-        proc = _spawn_cairn(cwd)
-    _spare = _spawn_cairn(cwd)
+    with _spare_lock:
+        proc, _spare = _spare, None
+        if proc is None or proc.poll() is not None:
+            proc = _spawn_cairn(cwd)
+        _spare = _spawn_cairn(cwd)
     return proc
 
 
@@ -279,20 +293,19 @@ def _popen(cmd: list[str], cwd: Path, stdin: int = subprocess.DEVNULL) -> subpro
     )
 
 
-def _stream(cmd: list[str], cwd: Path) -> Iterator[dict[str, Any]]:
-    return (yield from _follow(_popen(cmd, cwd)))
-
-
-def _follow(proc: subprocess.Popen) -> Iterator[dict[str, Any]]:
+def _follow(proc: subprocess.Popen, stopped: Stop | None = None) -> Iterator[dict[str, Any]]:
     """Yield `proc`'s output as it comes; returns its exit code. Stopped (Ray's cancel raises
-    KeyboardInterrupt here), it is stopped as Ctrl-C would stop it (cairn stops its stages and
-    records nothing half-done), then killed after a grace period."""
+    KeyboardInterrupt here in a task; a runner's `stopped` says so), it is stopped as Ctrl-C
+    would stop it (cairn stops its stages and records nothing half-done), then killed after a
+    grace period."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     pending = b""
     last = time.monotonic()
     try:
         while True:
+            if stopped is not None and stopped():
+                raise Stopped()
             ready, _, _ = select.select([fd], [], [], _CHUNK_EVERY)
             data = os.read(fd, 65536) if ready else b""
             pending += data
