@@ -391,8 +391,20 @@ def queue_worker(jobs, executor, address, max_retries, git_remote, ready_fd) -> 
 
 
 @queue.command("stop")
-def queue_stop() -> None:
+@click.option(
+    "--runners",
+    is_flag=True,
+    help="Instead: stop the long-lived runner each Ray node keeps between queues (see docs/cluster.md).",
+)
+@click.option("--address", default="auto", show_default=True, help="With --runners: the cluster, auto or HOST:PORT.")
+def queue_stop(runners, address) -> None:
     """Stop the worker after the experiments it is running (queued ones stay queued)."""
+    if runners:
+        from cairn.repo.cluster import stop_runners
+
+        stopped = stop_runners(address)
+        say(f"Stopped {len(stopped)} runner(s) on the Ray cluster at {address}.")
+        return
     with opened() as repo:
         pid = _exps(repo).stop_worker()
     say(f"Worker {pid} will stop after its running experiments." if pid else "No queue worker is running.")

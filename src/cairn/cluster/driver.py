@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ _RUNS_PER_NODE = 64  # a runner's threads: runs at once on one node (their reser
 
 
 def import_ray():
+    # jsonschema, which Ray imports, compiles a grammar for its IRI format check when the optional
+    # rfc3987-syntax is installed (jsonschema[format-nongpl], which a notebook stack brings): 3 s
+    # of Ray's 4 s import, measured, paid by `queue start` and again by the driver. Nothing here
+    # checks IRIs, so this process leaves it out.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     try:
         import ray
     except ImportError:
@@ -93,6 +99,23 @@ def _check_answers(address: str, host: str, port: int) -> None:
             "give the address of the head node's GCS (port 6379 unless `ray start --head --port` chose "
             "another; `ray status` on the head node shows it)",
         )
+
+
+def stop_runners(ray) -> list[str]:
+    """Stop every node's long-lived runner (cluster/runner.py); the runs they hold are lost with
+    them (their drivers retry them). Returns the names of the runners stopped."""
+    from cairn.cluster import runner
+
+    stopped = []
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["namespace"] != runner.NAMESPACE or not runner.is_runner(actor["name"]):
+            continue
+        try:
+            ray.kill(ray.get_actor(actor["name"], namespace=runner.NAMESPACE))
+        except ValueError:  # gone meanwhile
+            continue
+        stopped.append(actor["name"])
+    return stopped
 
 
 def alive_nodes(ray) -> list[dict[str, float]]:

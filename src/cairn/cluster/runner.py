@@ -30,6 +30,10 @@ def name(node_id: str) -> str:
     return _PREFIX + node_id
 
 
+def is_runner(actor_name: str) -> bool:
+    return actor_name.startswith(_PREFIX)
+
+
 def code_digest() -> str:
     """The runner's code as it is on disk now; a runner that loaded other code is replaced."""
     h = sha256()

@@ -307,6 +307,18 @@ class ClusterQueue:
             q.close()
 
 
+def stop_runners(address: str) -> list[str]:
+    """`queue stop --runners`: stop the long-lived runner each node keeps between drivers (Ray's
+    `ray stop` stops them too). Runs going on on them are lost with them."""
+    from cairn.cluster import driver
+
+    ray = driver.connect(address)
+    try:
+        return driver.stop_runners(ray)
+    finally:
+        ray.shutdown()
+
+
 def _report(fd: int | None, text: str) -> None:
     if fd is None:
         return
