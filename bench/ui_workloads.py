@@ -466,9 +466,15 @@ if __name__ == "__main__":
     # rows show, a sort by a metric column, a filter; medians of 5 fresh pages. Then
     #   .venv/bin/python bench/ui_workloads.py --mlflow [ROWS]
     # makes bench/.venvs/mlflow (envs.MLFLOW_REQUIREMENTS) and times MLflow's search API over
-    # ROWS runs (the store is kept in bench/.work/ui-mlflow/ and reused).
+    # ROWS runs (the store is kept in bench/.work/ui-mlflow/ and reused), and
+    #   .venv/bin/python bench/ui_workloads.py --mlflow-ui [ROWS] [--tries 3]
+    # times MLflow's UI and cairn's in the same browser over the same runs (bench/mlflow_ui.py).
     args = sys.argv[1:]
-    if args[:1] == ["--mlflow"]:
+    if args[:1] == ["--mlflow-ui"]:
+        import mlflow_ui
+
+        mlflow_ui.main(args[1:])
+    elif args[:1] == ["--mlflow"]:
         mlflow_main(int(args[1]) if len(args) > 1 else 10_000)
     else:
         n = int(args[0]) if args else ROWS["full"]
