@@ -118,6 +118,7 @@ WORK = BENCH / ".work" / "ui-mlflow"
 WAIT_MS = int(os.environ.get("BENCH_WAIT_MS", "300000"))
 COMPARE = 10
 STEPS = ("load", "sort", "filter", "compare")
+DATA = ("/runs/search", "/api/experiments", "/compare?", "/experiments/get", "/artifacts/list")
 
 
 def generated_rows(n: int) -> list[dict]:
@@ -255,19 +256,33 @@ def one_try(context, tool: Tool, step: dict, newest: str) -> dict:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # the data requests each step waited on (their own durations, not the page's work around them)
+    fetched: list[tuple[float, float]] = []
+    page.on(
+        "requestfinished",
+        lambda r: (
+            fetched.append((time.perf_counter(), r.timing["responseEnd"])) if any(d in r.url for d in DATA) else None
+        ),
+    )
     out: dict = {}
+
+    def done(step: str, t: float) -> None:
+        out[step] = time.perf_counter() - t
+        spans = [ms for at, ms in fetched if at >= t]
+        out[f"{step}_requests"] = (len(spans), max(spans, default=0.0) / 1000)
+
     try:
         t = time.perf_counter()
         page.goto(tool.runs_url)
         tool.first_row(page, newest)
-        out["load"] = time.perf_counter() - t
+        done("load", t)
 
         option = tool.sort(page, step["sort"])
         t = time.perf_counter()
         if option is not None:
             option.click()
         tool.first_row(page, step["sorted_top"])
-        out["sort"] = time.perf_counter() - t
+        done("sort", t)
 
         col, op = step["filter"]
         box = page.locator(tool.filter_box())
@@ -276,12 +291,12 @@ def one_try(context, tool: Tool, step: dict, newest: str) -> dict:
         t = time.perf_counter()
         box.press("Enter")
         tool.first_row(page, step["filtered_top"])
-        out["filter"] = time.perf_counter() - t
+        done("filter", t)
 
         t = time.perf_counter()
         page.goto(tool.compare_url)
         page.wait_for_function(tool.compare_ready, timeout=WAIT_MS)
-        out["compare"] = time.perf_counter() - t
+        done("compare", t)
         page.screenshot(path=str(WORK / f"{tool.name}-compare.png"))
     except Exception as exc:  # a timeout is a result: the steps done so far are kept
         out["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
@@ -411,7 +426,12 @@ def main(argv: list[str]) -> None:
                 for tool in tools:  # in turns, so both see the same load
                     got = one_try(context, tool, step, newest)
                     results[tool.name].append(got)
-                    shown = ", ".join(f"{k} {got[k] * 1000:.0f} ms" for k in STEPS if k in got)
+                    shown = ", ".join(
+                        f"{k} {got[k] * 1000:.0f} ms ({got[k + '_requests'][0]} requests, longest "
+                        f"{got[k + '_requests'][1] * 1000:.0f} ms)"
+                        for k in STEPS
+                        if k in got
+                    )
                     print(f"[bench] try {i + 1} {tool.name}: {shown} {got.get('failed', '')}", flush=True)
             browser.close()
     finally:
