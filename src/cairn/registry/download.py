@@ -106,8 +106,10 @@ def download(source: Source, kind: str, oid: str, dest: Path, force: bool = Fals
     if os.path.lexists(dest) and not force:
         raise PathError(f"{dest} already exists", "choose another path with -o, or pass --force to replace it")
     parent = dest.parent
+    made = [p for p in (parent, *parent.parents) if not p.exists()]
     parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".cairn-get", dir=parent))
+    done = False
     try:
         staged = work / "out"
         if kind == FILE:
@@ -118,9 +120,21 @@ def download(source: Source, kind: str, oid: str, dest: Path, force: bool = Fals
         if os.path.isdir(dest) and not os.path.islink(dest):
             shutil.rmtree(dest)
         os.replace(staged, dest)
+        done = True
         return count
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if not done:
+            _unmake(made)
+
+
+def _unmake(folders: list[Path]) -> None:
+    """Remove the folders a failed get created for `-o` (deepest first), so nothing is left behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty or not ours: keep it and its parents
 
 
 def _folder(source: Source, oid: str, dest: Path, progress: Progress) -> int:

@@ -157,12 +157,12 @@ def test_bad_input(project, release, assert_error, tmp_path: Path, run_cairn):
     run("model", "register", "churn", "--version", "1.1.0")
     shutil.rmtree(project.root / ".cairn" / "cache")
     assert_error(
-        run("model", "get", "churn@v1.1.0", "-o", "m.bin", expect=None),
+        run("model", "get", "churn@v1.1.0", "-o", "deploy/models/m.bin", expect=None),
         ObjectMissingError,
         "the data of churn v1.1.0 is neither in the local cache nor on remote 'store'",
         "cairn push",
     )
-    assert not (project.root / "m.bin").exists()
+    assert not (project.root / "deploy").exists()  # nor the folders -o asked for
     # an unreachable git URL
     job = tmp_path / "job"
     job.mkdir()
