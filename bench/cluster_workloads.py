@@ -90,7 +90,7 @@ def timed_queue(repo: Path, address: str, jobs: int, phases: bool = False) -> fl
 def _phases(entry: dict, first: float | None, wall0: float, log: str) -> str:
     """One run's phases: claimed by the driver, its node's first log line (the wait for a Ray
     worker), the steps the node timed (its log), the rest until the driver recorded it."""
-    steps = re.findall(r"^\[cairn\] (?:baseline (checked out) in|cairn (\w+ ?\w*): )([\d.]+) s", log, re.M)
+    steps = re.findall(r"^\[cairn\] (?:baseline (checked out) in |cairn (\w+ ?\w*): )([\d.]+) s", log, re.M)
     timed = {a or b: float(t) for a, b, t in steps}
     arrived = f"{first - entry['started']:.2f}" if first else "?"
     rest = entry["finished"] - (first or entry["started"]) - sum(timed.values())

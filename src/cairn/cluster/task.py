@@ -336,8 +336,10 @@ def _parent_death_signal():
     return lambda: prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
-# When Ray kills the task's worker (its driver died, its node is being drained), the run must
-# not live on as an orphan that pushes a result nobody waits for: it gets SIGTERM and stops.
+# When Ray kills the task's worker or the runner (its driver died, its node is being drained),
+# the run must not live on as an orphan that pushes a result nobody waits for: it gets SIGTERM
+# and stops. The signal follows the thread that started the process: a runner's threads are
+# Ray's pool of the actor, which lives as long as the actor does.
 _die_with_parent = _parent_death_signal()
 
 

@@ -246,3 +246,30 @@ def test_a_data_remote_that_is_gone(cluster_repo, ray_cluster):
     assert entry["error"].startswith(f"cannot hand 'no-data' to the cluster: the remote {repo.store} is not a folder")
     repo.wait_worker_gone()  # it deletes them on its way out
     assert repo.git("ls-remote", str(repo.origin), "refs/cairn/queue/*") == ""
+
+
+def _runner_pids(repo, names) -> set[int]:
+    """The pid each run's first log line names: the process of the node's runner it ran in."""
+    logs = [repo.queue("logs", n).stdout for n in names]
+    return {int(re.search(r"^\[cairn\] \S+ on node \S+ \(pid (\d+)", log, re.M).group(1)) for log in logs}
+
+
+def test_later_queues_reuse_each_nodes_runner_until_it_is_stopped(cluster_repo, ray_cluster):
+    """Each node keeps its runner between drivers (no new Ray worker for a new queue);
+    `queue stop --runners` stops them, and the next queue starts new ones."""
+    repo = cluster_repo
+    rounds = []
+    for n in range(3):
+        names = [f"r{n}-a", f"r{n}-b"]
+        for i, name in enumerate(names):
+            repo.exp("run", "--queue", "-n", name, "-S", f"train.lr=0.{n * 2 + i + 1}")
+        _start(repo, ray_cluster, "-j", "2")
+        entries = repo.wait_queue(120)
+        assert all(entries[name]["status"] == "success" for name in names), entries
+        repo.wait_worker_gone()
+        rounds.append(_runner_pids(repo, names))
+        if n == 1:
+            out = repo.queue("stop", "--runners", "--address", ray_cluster.address).stdout
+            assert re.search(r"^Stopped [1-9]\d* runner\(s\) on the Ray cluster at ", out, re.M), out
+    assert rounds[1] == rounds[0]  # the same runner processes served the second driver
+    assert not rounds[2] & rounds[1]  # stopped: the third driver's runs ran in new ones
