@@ -4,13 +4,14 @@ Not a catalog workload: bench/run.py installs cairn without extras into its own 
 needs Ray and a cluster started around the timing. Run it with the interpreter of an environment
 where `cairn[ray]` is installed:
 
-    python bench/cluster_workloads.py [--queued 8] [--sleep 2] [--runs 1]
+    python bench/cluster_workloads.py [--queued 8] [--sleep 2] [--runs 1] [--no-local]
 
 The setup (untimed) is W17's: a one-stage pipeline (`sleep S && cp params.yaml metrics.yaml`),
 N x `exp run --queue -S train.p=N`, plus a bare git origin and a folder cairn remote. Timed: from
 `cairn queue start --executor ray -j 2` until every entry is finished. Also timed, the same with
 `sleep 0`: the per-experiment overhead of the cluster path, as the time one more run adds beyond
-a queue of two (the fixed costs: the driver's start, each node's first task). Each is
+a queue of two (the fixed costs: the driver's start, each node's first run), measured on the
+fresh cluster (each node starts its long-lived runner) and again with the runners warm. Each is
 followed by the local executor on the same setup (`exp run --run-all -j 2`, untimed setup again).
 Target: 8 queued 2-s experiments in < 12 s, overhead < 0.5 s per experiment.
 """
@@ -135,11 +136,13 @@ def main() -> None:
     cluster.wait_for_nodes()
     print(f"two-node cluster started in {time.perf_counter() - t0:.1f} s (untimed)")
     try:
-        # the fixed cost of a queue (driver start, first task of each node): 2 runs of `sleep 0`
-        root = work / "fixed"
-        fixed = timed_queue(make_repo(root, 2, "0"), cluster.address, 2, phases=True)
-        shutil.rmtree(root, ignore_errors=True)
-        print(f"2 queued experiments of `sleep 0` (one a node): {fixed:.2f} s")
+        # the fixed cost of a queue (driver start, first run of each node): 2 runs of `sleep 0`,
+        # on a fresh cluster (each node starts its runner), then again (the runners are warm)
+        for when in ("a fresh cluster", "warm runners"):
+            root = work / "fixed"
+            fixed = timed_queue(make_repo(root, 2, "0"), cluster.address, 2, phases=True)
+            shutil.rmtree(root, ignore_errors=True)
+            print(f"2 queued experiments of `sleep 0` (one a node), {when}: {fixed:.2f} s")
         for run in range(args.runs):
             for sleep in (args.sleep, "0"):
                 root = work / f"run{run}-sleep{sleep}"

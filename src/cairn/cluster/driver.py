@@ -8,6 +8,7 @@ executor."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import sys
@@ -29,6 +30,20 @@ _STALE_TIMEOUT = 30.0  # s to wait for a runner to say whether its code is curre
 _RUNS_PER_NODE = 64  # a runner's threads: runs at once on one node (their reservations decide)
 
 
+def need_ray() -> None:
+    """Ray installed, looked up without importing it."""
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise _not_installed()
+
+
+def _not_installed() -> MissingDependencyError:
+    return MissingDependencyError("the Ray executor needs Ray, which is not installed", "pip install 'cairn[ray]'")
+
+
 def import_ray():
     # jsonschema, which Ray imports, compiles a grammar for its IRI format check when the optional
     # rfc3987-syntax is installed (jsonschema[format-nongpl], which a notebook stack brings): 3 s
@@ -38,9 +53,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise MissingDependencyError(
-            "the Ray executor needs Ray, which is not installed", "pip install 'cairn[ray]'"
-        ) from None
+        raise _not_installed() from None
     return ray
 
 

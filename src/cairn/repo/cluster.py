@@ -146,9 +146,9 @@ class ClusterQueue:
     # -- the driver ------------------------------------------------------------------------------
     def start_worker(self, address: str, jobs: int, max_retries: int) -> int:
         """Run the driver in a background process once it has checked the cluster (reachable,
-        able to hold every queued request) and the remotes; returns its pid. The driver's own
-        connection makes the check (one connection, not one here and one there): it reports
-        through a pipe, and an error there is raised here."""
+        able to hold every queued request) and the remotes; returns its pid. The driver makes
+        the checks (one import of Ray and one connection, not one here and one there): it
+        reports through a pipe, and an error there is raised here."""
         from cairn.cluster import driver
 
         q = self.ctx.queue()
@@ -161,8 +161,9 @@ class ClusterQueue:
             q.close()
         if not queued:
             raise UserInputError("nothing is queued", "queue experiments with `cairn exp run --queue -S KEY=VALUE`")
-        driver.import_ray()  # not installed: say so before anything else
-        self.check_remotes()
+        # not installed: said before anything else. Only looked up here: the driver imports Ray
+        # (seconds on a loaded machine) and checks the remotes, and reports through the pipe
+        driver.need_ray()
         log = self.ctx.state / "queue" / "worker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         ready_r, ready_w = os.pipe()
@@ -206,6 +207,8 @@ class ClusterQueue:
         self._set_worker(os.getpid())
         try:
             try:
+                driver.import_ray()  # installed but broken: said before the remotes' errors
+                self.check_remotes()
                 ray = driver.connect(address)
                 try:
                     self._check_queued(ray)
