@@ -11,7 +11,19 @@ by a metric, a filter on a metric, Compare of 10 runs. Medians of --tries fresh 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
 
 # Run with the mlflow venv's interpreter: ROWS runs in a new SQLite store at argv[2] (written to a
 # temp file, renamed when whole). MLflow's client makes the schema and logs the first run; the
@@ -101,23 +113,12 @@ print(f"[bench] MLflow reads {count:,} runs; exp-000000, exp-{n - 1:06d} and a f
 """
 
 
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work" / "ui-mlflow"
 # a step that takes longer (5 minutes unless BENCH_WAIT_MS says) is recorded as not finished
 WAIT_MS = int(os.environ.get("BENCH_WAIT_MS", "300000"))
 COMPARE = 10
-STEPS = ("load", "sort", "filter", "compare")
+STEPS = ("load", "filter", "sort", "compare")
 DATA = ("/runs/search", "/api/experiments", "/compare?", "/experiments/get", "/artifacts/list")
 
 
@@ -131,19 +132,19 @@ def generated_rows(n: int) -> list[dict]:
 
 
 def plan(rows: list[dict], tries: int) -> list[dict]:
-    """Per try: the metric to sort by, the filter, and the name each must bring to the first row.
+    """Per try: the filter, the metric to sort by, and the name each must bring to the first row.
 
-    The filter keeps the runs on the side of 0.5 the sorted view's first run is not on, so the
-    first row must change: the wait ends on the new rows, not on the old ones still shown.
+    Rows are in the order they were made, so the newest first is the last. The filter keeps the
+    runs on the side of 0.5 the newest run is not on, so the first row must change: the wait ends
+    on the new rows, not on the old ones still shown. The sort is within the filter.
     """
     out = []
     for i in range(tries):
-        sort, col = f"m0{i}", f"m1{i}"
-        top = max(rows, key=lambda r: r[f"metrics.{sort}"])
-        op = "<" if top[f"metrics.{col}"] > 0.5 else ">"
+        col, sort = f"m1{i}", f"m0{i}"
+        op = "<" if rows[-1][f"metrics.{col}"] > 0.5 else ">"
         kept = [r for r in rows if (r[f"metrics.{col}"] < 0.5) == (op == "<")]
-        after = max(kept, key=lambda r: r[f"metrics.{sort}"])
-        out.append({"sort": sort, "sorted_top": top["name"], "filter": (col, op), "filtered_top": after["name"]})
+        top = max(kept, key=lambda r: r[f"metrics.{sort}"])
+        out.append({"filter": (col, op), "filtered_top": kept[-1]["name"], "sort": sort, "sorted_top": top["name"]})
     return out
 
 
@@ -235,8 +236,8 @@ class Tool:
             runs_url,
         )
 
-    def first_row(self, page, name: str) -> None:
-        page.wait_for_function(FIRST_ROW[self.name], arg=name, timeout=WAIT_MS)
+    def first_row(self, page, name: str, timeout: float = WAIT_MS) -> None:
+        page.wait_for_function(FIRST_ROW[self.name], arg=name, timeout=timeout)
 
     def sort(self, page, metric: str) -> None:
         if self.name == "cairn":
@@ -251,7 +252,7 @@ class Tool:
         return "#filter" if self.name == "cairn" else "input[data-testid=search-box]"
 
 
-def one_try(context, tool: Tool, step: dict, newest: str) -> dict:
+def one_try(context, tool: Tool, step: dict, newest: str, recover=None) -> dict:
     """A new page (its scripts in the browser's cache, its storage cleared), then the four steps."""
     page = context.new_page()
     errors: list[str] = []
@@ -271,19 +272,13 @@ def one_try(context, tool: Tool, step: dict, newest: str) -> dict:
         spans = [ms for at, ms in fetched if at >= t]
         out[f"{step}_requests"] = (len(spans), max(spans, default=0.0) / 1000)
 
-    try:
+    def load() -> None:
         t = time.perf_counter()
         page.goto(tool.runs_url)
         tool.first_row(page, newest)
         done("load", t)
 
-        option = tool.sort(page, step["sort"])
-        t = time.perf_counter()
-        if option is not None:
-            option.click()
-        tool.first_row(page, step["sorted_top"])
-        done("sort", t)
-
+    def filter_() -> None:
         col, op = step["filter"]
         box = page.locator(tool.filter_box())
         box.fill(f"metrics.{col} {op} 0.5")
@@ -293,14 +288,33 @@ def one_try(context, tool: Tool, step: dict, newest: str) -> dict:
         tool.first_row(page, step["filtered_top"])
         done("filter", t)
 
+    def sort() -> None:
+        option = tool.sort(page, step["sort"])
+        t = time.perf_counter()
+        if option is not None:
+            option.click()
+        tool.first_row(page, step["sorted_top"])
+        done("sort", t)
+
+    def compare() -> None:
         t = time.perf_counter()
         page.goto(tool.compare_url)
         page.wait_for_function(tool.compare_ready, timeout=WAIT_MS)
         done("compare", t)
         page.screenshot(path=str(WORK / f"{tool.name}-compare.png"))
-    except Exception as exc:  # a timeout is a result: the steps done so far are kept
-        out["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        page.screenshot(path=str(WORK / f"{tool.name}-failed.png"))
+
+    # a step that times out is a result; each step needs the one before, Compare none
+    try:
+        for name, run in (("load", load), ("filter", filter_), ("sort", sort), ("compare", compare)):
+            if (name == "filter" and "load" not in out) or (name == "sort" and "filter" not in out):
+                continue
+            try:
+                run()
+            except Exception as exc:
+                out[f"{name}_failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                page.screenshot(path=str(WORK / f"{tool.name}-{name}-failed.png"))
+                if recover is not None:
+                    recover()
     finally:
         page.close()
     if errors:
@@ -343,6 +357,42 @@ def mlflow_runs(base: str, k: int) -> tuple[str, list[tuple[str, str]]]:
     return exp, [(x["info"]["run_id"], x["info"]["run_name"]) for x in runs]
 
 
+class MlflowServer:
+    """`mlflow server` on the store, in a process group of its own: its uvicorn workers outlive a
+    plain terminate while they run a long query."""
+
+    def __init__(self, env, db: Path) -> None:
+        self.argv = [str(env.bin / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}", "--host", "127.0.0.1"]
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> str:
+        log = open(WORK / "logs" / "mlflow-server.log", "a")  # noqa: SIM115 (open while it serves)
+        self.proc = subprocess.Popen(
+            [*self.argv, "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # its GenAI job runner (huey workers) has nothing to do with the runs table
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )
+        url = f"http://127.0.0.1:{self.port}"
+        wait_http(f"{url}/health", self.proc, "mlflow server")
+        return url
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+
 def main(argv: list[str]) -> None:
     import envs
     from playwright.sync_api import sync_playwright
@@ -362,31 +412,11 @@ def main(argv: list[str]) -> None:
     steps = plan(rows, tries)
     newest = rows[-1]["name"]  # both list the newest first: the last one made
 
-    port = free_port()
-    log = open(WORK / "logs" / "mlflow-server.log", "w")  # noqa: SIM115 (open while it serves)
-    servers = [
-        subprocess.Popen(
-            [
-                str(env.bin / "mlflow"),
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{db}",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # its GenAI job runner (huey workers) has nothing to do with the runs table
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        ),
-        subprocess.Popen([cairn, "ui", "--port", "0"], cwd=repo, stdout=subprocess.PIPE, text=True),
-    ]
+    mlflow_server = MlflowServer(env, db)
+    servers = [subprocess.Popen([cairn, "ui", "--port", "0"], cwd=repo, stdout=subprocess.PIPE, text=True)]
     try:
-        mlflow = f"http://127.0.0.1:{port}"
-        wait_http(f"{mlflow}/health", servers[0], "mlflow server")
-        ui = servers[1].stdout.readline().strip().rstrip("/").split()[-1]
+        mlflow = mlflow_server.start()
+        ui = servers[0].stdout.readline().strip().rstrip("/").split()[-1]
         exp, picked = mlflow_runs(mlflow, COMPARE)
         names = [name for _, name in picked]
         tools = [
@@ -415,26 +445,39 @@ def main(argv: list[str]) -> None:
             # every page starts from no saved state: MLflow keeps its last sort and filter in
             # localStorage and would open on them
             context.add_init_script("localStorage.clear(); sessionStorage.clear();")
+
             # a first page of each, not timed: MLflow's server imports its handlers on the first
             # requests and the browser fills its cache with each app's scripts
+            def warm(tool: Tool) -> None:
+                page = context.new_page()
+                page.goto(tool.runs_url)
+                tool.first_row(page, newest, 600_000)  # not timed; MLflow's first start is slow
+                page.close()
+
+            def restart() -> None:
+                # a request the page gave up on still runs in MLflow's worker: a fresh server (its
+                # handlers imported by one request), so the next step does not share the machine
+                mlflow_server.stop()
+                mlflow_server.start()
+                mlflow_runs(mlflow, 1)
+
             for tool in tools:
-                warm = context.new_page()
-                warm.goto(tool.runs_url)
-                tool.first_row(warm, newest)
-                warm.close()
+                warm(tool)
             for i, step in enumerate(steps):
                 for tool in tools:  # in turns, so both see the same load
-                    got = one_try(context, tool, step, newest)
+                    got = one_try(context, tool, step, newest, restart if tool.name == "mlflow" else None)
                     results[tool.name].append(got)
                     shown = ", ".join(
                         f"{k} {got[k] * 1000:.0f} ms ({got[k + '_requests'][0]} requests, longest "
                         f"{got[k + '_requests'][1] * 1000:.0f} ms)"
-                        for k in STEPS
                         if k in got
+                        else f"{k} {got.get(k + '_failed', 'not run')}"
+                        for k in STEPS
                     )
-                    print(f"[bench] try {i + 1} {tool.name}: {shown} {got.get('failed', '')}", flush=True)
+                    print(f"[bench] {time.strftime('%H:%M:%S')} try {i + 1} {tool.name}: {shown}", flush=True)
             browser.close()
     finally:
+        mlflow_server.stop()
         for s in servers:
             s.terminate()
             s.wait()
