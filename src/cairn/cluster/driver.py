@@ -152,6 +152,7 @@ class _Task:
     log: IO[bytes]
     spec: dict[str, Any] = field(default_factory=dict)
     pg: Any = None  # a runner's run: the placement group holding its resources on its node
+    node: str | None = None  # the node holding it, once known
     ready: Any = None  # pg.ready(), until the run is handed to the node's runner
     attempts: int = 0  # a runner's run: retries after a lost node (Ray retries plain tasks)
     result: dict[str, Any] | None = None
@@ -181,6 +182,7 @@ def run_queue(
 
     remote = ray.remote(run_experiment)
     runners = _Runners(ray)
+    held: _Held = {}  # reservations of runs that ended, for the next runs asking the same
     logs = ctx.logs()
     logs.mkdir(parents=True, exist_ok=True)
     tasks: dict[str, _Task] = {}
@@ -212,7 +214,9 @@ def run_queue(
                 log = open(logs / f"{entry.name}.log", "wb")  # noqa: SIM115 (closed in _record)
                 if _by_runner(entry):
                     t = tasks[entry.name] = _Task(entry, None, log, spec)
-                    _reserve(ray, t)
+                    _reserve(ray, t, held)
+                    if t.node is not None:  # an ended run's reservation: no wait for Ray
+                        _hand_over(ray, t, runners)
                     continue
                 gen = remote.options(
                     **res.ray_options(entry.resources),
@@ -222,13 +226,14 @@ def run_queue(
                     name=f"cairn-exp:{entry.name}",
                 ).remote(spec)
                 tasks[entry.name] = _Task(entry, gen, log, spec)
+            _release(held)  # no run of this driver asks for them now: back to the cluster
             # fetching a result takes a git round trip: done while the next tasks already run
             for t in ended:
                 results[t.entry.name] = _record(ctx, t, collect)
             ended = []
             if not tasks:
                 break
-            waits = [t.ready if t.gen is None else t.gen for t in tasks.values() if not t.done]
+            waits = [w for t in tasks.values() if not t.done for w in [t.ready if t.gen is None else t.gen] if w]
             if waits:
                 ray.wait(waits, num_returns=1, timeout=_POLL, fetch_local=False)
             for t in tasks.values():
@@ -237,7 +242,7 @@ def run_queue(
                 if t.gen is not None:
                     _drain(ray, t)
                 if t.done and t.pg is not None:
-                    _lost_or_over(ray, t, max_retries)
+                    _lost_or_over(ray, t, max_retries, held)
             if time.monotonic() - last_check >= _CHECK_NODES:
                 last_check = time.monotonic()
                 _look_after(ctx, ray, tasks)
@@ -298,41 +303,67 @@ def _by_runner(entry: Entry) -> bool:
     return res.ray_request(entry.resources).get("GPU", 0) <= 0
 
 
-def _reserve(ray, t: _Task) -> None:
+_Held = dict[tuple, list[tuple[Any, str]]]  # request -> [(placement group, node)]
+
+
+def _request(entry: Entry) -> tuple:
+    return tuple(sorted((k, v) for k, v in res.ray_request(entry.resources).items() if v > 0))
+
+
+def _reserve(ray, t: _Task, held: _Held) -> None:
     """Ask Ray for the run's resources on one node (a placement group): Ray picks the node as
-    it would for a task, and the reservation lives as long as this driver does."""
+    it would for a task, and the reservation lives as long as this driver does. A run that
+    asks what an ended run held takes that reservation over: no round trips to Ray for it."""
     from ray.util import placement_group
 
-    bundle = {k: v for k, v in res.ray_request(t.entry.resources).items() if v > 0}
-    t.pg = placement_group([bundle], strategy="STRICT_PACK", name=f"cairn-exp:{t.entry.name}")
-    t.ready, t.gen = t.pg.ready(), None
+    t.gen, t.ready = None, None
+    if held.get(_request(t.entry)):
+        t.pg, t.node = held[_request(t.entry)].pop()
+        return
+    t.pg = placement_group([dict(_request(t.entry))], strategy="STRICT_PACK", name=f"cairn-exp:{t.entry.name}")
+    t.ready, t.node = t.pg.ready(), None
+
+
+def _release(held: _Held) -> None:
+    from ray.util import remove_placement_group
+
+    for pgs in held.values():
+        for pg, _ in pgs:
+            remove_placement_group(pg)
+    held.clear()
 
 
 def _hand_over(ray, t: _Task, runners: _Runners) -> None:
     """Once its reservation is held, the run goes to the runner of the node that holds it."""
     from ray.util import placement_group_table
 
-    if not ray.wait([t.ready], timeout=0, fetch_local=False)[0]:
-        return
-    node = placement_group_table(t.pg)["bundles_to_node_id"][0]
+    if t.node is None:
+        if not ray.wait([t.ready], timeout=0, fetch_local=False)[0]:
+            return
+        t.node = placement_group_table(t.pg)["bundles_to_node_id"][0]
+    node = t.node
     t.ready = None
     t.gen = runners.on(node).run.options(num_returns="streaming", name=f"cairn-exp:{t.entry.name}").remote(t.spec, t.pg)
 
 
-def _lost_or_over(ray, t: _Task, max_retries: int) -> None:
-    """A runner's run ended: its reservation is released; lost with its node, it is retried
-    (as Ray retries a task) while retries are left."""
+def _lost_or_over(ray, t: _Task, max_retries: int, held: _Held) -> None:
+    """A runner's run ended: its reservation is kept for the next run (released if none takes
+    it); lost with its node, it is released and the run retried (as Ray retries a task) while
+    retries are left."""
     from ray.util import remove_placement_group
 
-    remove_placement_group(t.pg)
-    t.pg = None
     lost = t.status == "failed" and (t.error or "").startswith("node lost") and not t.cancelled
+    if t.result is not None and not t.cancelled and t.node is not None:
+        held.setdefault(_request(t.entry), []).append((t.pg, t.node))
+    else:
+        remove_placement_group(t.pg)
+    t.pg = None
     if lost and t.attempts < max_retries:
         t.attempts += 1
         t.log.write(f"[cairn] {t.error}; retried ({t.attempts} of {max_retries})\n".encode())
         t.log.flush()
         t.done, t.status, t.error, t.result = False, None, None, None
-        _reserve(ray, t)
+        _reserve(ray, t, held)
 
 
 def _cancel(ray, t: _Task, force: bool = False) -> None:
