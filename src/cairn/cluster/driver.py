@@ -242,7 +242,7 @@ def run_queue(
                 if t.gen is not None:
                     _drain(ray, t)
                 if t.done and t.pg is not None:
-                    _lost_or_over(ray, t, max_retries, held)
+                    _lost_or_over(ray, t, max_retries, held, runners)
             if time.monotonic() - last_check >= _CHECK_NODES:
                 last_check = time.monotonic()
                 _look_after(ctx, ray, tasks)
@@ -346,7 +346,7 @@ def _hand_over(ray, t: _Task, runners: _Runners) -> None:
     t.gen = runners.on(node).run.options(num_returns="streaming", name=f"cairn-exp:{t.entry.name}").remote(t.spec, t.pg)
 
 
-def _lost_or_over(ray, t: _Task, max_retries: int, held: _Held) -> None:
+def _lost_or_over(ray, t: _Task, max_retries: int, held: _Held, runners: _Runners) -> None:
     """A runner's run ended: its reservation is kept for the next run (released if none takes
     it); lost with its node, it is released and the run retried (as Ray retries a task) while
     retries are left."""
@@ -358,6 +358,8 @@ def _lost_or_over(ray, t: _Task, max_retries: int, held: _Held) -> None:
     else:
         remove_placement_group(t.pg)
     t.pg = None
+    if lost and t.node is not None:
+        runners.forget(t.node)  # stopped or gone with its node: a retry there starts a new one
     if lost and t.attempts < max_retries:
         t.attempts += 1
         t.log.write(f"[cairn] {t.error}; retried ({t.attempts} of {max_retries})\n".encode())
@@ -392,6 +394,9 @@ class _Runners:
         if node not in self.handles:
             self.handles[node] = self._existing(node) or self._start(node)
         return self.handles[node]
+
+    def forget(self, node: str) -> None:
+        self.handles.pop(node, None)
 
     def _existing(self, node: str):
         from cairn.cluster import runner
