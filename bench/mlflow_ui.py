@@ -5,8 +5,8 @@ By hand, with the dev venv (cairn, Playwright, Debian's chromium):
 ROWS (100,000) runs of W40's shape (25 params, 25 metrics, the same values) go into an MLflow
 SQLite store whose schema MLflow makes itself; the store is kept in bench/.work/ui-mlflow/ and
 reused. `mlflow server` (bench/.venvs/mlflow) serves it, the dashboard's app serves W40's rows,
-and the same interactions are timed on both, in turns: the runs page until its rows show, a sort
-by a metric, a filter on a metric, Compare of 10 runs. Medians of --tries fresh pages.
+and the same interactions are timed on both, in turns: the runs page until its rows show, a filter
+on a metric, a sort by a metric within it, Compare of 10 runs. Medians of --tries fresh pages.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 # Run with the mlflow venv's interpreter: ROWS runs in a new SQLite store at argv[2] (written to a
@@ -224,24 +225,22 @@ FIRST_ROW = {
 }
 
 
+@dataclass
 class Tool:
     """One dashboard in the browser: where its pages are and how its controls are used."""
 
-    def __init__(self, name: str, base: str, compare_url: str, compare_ready: str, runs_url: str) -> None:
-        self.name, self.base, self.compare_url, self.compare_ready, self.runs_url = (
-            name,
-            base,
-            compare_url,
-            compare_ready,
-            runs_url,
-        )
+    name: str
+    runs_url: str
+    compare_url: str
+    compare_ready: str  # a JS expression true once Compare is drawn
 
     def first_row(self, page, name: str, timeout: float = WAIT_MS) -> None:
         page.wait_for_function(FIRST_ROW[self.name], arg=name, timeout=timeout)
 
-    def sort(self, page, metric: str) -> None:
+    def sort(self, page, metric: str):  # MLflow: its menu entry, for the caller to click and time
         if self.name == "cairn":
             page.click(f".tabulator-col[tabulator-field='metrics.{metric}'] .tabulator-col-title")
+            return None
         else:  # MLflow's sort menu (its metric columns are not in view at 1280 px)
             page.click("[data-testid=sort-select-dropdown]")
             option = page.locator(f"[data-testid=sort-select-{metric}]")
@@ -422,22 +421,20 @@ def main(argv: list[str]) -> None:
         tools = [
             Tool(
                 "cairn",
-                start_cairn_table(rows),
+                start_cairn_table(rows) + "/experiments",
                 f"{ui}/compare?" + "&".join(f"exp=run{i}" for i in range(COMPARE)),
                 "document.body.dataset.ready === '1'",
-                "",
             ),
             Tool(
                 "mlflow",
-                mlflow,
+                f"{mlflow}/#/experiments/{exp}/runs",
                 f"{mlflow}/#/compare-runs?runs={json.dumps([i for i, _ in picked])}&experiments={json.dumps([exp])}",
+                # its parallel-coordinates plot and the 10 runs' names in the table under it
                 "document.querySelector('.js-plotly-plot .parcoords') && "
                 + json.dumps(names)
                 + ".every((n) => document.body.textContent.includes(n))",
-                f"{mlflow}/#/experiments/{exp}/runs",
             ),
         ]
-        tools[0].runs_url = tools[0].base + "/experiments"
         results: dict[str, list[dict]] = {"cairn": [], "mlflow": []}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
