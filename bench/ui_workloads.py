@@ -14,8 +14,9 @@ comparing 10 runs' plots < 1 s).
 
 cairn only: DVC's UI is a hosted service, not a local command. Standard library only (the probes
 run with the cairn venv's interpreter). By hand (see the end of this file): the browser side in
-headless Chromium (the bench venv has no Playwright), and MLflow's search API, the one its UI
-calls, over runs of the same shape in its own venv.
+headless Chromium (the bench venv has no Playwright), MLflow's search API, the one its UI calls,
+over runs of the same shape in its own venv, and MLflow's UI against cairn's in the same browser
+(bench/mlflow_ui.py).
 """
 
 from __future__ import annotations
