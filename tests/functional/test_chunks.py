@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from blake3 import blake3
@@ -39,8 +40,39 @@ def chunk_list(repo, oid: str) -> dict:
     return json.loads((repo.root / ".cairn" / "cache" / "chunks" / oid[:2] / oid[2:]).read_bytes())
 
 
+def packed(repo) -> dict[str, tuple[Path, int, int]]:
+    """Chunk id -> (pack file, offset, size), read from the local packs' indexes."""
+    out: dict[str, tuple[Path, int, int]] = {}
+    for idx in (repo.root / ".cairn" / "cache" / "packs").glob("*.idx"):
+        for oid, off, size in json.loads(idx.read_bytes())["objects"]:
+            out[oid] = (idx.with_suffix(".pack"), off, size)
+    return out
+
+
+def stored(repo) -> set[str]:
+    """Every object in the cache, loose or packed."""
+    return repo.cache_oids() | set(packed(repo))
+
+
+def chunk_bytes(repo, oid: str) -> bytes:
+    where = packed(repo).get(oid)
+    if where is None:
+        return repo.object_path(oid).read_bytes()
+    path, off, size = where
+    return path.read_bytes()[off : off + size]
+
+
 def new_bytes(repo, before: set[str]) -> int:
-    return sum(repo.object_path(o).stat().st_size for o in repo.cache_oids() - before)
+    return sum(len(chunk_bytes(repo, o)) for o in stored(repo) - before)
+
+
+def damage_packed(repo, oid: str) -> None:
+    path, off, size = packed(repo)[oid]
+    path.chmod(0o644)
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(b"x" * size)
+    path.chmod(0o444)
 
 
 def test_a_large_file_is_stored_as_chunks_under_its_whole_id(chunked):
@@ -54,8 +86,12 @@ def test_a_large_file_is_stored_as_chunks_under_its_whole_id(chunked):
     assert not chunked.object_path(oid).exists()  # no whole copy
     doc = chunk_list(chunked, oid)
     assert doc["version"] == 1 and doc["oid"] == oid and doc["size"] == len(data)
-    assert b"".join(chunked.object_path(c).read_bytes() for c, _ in doc["chunks"]) == data
+    assert b"".join(chunk_bytes(chunked, c) for c, _ in doc["chunks"]) == data
     assert 20 < len(doc["chunks"]) < 100  # ~60 KiB chunks
+    # packed: no file per chunk, the chunks in file order in one pack
+    assert not chunked.cache_oids() & {c for c, _ in doc["chunks"]}
+    packs = list((chunked.root / ".cairn" / "cache" / "packs").glob("*.pack"))
+    assert len(packs) == 1 and packs[0].read_bytes() == data
     chunked.assert_cache_sound()
     assert chunked.cairn("status").stdout == "model.bin: unchanged\n\nData is up to date.\n"
 
@@ -65,7 +101,7 @@ def test_a_new_version_stores_only_the_chunks_that_changed_and_checks_out(chunke
     chunked.write({"model.bin": v1})
     chunked.cairn("add", "model.bin")
     chunked.commit("v1")
-    before = chunked.cache_oids()
+    before = stored(chunked)
     v2 = edit(edit(v1, 1 << 20, 20_000), 3 << 20, 20_000)
     chunked.write({"model.bin": v2})
 
@@ -86,7 +122,7 @@ def test_appending_stores_about_the_appended_bytes(chunked):
     v1 = blob(3 << 20)
     chunked.write({"log.bin": v1})
     chunked.cairn("add", "log.bin")
-    before = chunked.cache_oids()
+    before = stored(chunked)
     chunked.write({"log.bin": v1 + blob(300_000, seed=1)})
 
     chunked.cairn("add", "log.bin")
@@ -127,7 +163,7 @@ def test_gc_keeps_the_chunks_of_referenced_files_only(chunked):
 
     chunked.cairn("gc", "--yes")
 
-    assert not (v1_chunks & chunked.cache_oids())
+    assert not (v1_chunks & stored(chunked))
     assert not (chunked.root / ".cairn" / "cache" / "chunks" / b3(v1)[:2] / b3(v1)[2:]).exists()
     (chunked.root / "model.bin").unlink()
     chunked.cairn("checkout")
@@ -138,8 +174,9 @@ def test_a_missing_chunk_is_named_and_nothing_is_written(chunked, assert_error):
     data = blob(2 << 20)
     chunked.write({"model.bin": data})
     chunked.cairn("add", "model.bin")
-    lost = chunk_list(chunked, b3(data))["chunks"][5][0]
-    chunked.object_path(lost).unlink()
+    lost = chunk_list(chunked, b3(data))["chunks"][0][0]
+    pack = packed(chunked)[lost][0]
+    pack.with_suffix(".idx").unlink()  # the pack's index lost: none of its chunks is found
     (chunked.root / "model.bin").unlink()
 
     proc = chunked.cairn("checkout", expect=None)
@@ -160,7 +197,7 @@ def test_a_corrupt_chunk_is_named_and_the_workspace_file_is_left_alone(chunked, 
     chunked.write({"model.bin": data})
     chunked.cairn("add", "model.bin")
     bad = chunk_list(chunked, b3(data))["chunks"][3][0]
-    chunked.corrupt_object(bad, b"x" * chunked.object_path(bad).stat().st_size)
+    damage_packed(chunked, bad)
     (chunked.root / "model.bin").write_bytes(b"keep me")
 
     proc = chunked.cairn("checkout", "--force", expect=None)

@@ -146,28 +146,20 @@ def cut(path: str) -> Iterator[memoryview]:
 
 def split_into(store, src: str) -> ChunkList:
     """Cut `src` into chunks, store the new ones, and return its chunk list (not yet written).
-    One read: the chunker's thread hashes and stores chunks while a second thread hashes the
-    whole file from the same blocks of the page cache."""
+    One read: the chunker's thread hashes the chunks and appends the new ones to local packs
+    (objects/localpacks.py: sequential writes, no file per chunk) while a second thread hashes
+    the whole file from the same blocks of the page cache. The packs are sealed on return."""
     from cairn.objects.hashing import hash_chunks
 
     before = os.stat(src)
-    with (
-        ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool,
-        ThreadPoolExecutor(_WRITERS, thread_name_prefix="cairn-chunk") as writers,
-    ):
+    with ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool, store.packs.writer() as packw:
         whole = pool.submit(hash_chunks, src)
         rows: list[tuple[str, int]] = []
-        pending: collections.deque = collections.deque()
         for data in cut(src):
             coid = blake3(data).hexdigest()
-            if not store.has_loose(coid):
-                # creating a file costs more than cutting and hashing 60 KiB: writers overlap it
-                pending.append(writers.submit(store.add_absent, bytes(data), coid))
-                if len(pending) > _IN_FLIGHT:
-                    pending.popleft().result()
+            if coid not in packw and not store.has_object(coid):
+                packw.add(coid, data)
             rows.append((coid, len(data)))
-        for f in pending:
-            f.result()
         oid = whole.result()
     after = os.stat(src)
     size = sum(n for _, n in rows)
@@ -181,9 +173,6 @@ def split_into(store, src: str) -> ChunkList:
     return ChunkList(oid, size, tuple(rows))
 
 
-# Threads creating chunk objects, and chunks waiting for them (bounds memory: ~64 x 60 KiB).
-_WRITERS = 4
-_IN_FLIGHT = 64
 _READERS = 2
 # Bytes gathered before one multi-threaded BLAKE3 update and one write while reassembling.
 _BATCH = 8 * 1024 * 1024
@@ -206,17 +195,11 @@ def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name
 
     def gather(batch: list[tuple[str, int]]) -> bytearray:
         buf = bytearray(sum(n for _, n in batch))
-        view = memoryview(buf)
-        at = 0
-        for coid, n in batch:
-            try:
-                with open(store.path(coid), "rb", buffering=0) as f:
-                    got = f.readinto(view[at : at + n])
-            except FileNotFoundError:
-                raise missing_chunk(name, chunks.oid, coid) from None
-            if got != n:
-                raise damaged_chunk(name, chunks.oid, coid)
-            at += n
+        try:
+            _gather(store, batch, memoryview(buf), name, chunks.oid)
+        except _PackGone:
+            store.packs.refresh()  # a gc rewrote a pack since its index was read: once more
+            _gather(store, batch, memoryview(buf), name, chunks.oid)
         return buf
 
     with ThreadPoolExecutor(_READERS, thread_name_prefix="cairn-chunk") as pool:
@@ -236,10 +219,58 @@ def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name
             for f in pending:
                 f.cancel()
     if h.hexdigest() != chunks.oid:
-        bad = next((c for c, _ in chunks.chunks if not store.verify_loose(c)), None)
+        bad = next((c for c, _ in chunks.chunks if not store.verify_object(c)), None)
         if bad is not None:
             raise damaged_chunk(name, chunks.oid, bad)
         raise corrupt_list(chunks.oid, "its chunks do not make the file")
+
+
+class _PackGone(Exception):
+    pass
+
+
+def _gather(store, batch: list[tuple[str, int]], view: memoryview, name: str, oid: str) -> None:
+    """Read the chunks of `batch` into `view`: packed chunks adjacent in a pack (those of one
+    add, in file order) with one read per run, loose ones (written by an older cairn) a file
+    each."""
+    from cairn.objects.localpacks import coalesce
+
+    packed: list = []
+    at = 0
+    for coid, n in batch:
+        loc = store.packs.locate(coid)
+        if loc is not None:
+            if loc[2] != n:
+                raise corrupt_list(oid, f"chunk {coid} has {loc[2]} bytes, not {n}")
+            packed.append((at, loc))
+        else:
+            try:
+                with open(store.path(coid), "rb", buffering=0) as f:
+                    got = f.readinto(view[at : at + n])
+            except FileNotFoundError:
+                raise missing_chunk(name, oid, coid) from None
+            if got != n:
+                raise damaged_chunk(name, oid, coid)
+        at += n
+    fds: dict[str, int] = {}
+    try:
+        for pid, off, pos, length in coalesce(packed):
+            if pid not in fds:
+                try:
+                    fds[pid] = os.open(store.packs.pack_path(pid), os.O_RDONLY)
+                except FileNotFoundError:
+                    raise _PackGone(pid) from None
+            done = 0
+            while done < length:
+                got = os.preadv(fds[pid], [view[pos + done : pos + length]], off + done)
+                if got == 0:  # a pack cut short: name the first chunk that is not whole
+                    starts = itertools.accumulate((n for _, n in batch), initial=0)
+                    short = next(c for (c, n), a in zip(batch, starts, strict=False) if a + n > pos + done)
+                    raise damaged_chunk(name, oid, short)
+                done += got
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def writer(fd: int) -> Callable[[memoryview], None]:
@@ -282,9 +313,14 @@ class ChunkReader(io.RawIOBase):
         skip = self._pos - self._starts[i]
         want = min(len(b), n - skip)
         try:
-            with open(self._store.path(coid), "rb", buffering=0) as f:
-                f.seek(skip)
-                got = f.readinto(memoryview(b)[:want])
+            loc = self._store.packs.locate(coid)
+            if loc is not None:
+                with open(self._store.packs.pack_path(loc[0]), "rb", buffering=0) as f:
+                    got = os.preadv(f.fileno(), [memoryview(b)[:want]], loc[1] + skip)
+            else:
+                with open(self._store.path(coid), "rb", buffering=0) as f:
+                    f.seek(skip)
+                    got = f.readinto(memoryview(b)[:want])
         except FileNotFoundError:
             raise missing_chunk(self._chunks.oid, self._chunks.oid, coid) from None
         if got != want:
