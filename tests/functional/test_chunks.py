@@ -243,3 +243,104 @@ def test_the_api_reads_and_streams_over_chunks(chunked, monkeypatch):
         assert f.read(100_000) == data[2_000_000:2_100_000]
         f.seek(0)
         assert f.read() == data
+
+
+def test_gc_rewrites_a_pack_that_is_mostly_garbage(chunked):
+    gone, kept = blob(3 << 19, seed=1), blob(1 << 19, seed=2)
+    chunked.write({"model.bin": gone + kept})
+    chunked.cairn("add", "model.bin")  # never committed: one pack of both parts' chunks
+    (first,) = packed_files(chunked)
+    v2 = kept + blob(1 << 19, seed=3)
+    chunked.write({"model.bin": v2})
+    chunked.cairn("add", "model.bin")  # `kept`'s chunks stay in the first pack
+    chunked.commit("v2")
+    live = {c for c, _ in chunk_list(chunked, b3(v2))["chunks"]}
+    assert live & set(packed(chunked)) and first.exists()
+
+    plan = chunked.json("gc")  # without --yes: the plan only
+    assert plan["packs"] == 1 and plan["remove"] > 0
+
+    chunked.cairn("gc", "--yes")
+
+    assert not first.exists() and not first.with_suffix(".idx").exists()
+    assert live <= stored(chunked)  # the live chunks moved to a new pack
+    assert not stored(chunked) - live  # the garbage went with the old pack
+    (chunked.root / "model.bin").unlink()
+    chunked.cairn("checkout")
+    assert (chunked.root / "model.bin").read_bytes() == v2
+    assert chunked.json("fsck")["ok"] is True
+
+
+def test_fsck_delete_corrupt_takes_a_damaged_chunk_out_of_its_pack(chunked):
+    data = blob(2 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    bad = chunk_list(chunked, b3(data))["chunks"][2][0]
+    damage_packed(chunked, bad)
+
+    report = chunked.json("fsck", "--delete-corrupt", expect=None)
+
+    assert bad in report["corrupt"] and b3(data) in report["corrupt"]
+    assert bad not in stored(chunked) and len(packed(chunked)) > 20  # the other chunks kept
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")  # the add puts the lost chunk back
+    assert chunked.json("fsck")["ok"] is True
+
+
+def test_a_cache_written_by_an_older_cairn_keeps_working_mixed(chunked):
+    """An older cairn kept whole objects and one file per chunk (no packs): both still read, and
+    new chunks go to packs beside them."""
+    from cairn.objects import chunks as chunking
+    from cairn.objects.store import ObjectStore
+
+    whole, v1 = blob(200_000, seed=4), blob(2 << 20, seed=5)
+    chunked.write({"model.bin": v1, "small.bin": whole})
+    old = ObjectStore(chunked.root / ".cairn" / "cache")
+    rows = []
+    for piece in chunking.cut(str(chunked.root / "model.bin")):
+        old.add_absent(piece, b3(piece))  # loose chunks, as an older cairn wrote them
+        rows.append((b3(piece), len(piece)))
+    old.write_list(chunking.ChunkList(b3(v1), len(v1), tuple(rows)))
+    old.add_bytes(whole)
+    chunked.cairn("add", "model.bin", "small.bin")  # both already in the cache: nothing new
+    assert not packed(chunked)
+    chunked.commit("v1")
+    v2 = edit(v1, 500_000, 100_000)
+    chunked.write({"model.bin": v2})
+
+    chunked.cairn("add", "model.bin")
+
+    new = set(packed(chunked))
+    assert new and not new & {c for c, _ in rows}  # only the new chunks, packed
+    assert {c for c, _ in chunk_list(chunked, b3(v2))["chunks"]} - new <= chunked.cache_oids()  # the rest loose
+    chunked.commit("v2")
+    (chunked.root / "model.bin").unlink()
+    chunked.cairn("checkout")
+    assert (chunked.root / "model.bin").read_bytes() == v2
+    chunked.git("checkout", "-q", "HEAD~1")
+    chunked.cairn("checkout")
+    assert (chunked.root / "model.bin").read_bytes() == v1
+    assert (chunked.root / "small.bin").read_bytes() == whole
+    assert chunked.json("fsck")["ok"] is True
+
+
+def test_what_an_older_cairn_sees_of_packed_chunks_is_a_missing_chunk(chunked, assert_error):
+    """An older cairn does not know packs/: it looks for each chunk as a loose object and stops
+    with the missing-chunk error before writing anything (docs/chunks.md). Hiding the packs
+    shows the cache as it sees it."""
+    data = blob(2 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    first = chunk_list(chunked, b3(data))["chunks"][0][0]
+    cache = chunked.root / ".cairn" / "cache"
+    (cache / "packs").rename(cache / "packs-hidden")
+    (chunked.root / "model.bin").unlink()
+
+    proc = chunked.cairn("checkout", expect=None)
+
+    assert_error(proc, ObjectMissingError, f"model.bin cannot be rebuilt: its chunk {first} is not in the cache")
+    assert not (chunked.root / "model.bin").exists()
+
+
+def packed_files(repo) -> list[Path]:
+    return sorted((repo.root / ".cairn" / "cache" / "packs").glob("*.pack"))
