@@ -16,6 +16,7 @@ never modified: gc writes a new pack of the objects it keeps, then drops the old
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -153,8 +154,8 @@ class LocalPacks:
         return blake3(data).hexdigest() == oid
 
     # -- writing ---------------------------------------------------------------------------
-    def writer(self, target: int = PACK_TARGET) -> PackWriter:
-        return PackWriter(self, target)
+    def writer(self, target: int = PACK_TARGET, defer: bool = False) -> PackWriter:
+        return PackWriter(self, target, defer)
 
     def _sealed(self, pid: str, rows: list[pack.IndexRow]) -> None:
         with self._lock:
@@ -194,11 +195,15 @@ class LocalPacks:
 class PackWriter:
     """Objects appended to new packs, each sealed (published with its index) at `target` bytes
     and on `close`. Thread-safe: a fetch lands objects from several downloads at once. Use
-    as a context manager: an error discards the unsealed pack (sealed ones stay: complete)."""
+    as a context manager: an error discards the unsealed pack (sealed ones stay: complete).
+    With `defer`, full packs are kept unpublished (unnamed files) until `close`, so an error
+    discards everything written (an add that finds its file changed while it was copied)."""
 
-    def __init__(self, packs: LocalPacks, target: int) -> None:
+    def __init__(self, packs: LocalPacks, target: int, defer: bool = False) -> None:
         self._packs = packs
         self._target = target
+        self._defer = defer
+        self._held: list[tuple[NewFile, list[pack.IndexRow]]] = []
         self._file: NewFile | None = None
         self._rows: list[pack.IndexRow] = []
         self._offset = 0
@@ -225,11 +230,35 @@ class PackWriter:
             if self._offset >= self._target:
                 self._seal()
 
-    def _seal(self) -> None:
+    def add_run(self, src: int, offset: int, rows: list[tuple[str, int]]) -> None:
+        """Append objects lying back to back at `offset` in the open file `src` (the new chunks
+        of an add): the kernel copies them (copy_file_range, as `cp` does: no pass through
+        Python), falling back to read and write where it cannot. The caller has hashed them."""
+        length = sum(n for _, n in rows)
+        with self._lock:
+            if self._file is None:
+                os.makedirs(self._packs.root, exist_ok=True)
+                self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
+            _copy_range(src, self._file, offset, length)
+            for oid, n in rows:
+                self._rows.append((oid, self._offset, n))
+                self._ids.add(oid)
+                self._offset += n
+            self.written += length
+            if self._offset >= self._target:
+                self._seal()
+
+    def _seal(self, final: bool = False) -> None:
         f, rows = self._file, self._rows
-        if f is None:
+        if f is not None:
+            self._file, self._rows, self._offset = None, [], 0
+            self._held.append((f, rows))
+        if self._defer and not final:
             return
-        self._file, self._rows, self._offset = None, [], 0
+        while self._held:
+            self._publish(*self._held.pop(0))
+
+    def _publish(self, f: NewFile, rows: list[pack.IndexRow]) -> None:
         pid = pack.pack_id(rows)
         f.publish(self._packs.pack_path(pid))  # an existing pack of the same rows holds the same bytes
         idx = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("idx"))
@@ -243,13 +272,15 @@ class PackWriter:
 
     def close(self) -> None:
         with self._lock:
-            self._seal()
+            self._seal(final=True)
 
     def discard(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.discard()
-            self._file, self._rows, self._offset = None, [], 0
+                self._held.append((self._file, []))
+            for f, _ in self._held:
+                f.discard()
+            self._file, self._rows, self._offset, self._held = None, [], 0, []
 
     def __enter__(self) -> PackWriter:
         return self
@@ -259,6 +290,29 @@ class PackWriter:
             self.close()
         else:
             self.discard()
+
+
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
+
+
+def _copy_range(src: int, dst: NewFile, offset: int, length: int) -> None:
+    done = 0
+    try:
+        while done < length:
+            n = os.copy_file_range(src, dst.fd, length - done, offset + done)
+            if n == 0:
+                raise OSError(errno.EIO, "the file got shorter while it was copied")
+            done += n
+        return
+    except OSError as e:
+        if e.errno not in _NO_KERNEL_COPY:
+            raise
+    while done < length:  # another file system, or one that cannot: through user space
+        data = os.pread(src, min(length - done, 8 << 20), offset + done)
+        if not data:
+            raise OSError(errno.EIO, "the file got shorter while it was copied")
+        dst.write(data)
+        done += len(data)
 
 
 def coalesce(locs: Iterable[tuple[int, Location]]) -> list[tuple[str, int, int, int]]:

@@ -248,7 +248,7 @@ class ObjectStore:
         return self.packs.oids()
 
     def assemble_to(self, cl: chunking.ChunkList, fd: int, name: str) -> None:
-        chunking.assemble(self, cl, chunking.writer(fd), name)
+        chunking.copy_into(self, cl, fd, name)
 
     def iter_oids(self) -> Iterator[str]:
         return _fanned(self._objects)

@@ -76,7 +76,8 @@ def test_an_error_while_writing_leaves_only_sealed_packs(tmp_path):
         raise RuntimeError("killed")
     fresh = ObjectStore(tmp_path / "cache")
     assert [fresh.has_object(b3(d)) for d in data] == [True, True, False, False]
-    assert [n for n in packs_dir(store) if n.endswith(".pack")] == [n[:-4] + ".pack" for n in packs_dir(store) if n.endswith(".idx")]
+    names = packs_dir(store)
+    assert [n for n in names if n.endswith(".pack")] == [n[:-4] + ".pack" for n in names if n.endswith(".idx")]
 
 
 def test_a_pack_without_its_index_is_never_read_and_gc_sweeps_it_when_old(tmp_path):
@@ -122,7 +123,8 @@ def test_an_index_of_a_newer_format_is_refused(tmp_path):
         w.add(b3(d), d)
     pid = packs_dir(store)[0][:-4]
     path = store.packs.idx_path(pid)
-    doc = json.loads(open(path, "rb").read())
+    with open(path, "rb") as f:
+        doc = json.loads(f.read())
     os.chmod(path, 0o644)
     with open(path, "w") as f:
         json.dump({**doc, "version": 2}, f)
