@@ -344,3 +344,20 @@ def test_what_an_older_cairn_sees_of_packed_chunks_is_a_missing_chunk(chunked, a
 
 def packed_files(repo) -> list[Path]:
     return sorted((repo.root / ".cairn" / "cache" / "packs").glob("*.pack"))
+
+
+def test_a_damaged_pack_index_is_reported_by_fsck_and_deleted_with_its_pack(chunked):
+    data = blob(2 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    (pack,) = packed_files(chunked)
+    idx = pack.with_suffix(".idx")
+    idx.chmod(0o644)
+    idx.write_bytes(b"not json")
+
+    report = chunked.json("fsck", "--delete-corrupt", expect=None)
+
+    assert pack.stem in report["corrupt"] and b3(data) in report["corrupt"]  # the pack, and the file it held
+    assert not pack.exists() and not idx.exists()
+    chunked.cairn("add", "model.bin")  # the workspace still has the file: its chunks come back
+    assert chunked.json("fsck")["ok"] is True

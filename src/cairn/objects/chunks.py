@@ -3,7 +3,8 @@ only the chunks that changed.
 
 A file at or above `cache.chunking.min_size` is cut into chunks of ~64 KiB (FastCDC: a cut
 depends only on the bytes near it, so an edit moves the cuts around it and no others); each chunk
-is an ordinary object (BLAKE3 of its bytes). A chunk list, `<cache>/chunks/<2 hex>/<62 hex>`
+is an object (BLAKE3 of its bytes), kept in the cache's local packs (objects/localpacks.py; chunks
+an older cairn stored loose are still read). A chunk list, `<cache>/chunks/<2 hex>/<62 hex>`
 named by the whole file's id, says which chunks make the file, in order. The file's id stays
 the BLAKE3 of all its bytes, so pointers, trees, diffs and lineage never see chunking.
 Format: docs/formats.md ("Chunk lists")."""
@@ -40,7 +41,7 @@ _HEX = frozenset("0123456789abcdef")
 class Chunking:
     """Whether (and from which size) files are stored as chunks (config `cache.chunking.*`)."""
 
-    enabled: bool = False  # opt-in until chunks are packed locally (docs/chunks.md, "Why off by default")
+    enabled: bool = False  # opt-in: it costs CPU on every add (docs/chunks.md, "Why off by default")
     min_size: int = DEFAULT_MIN_SIZE
 
     def applies(self, size: int) -> bool:
