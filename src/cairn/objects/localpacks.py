@@ -68,8 +68,11 @@ class LocalPacks:
             except FileNotFoundError:
                 names = []
             on_disk = {n[:-4] for n in names if n.endswith(".idx") and len(n) == 68}
-            for pid in [p for p in self._rows if p not in on_disk]:
+            gone = [p for p in self._rows if p not in on_disk]
+            for pid in gone:
                 self._forget(pid)
+            if gone:
+                self._reindex()
             for pid in on_disk - self._rows.keys() - self.damaged.keys():
                 self._read_index(pid)
             self.damaged = {p: e for p, e in self.damaged.items() if p in on_disk}
@@ -98,10 +101,17 @@ class LocalPacks:
         for oid, _, _ in self._rows.pop(pid, ()):
             if self._where.get(oid, ("",))[0] == pid:
                 del self._where[oid]
-        # an object also held by another pack stays findable there
-        for other, rows in self._rows.items():
+
+    def _reindex(self) -> None:
+        """An object also held by a pack that stays must stay findable there (once per batch of
+        removed packs: a scan of every row)."""
+        for pid, rows in self._rows.items():
             for oid, off, size in rows:
-                self._where.setdefault(oid, (other, off, size))
+                self._where.setdefault(oid, (pid, off, size))
+
+    def reindex(self) -> None:
+        with self._lock:
+            self._reindex()
 
     def locate(self, oid: str) -> Location | None:
         self._load()
@@ -163,7 +173,8 @@ class LocalPacks:
                 self._add(pid, rows)
 
     def drop(self, pid: str) -> None:
-        """Remove a pack: its index first, so no reader is ever sent to a missing pack."""
+        """Remove a pack: its index first, so no reader is ever sent to a missing pack. Call
+        `reindex` after a batch of drops."""
         for path in (self.idx_path(pid), self.pack_path(pid)):
             try:
                 os.unlink(path)

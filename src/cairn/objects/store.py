@@ -401,6 +401,7 @@ class ObjectStore:
                 pass
         if oid in self.packs.damaged:
             self.packs.drop(oid)
+            self.packs.reindex()
 
     def drop_packed(self, oids: set[str], only: Iterable[str] | None = None) -> int:
         """Take `oids` out of the local packs (those of `only`, else every pack holding one):
@@ -411,6 +412,7 @@ class ObjectStore:
         for pid in packs:
             if any(o in oids for o, _, _ in self.packs.rows(pid)):
                 freed += self.packs.rewrite(pid, oids)
+        self.packs.reindex()
         return freed
 
     def sweep_orphan_packs(self, older_than_s: float = 3600.0) -> int:

@@ -201,3 +201,17 @@ def test_threads_adding_at_once_make_whole_packs(tmp_path):
 def test_coalesce_merges_runs_adjacent_in_the_buffer_and_the_pack():
     locs = [(0, ("a", 100, 10)), (10, ("a", 110, 5)), (15, ("b", 0, 5)), (20, ("b", 10, 5)), (25, ("b", 15, 1))]
     assert coalesce(locs) == [("a", 100, 0, 15), ("b", 0, 15, 5), ("b", 10, 20, 6)]
+
+
+def test_an_object_in_two_packs_stays_found_when_one_goes(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    d, e = blobs(2)
+    with store.packs.writer() as w:
+        w.add(b3(d), d)
+    (first,) = store.packs.pack_ids()
+    with store.packs.writer() as w:  # another add that did not see the first pack
+        w.add(b3(e), e)
+        w.add(b3(d), d)
+    store.packs.drop(first)
+    store.packs.reindex()
+    assert store.read(b3(d)) == d and store.packs.locate(b3(d))[0] != first
