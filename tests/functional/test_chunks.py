@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from blake3 import blake3
@@ -39,8 +40,39 @@ def chunk_list(repo, oid: str) -> dict:
     return json.loads((repo.root / ".cairn" / "cache" / "chunks" / oid[:2] / oid[2:]).read_bytes())
 
 
+def packed(repo) -> dict[str, tuple[Path, int, int]]:
+    """Chunk id -> (pack file, offset, size), read from the local packs' indexes."""
+    out: dict[str, tuple[Path, int, int]] = {}
+    for idx in (repo.root / ".cairn" / "cache" / "packs").glob("*.idx"):
+        for oid, off, size in json.loads(idx.read_bytes())["objects"]:
+            out[oid] = (idx.with_suffix(".pack"), off, size)
+    return out
+
+
+def stored(repo) -> set[str]:
+    """Every object in the cache, loose or packed."""
+    return repo.cache_oids() | set(packed(repo))
+
+
+def chunk_bytes(repo, oid: str) -> bytes:
+    where = packed(repo).get(oid)
+    if where is None:
+        return repo.object_path(oid).read_bytes()
+    path, off, size = where
+    return path.read_bytes()[off : off + size]
+
+
 def new_bytes(repo, before: set[str]) -> int:
-    return sum(repo.object_path(o).stat().st_size for o in repo.cache_oids() - before)
+    return sum(len(chunk_bytes(repo, o)) for o in stored(repo) - before)
+
+
+def damage_packed(repo, oid: str) -> None:
+    path, off, size = packed(repo)[oid]
+    path.chmod(0o644)
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(b"x" * size)
+    path.chmod(0o444)
 
 
 def test_a_large_file_is_stored_as_chunks_under_its_whole_id(chunked):
@@ -54,8 +86,12 @@ def test_a_large_file_is_stored_as_chunks_under_its_whole_id(chunked):
     assert not chunked.object_path(oid).exists()  # no whole copy
     doc = chunk_list(chunked, oid)
     assert doc["version"] == 1 and doc["oid"] == oid and doc["size"] == len(data)
-    assert b"".join(chunked.object_path(c).read_bytes() for c, _ in doc["chunks"]) == data
+    assert b"".join(chunk_bytes(chunked, c) for c, _ in doc["chunks"]) == data
     assert 20 < len(doc["chunks"]) < 100  # ~60 KiB chunks
+    # packed: no file per chunk, the chunks in file order in one pack
+    assert not chunked.cache_oids() & {c for c, _ in doc["chunks"]}
+    packs = list((chunked.root / ".cairn" / "cache" / "packs").glob("*.pack"))
+    assert len(packs) == 1 and packs[0].read_bytes() == data
     chunked.assert_cache_sound()
     assert chunked.cairn("status").stdout == "model.bin: unchanged\n\nData is up to date.\n"
 
@@ -65,7 +101,7 @@ def test_a_new_version_stores_only_the_chunks_that_changed_and_checks_out(chunke
     chunked.write({"model.bin": v1})
     chunked.cairn("add", "model.bin")
     chunked.commit("v1")
-    before = chunked.cache_oids()
+    before = stored(chunked)
     v2 = edit(edit(v1, 1 << 20, 20_000), 3 << 20, 20_000)
     chunked.write({"model.bin": v2})
 
@@ -86,7 +122,7 @@ def test_appending_stores_about_the_appended_bytes(chunked):
     v1 = blob(3 << 20)
     chunked.write({"log.bin": v1})
     chunked.cairn("add", "log.bin")
-    before = chunked.cache_oids()
+    before = stored(chunked)
     chunked.write({"log.bin": v1 + blob(300_000, seed=1)})
 
     chunked.cairn("add", "log.bin")
@@ -127,7 +163,7 @@ def test_gc_keeps_the_chunks_of_referenced_files_only(chunked):
 
     chunked.cairn("gc", "--yes")
 
-    assert not (v1_chunks & chunked.cache_oids())
+    assert not (v1_chunks & stored(chunked))
     assert not (chunked.root / ".cairn" / "cache" / "chunks" / b3(v1)[:2] / b3(v1)[2:]).exists()
     (chunked.root / "model.bin").unlink()
     chunked.cairn("checkout")
@@ -138,8 +174,9 @@ def test_a_missing_chunk_is_named_and_nothing_is_written(chunked, assert_error):
     data = blob(2 << 20)
     chunked.write({"model.bin": data})
     chunked.cairn("add", "model.bin")
-    lost = chunk_list(chunked, b3(data))["chunks"][5][0]
-    chunked.object_path(lost).unlink()
+    lost = chunk_list(chunked, b3(data))["chunks"][0][0]
+    pack = packed(chunked)[lost][0]
+    pack.with_suffix(".idx").unlink()  # the pack's index lost: none of its chunks is found
     (chunked.root / "model.bin").unlink()
 
     proc = chunked.cairn("checkout", expect=None)
@@ -160,7 +197,7 @@ def test_a_corrupt_chunk_is_named_and_the_workspace_file_is_left_alone(chunked, 
     chunked.write({"model.bin": data})
     chunked.cairn("add", "model.bin")
     bad = chunk_list(chunked, b3(data))["chunks"][3][0]
-    chunked.corrupt_object(bad, b"x" * chunked.object_path(bad).stat().st_size)
+    damage_packed(chunked, bad)
     (chunked.root / "model.bin").write_bytes(b"keep me")
 
     proc = chunked.cairn("checkout", "--force", expect=None)
@@ -206,3 +243,121 @@ def test_the_api_reads_and_streams_over_chunks(chunked, monkeypatch):
         assert f.read(100_000) == data[2_000_000:2_100_000]
         f.seek(0)
         assert f.read() == data
+
+
+def test_gc_rewrites_a_pack_that_is_mostly_garbage(chunked):
+    gone, kept = blob(3 << 19, seed=1), blob(1 << 19, seed=2)
+    chunked.write({"model.bin": gone + kept})
+    chunked.cairn("add", "model.bin")  # never committed: one pack of both parts' chunks
+    (first,) = packed_files(chunked)
+    v2 = kept + blob(1 << 19, seed=3)
+    chunked.write({"model.bin": v2})
+    chunked.cairn("add", "model.bin")  # `kept`'s chunks stay in the first pack
+    chunked.commit("v2")
+    live = {c for c, _ in chunk_list(chunked, b3(v2))["chunks"]}
+    assert live & set(packed(chunked)) and first.exists()
+
+    plan = chunked.json("gc")  # without --yes: the plan only
+    assert plan["packs"] == 1 and plan["remove"] > 0
+
+    chunked.cairn("gc", "--yes")
+
+    assert not first.exists() and not first.with_suffix(".idx").exists()
+    assert live <= stored(chunked)  # the live chunks moved to a new pack
+    assert not stored(chunked) - live  # the garbage went with the old pack
+    (chunked.root / "model.bin").unlink()
+    chunked.cairn("checkout")
+    assert (chunked.root / "model.bin").read_bytes() == v2
+    assert chunked.json("fsck")["ok"] is True
+
+
+def test_fsck_delete_corrupt_takes_a_damaged_chunk_out_of_its_pack(chunked):
+    data = blob(2 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    bad = chunk_list(chunked, b3(data))["chunks"][2][0]
+    damage_packed(chunked, bad)
+
+    report = chunked.json("fsck", "--delete-corrupt", expect=None)
+
+    assert bad in report["corrupt"] and b3(data) in report["corrupt"]
+    assert bad not in stored(chunked) and len(packed(chunked)) > 20  # the other chunks kept
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")  # the add puts the lost chunk back
+    assert chunked.json("fsck")["ok"] is True
+
+
+def test_a_cache_written_by_an_older_cairn_keeps_working_mixed(chunked):
+    """An older cairn kept whole objects and one file per chunk (no packs): both still read, and
+    new chunks go to packs beside them."""
+    from cairn.objects import chunks as chunking
+    from cairn.objects.store import ObjectStore
+
+    whole, v1 = blob(200_000, seed=4), blob(2 << 20, seed=5)
+    chunked.write({"model.bin": v1, "small.bin": whole})
+    old = ObjectStore(chunked.root / ".cairn" / "cache")
+    rows = []
+    for piece in chunking.cut(str(chunked.root / "model.bin")):
+        old.add_absent(piece, b3(piece))  # loose chunks, as an older cairn wrote them
+        rows.append((b3(piece), len(piece)))
+    old.write_list(chunking.ChunkList(b3(v1), len(v1), tuple(rows)))
+    old.add_bytes(whole)
+    chunked.cairn("add", "model.bin", "small.bin")  # both already in the cache: nothing new
+    assert not packed(chunked)
+    chunked.commit("v1")
+    v2 = edit(v1, 500_000, 100_000)
+    chunked.write({"model.bin": v2})
+
+    chunked.cairn("add", "model.bin")
+
+    new = set(packed(chunked))
+    assert new and not new & {c for c, _ in rows}  # only the new chunks, packed
+    assert {c for c, _ in chunk_list(chunked, b3(v2))["chunks"]} - new <= chunked.cache_oids()  # the rest loose
+    chunked.commit("v2")
+    (chunked.root / "model.bin").unlink()
+    chunked.cairn("checkout")
+    assert (chunked.root / "model.bin").read_bytes() == v2
+    chunked.git("checkout", "-q", "HEAD~1")
+    chunked.cairn("checkout")
+    assert (chunked.root / "model.bin").read_bytes() == v1
+    assert (chunked.root / "small.bin").read_bytes() == whole
+    assert chunked.json("fsck")["ok"] is True
+
+
+def test_what_an_older_cairn_sees_of_packed_chunks_is_a_missing_chunk(chunked, assert_error):
+    """An older cairn does not know packs/: it looks for each chunk as a loose object and stops
+    with the missing-chunk error before writing anything (docs/chunks.md). Hiding the packs
+    shows the cache as it sees it."""
+    data = blob(2 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    first = chunk_list(chunked, b3(data))["chunks"][0][0]
+    cache = chunked.root / ".cairn" / "cache"
+    (cache / "packs").rename(cache / "packs-hidden")
+    (chunked.root / "model.bin").unlink()
+
+    proc = chunked.cairn("checkout", expect=None)
+
+    assert_error(proc, ObjectMissingError, f"model.bin cannot be rebuilt: its chunk {first} is not in the cache")
+    assert not (chunked.root / "model.bin").exists()
+
+
+def packed_files(repo) -> list[Path]:
+    return sorted((repo.root / ".cairn" / "cache" / "packs").glob("*.pack"))
+
+
+def test_a_damaged_pack_index_is_reported_by_fsck_and_deleted_with_its_pack(chunked):
+    data = blob(2 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    (pack,) = packed_files(chunked)
+    idx = pack.with_suffix(".idx")
+    idx.chmod(0o644)
+    idx.write_bytes(b"not json")
+
+    report = chunked.json("fsck", "--delete-corrupt", expect=None)
+
+    assert pack.stem in report["corrupt"] and b3(data) in report["corrupt"]  # the pack, and the file it held
+    assert not pack.exists() and not idx.exists()
+    chunked.cairn("add", "model.bin")  # the workspace still has the file: its chunks come back
+    assert chunked.json("fsck")["ok"] is True

@@ -3,7 +3,8 @@ only the chunks that changed.
 
 A file at or above `cache.chunking.min_size` is cut into chunks of ~64 KiB (FastCDC: a cut
 depends only on the bytes near it, so an edit moves the cuts around it and no others); each chunk
-is an ordinary object (BLAKE3 of its bytes). A chunk list, `<cache>/chunks/<2 hex>/<62 hex>`
+is an object (BLAKE3 of its bytes), kept in the cache's local packs (objects/localpacks.py; chunks
+an older cairn stored loose are still read). A chunk list, `<cache>/chunks/<2 hex>/<62 hex>`
 named by the whole file's id, says which chunks make the file, in order. The file's id stays
 the BLAKE3 of all its bytes, so pointers, trees, diffs and lineage never see chunking.
 Format: docs/formats.md ("Chunk lists")."""
@@ -40,7 +41,7 @@ _HEX = frozenset("0123456789abcdef")
 class Chunking:
     """Whether (and from which size) files are stored as chunks (config `cache.chunking.*`)."""
 
-    enabled: bool = False  # opt-in until chunks are packed locally (docs/chunks.md, "Why off by default")
+    enabled: bool = False  # opt-in: it costs CPU on every add (docs/chunks.md, "Why off by default")
     min_size: int = DEFAULT_MIN_SIZE
 
     def applies(self, size: int) -> bool:
@@ -116,19 +117,24 @@ def corrupt_list(oid: str, why: str) -> CorruptObjectError:
     )
 
 
-def cut(path: str) -> Iterator[memoryview]:
+def cut(path: str, each_block: Callable[[memoryview], Callable[[], object]] | None = None) -> Iterator[memoryview]:
     """The chunks of a file, in order, each valid until the next is asked for. One read of
-    the file; a chunk cut short by the end of a block is carried into the next one."""
+    the file; a chunk cut short by the end of a block is carried into the next one.
+    `each_block` is given each block's new bytes as read (to hash the whole file from them)
+    and returns a wait function, called before the buffer is overwritten."""
     import pyfastcdc
 
     cdc = pyfastcdc.FastCDC(AVG, min_size=MIN, max_size=MAX, normalized_chunking=NC)
     buf = bytearray(_BLOCK + MAX)
     view = memoryview(buf)
     carry = 0
+    wait = None
     with open(path, "rb", buffering=0) as f:
         while True:
             got = f.readinto(view[carry : carry + _BLOCK])
             end = carry + got
+            if each_block is not None and got:
+                wait = each_block(view[carry:end])
             if end == 0:
                 return
             last = None
@@ -140,51 +146,101 @@ def cut(path: str) -> Iterator[memoryview]:
                 yield view[last.offset : end]
                 return
             tail = bytes(view[last.offset : end])
+            if wait is not None:
+                wait()
             view[: len(tail)] = tail
             carry = len(tail)
 
 
 def split_into(store, src: str) -> ChunkList:
     """Cut `src` into chunks, store the new ones, and return its chunk list (not yet written).
-    One read: the chunker's thread hashes and stores chunks while a second thread hashes the
-    whole file from the same blocks of the page cache."""
-    from cairn.objects.hashing import hash_chunks
-
+    One read: the chunker's thread hashes the chunks and appends the new ones to local packs
+    (objects/localpacks.py: sequential writes, no file per chunk) while a second thread hashes
+    the whole file from the same blocks of the page cache. The packs are sealed on return."""
     before = os.stat(src)
+    whole = blake3()
     with (
-        ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool,
-        ThreadPoolExecutor(_WRITERS, thread_name_prefix="cairn-chunk") as writers,
+        open(src, "rb", buffering=0) as f,
+        ThreadPoolExecutor(1, thread_name_prefix="cairn-chunk") as pool,
+        ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as hashing,
+        store.packs.writer(defer=True) as packw,
     ):
-        whole = pool.submit(hash_chunks, src)
+
+        def each_block(block: memoryview) -> Callable[[], object]:
+            return hashing.submit(whole.update, block).result
+
         rows: list[tuple[str, int]] = []
-        pending: collections.deque = collections.deque()
-        for data in cut(src):
+        known = _LooseNames(store)
+        run: list[tuple[str, int]] = []  # new chunks back to back in the file, copied as one
+        queued: set[str] = set()
+        run_at = pos = 0
+        copying = None
+        for data in cut(src, each_block):
             coid = blake3(data).hexdigest()
-            if not store.has_loose(coid):
-                # creating a file costs more than cutting and hashing 60 KiB: writers overlap it
-                pending.append(writers.submit(store.add_absent, bytes(data), coid))
-                if len(pending) > _IN_FLIGHT:
-                    pending.popleft().result()
-            rows.append((coid, len(data)))
-        for f in pending:
-            f.result()
-        oid = whole.result()
-    after = os.stat(src)
-    size = sum(n for _, n in rows)
-    if (after.st_ino, after.st_size, after.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns) or (
-        size != after.st_size
-    ):
-        raise PathError(
-            f"{src} changed while cairn was adding it",
-            "wait until whatever writes it has finished, then run the command again",
-        )
+            n = len(data)
+            new = coid not in queued and not store.packs.has(coid) and coid not in known
+            if run and (not new or pos + n - run_at > _RUN):
+                copying = _copy_run(pool, copying, packw, f.fileno(), run_at, run)
+                run = []
+            if new:
+                if not run:
+                    run_at = pos
+                run.append((coid, n))
+                queued.add(coid)
+            rows.append((coid, n))
+            pos += n
+        if run:
+            copying = _copy_run(pool, copying, packw, f.fileno(), run_at, run)
+        if copying is not None:
+            copying.result()
+        hashing.shutdown()
+        oid = whole.hexdigest()
+        # the kernel copied what was hashed only if the file did not change meanwhile: checked
+        # before the packs are published (the writer discards them on the error)
+        after = os.stat(src)
+        size = sum(n for _, n in rows)
+        if (after.st_ino, after.st_size, after.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns) or (
+            size != after.st_size
+        ):
+            raise PathError(
+                f"{src} changed while cairn was adding it",
+                "wait until whatever writes it has finished, then run the command again",
+            )
     return ChunkList(oid, size, tuple(rows))
 
 
-# Threads creating chunk objects, and chunks waiting for them (bounds memory: ~64 x 60 KiB).
-_WRITERS = 4
-_IN_FLIGHT = 64
 _READERS = 2
+# New chunks copied into a pack by one kernel call at most (and held back meanwhile).
+_RUN = 8 * 1024 * 1024
+
+
+def _copy_run(pool, previous, packw, fd: int, at: int, run: list[tuple[str, int]]):
+    """Copy a run on the pool's second thread while the chunker goes on (one run at a time:
+    a pack's objects stay in file order)."""
+    if previous is not None:
+        previous.result()
+    return pool.submit(packw.add_run, fd, at, list(run))
+
+
+class _LooseNames:
+    """Which chunks an older cairn left loose (one file each): a fan-out folder of the cache
+    is listed once when first asked about (a 2 GiB file has ~34,000 chunks: 256 listings
+    instead of 34,000 stats)."""
+
+    def __init__(self, store) -> None:
+        self._objects = store._objects
+        self._fans: dict[str, set[str]] = {}
+
+    def __contains__(self, oid: str) -> bool:
+        names = self._fans.get(oid[:2])
+        if names is None:
+            try:
+                names = self._fans[oid[:2]] = set(os.listdir(f"{self._objects}/{oid[:2]}"))
+            except FileNotFoundError:
+                names = self._fans[oid[:2]] = set()
+        return oid[2:] in names
+
+
 # Bytes gathered before one multi-threaded BLAKE3 update and one write while reassembling.
 _BATCH = 8 * 1024 * 1024
 
@@ -206,17 +262,11 @@ def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name
 
     def gather(batch: list[tuple[str, int]]) -> bytearray:
         buf = bytearray(sum(n for _, n in batch))
-        view = memoryview(buf)
-        at = 0
-        for coid, n in batch:
-            try:
-                with open(store.path(coid), "rb", buffering=0) as f:
-                    got = f.readinto(view[at : at + n])
-            except FileNotFoundError:
-                raise missing_chunk(name, chunks.oid, coid) from None
-            if got != n:
-                raise damaged_chunk(name, chunks.oid, coid)
-            at += n
+        try:
+            _gather(store, batch, memoryview(buf), name, chunks.oid)
+        except _PackGone:
+            store.packs.refresh()  # a gc rewrote a pack since its index was read: once more
+            _gather(store, batch, memoryview(buf), name, chunks.oid)
         return buf
 
     with ThreadPoolExecutor(_READERS, thread_name_prefix="cairn-chunk") as pool:
@@ -236,10 +286,167 @@ def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name
             for f in pending:
                 f.cancel()
     if h.hexdigest() != chunks.oid:
-        bad = next((c for c, _ in chunks.chunks if not store.verify_loose(c)), None)
+        bad = next((c for c, _ in chunks.chunks if not store.verify_object(c)), None)
         if bad is not None:
             raise damaged_chunk(name, chunks.oid, bad)
         raise corrupt_list(chunks.oid, "its chunks do not make the file")
+
+
+def copy_into(store, chunks: ChunkList, fd: int, name: str) -> None:
+    """Rebuild the file of `chunks` into `fd` the way `cp` copies: the kernel copies each run
+    of chunks lying back to back in a pack (copy_file_range; a fresh add writes a file's chunks
+    in order, so a few runs per pack) while a second thread hashes the same bytes from the page
+    cache. A mismatch with the file's id is traced to the damaged chunk and raised naming the
+    file (`name`); the caller discards what was written."""
+    for attempt in range(2):
+        segments = _segments(store, chunks, name)
+        try:
+            fds = _open_all(store, segments, chunks, name)
+            break
+        except _PackGone:
+            if attempt:
+                raise missing_chunk(name, chunks.oid, "in a removed pack") from None
+            store.packs.refresh()  # a gc rewrote a pack since its index was read
+    h = blake3()
+
+    def hash_all() -> None:
+        for src, off, length in segments:
+            done = 0
+            while done < length:
+                data = os.pread(src, min(length - done, _BATCH), off + done)
+                if not data:
+                    return  # cut short: the id will not match
+                h.update(data)
+                done += len(data)
+
+    try:
+        segments = [(fds[k], off, n) for k, off, n in segments]
+        with ThreadPoolExecutor(1, thread_name_prefix="cairn-b3") as pool:
+            hashed = pool.submit(hash_all)
+            try:
+                for src, off, length in segments:
+                    _copy_segment(src, fd, off, length)
+            finally:
+                hashed.result()
+    finally:
+        for x in fds.values():
+            os.close(x)
+    if h.hexdigest() != chunks.oid:
+        bad = next((c for c, _ in chunks.chunks if not store.verify_object(c)), None)
+        if bad is not None:
+            raise damaged_chunk(name, chunks.oid, bad)
+        raise corrupt_list(chunks.oid, "its chunks do not make the file")
+
+
+def _open_all(store, segments: list, chunks: ChunkList, name: str) -> dict[str, int]:
+    fds: dict[str, int] = {}
+    try:
+        for key, _, _ in segments:
+            if key not in fds:
+                packed = key.startswith("pack:")
+                try:
+                    fds[key] = os.open(store.packs.pack_path(key[5:]) if packed else store.path(key), os.O_RDONLY)
+                except FileNotFoundError:
+                    if packed:
+                        raise _PackGone(key) from None
+                    raise missing_chunk(name, chunks.oid, key) from None
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return fds
+
+
+def _segments(store, chunks: ChunkList, name: str) -> list[tuple[str, int, int]]:
+    """The file as (source, offset, length) runs in order: "pack:<id>" for runs back to back
+    in one pack, a loose chunk's id for each chunk an older cairn stored as a file."""
+    out: list[list] = []
+    for coid, n in chunks.chunks:
+        loc = store.packs.locate(coid)
+        if loc is None:
+            if not os.path.exists(store.path(coid)):
+                raise missing_chunk(name, chunks.oid, coid)
+            out.append([coid, 0, n])
+            continue
+        pid, off, size = loc
+        if size != n:
+            raise corrupt_list(chunks.oid, f"chunk {coid} has {size} bytes, not {n}")
+        key = f"pack:{pid}"
+        if out and out[-1][0] == key and out[-1][1] + out[-1][2] == off:
+            out[-1][2] += n
+        else:
+            out.append([key, off, n])
+    return [tuple(x) for x in out]
+
+
+def _copy_segment(src: int, dst: int, off: int, length: int) -> None:
+    import errno
+
+    done = 0
+    try:
+        while done < length:
+            n = os.copy_file_range(src, dst, length - done, off + done)
+            if n == 0:
+                break
+            done += n
+        return
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    while done < length:
+        data = os.pread(src, min(length - done, _BATCH), off + done)
+        if not data:
+            return
+        writer(dst)(memoryview(data))
+        done += len(data)
+
+
+class _PackGone(Exception):
+    pass
+
+
+def _gather(store, batch: list[tuple[str, int]], view: memoryview, name: str, oid: str) -> None:
+    """Read the chunks of `batch` into `view`: packed chunks adjacent in a pack (those of one
+    add, in file order) with one read per run, loose ones (written by an older cairn) a file
+    each."""
+    from cairn.objects.localpacks import coalesce
+
+    packed: list = []
+    at = 0
+    for coid, n in batch:
+        loc = store.packs.locate(coid)
+        if loc is not None:
+            if loc[2] != n:
+                raise corrupt_list(oid, f"chunk {coid} has {loc[2]} bytes, not {n}")
+            packed.append((at, loc))
+        else:
+            try:
+                with open(store.path(coid), "rb", buffering=0) as f:
+                    got = f.readinto(view[at : at + n])
+            except FileNotFoundError:
+                raise missing_chunk(name, oid, coid) from None
+            if got != n:
+                raise damaged_chunk(name, oid, coid)
+        at += n
+    fds: dict[str, int] = {}
+    try:
+        for pid, off, pos, length in coalesce(packed):
+            if pid not in fds:
+                try:
+                    fds[pid] = os.open(store.packs.pack_path(pid), os.O_RDONLY)
+                except FileNotFoundError:
+                    raise _PackGone(pid) from None
+            done = 0
+            while done < length:
+                got = os.preadv(fds[pid], [view[pos + done : pos + length]], off + done)
+                if got == 0:  # a pack cut short: name the first chunk that is not whole
+                    starts = itertools.accumulate((n for _, n in batch), initial=0)
+                    short = next(c for (c, n), a in zip(batch, starts, strict=False) if a + n > pos + done)
+                    raise damaged_chunk(name, oid, short)
+                done += got
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def writer(fd: int) -> Callable[[memoryview], None]:
@@ -282,9 +489,14 @@ class ChunkReader(io.RawIOBase):
         skip = self._pos - self._starts[i]
         want = min(len(b), n - skip)
         try:
-            with open(self._store.path(coid), "rb", buffering=0) as f:
-                f.seek(skip)
-                got = f.readinto(memoryview(b)[:want])
+            loc = self._store.packs.locate(coid)
+            if loc is not None:
+                with open(self._store.packs.pack_path(loc[0]), "rb", buffering=0) as f:
+                    got = os.preadv(f.fileno(), [memoryview(b)[:want]], loc[1] + skip)
+            else:
+                with open(self._store.path(coid), "rb", buffering=0) as f:
+                    f.seek(skip)
+                    got = f.readinto(memoryview(b)[:want])
         except FileNotFoundError:
             raise missing_chunk(self._chunks.oid, self._chunks.oid, coid) from None
         if got != want:

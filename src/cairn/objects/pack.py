@@ -53,10 +53,10 @@ def encode_index(pack_id: str, rows: Iterable[IndexRow | list]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def parse_index(data: bytes, name: str) -> tuple[str, list[IndexRow]]:
-    """The pack id and [oid, offset, size] rows of an index read from a remote. Every field is
-    checked: the rows become range requests and cache writes, and a remote may be shared with
-    people (or tools) that write anything."""
+def parse_index(data: bytes, name: str, where: str = "on the remote") -> tuple[str, list[IndexRow]]:
+    """The pack id and [oid, offset, size] rows of an index read from a remote (or, `where`
+    "in the cache", a local pack's). Every field is checked: the rows become range requests and
+    cache writes, and a remote may be shared with people (or tools) that write anything."""
     try:
         doc = json.loads(data)
         if not isinstance(doc, dict):
@@ -83,10 +83,15 @@ def parse_index(data: bytes, name: str) -> tuple[str, list[IndexRow]]:
             if isinstance(e, RecursionError)
             else (f"missing {e}" if isinstance(e, KeyError) else str(e))
         )
-        raise CorruptObjectError(
-            f"pack index {name} on the remote is damaged ({reason})",
-            "run `cairn gc --remote NAME --yes` to drop it; the objects will be pushed again",
-        ) from None
+        raise damaged_index(name, reason, where) from None
+
+
+def damaged_index(name: str, reason: str, where: str = "on the remote") -> CorruptObjectError:
+    if where == "on the remote":
+        hint = "run `cairn gc --remote NAME --yes` to drop it; the objects will be pushed again"
+    else:
+        hint = "run `cairn fsck --delete-corrupt` to drop the pack, then `cairn pull` (or `cairn add` again)"
+    return CorruptObjectError(f"pack index {name} {where} is damaged ({reason})", hint)
 
 
 _OID = re.compile("[0-9a-f]{64}").fullmatch

@@ -18,6 +18,7 @@ from blake3 import blake3
 from cairn.errors import CairnError, CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects import chunks as chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
+from cairn.objects.localpacks import LocalPacks
 from cairn.objects.newfile import NewFile, space_checked, unique_name
 
 _READONLY = 0o444
@@ -85,8 +86,9 @@ def _copy_hashing_userspace(f, fd: int, pool) -> str:
 
 class ObjectStore:
     """Objects on the local file system, addressed by BLAKE3 hex id. A large file may be held
-    as chunks instead (objects/chunks.py): `exists`, `size`, `read*`, `verify` and `remove` see
-    either form; `path` is only ever the whole (loose) object's."""
+    as chunks instead (objects/chunks.py), and an object (a chunk, for now) may be packed
+    (objects/localpacks.py): `exists`, `size`, `read*` and `verify` see every form; `path` is
+    only ever the loose object's."""
 
     def __init__(self, root: str | os.PathLike[str], chunking_: chunking.Chunking | None = None) -> None:
         self.root = Path(root)
@@ -96,6 +98,7 @@ class ObjectStore:
         self.tmp = self.root / "tmp"
         self._objects = str(self.objects)
         self._tmp = str(self.tmp)
+        self.packs = LocalPacks(str(self.root / "packs"), self.tmp_path)
         self._ready = False
         # the fan-out folders were made by this process: no object can be there from before, so
         # writers skip the existence check (a concurrent writer of the same object is still fine:
@@ -138,10 +141,11 @@ class ObjectStore:
 
     # -- queries ------------------------------------------------------------------------
     def exists(self, oid: str) -> bool:
-        return os.path.exists(self.path(oid)) or os.path.exists(self.list_path(oid))
+        return self.has_object(oid) or os.path.exists(self.list_path(oid))
 
-    def has_loose(self, oid: str) -> bool:
-        return os.path.exists(self.path(oid))
+    def has_object(self, oid: str) -> bool:
+        """Whether the object itself is here, loose or packed (not as a chunk list)."""
+        return self.packs.has(oid) or os.path.exists(self.path(oid))
 
     def missing(self, oids: Iterable[str]) -> list[str]:
         """The ids among `oids` that are not in the store, sorted. Many ids sharing fan-out folders
@@ -165,8 +169,8 @@ class ObjectStore:
                 out.extend(o for o in wanted if not os.path.exists(f"{folder}/{o[2:]}"))
             else:
                 out.extend(o for o in wanted if o[2:] not in names)
-        # a file held as chunks has its chunk list instead of a whole object (docs/chunks.md)
-        out = [o for o in out if not os.path.exists(self.list_path(o))]
+        # a packed object, or a file held as chunks: its chunk list instead (docs/chunks.md)
+        out = [o for o in out if not self.packs.has(o) and not os.path.exists(self.list_path(o))]
         out.sort()
         return out
 
@@ -174,6 +178,9 @@ class ObjectStore:
         try:
             return os.stat(self.path(oid)).st_size
         except FileNotFoundError:
+            loc = self.packs.locate(oid)
+            if loc is not None:
+                return loc[2]
             cl = self.chunk_list(oid)
             if cl is None:
                 raise
@@ -216,14 +223,32 @@ class ObjectStore:
         """Ids of the files held as chunks."""
         return (oid for oid in _fanned(self._lists) if len(oid) == 64)
 
-    def verify_loose(self, oid: str) -> bool:
+    def verify_object(self, oid: str) -> bool:
+        """Whether the object itself (loose or packed; not a chunk list) is here and intact."""
         try:
             return hash_file(self.path(oid)) == oid
         except FileNotFoundError:
-            return False
+            try:
+                return self.packs.verify(oid)
+            except FileNotFoundError:
+                return False
+
+    def read_stored(self, oid: str, size: int) -> bytes:
+        """The bytes of a small object (loose or packed) as stored, unchecked; FileNotFoundError
+        when it is in neither form."""
+        try:
+            return read_small(self.path(oid), size)
+        except FileNotFoundError:
+            data = self.packs.read(oid)
+            if data is None:
+                raise
+            return data
+
+    def iter_packed(self) -> Iterator[str]:
+        return self.packs.oids()
 
     def assemble_to(self, cl: chunking.ChunkList, fd: int, name: str) -> None:
-        chunking.assemble(self, cl, chunking.writer(fd), name)
+        chunking.copy_into(self, cl, fd, name)
 
     def iter_oids(self) -> Iterator[str]:
         return _fanned(self._objects)
@@ -234,6 +259,9 @@ class ObjectStore:
             with open(self.path(oid), "rb") as f:
                 return f.read()
         except FileNotFoundError:
+            data = self.packs.read(oid)
+            if data is not None:
+                return data
             cl = self.chunk_list(oid)
             if cl is None:
                 raise _missing(oid) from None
@@ -255,12 +283,14 @@ class ObjectStore:
         try:
             f = open(self.path(oid), "rb")  # noqa: SIM115 - returned open to the caller
         except FileNotFoundError:
+            import io
+
+            if self.packs.has(oid):
+                return io.BytesIO(self.read_verified(oid))  # packed objects are small
             cl = self.chunk_list(oid)
             if cl is None:
                 raise _missing(oid) from None
             chunking.assemble(self, cl, lambda d: None, oid)  # the whole file checked first
-            import io
-
             return io.BufferedReader(chunking.ChunkReader(self, cl), 1024 * 1024)
         try:
             if hash_file(self.path(oid)) != oid:
@@ -276,6 +306,8 @@ class ObjectStore:
         try:
             return hash_file(self.path(oid)) == oid
         except FileNotFoundError:
+            if self.packs.has(oid):
+                return self.packs.verify(oid)
             cl = self.chunk_list(oid)
             if cl is None:
                 raise
@@ -360,11 +392,44 @@ class ObjectStore:
         return True
 
     def remove(self, oid: str) -> None:
+        """Remove a loose object or a chunk list (packed objects go with `drop_packed`), or a
+        local pack whose index is damaged, named by its id."""
         for path in (self.path(oid), self.list_path(oid)):
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if oid in self.packs.damaged:
+            self.packs.drop(oid)
+            self.packs.reindex()
+
+    def drop_packed(self, oids: set[str], only: Iterable[str] | None = None) -> int:
+        """Take `oids` out of the local packs (those of `only`, else every pack holding one):
+        each such pack is rewritten without them, or removed when nothing is left. The bytes
+        freed."""
+        packs = self.packs.pack_ids() if only is None else list(only)
+        freed = 0
+        for pid in packs:
+            if any(o in oids for o, _, _ in self.packs.rows(pid)):
+                freed += self.packs.rewrite(pid, oids)
+        self.packs.reindex()
+        return freed
+
+    def sweep_orphan_packs(self, older_than_s: float = 3600.0) -> int:
+        """Remove packs without an index left by killed writers (only old ones: a live writer
+        links its pack a moment before its index)."""
+        import time
+
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for pid in self.packs.orphans():
+            try:
+                if os.stat(self.packs.pack_path(pid)).st_mtime < cutoff:
+                    os.unlink(self.packs.pack_path(pid))
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
 
     def sweep_tmp(self, older_than_s: float = 3600.0) -> int:
         """Remove temp files left by killed writers; only old ones, live writers may own new ones."""

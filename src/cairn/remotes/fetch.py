@@ -45,6 +45,7 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
     intact: list[str] = []
     lists: list = []  # chunk lists of files the remote holds as chunks, written once their chunks are here
     task = progress.task(f"fetch from {remote.name}", None, unit="files", total_bytes=0)
+    landing = _Landing(ws.store)
     try:
         while frontier:
             # once per oid: the same folder version is often referenced many times
@@ -53,19 +54,21 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
             need = _absent(ws.store, sorted({o for _, o in level}))
             result.skipped += len(level) - len(need)
             frontier = []
-            need = _chunked(ws, remote, level, need, lists, frontier)
-            _fetch_objects(ws, remote, need, result, lost, intact, task, staging)
+            need = _chunked(ws, remote, level, need, lists, frontier, landing.chunks)
+            _fetch_objects(ws, remote, need, result, lost, intact, task, staging, landing)
             for kind, oid in level:
                 if kind == TREE and ws.store.exists(oid) and oid not in result.corrupt:
                     tree = Tree.from_bytes(ws.store.read(oid), oid)
                     frontier.extend((e.kind, e.oid) for e in tree.entries if e.oid not in seen)
                     if staging is not None:
                         staging.expand(oid, tree)
+        landing.packs.close()  # sealed before any list that names its chunks is written
         for cl in lists:
-            if all(ws.store.has_loose(c) for c in cl.ids()):
+            if all(ws.store.has_object(c) for c in cl.ids()):
                 ws.store.write_list(cl)
                 result.transferred += 1
     finally:
+        landing.packs.close()  # what arrived is complete and verified: kept for the rerun
         task.close()
         remote.index.mark_damaged(result.corrupt)
         remote.index.mark_good(intact)
@@ -73,7 +76,25 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
     return result
 
 
-def _chunked(ws: Workspace, remote: Remote, level: list, need: list[str], lists: list, frontier: list) -> list[str]:
+class _Landing:
+    """Where fetched objects go: chunks into new local packs (one sequential file instead of
+    a file each; objects/localpacks.py), everything else loose as before."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.chunks: set[str] = set()
+        self.packs = store.packs.writer()
+
+    def add_absent(self, data: bytes | memoryview, oid: str) -> None:
+        if oid in self.chunks:
+            self.packs.add(oid, data)
+        else:
+            self.store.add_absent(data, oid)
+
+
+def _chunked(
+    ws: Workspace, remote: Remote, level: list, need: list[str], lists: list, frontier: list, chunk_ids: set[str]
+) -> list[str]:
     """Files the remote holds as chunks: their lists are read now (kept in memory, written to
     the cache only once every chunk arrived: a list in the cache promises the whole file) and
     their missing chunks join the next level. Returns the rest of `need`."""
@@ -88,6 +109,7 @@ def _chunked(ws: Workspace, remote: Remote, level: list, need: list[str], lists:
             continue
         cl = remote.read_list(oid)
         lists.append(cl)
+        chunk_ids.update(cl.ids())
         frontier.extend(("file", c) for c in sorted(cl.ids()))
     return rest
 
@@ -111,7 +133,7 @@ def _absent(store: ObjectStore, oids: list[str]) -> list[str]:
             present.update(o for o in members if store.exists(o))
         else:
             present.update(fan + n for n in names)
-    return [o for o in oids if o not in present]
+    return [o for o in oids if o not in present and not store.packs.has(o)]
 
 
 def _fetch_objects(
@@ -123,6 +145,7 @@ def _fetch_objects(
     intact: list[str],
     task,
     staging: Staging | None,
+    landing: _Landing,
 ) -> None:
     if not oids:
         return
@@ -142,7 +165,7 @@ def _fetch_objects(
     def get(w: tuple):
         if w[0] == "loose":
             return 1, remote.fetch_loose(ws.store, w[1])
-        return len(w[2]), remote.fetch_piece(ws.store, w[1], w[2], staging.write if staging else None)
+        return len(w[2]), remote.fetch_piece(landing, w[1], w[2], staging.write if staging else None)
 
     failed: set[str] = set()
 

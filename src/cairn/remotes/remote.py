@@ -29,7 +29,7 @@ from blake3 import blake3
 
 from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
 from cairn.objects import chunks, pack
-from cairn.objects.hashing import hash_file, read_small
+from cairn.objects.hashing import hash_file
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
 from cairn.storage.base import Storage
@@ -233,7 +233,7 @@ class Remote:
         with PackFile(store) as pf:
             for oid, size in objects:
                 try:
-                    data = read_small(store.path(oid), size)
+                    data = store.read_stored(oid, size)
                 except FileNotFoundError:
                     continue
                 if blake3(data).hexdigest() != oid:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cairn.objects.chunks import CHUNKED
 from cairn.remotes.closure import Root, closure
 from cairn.remotes.remote import Remote
 from cairn.workspace.context import Workspace
@@ -18,6 +19,10 @@ class RemoteStatus:
     remote_only: list[str] = field(default_factory=list)  # fetch would get these
     both: int = 0
     missing: list[str] = field(default_factory=list)  # neither here nor there
+    # bytes of the files and chunks on one side only: a file held as chunks counts as its
+    # chunks (what a push or pull moves), not as its whole size; trees are not counted
+    local_only_bytes: int = 0
+    remote_only_bytes: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -25,6 +30,8 @@ class RemoteStatus:
             "remote_only": len(self.remote_only),
             "both": self.both,
             "missing": len(self.missing),
+            "local_only_bytes": self.local_only_bytes,
+            "remote_only_bytes": self.remote_only_bytes,
             "objects": {"local_only": self.local_only, "remote_only": self.remote_only, "missing": self.missing},
         }
 
@@ -37,12 +44,16 @@ def remote_status(ws: Workspace, remote: Remote, roots: Iterable[Root]) -> Remot
     for oid in sorted(set(wanted) | set(lacking)):
         local = ws.store.exists(oid)
         there = oid in have or oid in remote.chunk_lists
+        kind, size = wanted.get(oid, (None, None))
+        nbytes = size if size is not None and kind != CHUNKED else 0
         if local and there:
             st.both += 1
         elif local:
             st.local_only.append(oid)
+            st.local_only_bytes += nbytes
         elif there:
             st.remote_only.append(oid)
+            st.remote_only_bytes += nbytes
         else:
             st.missing.append(oid)
     return st

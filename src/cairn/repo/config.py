@@ -33,7 +33,7 @@ KNOWN: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "core.lock_wait": ((int, float), 5),
     "cache.dir": (str, "cache"),
     "cache.type": ((list, str), ["reflink", "copy"]),
-    "cache.chunking.enabled": (bool, False),  # large files as chunks (docs/chunks.md); off until local packs
+    "cache.chunking.enabled": (bool, False),  # large files as chunks (docs/chunks.md); opt-in, see "Why off by default"
     "cache.chunking.min_size": (int, 16 * 1024 * 1024),  # bytes; smaller files are stored whole
     "env.vars": ((list, str), []),  # environment variables whose values each stage run records
 }

@@ -447,6 +447,7 @@ class Repo:
                 doomed = set(report.corrupt) | fsck_op.trees_containing(self.ws, roots, set(report.corrupt))
                 for oid in doomed:
                     self.store.remove(oid)
+                self.store.drop_packed(doomed)
         return report
 
     def unprotect(self, targets: Iterable[str]) -> list[str]:

@@ -34,8 +34,10 @@ class FsckReport:
 
 def fsck(ws: Workspace, roots: Iterable[tuple[str, str]]) -> FsckReport:
     report = FsckReport()
-    # files held as chunks are checked whole (their chunks rebuild their id) besides each chunk
-    oids = list(ws.store.iter_oids()) + list(ws.store.iter_chunked())
+    # files held as chunks are checked whole (their chunks rebuild their id) besides each chunk;
+    # packed objects are checked one by one like loose ones (a pack without an index, left by
+    # a killed writer, holds nothing anyone reads: not damage)
+    oids = list(ws.store.iter_oids()) + list(ws.store.iter_packed()) + list(ws.store.iter_chunked())
     task = ws.progress.task("verifying cache", len(oids), unit="objects")
 
     def check(oid: str) -> tuple[str, str] | None:
@@ -62,7 +64,8 @@ def fsck(ws: Workspace, roots: Iterable[tuple[str, str]]) -> FsckReport:
     unreadable: list[str] = []
     referenced, missing_trees = reachable(ws, roots, unreadable)
     report.missing = sorted(set(missing_trees) | {o for o in referenced if o not in present})
-    report.corrupt = sorted(set(report.corrupt) | set(unreadable))
+    # a pack whose index cannot be read is reported by its id (`--delete-corrupt` drops it)
+    report.corrupt = sorted(set(report.corrupt) | set(unreadable) | set(ws.store.packs.damaged))
     return report
 
 

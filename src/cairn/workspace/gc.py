@@ -19,6 +19,8 @@ class GcPlan:
     unused_bytes: int = 0
     kept: int = 0
     missing_trees: list[str] = field(default_factory=list)  # referenced, not in the cache
+    # local packs that are mostly garbage: rewritten without it (or removed when all of it is)
+    packs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -26,6 +28,7 @@ class GcPlan:
             "remove_bytes": self.unused_bytes,
             "keep": self.kept,
             "missing_trees": self.missing_trees,
+            "packs": len(self.packs),
             "objects": self.unused,
         }
 
@@ -94,14 +97,38 @@ def plan(ws: Workspace, roots: Iterable[tuple[str, str]]) -> GcPlan:
         except FileNotFoundError:
             continue
         result.unused.append(oid)
+    _plan_packs(ws, keep, result)
     # chunk lists of files nothing uses (their chunks are counted above as objects)
     result.unused.extend(o for o in ws.store.iter_chunked() if o not in keep)
     result.unused.sort()
     return result
 
 
+# A pack is rewritten once at least this share of its bytes is garbage (restic's prune: copying
+# a mostly live pack to free a little would cost more than the space is worth).
+REPACK_AT = 0.5
+
+
+def _plan_packs(ws: Workspace, keep: set[str], result: GcPlan) -> None:
+    """Garbage in local packs counts only where gc can free it: packs mostly garbage."""
+    packs = ws.store.packs
+    for pid in packs.pack_ids():
+        rows = packs.rows(pid)
+        dead = [(o, n) for o, _, n in rows if o not in keep]
+        total = sum(n for _, _, n in rows)
+        if dead and sum(n for _, n in dead) >= REPACK_AT * total:
+            result.packs.append(pid)
+            result.unused.extend(o for o, _ in dead)
+            result.unused_bytes += sum(n for _, n in dead)
+        result.kept += len(rows) - (len(dead) if pid in result.packs else 0)
+
+
 def sweep(ws: Workspace, gc_plan: GcPlan) -> int:
+    unused = set(gc_plan.unused)
     for oid in gc_plan.unused:
         ws.store.remove(oid)
+    # only objects of the dry run's plan go (`unused` is what it showed, checked again)
+    ws.store.drop_packed(unused, gc_plan.packs)
     ws.store.sweep_tmp()
+    ws.store.sweep_orphan_packs()
     return len(gc_plan.unused)

@@ -3,6 +3,7 @@ list after them, a clone pulls and rebuilds the file, gc --remote keeps what is 
 
 from __future__ import annotations
 
+import json
 import random
 
 from blake3 import blake3
@@ -31,16 +32,22 @@ def test_push_sends_only_new_chunks_and_a_clone_pulls_the_file(repo, remote, clo
     repo.cairn("add", "model.bin")
     repo.commit("v2")
 
+    pending = repo.json("status", "--remote")["remote"]
+    assert 30_000 <= pending["local_only_bytes"] < len(v2) * 0.15  # the new chunks, not the whole file
+
     second = repo.json("push")
 
     assert 0 < second["bytes"] < len(v2) * 0.15  # the changed chunks and the list
     assert second["missing"] == []
     status = repo.json("status", "--remote")["remote"]
-    assert status["local_only"] == 0 and status["missing"] == 0
+    assert status["local_only"] == 0 and status["missing"] == 0 and status["local_only_bytes"] == 0
 
     other = clone(repo, "other", remote)
     other.cairn("pull")
     assert (other.root / "model.bin").read_bytes() == v2
+    # the fetched chunks landed packed: no file per chunk
+    chunk_ids = {c for c, _ in json.loads(list_of(other, blake3(v2).hexdigest()))["chunks"]}
+    assert not chunk_ids & other.cache_oids() and list((other.root / ".cairn" / "cache" / "packs").glob("*.pack"))
     assert other.json("fsck")["ok"] is True
     other.git("checkout", "-q", "HEAD~1")
     other.cairn("pull")
@@ -57,3 +64,7 @@ def test_push_sends_only_new_chunks_and_a_clone_pulls_the_file(repo, remote, clo
 def third_empty(repo, clone, remote):
     """A clone with an empty cache: cairn.api reads the chunked file straight from the remote."""
     return clone(repo, "empty", remote).root
+
+
+def list_of(repo, oid: str) -> bytes:
+    return (repo.root / ".cairn" / "cache" / "chunks" / oid[:2] / oid[2:]).read_bytes()

@@ -1,0 +1,340 @@
+"""Packed objects in the local cache: `<cache>/packs/<id>.pack` and `<id>.idx`.
+
+Creating and opening one file per object is most of what a chunked add and checkout would cost
+(a 2 GiB file is ~34,000 chunks of ~60 KiB), so the objects one command writes go
+sequentially into packs of up to PACK_TARGET bytes (Xet's blocks are up to 64 MiB), and a
+file's chunks are read back with a few large reads. The format is the remotes' (objects/pack.py):
+the pack is the objects' bytes concatenated, the index canonical JSON of [oid, offset, size]
+rows, the pack's id the BLAKE3 of those rows. Chunks use it now; small objects can later.
+
+Crash safety: a pack is written as an unnamed file (or a temp file) and linked into place
+complete, then its index the same way: an index only ever names a whole pack, and a killed
+writer leaves at most a pack without an index, which nothing reads and gc removes. Packs are
+never modified: gc writes a new pack of the objects it keeps, then drops the old one
+(index first). Every object read from a pack is checked against its id by its reader.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from blake3 import blake3
+
+from cairn.errors import CorruptObjectError
+from cairn.objects import pack
+from cairn.objects.newfile import NewFile
+
+PACK_TARGET = 64 * 1024 * 1024
+_READONLY = 0o444
+
+Location = tuple[str, int, int]  # pack id, offset, size
+
+
+class LocalPacks:
+    """The packs of one cache folder, and where each packed object is. The indexes are read
+    once, on the first lookup; packs written later by this process are added as they are
+    sealed, those of other processes by `refresh` (a reader calls it when an object or a pack
+    it expected is not there)."""
+
+    def __init__(self, root: str, tmp_path: Callable[[str], str]) -> None:
+        self.root = root
+        self._tmp_path = tmp_path
+        self._where: dict[str, Location] = {}
+        self._rows: dict[str, list[pack.IndexRow]] = {}
+        self.damaged: dict[str, CorruptObjectError] = {}  # pack id -> why its index cannot be read
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    # -- layout ----------------------------------------------------------------------------
+    def pack_path(self, pid: str) -> str:
+        return f"{self.root}/{pid}.pack"
+
+    def idx_path(self, pid: str) -> str:
+        return f"{self.root}/{pid}.idx"
+
+    # -- lookups ---------------------------------------------------------------------------
+    def _load(self) -> None:
+        if not self._loaded:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read the indexes not read yet; forget packs that are gone (gc rewrote them)."""
+        with self._lock:
+            try:
+                names = os.listdir(self.root)
+            except FileNotFoundError:
+                names = []
+            on_disk = {n[:-4] for n in names if n.endswith(".idx") and len(n) == 68}
+            gone = [p for p in self._rows if p not in on_disk]
+            for pid in gone:
+                self._forget(pid)
+            if gone:
+                self._reindex()
+            for pid in on_disk - self._rows.keys() - self.damaged.keys():
+                self._read_index(pid)
+            self.damaged = {p: e for p, e in self.damaged.items() if p in on_disk}
+            self._loaded = True
+
+    def _read_index(self, pid: str) -> None:
+        name = f"packs/{pid}.idx"
+        try:
+            with open(self.idx_path(pid), "rb") as f:
+                named, rows = pack.parse_index(f.read(), name, where="in the cache")
+            if named != pid:
+                raise pack.damaged_index(name, f"it describes pack {named}", where="in the cache")
+        except FileNotFoundError:
+            return
+        except CorruptObjectError as e:
+            self.damaged[pid] = e
+            return
+        self._add(pid, rows)
+
+    def _add(self, pid: str, rows: list[pack.IndexRow]) -> None:
+        self._rows[pid] = rows
+        for oid, off, size in rows:
+            self._where[oid] = (pid, off, size)
+
+    def _forget(self, pid: str) -> None:
+        for oid, _, _ in self._rows.pop(pid, ()):
+            if self._where.get(oid, ("",))[0] == pid:
+                del self._where[oid]
+
+    def _reindex(self) -> None:
+        """An object also held by a pack that stays must stay findable there (once per batch of
+        removed packs: a scan of every row)."""
+        for pid, rows in self._rows.items():
+            for oid, off, size in rows:
+                self._where.setdefault(oid, (pid, off, size))
+
+    def reindex(self) -> None:
+        with self._lock:
+            self._reindex()
+
+    def locate(self, oid: str) -> Location | None:
+        self._load()
+        return self._where.get(oid)
+
+    def has(self, oid: str) -> bool:
+        self._load()
+        return oid in self._where
+
+    def oids(self) -> Iterator[str]:
+        self._load()
+        return iter(list(self._where))
+
+    def pack_ids(self) -> list[str]:
+        self._load()
+        return sorted(self._rows)
+
+    def rows(self, pid: str) -> list[pack.IndexRow]:
+        self._load()
+        return self._rows.get(pid, [])
+
+    def orphans(self) -> list[str]:
+        """Packs without an index (left by a killed writer): never read, removed by gc."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        idx = {n[:-4] for n in names if n.endswith(".idx")}
+        return sorted(n[:-5] for n in names if n.endswith(".pack") and n[:-5] not in idx)
+
+    # -- reading ---------------------------------------------------------------------------
+    def read(self, oid: str) -> bytes | None:
+        """A packed object's bytes as stored (the caller checks them); None when not packed."""
+        for _ in range(2):
+            loc = self.locate(oid)
+            if loc is None:
+                return None
+            pid, off, size = loc
+            try:
+                with open(self.pack_path(pid), "rb", buffering=0) as f:
+                    return os.pread(f.fileno(), size, off)
+            except FileNotFoundError:
+                self.refresh()  # rewritten by a gc since the indexes were read
+        return None
+
+    def verify(self, oid: str) -> bool:
+        data = self.read(oid)
+        if data is None:
+            raise FileNotFoundError(oid)
+        return blake3(data).hexdigest() == oid
+
+    # -- writing ---------------------------------------------------------------------------
+    def writer(self, target: int = PACK_TARGET, defer: bool = False) -> PackWriter:
+        return PackWriter(self, target, defer)
+
+    def _sealed(self, pid: str, rows: list[pack.IndexRow]) -> None:
+        with self._lock:
+            if self._loaded:
+                self._add(pid, rows)
+
+    def drop(self, pid: str) -> None:
+        """Remove a pack: its index first, so no reader is ever sent to a missing pack. Call
+        `reindex` after a batch of drops."""
+        for path in (self.idx_path(pid), self.pack_path(pid)):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        with self._lock:
+            self._forget(pid)
+            self.damaged.pop(pid, None)
+
+    def rewrite(self, pid: str, drop: set[str]) -> int:
+        """Replace pack `pid` by a pack of its objects not in `drop` (each verified: a damaged
+        object is never carried into a new pack), or remove it when none is left. Returns
+        the bytes freed."""
+        rows = self.rows(pid)
+        keep = sorted((r for r in rows if r[0] not in drop), key=lambda r: r[1])
+        before = sum(r[2] for r in rows)
+        kept = 0
+        if keep:
+            with open(self.pack_path(pid), "rb", buffering=0) as f, self.writer() as w:
+                for oid, off, size in keep:
+                    data = os.pread(f.fileno(), size, off)
+                    if len(data) == size and blake3(data).hexdigest() == oid:
+                        w.add(oid, data)
+                        kept += size
+        self.drop(pid)
+        return before - kept
+
+
+class PackWriter:
+    """Objects appended to new packs, each sealed (published with its index) at `target` bytes
+    and on `close`. Thread-safe: a fetch lands objects from several downloads at once. Use
+    as a context manager: an error discards the unsealed pack (sealed ones stay: complete).
+    With `defer`, full packs are kept unpublished (unnamed files) until `close`, so an error
+    discards everything written (an add that finds its file changed while it was copied)."""
+
+    def __init__(self, packs: LocalPacks, target: int, defer: bool = False) -> None:
+        self._packs = packs
+        self._target = target
+        self._defer = defer
+        self._held: list[tuple[NewFile, list[pack.IndexRow]]] = []
+        self._file: NewFile | None = None
+        self._rows: list[pack.IndexRow] = []
+        self._offset = 0
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+        self.written = 0
+
+    def __contains__(self, oid: str) -> bool:
+        return oid in self._ids
+
+    def add(self, oid: str, data: bytes | memoryview) -> None:
+        with self._lock:
+            if oid in self._ids:
+                return
+            if self._file is None:
+                os.makedirs(self._packs.root, exist_ok=True)
+                self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
+            self._file.write(data)
+            n = len(data)
+            self._rows.append((oid, self._offset, n))
+            self._ids.add(oid)
+            self._offset += n
+            self.written += n
+            if self._offset >= self._target:
+                self._seal()
+
+    def add_run(self, src: int, offset: int, rows: list[tuple[str, int]]) -> None:
+        """Append objects lying back to back at `offset` in the open file `src` (the new chunks
+        of an add): the kernel copies them (copy_file_range, as `cp` does: no pass through
+        Python), falling back to read and write where it cannot. The caller has hashed them."""
+        length = sum(n for _, n in rows)
+        with self._lock:
+            if self._file is None:
+                os.makedirs(self._packs.root, exist_ok=True)
+                self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
+            _copy_range(src, self._file, offset, length)
+            for oid, n in rows:
+                self._rows.append((oid, self._offset, n))
+                self._ids.add(oid)
+                self._offset += n
+            self.written += length
+            if self._offset >= self._target:
+                self._seal()
+
+    def _seal(self, final: bool = False) -> None:
+        f, rows = self._file, self._rows
+        if f is not None:
+            self._file, self._rows, self._offset = None, [], 0
+            self._held.append((f, rows))
+        if self._defer and not final:
+            return
+        while self._held:
+            self._publish(*self._held.pop(0))
+
+    def _publish(self, f: NewFile, rows: list[pack.IndexRow]) -> None:
+        pid = pack.pack_id(rows)
+        f.publish(self._packs.pack_path(pid))  # an existing pack of the same rows holds the same bytes
+        idx = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("idx"))
+        try:
+            idx.write(pack.encode_index(pid, rows))
+        except BaseException:
+            idx.discard()
+            raise
+        idx.publish(self._packs.idx_path(pid))
+        self._packs._sealed(pid, rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._seal(final=True)
+
+    def discard(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._held.append((self._file, []))
+            for f, _ in self._held:
+                f.discard()
+            self._file, self._rows, self._offset, self._held = None, [], 0, []
+
+    def __enter__(self) -> PackWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF)
+
+
+def _copy_range(src: int, dst: NewFile, offset: int, length: int) -> None:
+    done = 0
+    try:
+        while done < length:
+            n = os.copy_file_range(src, dst.fd, length - done, offset + done)
+            if n == 0:
+                raise OSError(errno.EIO, "the file got shorter while it was copied")
+            done += n
+        return
+    except OSError as e:
+        if e.errno not in _NO_KERNEL_COPY:
+            raise
+    while done < length:  # another file system, or one that cannot: through user space
+        data = os.pread(src, min(length - done, 8 << 20), offset + done)
+        if not data:
+            raise OSError(errno.EIO, "the file got shorter while it was copied")
+        dst.write(data)
+        done += len(data)
+
+
+def coalesce(locs: Iterable[tuple[int, Location]]) -> list[tuple[str, int, int, int]]:
+    """(buffer position, location) pairs in buffer order, merged into runs that are adjacent in
+    both the buffer and one pack: (pack id, pack offset, buffer position, length) each."""
+    runs: list[list] = []
+    for at, (pid, off, size) in locs:
+        if runs:
+            last = runs[-1]
+            if last[0] == pid and last[1] + last[3] == off and last[2] + last[3] == at:
+                last[3] += size
+                continue
+        runs.append([pid, off, at, size])
+    return [tuple(r) for r in runs]

@@ -1,0 +1,217 @@
+"""Packed objects in the local cache (objects/localpacks.py): written sequentially, sealed
+with an index only when whole, found by a fresh store, rewritten by gc, crash leftovers
+ignored and swept."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+
+import pytest
+from blake3 import blake3
+
+from cairn.errors import CorruptObjectError
+from cairn.objects import pack
+from cairn.objects.localpacks import coalesce
+from cairn.objects.store import ObjectStore
+
+
+def b3(data: bytes) -> str:
+    return blake3(data).hexdigest()
+
+
+def blobs(n: int, size: int = 1000, seed: int = 0) -> list[bytes]:
+    rng = random.Random(seed)
+    return [rng.randbytes(size) for _ in range(n)]
+
+
+def packs_dir(store: ObjectStore) -> list[str]:
+    return sorted(os.listdir(store.packs.root)) if os.path.isdir(store.packs.root) else []
+
+
+def test_objects_written_are_found_by_a_fresh_store_in_the_remotes_format(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(5)
+    with store.packs.writer() as w:
+        for d in data:
+            w.add(b3(d), d)
+        w.add(b3(data[0]), data[0])  # the same object twice is written once
+
+    names = packs_dir(store)
+    assert len(names) == 2 and names[0].endswith(".idx") and names[1].endswith(".pack")
+    pid = names[0][:-4]
+    idx = (tmp_path / "cache" / "packs" / names[0]).read_bytes()
+    assert pack.parse_index(idx, "x") == (pid, sorted((b3(d), i * 1000, 1000) for i, d in enumerate(data)))
+    assert (tmp_path / "cache" / "packs" / names[1]).read_bytes() == b"".join(data)
+    again = ObjectStore(tmp_path / "cache")
+    for d in data:
+        oid = b3(d)
+        assert again.exists(oid) and again.has_object(oid) and again.read(oid) == d
+        assert again.read_verified(oid) == d and again.size(oid) == 1000 and again.verify(oid)
+    assert again.missing([b3(d) for d in data] + ["0" * 64]) == ["0" * 64]
+    assert sorted(again.iter_packed()) == sorted(b3(d) for d in data)
+
+
+def test_a_pack_is_sealed_at_its_target_size_and_nothing_shows_before(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(10)
+    with store.packs.writer(target=3000) as w:
+        for i, d in enumerate(data):
+            w.add(b3(d), d)
+            if i == 1:
+                assert not any(n.endswith(".idx") for n in packs_dir(store))  # not sealed: invisible
+                assert not ObjectStore(tmp_path / "cache").has_object(b3(d))
+    assert len([n for n in packs_dir(store) if n.endswith(".idx")]) == 4  # 3 + 3 + 3 + 1
+    assert all(ObjectStore(tmp_path / "cache").read(b3(d)) == d for d in data)
+
+
+def test_an_error_while_writing_leaves_only_sealed_packs(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(4)
+    with pytest.raises(RuntimeError), store.packs.writer(target=2000) as w:
+        for d in data[:3]:
+            w.add(b3(d), d)
+        raise RuntimeError("killed")
+    fresh = ObjectStore(tmp_path / "cache")
+    assert [fresh.has_object(b3(d)) for d in data] == [True, True, False, False]
+    names = packs_dir(store)
+    assert [n for n in names if n.endswith(".pack")] == [n[:-4] + ".pack" for n in names if n.endswith(".idx")]
+
+
+def test_a_pack_without_its_index_is_never_read_and_gc_sweeps_it_when_old(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    d = blobs(1)[0]
+    with store.packs.writer() as w:
+        w.add(b3(d), d)
+    pid = packs_dir(store)[0][:-4]
+    os.unlink(store.packs.idx_path(pid))  # a writer killed between linking the pack and its index
+
+    fresh = ObjectStore(tmp_path / "cache")
+    assert not fresh.exists(b3(d)) and fresh.packs.orphans() == [pid]
+    assert fresh.sweep_orphan_packs() == 0  # young: may be a live writer's
+    os.utime(store.packs.pack_path(pid), (1, 1))
+    assert fresh.sweep_orphan_packs() == 1 and packs_dir(store) == []
+
+
+def test_a_damaged_index_is_named_its_objects_unfound_and_remove_drops_the_pack(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    d = blobs(1)[0]
+    with store.packs.writer() as w:
+        w.add(b3(d), d)
+    pid = packs_dir(store)[0][:-4]
+    path = store.packs.idx_path(pid)
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(b'{"version": 1, "pack": "nope"')
+
+    fresh = ObjectStore(tmp_path / "cache")
+    assert not fresh.exists(b3(d))
+    err = fresh.packs.damaged[pid]
+    assert isinstance(err, CorruptObjectError)
+    assert err.message.startswith(f"pack index packs/{pid}.idx in the cache is damaged (")
+    assert err.hint == "run `cairn fsck --delete-corrupt` to drop the pack, then `cairn pull` (or `cairn add` again)"
+    fresh.remove(pid)
+    assert packs_dir(store) == []
+
+
+def test_an_index_of_a_newer_format_is_refused(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    d = blobs(1)[0]
+    with store.packs.writer() as w:
+        w.add(b3(d), d)
+    pid = packs_dir(store)[0][:-4]
+    path = store.packs.idx_path(pid)
+    with open(path, "rb") as f:
+        doc = json.loads(f.read())
+    os.chmod(path, 0o644)
+    with open(path, "w") as f:
+        json.dump({**doc, "version": 2}, f)
+
+    fresh = ObjectStore(tmp_path / "cache")
+    assert not fresh.has_object(b3(d))
+    assert fresh.packs.damaged[pid].message == f"pack index packs/{pid}.idx has format version 2; this cairn reads 1"
+
+
+def test_drop_packed_rewrites_a_pack_without_the_dropped_objects(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(6)
+    with store.packs.writer() as w:
+        for d in data:
+            w.add(b3(d), d)
+    (old,) = store.packs.pack_ids()
+    gone = {b3(d) for d in data[:4]}
+
+    assert store.drop_packed(gone) == 4000
+
+    (new,) = store.packs.pack_ids()
+    assert new != old and not os.path.exists(store.packs.pack_path(old))
+    fresh = ObjectStore(tmp_path / "cache")
+    assert [fresh.has_object(b3(d)) for d in data] == [False] * 4 + [True] * 2
+    assert fresh.read(b3(data[5])) == data[5]
+    assert fresh.drop_packed({b3(data[4]), b3(data[5])}) == 2000
+    assert packs_dir(store) == []
+
+
+def test_a_damaged_packed_object_is_reported_and_not_carried_into_a_rewrite(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(3)
+    with store.packs.writer() as w:
+        for d in data:
+            w.add(b3(d), d)
+    (pid,) = store.packs.pack_ids()
+    path = store.packs.pack_path(pid)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.seek(1000)
+        f.write(b"rot")
+    assert not store.verify(b3(data[1])) and not store.verify_object(b3(data[1]))
+    with pytest.raises(CorruptObjectError):
+        store.read_verified(b3(data[1]))
+
+    store.drop_packed({b3(data[0])})  # rewriting for another reason drops the damaged one too
+
+    assert ObjectStore(tmp_path / "cache").missing([b3(d) for d in data]) == sorted([b3(data[0]), b3(data[1])])
+
+
+def test_a_store_finds_a_pack_another_writer_sealed_after_a_refresh(tmp_path):
+    reader = ObjectStore(tmp_path / "cache")
+    assert not reader.has_object("0" * 64)  # indexes read (none yet)
+    d = blobs(1)[0]
+    with ObjectStore(tmp_path / "cache").packs.writer() as w:
+        w.add(b3(d), d)
+    reader.packs.refresh()
+    assert reader.read(b3(d)) == d
+
+
+def test_threads_adding_at_once_make_whole_packs(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(200, size=5000)
+    with store.packs.writer(target=100_000) as w:
+        threads = [threading.Thread(target=lambda part=data[i::4]: [w.add(b3(d), d) for d in part]) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    fresh = ObjectStore(tmp_path / "cache")
+    assert all(fresh.read_verified(b3(d)) == d for d in data)
+
+
+def test_coalesce_merges_runs_adjacent_in_the_buffer_and_the_pack():
+    locs = [(0, ("a", 100, 10)), (10, ("a", 110, 5)), (15, ("b", 0, 5)), (20, ("b", 10, 5)), (25, ("b", 15, 1))]
+    assert coalesce(locs) == [("a", 100, 0, 15), ("b", 0, 15, 5), ("b", 10, 20, 6)]
+
+
+def test_an_object_in_two_packs_stays_found_when_one_goes(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    d, e = blobs(2)
+    with store.packs.writer() as w:
+        w.add(b3(d), d)
+    (first,) = store.packs.pack_ids()
+    with store.packs.writer() as w:  # another add that did not see the first pack
+        w.add(b3(e), e)
+        w.add(b3(d), d)
+    store.packs.drop(first)
+    store.packs.reindex()
+    assert store.read(b3(d)) == d and store.packs.locate(b3(d))[0] != first
