@@ -105,7 +105,7 @@ class RemoteIndex:
 
     def add_pack(self, pack_id: str, size: int, rows: Iterable[tuple[str, int, int]]) -> None:
         rows = list(rows)
-        damaged = self._damaged()
+        damaged = self.damaged()
         with self._tx():
             n = self._pack_number(pack_id, size)
             # an object already known elsewhere keeps its first location: both copies are valid
@@ -113,8 +113,9 @@ class RemoteIndex:
                 "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
                 ((bytes.fromhex(o), n, off, s) for o, off, s in rows),
             )
-            # ...unless that first copy is damaged: this one replaces it
-            fixed = [(o, off, s) for o, off, s in rows if o in damaged]
+            # ...unless that first copy is damaged: this one replaces it (the same pack listed
+            # again, after an upgrade of this index, is the same damaged copy)
+            fixed = [(o, off, s) for o, off, s in rows if o in damaged and damaged[o] != pack_id]
             if fixed:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
