@@ -104,24 +104,35 @@ class RemoteIndex:
         return self.db.execute("INSERT INTO packs (id, size) VALUES (?, ?)", (pack_id, size)).lastrowid
 
     def add_pack(self, pack_id: str, size: int, rows: Iterable[tuple[str, int, int]]) -> None:
-        rows = list(rows)
+        self.add_sent([(pack_id, size, list(rows))], [])
+
+    def add_sent(self, packs: list[tuple[str, int, list[tuple[str, int, int]]]], loose: list[tuple[str, int]]) -> None:
+        """Record packs ((id, size, rows)) and loose objects ((oid, size)) in one transaction."""
+        if not packs and not loose:
+            return
         damaged = self.damaged()
         with self._tx():
-            n = self._pack_number(pack_id, size)
-            # an object already known elsewhere keeps its first location: both copies are valid
+            for pack_id, size, rows in packs:
+                self._add_pack(pack_id, size, rows, damaged)
+            for oid, size in loose:
+                self._add_loose(oid, size)
+
+    def _add_pack(self, pack_id: str, size: int, rows: list[tuple[str, int, int]], damaged: dict) -> None:
+        n = self._pack_number(pack_id, size)
+        # an object already known elsewhere keeps its first location: both copies are valid
+        self.db.executemany(
+            "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
+            ((bytes.fromhex(o), n, off, s) for o, off, s in rows),
+        )
+        # ...unless that first copy is damaged: this one replaces it (the same pack listed
+        # again, after an upgrade of this index, is the same damaged copy)
+        fixed = [(o, off, s) for o, off, s in rows if o in damaged and damaged[o] != pack_id]
+        if fixed:
             self.db.executemany(
-                "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
-                ((bytes.fromhex(o), n, off, s) for o, off, s in rows),
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                ((bytes.fromhex(o), n, off, s) for o, off, s in fixed),
             )
-            # ...unless that first copy is damaged: this one replaces it (the same pack listed
-            # again, after an upgrade of this index, is the same damaged copy)
-            fixed = [(o, off, s) for o, off, s in rows if o in damaged and damaged[o] != pack_id]
-            if fixed:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                    ((bytes.fromhex(o), n, off, s) for o, off, s in fixed),
-                )
-                self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((r[0],) for r in fixed))
+            self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((r[0],) for r in fixed))
 
     def drop_packs(self, pack_ids: Iterable[str]) -> None:
         ids = [(p,) for p in pack_ids]
@@ -148,10 +159,13 @@ class RemoteIndex:
 
     def add_loose(self, oid: str, size: int) -> None:
         with self._tx():
-            if self.db.execute("DELETE FROM damaged WHERE oid = ?", (oid,)).rowcount:
-                self.db.execute("INSERT OR REPLACE INTO objects VALUES (?, NULL, 0, ?)", (bytes.fromhex(oid), size))
-            else:
-                self.db.execute("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", (bytes.fromhex(oid), size))
+            self._add_loose(oid, size)
+
+    def _add_loose(self, oid: str, size: int) -> None:
+        if self.db.execute("DELETE FROM damaged WHERE oid = ?", (oid,)).rowcount:
+            self.db.execute("INSERT OR REPLACE INTO objects VALUES (?, NULL, 0, ?)", (bytes.fromhex(oid), size))
+        else:
+            self.db.execute("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", (bytes.fromhex(oid), size))
 
     def mark_damaged(self, oids: Iterable[str]) -> None:
         """Copies a fetch found damaged: no longer held (a push sends good copies), still listed."""

@@ -180,6 +180,7 @@ class Remote:
             stale_indexes=sorted(indexes - set(packs)),
         )
         new = sorted(on_remote - set(known))
+        found: list[tuple[str, int, list[pack.IndexRow]]] = []  # written after the reads (no GIL waits)
         if new:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="cairn-idx") as pool:
                 for pack_id, rows in zip(new, pool.map(self._read_index, new), strict=True):
@@ -190,7 +191,8 @@ class Remote:
                             raise rows
                         listing.damaged.append(pack_id)
                         continue
-                    self.index.add_pack(pack_id, packs[pack_id][0], rows)
+                    found.append((pack_id, packs[pack_id][0], rows))
+        self.index.add_sent(found, [])
         loose = {}
         lists: set[str] = set()
         for key, size, mtime in self.storage.scan("objects"):
