@@ -126,7 +126,7 @@ class RemoteIndex:
         )
         # ...unless that first copy is damaged: this one replaces it (the same pack listed
         # again, after an upgrade of this index, is the same damaged copy)
-        fixed = [(o, off, s) for o, off, s in rows if o in damaged and damaged[o] != pack_id]
+        fixed = [(o, off, s) for o, off, s in rows if o in damaged and damaged[o] != pack_id] if damaged else []
         if fixed:
             self.db.executemany(
                 "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
