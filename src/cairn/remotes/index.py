@@ -48,10 +48,14 @@ class RemoteIndex:
         # a million objects make a ~100 MB index: a 64 MB page cache keeps a push's inserts
         # from re-reading B-tree pages
         self.db.execute("PRAGMA cache_size = -65536")
-        with self._tx(immediate=True):
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version != VERSION:
-                self._upgrade(version)
+        if self._version() != VERSION:
+            with self._tx(immediate=True):  # one process upgrades; the others find it done
+                version = self._version()
+                if version != VERSION:
+                    self._upgrade(version)
+
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def _upgrade(self, version: int) -> None:
         """Version 0 (the first format, or a new file) and unknown versions: drop what a refresh
