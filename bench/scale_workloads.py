@@ -259,6 +259,24 @@ WORKLOADS: tuple[Workload, ...] = (
         **COMMON,
     ),
     Workload(
+        "S1-push-again",
+        "S1: push after 10 files changed, to a local folder holding the rest",
+        then(
+            repo_with_s1,
+            tool_step("add", "data"),
+            local_remote,
+            commit("data"),
+            tool_step("push"),
+            change_ten_and_commit,
+        ),
+        lambda c: c.tool.argv("push"),
+        (*BASE, "add", "remote add", "push"),
+        local_remote_filled,
+        notes="The remote's index already holds every object: the push walks all trees, sends the 10 "
+        "files and their trees, and adds their rows to a large index.",
+        **COMMON,
+    ),
+    Workload(
         "S1-push-s3",
         "S1: push to S3 (moto)",
         then(repo_with_s1, tool_step("add", "data"), s3_remote, commit("data")),

@@ -53,6 +53,14 @@ def encode_index(pack_id: str, rows: Iterable[IndexRow | list]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def index_of(rows: Iterable[IndexRow]) -> tuple[str, bytes]:
+    """(pack id, index bytes) for a pack's rows, its sorted rows encoded once for both (what
+    `pack_id` and `encode_index` give, at half the cost)."""
+    listed = json.dumps(sorted(rows), separators=(",", ":"))
+    pid = blake3(listed.encode()).hexdigest()
+    return pid, f'{{"objects":{listed},"pack":"{pid}","version":{PACK_VERSION}}}'.encode()
+
+
 def parse_index(data: bytes, name: str, where: str = "on the remote") -> tuple[str, list[IndexRow]]:
     """The pack id and [oid, offset, size] rows of an index read from a remote (or, `where`
     "in the cache", a local pack's). Every field is checked: the rows become range requests and

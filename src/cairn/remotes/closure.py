@@ -13,7 +13,6 @@ from cairn.remotes.remote import Remote
 from cairn.workspace.context import Workspace
 
 Root = tuple[str, str]  # (kind, oid)
-# A pack without an index younger than this may be a push in progress (it uploads the pack,
 
 
 def roots_key(roots: Iterable[Root]) -> str:
@@ -33,12 +32,16 @@ def closure(
     seen: dict[str, tuple[str, int | None]] = {}
     lacking: list[str] = []
     have = remote.index.all_oids() if remote is not None else set()
+    # one listing of the chunk lists, not a failed open per file (200k files: 1.3 s of 9)
+    chunked = set(ws.store.iter_chunked())
+    if remote is not None:
+        chunked |= remote.chunk_lists
     stack: list[tuple[str, str, int | None]] = [(k, o, None) for k, o in roots]
     while stack:
         kind, oid, size = stack.pop()
         if oid in seen:
             continue
-        if kind != TREE:
+        if kind != TREE and oid in chunked:
             cl = ws.store.chunk_list(oid)
             if cl is None and remote is not None and oid in remote.chunk_lists:
                 cl = remote.read_list(oid)

@@ -11,19 +11,30 @@ again) but no longer counts as held, so a push sends a good copy, whose location
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+# Version 2 (issue 22): object ids as 32-byte blobs and packs by number, a third of version 1's
+# size (64-hex text keys, the pack's 64-hex id on every row and in the pack index). A file of
+# another version is a cache of the remote: its locations are dropped and listed again.
+VERSION = 2
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (oid TEXT PRIMARY KEY, pack TEXT, off INTEGER, size INTEGER) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS packs (id TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (oid BLOB PRIMARY KEY, pack INTEGER, off INTEGER, size INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packs (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, size INTEGER);
 CREATE INDEX IF NOT EXISTS objects_pack ON objects (pack);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS complete (roots TEXT PRIMARY KEY, objects INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS damaged (oid TEXT PRIMARY KEY, pack TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS recorded (key TEXT PRIMARY KEY, generation TEXT) WITHOUT ROWID;
 """
+# what a refresh lists again; `recorded` (rows carry their own generation) and `damaged` (the
+# same in both versions) are kept
+_DERIVED = ("objects", "packs", "meta", "complete")
+# fewer wanted ids than this are looked up one by one; more, and one scan of the table is cheaper
+_LOOKUPS = 50_000
+_OID = re.compile("[0-9a-f]{64}").fullmatch
 
 Location = tuple[str | None, int, int]  # pack id (None: stored loose), offset, size
 
@@ -34,10 +45,27 @@ class RemoteIndex:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        # a million objects make a ~300 MB index; inserting a pack's rows with SQLite's default
-        # 2 MB page cache re-reads B-tree pages for every row (15% of the push's index time at 300k)
+        # a million objects make a ~100 MB index: a 64 MB page cache keeps a push's inserts
+        # from re-reading B-tree pages
         self.db.execute("PRAGMA cache_size = -65536")
-        self.db.executescript(_SCHEMA)
+        if self._version() != VERSION:
+            with self._tx(immediate=True):  # one process upgrades; the others find it done
+                version = self._version()
+                if version != VERSION:
+                    self._upgrade(version)
+
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _upgrade(self, version: int) -> None:
+        """Version 0 (the first format, or a new file) and unknown versions: drop what a refresh
+        lists again and make the tables of this version."""
+        if version != 0 or self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'objects'").fetchone():
+            for table in _DERIVED:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        for stmt in _SCHEMA.strip().split(";\n"):
+            self.db.execute(stmt)
+        self.db.execute(f"PRAGMA user_version = {VERSION}")
 
     # -- generation and complete root sets ---------------------------------------------------
     def generation(self) -> str | None:
@@ -72,67 +100,99 @@ class RemoteIndex:
     def packs(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, size FROM packs"))
 
+    def _pack_number(self, pack_id: str, size: int) -> int:
+        row = self.db.execute("SELECT n FROM packs WHERE id = ?", (pack_id,)).fetchone()
+        if row is not None:
+            self.db.execute("UPDATE packs SET size = ? WHERE n = ?", (size, row[0]))
+            return row[0]
+        return self.db.execute("INSERT INTO packs (id, size) VALUES (?, ?)", (pack_id, size)).lastrowid
+
     def add_pack(self, pack_id: str, size: int, rows: Iterable[tuple[str, int, int]]) -> None:
-        rows = list(rows)
-        damaged = self._damaged()
+        self.add_sent([(pack_id, size, list(rows))], [])
+
+    def add_sent(self, packs: list[tuple[str, int, list[tuple[str, int, int]]]], loose: list[tuple[str, int]]) -> None:
+        """Record packs ((id, size, rows)) and loose objects ((oid, size)) in one transaction."""
+        if not packs and not loose:
+            return
+        damaged = self.damaged()
         with self._tx():
-            self.db.execute("INSERT OR REPLACE INTO packs VALUES (?, ?)", (pack_id, size))
-            # an object already known elsewhere keeps its first location: both copies are valid
+            for pack_id, size, rows in packs:
+                self._add_pack(pack_id, size, rows, damaged)
+            for oid, size in loose:
+                self._add_loose(oid, size)
+
+    def _add_pack(self, pack_id: str, size: int, rows: list[tuple[str, int, int]], damaged: dict) -> None:
+        n = self._pack_number(pack_id, size)
+        # an object already known elsewhere keeps its first location: both copies are valid
+        self.db.executemany(
+            "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)",
+            ((bytes.fromhex(o), n, off, s) for o, off, s in rows),
+        )
+        # ...unless that first copy is damaged: this one replaces it (the same pack listed
+        # again, after an upgrade of this index, is the same damaged copy)
+        fixed = [(o, off, s) for o, off, s in rows if o in damaged and damaged[o] != pack_id] if damaged else []
+        if fixed:
             self.db.executemany(
-                "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?)", ((o, pack_id, off, s) for o, off, s in rows)
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                ((bytes.fromhex(o), n, off, s) for o, off, s in fixed),
             )
-            # ...unless that first copy is damaged: this one replaces it
-            fixed = [(o, pack_id, off, s) for o, off, s in rows if o in damaged]
-            if fixed:
-                self.db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", fixed)
-                self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((r[0],) for r in fixed))
+            self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((r[0],) for r in fixed))
 
     def drop_packs(self, pack_ids: Iterable[str]) -> None:
         ids = [(p,) for p in pack_ids]
         if not ids:
             return
         with self._tx():
+            self.db.executemany("DELETE FROM objects WHERE pack = (SELECT n FROM packs WHERE id = ?)", ids)
             self.db.executemany("DELETE FROM packs WHERE id = ?", ids)
-            self.db.executemany("DELETE FROM objects WHERE pack = ?", ids)
             self.db.executemany("DELETE FROM damaged WHERE pack = ?", ids)
             self.db.execute("DELETE FROM complete")
 
     def set_loose(self, loose: dict[str, int]) -> None:
-        """Replace the loose objects with what a listing found."""
-        known = {r[0] for r in self.db.execute("SELECT oid FROM objects WHERE pack IS NULL")}
+        """Replace the loose objects with what a listing found (names that are no object id,
+        which someone else put there, are not objects)."""
+        known = {r[0].hex() for r in self.db.execute("SELECT oid FROM objects WHERE pack IS NULL")}
         with self._tx():
             if known - set(loose):
                 self.db.execute("DELETE FROM complete")
             self.db.execute("DELETE FROM objects WHERE pack IS NULL")
-            self.db.executemany("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", loose.items())
+            self.db.executemany(
+                "INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)",
+                ((bytes.fromhex(o), n) for o, n in loose.items() if _OID(o)),
+            )
 
     def add_loose(self, oid: str, size: int) -> None:
         with self._tx():
-            if self.db.execute("DELETE FROM damaged WHERE oid = ?", (oid,)).rowcount:
-                self.db.execute("INSERT OR REPLACE INTO objects VALUES (?, NULL, 0, ?)", (oid, size))
-            else:
-                self.db.execute("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", (oid, size))
+            self._add_loose(oid, size)
+
+    def _add_loose(self, oid: str, size: int) -> None:
+        if self.db.execute("DELETE FROM damaged WHERE oid = ?", (oid,)).rowcount:
+            self.db.execute("INSERT OR REPLACE INTO objects VALUES (?, NULL, 0, ?)", (bytes.fromhex(oid), size))
+        else:
+            self.db.execute("INSERT OR IGNORE INTO objects VALUES (?, NULL, 0, ?)", (bytes.fromhex(oid), size))
 
     def mark_damaged(self, oids: Iterable[str]) -> None:
         """Copies a fetch found damaged: no longer held (a push sends good copies), still listed."""
-        rows = [(o,) for o in oids]
+        rows = [(o, bytes.fromhex(o)) for o in oids]
         if not rows:
             return
         with self._tx():
             self.db.executemany(
-                "INSERT OR IGNORE INTO damaged SELECT oid, IFNULL(pack, '') FROM objects WHERE oid = ?", rows
+                "INSERT OR IGNORE INTO damaged SELECT ?, IFNULL(p.id, '') FROM objects o "
+                "LEFT JOIN packs p ON p.n = o.pack WHERE o.oid = ?",
+                rows,
             )
             self.db.execute("DELETE FROM complete")
 
     def restore_damaged(self, damaged: dict[str, str | None]) -> None:
         """Mark again the damaged copies of an earlier `damaged()` that are still where they were
         (after the index was read anew)."""
-        rows = [(o, p or "") for o, p in damaged.items()]
+        rows = [(o, p or "", bytes.fromhex(o), p or "") for o, p in damaged.items()]
         if rows:
             with self._tx():
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO damaged SELECT oid, IFNULL(pack, '') FROM objects "
-                    "WHERE oid = ? AND IFNULL(pack, '') = ?",
+                    "INSERT OR IGNORE INTO damaged SELECT ?, ? FROM objects o LEFT JOIN packs p ON p.n = o.pack "
+                    "WHERE o.oid = ? AND IFNULL(p.id, '') = ?",
                     rows,
                 )
 
@@ -153,28 +213,40 @@ class RemoteIndex:
     def forget(self, oids: Iterable[str]) -> None:
         """Objects the remote turned out not to hold intact (lost, or damaged): a push sends them
         again."""
-        rows = [(o,) for o in oids]
-        if not rows:
+        oids = list(oids)
+        if not oids:
             return
         with self._tx():
-            self.db.executemany("DELETE FROM objects WHERE oid = ?", rows)
-            self.db.executemany("DELETE FROM damaged WHERE oid = ?", rows)
+            self.db.executemany("DELETE FROM objects WHERE oid = ?", ((bytes.fromhex(o),) for o in oids))
+            self.db.executemany("DELETE FROM damaged WHERE oid = ?", ((o,) for o in oids))
             self.db.execute("DELETE FROM complete")
 
     def all_oids(self) -> set[str]:
         """Every object held intact, as far as this index knows."""
-        return {r[0] for r in self.db.execute("SELECT oid FROM objects")} - self._damaged()
+        held = {r[0].hex() for r in self.db.execute("SELECT oid FROM objects")}
+        return held - self._damaged() if held else held
 
     def locate(self, oids: Iterable[str]) -> dict[str, Location]:
         wanted = set(oids)
         out: dict[str, Location] = {}
-        for oid, pack, off, size in self.db.execute("SELECT oid, pack, off, size FROM objects"):
+        sql = "SELECT o.oid, p.id, o.off, o.size FROM objects o LEFT JOIN packs p ON p.n = o.pack"
+        if len(wanted) < _LOOKUPS:
+            for oid in wanted:
+                row = self.db.execute(f"{sql} WHERE o.oid = ?", (bytes.fromhex(oid),)).fetchone()
+                if row is not None:
+                    out[oid] = row[1:]
+            return out
+        for key, pack, off, size in self.db.execute(sql):
+            oid = key.hex()
             if oid in wanted:
                 out[oid] = (pack, off, size)
         return out
 
     def pack_rows(self, pack_id: str) -> list[tuple[str, int, int]]:
-        return list(self.db.execute("SELECT oid, off, size FROM objects WHERE pack = ?", (pack_id,)))
+        rows = self.db.execute(
+            "SELECT o.oid, o.off, o.size FROM objects o JOIN packs p ON p.n = o.pack WHERE p.id = ?", (pack_id,)
+        )
+        return [(o.hex(), off, size) for o, off, size in rows]
 
     def clear(self) -> None:
         with self._tx():
@@ -186,19 +258,20 @@ class RemoteIndex:
             # `recorded` stays: its rows hold the generation they were written at, and a listing
             # at that same generation (push --verify) must not record the push again
 
-    def _tx(self):
-        return _Tx(self.db)
+    def _tx(self, immediate: bool = False):
+        return _Tx(self.db, immediate)
 
     def close(self) -> None:
         self.db.close()
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, immediate: bool) -> None:
         self.db = db
+        self.immediate = immediate
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN")
+        self.db.execute("BEGIN IMMEDIATE" if self.immediate else "BEGIN")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -41,6 +41,7 @@ PIECE = 2 * 1024 * 1024
 # Bytes between two wanted objects of a pack that are read and dropped rather than paid for
 # with another request.
 GAP = 256 * 1024
+_WRITE_AT = 1024 * 1024
 
 
 def loose_key(oid: str) -> str:
@@ -179,6 +180,7 @@ class Remote:
             stale_indexes=sorted(indexes - set(packs)),
         )
         new = sorted(on_remote - set(known))
+        found: list[tuple[str, int, list[pack.IndexRow]]] = []  # written after the reads (no GIL waits)
         if new:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="cairn-idx") as pool:
                 for pack_id, rows in zip(new, pool.map(self._read_index, new), strict=True):
@@ -189,7 +191,8 @@ class Remote:
                             raise rows
                         listing.damaged.append(pack_id)
                         continue
-                    self.index.add_pack(pack_id, packs[pack_id][0], rows)
+                    found.append((pack_id, packs[pack_id][0], rows))
+        self.index.add_sent(found, [])
         loose = {}
         lists: set[str] = set()
         for key, size, mtime in self.storage.scan("objects"):
@@ -246,9 +249,9 @@ class Remote:
     def put_pack(self, pf: PackFile) -> tuple[str, int, list[pack.IndexRow]]:
         """Upload a finished pack file, then its index: the pack first, so that an index on the
         remote always describes a complete pack."""
-        pack_id = pf.finish()
+        pack_id, index = pf.finish()
         self.storage.put_file(pack_key(pack_id, "pack"), pf.path, consume=True)
-        self.storage.put_bytes(pack_key(pack_id, "idx"), pack.encode_index(pack_id, pf.rows))
+        self.storage.put_bytes(pack_key(pack_id, "idx"), index)
         return pack_id, pf.size, pf.rows
 
     def upload_loose(self, store: ObjectStore, oid: str) -> int | None:
@@ -438,26 +441,42 @@ class PackFile:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self.rows: list[pack.IndexRow] = []
         self.size = 0
+        self._buf = bytearray()  # small objects are written a MiB at a time, not one call each
 
     def add(self, oid: str, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        self.rows.append((oid, self.size, len(view)))
-        self.size += len(view)
+        n = len(data)
+        self.rows.append((oid, self.size, n))
+        self.size += n
+        self._buf += data
+        if len(self._buf) >= _WRITE_AT:
+            self._flush()
+
+    def _flush(self) -> None:
+        view = memoryview(self._buf)
         while view:
             view = view[os.write(self._fd, view) :]
+        view.release()
+        self._buf.clear()
 
-    def finish(self) -> str:
-        """Close the file; the pack's id."""
+    def finish(self) -> tuple[str, bytes]:
+        """Write what is buffered and close the file; the pack's id and index."""
+        self._close(flush=True)
+        return pack.index_of(self.rows)
+
+    def _close(self, flush: bool) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        return pack.pack_id(self.rows)
+            try:
+                if flush:
+                    self._flush()
+            finally:
+                os.close(self._fd)
+                self._fd = -1
 
     def __enter__(self) -> PackFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.finish()
+        self._close(flush=False)
         try:
             os.unlink(self.path)
         except FileNotFoundError:

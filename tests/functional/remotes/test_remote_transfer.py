@@ -398,3 +398,38 @@ def test_transfers_show_files_and_bytes_on_a_terminal_and_nothing_when_piped(sou
 
     piped = clone(source, "piped", remote).cairn("pull")  # stdout and stderr are pipes
     assert piped.stderr == "" and "fetch from" not in piped.stdout
+
+
+@local_only
+def test_a_remote_index_of_the_first_format_is_listed_again(source, remote):
+    """An index written before version 2 (64-hex text keys) is not read as it is: the next push
+    lists the remote again and sends only what it lacks."""
+    import sqlite3
+
+    source.cairn("push")
+    (db_path,) = (source.root / ".cairn" / "state" / "remotes").glob("store-*.db")
+    generation = json.loads((remote.files.folder / "cairn-remote.json").read_text())["generation"]
+    db = sqlite3.connect(db_path)
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        db.execute(f"DROP TABLE {table}")
+    db.executescript(
+        """
+        CREATE TABLE objects (oid TEXT PRIMARY KEY, pack TEXT, off INTEGER, size INTEGER) WITHOUT ROWID;
+        CREATE TABLE packs (id TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+        CREATE TABLE complete (roots TEXT PRIMARY KEY, objects INTEGER) WITHOUT ROWID;
+        PRAGMA user_version = 0;
+        """
+    )
+    db.execute("INSERT INTO meta VALUES ('generation', ?)", (generation,))
+    db.commit()
+    db.close()
+    before = objects_of(source, *TRACKED)
+    source.write({"data/s0/t0/f000.bin": b"changed again"})
+    source.cairn("add", "data")
+    source.commit("data v2")
+    new = {oid: size for oid, size in objects_of(source, *TRACKED).items() if oid not in before}
+    pushed = source.json("push")
+    assert (pushed["transferred"], pushed["bytes"], pushed["missing"]) == (len(new), sum(new.values()), [])
+    assert remote.files.held() == set(objects_of(source, *TRACKED)) | set(before)
+    remote.files.assert_sound()

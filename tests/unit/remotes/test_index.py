@@ -104,3 +104,91 @@ def test_damaged_marks_survive_reading_the_index_anew_where_the_copy_still_is(in
     index.add_loose(C, 7)
     index.restore_damaged(saved)
     assert index.damaged() == {A: "p1", C: None}
+
+
+def _first_format(path, generation="g1"):
+    """An index as cairn wrote it before version 2: 64-hex text keys, the pack's id per row."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE objects (oid TEXT PRIMARY KEY, pack TEXT, off INTEGER, size INTEGER) WITHOUT ROWID;
+        CREATE TABLE packs (id TEXT PRIMARY KEY, size INTEGER) WITHOUT ROWID;
+        CREATE INDEX objects_pack ON objects (pack);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+        CREATE TABLE complete (roots TEXT PRIMARY KEY, objects INTEGER) WITHOUT ROWID;
+        CREATE TABLE damaged (oid TEXT PRIMARY KEY, pack TEXT) WITHOUT ROWID;
+        CREATE TABLE recorded (key TEXT PRIMARY KEY, generation TEXT) WITHOUT ROWID;
+        """
+    )
+    db.execute("INSERT INTO objects VALUES (?, 'p1', 0, 10)", (A,))
+    db.execute("INSERT INTO packs VALUES ('p1', 100)")
+    db.execute("INSERT INTO meta VALUES ('generation', ?)", (generation,))
+    db.execute("INSERT INTO complete VALUES ('roots', 1)")
+    db.execute("INSERT INTO damaged VALUES (?, 'p1')", (B,))
+    db.execute("INSERT INTO recorded VALUES ('marker', ?)", (generation,))
+    db.commit()
+    db.close()
+
+
+def test_an_index_of_the_first_format_is_listed_again(tmp_path):
+    """Its locations are dropped (a refresh lists them again) and with them the generation and
+    the complete root sets a push would trust; what only this clone knows is kept."""
+    path = tmp_path / "remote.db"
+    _first_format(path)
+    idx = RemoteIndex(path)
+    assert (idx.all_oids(), idx.packs(), idx.generation(), idx.complete("roots")) == (set(), {}, None, None)
+    assert idx.damaged() == {B: "p1"}
+    idx.set_generation("g1")
+    assert idx.recorded("marker")
+    idx.add_pack("p1", 100, [(A, 0, 10), (B, 10, 5)])
+    assert idx.locate([A, B]) == {A: ("p1", 0, 10), B: ("p1", 10, 5)}
+    assert idx.all_oids() == {A}  # B is still the copy a fetch found damaged
+    idx.close()
+    idx = RemoteIndex(path)  # the second open upgrades nothing
+    assert idx.all_oids() == {A}
+    idx.close()
+
+
+def test_an_index_of_an_unknown_version_is_listed_again(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "remote.db"
+    idx = RemoteIndex(path)
+    idx.add_pack("p1", 100, [(A, 0, 10)])
+    idx.set_generation("g1")
+    idx.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")  # written by a newer cairn
+    db.close()
+    idx = RemoteIndex(path)
+    assert (idx.all_oids(), idx.generation()) == (set(), None)
+    idx.close()
+
+
+def test_names_in_the_loose_listing_that_are_no_object_ids_are_not_objects(index):
+    index.set_loose({C: 7, "README": 3, "X" * 64: 1})
+    assert index.all_oids() == {C}
+
+
+@pytest.mark.parametrize("lookups", [True, False], ids=["by key", "one scan"])
+def test_locate_finds_packed_and_loose_objects(index, monkeypatch, lookups):
+    import cairn.remotes.index as mod
+
+    if not lookups:
+        monkeypatch.setattr(mod, "_LOOKUPS", 0)
+    index.add_pack("p1", 100, [(A, 0, 10)])
+    index.add_pack("p2", 100, [(B, 20, 5)])
+    index.add_loose(C, 7)
+    assert index.locate([A, B, C, "d" * 64]) == {A: ("p1", 0, 10), B: ("p2", 20, 5), C: (None, 0, 7)}
+
+
+def test_packs_by_number_keep_their_own_rows(index):
+    index.add_pack("p1", 100, [(A, 0, 10), (B, 10, 5)])
+    index.add_pack("p2", 50, [(C, 0, 7)])
+    index.add_pack("p1", 120, [(A, 0, 10)])  # listed again: its size is updated, its rows kept
+    assert index.packs() == {"p1": 120, "p2": 50}
+    assert sorted(index.pack_rows("p1")) == [(A, 0, 10), (B, 10, 5)] and index.pack_rows("p2") == [(C, 0, 7)]
+    index.drop_packs(["p1"])
+    assert index.all_oids() == {C} and index.packs() == {"p2": 50}
