@@ -98,7 +98,7 @@ def _targets(mode: str) -> tuple[dict[str, tuple[float, str]], dict[str, float]]
     floors = {
         w.id: (w.floor_target, (w.floor_name or "floor").split(" (")[0]) for w in catalog.WORKLOADS if w.floor_target
     }
-    limits = {w.id: w.target.limit_s for w in catalog.WORKLOADS if w.target and mode in w.target.scales}
+    limits = {w.id: w.target.limit_s for w in catalog.WORKLOADS if w.target and w.target.judged_at(mode)}
     return floors, limits
 
 

@@ -155,7 +155,7 @@ def table(results: list[WorkloadResult]) -> list[str]:
 def target_verdict(r: WorkloadResult, scale: str) -> bool | None:
     """Whether cairn's median meets the workload's absolute target; None: not judged."""
     t, cairn = r.workload.target, r.sides["cairn"]
-    if t is None or scale not in t.scales or cairn.status != OK or not cairn.samples:
+    if t is None or not t.judged_at(scale) or cairn.status != OK or not cairn.samples:
         return None
     return median(cairn.samples) < t.limit_s
 

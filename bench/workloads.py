@@ -63,6 +63,11 @@ class Target:
     limit_s: float
     what: str  # e.g. "four `sleep 1` stages with `-j 4`"
     scales: frozenset[str] = frozenset({"full", "quick"})
+    # For sizes chosen at run time (S1's --s1): whether this run has the target's size.
+    at_size: Callable[[], bool] | None = None
+
+    def judged_at(self, scale: str) -> bool:
+        return scale in self.scales and (self.at_size is None or self.at_size())
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,21 @@ def test_targets_are_judged_on_the_median_at_full_size_only(bench: dict[str, Mod
     assert report.target_verdict(met, "smoke") is None
 
 
+def test_million_file_targets_are_judged_only_with_the_million_files(bench: dict[str, ModuleType]) -> None:
+    report = bench["report"]
+    import scale_workloads
+
+    fast = _result(bench, "S1-diff", [0.2, 0.3, 0.4], "not run (--tools cairn)")
+    try:
+        scale_workloads.choose("200k")  # `--s1 200k` at full scale: the target's size is 1M
+        assert report.target_verdict(fast, "full") is None
+        assert "not judged at full scale" in report.target_lines([fast], "full")[0]
+        scale_workloads.choose(None)  # full scale's default: the million files
+        assert report.target_verdict(fast, "full") is True
+    finally:
+        scale_workloads.choose(None)
+
+
 def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> None:
     report = bench["report"]
     small = _result(bench, "W1", [2.0], "not run (--tools cairn)")
