@@ -8,8 +8,10 @@ import os
 import shutil
 import signal
 import subprocess
-import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the XML parser is imported when nvidia-smi answers (~5 ms every command otherwise)
+    import xml.etree.ElementTree as ET
 
 TIMEOUT_S = 5.0
 
@@ -44,14 +46,18 @@ def gpus(timeout: float = TIMEOUT_S) -> tuple[dict[str, Any], list[str]]:
         first = (err or out).decode(errors="replace").strip().splitlines()[:1]
         why = f": {first[0][:200]}" if first else ""
         return {}, [f"nvidia-smi failed (exit code {proc.returncode}){why}; GPUs not recorded"]
+    from xml.etree.ElementTree import ParseError
+
     try:
         return parse(out), []
-    except ET.ParseError:
+    except ParseError:
         return {}, ["nvidia-smi printed something that is not its XML report; GPUs not recorded"]
 
 
 def parse(xml: bytes) -> dict[str, Any]:
-    root = ET.fromstring(xml)
+    from xml.etree.ElementTree import fromstring
+
+    root = fromstring(xml)
     devices = [
         {"name": _text(g, "product_name"), "memory": _text(g, "fb_memory_usage/total")} for g in root.iter("gpu")
     ]

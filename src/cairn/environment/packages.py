@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from importlib import metadata as importlib_metadata
 
 
 def packages() -> set[str]:
@@ -11,6 +10,10 @@ def packages() -> set[str]:
     `version` of importlib.metadata give, read from the header lines of each METADATA file
     alone (the email parser importlib uses reads every file whole, long descriptions
     included: ~50 ms for 100 distributions, a tenth of that this way)."""
+    # imported here: importlib.metadata costs ~11 ms, and `status`/`repro` with nothing to do
+    # load this module without listing the distributions
+    from importlib import metadata as importlib_metadata
+
     out = set()
     for dist in importlib_metadata.distributions():
         text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or dist.read_text("") or ""
