@@ -110,8 +110,9 @@ class Side:
     def index_rows(self) -> list[tuple[str, str | None, int, int]]:
         """(oid, pack or None, offset, size) of every object the local index of the remote lists."""
         (db,) = (self.root / ".cairn" / "state" / "remotes").glob("store-*.db")
-        with sqlite3.connect(db) as conn:
-            return list(conn.execute("SELECT oid, pack, off, size FROM objects"))
+        with sqlite3.connect(db) as conn:  # the index's version 2: blob ids, packs by number
+            rows = conn.execute("SELECT o.oid, p.id, o.off, o.size FROM objects o LEFT JOIN packs p ON p.n = o.pack")
+            return [(oid.hex(), pack, off, size) for oid, pack, off, size in rows]
 
 
 @pytest.fixture
