@@ -406,7 +406,8 @@ def write(
                 "target": None
                 if r.workload.target is None
                 else {
-                    **asdict(r.workload.target),
+                    "limit_s": r.workload.target.limit_s,
+                    "what": r.workload.target.what,
                     "scales": sorted(r.workload.target.scales),
                     "met": target_verdict(r, header.mode),
                 },
