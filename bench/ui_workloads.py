@@ -335,7 +335,7 @@ TABLE_ROWS = TABLE_PROBE.split("n = int(sys.argv[1])", 1)[1].split("table = Expe
 # (POST /ajax-api/2.0/mlflow/runs/search, 100 runs a page): newest first, a sort by a metric, a
 # filter on a metric, the next page of a sort; medians of 5, as W40 asks cairn's JSON endpoint.
 MLFLOW_PROBE = r"""
-import http.client, json, os, random, socket, sqlite3, statistics, subprocess, sys, time, uuid
+import http.client, json, os, socket, statistics, subprocess, sys, time
 from pathlib import Path
 
 n, work = int(sys.argv[1]), Path(sys.argv[2])
@@ -343,55 +343,8 @@ work.mkdir(parents=True, exist_ok=True)
 db = work / f"mlflow-{n}.db"
 uri = f"sqlite:///{db}"
 t0 = time.perf_counter()
-if not db.exists():
-    from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    exp = client.create_experiment("bench", artifact_location=(work / "artifacts").as_uri())
-    first = client.create_run(exp, run_name="exp-000000")
-    rid = first.info.run_id
-    client.log_batch(rid, metrics=[Metric(f"m{k:02d}", 0.5, 1767225600000, 0) for k in range(25)],
-                     params=[Param(f"train.p{k:02d}", "0.5") for k in range(25)])
-    client.set_terminated(rid)
-    # the other runs as MLflow wrote the first, row for row (100,000 runs through its client
-    # would take hours: one transaction per call)
-    con = sqlite3.connect(db)
-    rng = random.Random(20)
-    tables = {}
-    for table in ("runs", "params", "metrics", "latest_metrics", "tags"):
-        cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
-        rows = con.execute(f"SELECT * FROM {table} WHERE run_uuid = ?", (rid,))
-        tables[table] = (cols, [dict(zip(cols, r)) for r in rows])
-    con.execute("DELETE FROM runs WHERE run_uuid = ?", (rid,))
-    for table in ("params", "metrics", "latest_metrics", "tags"):
-        con.execute(f"DELETE FROM {table} WHERE run_uuid = ?", (rid,))
-    batches = {t: [] for t in tables}
-    for i in range(n):
-        new = uuid.uuid4().hex
-        name = f"exp-{i:06d}"
-        values = {f"train.p{k:02d}": rng.random() for k in range(25)} | {f"m{k:02d}": rng.random() for k in range(25)}
-        start = 1767225600000 + i * 1000
-        for table, (cols, rows) in tables.items():
-            for r in rows:
-                r = dict(r, run_uuid=new)
-                if table == "runs":
-                    r.update(name=name, start_time=start, end_time=start + 500,
-                             artifact_uri=r["artifact_uri"].replace(rid, new))
-                elif table == "tags" and r["key"] == "mlflow.runName":
-                    r["value"] = name
-                elif table == "params":
-                    r["value"] = repr(values[r["key"]])
-                elif table in ("metrics", "latest_metrics"):
-                    r["value"] = values[r["key"]]
-                batches[table].append(tuple(r[c] for c in cols))
-        if len(batches["params"]) > 200_000 or i == n - 1:
-            for table, rows in batches.items():
-                cols = tables[table][0]
-                con.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
-                rows.clear()
-    con.commit()
-    con.close()
+if not db.exists():  # made and checked by bench/mlflow_ui.py's mlflow_store (mlflow_main calls it)
+    raise SystemExit(f"{db} is missing")
 load_s = time.perf_counter() - t0
 
 sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
@@ -457,6 +410,9 @@ def mlflow_main(n: int) -> None:
     (work / "logs").mkdir(parents=True, exist_ok=True)
     env = envs.ensure_venv("mlflow", envs.MLFLOW_REQUIREMENTS, work / "logs")
     print(f"[bench] mlflow {env.version_of('mlflow')}, {n:,} runs, store and logs in {work}", flush=True)
+    import mlflow_ui  # one maker of the MLflow store for both probes, checked by MLflow before use
+
+    mlflow_ui.mlflow_store(env, n)
     subprocess.run([str(env.python), "-c", MLFLOW_PROBE, str(n), str(work)], check=True)
 
 
