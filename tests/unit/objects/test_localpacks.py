@@ -31,6 +31,17 @@ def packs_dir(store: ObjectStore) -> list[str]:
     return sorted(os.listdir(store.packs.root)) if os.path.isdir(store.packs.root) else []
 
 
+def packed(tmp_path, n: int = 1) -> tuple[ObjectStore, list[bytes], str]:
+    """A cache whose first pack holds n generated objects: the store, the objects, the pack's id."""
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(n)
+    with store.packs.writer() as w:
+        for d in data:
+            w.add(b3(d), d)
+    (pid,) = store.packs.pack_ids()
+    return store, data, pid
+
+
 def test_objects_written_are_found_by_a_fresh_store_in_the_remotes_format(tmp_path):
     store = ObjectStore(tmp_path / "cache")
     data = blobs(5)
@@ -81,11 +92,7 @@ def test_an_error_while_writing_leaves_only_sealed_packs(tmp_path):
 
 
 def test_a_pack_without_its_index_is_never_read_and_gc_sweeps_it_when_old(tmp_path):
-    store = ObjectStore(tmp_path / "cache")
-    d = blobs(1)[0]
-    with store.packs.writer() as w:
-        w.add(b3(d), d)
-    pid = packs_dir(store)[0][:-4]
+    store, (d,), pid = packed(tmp_path)
     os.unlink(store.packs.idx_path(pid))  # a writer killed between linking the pack and its index
 
     fresh = ObjectStore(tmp_path / "cache")
@@ -96,11 +103,7 @@ def test_a_pack_without_its_index_is_never_read_and_gc_sweeps_it_when_old(tmp_pa
 
 
 def test_a_damaged_index_is_named_its_objects_unfound_and_remove_drops_the_pack(tmp_path):
-    store = ObjectStore(tmp_path / "cache")
-    d = blobs(1)[0]
-    with store.packs.writer() as w:
-        w.add(b3(d), d)
-    pid = packs_dir(store)[0][:-4]
+    store, (d,), pid = packed(tmp_path)
     path = store.packs.idx_path(pid)
     os.chmod(path, 0o644)
     with open(path, "wb") as f:
@@ -117,11 +120,7 @@ def test_a_damaged_index_is_named_its_objects_unfound_and_remove_drops_the_pack(
 
 
 def test_an_index_of_a_newer_format_is_refused(tmp_path):
-    store = ObjectStore(tmp_path / "cache")
-    d = blobs(1)[0]
-    with store.packs.writer() as w:
-        w.add(b3(d), d)
-    pid = packs_dir(store)[0][:-4]
+    store, (d,), pid = packed(tmp_path)
     path = store.packs.idx_path(pid)
     with open(path, "rb") as f:
         doc = json.loads(f.read())
@@ -135,12 +134,7 @@ def test_an_index_of_a_newer_format_is_refused(tmp_path):
 
 
 def test_drop_packed_rewrites_a_pack_without_the_dropped_objects(tmp_path):
-    store = ObjectStore(tmp_path / "cache")
-    data = blobs(6)
-    with store.packs.writer() as w:
-        for d in data:
-            w.add(b3(d), d)
-    (old,) = store.packs.pack_ids()
+    store, data, old = packed(tmp_path, 6)
     gone = {b3(d) for d in data[:4]}
 
     assert store.drop_packed(gone) == 4000
@@ -155,12 +149,7 @@ def test_drop_packed_rewrites_a_pack_without_the_dropped_objects(tmp_path):
 
 
 def test_a_damaged_packed_object_is_reported_and_not_carried_into_a_rewrite(tmp_path):
-    store = ObjectStore(tmp_path / "cache")
-    data = blobs(3)
-    with store.packs.writer() as w:
-        for d in data:
-            w.add(b3(d), d)
-    (pid,) = store.packs.pack_ids()
+    store, data, pid = packed(tmp_path, 3)
     path = store.packs.pack_path(pid)
     os.chmod(path, 0o644)
     with open(path, "r+b") as f:
