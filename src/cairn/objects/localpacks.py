@@ -229,17 +229,8 @@ class PackWriter:
         with self._lock:
             if oid in self._ids:
                 return
-            if self._file is None:
-                os.makedirs(self._packs.root, exist_ok=True)
-                self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
-            self._file.write(data)
-            n = len(data)
-            self._rows.append((oid, self._offset, n))
-            self._ids.add(oid)
-            self._offset += n
-            self.written += n
-            if self._offset >= self._target:
-                self._seal()
+            self._open().write(data)
+            self._appended([(oid, len(data))])
 
     def add_run(self, src: int, offset: int, rows: list[tuple[str, int]]) -> None:
         """Append objects lying back to back at `offset` in the open file `src` (the new chunks
@@ -247,17 +238,26 @@ class PackWriter:
         Python), falling back to read and write where it cannot. The caller has hashed them."""
         length = sum(n for _, n in rows)
         with self._lock:
-            if self._file is None:
-                os.makedirs(self._packs.root, exist_ok=True)
-                self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
-            _copy_range(src, self._file, offset, length)
-            for oid, n in rows:
-                self._rows.append((oid, self._offset, n))
-                self._ids.add(oid)
-                self._offset += n
-            self.written += length
-            if self._offset >= self._target:
-                self._seal()
+            _copy_range(src, self._open(), offset, length)
+            self._appended(rows)
+
+    def _open(self) -> NewFile:
+        """The pack being written (a new one after a seal); the caller holds the lock."""
+        if self._file is None:
+            os.makedirs(self._packs.root, exist_ok=True)
+            self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
+        return self._file
+
+    def _appended(self, rows: list[tuple[str, int]]) -> None:
+        """Index the objects just written back to back at the end of the open pack; seal it
+        once it reaches its target size."""
+        for oid, n in rows:
+            self._rows.append((oid, self._offset, n))
+            self._ids.add(oid)
+            self._offset += n
+            self.written += n
+        if self._offset >= self._target:
+            self._seal()
 
     def _seal(self, final: bool = False) -> None:
         f, rows = self._file, self._rows
@@ -270,11 +270,11 @@ class PackWriter:
             self._publish(*self._held.pop(0))
 
     def _publish(self, f: NewFile, rows: list[pack.IndexRow]) -> None:
-        pid = pack.pack_id(rows)
+        pid, index = pack.index_of(rows)
         f.publish(self._packs.pack_path(pid))  # an existing pack of the same rows holds the same bytes
         idx = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("idx"))
         try:
-            idx.write(pack.encode_index(pid, rows))
+            idx.write(index)
         except BaseException:
             idx.discard()
             raise
