@@ -165,7 +165,7 @@ def _fetch_objects(
     def get(w: tuple):
         if w[0] == "loose":
             return 1, remote.fetch_loose(ws.store, w[1])
-        return len(w[2]), remote.fetch_piece(landing, w[1], w[2], staging.write if staging else None)
+        return len(w[2]), remote.fetch_piece(landing.add_absent, w[1], w[2], staging.write if staging else None)
 
     failed: set[str] = set()
 

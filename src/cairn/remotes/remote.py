@@ -363,20 +363,21 @@ class Remote:
 
     def fetch_piece(
         self,
-        store: ObjectStore,
+        store: Callable[[bytes | memoryview, str], None],
         pack_id: str,
         piece: list[pack.IndexRow],
         also: Callable[[str, memoryview], None] | None = None,
     ) -> tuple[int, list, list]:
-        """Fetch, verify and store the objects of one piece; `also` gets each stored object
-        too. Returns (bytes stored, corrupt oids, lost oids)."""
+        """Fetch, verify and store the objects of one piece (`store(data, oid)` keeps one, as
+        ObjectStore.add_absent does); `also` gets each stored object too. Returns (bytes
+        stored, corrupt oids, lost oids)."""
         stored, bad = 0, []
         try:
             for oid, data in self.read_piece(pack_id, piece):
                 if data is None:
                     bad.append(oid)
                     continue
-                store.add_absent(data, oid)
+                store(data, oid)
                 if also is not None:
                     also(oid, data)
                 stored += len(data)
