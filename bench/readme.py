@@ -1,5 +1,6 @@
 """Write the README's benchmark table from ONE run: `python bench/readme.py [RUN_DIR]`.
 
+`--block peers` fills the peers' table (its own run) instead of the main one.
 RUN_DIR is the --out folder of a `bench/run.py` run (default: bench/); its results.json gives
 every row, and the caption names that run's command, commit, date and load, so the table can be
 reproduced as it stands and no row comes from another run. The block between the
@@ -8,6 +9,7 @@ reproduced as it stands and no row comes from another run. The block between the
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -15,8 +17,15 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 README = BENCH_DIR.parent / "README.md"
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+# a block per table: "main" (cairn and DVC) and "peers" (W1-W4, W6, W43 with Oxen and git-lfs),
+# each filled from its own run
+MARKERS = {
+    name: (f"<!-- {tag}:start -->", f"<!-- {tag}:end -->")
+    for name, tag in (("main", "bench"), ("peers", "bench-peers"))
+}
 BASE_SIDES = ("cairn", "dvc", "floor")
+sys.path.insert(0, str(BENCH_DIR))
+from peers import TARGETS as PEER_TARGETS  # noqa: E402  (bench/ is not a package)
 
 # The issues' targets as DVC median / cairn median (issues 1-3, 6, 22); floors and absolute
 # targets come with the workloads themselves (catalog.py).
@@ -84,7 +93,10 @@ def block(results: dict, floors: dict[str, tuple[float, str]], limits: dict[str,
         row += f"{f'{ratio:.2f}x' if ratio else '—'} | {target} |"
         for p in peers:
             theirs = _median(sides[p]) if p in sides else None
-            row += f" {f'{theirs / cairn:.2f}x' if theirs and cairn else _cell(sides.get(p)) if p in sides else '—'} |"
+            cell = f"{theirs / cairn:.2f}x" if theirs and cairn else _cell(sides.get(p)) if p in sides else "—"
+            if theirs and cairn and wid in PEER_TARGETS:
+                cell += f" ({_time(theirs)}; >= {PEER_TARGETS[wid]:g}x)"
+            row += f" {cell} |"
         lines.append(row)
     return lines
 
@@ -92,7 +104,6 @@ def block(results: dict, floors: dict[str, tuple[float, str]], limits: dict[str,
 def _targets(mode: str) -> tuple[dict[str, tuple[float, str]], dict[str, float]]:
     """The floors (limit, the floor's name) and absolute limits (s) of the catalog's workloads,
     the latter only at the scales they are judged at."""
-    sys.path.insert(0, str(BENCH_DIR))
     import catalog
 
     floors = {
@@ -103,16 +114,21 @@ def _targets(mode: str) -> tuple[dict[str, tuple[float, str]], dict[str, float]]
 
 
 def main(argv: list[str]) -> int:
-    run_dir = Path(argv[0]) if argv else BENCH_DIR
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("run_dir", nargs="?", type=Path, default=BENCH_DIR, help="a bench/run.py --out folder")
+    args.add_argument("--block", choices=sorted(MARKERS), default="main", help="which README table to replace")
+    opts = args.parse_args(argv)
+    run_dir = opts.run_dir
+    start, end = MARKERS[opts.block]
     results = json.loads((run_dir / "results.json").read_text())
     text = README.read_text()
-    if START not in text or END not in text:
-        print(f"{README} has no {START} ... {END} block", file=sys.stderr)
+    if start not in text or end not in text:
+        print(f"{README} has no {start} ... {end} block", file=sys.stderr)
         return 2
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
     rows = block(results, *_targets(results["header"]["mode"]))
-    README.write_text(head + START + "\n" + "\n".join(rows) + "\n" + END + tail)
+    README.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + tail)
     print(f"wrote the table of {run_dir / 'results.json'} into {README}")
     return 0
 

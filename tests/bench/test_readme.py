@@ -62,6 +62,45 @@ def test_every_row_and_the_caption_come_from_the_one_run(readme) -> None:
     assert "at commit abc1234" in text and "load average 0.01, 0.05, 0.10 at the start" in text
     assert "`python bench/run.py --runs 3 --tools cairn,dvc,git-lfs --only W1,W5-copy,W17`" in text
     rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| W")}
-    assert rows["W1"] == "| W1 | add the small files | 900 ms | 4.97 s | 5.50x | >= 5x | 10.00x |"
+    assert rows["W1"] == "| W1 | add the small files | 900 ms | 4.97 s | 5.50x | >= 5x | 10.00x (9.00 s; >= 5x) |"
     assert "5.00 s (`cp big.bin`: 4.00 s)" in rows["W5-copy"] and "<= 1.15x `cp big.bin` (1.25x)" in rows["W5-copy"]
     assert "not run (see notes)" in rows["W17"] and "cairn < 10.00 s (met)" in rows["W17"]
+
+
+def test_the_peers_block_is_filled_from_its_own_run_and_leaves_the_main_table(readme, tmp_path, monkeypatch) -> None:
+    import json
+
+    run = tmp_path / "peers-run"
+    run.mkdir()
+    results = {
+        "header": {
+            "mode": "full",
+            "runs": 3,
+            "tools": ["cairn", "oxen"],
+            "date": "2026-12-07 01:00 UTC",
+            "checkout": "def5678",
+            "sizes": "20,000 small files",
+            "load_end": "0.2",
+            "machine": {"loadavg": "0.1", "cores": 2},
+        },
+        "workloads": [
+            {
+                "id": "W4",
+                "title": "checkout into an empty folder",
+                "ratio_dvc_over_cairn": None,
+                "sides": {"cairn": _side(2.0), "oxen": _side(5.0)},
+            }
+        ],
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    page = tmp_path / "README.md"
+    main_table = "<!-- bench:start -->\nthe main table\n<!-- bench:end -->\n"
+    page.write_text(f"intro\n{main_table}<!-- bench-peers:start -->\nold\n<!-- bench-peers:end -->\nafter\n")
+    monkeypatch.setattr(readme, "README", page)
+    assert readme.main([str(run), "--block", "peers"]) == 0
+    text = page.read_text()
+    assert main_table in text and "\nold\n" not in text and text.endswith("after\n")
+    assert "at commit def5678" in text and "| W4 | checkout into an empty folder | 2.00 s |" in text
+    assert "2.50x (5.00 s; >= 3x) |" in text
+    page.write_text("no blocks here\n")
+    assert readme.main([str(run), "--block", "peers"]) == 2
