@@ -16,6 +16,7 @@ import collections
 import io
 import itertools
 import json
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -296,8 +297,9 @@ def copy_into(store, chunks: ChunkList, fd: int, name: str) -> None:
     """Rebuild the file of `chunks` into `fd` the way `cp` copies: the kernel copies each run
     of chunks lying back to back in a pack (copy_file_range; a fresh add writes a file's chunks
     in order, so a few runs per pack) while a second thread hashes the same bytes from the page
-    cache. A mismatch with the file's id is traced to the damaged chunk and raised naming the
-    file (`name`); the caller discards what was written."""
+    cache (mapped, not read: no second copy of every byte). A mismatch with the file's id is
+    traced to the damaged chunk and raised naming the file (`name`); the caller discards what
+    was written."""
     for attempt in range(2):
         segments = _segments(store, chunks, name)
         try:
@@ -311,13 +313,8 @@ def copy_into(store, chunks: ChunkList, fd: int, name: str) -> None:
 
     def hash_all() -> None:
         for src, off, length in segments:
-            done = 0
-            while done < length:
-                data = os.pread(src, min(length - done, _BATCH), off + done)
-                if not data:
-                    return  # cut short: the id will not match
-                h.update(data)
-                done += len(data)
+            if not _hash_range(h, src, off, length):
+                return  # cut short: the id will not match
 
     try:
         segments = [(fds[k], off, n) for k, off, n in segments]
@@ -336,6 +333,36 @@ def copy_into(store, chunks: ChunkList, fd: int, name: str) -> None:
         if bad is not None:
             raise damaged_chunk(name, chunks.oid, bad)
         raise corrupt_list(chunks.oid, "its chunks do not make the file")
+
+
+# Ranges from which hashing maps the pack rather than reading it: a read copies every byte once
+# more, mapping pages already in the page cache costs a fault per 16 of them (7% less CPU for
+# the hash of 2 GiB measured; MADV_POPULATE_READ saved nothing more).
+_MAP_FROM = 1024 * 1024
+
+
+def _hash_range(h, fd: int, off: int, length: int) -> bool:
+    """Hash `length` bytes of `fd` at `off`; False when the file holds fewer (a pack cut short).
+    The file's size is checked first: touching a mapping past the end of a file kills the
+    process (SIGBUS); packs are never changed in place, only replaced."""
+    have = max(min(length, os.fstat(fd).st_size - off), 0)
+    if have >= _MAP_FROM:
+        start = off - off % mmap.ALLOCATIONGRANULARITY
+        with (
+            mmap.mmap(fd, off + have - start, prot=mmap.PROT_READ, offset=start) as mm,
+            memoryview(mm) as view,
+            view[off - start :] as part,  # released before the unmap, which refuses otherwise
+        ):
+            h.update(part)
+        return have == length
+    done = 0
+    while done < have:
+        data = os.pread(fd, min(have - done, _BATCH), off + done)
+        if not data:
+            return False
+        h.update(data)
+        done += len(data)
+    return have == length
 
 
 def _open_all(store, segments: list, chunks: ChunkList, name: str) -> dict[str, int]:

@@ -3,6 +3,9 @@ checked as a format, a chunked file reads back through the store."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 import random
 from pathlib import Path
 
@@ -67,3 +70,86 @@ def test_a_list_whose_chunks_do_not_make_the_file_is_corrupt(tmp_path: Path) -> 
     assert not store.verify(oid)
     with pytest.raises(CorruptObjectError, match="its chunks do not make the file"):
         store.read(oid)
+
+
+def test_an_add_over_many_blocks_stores_the_chunks_of_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # small blocks: the reading buffers are reused many times while chunks are hashed on other threads
+    monkeypatch.setattr(chunks, "_BLOCK", 300_000)
+    data = random.Random(5).randbytes(4_000_000)
+    src = tmp_path / "f.bin"
+    src.write_bytes(data)
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+    cdc = pyfastcdc.FastCDC(chunks.AVG, min_size=chunks.MIN, max_size=chunks.MAX, normalized_chunking=chunks.NC)
+
+    oid = store.add_file_copy(str(src), len(data))
+
+    cl = store.chunk_list(oid)
+    assert oid == blake3(data).hexdigest() and cl is not None
+    assert list(cl.chunks) == [(blake3(c.data).hexdigest(), c.length) for c in cdc.cut_buf(data)]
+    assert all(store.verify_object(c) for c, _ in cl.chunks)
+
+
+def test_a_file_of_exactly_whole_blocks_is_cut_as_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "_BLOCK", 300_000)
+    data = random.Random(6).randbytes(1_200_000)  # its end falls where a block ends
+    src = tmp_path / "f.bin"
+    src.write_bytes(data)
+    cdc = pyfastcdc.FastCDC(chunks.AVG, min_size=chunks.MIN, max_size=chunks.MAX, normalized_chunking=chunks.NC)
+
+    assert [bytes(c) for c in chunks.cut(str(src))] == [bytes(c.data) for c in cdc.cut_buf(data)]
+
+
+def test_a_pack_cut_short_is_named_at_checkout_without_reading_past_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hashing maps the packs: reading a mapping past a file's end would kill the process (SIGBUS)
+    monkeypatch.setattr(chunks, "_MAP_FROM", 4096)
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+    data = random.Random(7).randbytes(3_000_000)
+    src = tmp_path / "f.bin"
+    src.write_bytes(data)
+    oid = store.add_file_copy(str(src), len(data))
+    cl = store.chunk_list(oid)
+    assert cl is not None
+    (pid,) = store.packs.pack_ids()
+    pack_file = Path(store.packs.pack_path(pid))
+    pack_file.chmod(0o644)
+    os.truncate(pack_file, 2_000_000)
+    starts = list(itertools.accumulate((n for _, n in cl.chunks), initial=0))
+    first_short = next(c for (c, n), a in zip(cl.chunks, starts, strict=False) if a + n > 2_000_000)
+
+    out = tmp_path / "out.bin"
+    with open(out, "wb") as f, pytest.raises(CorruptObjectError, match=f"its chunk {first_short} is corrupt"):
+        chunks.copy_into(store, cl, f.fileno(), "f.bin")
+
+
+def test_a_checkout_hashed_through_mappings_rebuilds_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "_MAP_FROM", 4096)  # every run of chunks hashed from a mapping
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+    data = random.Random(8).randbytes(3_000_000)
+    src = tmp_path / "f.bin"
+    src.write_bytes(data)
+    oid = store.add_file_copy(str(src), len(data))
+    cl = store.chunk_list(oid)
+    assert cl is not None
+
+    out = tmp_path / "out.bin"
+    with open(out, "wb") as f:
+        chunks.copy_into(store, cl, f.fileno(), "f.bin")
+    assert out.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "row",
+    [["A" * 64, 5], ["a" * 63, 5], ["a" * 65, 5], ["a" * 64, 0], ["a" * 64, True], ["a" * 64, 5.0], ["a" * 64], "x"],
+)
+def test_a_bad_row_among_good_ones_makes_the_list_damaged_and_is_named(row: object) -> None:
+    good = [["b" * 64, 7]] * 3
+    doc = {"chunks": [*good, row], "oid": "c" * 64, "size": 26, "version": 1}
+    with pytest.raises(CorruptObjectError, match=r"is damaged \((bad row|a row is not)"):
+        chunks.decode(json.dumps(doc).encode(), "c" * 64)
+
+
+def test_good_rows_decode_as_they_were_written() -> None:
+    cl = chunks.ChunkList("c" * 64, 12, (("a" * 64, 5), ("b" * 64, 7)))
+    assert chunks.decode(cl.encode(), "c" * 64) == cl
