@@ -82,6 +82,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    # the code measured is the code at the start: a commit made while the run goes on is not it
+    checkout = report.checkout_id(envs.REPO_ROOT)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     scale = datasets.SCALES[mode]
     runs = args.runs or (1 if args.smoke else DEFAULT_RUNS)
@@ -171,7 +173,7 @@ def main(argv: list[str]) -> int:
             name: (t.version if t else unavailable.get(name, ("", "not installed"))[1]) for name, t in tools.items()
         },
         tools=args.tools,
-        checkout=report.checkout_id(envs.REPO_ROOT),
+        checkout=checkout,
         elapsed_s=time.monotonic() - started,
         load_end=report.loadavg(),
         sizes=(
