@@ -7,7 +7,6 @@ repository, so the cache is per user: a fresh clone's first run pays nothing eit
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -16,6 +15,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from blake3 import blake3
 
 from cairn.environment import gpus as gpus_mod
 from cairn.environment.packages import packages
@@ -81,6 +82,8 @@ def _prune(folder: Path) -> None:
 
 def machine(gpu_timeout: float = gpus_mod.TIMEOUT_S) -> dict[str, Any]:
     """Everything but the environment variables, measured now."""
+    import hashlib  # only here: the key of every command's cache lookup is a BLAKE3 (no OpenSSL load)
+
     gpu, notes = gpus_mod.gpus(gpu_timeout)
     uname = platform.uname()
     dists = sorted(packages(), key=str.lower)
@@ -118,7 +121,7 @@ def _cache_key() -> str:
         parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
     except OSError:
         pass
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    return blake3(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def _cpu_model() -> str | None:
