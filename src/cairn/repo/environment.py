@@ -21,6 +21,7 @@ class RepoEnvironment:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._current: dict[str, Any] | None = None
+        self._current_oid: str | None = None
 
     def current(self) -> dict[str, Any]:
         if self._current is None:
@@ -35,6 +36,14 @@ class RepoEnvironment:
     def record(self) -> str | None:
         return self.repo.store.add_bytes(encode(self.current()))
 
+    def current_oid(self) -> str:
+        """The id the current environment's record has in the cache (or would have)."""
+        if self._current_oid is None:
+            from blake3 import blake3
+
+            self._current_oid = blake3(encode(self.current())).hexdigest()
+        return self._current_oid
+
     def load(self, oid: str) -> dict[str, Any]:
         """The record `oid` from the cache (ObjectMissingError when it is not there)."""
         return decode(self.repo.store.read(oid), oid)
@@ -42,6 +51,8 @@ class RepoEnvironment:
     def changes(self, oid: str) -> list[str] | None:
         """What differs from the record `oid` to the current environment; None when the record
         is not in the cache or not readable."""
+        if oid == self.current_oid() and self.repo.store.exists(oid):
+            return []  # the record of this very environment (the usual case): nothing to read or compare
         try:
             return [str(c) for c in compare.changes(self.load(oid), self.current())]
         except DataError:
