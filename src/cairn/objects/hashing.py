@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 
 from blake3 import blake3
@@ -50,6 +49,8 @@ def hash_mapped(path: str | os.PathLike[str]) -> str:
     size = os.stat(path).st_size
     if size <= SMALL_FILE:
         return blake3(read_small(path, size)).hexdigest()
+    import mmap  # here: every command imports this module, few hash big files
+
     h = blake3(max_threads=blake3.AUTO)
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -308,11 +308,14 @@ def check_stage_inputs(repo: Repo, graph, stages: list[str] | None = None) -> No
     """Before repro runs anything: every dataset with a schema that a stage reads (and no stage
     writes) must pass it, so a broken input stops the run naming the column, before any stage
     spends time. No `schema:` in cairn.yaml: nothing is read."""
+    section = pipeline_section(repo, "schema")
+    if section is None:
+        return  # the common case: no schema, nothing to import or read
     from cairn.datastats.schema import check as check_one
     from cairn.datastats.schema import parse
     from cairn.errors import SchemaViolationError
 
-    schemas = parse(pipeline_section(repo, "schema"))
+    schemas = parse(section)
     if not schemas:
         return
     written = {o.path for s in graph.pipeline.stages.values() for o in s.outs}

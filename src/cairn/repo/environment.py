@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cairn.environment import compare
 from cairn.environment.capture import capture, user_cache_dir
 from cairn.environment.record import decode, encode
 from cairn.errors import DataError
@@ -53,6 +52,8 @@ class RepoEnvironment:
         is not in the cache or not readable."""
         if oid == self.current_oid() and self.repo.store.exists(oid):
             return []  # the record of this very environment (the usual case): nothing to read or compare
+        from cairn.environment import compare
+
         try:
             return [str(c) for c in compare.changes(self.load(oid), self.current())]
         except DataError:
@@ -146,6 +147,8 @@ def diff(repo: Repo, a: str, b: str = CURRENT, stage: str | None = None) -> dict
     """What differs from the environment of `a` to that of `b`, per stage: {"a", "b",
     "stages": {stage: {"changes": [...], "note": why not compared, or None}}}. The current
     environment stands for every stage of the other side."""
+    from cairn.environment import compare
+
     left, right = view(repo, a), view(repo, b)
     names = [s for s in dict.fromkeys([*left["stages"], *right["stages"]]) if stage is None or s == stage]
     if stage is not None and not names:
