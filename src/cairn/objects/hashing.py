@@ -57,7 +57,11 @@ def hash_mapped(path: str | os.PathLike[str]) -> str:
         off = 0
         while off < (size := os.fstat(fd).st_size):  # grown meanwhile: all of it, as a read would
             n = min(WINDOW, size - off)
-            with mmap.mmap(fd, n, access=mmap.ACCESS_READ, offset=off) as window:
+            try:
+                window = mmap.mmap(fd, n, access=mmap.ACCESS_READ, offset=off)
+            except OSError:  # a file system that cannot map files (some FUSE and network ones)
+                return hash_file(path)
+            with window:
                 window.madvise(mmap.MADV_WILLNEED)  # read ahead when it is not in the page cache
                 h.update(window)
             off += n

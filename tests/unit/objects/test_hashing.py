@@ -40,6 +40,20 @@ def test_hash_mapped_hashes_every_window_in_order(tmp_path: Path, monkeypatch, w
     assert hash_mapped(f) == blake3(data).hexdigest() == hash_file(f)
 
 
+def test_hash_mapped_reads_a_file_it_cannot_map(tmp_path: Path, monkeypatch) -> None:
+    import mmap
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")  # what mmap says on a file system without it
+
+    monkeypatch.setattr(hashing, "SMALL_FILE", 0)
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    data = os.urandom(100_000)
+    f = tmp_path / "f"
+    f.write_bytes(data)
+    assert hash_mapped(f) == blake3(data).hexdigest()
+
+
 def test_known_vector() -> None:
     # The published BLAKE3 test vector for the empty input.
     assert hash_bytes(b"") == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
