@@ -3,6 +3,7 @@ unknown commands, and the documented exit codes."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -117,6 +118,36 @@ def test_status_does_not_import_git(repo):
     assert "yaml" not in top_level(modules)  # a pointer cairn wrote is read without PyYAML
     assert "pygit2" not in top_level(modules)
     assert "rich" not in top_level(modules)  # no terminal, no progress bars
+
+
+def test_pipeline_status_and_repro_with_nothing_to_do_import_only_what_they_use(repo):
+    # bench W11/W20: with nothing to do, these read a few small files; merging, data statistics,
+    # thread pools, subprocesses and OpenSSL belong to other work (each import costs every run)
+    (repo.root / "in.txt").write_text("x\n")
+    (repo.root / "cairn.yaml").write_text(
+        "stages:\n  copy:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n"
+    )
+    repo.cairn("repro")
+    imported_modules(["cairn", "status"], repo.root)  # measures this interpreter's environment once
+    heavy = {
+        "concurrent.futures",  # thread pools: folder walks and chunked files only
+        "cairn.workspace.merge",  # only while a merge of tracked data is unfinished
+        "cairn.datastats.describe",  # only for a cairn.yaml with `schema:`
+        "csv",
+        "socket",  # the lock's host name comes from uname
+        "hashlib",  # the environment cache key is a BLAKE3
+        "importlib.metadata",  # the environment comes from the per-user cache after the first run
+    }
+
+    status = imported_modules(["cairn", "status"], repo.root)
+    repro = imported_modules(["cairn", "repro"], repo.root)
+
+    assert "cairn.repo.environment" in status and "cairn.pipelines.runner" in status  # status ran
+    assert "cairn.repo.lock" in repro and "cairn.pipelines.lifeline" in repro  # repro ran
+    assert status & heavy == set()
+    assert repro & heavy == set()
+    assert "subprocess" not in status | repro  # no stage runs, nvidia-smi is not asked
+    assert json.loads(repo.cairn("status", "--json").stdout)["stages"] == {}  # nothing was stale
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ repository, so the cache is per user: a fresh clone's first run pays nothing eit
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -16,6 +15,11 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+try:  # the cache key: cairn has BLAKE3 loaded anyway, hashlib's OpenSSL would cost every command ~3 ms
+    from blake3 import blake3 as _key_hash
+except ImportError:  # capture also runs in bare interpreters with only cairn's code on the path
+    from hashlib import sha256 as _key_hash
 
 from cairn.environment import gpus as gpus_mod
 from cairn.environment.packages import packages
@@ -81,6 +85,8 @@ def _prune(folder: Path) -> None:
 
 def machine(gpu_timeout: float = gpus_mod.TIMEOUT_S) -> dict[str, Any]:
     """Everything but the environment variables, measured now."""
+    import hashlib  # only here, not for the key of every command's cache lookup
+
     gpu, notes = gpus_mod.gpus(gpu_timeout)
     uname = platform.uname()
     dists = sorted(packages(), key=str.lower)
@@ -118,7 +124,7 @@ def _cache_key() -> str:
         parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
     except OSError:
         pass
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    return _key_hash(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def _cpu_model() -> str | None:

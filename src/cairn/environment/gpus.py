@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the XML parser is imported when nvidia-smi answers (~5 ms every command otherwise)
@@ -21,6 +19,9 @@ def gpus(timeout: float = TIMEOUT_S) -> tuple[dict[str, Any], list[str]]:
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return {}, []
+    import signal
+    import subprocess  # here: `status` and `repro` load this module and mostly never start it
+
     try:
         # its own session, so that on a timeout the whole tree is stopped (a child holding the
         # pipe open would keep communicate() waiting)

@@ -34,12 +34,15 @@ def _header_fields(text: str, wanted: tuple[str, ...]) -> dict[str, str]:
     a value is what follows the colon, without leading blanks or the last line end."""
     found: dict[str, str] = {}
     reading: str | None = None  # a wanted header met for the first time: continuations go on it
+    need = len(set(wanted))
     for match in _LINES.finditer(text):
         line = match.group()
         if line[0] in " \t":
             if reading:
                 found[reading] += line
             continue
+        if len(found) == need:
+            break  # all found, and the last one's continuation lines taken: the rest cannot matter
         name, colon, value = line.partition(":")
         if not colon or not _HEADER_NAME.fullmatch(name):
             break

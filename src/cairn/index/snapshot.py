@@ -15,10 +15,10 @@ import os
 import stat as stat_mod
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
@@ -30,6 +30,11 @@ from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, rea
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
 from cairn.progress import NULL, Progress
+
+# concurrent.futures (and the logging it imports) is for folder walks only: a file's snapshot
+# (a pipeline's deps and outs in a no-op `status`) does not import it
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 # hash_fn(absolute path, size) -> oid; it may also store the file (add hashes and copies in one pass)
 HashFn = Callable[[str, int], str]
@@ -246,6 +251,8 @@ class _Walk:
     def prefetch(self, paths: list[str]) -> None:
         """List and stat these folders on a thread, ahead of the walk reaching them."""
         if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self.pool = ThreadPoolExecutor(_SCANNERS, thread_name_prefix="cairn-scan")
         for p in paths:
             if p not in self.ahead:

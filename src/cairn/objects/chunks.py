@@ -19,7 +19,6 @@ import json
 import mmap
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from blake3 import blake3
@@ -158,6 +157,8 @@ def split_into(store, src: str) -> ChunkList:
     One read: the chunker's thread hashes the chunks and appends the new ones to local packs
     (objects/localpacks.py: sequential writes, no file per chunk) while a second thread hashes
     the whole file from the same blocks of the page cache. The packs are sealed on return."""
+    from concurrent.futures import ThreadPoolExecutor  # here: a no-op status loads this module
+
     before = os.stat(src)
     whole = blake3()
     with (
@@ -251,6 +252,8 @@ def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name
     mismatch is traced to the damaged or missing chunk and raised naming the file (`name`).
     Reader threads gather batches of chunks (opening thousands of small files is most of the
     cost) while this thread hashes and writes the batch before."""
+    from concurrent.futures import ThreadPoolExecutor  # here: a no-op status loads this module
+
     h = blake3(max_threads=blake3.AUTO)
     batches: list[list[tuple[str, int]]] = [[]]
     fill = 0
@@ -300,6 +303,8 @@ def copy_into(store, chunks: ChunkList, fd: int, name: str) -> None:
     cache (mapped, not read: no second copy of every byte). A mismatch with the file's id is
     traced to the damaged chunk and raised naming the file (`name`); the caller discards what
     was written."""
+    from concurrent.futures import ThreadPoolExecutor  # here: a no-op status loads this module
+
     for attempt in range(2):
         segments = _segments(store, chunks, name)
         try:

@@ -10,6 +10,8 @@ OID_LEN = 64
 # Files up to this size are read in one call; larger ones stream in chunks of this size.
 SMALL_FILE = 4 * 1024 * 1024
 CHUNK = 8 * 1024 * 1024
+# Bytes mapped at once by hash_mapped: the mapping's pages count as resident only while mapped.
+WINDOW = 16 * 1024 * 1024
 
 
 def hash_bytes(data: bytes) -> str:
@@ -33,6 +35,38 @@ def hash_chunks(path: str | os.PathLike[str], max_threads: int = 1) -> str:
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buf):
             h.update(view[:n])
+    return h.hexdigest()
+
+
+def hash_mapped(path: str | os.PathLike[str]) -> str:
+    """hash_file through a memory map, one window at a time: BLAKE3's threads read the page cache
+    in place instead of this thread first copying every byte into a buffer (about a third of the
+    CPU of hashing a 2 GiB file, and not overlapped with the hashing). A file cut short while
+    mapped ends the process with SIGBUS, so this is for cache objects (never truncated) and for
+    files a link-mode add is about to make cache objects (a file changing under that add would
+    become a corrupt object; ending the add is the better outcome). status and copy-mode add,
+    reading files a user may be rewriting, keep hash_file."""
+    size = os.stat(path).st_size
+    if size <= SMALL_FILE:
+        return blake3(read_small(path, size)).hexdigest()
+    import mmap  # here: every command imports this module, few hash big files
+
+    h = blake3(max_threads=blake3.AUTO)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        off = 0
+        while off < (size := os.fstat(fd).st_size):  # grown meanwhile: all of it, as a read would
+            n = min(WINDOW, size - off)
+            try:
+                window = mmap.mmap(fd, n, access=mmap.ACCESS_READ, offset=off)
+            except OSError:  # a file system that cannot map files (some FUSE and network ones)
+                return hash_file(path)
+            with window:
+                window.madvise(mmap.MADV_WILLNEED)  # read ahead when it is not in the page cache
+                h.update(window)
+            off += n
+    finally:
+        os.close(fd)
     return h.hexdigest()
 
 

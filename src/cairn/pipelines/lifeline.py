@@ -18,9 +18,12 @@ caller's pipe open."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # subprocess is imported when a stage is about to run: a no-op repro never needs it
+    import subprocess
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as for Ctrl-C
 
@@ -82,6 +85,8 @@ class Lifeline:
         with self._lock:
             if self._fd is not None or self._closed:
                 return
+            import subprocess
+
             read, write = os.pipe()  # both non-inheritable: no stage command gets the write end
             try:
                 self._watcher = subprocess.Popen(

@@ -29,7 +29,7 @@ from blake3 import blake3
 
 from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
 from cairn.objects import chunks, pack
-from cairn.objects.hashing import hash_file
+from cairn.objects.hashing import hash_file, hash_mapped
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
 from cairn.storage.base import Storage
@@ -257,7 +257,7 @@ class Remote:
     def upload_loose(self, store: ObjectStore, oid: str) -> int | None:
         """Upload one cache object as it is, verified; its size, or None when the cache lacks it."""
         try:
-            if hash_file(store.path(oid)) != oid:
+            if hash_mapped(store.path(oid)) != oid:  # a cache object: mapped, not copied to be read
                 raise corrupt_cache(oid)
         except FileNotFoundError:
             return None

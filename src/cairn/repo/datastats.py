@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.datastats.describe import FileRef, describe
-from cairn.datastats.record import StatsStore, build
 from cairn.errors import CairnError, PathError
 from cairn.index import pointer as ptr
 from cairn.objects.tree import FILE, TREE, walk_files
 
+# the readers and describers (csv, columns, ...) are imported where used: every `repro` loads
+# this module for check_stage_inputs, and a cairn.yaml without `schema:` needs none of them
 if TYPE_CHECKING:
+    from cairn.datastats.describe import FileRef
+    from cairn.datastats.record import StatsStore
     from cairn.remotes.remote import Remote
     from cairn.repo.repo import Repo
 
@@ -37,6 +39,8 @@ class Version:
 
 
 def store(repo: Repo) -> StatsStore:
+    from cairn.datastats.record import StatsStore
+
     return StatsStore(repo.store.root)
 
 
@@ -135,6 +139,9 @@ def stats(repo: Repo, path: str, rev: str | None = None, remote: str | None = No
 
 
 def record_of(repo: Repo, v: Version, remote: str | None = None) -> tuple[dict[str, Any], str]:
+    from cairn.datastats.describe import describe
+    from cairn.datastats.record import build
+
     st = store(repo)
     rec = st.get(v.oid)
     if rec is not None:
@@ -166,6 +173,8 @@ def _wants_data(v: Version, files: list[FileRef]) -> bool:
 
 def _files(repo: Repo, v: Version) -> list[FileRef] | None:
     """The files of the version and where their bytes are; None when its trees are missing."""
+    from cairn.datastats.describe import FileRef
+
     in_ws = v.rev is None and v.here
     if v.kind == FILE:
         path = str(repo.ws.abs(v.rel)) if in_ws else repo.store.path(v.oid)
@@ -299,11 +308,14 @@ def check_stage_inputs(repo: Repo, graph, stages: list[str] | None = None) -> No
     """Before repro runs anything: every dataset with a schema that a stage reads (and no stage
     writes) must pass it, so a broken input stops the run naming the column, before any stage
     spends time. No `schema:` in cairn.yaml: nothing is read."""
+    section = pipeline_section(repo, "schema")
+    if section is None:
+        return  # the common case: no schema, nothing to import or read
     from cairn.datastats.schema import check as check_one
     from cairn.datastats.schema import parse
     from cairn.errors import SchemaViolationError
 
-    schemas = parse(pipeline_section(repo, "schema"))
+    schemas = parse(section)
     if not schemas:
         return
     written = {o.path for s in graph.pipeline.stages.values() for o in s.outs}
@@ -338,6 +350,7 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     import datetime
 
     from cairn.datastats import monitor as mon
+    from cairn.datastats.describe import describe
     from cairn.datastats.drift import compare
 
     m = mon.parse(pipeline_section(repo, "monitors"), name)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cairn.environment import compare
 from cairn.environment.capture import capture, user_cache_dir
 from cairn.environment.record import decode, encode
 from cairn.errors import DataError
@@ -21,6 +20,7 @@ class RepoEnvironment:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._current: dict[str, Any] | None = None
+        self._current_oid: str | None = None
 
     def current(self) -> dict[str, Any]:
         if self._current is None:
@@ -35,6 +35,14 @@ class RepoEnvironment:
     def record(self) -> str | None:
         return self.repo.store.add_bytes(encode(self.current()))
 
+    def current_oid(self) -> str:
+        """The id the current environment's record has in the cache (or would have)."""
+        if self._current_oid is None:
+            from blake3 import blake3
+
+            self._current_oid = blake3(encode(self.current())).hexdigest()
+        return self._current_oid
+
     def load(self, oid: str) -> dict[str, Any]:
         """The record `oid` from the cache (ObjectMissingError when it is not there)."""
         return decode(self.repo.store.read(oid), oid)
@@ -42,6 +50,10 @@ class RepoEnvironment:
     def changes(self, oid: str) -> list[str] | None:
         """What differs from the record `oid` to the current environment; None when the record
         is not in the cache or not readable."""
+        if oid == self.current_oid() and self.repo.store.exists(oid):
+            return []  # the record of this very environment (the usual case): nothing to read or compare
+        from cairn.environment import compare
+
         try:
             return [str(c) for c in compare.changes(self.load(oid), self.current())]
         except DataError:
@@ -135,6 +147,8 @@ def diff(repo: Repo, a: str, b: str = CURRENT, stage: str | None = None) -> dict
     """What differs from the environment of `a` to that of `b`, per stage: {"a", "b",
     "stages": {stage: {"changes": [...], "note": why not compared, or None}}}. The current
     environment stands for every stage of the other side."""
+    from cairn.environment import compare
+
     left, right = view(repo, a), view(repo, b)
     names = [s for s in dict.fromkeys([*left["stages"], *right["stages"]]) if stage is None or s == stage]
     if stage is not None and not names:

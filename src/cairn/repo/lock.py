@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -37,11 +36,17 @@ class Holder:
     since: float
 
     def describe(self) -> str:
-        here = "" if self.host == socket.gethostname() else f" on host {self.host}"
+        here = "" if self.host == _host() else f" on host {self.host}"
         return f"PID {self.pid} ({self.command}) since {_clock(self.since)}{here}"
 
     def on_this_host(self) -> bool:
-        return self.host == socket.gethostname()
+        return self.host == _host()
+
+
+def _host() -> str:
+    # what socket.gethostname() returns (both ask uname(2)), without importing socket in every
+    # command that takes the lock
+    return os.uname().nodename
 
 
 def current_command(argv: list[str] | None = None) -> str:
@@ -150,7 +155,7 @@ def _write_holder(tmp_dir: Path) -> None:
     # whole or not at all: a waiting process reads it to say whom it waits for
     record = {
         "pid": os.getpid(),
-        "host": socket.gethostname(),
+        "host": _host(),
         "command": current_command(),
         "argv": sys.argv,
         "since": time.time(),

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from cairn.errors import CairnError, MergeError, shown
 from cairn.index import pointer as ptr
 from cairn.objects.tree import TREE, Entry
-from cairn.workspace.merge import Conflict
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
@@ -62,6 +61,8 @@ class PointerMerge:
     hint: str | None = None
 
     def whole(self, kind: str, reason: str, hint: str | None = None) -> None:
+        from cairn.workspace.merge import Conflict  # here: every `cairn status` loads this module
+
         self.clean, self.reason, self.hint = None, reason, hint
         self.conflicts = [
             Conflict("", kind, _as_entry(self.base), _as_entry(self.ours), _as_entry(self.theirs)).to_dict()

@@ -10,7 +10,7 @@ from cairn.errors import CairnError, OverlapError, PathError
 from cairn.index import pointer as ptr
 from cairn.index.snapshot import Snapshot, snapshot
 from cairn.index.symlinks import DANGLING, OUTSIDE, PRIVATE, read_link
-from cairn.objects.hashing import hash_file
+from cairn.objects.hashing import hash_mapped
 from cairn.objects.tree import FILE, Tree
 from cairn.workspace import linking
 from cairn.workspace.context import Workspace, pointer_rel_for
@@ -176,7 +176,7 @@ def _store_fn(ws: Workspace, kind: str):
         def hardlink_in(path: str, size: int) -> str:
             if os.path.islink(path):  # `cairn add link`: a hard link would be to the link itself
                 return store.add_file_copy(path, size, chunk=False)
-            oid = hash_file(path)
+            oid = hash_mapped(path)  # the file becomes the object: see hash_mapped
             if not store.add_file_link(path, oid):
                 return store.add_file_copy(path, size, chunk=False)
             return oid
@@ -185,7 +185,7 @@ def _store_fn(ws: Workspace, kind: str):
     if kind == "reflink":
 
         def reflink_in(path: str, size: int) -> str:
-            oid = hash_file(path)
+            oid = hash_mapped(path)  # cloned into the object as it is: see hash_mapped
             if not store.exists(oid):
                 tmp = store.tmp_path()
                 linking.reflink(path, tmp)

@@ -15,7 +15,7 @@ import shutil
 from blake3 import blake3
 
 from cairn.errors import ConfigError, CorruptObjectError
-from cairn.objects.hashing import SMALL_FILE, hash_file, read_small
+from cairn.objects.hashing import SMALL_FILE, hash_mapped, read_small
 from cairn.objects.newfile import NO_SPACE, NewFile, disk_full, space_checked
 from cairn.objects.store import ObjectStore, copy_hashing
 
@@ -146,7 +146,7 @@ def materialize(
             f.discard()
             raise
         return f.publish_stat(dest)
-    if hash_file(src) != oid:
+    if hash_mapped(src) != oid:  # a cache object: mapped, not copied to be read
         raise corrupt(oid)
     if kind == "reflink":
         reflink(src, tmp)

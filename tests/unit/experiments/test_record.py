@@ -91,6 +91,8 @@ def test_header_fields_read_as_the_email_parser_does():
         "Name: a\nName: b\nVersion: 1",  # the first one counts
         "Bad Name: x\nName: y\n",  # a space in a name ends the headers
         "Name: last",
+        "Name: a\nVersion: 1\n .post\nSummary: s\n x\n",  # both found: the last one's continuation still counts
+        "Name: a\nVersion: 1\nBad Name\nName: b\n",
         "",
     ]
     for text in cases:

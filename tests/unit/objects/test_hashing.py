@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from cairn.objects.hashing import OID_LEN, SMALL_FILE, hash_bytes, hash_file, is_oid
+from cairn.objects import hashing
+from cairn.objects.hashing import OID_LEN, SMALL_FILE, hash_bytes, hash_file, hash_mapped, is_oid
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, SMALL_FILE, SMALL_FILE + 1])
@@ -18,6 +19,39 @@ def test_hash_file_is_blake3_of_the_bytes(tmp_path: Path, size: int) -> None:
     f.write_bytes(data)
     assert hash_file(f) == blake3(data).hexdigest() == hash_bytes(data)
     assert len(hash_file(f)) == OID_LEN
+
+
+@pytest.mark.parametrize("size", [0, 1, SMALL_FILE, SMALL_FILE + 1])
+def test_hash_mapped_is_blake3_of_the_bytes(tmp_path: Path, size: int) -> None:
+    f = tmp_path / "f"
+    data = os.urandom(size)
+    f.write_bytes(data)
+    assert hash_mapped(f) == blake3(data).hexdigest()
+
+
+@pytest.mark.parametrize("windows", [1, 2.5, 3])
+def test_hash_mapped_hashes_every_window_in_order(tmp_path: Path, monkeypatch, windows: float) -> None:
+    # small windows, so the file spans several (the last one partly) without writing gigabytes
+    monkeypatch.setattr(hashing, "SMALL_FILE", 0)
+    monkeypatch.setattr(hashing, "WINDOW", 64 * 1024)
+    data = os.urandom(int(windows * 64 * 1024))
+    f = tmp_path / "f"
+    f.write_bytes(data)
+    assert hash_mapped(f) == blake3(data).hexdigest() == hash_file(f)
+
+
+def test_hash_mapped_reads_a_file_it_cannot_map(tmp_path: Path, monkeypatch) -> None:
+    import mmap
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")  # what mmap says on a file system without it
+
+    monkeypatch.setattr(hashing, "SMALL_FILE", 0)
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    data = os.urandom(100_000)
+    f = tmp_path / "f"
+    f.write_bytes(data)
+    assert hash_mapped(f) == blake3(data).hexdigest()
 
 
 def test_known_vector() -> None:
