@@ -102,10 +102,10 @@ def rmtree_parallel(path: Path, jobs: int | None = None) -> None:
             leaves.append(folder)
     jobs = jobs or os.cpu_count() or 1
     running: list[subprocess.Popen] = []
-    for i in range(0, len(leaves), 256):
+    for i in range(0, len(leaves), 64):  # small shares: no rm waits long on another
         if len(running) >= jobs:
             running.pop(0).wait()
-        running.append(subprocess.Popen(["rm", "-rf", "--", *leaves[i : i + 256]], stderr=subprocess.DEVNULL))
+        running.append(subprocess.Popen(["rm", "-rf", "--", *leaves[i : i + 64]], stderr=subprocess.DEVNULL))
     for proc in running:
         proc.wait()
     rmtree(path)
