@@ -9,6 +9,7 @@ import statistics
 import subprocess
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 from measure import Sample
@@ -17,6 +18,8 @@ from runner import ERROR, FLOOR, NOT_RUN, OK, TOOLS, Side, WorkloadResult
 
 DASH = "—"
 SCALING_TARGET = 12.0  # time(W14) / time(W1): 200,000 files in at most 12x the time of 20,000
+GROWTH_TARGET = 1.2  # S1: time(1M) / time(200k) at most 1.2x linear (issue 22)
+GROWTH_JUDGED = (200_000, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,81 @@ def extra_lines(results: list[WorkloadResult], scale: str) -> list[str]:
     return lines
 
 
+def _growth_cell(side: Side) -> str:
+    if side.status == OK and side.samples:
+        s = side.samples[0]
+        return f"{fmt_time(s.wall_s)} / {fmt_time(s.cpu_s)} / {s.maxrss_kib / 1024:,.0f} MiB"
+    return time_cell(side)
+
+
+def _growth(small: Side | None, big: Side | None, factor: float) -> tuple[float, float] | None:
+    """(wall, CPU) of BIG over SMALL, each as a multiple of linear growth (FACTOR)."""
+    if not (small and big and small.status == OK == big.status and small.samples and big.samples):
+        return None
+    a, b = small.samples[0], big.samples[0]
+    if a.wall_s <= 0 or a.cpu_s <= 0:
+        return None
+    return b.wall_s / a.wall_s / factor, b.cpu_s / a.cpu_s / factor
+
+
+def growth_table(results: list[WorkloadResult]) -> list[str]:
+    """S1's steps at each size run (cairn, one run each): wall / CPU / peak RSS, and how each
+    grows from one size to the next as a multiple of linear (1.00x: time in proportion to the
+    files). [] when no workload has a growth row."""
+    steps: dict[str, dict[int, WorkloadResult]] = {}
+    for r in results:
+        if r.workload.growth:
+            name, files = r.workload.growth
+            steps.setdefault(name, {})[files] = r
+    if not steps:
+        return []
+    sizes = sorted({n for by_size in steps.values() for n in by_size})
+    pairs = list(pairwise(sizes))
+    rows = [
+        "| step (target at 1M) | "
+        + " | ".join(f"{n:,} files: wall / CPU / peak RSS" for n in sizes)
+        + "".join(f" | {a:,} -> {b:,}: wall, CPU vs linear ({b / a:g}x)" for a, b in pairs)
+        + " |",
+        "|---|" + "---|" * (len(sizes) + len(pairs)),
+    ]
+    over: list[str] = []
+    judged = False
+    for name, by_size in steps.items():
+        target = next((r.workload.target for r in by_size.values() if r.workload.target), None)
+        label = name + (f" (< {fmt_time(target.limit_s)})" if target else "")
+        cells = [_growth_cell(by_size[n].sides["cairn"]) if n in by_size else DASH for n in sizes]
+        for a, b in pairs:
+            g = _growth(
+                by_size[a].sides["cairn"] if a in by_size else None,
+                by_size[b].sides["cairn"] if b in by_size else None,
+                b / a,
+            )
+            cells.append(DASH if g is None else f"{g[0]:.2f}x, {g[1]:.2f}x")
+            if g is not None and (a, b) == GROWTH_JUDGED:
+                judged = True
+                if g[0] > GROWTH_TARGET:
+                    over.append(f"{name} {g[0]:.2f}x")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines = [
+        "## Growth with the number of files (S1, cairn)",
+        "",
+        "One run per step and size, the steps in sequence on one repo per size (bench/scale_workloads.py). "
+        "A growth of 1.00x is linear (time in proportion to the files); CPU is user + sys of the "
+        "command's tree, steadier than wall time on a loaded machine.",
+        "",
+        *rows,
+        "",
+    ]
+    if judged:
+        a, b = GROWTH_JUDGED
+        lines.append(
+            f"- Growth {a:,} -> {b:,} files, target within {GROWTH_TARGET:.1f}x of linear (wall): "
+            + ("met" if not over else f"MISSED ({', '.join(over)})")
+        )
+        lines.append("")
+    return lines
+
+
 def peer_ratio(result: WorkloadResult, peer: str) -> float | None:
     """median(peer) / median(cairn): > 1 means cairn is faster."""
     cairn, other = result.sides["cairn"], result.sides.get(peer)
@@ -373,6 +451,7 @@ def markdown(header: Header, results: list[WorkloadResult], help_text: str) -> s
         *target_lines(results, h.mode),
         *extra_lines(results, h.mode),
         "",
+        *growth_table(results),
         *([*lines, ""] if (lines := peer_section(results, h.mode)) else []),
         "## Method",
         "",

@@ -59,8 +59,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--s1",
-        choices=sorted(scale_workloads.SIZES),
-        help="files in the S1 workloads: 20k, 200k or 1m (default: 1m at full scale, 20k with --quick)",
+        metavar="SIZES",
+        help=f"files in the S1 sequence, a comma list of {', '.join(scale_workloads.SIZES)}, each run in turn "
+        f"(default: {scale_workloads.DEFAULT['full']} at full scale, {scale_workloads.DEFAULT['quick']} with --quick)",
     )
     p.add_argument(
         "--timeout",
@@ -88,8 +89,8 @@ def main(argv: list[str]) -> int:
     scale = datasets.SCALES[mode]
     runs = args.runs or (1 if args.smoke else DEFAULT_RUNS)
     warmup = not args.smoke
-    scale_workloads.choose(args.s1)
-    chosen = select(args.only, mode)
+    s1_sizes = scale_workloads.sizes(args.s1, mode)
+    chosen = scale_workloads.at_sizes(select(args.only, mode), s1_sizes)
     if not chosen:
         print(f"no workload selected at {mode} scale", file=sys.stderr)
         return 2
@@ -153,9 +154,13 @@ def main(argv: list[str]) -> int:
                 runs=runs,
                 warmup=warmup,
                 timeout_s=args.timeout,
+                continued=frozenset(w.after for w in chosen if w.after),
             )
-            for w in chosen:
-                results.append(runner.run(w))
+            try:
+                for w in chosen:
+                    results.append(runner.run(w))
+            finally:
+                runner.close()
         finally:
             if s3:
                 s3.stop()
@@ -183,7 +188,7 @@ def main(argv: list[str]) -> int:
             + (f"; {target_workloads.describe(mode)}" if any(w in target_workloads.WORKLOADS for w in chosen) else "")
             + (f"; {merge_workloads.describe(mode)}" if any(w in merge_workloads.WORKLOADS for w in chosen) else "")
             + (f"; {chunk_workloads.describe(mode)}" if any(w in chunk_workloads.WORKLOADS for w in chosen) else "")
-            + (f"; {scale_workloads.describe(mode)}" if any(w in scale_workloads.WORKLOADS for w in chosen) else "")
+            + (f"; {scale_workloads.describe(s1_sizes)}" if any(w.growth for w in chosen) else "")
         ),
     )
     md = report.write(args.out.resolve(), header, results, help_text, help_samples)
@@ -192,6 +197,9 @@ def main(argv: list[str]) -> int:
     print()
     print(help_text)
     print("\n".join(report.target_lines(results, mode) + report.extra_lines(results, mode)))
+    growth = report.growth_table(results)
+    if growth:
+        print("\n" + "\n".join(growth))
     peer_lines = report.peer_section(results, mode)
     if peer_lines:
         print("\n" + "\n".join(peer_lines))

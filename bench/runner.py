@@ -14,7 +14,7 @@ import shutil
 import stat
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import peers
@@ -82,6 +82,35 @@ def rmtree(path: Path) -> None:
         shutil.rmtree(path)
 
 
+def rmtree_parallel(path: Path, jobs: int | None = None) -> None:
+    """rmtree of a big tree (a million-file run folder: data, cache, remote): its folders that
+    hold no folder (a data folder, a cache fan-out) shared out over one `rm -rf` per core, then
+    rmtree of what is left (files higher up, read-only folders)."""
+    if not path.exists():
+        return
+    leaves, stack = [], [str(path)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                subs = [e.path for e in it if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        if subs:
+            stack.extend(subs)
+        else:
+            leaves.append(folder)
+    jobs = jobs or os.cpu_count() or 1
+    running: list[subprocess.Popen] = []
+    for i in range(0, len(leaves), 64):  # small shares: no rm waits long on another
+        if len(running) >= jobs:
+            running.pop(0).wait()
+        running.append(subprocess.Popen(["rm", "-rf", "--", *leaves[i : i + 64]], stderr=subprocess.DEVNULL))
+    for proc in running:
+        proc.wait()
+    rmtree(path)
+
+
 def _tail(path: Path, lines: int = 3, width: int = 200) -> str:
     """The last non-empty lines a command wrote (setup commands' echo lines skipped), shortened."""
     try:
@@ -105,6 +134,7 @@ class Runner:
         runs: int,
         warmup: bool,
         timeout_s: float,
+        continued: frozenset[str] = frozenset(),
     ) -> None:
         self.work = work
         self.data = data
@@ -119,6 +149,11 @@ class Runner:
         self.runs_dir = work / "runs"
         self.trash = work / "trash"
         self.quiet_at = 0.0  # monotonic time after which no inode freed by the bench is "recent"
+        # Sequences (Workload.after): the ids a selected workload continues from; per side, the
+        # run folder (and its RunCtx) the last of them left; (id, side) of those that left none
+        self.continued = continued
+        self.carried: dict[str, tuple[str, RunCtx]] = {}
+        self.broken: set[tuple[str, str]] = set()
         self._empty_trash()  # left by an interrupted bench
 
     def _sides(self, w: Workload) -> dict[str, Side]:
@@ -155,9 +190,13 @@ class Runner:
 
     def run(self, w: Workload) -> WorkloadResult:
         sides = self._sides(w)
-        runs = min(self.runs, w.max_runs or self.runs)
-        warm = self.warmup and w.warmup
+        chained = w.after is not None or w.id in self.continued
+        runs = 1 if chained else min(self.runs, w.max_runs or self.runs)
+        warm = self.warmup and w.warmup and not chained
         rounds = ["warmup"] * warm + [f"run{i + 1}" for i in range(runs)]
+        for side in sides.values():
+            if side.status == OK and (w.after, side.name) in self.broken:
+                side.status, side.message = NOT_RUN, f"not run: {w.after}, whose end state is its setup, failed"
         try:
             for label in rounds:
                 for side in sides.values():
@@ -170,8 +209,17 @@ class Runner:
                     if sample is not None and label != "warmup":
                         side.samples.append(sample)
         finally:
+            if w.id in self.continued:
+                self.broken.update((w.id, s.name) for s in sides.values() if s.status in (ERROR, NOT_RUN))
             self._empty_trash()
         return WorkloadResult(w, sides, runs, warm)
+
+    def close(self) -> None:
+        """Dispose of the run folders sequences left (their next workload did not run)."""
+        for _id, ctx in self.carried.values():
+            self._dispose(ctx.run_dir)
+        self.carried.clear()
+        self._empty_trash()
 
     def _dispose(self, run_dir: Path) -> None:
         if not run_dir.exists():
@@ -188,7 +236,7 @@ class Runner:
     def _empty_trash(self) -> None:
         if not self.trash.exists():
             return
-        rmtree(self.trash)
+        rmtree_parallel(self.trash)
         os.sync()  # clean inode-table blocks: the 60 s window, not 360 s
         self.quiet_at = time.monotonic() + _INODE_AGE_S
 
@@ -205,30 +253,43 @@ class Runner:
         # The floor needs a Tool only to fill RunCtx; its setup and command use none.
         tool = next(t for t in self.tools.values() if t) if is_floor else self.tools[side.name]
         assert tool is not None
-        run_dir = self.runs_dir / f"{w.id}-{side.name}-{label}"
-        rmtree(run_dir)
-        home = run_dir / "home"
-        for path, text in tool_home_files(home).items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
         log_dir = self.logs / w.id
         log_dir.mkdir(parents=True, exist_ok=True)
         log = log_dir / f"{side.name}-{label}.log"
-        ctx = RunCtx(
-            tool=tool,
-            data=self.data,
-            run_dir=run_dir,
-            env=tool_env(None if is_floor else tool.bin_dir, home),
-            log=log,
-            stdout=log_dir / f"{side.name}-{label}.stdout",
-            s3_endpoint=self.s3.endpoint if (w.s3 and self.s3) else None,
-            s3_bucket=BUCKET if w.s3 else None,
-        )
+        stdout = log_dir / f"{side.name}-{label}.stdout"
+        s3_endpoint = self.s3.endpoint if (w.s3 and self.s3) else None
+        s3_bucket = BUCKET if w.s3 else None
+        carried = None if is_floor else self.carried.pop(side.name, None)
+        if carried is not None and carried[0] != w.after:
+            self._dispose(carried[1].run_dir)  # a sequence this workload does not continue
+            carried = None
+        if carried is not None:
+            ctx = replace(carried[1], log=log, stdout=stdout, s3_endpoint=s3_endpoint, s3_bucket=s3_bucket)
+            run_dir = ctx.run_dir
+            log.write_text(f"# continuing from {w.after}: {run_dir}\n")
+        else:
+            run_dir = self.runs_dir / f"{w.id}-{side.name}-{label}"
+            rmtree(run_dir)
+            home = run_dir / "home"
+            for path, text in tool_home_files(home).items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+            ctx = RunCtx(
+                tool=tool,
+                data=self.data,
+                run_dir=run_dir,
+                env=tool_env(None if is_floor else tool.bin_dir, home),
+                log=log,
+                stdout=stdout,
+                s3_endpoint=s3_endpoint,
+                s3_bucket=s3_bucket,
+            )
+        keep = False  # whether the run folder is the next workload's start
         try:
             if w.s3:
                 assert self.s3 is not None
                 self.s3.reset()
-            setup = w.floor_setup if is_floor else w.setup
+            setup = w.floor_setup if is_floor else (w.step if carried is not None else w.setup)
             command = w.floor_command if is_floor else w.command
             verify = None if is_floor else w.verify
             if side.name in peers.PEERS:  # a peer does the same work in its own commands
@@ -251,9 +312,13 @@ class Runner:
             problem = None if verify is None else verify(ctx)
             if problem:
                 return self._fail(side, label, f"wrong result: {problem} (log: {log})")
+            keep = not is_floor and w.id in self.continued
             return sample
         finally:
-            self._dispose(run_dir)
+            if keep:
+                self.carried[side.name] = (w.id, ctx)
+            else:
+                self._dispose(run_dir)
 
     @staticmethod
     def _fail(side: Side, label: str, message: str) -> None:

@@ -69,12 +69,13 @@ class Tool:
     def config(self, repo: Path, env: dict[str, str], log: Path, key: str, value: str) -> None:
         run_checked(self.argv("config", key, value), cwd=repo, env=env, log=log)
 
-    def add_remote(self, repo: Path, env: dict[str, str], log: Path, url: str, endpoint: str | None = None) -> None:
-        run_checked(self.argv("remote", "add", "-d", "bench", url), cwd=repo, env=env, log=log)
+    def add_remote(
+        self, repo: Path, env: dict[str, str], log: Path, url: str, endpoint: str | None = None, name: str = "bench"
+    ) -> None:
+        """Add a remote and make it the default."""
+        run_checked(self.argv("remote", "add", "-d", name, url), cwd=repo, env=env, log=log)
         if endpoint:
-            run_checked(
-                self.argv("remote", "modify", "bench", self.endpoint_option, endpoint), cwd=repo, env=env, log=log
-            )
+            run_checked(self.argv("remote", "modify", name, self.endpoint_option, endpoint), cwd=repo, env=env, log=log)
 
 
 def commit_all(repo: Path, env: dict[str, str], log: Path, message: str) -> None:

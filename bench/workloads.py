@@ -91,6 +91,14 @@ class Workload:
     floor_target: float | None = None  # the most cairn's median may be, as a multiple of the floor's
     settle_s: float = 0.0  # idle time after the setup's sync, before the timed command (see README)
     dvc_skipped: frozenset[str] = frozenset()  # scales where DVC is not run (the notes say why)
+    # Continuing a sequence (S1 at a million files, where a setup from scratch takes many minutes):
+    # when the workload `after` ran just before in the same bench run, its run folder, left as its
+    # timed command and check left it, is this workload's start and only `step` runs as the setup;
+    # otherwise (not selected) the full `setup` does. One run, no warm-up (the state is used up).
+    after: str | None = None
+    step: Step | None = None
+    # (step name, files): a row of the growth table of a workload run at several sizes (S1)
+    growth: tuple[str, int] | None = None
 
 
 # -- setup building blocks --------------------------------------------------------------------

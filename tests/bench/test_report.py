@@ -25,17 +25,18 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> dict[str, ModuleType]:
     return {"catalog": catalog, "report": report, "runner": runner}
 
 
-def _result(bench: dict[str, ModuleType], wid: str, cairn_s: list[float], dvc: str | list[float]) -> Any:
-    """A WorkloadResult of workload WID: cairn's wall times, and DVC's or why DVC did not run."""
+def _result(bench: dict[str, ModuleType], wid: Any, cairn_s: list[float], dvc: str | list[float]) -> Any:
+    """A WorkloadResult of workload WID (an id of the catalog, or a Workload): cairn's wall times
+    (its CPU time half of each), and DVC's or why DVC did not run."""
     runner, catalog = bench["runner"], bench["catalog"]
     from measure import Sample
 
     def side(name: str, walls: str | list[float]) -> Any:
         if isinstance(walls, str):
             return runner.Side(name, status=runner.NOT_RUN, message=walls)
-        return runner.Side(name, samples=[Sample(w, 30_000, w, 0) for w in walls])
+        return runner.Side(name, samples=[Sample(w, 30_000, w / 2, 0) for w in walls])
 
-    (w,) = [w for w in catalog.WORKLOADS if w.id == wid]
+    (w,) = [w for w in catalog.WORKLOADS if w.id == wid] if isinstance(wid, str) else [wid]
     return runner.WorkloadResult(w, {"cairn": side("cairn", cairn_s), "dvc": side("dvc", dvc)}, 3, True)
 
 
@@ -55,15 +56,38 @@ def test_million_file_targets_are_judged_only_with_the_million_files(bench: dict
     report = bench["report"]
     import scale_workloads
 
-    fast = _result(bench, "S1-diff", [0.2, 0.3, 0.4], "not run (--tools cairn)")
-    try:
-        scale_workloads.choose("200k")  # `--s1 200k` at full scale: the target's size is 1M
-        assert report.target_verdict(fast, "full") is None
-        assert "not judged at full scale" in report.target_lines([fast], "full")[0]
-        scale_workloads.choose(None)  # full scale's default: the million files
-        assert report.target_verdict(fast, "full") is True
-    finally:
-        scale_workloads.choose(None)
+    def diff_at(size: str) -> Any:
+        (w,) = [w for w in scale_workloads.build(size) if w.id == "S1-diff"]
+        return _result(bench, w, [0.2, 0.3, 0.4], "not run (--tools cairn)")
+
+    # `--s1 200k` at full scale: the target's size is 1M
+    assert report.target_verdict(diff_at("200k"), "full") is None
+    assert "not judged at full scale" in report.target_lines([diff_at("200k")], "full")[0]
+    assert report.target_verdict(diff_at("1m"), "full") is True
+    assert report.target_verdict(diff_at("1m"), "quick") is None
+
+
+def test_growth_table_compares_each_step_across_sizes(bench: dict[str, ModuleType]) -> None:
+    report = bench["report"]
+    import scale_workloads
+
+    chosen = scale_workloads.at_sizes(list(scale_workloads.WORKLOADS), ["200k", "1m"])
+    assert [w.id for w in chosen[:2]] == ["S1-add@200k", "S1-status@200k"]
+    assert chosen[1].after == "S1-add@200k" and chosen[9].after == "S1-add@1m"
+    add_small, add_big = chosen[0], chosen[8]
+    status_small, status_big = chosen[1], chosen[9]
+    results = [
+        _result(bench, add_small, [10.0], "not run (--tools cairn)"),
+        _result(bench, status_small, [1.0], "not run (--tools cairn)"),
+        _result(bench, add_big, [50.0], "not run (--tools cairn)"),  # 5x the files, 5x the time
+        _result(bench, status_big, [7.0], "not run (--tools cairn)"),  # 1.4x linear
+    ]
+    text = "\n".join(report.growth_table(results))
+    assert "| 200,000 files: wall / CPU / peak RSS | 1,000,000 files: wall / CPU / peak RSS |" in text
+    assert "| add (< 60.00 s) | 10.00 s / 5.00 s / 29 MiB | 50.00 s / 25.00 s / 29 MiB | 1.00x, 1.00x |" in text
+    assert "| status, nothing changed (< 3.00 s) |" in text and "| 1.40x, 1.40x |" in text
+    assert "target within 1.2x of linear (wall): MISSED (status, nothing changed 1.40x)" in text
+    assert report.growth_table([_result(bench, "W1", [1.0], [2.0])]) == []
 
 
 def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> None:

@@ -50,6 +50,9 @@ _SCANNERS = 2  # more only help a cold cache, where each stat waits on the disk
 _by_name = itemgetter(0)
 _ctime = itemgetter(3)
 _mode = itemgetter(5)
+# A folder's listing as the scan leaves it: its open descriptor, its entries (stat-ed), and the
+# fingerprint of its files when it can be sealed (None: it cannot, or it was not computed)
+_Listing = tuple[int, list[os.DirEntry], bytes | None]
 
 
 @dataclass
@@ -247,21 +250,29 @@ class _Walk:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        for fut in self.ahead.values():  # listed ahead, never walked: their folders are open
+            if not fut.cancelled() and fut.exception() is None:
+                os.close(fut.result()[0])
+        self.ahead.clear()
 
     def prefetch(self, paths: list[str]) -> None:
-        """List and stat these folders on a thread, ahead of the walk reaching them."""
+        """List, stat and fingerprint these folders on a thread, ahead of the walk reaching them."""
         if self.pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self.pool = ThreadPoolExecutor(_SCANNERS, thread_name_prefix="cairn-scan")
+        # with ignore rules the fingerprint leaves ignored names out: the walk makes it itself
+        cutoff = self.cutoff if self.ignore is None else None
         for p in paths:
             if p not in self.ahead:
-                self.ahead[p] = self.pool.submit(_scan, p)
+                self.ahead[p] = self.pool.submit(_scan, p, cutoff)
 
-    def listing(self, dirpath: str) -> list[os.DirEntry]:
+    def listing(self, dirpath: str) -> _Listing:
+        """The folder's open descriptor (the caller closes it), its entries, stat-ed, and its
+        fingerprint when sealable."""
         fut = self.ahead.pop(dirpath, None)
         try:
-            return fut.result() if fut is not None else _scan(dirpath)
+            return fut.result() if fut is not None else _scan(dirpath, self.cutoff if self.ignore is None else None)
         except PermissionError as e:
             raise _denied(Path(dirpath)) from e
 
@@ -270,10 +281,34 @@ class _Walk:
         a link (to detect loops); `linked` says this folder was reached through one."""
         node.folder = folder
         self.dirs.append(node)
-        listing = self.listing(dirpath)
+        fd, listing, fp = self.listing(dirpath)
+        try:
+            subdirs = self.entries(dirpath, folder, node, chain, linked, listing, fp)
+        finally:
+            os.close(fd)  # the entries' own calls are done: the subfolders are listed on their own
+        entries = node.entries
+        for i, (sub_path, sub_rel, slot, sub_chain, sub_linked) in enumerate(subdirs):
+            if len(subdirs) > 1:
+                self.prefetch([s[0] for s in subdirs[i : i + _AHEAD]])
+            child = _Dir(node, slot)
+            entries[slot][5] = child
+            self.folder(sub_path, sub_rel, child, sub_chain, sub_linked)
+
+    def entries(
+        self,
+        dirpath: str,
+        folder: str,
+        node: _Dir,
+        chain: tuple[str, ...],
+        linked: bool,
+        listing: list[os.DirEntry],
+        fp: bytes | None,
+    ) -> list[tuple[str, str, int, tuple[str, ...], bool]]:
+        """Fill `node.entries` from the folder's listing; the subfolders to walk. Each DirEntry
+        came from a listing by descriptor: its `path` is its name alone."""
         prefix = folder + "/"
-        if not linked and self.sealed(listing, folder, prefix, node):
-            return
+        if not linked and self.sealed(listing, fp, folder, prefix, node):
+            return []
         ignore, pending, snap = self.ignore, self.pending, self.snap
         entries = node.entries
         subdirs = []
@@ -285,7 +320,7 @@ class _Walk:
             if e.is_dir(follow_symlinks=False):
                 if ignore is not None and ignore.match(prefix + name, True):
                     continue
-                subdirs.append((e.path, prefix + name, len(entries), chain, linked))
+                subdirs.append((os.path.join(dirpath, name), prefix + name, len(entries), chain, linked))
                 entries.append([name, TREE, None, 0, False, None])
                 continue
             if ignore is not None and ignore.match(prefix + name, False):
@@ -317,46 +352,24 @@ class _Walk:
                     continue
             entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
             entries.append(entry)
-            pending.append((e.path, prefix + name, st.st_ino, stamp(st), st.st_size, entry))
+            pending.append((os.path.join(dirpath, name), prefix + name, st.st_ino, stamp(st), st.st_size, entry))
         if hits < len(known):  # files that were deleted: forget them
             snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
         if linked:
             snap.linked.update(prefix + ent[0] for ent in entries if ent[1] == FILE)
-        for i, (sub_path, sub_rel, slot, sub_chain, sub_linked) in enumerate(subdirs):
-            if len(subdirs) > 1:
-                self.prefetch([s[0] for s in subdirs[i : i + _AHEAD]])
-            child = _Dir(node, slot)
-            entries[slot][5] = child
-            self.folder(sub_path, sub_rel, child, sub_chain, sub_linked)
+        return subdirs
 
-    def sealed(self, listing: list[os.DirEntry], folder: str, prefix: str, node: _Dir) -> bool:
+    def sealed(self, listing: list[os.DirEntry], fp: bytes | None, folder: str, prefix: str, node: _Dir) -> bool:
         """Whether a folder of plain files matches its seal (then `node.sealed` holds it); else
-        its fingerprint goes to `node.fp` for a new seal, unless a file in it changed too
-        recently to be trusted. Folders with subfolders, links or pointers are walked as ever."""
+        its fingerprint (`fp`, from the scan) goes to `node.fp` for a new seal. Folders with
+        subfolders, links, pointers or a file changed too recently have none."""
         ignore = self.ignore
         if ignore is not None:
             # ignored names are left out; an ignored subfolder does not make this a folder of folders
             listing = [e for e in listing if not ignore.match(prefix + e.name, e.is_dir(follow_symlinks=False))]
-        # whole-listing checks and comprehensions: a million files pass through here on every walk
-        if any(e.is_dir(follow_symlinks=False) or e.is_symlink() for e in listing):
+            fp = None if any(e.is_dir(follow_symlinks=False) for e in listing) else _fingerprint(listing, self.cutoff)
+        if fp is None:
             return False
-        names = [e.name for e in listing]
-        if SUFFIX + "/" in "/".join(names) + "/":  # a pointer file inside ("/" is in no name)
-            return False
-        try:
-            stats = [e.stat(follow_symlinks=False) for e in listing]
-        except FileNotFoundError:
-            return False
-        rows = [
-            (name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
-            for name, st in zip(names, stats, strict=True)
-        ]
-        if not all(map(stat_mod.S_ISREG, map(_mode, rows))):
-            return False
-        if rows and max(map(_ctime, rows)) >= self.cutoff:  # ctime >= mtime: the last change
-            return False
-        rows.sort()
-        fp = blake3(marshal.dumps(rows, 2)).digest()  # version 2: no back-references, stable bytes
         seal = self.seals.get(folder)
         have = self.have_tree
         if seal is not None and seal[0] == fp and have is not None and have(seal[1]):
@@ -371,18 +384,19 @@ class _Walk:
         """The stat of the file a followed link leads to; None when the link is skipped (and
         reported) or leads to a folder (queued in `subdirs`)."""
         links = self.links
-        raw = read_link(e.path)
+        path = os.path.join(dirpath, e.name)
+        raw = read_link(path)
         if links.is_cache_link(raw):  # a checkout's link (cache.type = symlink): every file may be one
             try:
-                st = e.stat()
+                st = os.stat(path)
             except OSError:  # a cache object gc removed
                 st = None
             if st is not None and stat_mod.S_ISREG(st.st_mode):
                 return st
-        reason, target = links.judge(e.path)
+        reason, target = links.judge(path)
         if reason is None:
             try:
-                st = e.stat()
+                st = os.stat(path)
             except OSError:  # gone, or a cache object gc removed
                 reason, target = DANGLING, raw
             else:
@@ -396,26 +410,68 @@ class _Walk:
                     return None
                 here = os.path.realpath(dirpath)
                 if any(holds(target, f) for f in (*chain, here)):
-                    reason, target = LOOP, read_link(e.path)
+                    reason, target = LOOP, raw
                 else:
-                    subdirs.append((e.path, rel, len(entries), (*chain, here), True))
+                    subdirs.append((path, rel, len(entries), (*chain, here), True))
                     entries.append([e.name, TREE, None, 0, False, None])
                     return None
         self.snap.skipped.append(Skipped(rel, reason, target))
         return None
 
 
-def _scan(dirpath: str) -> list[os.DirEntry]:
-    """A folder's entries, each with its own (lstat) stats taken: os.DirEntry keeps them."""
-    with os.scandir(dirpath) as it:
-        listing = list(it)
-    for e in listing:
-        if not e.is_dir(follow_symlinks=False):
+def _scan(dirpath: str, cutoff: int | None) -> _Listing:
+    """A folder, open, and its entries, each with its own (lstat) stats taken: os.DirEntry keeps
+    them. Listed by descriptor, each stat looks up one name in the open folder (fstatat) instead
+    of resolving the whole path again. The descriptor stays open while the walk may still ask an
+    entry (a link's target) and is the caller's to close; an entry gone meanwhile is left out.
+    With `cutoff`, the fingerprint of the folder's files too (on the scanning thread, so the walk
+    only compares it)."""
+    fd = os.open(dirpath, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(fd) as it:
+            listing = list(it)
+        gone = []
+        folders = False
+        for e in listing:
             try:
-                e.stat(follow_symlinks=False)
-            except OSError:
-                pass  # gone meanwhile: the walk finds out itself
-    return listing
+                if e.is_dir(follow_symlinks=False):
+                    folders = True
+                else:
+                    e.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                gone.append(e)
+        if gone:
+            listing = [e for e in listing if e not in gone]
+        fp = None if cutoff is None or folders else _fingerprint(listing, cutoff)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, listing, fp
+
+
+def _fingerprint(listing: list[os.DirEntry], cutoff: int) -> bytes | None:
+    """The BLAKE3 of the sorted stat rows (name, ino, mtime_ns, ctime_ns, size, st_mode) of a
+    folder's entries (none a subfolder: the caller knows), `marshal.dumps(rows, 2)`; None when
+    an entry is no regular file (a link, a fifo) or a pointer file, or a file changed at or after
+    `cutoff` (not to be trusted yet). The entries' stats were taken already. Whole-listing
+    comprehensions: a million files pass through here on every walk."""
+    names = [e.name for e in listing]
+    if SUFFIX + "/" in "/".join(names) + "/":  # a pointer file inside ("/" is in no name)
+        return None
+    try:
+        stats = [e.stat(follow_symlinks=False) for e in listing]
+    except OSError:
+        return None
+    rows = [
+        (name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
+        for name, st in zip(names, stats, strict=True)
+    ]
+    if not all(map(stat_mod.S_ISREG, map(_mode, rows))):  # links, fifos, sockets, devices
+        return None
+    if rows and max(map(_ctime, rows)) >= cutoff:  # ctime >= mtime: the last change
+        return None
+    rows.sort()
+    return blake3(marshal.dumps(rows, 2)).digest()  # version 2: no back-references, stable bytes
 
 
 def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:

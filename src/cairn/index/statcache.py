@@ -37,6 +37,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS folders (folder TEXT PRIMARY KEY, files BLOB) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS seals (folder TEXT PRIMARY KEY, fp BLOB, oid TEXT, size INTEGER, files INTEGER)"
     " WITHOUT ROWID",
+    # The folders' names alone. A scan of `folders` for them read every row's blob with it (the
+    # whole database: 25 MB and ~0.2 s at 200k files, on every walk); this index is a few pages.
+    "CREATE INDEX IF NOT EXISTS folder_names ON folders (folder)",
 )
 _UNDER = "folder = ? OR (folder >= ? AND folder < ?)"  # a folder and all below ('0' sorts after '/')
 
@@ -91,7 +94,11 @@ class StatCache:
         """The names of the folder `prefix` and every folder below it that have entries."""
         if not self.db_path.exists():
             return set()
-        return {r[0] for r in self._db().execute(f"SELECT folder FROM folders WHERE {_UNDER}", _under(prefix))}
+        # one range the index answers alone (an OR of the two conditions made SQLite fetch the
+        # rows to merge them): [prefix, prefix + "0") holds siblings such as "data-old" too
+        rows = self._db().execute("SELECT folder FROM folders WHERE folder >= ? AND folder < ?", (prefix, prefix + "0"))
+        below = prefix + "/"
+        return {f for (f,) in rows if f == prefix or f.startswith(below)}
 
     def files(self, folder: str) -> dict[str, Entry]:
         """One folder's files (a walk reads them only for folders whose seal does not match)."""

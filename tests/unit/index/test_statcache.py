@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,17 @@ def test_load_prefix_property(stored: set[str], prefix: str) -> None:
             assert set(_flat(sc, prefix)) == expected
         finally:
             sc.close()
+
+
+def test_folders_under_a_path_leave_its_siblings_out(tmp_path: Path) -> None:
+    stats = StatCache(tmp_path / "stat.db")
+    try:
+        names = ["data", "data/a", "data/a/b", "data-old", "data.v2", "dat", "datb", "other/data"]
+        stats.update([(f"{folder}/f", 1, (2, 3), 4, "ab" * 32) for folder in names])
+        assert stats.folders("data") == {"data", "data/a", "data/a/b"}
+        assert stats.folders("data/a") == {"data/a", "data/a/b"}
+        assert stats.folders("data-old") == {"data-old"}
+        indexes = sqlite3.connect(tmp_path / "stat.db").execute("PRAGMA index_list(folders)").fetchall()
+        assert "folder_names" in {row[1] for row in indexes}  # the names are read from it, not the rows
+    finally:
+        stats.close()
