@@ -5,7 +5,9 @@ Creating and opening one file per object is most of what a chunked add and check
 sequentially into packs of up to PACK_TARGET bytes (Xet's blocks are up to 64 MiB), and a
 file's chunks are read back with a few large reads. The format is the remotes' (objects/pack.py):
 the pack is the objects' bytes concatenated, the index canonical JSON of [oid, offset, size]
-rows, the pack's id the BLAKE3 of those rows. Chunks use it now; small objects can later.
+rows, the pack's id the BLAKE3 of those rows. Chunks use it, and so do the small files of an
+add with cache.type copy (below SMALL_PACKED bytes: a million files are then ~70 packs instead of a
+million inodes, docs/decisions.md "Small objects in local packs").
 
 Crash safety: a pack is written as an unnamed file (or a temp file) and linked into place
 complete, then its index the same way: an index only ever names a whole pack, and a killed
@@ -28,6 +30,10 @@ from cairn.objects import pack
 from cairn.objects.newfile import NewFile
 
 PACK_TARGET = 64 * 1024 * 1024
+# Files below this size are packed by an add (copy mode): the size below which a push packs
+# objects too (objects/pack.py), so a small object is packed on both sides.
+SMALL_PACKED = pack.PACK_THRESHOLD
+_FLUSH = 1024 * 1024  # small objects reach the pack a MiB at a time, not one write call each
 _READONLY = 0o444
 
 Location = tuple[str, int, int]  # pack id, offset, size
@@ -218,6 +224,7 @@ class PackWriter:
         self._file: NewFile | None = None
         self._rows: list[pack.IndexRow] = []
         self._offset = 0
+        self._buf = bytearray()
         self._ids: set[str] = set()
         self._lock = threading.Lock()
         self.written = 0
@@ -229,7 +236,10 @@ class PackWriter:
         with self._lock:
             if oid in self._ids:
                 return
-            self._open().write(data)
+            self._open()
+            self._buf += data
+            if len(self._buf) >= _FLUSH:
+                self._flush()
             self._appended([(oid, len(data))])
 
     def add_run(self, src: int, offset: int, rows: list[tuple[str, int]]) -> None:
@@ -238,6 +248,8 @@ class PackWriter:
         Python), falling back to read and write where it cannot. The caller has hashed them."""
         length = sum(n for _, n in rows)
         with self._lock:
+            self._open()
+            self._flush()
             _copy_range(src, self._open(), offset, length)
             self._appended(rows)
 
@@ -247,6 +259,11 @@ class PackWriter:
             os.makedirs(self._packs.root, exist_ok=True)
             self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
         return self._file
+
+    def _flush(self) -> None:
+        if self._buf and self._file is not None:
+            self._file.write(self._buf)
+            self._buf.clear()
 
     def _appended(self, rows: list[tuple[str, int]]) -> None:
         """Index the objects just written back to back at the end of the open pack; seal it
@@ -262,6 +279,7 @@ class PackWriter:
     def _seal(self, final: bool = False) -> None:
         f, rows = self._file, self._rows
         if f is not None:
+            self._flush()
             self._file, self._rows, self._offset = None, [], 0
             self._held.append((f, rows))
         if self._defer and not final:
@@ -292,6 +310,7 @@ class PackWriter:
             for f, _ in self._held:
                 f.discard()
             self._file, self._rows, self._offset, self._held = None, [], 0, []
+            self._buf.clear()
 
     def __enter__(self) -> PackWriter:
         return self

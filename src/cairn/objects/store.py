@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,7 +19,7 @@ from blake3 import blake3
 from cairn.errors import CairnError, CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects import chunks as chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
-from cairn.objects.localpacks import LocalPacks
+from cairn.objects.localpacks import SMALL_PACKED, LocalPacks, PackWriter
 from cairn.objects.newfile import NewFile, space_checked, unique_name
 
 _READONLY = 0o444
@@ -86,8 +87,8 @@ def _copy_hashing_userspace(f, fd: int, pool) -> str:
 
 class ObjectStore:
     """Objects on the local file system, addressed by BLAKE3 hex id. A large file may be held
-    as chunks instead (objects/chunks.py), and an object (a chunk, for now) may be packed
-    (objects/localpacks.py): `exists`, `size`, `read*` and `verify` see every form; `path` is
+    as chunks instead (objects/chunks.py), and an object (a chunk, or a small file added while
+    `packing`) may be packed (objects/localpacks.py): `exists`, `size`, `read*` and `verify` see every form; `path` is
     only ever the loose object's."""
 
     def __init__(self, root: str | os.PathLike[str], chunking_: chunking.Chunking | None = None) -> None:
@@ -104,6 +105,7 @@ class ObjectStore:
         # writers skip the existence check (a concurrent writer of the same object is still fine:
         # linking onto an existing name fails and leaves it as it is)
         self._fresh = False
+        self._packer: PackWriter | None = None  # set while `packing`
 
     # -- layout -------------------------------------------------------------------------
     def path(self, oid: str) -> str:
@@ -145,7 +147,26 @@ class ObjectStore:
 
     def has_object(self, oid: str) -> bool:
         """Whether the object itself is here, loose or packed (not as a chunk list)."""
-        return self.packs.has(oid) or os.path.exists(self.path(oid))
+        # loose first: trees are always loose, and `status` asks only about trees, so it never
+        # reads the pack indexes
+        if os.path.exists(self.path(oid)):
+            return True
+        packer = self._packer
+        return (packer is not None and oid in packer) or self.packs.has(oid)
+
+    @contextmanager
+    def packing(self) -> Iterator[None]:
+        """Small files stored by `add_file_copy` meanwhile go into local packs (one writer,
+        shared by the hashing threads), sealed when the block ends; an error or a kill leaves
+        only sealed packs, each complete with its index (the open one is an unnamed file)."""
+        self.prepare()
+        writer = self.packs.writer()
+        self._packer = writer
+        try:
+            with writer:
+                yield
+        finally:
+            self._packer = None
 
     def missing(self, oids: Iterable[str]) -> list[str]:
         """The ids among `oids` that are not in the store, sorted. Many ids sharing fan-out folders
@@ -243,6 +264,18 @@ class ObjectStore:
             if data is None:
                 raise
             return data
+
+    def file_of(self, oid: str) -> str | None:
+        """A file holding the object's bytes, for readers that need a path (datastats): the loose
+        object, made from its packed copy (verified) when it is only packed; None when neither."""
+        path = self.path(oid)
+        if os.path.exists(path):
+            return path
+        data = self.packs.read(oid)
+        if data is None or blake3(data).hexdigest() != oid:
+            return None
+        self.add_absent(data, oid)
+        return path
 
     def iter_packed(self) -> Iterator[str]:
         return self.packs.oids()
@@ -356,6 +389,15 @@ class ObjectStore:
                 if not self.exists(cl.oid):
                     self.write_list(cl)
             return cl.oid
+        packer = self._packer
+        if packer is not None and size < SMALL_PACKED:
+            data = read_small(src, size)
+            oid = blake3(data).hexdigest()
+            loose = not self._fresh and os.path.exists(self.path(oid))
+            if oid not in packer and not loose and not self.packs.has(oid):
+                with space_checked(self.packs.root):
+                    packer.add(oid, data)
+            return oid
         if size <= SMALL_FILE:
             data = read_small(src, size)
             oid = blake3(data).hexdigest()
