@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from blake3 import blake3
 
 from cairn.errors import CorruptObjectError
-from cairn.objects import pack
+from cairn.objects import midx, pack
 from cairn.objects.newfile import NewFile
 
 PACK_TARGET = 64 * 1024 * 1024
@@ -40,10 +40,12 @@ Location = tuple[str, int, int]  # pack id, offset, size
 
 
 class LocalPacks:
-    """The packs of one cache folder, and where each packed object is. The indexes are read
-    once, on the first lookup; packs written later by this process are added as they are
-    sealed, those of other processes by `refresh` (a reader calls it when an object or a pack
-    it expected is not there)."""
+    """The packs of one cache folder, and where each packed object is. Lookups use the
+    multi-pack index (objects/midx.py) when it covers exactly the packs on disk, else the JSON
+    indexes, read once on the first lookup (and the multi-pack index is rebuilt from them for
+    the next command). Listing every pack's rows (gc, fsck) reads the JSON indexes. Packs
+    written later by this process are added as they are sealed, those of other processes by
+    `refresh` (a reader calls it when an object or a pack it expected is not there)."""
 
     def __init__(self, root: str, tmp_path: Callable[[str], str]) -> None:
         self.root = root
@@ -51,7 +53,10 @@ class LocalPacks:
         self._where: dict[str, Location] = {}
         self._rows: dict[str, list[pack.IndexRow]] = {}
         self.damaged: dict[str, CorruptObjectError] = {}  # pack id -> why its index cannot be read
-        self._loaded = False
+        self._loaded = False  # the JSON indexes are read (into _where and _rows)
+        self._midx: midx.Midx | None = None  # else: the multi-pack index in use
+        self._extra: dict[str, Location] = {}  # objects of packs sealed since it was opened
+        self._new: dict[str, list[pack.IndexRow]] = {}  # those packs' rows
         self._lock = threading.Lock()
 
     # -- layout ----------------------------------------------------------------------------
@@ -65,6 +70,71 @@ class LocalPacks:
     def _load(self) -> None:
         if not self._loaded:
             self.refresh()
+
+    def _on_disk(self) -> set[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return set()
+        return {n[:-4] for n in names if n.endswith(".idx") and len(n) == 68}
+
+    def _index(self) -> midx.Midx | None:
+        """The multi-pack index when it is current; None once the JSON indexes are read instead
+        (it was missing, damaged or stale: it is rebuilt from them for the next command)."""
+        if self._loaded or self._midx is not None:
+            return self._midx
+        with self._lock:
+            if self._loaded or self._midx is not None:
+                return self._midx
+            on_disk = self._on_disk()
+            if on_disk:
+                try:
+                    found: midx.Midx | None = midx.Midx(f"{self.root}/{midx.NAME}")
+                except (OSError, ValueError):
+                    found = None
+                if found is not None and set(found.packs) == on_disk:
+                    self._midx = found
+                    return found
+                if found is not None:
+                    found.close()
+        self.refresh()
+        if on_disk:
+            self._write_midx()
+        return None
+
+    def _write_midx(self) -> None:
+        """The multi-pack index of every pack read (damaged ones listed without rows, so that it
+        still covers what is on disk)."""
+        with self._lock:
+            pids = sorted(self._rows.keys() | self.damaged.keys())
+            rows = [midx.row(o, n, off, size) for n, pid in enumerate(pids) for o, off, size in self._rows.get(pid, ())]
+        self._publish_midx(pids, rows)
+
+    def _publish_midx(self, pids: list[str], rows: list[bytes]) -> None:
+        try:
+            midx.write(self.root, midx.encode(pids, rows), lambda: self._tmp_path("midx"))
+        except OSError:
+            pass  # a cache this user cannot write: lookups read the JSON indexes, as before
+
+    def update_midx(self) -> None:
+        """Bring the multi-pack index up to date after this process sealed or dropped packs: the
+        rows of the packs it sealed merged into the index in use, else rebuilt from the JSON
+        indexes."""
+        with self._lock:
+            m, new = self._midx, dict(self._new)
+        if m is not None and not self._loaded:
+            if not new:
+                return
+            if self._on_disk() == set(m.packs) | new.keys():
+                pids = m.packs + sorted(new)
+                rows = m.raw_rows()
+                for n, pid in enumerate(sorted(new), len(m.packs)):
+                    rows.extend(midx.row(o, n, off, size) for o, off, size in new[pid])
+                self._publish_midx(pids, rows)
+                return
+            self.refresh()  # another process changed the packs meanwhile: from the JSON indexes
+        if self._loaded:
+            self._write_midx()
 
     def refresh(self) -> None:
         """Read the indexes not read yet; forget packs that are gone (gc rewrote them)."""
@@ -83,6 +153,9 @@ class LocalPacks:
                 self._read_index(pid)
             self.damaged = {p: e for p, e in self.damaged.items() if p in on_disk}
             self._loaded = True
+            # the multi-pack index is no longer asked (the JSON indexes cover its packs); it is
+            # not closed: another thread may be searching it right now
+            self._midx, self._extra, self._new = None, {}, {}
 
     def _read_index(self, pid: str) -> None:
         name = f"packs/{pid}.idx"
@@ -120,12 +193,25 @@ class LocalPacks:
             self._reindex()
 
     def locate(self, oid: str) -> Location | None:
-        self._load()
-        return self._where.get(oid)
+        m = self._index()
+        if m is None:
+            return self._where.get(oid)
+        return self._extra.get(oid) or m.find(oid)
 
     def has(self, oid: str) -> bool:
-        self._load()
-        return oid in self._where
+        return self.locate(oid) is not None
+
+    def locate_many(self, oids: Iterable[str]) -> dict[str, Location]:
+        """Where each of `oids` that is packed is (see midx.Midx.find_many)."""
+        m = self._index()
+        if m is None:
+            where = self._where
+            return {o: where[o] for o in oids if o in where}
+        oids = list(oids)
+        out = m.find_many(oids)
+        if self._extra:
+            out.update((o, self._extra[o]) for o in oids if o in self._extra)
+        return out
 
     def oids(self) -> Iterator[str]:
         self._load()
@@ -177,6 +263,11 @@ class LocalPacks:
         with self._lock:
             if self._loaded:
                 self._add(pid, rows)
+            elif self._midx is not None:
+                self._new[pid] = rows
+                for oid, off, size in rows:
+                    self._extra[oid] = (pid, off, size)
+            # neither read yet: the first lookup reads the disk, which has this pack
 
     def drop(self, pid: str) -> None:
         """Remove a pack: its index first, so no reader is ever sent to a missing pack. Call
@@ -186,6 +277,8 @@ class LocalPacks:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if not self._loaded:
+            self.refresh()  # the multi-pack index still names the pack: from the JSON indexes
         with self._lock:
             self._forget(pid)
             self.damaged.pop(pid, None)
@@ -228,6 +321,7 @@ class PackWriter:
         self._ids: set[str] = set()
         self._lock = threading.Lock()
         self.written = 0
+        self.sealed = 0  # packs published
 
     def __contains__(self, oid: str) -> bool:
         return oid in self._ids
@@ -298,6 +392,7 @@ class PackWriter:
             raise
         idx.publish(self._packs.idx_path(pid))
         self._packs._sealed(pid, rows)
+        self.sealed += 1
 
     def close(self) -> None:
         with self._lock:

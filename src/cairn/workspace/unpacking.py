@@ -25,12 +25,13 @@ _SPAN = 8 * 1024 * 1024  # at most this much of a pack read at once (bounded mem
 
 
 def split(store: ObjectStore, items: list[Item]) -> tuple[list[tuple[Item, Location]], list[Item]]:
-    """(packed items with their location, the rest). Asks the pack indexes only when there are packs."""
-    if not store.packs.pack_ids():
+    """(packed items with their location, the rest): one pass over the multi-pack index."""
+    where = store.packs.locate_many(e.oid for _, _, e in items)
+    if not where:
         return [], items
     packed, rest = [], []
     for item in items:
-        loc = store.packs.locate(item[2].oid)
+        loc = where.get(item[2].oid)
         if loc is None:
             rest.append(item)
         else:
