@@ -439,8 +439,7 @@ class ObjectStore:
             oid = blake3(data).hexdigest()
             loose = not self._fresh and os.path.exists(self.path(oid))
             if oid not in packer and not loose and not self.packs.has(oid):
-                with space_checked(self.packs.root):
-                    packer.add(oid, data)
+                packer.add(oid, data)  # a full disk: NewFile raises DiskFullError
             return oid
         if size <= SMALL_FILE:
             data = read_small(src, size)
