@@ -112,9 +112,12 @@ class LocalPacks:
 
     def _publish_midx(self, pids: list[str], rows: list[bytes]) -> None:
         try:
+            if not pids:  # no pack left: no index of them
+                os.unlink(f"{self.root}/{midx.NAME}")
+                return
             midx.write(self.root, midx.encode(pids, rows), lambda: self._tmp_path("midx"))
         except OSError:
-            pass  # a cache this user cannot write: lookups read the JSON indexes, as before
+            pass  # none to remove, or a cache this user cannot write: lookups read the JSON indexes
 
     def update_midx(self) -> None:
         """Bring the multi-pack index up to date after this process sealed or dropped packs: the
@@ -122,6 +125,9 @@ class LocalPacks:
         indexes."""
         with self._lock:
             m, new = self._midx, dict(self._new)
+        if m is None and not self._loaded:
+            self._index()  # nothing read yet: rebuilt from the JSON indexes unless current
+            return
         if m is not None and not self._loaded:
             if not new:
                 return

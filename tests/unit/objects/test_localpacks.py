@@ -257,6 +257,7 @@ def test_packing_skips_objects_already_loose_or_packed(tmp_path):
     store.add_bytes(files[0][1])
     with store.packing():
         store.add_file_copy(files[1][0], len(files[1][1]))
+    store = ObjectStore(tmp_path / "cache")  # the next command
     with store.packing():
         for p, d in files:
             store.add_file_copy(p, len(d))
