@@ -88,7 +88,9 @@ def test_corrupt_packed_object_is_never_checked_out_and_fsck_names_it(repo, asse
     pack.chmod(0o644)
     with open(pack, "r+b") as f:
         f.seek(off)
-        f.write(bytes(b ^ 0xFF for b in f.read(size)))
+        flipped = bytes(b ^ 0xFF for b in f.read(size))
+        f.seek(off)
+        f.write(flipped)
     shutil.rmtree(repo.root / "data")
 
     proc = repo.cairn("checkout", "data.cairn", expect=None)
@@ -129,7 +131,7 @@ def test_push_then_pull_into_a_fresh_clone_round_trips(repo, git, tmp_path):
     assert repo.packed()
 
     repo.cairn("push")
-    git("clone", "-q", str(repo.root), str(tmp_path / "other"))
+    git("clone", "-q", str(repo.root), str(tmp_path / "other"), cwd=tmp_path)
     other = tmp_path / "other"
     pulled = subprocess_json(repo, ["pull"], cwd=other)
 
