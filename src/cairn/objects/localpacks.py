@@ -411,7 +411,7 @@ class PackWriter:
             for f, _ in self._held:
                 f.discard()
             self._file, self._rows, self._offset, self._held = None, [], 0, []
-            self._buf.clear()
+            self._buf = bytearray()  # not clear(): a failed write's traceback may still view it
 
     def __enter__(self) -> PackWriter:
         return self
