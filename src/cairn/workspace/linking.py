@@ -114,10 +114,10 @@ def materialize(
     """Write object `oid` to `dest` atomically as `kind` (complete or not at all; `tmp` is a
     spare name on dest's file system), verifying its content first: a corrupt object is never
     checked out. A file held as chunks is rebuilt as a copy whatever `kind` says (there is no
-    whole object to link to; docs/chunks.md), and so is a packed object (a link needs a file of its
-    own; docs/decisions.md "Small objects in local packs"). A copy returns the new file's stat (taken from the
-    open file: no second lookup); `size`, when the caller knows it from the tree, saves a stat of
-    the object."""
+    whole object to link to; docs/chunks.md), and so is a packed object (a link needs a file of
+    its own; docs/decisions.md "Small objects in local packs"). A copy returns the new file's
+    stat (taken from the open file: no second lookup); `size`, when the caller knows it from the
+    tree, saves a stat of the object."""
     src = store.path(oid)
     if kind == "hardlink" and executable:
         kind = "copy"  # the shared inode is read-only without exec bits
