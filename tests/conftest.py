@@ -394,9 +394,37 @@ class Project:
         return self.root / ".cairn" / "cache" / "objects"
 
     def cache_oids(self) -> set[str]:
+        """Every object in the cache, loose or in a local pack."""
+        return self.loose_oids() | set(self.packed())
+
+    def loose_oids(self) -> set[str]:
         if not self.objects_dir.exists():
             return set()
         return {f"{fan.name}{obj.name}" for fan in self.objects_dir.iterdir() for obj in fan.iterdir()}
+
+    def packed(self) -> dict[str, tuple[str, int, int]]:
+        """Packed objects -> (pack id, offset, size), read from the indexes as docs/formats.md
+        describes them (no cairn code)."""
+        out: dict[str, tuple[str, int, int]] = {}
+        packs = self.root / ".cairn" / "cache" / "packs"
+        for idx in sorted(packs.glob("*.idx")) if packs.is_dir() else ():
+            for oid, off, size in json.loads(idx.read_bytes())["objects"]:
+                out.setdefault(oid, (idx.stem, off, size))
+        return out
+
+    def _unpack(self, pid: str) -> None:
+        """Turn every object of a local pack into a loose object and remove the pack, so a test
+        can delete, damage or inspect one object as a file (what loose objects are)."""
+        packs = self.root / ".cairn" / "cache" / "packs"
+        data = (packs / f"{pid}.pack").read_bytes()
+        for oid, off, size in json.loads((packs / f"{pid}.idx").read_bytes())["objects"]:
+            path = self.objects_dir / oid[:2] / oid[2:]
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data[off : off + size])
+                path.chmod(0o444)
+        (packs / f"{pid}.idx").unlink()
+        (packs / f"{pid}.pack").unlink()
 
     def expected(self, rel: str) -> tuple[str, int, int]:
         """(oid, size, files) that `cairn add rel` should record, computed without cairn."""
@@ -408,7 +436,13 @@ class Project:
     tree_bytes = staticmethod(tree_bytes)
 
     def object_path(self, oid: str) -> Path:
-        return self.objects_dir / oid[:2] / oid[2:]
+        """The loose object's path; a packed object's pack is unpacked first (see _unpack)."""
+        path = self.objects_dir / oid[:2] / oid[2:]
+        if not path.exists():
+            where = self.packed().get(oid)
+            if where is not None:
+                self._unpack(where[0])
+        return path
 
     def pointer(self, rel: str) -> dict:
         import yaml
@@ -426,8 +460,13 @@ class Project:
 
     def assert_cache_sound(self) -> None:
         """Every cache object's BLAKE3 equals its name: nothing partial or damaged."""
-        for oid in self.cache_oids():
+        for oid in self.loose_oids():
             assert b3(self.object_path(oid).read_bytes()) == oid, f"object {oid} does not match its id"
+        packs = self.root / ".cairn" / "cache" / "packs"
+        for oid, (pid, off, size) in self.packed().items():
+            with open(packs / f"{pid}.pack", "rb") as f:
+                f.seek(off)
+                assert b3(f.read(size)) == oid, f"packed object {oid} does not match its id"
 
 
 @pytest.fixture(scope="session")

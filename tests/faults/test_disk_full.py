@@ -51,7 +51,8 @@ def test_add_on_a_full_disk(repo, small_disk, cache_on, assert_error):
 
     proc = repo.cairn("add", "data", expect=None)
 
-    assert_error(proc, DiskFullError, f"no space left on device: cannot write {cache_on}/objects", HINT)
+    # files below 2 MiB go into local packs (docs/formats.md)
+    assert_error(proc, DiskFullError, f"no space left on device: cannot write {cache_on}/packs", HINT)
     assert "nothing half-written was kept" in proc.stderr
     assert not (repo.root / "data.cairn").exists()  # no pointer to a version the cache lacks
     assert files_under(repo.root / "data") == files  # the workspace is as it was

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import killing
 import pytest
+from blake3 import blake3
 
 TRIALS = 1  # per operation in CI; bench/faults.py runs many more
 
@@ -16,3 +17,16 @@ def test_killed_command_leaves_a_sound_repository(kill_harness, op):
     problems = [f"trial {i} (killed after {t.delay:.2f} s): {p}" for i, t in enumerate(trials) for p in t.problems]
     assert problems == [], "\n".join(problems)
     assert len(trials) == TRIALS
+
+
+def test_killed_add_of_small_files_leaves_only_whole_packs(kill_harness):
+    """The add's small files go into local packs (issue 22): kills at several moments leave a cache
+    fsck calls clean and a rerun completes (the checks of killing.py); the reference run packed."""
+    trials = killing.run_op(kill_harness, "add", 3)
+
+    problems = [f"trial {i} (killed after {t.delay:.2f} s): {p}" for i, t in enumerate(trials) for p in t.problems]
+    assert problems == [], "\n".join(problems)
+    proj = kill_harness.base / "trials" / "add-reference" / "proj"
+    small = [p.read_bytes() for p in (proj / "data").rglob("*") if p.is_file() and p.stat().st_size < 512 * 1024]
+    loose = proj / ".cairn" / "cache" / "objects"
+    assert small and not any((loose / o[:2] / o[2:]).exists() for o in (blake3(d).hexdigest() for d in small))

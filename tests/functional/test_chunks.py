@@ -89,7 +89,7 @@ def test_a_large_file_is_stored_as_chunks_under_its_whole_id(chunked):
     assert b"".join(chunk_bytes(chunked, c) for c, _ in doc["chunks"]) == data
     assert 20 < len(doc["chunks"]) < 100  # ~60 KiB chunks
     # packed: no file per chunk, the chunks in file order in one pack
-    assert not chunked.cache_oids() & {c for c, _ in doc["chunks"]}
+    assert not chunked.loose_oids() & {c for c, _ in doc["chunks"]}
     packs = list((chunked.root / ".cairn" / "cache" / "packs").glob("*.pack"))
     assert len(packs) == 1 and packs[0].read_bytes() == data
     chunked.assert_cache_sound()
@@ -312,7 +312,7 @@ def test_a_cache_written_by_an_older_cairn_keeps_working_mixed(chunked):
 
     new = set(packed(chunked))
     assert new and not new & {c for c, _ in rows}  # only the new chunks, packed
-    assert {c for c, _ in chunk_list(chunked, b3(v2))["chunks"]} - new <= chunked.cache_oids()  # the rest loose
+    assert {c for c, _ in chunk_list(chunked, b3(v2))["chunks"]} - new <= chunked.loose_oids()  # the rest loose
     chunked.commit("v2")
     (chunked.root / "model.bin").unlink()
     chunked.cairn("checkout")

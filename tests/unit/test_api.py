@@ -77,9 +77,12 @@ def test_untracked_and_missing_paths(project: Path) -> None:
 def test_read_verifies_the_content(project: Path) -> None:
     repo = Repo(project)
     [res] = repo.add([str(project / "m.bin")])
-    path = repo.store.path(res.oid)
+    pid, off, _ = repo.store.packs.locate(res.oid)  # small files are packed
+    path = repo.store.packs.pack_path(pid)
     os.chmod(path, 0o644)
-    Path(path).write_bytes(b"v3")
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(b"v3")
     repo.close()
     with pytest.raises(CorruptObjectError):
         cairn.api.read("m.bin", repo=project)
@@ -88,10 +91,16 @@ def test_read_verifies_the_content(project: Path) -> None:
 
 
 def test_open_gives_the_cache_file_itself(project: Path) -> None:
-    """Not a copy in memory: a large model is read as it is needed."""
+    """Not a copy in memory: a large model (2 MiB and more: small files are packed, and read
+    whole) is read as it is needed."""
+    big = os.urandom(2 * 1024 * 1024)
+    (project / "big.bin").write_bytes(big)
     repo = Repo(project)
+    repo.add([str(project / "big.bin")])
     objects = str(repo.store.objects)
     repo.close()
-    with cairn.api.open("m.bin", mode="rb", repo=project) as f:
+    with cairn.api.open("big.bin", mode="rb", repo=project) as f:
         assert os.path.dirname(os.path.dirname(f.name)) == objects
+        assert f.read() == big
+    with cairn.api.open("m.bin", mode="rb", repo=project) as f:
         assert f.read() == b"v2"

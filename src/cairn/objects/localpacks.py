@@ -5,7 +5,9 @@ Creating and opening one file per object is most of what a chunked add and check
 sequentially into packs of up to PACK_TARGET bytes (Xet's blocks are up to 64 MiB), and a
 file's chunks are read back with a few large reads. The format is the remotes' (objects/pack.py):
 the pack is the objects' bytes concatenated, the index canonical JSON of [oid, offset, size]
-rows, the pack's id the BLAKE3 of those rows. Chunks use it now; small objects can later.
+rows, the pack's id the BLAKE3 of those rows. Chunks use it, and so do the small files of an
+add with cache.type copy (below SMALL_PACKED bytes: a million files are then ~70 packs instead of a
+million inodes, docs/decisions.md "Small objects in local packs").
 
 Crash safety: a pack is written as an unnamed file (or a temp file) and linked into place
 complete, then its index the same way: an index only ever names a whole pack, and a killed
@@ -24,20 +26,26 @@ from collections.abc import Callable, Iterable, Iterator
 from blake3 import blake3
 
 from cairn.errors import CorruptObjectError
-from cairn.objects import pack
+from cairn.objects import midx, pack
 from cairn.objects.newfile import NewFile
 
 PACK_TARGET = 64 * 1024 * 1024
+# Files below this size are packed by an add (copy mode): the size below which a push packs
+# objects too (objects/pack.py), so a small object is packed on both sides.
+SMALL_PACKED = pack.PACK_THRESHOLD
+_FLUSH = 1024 * 1024  # small objects reach the pack a MiB at a time, not one write call each
 _READONLY = 0o444
 
 Location = tuple[str, int, int]  # pack id, offset, size
 
 
 class LocalPacks:
-    """The packs of one cache folder, and where each packed object is. The indexes are read
-    once, on the first lookup; packs written later by this process are added as they are
-    sealed, those of other processes by `refresh` (a reader calls it when an object or a pack
-    it expected is not there)."""
+    """The packs of one cache folder, and where each packed object is. Lookups use the
+    multi-pack index (objects/midx.py) when it covers exactly the packs on disk, else the JSON
+    indexes, read once on the first lookup (and the multi-pack index is rebuilt from them for
+    the next command). Listing every pack's rows (gc, fsck) reads the JSON indexes. Packs
+    written later by this process are added as they are sealed, those of other processes by
+    `refresh` (a reader calls it when an object or a pack it expected is not there)."""
 
     def __init__(self, root: str, tmp_path: Callable[[str], str]) -> None:
         self.root = root
@@ -45,7 +53,10 @@ class LocalPacks:
         self._where: dict[str, Location] = {}
         self._rows: dict[str, list[pack.IndexRow]] = {}
         self.damaged: dict[str, CorruptObjectError] = {}  # pack id -> why its index cannot be read
-        self._loaded = False
+        self._loaded = False  # the JSON indexes are read (into _where and _rows)
+        self._midx: midx.Midx | None = None  # else: the multi-pack index in use
+        self._extra: dict[str, Location] = {}  # objects of packs sealed since it was opened
+        self._new: dict[str, list[pack.IndexRow]] = {}  # those packs' rows
         self._lock = threading.Lock()
 
     # -- layout ----------------------------------------------------------------------------
@@ -59,6 +70,77 @@ class LocalPacks:
     def _load(self) -> None:
         if not self._loaded:
             self.refresh()
+
+    def _on_disk(self) -> set[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return set()
+        return {n[:-4] for n in names if n.endswith(".idx") and len(n) == 68}
+
+    def _index(self) -> midx.Midx | None:
+        """The multi-pack index when it is current; None once the JSON indexes are read instead
+        (it was missing, damaged or stale: it is rebuilt from them for the next command)."""
+        if self._loaded or self._midx is not None:
+            return self._midx
+        with self._lock:
+            if self._loaded or self._midx is not None:
+                return self._midx
+            on_disk = self._on_disk()
+            if on_disk:
+                try:
+                    found: midx.Midx | None = midx.Midx(f"{self.root}/{midx.NAME}")
+                except (OSError, ValueError):
+                    found = None
+                if found is not None and set(found.packs) == on_disk:
+                    self._midx = found
+                    return found
+                if found is not None:
+                    found.close()
+        self.refresh()
+        if on_disk:
+            self._write_midx()
+        return None
+
+    def _write_midx(self) -> None:
+        """The multi-pack index of every pack read (damaged ones listed without rows, so that it
+        still covers what is on disk)."""
+        with self._lock:
+            pids = sorted(self._rows.keys() | self.damaged.keys())
+            rows = [midx.row(o, n, off, size) for n, pid in enumerate(pids) for o, off, size in self._rows.get(pid, ())]
+        self._publish_midx(pids, rows)
+
+    def _publish_midx(self, pids: list[str], rows: list[bytes]) -> None:
+        try:
+            if not pids:  # no pack left: no index of them
+                os.unlink(f"{self.root}/{midx.NAME}")
+                return
+            midx.write(self.root, midx.encode(pids, rows), lambda: self._tmp_path("midx"))
+        except OSError:
+            pass  # none to remove, or a cache this user cannot write: lookups read the JSON indexes
+
+    def update_midx(self) -> None:
+        """Bring the multi-pack index up to date after this process sealed or dropped packs: the
+        rows of the packs it sealed merged into the index in use, else rebuilt from the JSON
+        indexes."""
+        with self._lock:
+            m, new = self._midx, dict(self._new)
+        if m is None and not self._loaded:
+            self._index()  # nothing read yet: rebuilt from the JSON indexes unless current
+            return
+        if m is not None and not self._loaded:
+            if not new:
+                return
+            if self._on_disk() == set(m.packs) | new.keys():
+                pids = m.packs + sorted(new)
+                rows = m.raw_rows()
+                for n, pid in enumerate(sorted(new), len(m.packs)):
+                    rows.extend(midx.row(o, n, off, size) for o, off, size in new[pid])
+                self._publish_midx(pids, rows)
+                return
+            self.refresh()  # another process changed the packs meanwhile: from the JSON indexes
+        if self._loaded:
+            self._write_midx()
 
     def refresh(self) -> None:
         """Read the indexes not read yet; forget packs that are gone (gc rewrote them)."""
@@ -77,6 +159,9 @@ class LocalPacks:
                 self._read_index(pid)
             self.damaged = {p: e for p, e in self.damaged.items() if p in on_disk}
             self._loaded = True
+            # the multi-pack index is no longer asked (the JSON indexes cover its packs); it is
+            # not closed: another thread may be searching it right now
+            self._midx, self._extra, self._new = None, {}, {}
 
     def _read_index(self, pid: str) -> None:
         name = f"packs/{pid}.idx"
@@ -114,12 +199,25 @@ class LocalPacks:
             self._reindex()
 
     def locate(self, oid: str) -> Location | None:
-        self._load()
-        return self._where.get(oid)
+        m = self._index()
+        if m is None:
+            return self._where.get(oid)
+        return self._extra.get(oid) or m.find(oid)
 
     def has(self, oid: str) -> bool:
-        self._load()
-        return oid in self._where
+        return self.locate(oid) is not None
+
+    def locate_many(self, oids: Iterable[str]) -> dict[str, Location]:
+        """Where each of `oids` that is packed is (see midx.Midx.find_many)."""
+        m = self._index()
+        if m is None:
+            where = self._where
+            return {o: where[o] for o in oids if o in where}
+        oids = list(oids)
+        out = m.find_many(oids)
+        if self._extra:
+            out.update((o, self._extra[o]) for o in oids if o in self._extra)
+        return out
 
     def oids(self) -> Iterator[str]:
         self._load()
@@ -171,6 +269,11 @@ class LocalPacks:
         with self._lock:
             if self._loaded:
                 self._add(pid, rows)
+            elif self._midx is not None:
+                self._new[pid] = rows
+                for oid, off, size in rows:
+                    self._extra[oid] = (pid, off, size)
+            # neither read yet: the first lookup reads the disk, which has this pack
 
     def drop(self, pid: str) -> None:
         """Remove a pack: its index first, so no reader is ever sent to a missing pack. Call
@@ -180,6 +283,8 @@ class LocalPacks:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if not self._loaded:
+            self.refresh()  # the multi-pack index still names the pack: from the JSON indexes
         with self._lock:
             self._forget(pid)
             self.damaged.pop(pid, None)
@@ -218,9 +323,11 @@ class PackWriter:
         self._file: NewFile | None = None
         self._rows: list[pack.IndexRow] = []
         self._offset = 0
+        self._buf = bytearray()
         self._ids: set[str] = set()
         self._lock = threading.Lock()
         self.written = 0
+        self.sealed = 0  # packs published
 
     def __contains__(self, oid: str) -> bool:
         return oid in self._ids
@@ -229,7 +336,10 @@ class PackWriter:
         with self._lock:
             if oid in self._ids:
                 return
-            self._open().write(data)
+            self._open()
+            self._buf += data
+            if len(self._buf) >= _FLUSH:
+                self._flush()
             self._appended([(oid, len(data))])
 
     def add_run(self, src: int, offset: int, rows: list[tuple[str, int]]) -> None:
@@ -238,6 +348,8 @@ class PackWriter:
         Python), falling back to read and write where it cannot. The caller has hashed them."""
         length = sum(n for _, n in rows)
         with self._lock:
+            self._open()
+            self._flush()
             _copy_range(src, self._open(), offset, length)
             self._appended(rows)
 
@@ -247,6 +359,11 @@ class PackWriter:
             os.makedirs(self._packs.root, exist_ok=True)
             self._file = NewFile(self._packs.root, _READONLY, lambda: self._packs._tmp_path("pack"))
         return self._file
+
+    def _flush(self) -> None:
+        if self._buf and self._file is not None:
+            self._file.write(self._buf)
+            self._buf.clear()
 
     def _appended(self, rows: list[tuple[str, int]]) -> None:
         """Index the objects just written back to back at the end of the open pack; seal it
@@ -262,6 +379,7 @@ class PackWriter:
     def _seal(self, final: bool = False) -> None:
         f, rows = self._file, self._rows
         if f is not None:
+            self._flush()
             self._file, self._rows, self._offset = None, [], 0
             self._held.append((f, rows))
         if self._defer and not final:
@@ -280,6 +398,7 @@ class PackWriter:
             raise
         idx.publish(self._packs.idx_path(pid))
         self._packs._sealed(pid, rows)
+        self.sealed += 1
 
     def close(self) -> None:
         with self._lock:
@@ -292,6 +411,7 @@ class PackWriter:
             for f, _ in self._held:
                 f.discard()
             self._file, self._rows, self._offset, self._held = None, [], 0, []
+            self._buf = bytearray()  # not clear(): a failed write's traceback may still view it
 
     def __enter__(self) -> PackWriter:
         return self

@@ -63,6 +63,8 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
                     if staging is not None:
                         staging.expand(oid, tree)
         landing.packs.close()  # sealed before any list that names its chunks is written
+        if landing.packs.sealed:
+            ws.store.packs.update_midx()
         for cl in lists:
             if all(ws.store.has_object(c) for c in cl.ids()):
                 ws.store.write_list(cl)

@@ -234,11 +234,7 @@ class Remote:
         Objects the cache lacks are left out (the rows say what went in); None when it lacked
         them all."""
         with PackFile(store) as pf:
-            for oid, size in objects:
-                try:
-                    data = store.read_stored(oid, size)
-                except FileNotFoundError:
-                    continue
+            for oid, data in store.iter_stored(objects):
                 if blake3(data).hexdigest() != oid:
                     raise corrupt_cache(oid)
                 pf.add(oid, data)

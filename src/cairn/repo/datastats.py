@@ -177,10 +177,9 @@ def _files(repo: Repo, v: Version) -> list[FileRef] | None:
 
     in_ws = v.rev is None and v.here
     if v.kind == FILE:
-        path = str(repo.ws.abs(v.rel)) if in_ws else repo.store.path(v.oid)
-        here = in_ws or os.path.exists(path)
-        size = os.path.getsize(path) if here else 0
-        return [FileRef(v.rel.rpartition("/")[2], path if here else None, size, v.oid)]
+        path = str(repo.ws.abs(v.rel)) if in_ws else repo.store.file_of(v.oid)
+        size = os.path.getsize(path) if path else 0
+        return [FileRef(v.rel.rpartition("/")[2], path, size, v.oid)]
     load = repo.ws.tree_loader(v.trees)
     out = []
     try:
@@ -188,8 +187,7 @@ def _files(repo: Repo, v: Version) -> list[FileRef] | None:
             if in_ws:
                 path: str | None = str(repo.ws.abs(v.rel) / rel)
             else:
-                path = repo.store.path(e.oid)
-                path = path if os.path.exists(path) else None
+                path = repo.store.file_of(e.oid)  # a packed object is copied out loose
             out.append(FileRef(rel, path, e.size, e.oid))
     except CairnError:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from cairn.errors import CairnError, OverlapError, PathError
@@ -148,17 +149,21 @@ def commit(
     if kind == "hardlink":
         store_fn, before_hashing = _copy_linked(ws, store_fn, before_hashing)
     links = ws.links(follow_symlinks)
-    snap = snapshot(
-        ws.abs(rel), rel, ws.stats, ws.ignore, store_fn, ws.progress, before_hashing, links, ws.store.exists
-    )
-    if snap is None:
-        raise PathError(f"{rel} does not exist", "check the path")
-    if snap.kind == FILE and snap.hashed == 0 and not ws.store.exists(snap.oid):
-        # the stat cache knew the file but its object left the cache (gc, a new cache dir)
-        snap = Snapshot(FILE, store_fn(str(ws.abs(rel)), snap.size), snap.size, 1, snap.exec)
-    known = {oid for oid in snap.trees if ws.store.exists(oid)} | snap.reused  # sealed: in the cache
-    if snap.kind != FILE and snap.hashed < snap.files:
-        _store_missing_files(ws, rel, snap, store_fn, known)
+    # copy mode packs small files (objects/localpacks.py); a link needs a file of its own
+    with ws.store.packing() if kind == "copy" else nullcontext():
+        snap = snapshot(
+            ws.abs(rel), rel, ws.stats, ws.ignore, store_fn, ws.progress, before_hashing, links, ws.store.exists
+        )
+        if snap is None:
+            raise PathError(f"{rel} does not exist", "check the path")
+        if snap.kind == FILE and snap.hashed == 0 and not ws.store.exists(snap.oid):
+            # the stat cache knew the file but its object left the cache (gc, a new cache dir)
+            snap = Snapshot(FILE, store_fn(str(ws.abs(rel)), snap.size), snap.size, 1, snap.exec)
+        known = {oid for oid in snap.trees if ws.store.exists(oid)} | snap.reused  # sealed: in the cache
+        if snap.kind != FILE and snap.hashed < snap.files:
+            _store_missing_files(ws, rel, snap, store_fn, known)
+    # trees only once the packs holding their files are sealed: a tree in the cache vouches for
+    # every file below it (`known` above), so a kill must never leave a tree without its files
     for oid, data in snap.trees.items():
         if oid not in known:
             ws.store.add_bytes(data, oid)

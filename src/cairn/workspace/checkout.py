@@ -14,7 +14,7 @@ from cairn.index import safepath
 from cairn.index.snapshot import snapshot
 from cairn.index.statcache import stamp
 from cairn.objects.tree import FILE, TREE, Entry, diff_trees, walk_files
-from cairn.workspace import linking
+from cairn.workspace import linking, unpacking
 from cairn.workspace.context import Workspace, data_rel
 
 _BATCH = 128
@@ -225,7 +225,9 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
     tmp_base = str(ws.tmp / f"co.{os.getpid()}")
     store, rootdir = ws.store, str(ws.root)
 
-    def run(batch: list[tuple[int, str, Entry]]) -> list[tuple[str, int, int, int, str]]:
+    def run(batch: list) -> list[tuple[str, int, int, int, str]]:
+        if batch and len(batch[0]) == 2:  # objects of one pack: one read (workspace/unpacking.py)
+            return unpacking.restore(store, batch, rootdir, tmp_base, kind)
         rows = []
         for i, path, e in batch:
             dest = f"{rootdir}/{path}"
@@ -234,7 +236,9 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
         return rows
 
     numbered = [(i, path, e) for i, (path, e) in enumerate(work.write)]
-    batches = [numbered[i : i + _BATCH] for i in range(0, len(numbered), _BATCH)]
+    packed, numbered = unpacking.split(store, numbered)
+    batches: list[list] = unpacking.batches(packed, _BATCH)
+    batches += [numbered[i : i + _BATCH] for i in range(0, len(numbered), _BATCH)]
     rows: list = []
     pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-checkout")
     try:

@@ -114,16 +114,15 @@ def materialize(
     """Write object `oid` to `dest` atomically as `kind` (complete or not at all; `tmp` is a
     spare name on dest's file system), verifying its content first: a corrupt object is never
     checked out. A file held as chunks is rebuilt as a copy whatever `kind` says (there is no
-    whole object to link to; docs/chunks.md). A copy returns the new file's stat (taken from the
-    open file: no second lookup); `size`, when the caller knows it from the tree, saves a stat of
-    the object."""
+    whole object to link to; docs/chunks.md), and so is a packed object (a link needs a file of
+    its own; docs/decisions.md "Small objects in local packs"). A copy returns the new file's
+    stat (taken from the open file: no second lookup); `size`, when the caller knows it from the
+    tree, saves a stat of the object."""
     src = store.path(oid)
     if kind == "hardlink" and executable:
         kind = "copy"  # the shared inode is read-only without exec bits
-    if kind != "copy" and not os.path.exists(src):
-        cl = store.chunk_list(oid)
-        if cl is not None:
-            kind = "copy"
+    if kind != "copy" and not os.path.exists(src) and (store.chunk_list(oid) is not None or store.packs.has(oid)):
+        kind = "copy"
     if kind == "copy":
         folder = dest.rpartition("/")[0] or "."
         f = NewFile(folder, 0o755 if executable else 0o644, lambda: tmp)
@@ -134,10 +133,16 @@ def materialize(
                 except FileNotFoundError:
                     # no whole object: looked for only when opening it failed, so a loose object
                     # costs no extra stat; nothing was written to `f` yet
-                    cl = store.chunk_list(oid)
-                    if cl is None:
-                        raise
-                    store.assemble_to(cl, f.fd, dest)
+                    data = store.packs.read(oid)
+                    if data is not None:
+                        if blake3(data).hexdigest() != oid:
+                            raise corrupt(oid) from None
+                        f.write(data)
+                    else:
+                        cl = store.chunk_list(oid)
+                        if cl is None:
+                            raise
+                        store.assemble_to(cl, f.fd, dest)
             except OSError as e:
                 if e.errno in NO_SPACE:
                     raise disk_full(folder, e) from e

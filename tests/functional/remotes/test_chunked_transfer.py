@@ -47,7 +47,7 @@ def test_push_sends_only_new_chunks_and_a_clone_pulls_the_file(repo, remote, clo
     assert (other.root / "model.bin").read_bytes() == v2
     # the fetched chunks landed packed: no file per chunk
     chunk_ids = {c for c, _ in json.loads(list_of(other, blake3(v2).hexdigest()))["chunks"]}
-    assert not chunk_ids & other.cache_oids() and list((other.root / ".cairn" / "cache" / "packs").glob("*.pack"))
+    assert not chunk_ids & other.loose_oids() and list((other.root / ".cairn" / "cache" / "packs").glob("*.pack"))
     assert other.json("fsck")["ok"] is True
     other.git("checkout", "-q", "HEAD~1")
     other.cairn("pull")

@@ -14,7 +14,7 @@ from blake3 import blake3
 
 from cairn.errors import CorruptObjectError
 from cairn.objects import pack
-from cairn.objects.localpacks import coalesce
+from cairn.objects.localpacks import SMALL_PACKED, coalesce
 from cairn.objects.store import ObjectStore
 
 
@@ -204,3 +204,97 @@ def test_an_object_in_two_packs_stays_found_when_one_goes(tmp_path):
     store.packs.drop(first)
     store.packs.reindex()
     assert store.read(b3(d)) == d and store.packs.locate(b3(d))[0] != first
+
+
+# -- small files packed by an add (ObjectStore.packing) -------------------------------------------
+
+
+def small_files(folder, n: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    rng = random.Random(seed)
+    folder.mkdir()
+    out = []
+    for i in range(n):
+        data = rng.randbytes(rng.randint(0, 9000))
+        path = folder / f"f{i}"
+        path.write_bytes(data)
+        out.append((str(path), data))
+    return out
+
+
+def test_small_files_added_while_packing_go_into_one_sealed_pack_from_many_threads(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    files = small_files(tmp_path / "src", 400)
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(SMALL_PACKED))
+    oids: list[str] = []
+    with store.packing():
+
+        def add(part: list[tuple[str, bytes]]) -> None:
+            oids.extend(store.add_file_copy(p, len(d)) for p, d in part)
+
+        threads = [threading.Thread(target=add, args=(files[k::4],)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        big_oid = store.add_file_copy(str(big), SMALL_PACKED)
+        assert all(store.has_object(o) for o in oids)  # the open pack counts: never stored twice
+        assert not store.packs.pack_ids()  # nothing sealed before the end
+
+    assert sorted(oids) == sorted(b3(d) for _, d in files)
+    (pid,) = store.packs.pack_ids()
+    assert {r[0] for r in store.packs.rows(pid)} == {b3(d) for _, d in files}
+    assert os.path.exists(store.path(big_oid))  # at the threshold: loose
+    fresh = ObjectStore(tmp_path / "cache")
+    for _, d in files:
+        assert fresh.read_verified(b3(d)) == d
+        assert not os.path.exists(fresh.path(b3(d)))
+
+
+def test_packing_skips_objects_already_loose_or_packed(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    files = small_files(tmp_path / "src", 3)
+    store.add_bytes(files[0][1])
+    with store.packing():
+        store.add_file_copy(files[1][0], len(files[1][1]))
+    store = ObjectStore(tmp_path / "cache")  # the next command
+    with store.packing():
+        for p, d in files:
+            store.add_file_copy(p, len(d))
+    rows = [r[0] for pid in store.packs.pack_ids() for r in store.packs.rows(pid)]
+    assert sorted(rows) == sorted([b3(files[1][1]), b3(files[2][1])])
+
+
+def test_an_error_while_packing_leaves_no_pack_and_no_temp_file(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    files = small_files(tmp_path / "src", 20)
+    with pytest.raises(KeyboardInterrupt), store.packing():
+        for p, d in files:
+            store.add_file_copy(p, len(d))
+        raise KeyboardInterrupt
+    assert packs_dir(store) == []
+    assert os.listdir(store.tmp) == []
+    assert not any(store.has_object(b3(d)) for _, d in files)
+
+
+def test_buffered_small_objects_and_kernel_copied_runs_keep_their_order(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    run = os.urandom(3000)
+    src = tmp_path / "run"
+    src.write_bytes(run)
+    a, b = b"first small", b"second small"
+    with store.packs.writer() as w, open(src, "rb") as f:
+        w.add(b3(a), a)
+        w.add_run(f.fileno(), 0, [(b3(run[:1000]), 1000), (b3(run[1000:]), 2000)])
+        w.add(b3(b), b)
+    for data in (a, run[:1000], run[1000:], b):
+        assert store.packs.read(b3(data)) == data
+
+
+def test_file_of_copies_a_packed_object_out_loose_for_readers_that_need_a_path(tmp_path):
+    store, data, _ = packed(tmp_path, 2)
+    path = store.file_of(b3(data[0]))
+    assert path == store.path(b3(data[0]))
+    with open(path, "rb") as f:
+        assert f.read() == data[0]
+    assert store.file_of("0" * 64) is None
