@@ -89,10 +89,15 @@ def change_one_file(ctx: RunCtx) -> None:
 
 
 def lfs_repo(ctx: RunCtx) -> None:
-    """`git lfs install` (this run's HOME), `git init`, `git lfs track "data/**"`, data copied in."""
+    """`git lfs install` (this run's HOME), `git init`, `git config gc.auto 0`, `git lfs track "data/**"`,
+    data copied in."""
     ctx.repo.mkdir(parents=True)
     ctx.sh(["git", "lfs", "install", "--skip-repo"])
     ctx.sh(["git", "init", "-q"])
+    # no automatic gc: the commit of 20,000 files would start one in the background, which a
+    # timed add leaves running (not timed) and a push then races (git-lfs: "missing object" for
+    # a blob the gc was moving into a pack)
+    ctx.sh(["git", "config", "gc.auto", "0"])
     ctx.sh(["git", "lfs", "track", "data/**"])
     commit_all(ctx.repo, ctx.env, ctx.log, "track data/ with git-lfs")
     copy_tree(ctx.data.small, ctx.repo)
