@@ -53,6 +53,16 @@ def _cell(side: dict | None) -> str:
     return _time(got) if got is not None else (side.get("message") or side.get("status") or "—")
 
 
+def _peer_cell(side: dict | None) -> str:
+    """A peer without a time: its status only (why is in the run's RESULTS.md; a message can be
+    long and name the machine's paths)."""
+    if side is None:
+        return "—"
+    return {"not run": "cannot (see bench/RESULTS.md)", "error": "failed (see bench/RESULTS.md)"}.get(
+        side.get("status", ""), side.get("status") or "—"
+    )
+
+
 def command(header: dict, workloads: list[dict]) -> str:
     """The bench/run.py command line that makes the same run."""
     scale = {"quick": " --quick", "smoke": " --smoke", "full": ""}[header["mode"]]
@@ -93,7 +103,7 @@ def block(results: dict, floors: dict[str, tuple[float, str]], limits: dict[str,
         row += f"{f'{ratio:.2f}x' if ratio else '—'} | {target} |"
         for p in peers:
             theirs = _median(sides[p]) if p in sides else None
-            cell = f"{theirs / cairn:.2f}x" if theirs and cairn else _cell(sides.get(p)) if p in sides else "—"
+            cell = f"{theirs / cairn:.2f}x" if theirs and cairn else _peer_cell(sides.get(p))
             if theirs and cairn and wid in PEER_TARGETS:
                 cell += f" ({_time(theirs)}; >= {PEER_TARGETS[wid]:g}x)"
             row += f" {cell} |"

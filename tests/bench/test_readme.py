@@ -89,7 +89,13 @@ def test_the_peers_block_is_filled_from_its_own_run_and_leaves_the_main_table(re
                 "title": "checkout into an empty folder",
                 "ratio_dvc_over_cairn": None,
                 "sides": {"cairn": _side(2.0), "oxen": _side(5.0)},
-            }
+            },
+            {
+                "id": "W6",
+                "title": "push to a local folder remote",
+                "ratio_dvc_over_cairn": None,
+                "sides": {"cairn": _side(1.0), "oxen": {"status": "not run", "message": "no server at /some/path"}},
+            },
         ],
     }
     (run / "results.json").write_text(json.dumps(results))
@@ -102,5 +108,6 @@ def test_the_peers_block_is_filled_from_its_own_run_and_leaves_the_main_table(re
     assert main_table in text and "\nold\n" not in text and text.endswith("after\n")
     assert "at commit def5678" in text and "| W4 | checkout into an empty folder | 2.00 s |" in text
     assert "2.50x (5.00 s; >= 3x) |" in text
+    assert "| cannot (see bench/RESULTS.md) |" in text and "/some/path" not in text
     page.write_text("no blocks here\n")
     assert readme.main([str(run), "--block", "peers"]) == 2
