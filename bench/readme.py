@@ -21,7 +21,7 @@ README = BENCH_DIR.parent / "README.md"
 # each filled from its own run
 MARKERS = {
     name: (f"<!-- {tag}:start -->", f"<!-- {tag}:end -->")
-    for name, tag in (("main", "bench"), ("peers", "bench-peers"))
+    for name, tag in (("main", "bench"), ("peers", "bench-peers"), ("s1", "bench-s1"))
 }
 BASE_SIDES = ("cairn", "dvc", "floor")
 sys.path.insert(0, str(BENCH_DIR))
@@ -111,6 +111,28 @@ def block(results: dict, floors: dict[str, tuple[float, str]], limits: dict[str,
     return lines
 
 
+def s1_block(results: dict, report_md: str) -> list[str]:
+    """S1's growth table as that run's RESULTS.md printed it, under the run's caption."""
+    header, workloads = results["header"], results["workloads"]
+    _, found, rest = report_md.partition("## Growth with the number of files")
+    if not found:
+        raise ValueError("the run's RESULTS.md has no S1 growth table (run with --only S1)")
+    body = rest.split("\n## ", 1)[0].strip().splitlines()[1:]  # the section, without its title line
+    while body and not body[0].strip():
+        body.pop(0)
+    load = header["machine"]["loadavg"]
+    sizes = ",".join(dict.fromkeys(w["id"].partition("@")[2] for w in workloads if "@" in w["id"]))
+    s1 = f" --s1 {sizes}" if sizes else ""
+    return [
+        f"One run, {header['date']}, at commit {header['checkout']} ({header['sizes']}); load average {load} at "
+        f"the start and {header.get('load_end', '?')} at the end, on {header['machine']['cores']} cores. Made with "
+        f"`python bench/run.py --only S1 --tools {','.join(header['tools'])}{s1}`, then "
+        "`python bench/readme.py --block s1`; the run's RESULTS.md is in bench/RESULTS.md.",
+        "",
+        *body,
+    ]
+
+
 def _targets(mode: str) -> tuple[dict[str, tuple[float, str]], dict[str, float]]:
     """The floors (limit, the floor's name) and absolute limits (s) of the catalog's workloads,
     the latter only at the scales they are judged at."""
@@ -137,7 +159,10 @@ def main(argv: list[str]) -> int:
         return 2
     head, _, rest = text.partition(start)
     _, _, tail = rest.partition(end)
-    rows = block(results, *_targets(results["header"]["mode"]))
+    if opts.block == "s1":
+        rows = s1_block(results, (run_dir / "RESULTS.md").read_text())
+    else:
+        rows = block(results, *_targets(results["header"]["mode"]))
     README.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + tail)
     print(f"wrote the table of {run_dir / 'results.json'} into {README}")
     return 0

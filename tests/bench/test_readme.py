@@ -111,3 +111,26 @@ def test_the_peers_block_is_filled_from_its_own_run_and_leaves_the_main_table(re
     assert "| cannot (see bench/RESULTS.md) |" in text and "/some/path" not in text
     page.write_text("no blocks here\n")
     assert readme.main([str(run), "--block", "peers"]) == 2
+
+
+def test_the_s1_block_is_the_growth_table_of_its_run(readme) -> None:
+    results = {
+        "header": {
+            "date": "2026-12-07 02:00 UTC",
+            "checkout": "abc0001",
+            "sizes": "S1 20,000 files",
+            "tools": ["cairn"],
+            "load_end": "0.3",
+            "machine": {"loadavg": "0.2", "cores": 2},
+        },
+        "workloads": [{"id": "S1-add@20k"}, {"id": "S1-add@1m"}, {"id": "S1-status@20k"}],
+    }
+    page = (
+        "# x\n\n## Growth with the number of files (S1, cairn)\n\nintro\n\n"
+        "| step | a |\n|---|---|\n| add | 1 s |\n\n## Next\nother\n"
+    )
+    lines = readme.s1_block(results, page)
+    assert "`python bench/run.py --only S1 --tools cairn --s1 20k,1m`" in lines[0] and "at commit abc0001" in lines[0]
+    assert lines[2:] == ["intro", "", "| step | a |", "|---|---|", "| add | 1 s |"]
+    with pytest.raises(ValueError, match="no S1 growth table"):
+        readme.s1_block(results, "# a run without S1\n")
