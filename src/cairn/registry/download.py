@@ -48,8 +48,11 @@ class Source:
         tmp = dest + ".part"
         if self._have(oid):
             assert self.store is not None
-            materialize(self.store, oid, dest, tmp, "copy", executable)
-            return
+            try:
+                materialize(self.store, oid, dest, tmp, "copy", executable)
+                return
+            except FileNotFoundError:
+                pass  # gone from the cache since it was seen (a gc, a removed cache): the remote's copy
         loose = _loose_path(self.remote, oid)
         if loose is not None:
             _copy_verified(loose, tmp, self.remote, oid)  # no listing of the remote: its file is the answer
