@@ -123,8 +123,9 @@ def s1_block(results: dict, report_md: str) -> list[str]:
     load = header["machine"]["loadavg"]
     sizes = ",".join(dict.fromkeys(w["id"].partition("@")[2] for w in workloads if "@" in w["id"]))
     s1 = f" --s1 {sizes}" if sizes else ""
+    scale = header["sizes"].partition("S1 ")[2] or header["sizes"]
     return [
-        f"One run, {header['date']}, at commit {header['checkout']} ({header['sizes']}); load average {load} at "
+        f"One run, {header['date']}, at commit {header['checkout']} (S1: {scale}); load average {load} at "
         f"the start and {header.get('load_end', '?')} at the end, on {header['machine']['cores']} cores. Made with "
         f"`python bench/run.py --only S1 --tools {','.join(header['tools'])}{s1}`, then "
         "`python bench/readme.py --block s1`; the run's RESULTS.md is in bench/RESULTS.md.",

@@ -118,7 +118,7 @@ def test_the_s1_block_is_the_growth_table_of_its_run(readme) -> None:
         "header": {
             "date": "2026-12-07 02:00 UTC",
             "checkout": "abc0001",
-            "sizes": "S1 20,000 files",
+            "sizes": "20,000 small files; S1 20,000 files",
             "tools": ["cairn"],
             "load_end": "0.3",
             "machine": {"loadavg": "0.2", "cores": 2},
@@ -130,7 +130,10 @@ def test_the_s1_block_is_the_growth_table_of_its_run(readme) -> None:
         "| step | a |\n|---|---|\n| add | 1 s |\n\n## Next\nother\n"
     )
     lines = readme.s1_block(results, page)
-    assert "`python bench/run.py --only S1 --tools cairn --s1 20k,1m`" in lines[0] and "at commit abc0001" in lines[0]
+    assert (
+        "`python bench/run.py --only S1 --tools cairn --s1 20k,1m`" in lines[0]
+        and "at commit abc0001 (S1: 20,000 files)" in lines[0]
+    )
     assert lines[2:] == ["intro", "", "| step | a |", "|---|---|", "| add | 1 s |"]
     with pytest.raises(ValueError, match="no S1 growth table"):
         readme.s1_block(results, "# a run without S1\n")
