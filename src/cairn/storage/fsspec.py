@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -339,6 +340,9 @@ _SSH_HINT = "check that the server accepts your key (~/.ssh, ssh-agent, ~/.ssh/c
 _AUTH_HINTS = {"az": _AZ_HINT, "abfs": _AZ_HINT, "gs": _GS_HINT, "gcs": _GS_HINT, "ssh": _SSH_HINT, "sftp": _SSH_HINT}
 
 
+_STATUS_403 = re.compile(r"(?<![\w:.])403(?![\w.])")
+
+
 def _translate(e: Exception, where: str) -> Exception:
     from cairn.errors import CairnError
 
@@ -358,7 +362,10 @@ def _translate(e: Exception, where: str) -> Exception:
     if (
         isinstance(e, PermissionError)
         or getattr(e, "status_code", None) in (401, 403)  # azure-core
-        or any(s in text for s in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"))
+        or any(s in text for s in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden"))
+        # a status 403, not "403" inside a port or an id (a dropped connection to 127.0.0.1:40393
+        # was reported as access denied)
+        or _STATUS_403.search(text) is not None
     ):
         return RemoteAuthError(
             f"{where}: access denied ({text.splitlines()[0] if text else name})",

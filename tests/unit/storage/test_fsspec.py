@@ -41,3 +41,17 @@ def test_opening_a_storage_loads_no_s3_client(moto_endpoint, bucket):
     )
     env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_a_403_inside_a_port_or_an_id_is_not_access_denied() -> None:
+    from cairn.errors import RemoteAuthError
+    from cairn.storage.fsspec import _translate
+
+    dropped = ConnectionError(
+        'Connection was closed before we received a valid response from endpoint URL: "http://127.0.0.1:40393/b/'
+        'packs/d0cd403e.pack".'
+    )
+    err = _translate(dropped, "s3://b/p")
+    assert not isinstance(err, RemoteAuthError) and "cannot reach the storage" in str(err)
+    denied = _translate(Exception("An error occurred (403) when calling the GetObject operation"), "s3://b/p")
+    assert isinstance(denied, RemoteAuthError) and "access denied" in str(denied)
