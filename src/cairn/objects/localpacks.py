@@ -22,6 +22,7 @@ import errno
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from blake3 import blake3
 
@@ -37,6 +38,7 @@ _FLUSH = 1024 * 1024  # small objects reach the pack a MiB at a time, not one wr
 _READONLY = 0o444
 
 Location = tuple[str, int, int]  # pack id, offset, size
+T = TypeVar("T")
 
 
 class LocalPacks:
@@ -444,6 +446,27 @@ def _copy_range(src: int, dst: NewFile, offset: int, length: int) -> None:
             raise OSError(errno.EIO, "the file got shorter while it was copied")
         dst.write(data)
         done += len(data)
+
+
+# packed objects read together (checkout, push): at most this span of one pack per read, so
+# memory per reading thread stays bounded
+SPAN = 8 * 1024 * 1024
+
+
+def runs(located: Iterable[tuple[T, Location]], most: int | None = None) -> list[list[tuple[T, Location]]]:
+    """Located items grouped for one read each: runs of one pack in offset order, spanning at most
+    SPAN bytes and holding at most `most` items (a run always holds at least one)."""
+    out: list[list[tuple[T, Location]]] = []
+    for p in sorted(located, key=lambda p: (p[1][0], p[1][1])):
+        pid, off, size = p[1]
+        if out:
+            last = out[-1]
+            first = last[0][1]
+            if first[0] == pid and (most is None or len(last) < most) and off + size - first[1] <= SPAN:
+                last.append(p)
+                continue
+        out.append([p])
+    return out
 
 
 def coalesce(locs: Iterable[tuple[int, Location]]) -> list[tuple[str, int, int, int]]:

@@ -19,12 +19,11 @@ from blake3 import blake3
 from cairn.errors import CairnError, CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects import chunks as chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
-from cairn.objects.localpacks import SMALL_PACKED, LocalPacks, PackWriter
+from cairn.objects.localpacks import SMALL_PACKED, LocalPacks, PackWriter, runs
 from cairn.objects.newfile import NewFile, space_checked, unique_name
 
 _READONLY = 0o444
 _LIST_AT = 16  # ids wanted from one fan-out folder from which listing it beats a stat per id
-_RUN = 8 * 1024 * 1024  # packed objects read together: at most this span of a pack at once
 
 
 def copy_hashing(src: str, fd: int) -> str:
@@ -280,34 +279,24 @@ class ObjectStore:
                     yield oid, self.read_stored(oid, size)
                 except FileNotFoundError:
                     continue
-        by_pack: dict[str, list[tuple[int, int, str]]] = {}
-        for oid, (pid, off, size) in where.items():
-            by_pack.setdefault(pid, []).append((off, size, oid))
-        for pid, rows in by_pack.items():
-            rows.sort()
+        for run in runs(where.items()):
+            pid, start = run[0][1][0], run[0][1][1]
+            end = max(off + size for _, (_, off, size) in run)
             try:
                 fd = os.open(self.packs.pack_path(pid), os.O_RDONLY)
             except FileNotFoundError:  # rewritten by a gc meanwhile: wherever it put them
-                for _, size, oid in rows:
+                for oid, (_, _, size) in run:
                     try:
                         yield oid, self.read_stored(oid, size)
                     except FileNotFoundError:
                         continue
                 continue
             try:
-                i = 0
-                while i < len(rows):
-                    start, j = rows[i][0], i
-                    while j < len(rows) and rows[j][0] + rows[j][1] - start <= _RUN:
-                        j += 1
-                    j = max(j, i + 1)
-                    end = max(off + size for off, size, _ in rows[i:j])
-                    data = memoryview(os.pread(fd, end - start, start))
-                    for off, size, oid in rows[i:j]:
-                        yield oid, bytes(data[off - start : off - start + size])
-                    i = j
+                data = memoryview(os.pread(fd, end - start, start))
             finally:
                 os.close(fd)
+            for oid, (_, off, size) in run:
+                yield oid, bytes(data[off - start : off - start + size])
 
     def file_of(self, oid: str) -> str | None:
         """A file holding the object's bytes, for readers that need a path (datastats): the loose

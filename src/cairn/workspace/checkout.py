@@ -13,6 +13,7 @@ from cairn.index import pointer as ptr
 from cairn.index import safepath
 from cairn.index.snapshot import snapshot
 from cairn.index.statcache import stamp
+from cairn.objects import localpacks
 from cairn.objects.tree import FILE, TREE, Entry, diff_trees, walk_files
 from cairn.workspace import linking, unpacking
 from cairn.workspace.context import Workspace, data_rel
@@ -237,7 +238,7 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
 
     numbered = [(i, path, e) for i, (path, e) in enumerate(work.write)]
     packed, numbered = unpacking.split(store, numbered)
-    batches: list[list] = unpacking.batches(packed, _BATCH)
+    batches: list[list] = localpacks.runs(packed, _BATCH)
     batches += [numbered[i : i + _BATCH] for i in range(0, len(numbered), _BATCH)]
     rows: list = []
     pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-checkout")

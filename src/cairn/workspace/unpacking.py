@@ -21,7 +21,6 @@ from cairn.workspace import linking
 
 Item = tuple[int, str, Entry]  # number (for a spare temp name), repo-relative path, entry
 Row = tuple[str, int, int, int, str]  # the stat cache's row of a written file
-_SPAN = 8 * 1024 * 1024  # at most this much of a pack read at once (bounded memory per thread)
 
 
 def split(store: ObjectStore, items: list[Item]) -> tuple[list[tuple[Item, Location]], list[Item]]:
@@ -39,24 +38,8 @@ def split(store: ObjectStore, items: list[Item]) -> tuple[list[tuple[Item, Locat
     return packed, rest
 
 
-def batches(packed: list[tuple[Item, Location]], most: int) -> list[list[tuple[Item, Location]]]:
-    """Runs of at most `most` objects of one pack, in offset order, spanning at most _SPAN bytes."""
-    packed = sorted(packed, key=lambda p: (p[1][0], p[1][1]))
-    out: list[list[tuple[Item, Location]]] = []
-    for p in packed:
-        pid, off, size = p[1]
-        if out:
-            last = out[-1]
-            first = last[0][1]
-            if first[0] == pid and len(last) < most and off + size - first[1] <= _SPAN:
-                last.append(p)
-                continue
-        out.append([p])
-    return out
-
-
 def restore(store: ObjectStore, run: list[tuple[Item, Location]], rootdir: str, tmp_base: str, kind: str) -> list[Row]:
-    """Write the files of one run (see `batches`) with one read of the pack."""
+    """Write the files of one run (localpacks.runs) with one read of the pack."""
     pid, start, _ = run[0][1]
     end = max(off + size for _, (_, off, size) in run)
     try:
