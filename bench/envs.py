@@ -9,8 +9,9 @@ The venvs, all made with the interpreter that runs bench/run.py:
   (re)installed only when pyproject.toml changed.
 
 Runs share the venvs (venvs_lock): they set up one at a time, then run side by side; a run that
-must change a venv (new sources, say) cannot while another uses them. So two runs of the same
-code, such as the test suite's two smoke halves, go in parallel.
+must change a venv (new sources, or a venv the running one did not need) waits until the runs using
+them finish. So the test suite's smoke runs go in parallel once the venvs exist, and on a fresh
+clone the second waits for the first instead of failing.
 
 Standard library only.
 """
@@ -256,7 +257,7 @@ def venvs_ready() -> None:
 
 @contextmanager
 def _exclusive() -> Iterator[None]:
-    """.lock alone while a venv changes; refused while another run uses the venvs."""
+    """.lock alone while a venv changes, waiting for the runs that use the venvs to finish."""
     if "use" not in _locks:  # called outside run.py's venvs_lock (a test of one helper)
         yield
         return
@@ -264,7 +265,8 @@ def _exclusive() -> Iterator[None]:
     try:
         fcntl.flock(use, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise EnvError(f"another bench run is using {VENVS_DIR}; this one must change a venv: wait for it") from None
+        print(f"[bench] another bench run is using {VENVS_DIR}; waiting for it to finish to change a venv", flush=True)
+        fcntl.flock(use, fcntl.LOCK_EX)
     try:
         yield
     finally:
