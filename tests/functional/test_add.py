@@ -274,7 +274,7 @@ def test_config_round_trip_and_unknown_key(repo, assert_error):
         proc,
         ConfigError,
         "unknown config key 'cache.typ'",
-        "known keys: cache.chunking.enabled, cache.chunking.min_size, cache.dir, cache.type",
+        "known keys: cache.chunking.enabled, cache.chunking.min_size, cache.dir, cache.pack_size, cache.type",
     )
     proc = repo.cairn("config", "core.no_scm", "maybe", expect=None)
     assert_error(proc, ConfigError, "core.no_scm takes true or false, not 'maybe'")

@@ -5,9 +5,10 @@ Creating and opening one file per object is most of what a chunked add and check
 sequentially into packs of up to PACK_TARGET bytes (Xet's blocks are up to 64 MiB), and a
 file's chunks are read back with a few large reads. The format is the remotes' (objects/pack.py):
 the pack is the objects' bytes concatenated, the index canonical JSON of [oid, offset, size]
-rows, the pack's id the BLAKE3 of those rows. Chunks use it, and so do the small files of an
-add with cache.type copy (below SMALL_PACKED bytes: a million files are then ~70 packs instead of a
-million inodes, docs/decisions.md "Small objects in local packs").
+rows, the pack's id the BLAKE3 of those rows. Chunks use it, and so do the small files an add,
+fetch or pull with cache.type copy stores (below SMALL_PACKED bytes: a million files are then ~70
+packs instead of a million inodes, docs/decisions.md "Small objects in local packs"). Packs seal
+at `cache.pack_size` bytes (PACK_TARGET by default).
 
 Crash safety: a pack is written as an unnamed file (or a temp file) and linked into place
 complete, then its index the same way: an index only ever names a whole pack, and a killed
@@ -49,8 +50,9 @@ class LocalPacks:
     written later by this process are added as they are sealed, those of other processes by
     `refresh` (a reader calls it when an object or a pack it expected is not there)."""
 
-    def __init__(self, root: str, tmp_path: Callable[[str], str]) -> None:
+    def __init__(self, root: str, tmp_path: Callable[[str], str], target: int = PACK_TARGET) -> None:
         self.root = root
+        self.target = target  # bytes at which a writer seals its pack (config cache.pack_size)
         self._tmp_path = tmp_path
         self._where: dict[str, Location] = {}
         self._rows: dict[str, list[pack.IndexRow]] = {}
@@ -264,8 +266,8 @@ class LocalPacks:
         return blake3(data).hexdigest() == oid
 
     # -- writing ---------------------------------------------------------------------------
-    def writer(self, target: int = PACK_TARGET, defer: bool = False) -> PackWriter:
-        return PackWriter(self, target, defer)
+    def writer(self, target: int | None = None, defer: bool = False) -> PackWriter:
+        return PackWriter(self, self.target if target is None else target, defer)
 
     def _sealed(self, pid: str, rows: list[pack.IndexRow]) -> None:
         with self._lock:

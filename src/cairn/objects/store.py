@@ -19,7 +19,7 @@ from blake3 import blake3
 from cairn.errors import CairnError, CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects import chunks as chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
-from cairn.objects.localpacks import SMALL_PACKED, LocalPacks, PackWriter, runs
+from cairn.objects.localpacks import PACK_TARGET, SMALL_PACKED, LocalPacks, PackWriter, runs
 from cairn.objects.newfile import NewFile, space_checked, unique_name
 
 _READONLY = 0o444
@@ -91,7 +91,9 @@ class ObjectStore:
     `packing`) may be packed (objects/localpacks.py): `exists`, `size`, `read*` and `verify` see every form; `path` is
     only ever the loose object's."""
 
-    def __init__(self, root: str | os.PathLike[str], chunking_: chunking.Chunking | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], chunking_: chunking.Chunking | None = None, pack_target: int = PACK_TARGET
+    ) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
         self.chunking = chunking_ or chunking.Chunking()
@@ -99,7 +101,7 @@ class ObjectStore:
         self.tmp = self.root / "tmp"
         self._objects = str(self.objects)
         self._tmp = str(self.tmp)
-        self.packs = LocalPacks(str(self.root / "packs"), self.tmp_path)
+        self.packs = LocalPacks(str(self.root / "packs"), self.tmp_path, max(1, pack_target))
         self._ready = False
         # the fan-out folders were made by this process: no object can be there from before, so
         # writers skip the existence check (a concurrent writer of the same object is still fine:

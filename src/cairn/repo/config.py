@@ -35,6 +35,7 @@ KNOWN: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "cache.type": ((list, str), ["reflink", "copy"]),
     "cache.chunking.enabled": (bool, False),  # large files as chunks (docs/chunks.md); opt-in, see "Why off by default"
     "cache.chunking.min_size": (int, 16 * 1024 * 1024),  # bytes; smaller files are stored whole
+    "cache.pack_size": (int, 64 * 1024 * 1024),  # bytes at which a local pack is sealed (docs/formats.md)
     "env.vars": ((list, str), []),  # environment variables whose values each stage run records
 }
 # remote.<name>.<key>

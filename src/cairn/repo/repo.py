@@ -101,7 +101,7 @@ class Repo:
         from cairn.objects.chunks import Chunking
 
         chunking = Chunking(self.config.get("cache.chunking.enabled"), self.config.get("cache.chunking.min_size"))
-        return ObjectStore(self.dot / self.config.get("cache.dir"), chunking)
+        return ObjectStore(self.dot / self.config.get("cache.dir"), chunking, self.config.get("cache.pack_size"))
 
     @cached_property
     def stats(self) -> StatCache:
