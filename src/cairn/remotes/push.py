@@ -150,6 +150,12 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
     if not verify and damaged_in:  # a plain push rewrites only packs whose damaged copies it has just replaced
         sent = {o for g in groups for o, _ in g}
         damaged_in = {p: bad for p, bad in damaged_in.items() if any(o in sent for o in bad)}
+    # a pack sent under the id of a damaged one (the same rows: a damaged object alone in its pack,
+    # sent again alone) replaced its bytes with good ones: deleting it would delete the good copy
+    resent = {s[0] for s in sent_packs} & damaged_in.keys()
+    if resent:
+        remote.index.mark_good([o for p in resent for o in damaged_in[p]])
+        damaged_in = {p: bad for p, bad in damaged_in.items() if p not in resent}
     if damaged_in:
         _remove_damaged(ws, remote, damaged_in, {o for o, _ in todo_large} if verify else None)
     elif not result.missing and not lacking:

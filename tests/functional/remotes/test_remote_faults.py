@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -112,6 +113,32 @@ def test_the_fix_named_for_a_corrupt_object_works(source, remote, clone, assert_
     assert source.json("push")["transferred"] == 0
     again = source.json("push", "--verify")
     assert (again["transferred"], again["verify"]["damaged"], again["verify"]["lost"]) == (0, [], [])
+
+
+@local_only
+def test_a_damaged_object_alone_in_its_pack_is_replaced_not_deleted(source, remote, clone, assert_error):
+    """`push --verify` sends the good copy of a damaged object alone in its pack as a pack of its
+    own: the same single row, so the same pack id, and the upload replaced the damaged bytes.
+    That pack must stay (deleting it as damaged deleted the only good copy)."""
+    lone = random.Random(5).randbytes(5000)  # above the remote's 4 KiB packs: a pack of its own
+    source.write({"extra/lone.bin": lone})
+    source.cairn("add", "extra")
+    source.commit("extra")
+    source.cairn("push")
+    oid = b3(lone)
+    key = remote.files.corrupt(oid)
+    assert [row[0] for row in remote.files.packs()[key[len("packs/") : -len(".pack")]]] == [oid]
+    other = clone(source, "other", remote)
+    assert_error(other.cairn("pull", expect=None), CorruptObjectError, oid, CORRUPT_HINT)
+
+    fixed = source.json("push", "--verify")
+
+    assert fixed["verify"]["damaged"] == [oid] and fixed["transferred"] == 1
+    assert oid in remote.files.held()
+    remote.files.assert_sound()
+    other.cairn("pull")
+    assert workspace_files(other.root, *TRACKED, "extra") == {**source.files, "extra/lone.bin": lone}
+    assert source.json("push")["transferred"] == 0
 
 
 @local_only
