@@ -233,7 +233,9 @@ class Harness:
         self.expected[op] = _RESULT[op](self, root)
         return self.durations[op]
 
-    def trial(self, op: str, spec: Op, index: int) -> Trial:
+    def trial(self, op: str, spec: Op, index: int, after_kill: Callable[[Path], list[str]] | None = None) -> Trial:
+        """One kill; `after_kill(trial root)` may report problems with what the kill left, before
+        the checks and the rerun."""
         root = self.copy(op, f"{op}-{index}")
         t = Trial(op, self.rng.uniform(0, self.durations[op]))
         proc = subprocess.Popen(
@@ -254,6 +256,8 @@ class Harness:
         proc.wait()
         try:
             _SETTLE.get(op, lambda h, r: None)(self, root)
+            if after_kill is not None:
+                t.problems.extend(after_kill(root))
             self._check(op, spec, root, t)
         except Exception as e:  # a check that cannot even run is a problem found, not a crash of the bench
             t.problems.append(f"check failed: {e}")
@@ -375,6 +379,8 @@ def _fetch(h: Harness, where: Path | None) -> Op:
         h._clone(where, "proj2")
         shutil.rmtree(where / "proj")
         os.rename(where / "proj2", where / "proj")
+        # small local packs: a kill lands between seals, not only before the one seal at the end
+        h.cairn(where / "proj", "config", "cache.pack_size", "16384")
     return Op("fetch", [CAIRN, "fetch"], missing_ok=True)
 
 
@@ -560,15 +566,55 @@ _RESULT: dict[str, Callable[[Harness, Path], dict[str, bytes]]] = {
 _SETTLE: dict[str, Callable[[Harness, Path], None]] = {"queue-worker": _settle_queue}
 
 
-def run_op(h: Harness, op: str, trials: int, on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
+def run_op(
+    h: Harness,
+    op: str,
+    trials: int,
+    on_trial: Callable[[Trial], None] | None = None,
+    after_kill: Callable[[Path], list[str]] | None = None,
+) -> list[Trial]:
     """Build, measure, then `trials` kill trials of one operation."""
     spec = h.build(op)
     h.measure(op, spec)
     out = []
     for i in range(trials):
-        t = h.trial(op, spec, i)
+        t = h.trial(op, spec, i, after_kill)
         out.append(t)
         if on_trial is not None:
             on_trial(t)
         shutil.rmtree(h.base / "trials" / f"{op}-{i}", ignore_errors=True)
     return out
+
+
+def cache_promises(proj: Path) -> list[str]:
+    """What a cache may only hold whole, read without cairn code (docs/formats.md): every pack
+    index describes a pack that holds all its rows, and every tree in the cache has each of its
+    entries in the cache (loose, packed or as a chunk list), since a tree vouches for its files
+    (`add` trusts it)."""
+    cache = proj / ".cairn" / "cache"
+    problems: list[str] = []
+    present: set[str] = set()
+    for idx in sorted((cache / "packs").glob("*.idx")):
+        rows = json.loads(idx.read_bytes())["objects"]
+        pack = idx.with_suffix(".pack")
+        end = max((off + size for _, off, size in rows), default=0)
+        if not pack.exists() or pack.stat().st_size < end:
+            problems.append(f"index {idx.name} names bytes its pack does not hold")
+        present.update(oid for oid, _, _ in rows)
+    loose: dict[str, Path] = {}
+    for kind in ("objects", "chunks"):
+        for p in (cache / kind).glob("??/*"):
+            present.add(p.parent.name + p.name)
+            if kind == "objects":
+                loose[p.parent.name + p.name] = p
+    for oid, p in loose.items():
+        try:
+            doc = json.loads(p.read_bytes())
+        except ValueError:
+            continue  # a file's bytes, not a tree
+        if not isinstance(doc, dict) or doc.get("version") != 1 or not isinstance(doc.get("entries"), list):
+            continue
+        lacking = [e["oid"] for e in doc["entries"] if isinstance(e, dict) and e.get("oid") not in present]
+        if lacking:
+            problems.append(f"tree {oid} is in the cache without {len(lacking)} of its entries ({lacking[0]})")
+    return problems

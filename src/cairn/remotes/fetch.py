@@ -1,7 +1,11 @@
 """fetch: bring what the roots reach into the cache.
 
 Every fetched object is verified against its id before it enters the cache; a corrupt one is
-named and never stored. An interrupted fetch leaves only complete objects, so rerunning
+named and never stored. Small objects go into local packs as `add` puts them there
+(objects/localpacks.py; cache.type copy, below 2 MiB), so a pull of many small files creates
+files only in the workspace. Trees are held in memory and written only once every file below
+them is stored and the packs holding them are sealed: a tree in the cache vouches for its files
+(`add` trusts it), so a killed fetch leaves sealed packs and complete trees, and the rerun
 finishes the job."""
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterable
 
 from cairn.errors import CorruptObjectError, ObjectMissingError
 from cairn.objects import pack
+from cairn.objects.localpacks import SMALL_PACKED
 from cairn.objects.store import ObjectStore
 from cairn.objects.tree import TREE, Tree
 from cairn.progress import NULL, Progress
@@ -20,23 +25,35 @@ from cairn.remotes.pool import no_cyclic_gc, run_pool
 from cairn.remotes.remote import Remote, pieces
 from cairn.remotes.result import TransferResult
 from cairn.remotes.staging import Staging
+from cairn.workspace import linking
 from cairn.workspace.context import Workspace
 
 # -- fetch --------------------------------------------------------------------------------------
 
 
 def fetch(
-    ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progress = NULL, staging: Staging | None = None
+    ws: Workspace,
+    remote: Remote,
+    roots: Iterable[Root],
+    progress: Progress = NULL,
+    staging: Staging | None = None,
+    pack_small: bool | None = None,
 ) -> TransferResult:
     """Bring every object reachable from `roots` into the cache. Trees are fetched level by
     level (a tree must be read before its children are known). Objects found damaged or gone
     on the remote are forgotten by the local index, so a push from this clone sends them.
-    With `staging`, the files of folders a pull will place are written as objects arrive."""
+    With `staging`, the files of folders a pull will place are written as objects arrive.
+    Small files are packed when `pack_small` (default: when the link type cache.type gives is
+    copy, as for `add`; a link needs a loose object)."""
+    if pack_small is None:
+        pack_small = linking.choose(ws.link_types, ws.store, str(ws.tmp)) == "copy"
     with no_cyclic_gc():
-        return _fetch(ws, remote, roots, progress, staging)
+        return _fetch(ws, remote, roots, progress, staging, pack_small)
 
 
-def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progress, staging: Staging | None):
+def _fetch(
+    ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progress, staging: Staging | None, pack_small: bool
+):
     remote.refresh()
     result = TransferResult()
     frontier = list(roots)
@@ -45,7 +62,7 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
     intact: list[str] = []
     lists: list = []  # chunk lists of files the remote holds as chunks, written once their chunks are here
     task = progress.task(f"fetch from {remote.name}", None, unit="files", total_bytes=0)
-    landing = _Landing(ws.store)
+    landing = _Landing(ws.store, pack_small)
     try:
         while frontier:
             # once per oid: the same folder version is often referenced many times
@@ -55,20 +72,34 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
             result.skipped += len(level) - len(need)
             frontier = []
             need = _chunked(ws, remote, level, need, lists, frontier, landing.chunks)
+            landing.trees.update(o for k, o in level if k == TREE)
             _fetch_objects(ws, remote, need, result, lost, intact, task, staging, landing)
             for kind, oid in level:
-                if kind == TREE and ws.store.exists(oid) and oid not in result.corrupt:
-                    tree = Tree.from_bytes(ws.store.read(oid), oid)
-                    frontier.extend((e.kind, e.oid) for e in tree.entries if e.oid not in seen)
-                    if staging is not None:
-                        staging.expand(oid, tree)
-        landing.packs.close()  # sealed before any list that names its chunks is written
+                if kind != TREE or oid in result.corrupt:
+                    continue
+                data = landing.held.get(oid)
+                if data is None:
+                    if not ws.store.exists(oid):
+                        continue  # missing on the remote: reported
+                    data = ws.store.read(oid)
+                tree = Tree.from_bytes(data, oid)
+                subtrees = [e.oid for e in tree.entries if e.kind == TREE]
+                if subtrees:
+                    landing.kids[oid] = subtrees
+                frontier.extend((e.kind, e.oid) for e in tree.entries if e.oid not in seen)
+                if staging is not None:
+                    staging.expand(oid, tree)
+        landing.packs.close()  # sealed before any list or tree that names what they hold is written
         if landing.packs.sealed:
             ws.store.packs.update_midx()
+        unlisted: list[str] = []
         for cl in lists:
             if all(ws.store.has_object(c) for c in cl.ids()):
                 ws.store.write_list(cl)
                 result.transferred += 1
+            else:
+                unlisted.append(cl.oid)
+        landing.write_trees({*result.corrupt, *result.missing, *unlisted})
     finally:
         landing.packs.close()  # what arrived is complete and verified: kept for the rerun
         task.close()
@@ -79,19 +110,76 @@ def _fetch(ws: Workspace, remote: Remote, roots: Iterable[Root], progress: Progr
 
 
 class _Landing:
-    """Where fetched objects go: chunks into new local packs (one sequential file instead of
-    a file each; objects/localpacks.py), everything else loose as before."""
+    """Where fetched objects go: chunks into new local packs, and (when `pack_small`) every
+    other object below SMALL_PACKED bytes too, as `add` stores them; larger ones loose. Trees
+    are held until `write_trees`."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, pack_small: bool) -> None:
         self.store = store
+        self.pack_small = pack_small
         self.chunks: set[str] = set()
+        self.trees: set[str] = set()  # ids met as trees so far
+        self.held: dict[str, bytes] = {}  # trees fetched, in the order they arrived
+        self.kids: dict[str, list[str]] = {}  # tree -> its subtrees (every tree read, held or not)
         self.packs = store.packs.writer()
 
     def add_absent(self, data: bytes | memoryview, oid: str) -> None:
-        if oid in self.chunks:
+        if oid in self.trees:
+            self.held[oid] = bytes(data)
+        elif oid in self.chunks or (self.pack_small and len(data) < SMALL_PACKED):
             self.packs.add(oid, data)
         else:
             self.store.add_absent(data, oid)
+
+    def hold_file(self, tmp: str, oid: str) -> None:
+        """A tree that travelled loose (2 MiB or more): held like the others."""
+        with open(tmp, "rb") as f:
+            self.held[oid] = f.read()
+
+    def write_trees(self, failed: set[str]) -> None:
+        """Write the held trees, each after its subtrees, leaving out those with something
+        below them in `failed` (not stored: corrupt or missing on the remote)."""
+        bad = self._incomplete(failed) if failed else set()
+        done: set[str] = set()
+        for top in list(self.held):
+            stack = [(top, False)]
+            while stack:
+                oid, expanded = stack.pop()
+                if oid in done:
+                    continue
+                if not expanded:
+                    stack.append((oid, True))
+                    stack.extend((k, False) for k in self.kids.get(oid, ()) if k in self.held and k not in done)
+                    continue
+                done.add(oid)
+                if oid not in bad:
+                    self.store.add_bytes(self.held[oid], oid)
+
+    def _incomplete(self, failed: set[str]) -> set[str]:
+        """Trees read by this fetch with a failed object below them (only after a failure:
+        every tree is parsed again)."""
+        parents: dict[str, list[str]] = defaultdict(list)
+        for parent, subtrees in self.kids.items():
+            for k in subtrees:
+                parents[k].append(parent)
+        bad: set[str] = set()
+        for oid in {*self.kids, *self.held}:
+            data = self.held.get(oid)
+            try:
+                if data is None:
+                    data = self.store.read(oid)
+                if any(e.oid in failed for e in Tree.from_bytes(data, oid).entries):
+                    bad.add(oid)
+            except (OSError, CorruptObjectError, ObjectMissingError):
+                bad.add(oid)
+        bad |= failed & self.trees
+        stack = list(bad)
+        while stack:
+            for p in parents.get(stack.pop(), ()):
+                if p not in bad:
+                    bad.add(p)
+                    stack.append(p)
+        return bad
 
 
 def _chunked(
@@ -135,7 +223,9 @@ def _absent(store: ObjectStore, oids: list[str]) -> list[str]:
             present.update(o for o in members if store.exists(o))
         else:
             present.update(fan + n for n in names)
-    return [o for o in oids if o not in present and not store.packs.has(o)]
+    rest = [o for o in oids if o not in present]
+    packed = store.packs.locate_many(rest) if rest else {}
+    return [o for o in rest if o not in packed]
 
 
 def _fetch_objects(
@@ -166,7 +256,7 @@ def _fetch_objects(
 
     def get(w: tuple):
         if w[0] == "loose":
-            return 1, remote.fetch_loose(ws.store, w[1])
+            return 1, remote.fetch_loose(ws.store, w[1], landing.hold_file if w[1] in landing.trees else None)
         return len(w[2]), remote.fetch_piece(landing.add_absent, w[1], w[2], staging.write if staging else None)
 
     failed: set[str] = set()

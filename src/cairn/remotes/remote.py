@@ -381,9 +381,12 @@ class Remote:
             return stored, bad, [oid for oid, _, _ in piece]
         return stored, bad, []
 
-    def check_loose(self, store: ObjectStore, oid: str, keep: bool) -> tuple[int, list, list]:
+    def check_loose(
+        self, store: ObjectStore, oid: str, keep: bool, land: Callable[[str, str], None] | None = None
+    ) -> tuple[int, list, list]:
         """Download a loose object to a temp file and verify it; with `keep` it goes into the
-        cache. Returns (bytes stored, corrupt oids, lost oids)."""
+        cache, or to `land(temp path, oid)` when given (a fetch holds trees until their files
+        are stored). Returns (bytes stored, corrupt oids, lost oids)."""
         tmp = store.tmp_path("fetch")
         try:
             try:
@@ -394,16 +397,21 @@ class Remote:
                 return 0, [oid], []
             if not keep:
                 return 0, [], []
-            os.chmod(tmp, 0o444)
             size = os.path.getsize(tmp)
+            if land is not None:
+                land(tmp, oid)
+                return size, [], []
+            os.chmod(tmp, 0o444)
             store.publish(tmp, oid)
             return size, [], []
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def fetch_loose(self, store: ObjectStore, oid: str) -> tuple[int, list, list]:
-        return self.check_loose(store, oid, keep=True)
+    def fetch_loose(
+        self, store: ObjectStore, oid: str, land: Callable[[str, str], None] | None = None
+    ) -> tuple[int, list, list]:
+        return self.check_loose(store, oid, keep=True, land=land)
 
     def rewrite_pack(self, store: ObjectStore, pack_id: str, keep: list[str]) -> tuple[str, int, list] | None:
         """A new pack holding the objects `keep` of pack `pack_id`, read piece by piece and
