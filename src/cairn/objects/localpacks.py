@@ -46,7 +46,8 @@ class LocalPacks:
     """The packs of one cache folder, and where each packed object is. Lookups use the
     multi-pack index (objects/midx.py) when it covers exactly the packs on disk, else the JSON
     indexes, read once on the first lookup (and the multi-pack index is rebuilt from them for
-    the next command). Listing every pack's rows (gc, fsck) reads the JSON indexes. Packs
+    the next command). `listing` (gc's plan) goes through the multi-pack index too; `rows` and
+    `oids` (fsck, gc's rewrites) read the JSON indexes. Packs
     written later by this process are added as they are sealed, those of other processes by
     `refresh` (a reader calls it when an object or a pack it expected is not there)."""
 
@@ -222,6 +223,23 @@ class LocalPacks:
         if self._extra:
             out.update((o, self._extra[o]) for o in oids if o in self._extra)
         return out
+
+    def listing(self) -> Iterator[tuple[str, str, int, int]]:
+        """Every packed object as (pack id, object id, offset, size), an object held by two packs
+        once per pack: from the multi-pack index when it is current (no JSON parsed, no dict of
+        every object built: gc's plan at scale), else from the JSON indexes."""
+        m = self._index()
+        if m is None:
+            for pid in self.pack_ids():
+                for oid, off, size in self.rows(pid):
+                    yield pid, oid, off, size
+            return
+        packs = m.packs
+        for key, pn, off, size in m.iter_rows():
+            yield packs[pn], key.hex(), off, size
+        for pid, rows in list(self._new.items()):  # sealed by this process since it was opened
+            for oid, off, size in rows:
+                yield pid, oid, off, size
 
     def oids(self) -> Iterator[str]:
         self._load()

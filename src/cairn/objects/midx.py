@@ -20,7 +20,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from blake3 import blake3
 
@@ -115,6 +115,14 @@ class Midx:
                 out[key.hex()] = (packs[pn], off, size)
         rows.release()
         return out
+
+    def iter_rows(self) -> Iterator[tuple[bytes, int, int, int]]:
+        """Every row as (32-byte id, pack number, offset, size), in id order, unpacked in place."""
+        rows = memoryview(self._map)[self._rows_at : self._rows_at + ROW * self.count]
+        try:
+            yield from struct.iter_unpack("<32sIQQ", rows)
+        finally:
+            rows.release()
 
     def raw_rows(self) -> list[bytes]:
         base = self._rows_at

@@ -5,6 +5,7 @@ a tag or an experiment ref (history, not only tips: DVC users lose data to a nar
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -110,17 +111,26 @@ REPACK_AT = 0.5
 
 
 def _plan_packs(ws: Workspace, keep: set[str], result: GcPlan) -> None:
-    """Garbage in local packs counts only where gc can free it: packs mostly garbage."""
-    packs = ws.store.packs
-    for pid in packs.pack_ids():
-        rows = packs.rows(pid)
-        dead = [(o, n) for o, _, n in rows if o not in keep]
-        total = sum(n for _, _, n in rows)
-        if dead and sum(n for _, n in dead) >= REPACK_AT * total:
+    """Garbage in local packs counts only where gc can free it: packs mostly garbage. One pass
+    over the multi-pack index (the JSON indexes parsed into a dict of every packed object took
+    a fifth of a 20k-file gc)."""
+    total: dict[str, int] = defaultdict(int)
+    count: dict[str, int] = defaultdict(int)
+    dead: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for pid, oid, _, size in ws.store.packs.listing():
+        total[pid] += size
+        count[pid] += 1
+        if oid not in keep:
+            dead[pid].append((oid, size))
+    for pid in sorted(total):
+        gone = dead.get(pid)
+        if gone and sum(n for _, n in gone) >= REPACK_AT * total[pid]:
             result.packs.append(pid)
-            result.unused.extend(o for o, _ in dead)
-            result.unused_bytes += sum(n for _, n in dead)
-        result.kept += len(rows) - (len(dead) if pid in result.packs else 0)
+            result.unused.extend(o for o, _ in gone)
+            result.unused_bytes += sum(n for _, n in gone)
+            result.kept += count[pid] - len(gone)
+        else:
+            result.kept += count[pid]
 
 
 def sweep(ws: Workspace, gc_plan: GcPlan) -> int:

@@ -102,3 +102,29 @@ def test_status_asks_only_about_loose_trees_and_reads_no_pack_index(tmp_path):
     fresh = ObjectStore(tmp_path / "cache")
     assert fresh.exists(tree)
     assert fresh.packs._midx is None and not fresh.packs._loaded
+
+
+def test_listing_every_packed_object_reads_no_json_index_and_matches_the_json_indexes(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = pack_objects(store, 200, 6)
+    dup = data[3]
+    with store.packs.writer() as w:  # an object held by two packs is listed once per pack
+        w.add(b3(dup), dup)
+    store.packs.update_midx()
+
+    fresh = ObjectStore(tmp_path / "cache")
+    listed = sorted(fresh.packs.listing())
+    assert fresh.packs._midx is not None and not fresh.packs._loaded  # no JSON index was read
+    from_json = sorted(
+        (pid, oid, off, size) for pid in store.packs.pack_ids() for oid, off, size in store.packs.rows(pid)
+    )
+    assert listed == from_json
+    assert sorted(oid for _, oid, _, _ in listed) == sorted([b3(d) for d in data] + [b3(dup)])
+    assert all(fresh.packs.read(oid) is not None for _, oid, _, _ in listed)
+
+    later = b"sealed after the index was opened"
+    with fresh.packs.writer() as w:
+        w.add(b3(later), later)
+    assert b3(later) in {oid for _, oid, _, _ in fresh.packs.listing()}
+    os.unlink(midx_path(store))  # without the multi-pack index: the JSON indexes, the same rows
+    assert sorted(ObjectStore(tmp_path / "cache").packs.listing()) == sorted(fresh.packs.listing())
