@@ -98,7 +98,8 @@ class _StoreOnly:
 
 def fetch_version(store: ObjectStore, remote: Remote, version: Version, progress: Progress = NULL):
     """Every object of `version` into `store`, verified; fails naming what the remote lacks."""
-    result = fetch(_StoreOnly(store), remote, [(version.kind, version.oid)], progress)  # type: ignore[arg-type]
+    # loose, as before: what links or copies these objects out is not known here
+    result = fetch(_StoreOnly(store), remote, [(version.kind, version.oid)], progress, pack_small=False)  # type: ignore[arg-type]
     raise_for_failures(remote, result)
     return result
 
@@ -197,7 +198,8 @@ def download_version(remote: Remote, version: Version, dest: Path, scratch: Path
     placer = _Placer(version, str(tmp))
     try:
         store = _TreesOnly(scratch, placer)
-        result = fetch(_StoreOnly(store), remote, [(version.kind, version.oid)], progress, placer)  # type: ignore[arg-type]
+        # files go to the placer through the store's add_absent and publish: nothing is packed
+        result = fetch(_StoreOnly(store), remote, [(version.kind, version.oid)], progress, placer, False)  # type: ignore[arg-type]
         raise_for_failures(remote, result)
         os.rename(tmp, dest)
     except BaseException:
