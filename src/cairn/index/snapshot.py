@@ -4,13 +4,13 @@ whose (inode, mtime_ns, size) changed, and build the tree objects in memory.
 The walk is one `os.scandir` pass; hashing of changed files runs on a thread pool (BLAKE3 and
 file I/O release the GIL) in batches, so per-file Python overhead stays small. A folder of files
 whose stat rows match its seal (index/statcache.py) is taken whole from the seal when the caller
-says its tree is in the cache (`have_tree`): no per-file entries, no tree to encode.
+says its tree is in the cache (`have_tree`): no per-file entries, no tree to encode. A big
+no-op walk has helper processes check shares of the sealed folders (index/scan.py, `split`).
 """
 
 from __future__ import annotations
 
 import gc
-import marshal
 import os
 import stat as stat_mod
 import time
@@ -25,6 +25,7 @@ from blake3 import blake3
 from cairn.errors import PathError, PermissionDeniedError
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
+from cairn.index.scan import Listing, kept_fingerprint, scan, split
 from cairn.index.statcache import Seal, Stamp, StatCache, stamp
 from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, read_link
 from cairn.objects.hashing import hash_file
@@ -49,16 +50,7 @@ _WORKERS = max(2, os.cpu_count() or 1)
 # while the walk compares): few, as each holds a folder's entries and stats in memory
 _AHEAD = 4
 _SCANNERS = 2  # more only help a cold cache, where each stat waits on the disk
-# A no-op walk of this many files (in sealed folders) or more is split over processes: each stats
-# and fingerprints a share of the folders (docs/decisions.md, "split walk"); `core.walk_split_files`
-SPLIT_FILES = 100_000
-_MAX_PROCESSES = 4
 _by_name = itemgetter(0)
-_ctime = itemgetter(3)
-_mode = itemgetter(5)
-# A folder's listing as the scan leaves it: its open descriptor, its entries (stat-ed), and the
-# fingerprint of its files when it can be sealed (None: it cannot, or it was not computed)
-_Listing = tuple[int, list[os.DirEntry], bytes | None]
 
 
 @dataclass
@@ -181,7 +173,12 @@ def _snapshot_tree(
     walk = _Walk(dirs, pending, stats, seals, have_tree, start_ns - _RACY_NS, ignore, snap, links)
     linked = os.path.islink(path)  # `cairn add link_to_folder`: the folder is not ours to relink
     # (seals are only kept for folders reached without a link)
-    helpers = _split(str(path), rel, seals, split_files, walk) if split_files > 0 and not linked else []
+    helpers: list[Forked] = []
+    if split_files > 0 and not linked:
+        helpers, walk.shared = split(str(path), rel, seals, split_files, walk.cutoff, ignore)
+        # the helpers take the other cores: threads listing ahead here would only add GIL handovers
+        # (at 200k files: 0.24-0.26 s of CPU in this process without them, 0.28-0.33 s with them)
+        walk.prefetching = not helpers
     try:
         walk.folder(str(path), rel, _Dir(None, -1), (), linked)
         if helpers:
@@ -304,14 +301,14 @@ class _Walk:
         cutoff = self.cutoff if self.ignore is None else None
         for p in paths:
             if p not in self.ahead:
-                self.ahead[p] = self.pool.submit(_scan, p, cutoff)
+                self.ahead[p] = self.pool.submit(scan, p, cutoff)
 
-    def listing(self, dirpath: str) -> _Listing:
+    def listing(self, dirpath: str) -> Listing:
         """The folder's open descriptor (the caller closes it), its entries, stat-ed, and its
         fingerprint when sealable."""
         fut = self.ahead.pop(dirpath, None)
         try:
-            return fut.result() if fut is not None else _scan(dirpath, self.cutoff if self.ignore is None else None)
+            return fut.result() if fut is not None else scan(dirpath, self.cutoff if self.ignore is None else None)
         except PermissionError as e:
             raise _denied(Path(dirpath)) from e
 
@@ -428,7 +425,7 @@ class _Walk:
         its fingerprint (`fp`, from the scan) goes to `node.fp` for a new seal. Folders with
         subfolders, links, pointers or a file changed too recently have none."""
         if self.ignore is not None:
-            fp = _kept_fingerprint(listing, prefix, self.ignore, self.cutoff)
+            fp = kept_fingerprint(listing, prefix, self.ignore, self.cutoff)
         if fp is None:
             return False
         seal = self.seals.get(folder)
@@ -478,128 +475,6 @@ class _Walk:
                     return None
         self.snap.skipped.append(Skipped(rel, reason, target))
         return None
-
-
-def _kept_fingerprint(listing: list[os.DirEntry], prefix: str, ignore: Ignore, cutoff: int) -> bytes | None:
-    """The fingerprint of a folder's entries that `ignore` keeps; an ignored subfolder does not
-    make it a folder of folders."""
-    listing = [e for e in listing if not ignore.match(prefix + e.name, e.is_dir(follow_symlinks=False))]
-    if any(e.is_dir(follow_symlinks=False) for e in listing):
-        return None
-    try:
-        stats = [e.stat(follow_symlinks=False) for e in listing]  # taken by the scan already
-    except OSError:
-        return None
-    return _fingerprint([e.name for e in listing], stats, cutoff)
-
-
-def _split(dirpath: str, rel: str, seals: dict[str, Seal], split_files: int, walk: _Walk) -> list[Forked]:
-    """Start the helper processes of a big no-op walk, or none when its sealed folders hold
-    fewer than `split_files` files. The sealed folders (sorted, then dealt out in turn so each
-    share holds as many) go one share to each process; this one keeps the first and walks the
-    rest of the tree as before, leaving the others' folders for `_Walk.finish`."""
-    folders = sorted(f for f in seals if f != rel)  # the top folder is this process's first step
-    if len(folders) < 2 or sum(seals[f][3] for f in folders) < split_files or not hasattr(os, "fork"):
-        return []
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        cores = os.cpu_count() or 1
-    n = max(2, min(_MAX_PROCESSES, cores, len(folders)))
-    cut = len(rel)
-    shares = [[(dirpath + f[cut:], f, seals[f][0]) for f in folders[k::n]] for k in range(1, n)]
-    hint = (
-        "run the command again; if it keeps failing, walk in one process "
-        "(cairn config core.walk_split_files 0) and report it"
-    )
-    from cairn.index.forked import Forked
-
-    helpers: list[Forked] = []
-    try:
-        for share in shares:
-            # before this process starts its scanning threads: a fork copies only the thread forking
-            helpers.append(Forked(_verify, (share, walk.cutoff, walk.ignore), hint))
-    except BaseException:
-        for h in helpers:
-            h.close()
-        raise
-    walk.shared = frozenset(f for share in shares for _, f, _ in share)
-    # the helpers take the other cores: threads listing ahead here would only add GIL handovers
-    # (at 200k files: 0.24-0.26 s of CPU in this process without them, 0.28-0.33 s with them)
-    walk.prefetching = False
-    return helpers
-
-
-def _verify(arg: tuple[list[tuple[str, str, bytes]], int, Ignore | None]) -> list[str]:
-    """In a helper process: the folders of `share` ((path, folder, fingerprint of its seal))
-    whose files still match their seal. Anything else (changed, gone, unreadable, holding
-    subfolders now) is left to the parent's walk, which reports it as a serial walk would."""
-    share, cutoff, ignore = arg
-    matching = []
-    for dirpath, folder, sealed_fp in share:
-        try:
-            fd, listing, fp = _scan(dirpath, cutoff if ignore is None else None)
-        except OSError:
-            continue
-        os.close(fd)
-        if ignore is not None:
-            fp = _kept_fingerprint(listing, folder + "/", ignore, cutoff)
-        if fp is not None and fp == sealed_fp:
-            matching.append(folder)
-    return matching
-
-
-def _scan(dirpath: str, cutoff: int | None) -> _Listing:
-    """A folder, open, and its entries, each with its own (lstat) stats taken: os.DirEntry keeps
-    them. Listed by descriptor, each stat looks up one name in the open folder (fstatat) instead
-    of resolving the whole path again. The descriptor stays open while the walk may still ask an
-    entry (a link's target) and is the caller's to close; an entry gone meanwhile is left out.
-    With `cutoff`, the fingerprint of the folder's files too (on the scanning thread, so the walk
-    only compares it)."""
-    fd = os.open(dirpath, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with os.scandir(fd) as it:
-            listing = list(it)
-        try:
-            # subfolders are stat-ed too: one call each, and one comprehension instead of a loop
-            # asking each entry whether it is a folder (~5% of a no-op walk's CPU, measured)
-            stats = [e.stat(follow_symlinks=False) for e in listing]
-        except FileNotFoundError:
-            listing = [e for e in listing if _present(e)]  # deleted since the folder was listed
-            stats = [e.stat(follow_symlinks=False) for e in listing]  # each kept its stat
-        fp = None if cutoff is None else _fingerprint([e.name for e in listing], stats, cutoff)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, listing, fp
-
-
-def _present(e: os.DirEntry) -> bool:
-    try:
-        e.stat(follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _fingerprint(names: list[str], stats: list[os.stat_result], cutoff: int) -> bytes | None:
-    """The BLAKE3 of the sorted stat rows (name, ino, mtime_ns, ctime_ns, size, st_mode) of a
-    folder's entries, `marshal.dumps(rows, 2)`; None when an entry is no regular file (a
-    subfolder, a link, a fifo) or a pointer file, or a file changed at or after `cutoff` (not
-    to be trusted yet). Whole-listing comprehensions: a million files pass through here on
-    every walk."""
-    if SUFFIX + "/" in "/".join(names) + "/":  # a pointer file inside ("/" is in no name)
-        return None
-    rows = [
-        (name, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
-        for name, st in zip(names, stats, strict=True)
-    ]
-    if not all(map(stat_mod.S_ISREG, map(_mode, rows))):  # subfolders, links, fifos, sockets, devices
-        return None
-    if rows and max(map(_ctime, rows)) >= cutoff:  # ctime >= mtime: the last change
-        return None
-    rows.sort()
-    return blake3(marshal.dumps(rows, 2)).digest()  # version 2: no back-references, stable bytes
 
 
 def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from cairn.errors import PathError
 from cairn.index import pointer as ptr
 from cairn.index.ignore import Ignore
-from cairn.index.snapshot import SPLIT_FILES
+from cairn.index.scan import SPLIT_FILES
 from cairn.index.statcache import StatCache
 from cairn.index.symlinks import LinkPolicy
 from cairn.objects.store import ObjectStore

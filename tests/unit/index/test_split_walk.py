@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cairn.errors import HelperProcessError
+from cairn.index import scan as scan_mod
 from cairn.index import snapshot as snapshot_mod
 from cairn.index.ignore import Ignore
 from cairn.index.snapshot import Snapshot, snapshot
@@ -186,7 +187,7 @@ def test_a_helper_that_fails_is_a_cairn_error(
     def broken(arg):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(snapshot_mod, "_verify", broken)
+    monkeypatch.setattr(scan_mod, "verify", broken)
     failed = r"a helper process of the walk \(pid \d+\) failed: RuntimeError: disk on fire"
     with pytest.raises(HelperProcessError, match=failed) as e:
         _walk(data, stats, 1)
@@ -199,7 +200,7 @@ def test_a_helper_that_is_killed_is_a_cairn_error(
     data: Path, stats: StatCache, monkeypatch: pytest.MonkeyPatch, forks: list[int]
 ) -> None:
     _seal(data, stats)
-    monkeypatch.setattr(snapshot_mod, "_verify", lambda arg: os.kill(os.getpid(), signal.SIGKILL))
+    monkeypatch.setattr(scan_mod, "verify", lambda arg: os.kill(os.getpid(), signal.SIGKILL))
     with pytest.raises(HelperProcessError, match=r"was killed by signal 9 \(SIGKILL\) before sending its result"):
         _walk(data, stats, 1)
     assert _reaped(forks)
@@ -209,12 +210,12 @@ def test_a_helper_still_running_when_the_walk_fails_is_stopped(
     data: Path, stats: StatCache, monkeypatch: pytest.MonkeyPatch, forks: list[int]
 ) -> None:
     _seal(data, stats)
-    monkeypatch.setattr(snapshot_mod, "_verify", lambda arg: time.sleep(600))
+    monkeypatch.setattr(scan_mod, "verify", lambda arg: time.sleep(600))
 
     def fail(*args):
         raise OSError("the walk itself failed")
 
-    monkeypatch.setattr(snapshot_mod, "_scan", fail)  # the parent's own walk, after the fork
+    monkeypatch.setattr(snapshot_mod, "scan", fail)  # the parent's own walk, after the fork
     start = time.monotonic()
     with pytest.raises(OSError, match="the walk itself failed"):
         _walk(data, stats, 1)

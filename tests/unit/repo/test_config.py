@@ -41,7 +41,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
 
 
 def test_the_walk_split_default_is_the_walks_own() -> None:
-    from cairn.index.snapshot import SPLIT_FILES
+    from cairn.index.scan import SPLIT_FILES
 
     # written out in KNOWN so that reading the config does not import the walk
     assert KNOWN["core.walk_split_files"] == (int, SPLIT_FILES)
