@@ -7,6 +7,7 @@ from __future__ import annotations
 import marshal
 import os
 import stat as stat_mod
+import threading
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,8 @@ def split(
     folders until their answers are in (snapshot's `_Walk.finish`)."""
     folders = sorted(f for f in seals if f != rel)  # the top folder is this process's first step
     if len(folders) < 2 or sum(seals[f][3] for f in folders) < split_files or not hasattr(os, "fork"):
+        return [], frozenset()
+    if threading.active_count() > 1:  # a fork copies one thread: a lock another holds stays held in the child
         return [], frozenset()
     try:
         cores = len(os.sched_getaffinity(0))

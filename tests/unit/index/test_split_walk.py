@@ -152,6 +152,22 @@ def test_a_small_tree_is_walked_in_one_process(data: Path, stats: StatCache, for
     assert forks == []
 
 
+def test_a_process_running_other_threads_walks_alone(data: Path, stats: StatCache, forks: list[int]) -> None:
+    """A library caller with threads of its own (the dashboard's server, say) is never forked."""
+    import threading
+
+    _seal(data, stats)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        _same(_walk(data, stats, 1), _walk(data, stats, 0))
+    finally:
+        stop.set()
+        other.join()
+    assert forks == []
+
+
 def test_ignore_rules_apply_in_the_helpers(data: Path, stats: StatCache, forks: list[int]) -> None:
     (data.parent / ".cairnignore").write_text("*.tmp\n")
     ignore = Ignore.load(data.parent)
