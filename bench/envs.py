@@ -8,10 +8,11 @@ The venvs, all made with the interpreter that runs bench/run.py:
   changed (``pip install --no-deps --force-reinstall <root>``); its dependencies are
   (re)installed only when pyproject.toml changed.
 
-Runs share the venvs (venvs_lock): they set up one at a time, then run side by side; a run that
-must change a venv (new sources, or a venv the running one did not need) waits until the runs using
-them finish. So the test suite's smoke runs go in parallel once the venvs exist, and on a fresh
-clone the second waits for the first instead of failing.
+Runs share the venvs (venvs_lock): they set up one at a time, then run side by side, each holding
+the venvs it uses (a shared lock per venv). A run that must change a venv another run uses (new
+cairn sources, say) waits until that run finishes; making a venv no running run uses (the dvc venv
+while a cairn-only run goes on) waits for nobody. So the test suite's smoke runs go in parallel,
+also on a fresh clone.
 
 Standard library only.
 """
@@ -116,8 +117,9 @@ def ensure_venv(name: str, requirements: tuple[str, ...], log_dir: Path) -> Venv
     wanted: dict[str, object] = {**_interpreter_id(), "requirements": list(requirements)}
     env = Venv(path)
     if _read_marker(path) == wanted and env.python.exists():
+        _hold(name)
         return env
-    with _exclusive():
+    with _exclusive(name):
         print(f"[bench] creating venv {path} ({', '.join(requirements)})", flush=True)
         env = _create(path)
         log = log_dir / f"venv-{name}.log"
@@ -193,8 +195,9 @@ def install_cairn(root: Path, log_dir: Path) -> CairnInstall:
     env = Venv(path)
     try:
         marker = _read_marker(path)
+        _hold("cairn")
         if marker != deps_id or not env.python.exists():
-            with _exclusive():
+            with _exclusive("cairn"):
                 print(f"[bench] installing cairn and its dependencies into {path}", flush=True)
                 same_python = marker is not None and all(marker.get(k) == v for k, v in _interpreter_id().items())
                 if not env.python.exists() or not same_python:
@@ -204,7 +207,7 @@ def install_cairn(root: Path, log_dir: Path) -> CairnInstall:
         sources = _sources_id(root)
         installed = path / SOURCES_MARKER
         if not installed.exists() or installed.read_text() != sources:
-            with _exclusive():
+            with _exclusive("cairn"):
                 print("[bench] reinstalling cairn from the checkout (non-editable)", flush=True)
                 installed.unlink(missing_ok=True)
                 _pip(env, ["install", "--no-deps", "--force-reinstall", str(root)], log)
@@ -234,40 +237,59 @@ def _sources_id(root: Path) -> str:
 @contextmanager
 def venvs_lock() -> Iterator[None]:
     """The run's hold on the venvs: one run at a time sets them up (.setup.lock, waited for);
-    then, after venvs_ready(), every running run holds .lock shared, so none changes a venv
-    under another (a change needs .lock alone: _exclusive)."""
+    each venv the run uses stays held shared (.NAME.lock) until the run ends, so no other run
+    changes it meanwhile (a change needs it alone: _exclusive)."""
     VENVS_DIR.mkdir(parents=True, exist_ok=True)
-    with (VENVS_DIR / ".setup.lock").open("w") as setup, (VENVS_DIR / ".lock").open("w") as use:
+    with (VENVS_DIR / ".setup.lock").open("w") as setup:
         fcntl.flock(setup, fcntl.LOCK_EX)
-        _locks.update(setup=setup, use=use)
+        _locks["setup"] = setup
         try:
             yield
         finally:
+            for name, fh in list(_locks.items()):
+                if name != "setup":
+                    fh.close()  # closing releases the lock
             _locks.clear()
-            fcntl.flock(use, fcntl.LOCK_UN)
-            fcntl.flock(setup, fcntl.LOCK_UN)
 
 
 def venvs_ready() -> None:
-    """The venvs are set up: let the next run set up, and keep everyone from changing them."""
+    """The venvs are set up: let the next run set up (this one keeps holding the venvs it uses)."""
     if "setup" in _locks:
-        fcntl.flock(_locks["use"], fcntl.LOCK_SH)
-        fcntl.flock(_locks.pop("setup"), fcntl.LOCK_UN)
+        fcntl.flock(_locks["setup"], fcntl.LOCK_UN)
+
+
+def _lock_file(name: str) -> TextIO | None:
+    if "setup" not in _locks:  # called outside run.py's venvs_lock (a test of one helper)
+        return None
+    if name not in _locks:
+        _locks[name] = (VENVS_DIR / f".{name}.lock").open("w")
+    return _locks[name]
+
+
+def _hold(name: str) -> None:
+    """Use venv NAME for the rest of the run. Never waits: only a run holding .setup.lock (this
+    one, now) changes a venv."""
+    fh = _lock_file(name)
+    if fh is not None:
+        fcntl.flock(fh, fcntl.LOCK_SH)
 
 
 @contextmanager
-def _exclusive() -> Iterator[None]:
-    """.lock alone while a venv changes, waiting for the runs that use the venvs to finish."""
-    if "use" not in _locks:  # called outside run.py's venvs_lock (a test of one helper)
+def _exclusive(name: str) -> Iterator[None]:
+    """Venv NAME alone while it changes, waiting for the runs that use it to finish; held shared
+    afterwards, as every venv the run uses."""
+    fh = _lock_file(name)
+    if fh is None:
         yield
         return
-    use = _locks["use"]
     try:
-        fcntl.flock(use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        print(f"[bench] another bench run is using {VENVS_DIR}; waiting for it to finish to change a venv", flush=True)
-        fcntl.flock(use, fcntl.LOCK_EX)
+        print(
+            f"[bench] another bench run is using {VENVS_DIR / name}; waiting for it to finish to change it", flush=True
+        )
+        fcntl.flock(fh, fcntl.LOCK_EX)
     try:
         yield
     finally:
-        fcntl.flock(use, fcntl.LOCK_SH if "setup" not in _locks else fcntl.LOCK_UN)
+        fcntl.flock(fh, fcntl.LOCK_SH)

@@ -182,6 +182,13 @@ class StageFailedError(CairnError):
         self.stages = stages or []
 
 
+class HelperProcessError(CairnError):
+    """A helper process that took a share of the work (the split walk of a big folder, see
+    index/forked.py) failed, was killed, or ended without sending its result."""
+
+    code = "helper-failed"
+
+
 class StoppedError(CairnError):
     """The user stopped the command (Ctrl-C); nothing half-done was recorded."""
 

@@ -234,3 +234,38 @@ def test_diff_before_the_first_commit(git_repo, run_cairn, assert_error):
     proc = run_cairn("diff", cwd=git_repo, expect=None)
 
     assert_error(proc, RevisionError, "unknown revision 'HEAD'", "this repository has no commits yet")
+
+
+def test_status_and_add_split_over_processes_match_the_walk_in_one_process(repo, make_dataset):
+    """`core.walk_split_files` (forced to 1 here) splits the no-op walk of a big tree over
+    processes; what status reports and what add records must not depend on it."""
+    import os
+    import shutil
+
+    make_dataset(repo.root / "data", count=60, depth=1, fanout=6)
+    repo.cairn("add", "data")
+    repo.commit("v1")
+    repo.cairn("status")  # seals every folder of files
+    repo.cairn("config", "--local", "core.walk_split_files", "1")
+    assert repo.json("status")["changed"] is False
+    folders = sorted(p.name for p in (repo.root / "data").iterdir())
+    grown = next((repo.root / "data" / folders[0]).iterdir())
+    grown.write_bytes(grown.read_bytes() + b"more")
+    same = sorted((repo.root / "data" / folders[1]).iterdir())[0]
+    same.write_bytes(bytes(b ^ 0xFF for b in same.read_bytes()))  # same size, new mtime
+    repo.write({f"data/{folders[2]}/new.bin": b"new"})
+    sorted((repo.root / "data" / folders[3]).iterdir())[0].unlink()
+    shutil.rmtree(repo.root / "data" / folders[4])  # a folder replaced
+    repo.write({f"data/{folders[4]}/other.bin": b"other"})
+    split = repo.json("status")
+    repo.cairn("config", "--local", "core.walk_split_files", "0")
+    serial = repo.json("status")
+    assert split == serial and split["changed"] is True
+    (entry,) = split["paths"]
+    assert entry["counts"]["added"] == 2 and entry["counts"]["modified"] == 2
+    assert entry["counts"]["deleted"] == 1 + 10  # a deleted file and the replaced folder's files
+    assert os.path.relpath(grown, repo.root) in entry["modified"]
+    repo.cairn("config", "--local", "core.walk_split_files", "1")
+    (added,) = repo.json("add", "data")
+    assert added["changed"] is True and added["files"] == 60 - 1 - 10 + 2
+    assert repo.json("status")["changed"] is False

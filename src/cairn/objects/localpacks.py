@@ -37,6 +37,9 @@ PACK_TARGET = 64 * 1024 * 1024
 SMALL_PACKED = pack.PACK_THRESHOLD
 _FLUSH = 1024 * 1024  # small objects reach the pack a MiB at a time, not one write call each
 _READONLY = 0o444
+# new rows are spliced into the multi-pack index when it holds this many times as many (each
+# costs a binary search in Python); more are sorted with it whole
+_SPLICE_AT = 64
 
 Location = tuple[str, int, int]  # pack id, offset, size
 T = TypeVar("T")
@@ -116,13 +119,19 @@ class LocalPacks:
         self._publish_midx(pids, rows)
 
     def _publish_midx(self, pids: list[str], rows: list[bytes]) -> None:
-        try:
-            if not pids:  # no pack left: no index of them
+        if not pids:  # no pack left: no index of them
+            try:
                 os.unlink(f"{self.root}/{midx.NAME}")
-                return
-            midx.write(self.root, midx.encode(pids, rows), lambda: self._tmp_path("midx"))
+            except OSError:
+                pass
+            return
+        self._publish_bytes(lambda: midx.encode(pids, rows))
+
+    def _publish_bytes(self, encode: Callable[[], bytes]) -> None:
+        try:
+            midx.write(self.root, encode(), lambda: self._tmp_path("midx"))
         except OSError:
-            pass  # none to remove, or a cache this user cannot write: lookups read the JSON indexes
+            pass  # a cache this user cannot write: lookups read the JSON indexes
 
     def update_midx(self) -> None:
         """Bring the multi-pack index up to date after this process sealed or dropped packs: the
@@ -138,9 +147,16 @@ class LocalPacks:
                 return
             if self._on_disk() == set(m.packs) | new.keys():
                 pids = m.packs + sorted(new)
+                more = [
+                    midx.row(o, n, off, size)
+                    for n, pid in enumerate(sorted(new), len(m.packs))
+                    for o, off, size in new[pid]
+                ]
+                if len(more) * _SPLICE_AT <= m.count:  # a few rows (a re-add): spliced into the mapped ones
+                    self._publish_bytes(lambda: m.merged(pids, more))
+                    return
                 rows = m.raw_rows()
-                for n, pid in enumerate(sorted(new), len(m.packs)):
-                    rows.extend(midx.row(o, n, off, size) for o, off, size in new[pid])
+                rows.extend(more)
                 self._publish_midx(pids, rows)
                 return
             self.refresh()  # another process changed the packs meanwhile: from the JSON indexes

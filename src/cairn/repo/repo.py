@@ -116,6 +116,7 @@ class Repo:
             parse_link_types(self.config.get("cache.type")),
             Ignore.load(self.root),
             self.progress,
+            self.config.get("core.walk_split_files"),
         )
 
     @cached_property

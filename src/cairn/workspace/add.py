@@ -152,7 +152,16 @@ def commit(
     # copy mode packs small files (objects/localpacks.py); a link needs a file of its own
     with ws.store.packing() if kind == "copy" else nullcontext():
         snap = snapshot(
-            ws.abs(rel), rel, ws.stats, ws.ignore, store_fn, ws.progress, before_hashing, links, ws.store.exists
+            ws.abs(rel),
+            rel,
+            ws.stats,
+            ws.ignore,
+            store_fn,
+            ws.progress,
+            before_hashing,
+            links,
+            ws.store.exists,
+            ws.walk_split_files,
         )
         if snap is None:
             raise PathError(f"{rel} does not exist", "check the path")

@@ -54,7 +54,16 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
     _check_target(ws, rel, p)
     work = _Plan(rel, p)
     links = ws.links(p.follow_symlinks)
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=links, have_tree=ws.store.exists)
+    snap = snapshot(
+        ws.abs(rel),
+        rel,
+        ws.stats,
+        ws.ignore,
+        progress=ws.progress,
+        links=links,
+        have_tree=ws.store.exists,
+        split_files=ws.walk_split_files,
+    )
     if snap is not None:
         ws.stats.update(snap.records, snap.keep, snap.seals)
     load = ws.tree_loader(snap.trees if snap else {})

@@ -10,6 +10,7 @@ from pathlib import Path
 from cairn.errors import PathError
 from cairn.index import pointer as ptr
 from cairn.index.ignore import Ignore
+from cairn.index.scan import SPLIT_FILES
 from cairn.index.statcache import StatCache
 from cairn.index.symlinks import LinkPolicy
 from cairn.objects.store import ObjectStore
@@ -28,6 +29,8 @@ class Workspace:
     link_types: list[str]
     ignore: Ignore | None = None
     progress: Progress = NULL
+    # no-op walks of this many files or more are split over processes (core.walk_split_files)
+    walk_split_files: int = SPLIT_FILES
     tmp: Path = field(init=False)
     _links: dict[bool, LinkPolicy] = field(init=False, default_factory=dict)
 

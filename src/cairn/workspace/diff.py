@@ -50,7 +50,14 @@ def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str,
         rel = data_rel(pointer_rel, p)
         links = ws.links(p.follow_symlinks)
         snap = snapshot(
-            ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=links, have_tree=ws.store.exists
+            ws.abs(rel),
+            rel,
+            ws.stats,
+            ws.ignore,
+            progress=ws.progress,
+            links=links,
+            have_tree=ws.store.exists,
+            split_files=ws.walk_split_files,
         )
         if snap is None:
             continue  # deleted in the workspace

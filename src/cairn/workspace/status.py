@@ -41,7 +41,16 @@ def status_of(ws: Workspace, pointer_rel: str) -> PathStatus:
     p = ws.load_pointer(pointer_rel)
     rel = data_rel(pointer_rel, p)
     links = ws.links(p.follow_symlinks)
-    snap = snapshot(ws.abs(rel), rel, ws.stats, ws.ignore, progress=ws.progress, links=links, have_tree=ws.store.exists)
+    snap = snapshot(
+        ws.abs(rel),
+        rel,
+        ws.stats,
+        ws.ignore,
+        progress=ws.progress,
+        links=links,
+        have_tree=ws.store.exists,
+        split_files=ws.walk_split_files,
+    )
     if snap is not None:
         ws.stats.update(snap.records, snap.keep, snap.seals)
     if snap is None:

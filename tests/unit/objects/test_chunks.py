@@ -47,8 +47,8 @@ def test_a_chunked_file_reads_back_and_lists_are_checked(tmp_path: Path) -> None
         assert f.read(5) == data[1_000_000:1_000_005]
     cl = store.chunk_list(oid)
     assert cl is not None and chunks.decode(cl.encode(), oid) == cl
-    with pytest.raises(CorruptObjectError, match="has format version 2; this cairn reads 1"):
-        chunks.decode(cl.encode().replace(b'"version":1', b'"version":2'), oid)
+    with pytest.raises(CorruptObjectError, match="has format version 3; this cairn reads 1 and 2"):
+        chunks.decode(cl.encode().replace(b'"version":2', b'"version":3'), oid)
     with pytest.raises(CorruptObjectError, match=f"the chunk list of {oid} is damaged"):
         chunks.decode(cl.encode().replace(b'"size":', b'"size":1'), oid)
     with pytest.raises(CorruptObjectError, match="is damaged"):
@@ -153,3 +153,48 @@ def test_a_bad_row_among_good_ones_makes_the_list_damaged_and_is_named(row: obje
 def test_good_rows_decode_as_they_were_written() -> None:
     cl = chunks.ChunkList("c" * 64, 12, (("a" * 64, 5), ("b" * 64, 7)))
     assert chunks.decode(cl.encode(), "c" * 64) == cl
+
+
+def test_version_2_rows_are_36_bytes_and_version_1_lists_are_still_read() -> None:
+    rows = tuple((f"{i:064x}", 1000 + i) for i in range(300))
+    cl = chunks.ChunkList("c" * 64, sum(n for _, n in rows), rows)
+    data = cl.encode()
+    head, body = data.split(b"\n", 1)
+    assert json.loads(head)["version"] == 2 and json.loads(head)["rows"] == 300 and len(body) == 300 * 36
+    v1 = {"chunks": [[o, n] for o, n in rows], "oid": "c" * 64, "size": cl.size, "version": 1}
+    old = json.dumps(v1, separators=(",", ":"), sort_keys=True).encode()
+    assert chunks.decode(old, "c" * 64) == cl and len(data) < len(old) / 2
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d[:-1],  # a row cut short
+        lambda d: d + b"\0" * 36,  # more rows than announced
+        lambda d: d.replace(b'"rows":2', b'"rows":3'),
+        lambda d: d.split(b"\n", 1)[0],  # no rows at all
+        lambda d: d[:-4] + b"\0\0\0\0",  # a chunk of 0 bytes
+    ],
+)
+def test_a_damaged_version_2_list_is_named_damaged(damage) -> None:
+    cl = chunks.ChunkList("c" * 64, 12, (("a" * 64, 5), ("b" * 64, 7)))
+    with pytest.raises(CorruptObjectError, match=f"the chunk list of {'c' * 64} is damaged"):
+        chunks.decode(damage(cl.encode()), "c" * 64)
+
+
+def test_a_chunked_add_leaves_a_multi_pack_index_of_its_chunks(tmp_path: Path) -> None:
+    """The next version's add looks every chunk up: in the mmapped index, not by parsing each
+    pack's JSON index (and the index then grows only by the next version's new rows)."""
+    from cairn.objects import midx
+
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+    src = tmp_path / "f.bin"
+    src.write_bytes(random.Random(4).randbytes(3_000_000))
+    oid = store.add_file_copy(str(src), 3_000_000)
+    cl = store.chunk_list(oid)
+    index = midx.Midx(str(tmp_path / "cache" / "packs" / midx.NAME))
+    try:
+        assert set(index.packs) == set(store.packs.pack_ids())
+        assert all(index.find(c) is not None for c in cl.ids())
+    finally:
+        index.close()

@@ -58,6 +58,32 @@ def test_packs_added_later_are_merged_in_and_seen_by_the_writer_meanwhile(tmp_pa
     assert fresh.packs._midx is not None and set(fresh.packs._midx.packs) == set(fresh.packs._on_disk())
 
 
+def test_a_few_new_rows_are_spliced_into_a_big_index_where_a_sort_puts_them(tmp_path, monkeypatch):
+    store = ObjectStore(tmp_path / "cache")
+    first = pack_objects(store, 700, 4)
+    again = ObjectStore(tmp_path / "cache")
+    assert again.packs.has(b3(first[0]))  # opens the multi-pack index
+    old = again.packs._midx
+    assert old is not None
+    raw = old.raw_rows()
+
+    def no_whole_sort(self):
+        raise AssertionError("the rows were listed whole")
+
+    monkeypatch.setattr(midx.Midx, "raw_rows", no_whole_sort)
+    second = pack_objects(again, 3, 5)  # one small pack, as a re-add of a few files seals
+    monkeypatch.undo()
+
+    fresh = ObjectStore(tmp_path / "cache")
+    assert all(fresh.packs.read(b3(d)) == d for d in first + second)
+    m = fresh.packs._midx
+    assert m is not None and not fresh.packs._loaded and m.count == 703
+    more = [r for r in m.raw_rows() if r not in set(raw)]
+    assert len(more) == 3
+    with open(midx_path(fresh), "rb") as f:
+        assert f.read() == midx.encode(m.packs, raw + more)  # byte for byte what a whole sort writes
+
+
 def test_a_damaged_or_stale_multi_pack_index_is_ignored_and_rebuilt(tmp_path):
     store = ObjectStore(tmp_path / "cache")
     data = pack_objects(store, 100, 4)

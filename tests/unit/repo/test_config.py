@@ -40,6 +40,13 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
         assert cfg.get(key) == default
 
 
+def test_the_walk_split_default_is_the_walks_own() -> None:
+    from cairn.index.scan import SPLIT_FILES
+
+    # written out in KNOWN so that reading the config does not import the walk
+    assert KNOWN["core.walk_split_files"] == (int, SPLIT_FILES)
+
+
 def test_default_config_file_reads_as_the_defaults(dot: Path) -> None:
     cfg = Config(dot)
     assert cfg.get("cache.type") == ["reflink", "copy"]
