@@ -180,6 +180,20 @@ def assert_index_true(side: Side, bucket: Bucket) -> set[str]:
     return listed
 
 
+def cached_objects(cache: Path) -> set[str]:
+    """The ids of the objects in a cache, loose or in its local packs, each checked against its bytes."""
+    ids = set()
+    for path in (p for p in (cache / "objects").rglob("*") if p.is_file()):
+        assert blake3(path.read_bytes()).hexdigest() == path.parent.name + path.name
+        ids.add(path.parent.name + path.name)
+    for idx in (cache / "packs").glob("*.idx"):
+        data = idx.with_suffix(".pack").read_bytes()
+        for oid, off, size in json.loads(idx.read_bytes())["objects"]:
+            assert blake3(data[off : off + size]).hexdigest() == oid
+            ids.add(oid)
+    return ids
+
+
 def workspace(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "data").rglob("*") if p.is_file()}
 
@@ -287,9 +301,7 @@ def test_pull_fails_clearly_when_faults_do_not_stop_and_a_rerun_fetches_the_rest
         HINT,
     )
     assert proc.stderr.startswith(f"error: s3://{source.bucket}/project: reading packs/"), proc.stderr
-    cached = {p for p in (other.root / ".cairn" / "cache" / "objects").rglob("*") if p.is_file()}
-    for path in cached:  # nothing partial was stored
-        assert blake3(path.read_bytes()).hexdigest() == path.parent.name + path.name
+    cached = cached_objects(other.root / ".cairn" / "cache")  # each checked: nothing partial was stored
     assert cached, "some downloads went through before the faults began"
     assert not (other.root / "data").exists()
 

@@ -45,6 +45,11 @@ def kept_fingerprint(listing: list[os.DirEntry], prefix: str, ignore: Ignore, cu
     return fingerprint([e.name for e in listing], stats, cutoff)
 
 
+def _other_threads() -> bool:
+    """A fork copies only the thread forking: a lock another thread holds stays held in the child."""
+    return threading.active_count() > 1
+
+
 def split(
     dirpath: str, rel: str, seals: dict[str, Seal], split_files: int, cutoff: int, ignore: Ignore | None
 ) -> tuple[list[Forked], frozenset[str]]:
@@ -56,7 +61,7 @@ def split(
     folders = sorted(f for f in seals if f != rel)  # the top folder is this process's first step
     if len(folders) < 2 or sum(seals[f][3] for f in folders) < split_files or not hasattr(os, "fork"):
         return [], frozenset()
-    if threading.active_count() > 1:  # a fork copies one thread: a lock another holds stays held in the child
+    if _other_threads():
         return [], frozenset()
     try:
         cores = len(os.sched_getaffinity(0))
