@@ -102,3 +102,65 @@ def test_status_asks_only_about_loose_trees_and_reads_no_pack_index(tmp_path):
     fresh = ObjectStore(tmp_path / "cache")
     assert fresh.exists(tree)
     assert fresh.packs._midx is None and not fresh.packs._loaded
+
+
+def rows_of(n: int, seed: int, packs: int) -> list[tuple[bytes, int, int, int]]:
+    rng = random.Random(seed)
+    ids = {rng.randbytes(32) for _ in range(n)} | {b"\x00" * 32, b"\xff" * 32} if n else set()
+    return sorted((k, rng.randrange(packs), rng.randrange(1 << 40), rng.randrange(1 << 30)) for k in ids)
+
+
+def written(tmp_path, name: str, data: bytes | bytearray) -> midx.Midx:
+    folder = tmp_path / name
+    folder.mkdir()
+    midx.write(str(folder), data, lambda: str(folder / "tmp"))
+    return midx.Midx(str(folder / midx.NAME))
+
+
+def test_merging_new_rows_into_an_index_gives_the_index_of_all_rows(tmp_path):
+    old_packs = [b3(b"old %d" % i) for i in range(3)]
+    new_packs = [b3(b"new %d" % i) for i in range(2)]
+    cases = [(3000, 500), (500, 3000), (0, 400), (400, 0)]
+    for i, (n_old, n_new) in enumerate(cases):
+        old = [r for r in rows_of(n_old, 10 + i, 3) if r[0][0] not in (0, 255)]  # the edge ids: new ones
+        new = [r for r in rows_of(n_new, 20 + i, 2) if r[0] not in {o[0] for o in old}]
+        m = written(tmp_path, f"old{i}", midx.encode(old_packs, [midx.row(k.hex(), *r) for k, *r in old]))
+
+        data = midx.merged(m, new_packs, len(new), iter(new))
+
+        every = [midx.row(k.hex(), *r) for k, *r in old] + [midx.row(k.hex(), p + 3, off, n) for k, p, off, n in new]
+        assert bytes(data) == midx.encode(old_packs + new_packs, every)
+        both = written(tmp_path, f"both{i}", data)
+        for k, p, off, n in new[::37]:
+            assert both.find(k.hex()) == (new_packs[p], off, n)
+        for k, p, off, n in old[::37]:
+            assert both.find(k.hex()) == (old_packs[p], off, n)
+
+
+def test_merging_into_the_empty_index_of_a_cache_without_packs(tmp_path):
+    new = rows_of(300, 5, 2)
+    packs = [b3(b"a"), b3(b"b")]
+    data = midx.merged(midx.EMPTY, packs, len(new), iter(new))
+    assert bytes(data) == midx.encode(packs, [midx.row(k.hex(), *r) for k, *r in new])
+    assert midx.EMPTY.find(new[0][0].hex()) is None and midx.EMPTY.find_many([new[0][0].hex()]) == {}
+
+
+def test_a_first_add_writes_the_index_of_its_packs_from_what_it_kept_in_memory(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    rng = random.Random(7)
+    data = [rng.randbytes(rng.randint(1, 500)) for _ in range(300)]
+    assert not store.packs.has(b3(data[0]))  # the first lookup: no pack yet
+    with store.packs.writer(target=4096) as w:
+        for d in data:
+            w.add(b3(d), d)
+        w.add(b3(data[0]), data[0])  # in a pack sealed meanwhile: not written again
+    assert store.packs._midx is midx.EMPTY and not store.packs._loaded  # no JSON index read
+    assert all(store.packs.read(b3(d)) == d for d in data)  # found among the packs it sealed
+    store.packs.update_midx()
+
+    fresh = ObjectStore(tmp_path / "cache")
+    assert midx.Midx(midx_path(fresh)).count == len({b3(d) for d in data})
+    assert sum(len(fresh.packs.rows(p)) for p in fresh.packs.pack_ids()) == len({b3(d) for d in data})
+    again = ObjectStore(tmp_path / "cache")
+    assert all(again.packs.read(b3(d)) == d for d in data)
+    assert again.packs._midx is not None and not again.packs._loaded
