@@ -282,8 +282,8 @@ class ObjectStore:
         the entries number. A push groups them in this order, so that each of its packs is read
         from a stretch of one local pack instead of from every pack: ids are random, so a
         group of neighbouring ids held a few objects of each local pack, and reading them by
-        runs read most of every local pack once per group (issue 22: a push of 1M files read
-        the 4.5 GB cache ~250 times over)."""
+        runs read most of every local pack once per group (issue 22: at 200k files, 11.5 s of
+        a push's 14.4 s of CPU was the kernel copying page cache)."""
         pids: dict[str, int] = {}
         placed: list[Placed] = []
         rest: list[Placed] = []
