@@ -29,8 +29,8 @@ _LIST_AT = 16  # ids wanted from one fan-out folder from which listing it beats 
 # pass over its rows between them (or a search per id when the slice is sparse)
 _PLAN_STEP = 4096
 
-# an object placed for reading: id, size, number of its pack in the plan's pack ids (-1: not
-# packed), offset in that pack
+# an object placed for reading: id, size (as stored, when packed), number of its pack in the
+# plan's pack ids (-1: not packed), offset in that pack
 Placed = tuple[str, int, int, int]
 
 
@@ -295,7 +295,9 @@ class ObjectStore:
                 if loc is None:
                     rest.append((oid, size, -1, 0))
                 else:
-                    placed.append((oid, size, pids.setdefault(loc[0], len(pids)), loc[1]))
+                    # the size its pack holds (a tree's entry may say otherwise: a file that
+                    # grew while it was added; the bytes stored are what its id names)
+                    placed.append((oid, loc[2], pids.setdefault(loc[0], len(pids)), loc[1]))
         placed.sort(key=itemgetter(2, 3))
         placed += rest
         return placed, list(pids)
