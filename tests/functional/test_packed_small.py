@@ -4,6 +4,8 @@ them there, and caches of loose objects from before keep working next to them.""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import random
 import shutil
@@ -167,3 +169,33 @@ def test_a_cache_of_loose_objects_from_before_mixes_with_packed_ones(repo):
     repo.git("checkout", "-q", "HEAD", "--", "data.cairn")
     repo.cairn("checkout", "data.cairn")
     assert read_tree(repo.root / "data") == {k[5:]: v for k, v in v2.items()}
+
+
+def test_push_builds_each_remote_pack_from_one_stretch_of_a_local_pack(repo, tmp_path):
+    # objects in id order would take every remote pack from all over the local packs (issue
+    # 22: a push of 1M files read its cache many times over); in the cache's order each one is
+    # a run of one local pack, which also keeps a folder's files together on the remote
+    files = small_files(300, 11)
+    repo.write(files)
+    remote = tmp_path / "remote"
+    repo.cairn("remote", "add", "-d", "store", str(remote))
+    repo.cairn("remote", "modify", "store", "pack_size", "100000")
+    repo.cairn("add", "data")
+    repo.commit("data")
+    local = repo.packed()
+
+    repo.cairn("push")
+
+    stretches = []
+    for idx in sorted((remote / "packs").glob("*.idx")):
+        rows = sorted(json.loads(idx.read_bytes())["objects"], key=lambda r: r[1])  # remote offset order
+        at = [local[oid] for oid, _, _ in rows if oid in local]  # (local pack, offset, size)
+        if not at:
+            continue  # a pack of trees (loose in the cache)
+        assert len({p for p, _, _ in at}) == 1
+        assert [off for _, off, _ in at] == sorted(off for _, off, _ in at)
+        stretches.append((at[0][1], at[-1][1]))
+    stretches.sort()
+    assert len(stretches) > 5
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(stretches))  # none interleaved
+    assert sum(len(json.loads(i.read_bytes())["objects"]) for i in (remote / "packs").glob("*.idx")) >= len(local)

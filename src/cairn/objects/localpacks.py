@@ -37,9 +37,6 @@ PACK_TARGET = 64 * 1024 * 1024
 SMALL_PACKED = pack.PACK_THRESHOLD
 _FLUSH = 1024 * 1024  # small objects reach the pack a MiB at a time, not one write call each
 _READONLY = 0o444
-# new rows are spliced into the multi-pack index when it holds this many times as many (each
-# costs a binary search in Python); more are sorted with it whole
-_SPLICE_AT = 64
 
 Location = tuple[str, int, int]  # pack id, offset, size
 T = TypeVar("T")
@@ -62,9 +59,9 @@ class LocalPacks:
         self._rows: dict[str, list[pack.IndexRow]] = {}
         self.damaged: dict[str, CorruptObjectError] = {}  # pack id -> why its index cannot be read
         self._loaded = False  # the JSON indexes are read (into _where and _rows)
-        self._midx: midx.Midx | None = None  # else: the multi-pack index in use
-        self._extra: dict[str, Location] = {}  # objects of packs sealed since it was opened
-        self._new: dict[str, list[pack.IndexRow]] = {}  # those packs' rows
+        # else: the multi-pack index in use (midx.EMPTY while there is no pack at all)
+        self._midx: midx.Midx | midx.Empty | None = None
+        self._recent = _Recent()  # packs sealed by this process since it was opened
         self._lock = threading.Lock()
 
     # -- layout ----------------------------------------------------------------------------
@@ -86,28 +83,32 @@ class LocalPacks:
             return set()
         return {n[:-4] for n in names if n.endswith(".idx") and len(n) == 68}
 
-    def _index(self) -> midx.Midx | None:
-        """The multi-pack index when it is current; None once the JSON indexes are read instead
-        (it was missing, damaged or stale: it is rebuilt from them for the next command)."""
+    def _index(self) -> midx.Midx | midx.Empty | None:
+        """The multi-pack index when it is current (midx.EMPTY when there is no pack); None once
+        the JSON indexes are read instead (it was missing, damaged or stale: it is rebuilt from
+        them for the next command)."""
         if self._loaded or self._midx is not None:
             return self._midx
         with self._lock:
             if self._loaded or self._midx is not None:
                 return self._midx
             on_disk = self._on_disk()
-            if on_disk:
-                try:
-                    found: midx.Midx | None = midx.Midx(f"{self.root}/{midx.NAME}")
-                except (OSError, ValueError):
-                    found = None
-                if found is not None and set(found.packs) == on_disk:
-                    self._midx = found
-                    return found
-                if found is not None:
-                    found.close()
+            if not on_disk:
+                # no pack yet (a first add): the packs this process seals are kept compactly
+                # (_Recent), not as the JSON indexes' dicts
+                self._midx = midx.EMPTY
+                return self._midx
+            try:
+                found: midx.Midx | None = midx.Midx(f"{self.root}/{midx.NAME}")
+            except (OSError, ValueError):
+                found = None
+            if found is not None and set(found.packs) == on_disk:
+                self._midx = found
+                return found
+            if found is not None:
+                found.close()
         self.refresh()
-        if on_disk:
-            self._write_midx()
+        self._write_midx()
         return None
 
     def _write_midx(self) -> None:
@@ -119,45 +120,35 @@ class LocalPacks:
         self._publish_midx(pids, rows)
 
     def _publish_midx(self, pids: list[str], rows: list[bytes]) -> None:
-        if not pids:  # no pack left: no index of them
-            try:
-                os.unlink(f"{self.root}/{midx.NAME}")
-            except OSError:
-                pass
-            return
-        self._publish_bytes(lambda: midx.encode(pids, rows))
-
-    def _publish_bytes(self, encode: Callable[[], bytes]) -> None:
         try:
-            midx.write(self.root, encode(), lambda: self._tmp_path("midx"))
+            if not pids:  # no pack left: no index of them
+                os.unlink(f"{self.root}/{midx.NAME}")
+                return
+            midx.write(self.root, midx.encode(pids, rows), lambda: self._tmp_path("midx"))
         except OSError:
-            pass  # a cache this user cannot write: lookups read the JSON indexes
+            pass  # none to remove, or a cache this user cannot write: lookups read the JSON indexes
 
     def update_midx(self) -> None:
         """Bring the multi-pack index up to date after this process sealed or dropped packs: the
         rows of the packs it sealed merged into the index in use, else rebuilt from the JSON
         indexes."""
         with self._lock:
-            m, new = self._midx, dict(self._new)
+            m, recent = self._midx, self._recent
+            new_packs, count, rows = list(recent.packs), len(recent), recent.rows()
         if m is None and not self._loaded:
             self._index()  # nothing read yet: rebuilt from the JSON indexes unless current
             return
         if m is not None and not self._loaded:
-            if not new:
+            if not new_packs:
                 return
-            if self._on_disk() == set(m.packs) | new.keys():
-                pids = m.packs + sorted(new)
-                more = [
-                    midx.row(o, n, off, size)
-                    for n, pid in enumerate(sorted(new), len(m.packs))
-                    for o, off, size in new[pid]
-                ]
-                if len(more) * _SPLICE_AT <= m.count:  # a few rows (a re-add): spliced into the mapped ones
-                    self._publish_bytes(lambda: m.merged(pids, more))
-                    return
-                rows = m.raw_rows()
-                rows.extend(more)
-                self._publish_midx(pids, rows)
+            if self._on_disk() == set(m.packs) | set(new_packs):
+                # the index in use and the new rows, merged as two sorted runs (no list of a
+                # million row objects, no copy of the file: issue 22, the 1M-file add)
+                try:
+                    data = midx.merged(m, new_packs, count, rows)
+                    midx.write(self.root, data, lambda: self._tmp_path("midx"))
+                except OSError:
+                    pass  # a cache this user cannot write: lookups read the JSON indexes
                 return
             self.refresh()  # another process changed the packs meanwhile: from the JSON indexes
         if self._loaded:
@@ -182,7 +173,7 @@ class LocalPacks:
             self._loaded = True
             # the multi-pack index is no longer asked (the JSON indexes cover its packs); it is
             # not closed: another thread may be searching it right now
-            self._midx, self._extra, self._new = None, {}, {}
+            self._midx, self._recent = None, _Recent()
 
     def _read_index(self, pid: str) -> None:
         name = f"packs/{pid}.idx"
@@ -223,7 +214,7 @@ class LocalPacks:
         m = self._index()
         if m is None:
             return self._where.get(oid)
-        return self._extra.get(oid) or m.find(oid)
+        return self._recent.get(oid) or m.find(oid)
 
     def has(self, oid: str) -> bool:
         return self.locate(oid) is not None
@@ -236,8 +227,12 @@ class LocalPacks:
             return {o: where[o] for o in oids if o in where}
         oids = list(oids)
         out = m.find_many(oids)
-        if self._extra:
-            out.update((o, self._extra[o]) for o in oids if o in self._extra)
+        recent = self._recent
+        if recent.packs:
+            for o in oids:
+                loc = recent.get(o)
+                if loc is not None:
+                    out[o] = loc
         return out
 
     def listing(self) -> Iterator[tuple[str, str, int, int]]:
@@ -253,9 +248,18 @@ class LocalPacks:
         packs = m.packs
         for key, pn, off, size in m.iter_rows():
             yield packs[pn], key.hex(), off, size
-        for pid, rows in list(self._new.items()):  # sealed by this process since it was opened
-            for oid, off, size in rows:
-                yield pid, oid, off, size
+        recent = self._recent
+        for key, pn, off, size in recent.rows():  # sealed by this process since it was opened
+            yield recent.packs[pn], key.hex(), off, size
+
+    def sealed_in(self, oid: str) -> str | None:
+        """The pack holding `oid` among those sealed since the indexes in use were read (with
+        the JSON indexes read, any pack); None when none is known without searching the
+        multi-pack index (before any lookup: none)."""
+        if self._loaded:
+            return (self._where.get(oid) or (None,))[0]
+        loc = self._recent.get(oid) if self._midx is not None else None
+        return None if loc is None else loc[0]
 
     def oids(self) -> Iterator[str]:
         self._load()
@@ -308,9 +312,7 @@ class LocalPacks:
             if self._loaded:
                 self._add(pid, rows)
             elif self._midx is not None:
-                self._new[pid] = rows
-                for oid, off, size in rows:
-                    self._extra[oid] = (pid, off, size)
+                self._recent.add(pid, rows)
             # neither read yet: the first lookup reads the disk, which has this pack
 
     def drop(self, pid: str) -> None:
@@ -346,6 +348,47 @@ class LocalPacks:
         return before - kept
 
 
+class _Recent:
+    """The packs a process sealed since it opened the multi-pack index, and where their objects
+    are: one dict of 32-byte ids to one int each (pack number, offset and size packed
+    together). ~170 bytes an object, where a dict of hex ids to location tuples and each pack's
+    row tuples took ~400 (issue 22: the add of 1M files peaked at 1.5 GB)."""
+
+    def __init__(self) -> None:
+        self.packs: list[str] = []
+        self._at: dict[bytes, int] = {}
+
+    def add(self, pid: str, rows: list[pack.IndexRow]) -> None:
+        base = len(self.packs) << _PACK_SHIFT
+        self.packs.append(pid)
+        at = self._at
+        for oid, off, size in rows:  # both below 2**48 (pack.py's bounds on any index row)
+            at[bytes.fromhex(oid)] = base | off << _OFF_SHIFT | size
+
+    def get(self, oid: str) -> Location | None:
+        v = self._at.get(bytes.fromhex(oid)) if self._at else None
+        if v is None:
+            return None
+        return self.packs[v >> _PACK_SHIFT], (v >> _OFF_SHIFT) & _MASK, v & _MASK
+
+    def __contains__(self, oid: str) -> bool:
+        return bool(self._at) and bytes.fromhex(oid) in self._at
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def rows(self) -> Iterator[tuple[bytes, int, int, int]]:
+        """Every object's (id, pack number, offset, size), in id order (the ids are sorted
+        now; the rows made as they are read)."""
+        at = self._at
+        return ((k, (v := at[k]) >> _PACK_SHIFT, (v >> _OFF_SHIFT) & _MASK, v & _MASK) for k in sorted(at))
+
+
+_OFF_SHIFT = 48
+_PACK_SHIFT = 96
+_MASK = (1 << 48) - 1
+
+
 class PackWriter:
     """Objects appended to new packs, each sealed (published with its index) at `target` bytes
     and on `close`. Thread-safe: a fetch lands objects from several downloads at once. Use
@@ -362,7 +405,10 @@ class PackWriter:
         self._rows: list[pack.IndexRow] = []
         self._offset = 0
         self._buf = bytearray()
+        # ids of the objects not published yet (the open pack, and held ones): those of the
+        # published packs are found in `packs` (a set of every id was ~100 bytes an object)
         self._ids: set[str] = set()
+        self._published: set[str | None] = set()  # the packs this writer sealed
         self._lock = threading.Lock()
         self.written = 0
         self.sealed = 0  # packs published
@@ -372,7 +418,7 @@ class PackWriter:
 
     def add(self, oid: str, data: bytes | memoryview) -> None:
         with self._lock:
-            if oid in self._ids:
+            if oid in self._ids or self._packs.sealed_in(oid) in self._published:
                 return
             self._open()
             self._buf += data
@@ -424,6 +470,9 @@ class PackWriter:
             return
         while self._held:
             self._publish(*self._held.pop(0))
+        if self._file is None:
+            # all published, each now found in `packs` (sealed before its ids leave this set)
+            self._ids = set()
 
     def _publish(self, f: NewFile, rows: list[pack.IndexRow]) -> None:
         pid, index = pack.index_of(rows)
@@ -436,6 +485,7 @@ class PackWriter:
             raise
         idx.publish(self._packs.idx_path(pid))
         self._packs._sealed(pid, rows)
+        self._published.add(pid)
         self.sealed += 1
 
     def close(self) -> None:
@@ -449,6 +499,7 @@ class PackWriter:
             for f, _ in self._held:
                 f.discard()
             self._file, self._rows, self._offset, self._held = None, [], 0, []
+            self._ids = set()
             self._buf = bytearray()  # not clear(): a failed write's traceback may still view it
 
     def __enter__(self) -> PackWriter:

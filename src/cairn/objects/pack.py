@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
 from blake3 import blake3
 
@@ -23,6 +24,7 @@ PACK_THRESHOLD = 2 * 1024 * 1024
 PACK_TARGET = 16 * 1024 * 1024
 
 IndexRow = tuple[str, int, int]  # oid, offset, size
+P = TypeVar("P", bound=tuple)
 
 
 def build(objects: Iterable[tuple[str, bytes]]) -> tuple[str, bytes, bytes]:
@@ -126,10 +128,11 @@ def group(sizes: Iterable[tuple[str, int]], target: int = PACK_TARGET) -> list[l
     return [[oid for oid, _ in g] for g in group_pairs(sizes, target)]
 
 
-def group_pairs(sizes: Iterable[tuple[str, int]], target: int = PACK_TARGET) -> list[list[tuple[str, int]]]:
-    """Split (oid, size) pairs into packs of about `target` bytes each, keeping the pairs."""
-    packs: list[list[tuple[str, int]]] = []
-    current: list[tuple[str, int]] = []
+def group_pairs(sizes: Iterable[P], target: int = PACK_TARGET) -> list[list[P]]:
+    """Split (oid, size, ...) tuples into packs of about `target` bytes each, in their order,
+    keeping the tuples."""
+    packs: list[list[P]] = []
+    current: list[P] = []
     total = 0
     for pair in sizes:
         size = pair[1]

@@ -30,6 +30,7 @@ from blake3 import blake3
 from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
 from cairn.objects import chunks, pack
 from cairn.objects.hashing import hash_file, hash_mapped
+from cairn.objects.localpacks import Location
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
 from cairn.storage.base import Storage
@@ -228,13 +229,13 @@ class Remote:
     # A damaged cache object must never reach the remote: there it would pass for a good copy
     # (push skips what the remote lists), so objects are checked against their ids on the way out.
     def upload_pack(
-        self, store: ObjectStore, objects: list[tuple[str, int]]
+        self, store: ObjectStore, objects: list[tuple[str, int]], where: dict[str, Location] | None = None
     ) -> tuple[str, int, list[pack.IndexRow]] | None:
-        """Pack cache objects ((oid, expected size) pairs), verified, into a new remote pack.
-        Objects the cache lacks are left out (the rows say what went in); None when it lacked
-        them all."""
+        """Pack cache objects ((oid, expected size) pairs), verified, into a new remote pack
+        (`where`: where the packed ones are in the cache, when known). Objects the cache lacks
+        are left out (the rows say what went in); None when it lacked them all."""
         with PackFile(store) as pf:
-            for oid, data in store.iter_stored(objects):
+            for oid, data in store.iter_stored(objects, where):
                 if blake3(data).hexdigest() != oid:
                     raise corrupt_cache(oid)
                 pf.add(oid, data)
@@ -466,6 +467,10 @@ class PackFile:
     def finish(self) -> tuple[str, bytes]:
         """Write what is buffered and close the file; the pack's id and index."""
         self._close(flush=True)
+        # by id, as the index lists them: the remote's local index then takes each pack's rows in
+        # key order (its packs hold objects in the cache's order since issue 22; 1M rows scattered
+        # cost 4.5 s of CPU, sorted within each pack 3.6-3.8, all in order 3.0)
+        self.rows.sort()
         return pack.index_of(self.rows)
 
     def _close(self, flush: bool) -> None:

@@ -298,3 +298,25 @@ def test_file_of_copies_a_packed_object_out_loose_for_readers_that_need_a_path(t
     with open(path, "rb") as f:
         assert f.read() == data[0]
     assert store.file_of("0" * 64) is None
+
+
+def test_read_plan_orders_packed_objects_by_pack_and_offset_then_the_rest(tmp_path):
+    store = ObjectStore(tmp_path / "cache")
+    data = blobs(120, 100, seed=3)
+    with store.packs.writer(target=2000) as w:  # several packs, objects in the order written
+        for d in data[:100]:
+            w.add(b3(d), d)
+    loose = [store.add_bytes(d) for d in data[100:]]
+    objects = sorted([*((b3(d), len(d)) for d in data), ("0" * 64, 5)])  # and one the cache lacks
+
+    plan, pids = ObjectStore(tmp_path / "cache").read_plan(objects)
+
+    assert sorted((o, n) for o, n, _, _ in plan) == sorted(objects)
+    packed = [(pids[p], off) for _, _, p, off in plan if p >= 0]
+    assert len(packed) == 100 and packed == sorted(packed, key=lambda x: (pids.index(x[0]), x[1]))
+    assert [o for o, _, p, _ in plan if p < 0] == sorted([*loose, "0" * 64])  # after, in the order given
+    assert sorted(pids) == store.packs.pack_ids() and len(pids) > 1
+
+    where = {o: (pids[p], off, n) for o, n, p, off in plan if p >= 0}
+    got = {o: bytes(d) for o, d in store.iter_stored([(o, n) for o, n, _, _ in plan], where)}
+    assert got == {b3(d): d for d in data}
