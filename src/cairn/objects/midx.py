@@ -72,8 +72,9 @@ class Midx:
 
     def _lower(self, key: bytes) -> int:
         """The first row whose id is not below `key` (binary search in its first byte's bucket)."""
-        lo = self._fan[key[0] - 1] if key[0] else 0
-        hi = self._fan[key[0]]
+        return self._bisect(key, self._fan[key[0] - 1] if key[0] else 0, self._fan[key[0]])
+
+    def _bisect(self, key: bytes, lo: int, hi: int) -> int:
         m, base = self._map, self._rows_at
         while lo < hi:
             mid = (lo + hi) // 2
@@ -141,14 +142,7 @@ class Midx:
                 break
             lo += step
             step *= 2
-        while lo < hi:
-            mid = (lo + hi) // 2
-            at = base + ROW * mid
-            if m[at : at + 32] < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return self._bisect(key, lo, hi)
 
     def rows_view(self, start: int, end: int) -> memoryview:
         """Rows start..end as stored (each ROW bytes)."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from cairn.errors import ObjectMissingError, PathError, WouldLoseDataError, shown
 from cairn.index import pointer as ptr
 from cairn.index import safepath
-from cairn.index.snapshot import snapshot
 from cairn.index.statcache import stamp
 from cairn.objects import localpacks
 from cairn.objects.tree import FILE, TREE, Entry, diff_trees, walk_files
@@ -54,16 +53,7 @@ def plan_version(ws: Workspace, rel: str, p: ptr.Pointer, force: bool) -> _Plan:
     _check_target(ws, rel, p)
     work = _Plan(rel, p)
     links = ws.links(p.follow_symlinks)
-    snap = snapshot(
-        ws.abs(rel),
-        rel,
-        ws.stats,
-        ws.ignore,
-        progress=ws.progress,
-        links=links,
-        have_tree=ws.store.exists,
-        split_files=ws.walk_split_files,
-    )
+    snap = ws.walk(rel, links)
     if snap is not None:
         ws.stats.update(snap.records, snap.keep, snap.seals)
     load = ws.tree_loader(snap.trees if snap else {})

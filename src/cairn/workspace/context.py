@@ -11,6 +11,7 @@ from cairn.errors import PathError
 from cairn.index import pointer as ptr
 from cairn.index.ignore import Ignore
 from cairn.index.scan import SPLIT_FILES
+from cairn.index.snapshot import Snapshot, snapshot
 from cairn.index.statcache import StatCache
 from cairn.index.symlinks import LinkPolicy
 from cairn.objects.store import ObjectStore
@@ -71,6 +72,20 @@ class Workspace:
         return cached
 
     # -- trees -----------------------------------------------------------------------------
+    def walk(self, rel: str, links: LinkPolicy) -> Snapshot | None:
+        """What is at `rel` now (None: nothing), as status, diff and checkout see it: sealed
+        folders whose trees the cache holds are taken from their seals, unhashed."""
+        return snapshot(
+            self.abs(rel),
+            rel,
+            self.stats,
+            self.ignore,
+            progress=self.progress,
+            links=links,
+            have_tree=self.store.exists,
+            split_files=self.walk_split_files,
+        )
+
     def tree_loader(self, *extra: dict[str, bytes]):
         """Load trees from in-memory snapshots (encoded trees by id) first, then the cache."""
         memo: dict[str, Tree] = {}

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from cairn.errors import ObjectMissingError
 from cairn.index import pointer as ptr
-from cairn.index.snapshot import snapshot
 from cairn.objects.tree import FILE, Entry, diff_trees
 from cairn.workspace.context import Workspace, data_rel
 
@@ -49,16 +48,7 @@ def versions_in_workspace(ws: Workspace, pointers: list[str]) -> tuple[dict[str,
         p = ws.load_pointer(pointer_rel)
         rel = data_rel(pointer_rel, p)
         links = ws.links(p.follow_symlinks)
-        snap = snapshot(
-            ws.abs(rel),
-            rel,
-            ws.stats,
-            ws.ignore,
-            progress=ws.progress,
-            links=links,
-            have_tree=ws.store.exists,
-            split_files=ws.walk_split_files,
-        )
+        snap = ws.walk(rel, links)
         if snap is None:
             continue  # deleted in the workspace
         ws.stats.update(snap.records, snap.keep, snap.seals)

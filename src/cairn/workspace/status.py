@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cairn.errors import ObjectMissingError
-from cairn.index.snapshot import snapshot
 from cairn.objects.tree import FILE, diff_trees
 from cairn.workspace.context import Workspace, data_rel
 
@@ -41,16 +40,7 @@ def status_of(ws: Workspace, pointer_rel: str) -> PathStatus:
     p = ws.load_pointer(pointer_rel)
     rel = data_rel(pointer_rel, p)
     links = ws.links(p.follow_symlinks)
-    snap = snapshot(
-        ws.abs(rel),
-        rel,
-        ws.stats,
-        ws.ignore,
-        progress=ws.progress,
-        links=links,
-        have_tree=ws.store.exists,
-        split_files=ws.walk_split_files,
-    )
+    snap = ws.walk(rel, links)
     if snap is not None:
         ws.stats.update(snap.records, snap.keep, snap.seals)
     if snap is None:

@@ -14,16 +14,7 @@ import pytest
 from cairn.index.snapshot import Snapshot, snapshot
 from cairn.index.statcache import StatCache
 
-
-def _old(path: Path) -> None:
-    past = time.time() - 60  # older than the racy window
-    os.utime(path, (past, past))
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    _old(path)
+from .aged import write_aged
 
 
 @pytest.fixture
@@ -31,8 +22,8 @@ def data(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     for folder in ("a", "b"):
         for i in range(20):
-            _write(root / folder / f"f{i}", f"{folder}{i}".encode())
-    _write(root / "top.txt", b"top")  # the root holds files and folders: never sealed itself
+            write_aged(root / folder / f"f{i}", f"{folder}{i}".encode())
+    write_aged(root / "top.txt", b"top")  # the root holds files and folders: never sealed itself
     time.sleep(0.05)  # their ctime (set by utime) past the racy window
     return root
 
@@ -78,7 +69,7 @@ def test_any_change_to_a_sealed_folder_breaks_the_seal(data: Path, tmp_path: Pat
             os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
             time.sleep(0.05)  # its ctime past the racy window, so the new stats are sealed
         elif change == "new file":
-            _write(data / "a" / "new", b"new")
+            write_aged(data / "a" / "new", b"new")
             time.sleep(0.05)
         elif change == "deleted file":
             target.unlink()

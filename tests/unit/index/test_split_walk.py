@@ -19,18 +19,9 @@ from cairn.index.ignore import Ignore
 from cairn.index.snapshot import Snapshot, snapshot
 from cairn.index.statcache import StatCache
 
+from .aged import write_aged
+
 FOLDERS = [f"d{i}" for i in range(8)]
-
-
-def _old(path: Path) -> None:
-    past = time.time() - 60  # older than the racy window
-    os.utime(path, (past, past))
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    _old(path)
 
 
 @pytest.fixture
@@ -38,10 +29,10 @@ def data(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     for folder in FOLDERS:
         for i in range(15):
-            _write(root / folder / f"f{i}", f"{folder}/{i}".encode() * (i + 1))
+            write_aged(root / folder / f"f{i}", f"{folder}/{i}".encode() * (i + 1))
     for i in range(5):
-        _write(root / "nested" / "inner" / f"g{i}", f"g{i}".encode())  # sealed below an unsealed folder
-    _write(root / "top.txt", b"top")
+        write_aged(root / "nested" / "inner" / f"g{i}", f"g{i}".encode())  # sealed below an unsealed folder
+    write_aged(root / "top.txt", b"top")
     time.sleep(0.05)  # their ctime (set by utime) past the racy window
     return root
 
@@ -108,15 +99,15 @@ def _change(data: Path) -> None:
     same = data / "d2" / "f3"  # same size, mtime differs
     same.write_bytes(bytes(b ^ 0xFF for b in same.read_bytes()))
     os.utime(same, ns=(time.time_ns() - 30_000_000_000,) * 2)
-    _write(data / "d3" / "new", b"a new file")
+    write_aged(data / "d3" / "new", b"a new file")
     (data / "d4" / "f0").unlink()
     shutil.rmtree(data / "d5")  # a folder replaced: same names, other bytes
     for i in range(15):
-        _write(data / "d5" / f"f{i}", f"other {i}".encode())
+        write_aged(data / "d5" / f"f{i}", f"other {i}".encode())
     shutil.rmtree(data / "d6")  # a folder replaced by a file of its name
-    _write(data / "d6", b"now a file")
+    write_aged(data / "d6", b"now a file")
     shutil.rmtree(data / "d7")  # a folder gone
-    _write(data / "nested" / "inner" / "g9", b"g9")
+    write_aged(data / "nested" / "inner" / "g9", b"g9")
     time.sleep(0.05)
 
 
@@ -179,7 +170,7 @@ def test_ignore_rules_apply_in_the_helpers(data: Path, stats: StatCache, forks: 
     ignore = Ignore.load(data.parent)
     first = _walk(data, stats, 0, ignore)
     stats.update(first.records, first.keep, first.seals)
-    _write(data / "d1" / "scratch.tmp", b"ignored")  # an ignored file does not break a seal
+    write_aged(data / "d1" / "scratch.tmp", b"ignored")  # an ignored file does not break a seal
     (data / "d2" / "f1").write_bytes(b"changed")
     time.sleep(0.05)
     serial = _walk(data, stats, 0, ignore)
