@@ -371,9 +371,6 @@ class _Recent:
             return None
         return self.packs[v >> _PACK_SHIFT], (v >> _OFF_SHIFT) & _MASK, v & _MASK
 
-    def __contains__(self, oid: str) -> bool:
-        return bool(self._at) and bytes.fromhex(oid) in self._at
-
     def __len__(self) -> int:
         return len(self._at)
 

@@ -126,11 +126,12 @@ def _plan_packs(ws: Workspace, keep: set[str], result: GcPlan) -> None:
         if oid not in keep:
             dead[pid].append((oid, size))
     for pid in sorted(total):
-        gone = dead.get(pid)
-        if gone and sum(n for _, n in gone) >= REPACK_AT * total[pid]:
+        gone = dead.get(pid, [])
+        freed = sum(n for _, n in gone)
+        if gone and freed >= REPACK_AT * total[pid]:
             result.packs.append(pid)
             result.unused.extend(o for o, _ in gone)
-            result.unused_bytes += sum(n for _, n in gone)
+            result.unused_bytes += freed
             result.kept += count[pid] - len(gone)
         else:
             result.kept += count[pid]
