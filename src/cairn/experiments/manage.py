@@ -113,9 +113,11 @@ def sort_rows(rows: list[dict[str, Any]], key: str | None, order: str) -> list[d
 
 def columns(rows: list[dict[str, Any]], only_changed: bool) -> list[str]:
     """Columns of the table (`exit_code` is shown within `status`, see status_text)."""
-    cols: list[str] = []
+    seen: dict[str, None] = {}  # ordered and O(1) to test: 500 experiments x 100 columns
     for r in rows:
-        cols.extend(c for c in r if c not in cols and c != "exit_code")
+        seen.update(dict.fromkeys(r))
+    seen.pop("exit_code", None)
+    cols = list(seen)
     if only_changed and len(rows) > 1:
         fixed = {"name", "status"}
         cols = [c for c in cols if c in fixed or len({repr(r.get(c)) for r in rows}) > 1]
