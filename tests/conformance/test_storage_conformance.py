@@ -17,6 +17,7 @@ from s3server import KEY_ID, SECRET
 
 from cairn.errors import RemoteAuthError, RemoteError, RemoteKeyMissingError, RemoteNotFoundError
 from cairn.storage.base import Storage
+from cairn.storage.local import LocalStorage
 
 BACKENDS = ["memory", "local", "s3", "az", "gs", "ssh"]
 # S3 at a bucket's root (no prefix) as well: the key <-> path tests run against it too.
@@ -211,6 +212,31 @@ def test_put_file_consume_may_move_the_file(storage, tmp_path):
     storage.put_file("packs/p.pack", str(src), consume=True)
     assert storage.get_bytes("packs/p.pack") == data
     assert _listing(storage, "packs") == {"packs/p.pack": len(data)}
+
+
+@every_backend
+def test_put_file_check_gates_the_key(storage, tmp_path):
+    """`check` raising (a cache object failing its hash) leaves no key and no temp file; a
+    check that passes publishes the file, whether the backend runs it before or while copying."""
+    data = _random(3_000_000, seed=4)
+    src = tmp_path / "obj"
+    src.write_bytes(data)
+    ran = []
+
+    def bad() -> None:
+        ran.append("bad")
+        raise ValueError("damaged")
+
+    with pytest.raises(ValueError, match="damaged"):
+        storage.put_file("files/aa/bad", str(src), check=bad)
+    assert ran == ["bad"]
+    assert not storage.exists("files/aa/bad")
+    assert _listing(storage) == {}
+    if isinstance(storage, LocalStorage):  # its listing hides the temp folder: look inside
+        assert not [p for p in Path(storage.root).rglob("*") if p.is_file()]
+    storage.put_file("files/aa/good", str(src), check=lambda: ran.append("good"))
+    assert ran == ["bad", "good"]
+    assert storage.get_bytes("files/aa/good") == data
 
 
 @every_backend

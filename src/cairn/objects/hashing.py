@@ -38,7 +38,7 @@ def hash_chunks(path: str | os.PathLike[str], max_threads: int = 1) -> str:
     return h.hexdigest()
 
 
-def hash_mapped(path: str | os.PathLike[str]) -> str:
+def hash_mapped(path: str | os.PathLike[str], max_threads: int = blake3.AUTO) -> str:
     """hash_file through a memory map, one window at a time: BLAKE3's threads read the page cache
     in place instead of this thread first copying every byte into a buffer (about a third of the
     CPU of hashing a 2 GiB file, and not overlapped with the hashing). A file cut short while
@@ -51,7 +51,7 @@ def hash_mapped(path: str | os.PathLike[str]) -> str:
         return blake3(read_small(path, size)).hexdigest()
     import mmap  # here: every command imports this module, few hash big files
 
-    h = blake3(max_threads=blake3.AUTO)
+    h = blake3(max_threads=max_threads)
     fd = os.open(path, os.O_RDONLY)
     try:
         off = 0

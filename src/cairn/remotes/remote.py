@@ -253,13 +253,22 @@ class Remote:
 
     def upload_loose(self, store: ObjectStore, oid: str) -> int | None:
         """Upload one cache object as it is, verified; its size, or None when the cache lacks it."""
+        path = store.path(oid)
         try:
-            if hash_mapped(store.path(oid)) != oid:  # a cache object: mapped, not copied to be read
-                raise corrupt_cache(oid)
+            size = os.path.getsize(path)
         except FileNotFoundError:
             return None
-        self.storage.put_file(loose_key(oid), store.path(oid))
-        return os.path.getsize(store.path(oid))
+
+        # one BLAKE3 thread where the storage copies on the other core meanwhile; a cache
+        # object is mapped, not copied to be read
+        threads = 1 if self.storage.checks_while_copying else blake3.AUTO
+
+        def check() -> None:
+            if hash_mapped(path, threads) != oid:
+                raise corrupt_cache(oid)
+
+        self.storage.put_file(loose_key(oid), path, check=check)
+        return size
 
     def upload_list(self, store: ObjectStore, oid: str) -> int:
         """Send the chunk list of a file held as chunks (after its chunks); its size."""

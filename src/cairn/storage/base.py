@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cairn.errors import ConfigError
@@ -23,15 +23,19 @@ class Storage(ABC):
     # Transfers at once when neither -j nor the remote's `jobs` says: network requests wait on
     # latency, so many overlap well.
     default_jobs: int = 8
+    # put_file runs its `check` on a second thread while it copies (else before the upload)
+    checks_while_copying: bool = False
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
     @abstractmethod
-    def put_file(self, key: str, path: str, consume: bool = False) -> None:
+    def put_file(self, key: str, path: str, consume: bool = False, check: Callable[[], None] | None = None) -> None:
         """Upload a local file, streaming (large files never sit in memory). With `consume` the
         caller will not use the file again: a backend on the same file system may move it
-        instead of copying (the caller removes it if it is still there)."""
+        instead of copying (the caller removes it if it is still there). `check` raises when the
+        file must not be published (a cache object that fails its hash): a backend may run it
+        while it copies, but the key appears only once it has returned."""
 
     @abstractmethod
     def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:

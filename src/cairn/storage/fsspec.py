@@ -90,7 +90,9 @@ class FsspecStorage(Storage):
             self._call(f"writing {key}", lambda: self.fs.pipe_file(tmp, data))
             self._call(f"writing {key}", lambda: self._move_into_place(tmp, key))
 
-    def put_file(self, key: str, path: str, consume: bool = False) -> None:
+    def put_file(self, key: str, path: str, consume: bool = False, check: Callable[[], None] | None = None) -> None:
+        if check is not None:  # before the upload: an object store has no rename to publish with
+            check()
         if self._s3():
             size = os.path.getsize(path)
             if size <= _STREAMED_PUT:

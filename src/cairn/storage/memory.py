@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 from cairn.errors import RemoteKeyMissingError
@@ -33,7 +33,9 @@ class MemoryStorage(Storage):
             self._data[key] = bytes(data)
             self._mtime[key] = time.time()
 
-    def put_file(self, key: str, path: str, consume: bool = False) -> None:
+    def put_file(self, key: str, path: str, consume: bool = False, check: Callable[[], None] | None = None) -> None:
+        if check is not None:
+            check()
         with open(path, "rb") as f:
             self.put_bytes(key, f.read())
 
