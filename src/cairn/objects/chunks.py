@@ -37,6 +37,8 @@ DEFAULT_MIN_SIZE = 16 * 1024 * 1024
 # The kind remotes give a file held as chunks: its chunk list travels, then its chunks as objects.
 CHUNKED = "chunked"
 # Bytes read per pass of the chunker; the unfinished last chunk is carried into the next block.
+# Two blocks of 16 MiB in flight fell out of the CPU's cache between the cut and the hashes
+# (0.4-0.5 s more CPU per 2 GiB); 2-8 MiB alike (docs/decisions.md).
 _BLOCK = 4 * 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
 
@@ -181,7 +183,7 @@ def _blocks(f, count: int) -> Iterator[tuple[memoryview, int, list[int]]]:
 
 def split_into(store, src: str) -> ChunkList:
     """Cut `src` into chunks, store the new ones, and return its chunk list (not yet written).
-    One read, three threads handing work over once per 16 MiB block, never per chunk: this one
+    One read, three threads handing work over once per block (4 MiB), never per chunk: this one
     reads and cuts the blocks, a second hashes each block whole (the file's id) and then its
     chunks while the next block is cut, and a third has the kernel copy the runs of new chunks
     into local packs (objects/localpacks.py: sequential writes, no file per chunk). The packs
