@@ -213,6 +213,29 @@ def test_a_corrupt_chunk_is_named_and_the_workspace_file_is_left_alone(chunked, 
     assert bad in report["corrupt"] and b3(data) in report["corrupt"]  # the chunk and the whole file
 
 
+def test_a_corrupt_chunk_found_while_the_file_is_copied_leaves_no_file_and_no_temp(chunked, assert_error):
+    """The kernel copies the packs' runs while another thread hashes them: a chunk damaged near
+    the end is found after most of the file was copied, and still nothing stays behind."""
+    # several packs (a pack is sealed after the run of chunks, of up to 8 MiB, that fills it)
+    chunked.cairn("config", "cache.pack_size", str(1 << 20))
+    data = blob(20 << 20)
+    chunked.write({"model.bin": data})
+    chunked.cairn("add", "model.bin")
+    rows = chunk_list(chunked, b3(data))["chunks"]
+    bad = rows[-2][0]
+    damage_packed(chunked, bad)
+    assert len({packed(chunked)[c][0] for c, _ in rows}) >= 3
+    (chunked.root / "model.bin").unlink()
+    tmp = chunked.root / ".cairn" / "cache" / "tmp"
+    temps = set(tmp.iterdir()) if tmp.exists() else set()
+
+    proc = chunked.cairn("checkout", expect=None)
+
+    assert_error(proc, CorruptObjectError, f"model.bin cannot be rebuilt: its chunk {bad} is corrupt")
+    assert sorted(p.name for p in chunked.root.iterdir() if not p.name.startswith(".")) == ["model.bin.cairn"]
+    assert (set(tmp.iterdir()) if tmp.exists() else set()) == temps
+
+
 def test_link_modes_keep_new_files_whole_and_copy_chunked_ones(chunked):
     data = blob(2 << 20)
     chunked.write({"model.bin": data})

@@ -97,23 +97,24 @@ class Midx:
         """Where each of `oids` is packed (those that are). The rows between the least and the
         greatest id asked are read in one pass when they are not far more than the ids (a
         checkout of everything, a push's group of neighbouring ids), else each id is searched."""
-        wanted = {bytes.fromhex(o) for o in oids}
+        wanted = {bytes.fromhex(o): o for o in oids}  # each id's hex kept: no .hex() per row found
         out: dict[str, Location] = {}
         if not wanted:
             return out
         lo, hi = self._lower(min(wanted)), self._lower(max(wanted)) + 1
         hi = min(hi, self.count)
         if hi - lo > 16 * len(wanted):
-            for key in wanted:
-                loc = self.find(key.hex())
+            for o in wanted.values():
+                loc = self.find(o)
                 if loc is not None:
-                    out[key.hex()] = loc
+                    out[o] = loc
             return out
         packs = self.packs
         rows = memoryview(self._map)[self._rows_at + ROW * lo : self._rows_at + ROW * hi]
         for key, pn, off, size in struct.iter_unpack("<32sIQQ", rows):
-            if key in wanted and key.hex() not in out:
-                out[key.hex()] = (packs[pn], off, size)
+            o = wanted.get(key)
+            if o is not None and o not in out:
+                out[o] = (packs[pn], off, size)
         rows.release()
         return out
 

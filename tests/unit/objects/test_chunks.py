@@ -198,3 +198,67 @@ def test_a_chunked_add_leaves_a_multi_pack_index_of_its_chunks(tmp_path: Path) -
         assert all(index.find(c) is not None for c in cl.ids())
     finally:
         index.close()
+
+
+def _stored_files(store: ObjectStore) -> list[str]:
+    """Every file the add left in the cache (packs, indexes, lists, temps)."""
+    return sorted(str(p.relative_to(store.root)) for p in store.root.rglob("*") if p.is_file())
+
+
+def test_a_copy_into_a_pack_that_fails_midway_stops_the_add_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the copying thread fails on its second run while the other threads cut and hash on
+    import errno
+
+    from cairn.errors import DiskFullError
+    from cairn.objects import localpacks
+
+    monkeypatch.setattr(chunks, "_BLOCK", 300_000)
+    monkeypatch.setattr(chunks, "_RUN", 200_000)
+    real = localpacks._copy_range
+    calls = []
+
+    def full_disk_on_the_second(src: int, dst, offset: int, length: int) -> None:
+        calls.append(offset)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(src, dst, offset, length)
+
+    monkeypatch.setattr(localpacks, "_copy_range", full_disk_on_the_second)
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+    src = tmp_path / "f.bin"
+    src.write_bytes(random.Random(9).randbytes(4_000_000))
+
+    with pytest.raises(DiskFullError, match="no space left on device"):
+        store.add_file_copy(str(src), 4_000_000)
+
+    assert len(calls) >= 2
+    assert not [f for f in _stored_files(store) if not f.startswith("objects/")]  # no pack, list or temp
+
+
+def test_a_file_changed_during_a_chunked_add_is_refused_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cairn.errors import PathError
+
+    monkeypatch.setattr(chunks, "_BLOCK", 300_000)
+    src = tmp_path / "f.bin"
+    src.write_bytes(random.Random(10).randbytes(3_000_000))
+    real = chunks._blocks
+
+    def blocks_then_append(f, count: int):
+        for k, block in enumerate(real(f, count)):
+            yield block
+            if k == 2:
+                with open(src, "r+b") as w:  # someone rewrites a part already read
+                    w.write(b"x" * 1000)
+                os.utime(src, ns=(1, 1))
+
+    monkeypatch.setattr(chunks, "_blocks", blocks_then_append)
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+
+    with pytest.raises(PathError, match="changed while cairn was adding it"):
+        store.add_file_copy(str(src), 3_000_000)
+
+    assert not [f for f in _stored_files(store) if not f.startswith("objects/")]
