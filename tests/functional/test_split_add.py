@@ -12,10 +12,15 @@ import shutil
 import signal
 
 import pytest
+from blake3 import blake3
 from polling import wait_until
 
 CORES = len(os.sched_getaffinity(0))
 pytestmark = pytest.mark.skipif(CORES < 2, reason="the add splits over processes only with two cores or more")
+
+
+def b3(data: bytes) -> str:
+    return blake3(data).hexdigest()
 
 
 def packs(repo) -> set[str]:
@@ -47,6 +52,26 @@ def test_a_split_add_records_and_stores_what_an_add_in_one_process_does(repo, ma
     shutil.rmtree(repo.root / "data")
     repo.cairn("checkout", "data.cairn")
     assert repo.expected("data") == (oid, size, count)
+
+
+def test_a_split_add_with_hard_links_links_every_file(repo, make_dataset):
+    """Link modes store loose objects: the helpers link their share's files into the cache, the
+    adding process makes the workspace files links to them, as in one process."""
+    files = make_dataset(repo.root / "data", count=300, size=3000, depth=2, fanout=5)
+    repo.cairn("config", "cache.type", "hardlink")
+    repo.cairn("config", "--local", "core.hash_split_files", "1")
+
+    (added,) = repo.json("add", "data")
+
+    assert added["link"] == "hardlink" and added["hashed"] == len(files)
+    oid, size, _ = repo.expected("data")
+    assert (repo.pointer("data")["oid"], repo.pointer("data")["size"]) == (oid, size)
+    for rel in files:
+        workspace = repo.root / "data" / rel
+        assert os.path.samefile(workspace, repo.object_path(b3(workspace.read_bytes())))
+    repo.assert_cache_sound()
+    assert repo.json("fsck")["ok"] is True
+    repo.cairn("status", "-q")
 
 
 def helper_of(pid: int) -> int | None:
