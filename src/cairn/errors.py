@@ -183,8 +183,9 @@ class StageFailedError(CairnError):
 
 
 class HelperProcessError(CairnError):
-    """A helper process that took a share of the work (the split walk of a big folder, see
-    index/forked.py) failed, was killed, or ended without sending its result."""
+    """A helper process that took a share of the work (the split walk of a big folder, the split
+    hashing of a big add: see index/forked.py) failed, was killed, or ended without sending its
+    result."""
 
     code = "helper-failed"
 

@@ -2,7 +2,8 @@
 whose (inode, mtime_ns, size) changed, and build the tree objects in memory.
 
 The walk is one `os.scandir` pass; hashing of changed files runs on a thread pool (BLAKE3 and
-file I/O release the GIL) in batches, so per-file Python overhead stays small. A folder of files
+file I/O release the GIL) in batches, so per-file Python overhead stays small, and a big add's
+is split over helper processes as well (index/hashpending.py). A folder of files
 whose stat rows match its seal (index/statcache.py) is taken whole from the seal when the caller
 says its tree is in the cache (`have_tree`): no per-file entries, no tree to encode. A big
 no-op walk has helper processes check shares of the sealed folders (index/scan.py, `split`).
@@ -22,7 +23,9 @@ from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
-from cairn.errors import PathError, PermissionDeniedError
+from cairn.errors import PathError
+from cairn.index.hashpending import HashFn, Shares, hash_guarded, hash_pending
+from cairn.index.hashpending import denied as _denied
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
 from cairn.index.scan import Listing, kept_fingerprint, scan, split
@@ -39,13 +42,7 @@ if TYPE_CHECKING:
 
     from cairn.index.forked import Forked
 
-# hash_fn(absolute path, size) -> oid; it may also store the file (add hashes and copies in one pass)
-HashFn = Callable[[str, int], str]
-
 _RACY_NS = 20_000_000  # files changed this recently are not trusted to the stat cache
-_BATCH = 128
-# one thread per core: more only trade the GIL back and forth (futex storms measured with strace)
-_WORKERS = max(2, os.cpu_count() or 1)
 # folders listed and stat-ed ahead of the walk on a thread (the stat calls release the GIL
 # while the walk compares): few, as each holds a folder's entries and stats in memory
 _AHEAD = 4
@@ -103,6 +100,8 @@ def snapshot(
     links: LinkPolicy | None = None,
     have_tree: Callable[[str], bool] | None = None,
     split_files: int = 0,
+    hash_split_files: int = 0,
+    shares: Shares | None = None,
 ) -> Snapshot | None:
     """Snapshot `path` (repo-relative `rel`); None when it does not exist. With `have_tree`
     (is this tree object in the cache?), folders matching their seal are taken from it: their
@@ -126,7 +125,7 @@ def snapshot(
         if _same(rec, st):
             return Snapshot(FILE, rec[3], st.st_size, 1, exe)
         task = progress.task(f"hashing {rel}", 1)
-        oid = _hash_guarded(hash_fn, str(path), st.st_size)
+        oid = hash_guarded(hash_fn, str(path), st.st_size)
         task.advance()
         task.close()
         snap = Snapshot(FILE, oid, st.st_size, 1, exe, hashed=1, fresh=[(rel, oid)])
@@ -146,7 +145,19 @@ def snapshot(
         if links is None:
             links = LinkPolicy.within(path)
         return _snapshot_tree(
-            path, rel, stats, ignore, hash_fn, progress, before_hashing, start_ns, links, have_tree, split_files
+            path,
+            rel,
+            stats,
+            ignore,
+            hash_fn,
+            progress,
+            before_hashing,
+            start_ns,
+            links,
+            have_tree,
+            split_files,
+            hash_split_files,
+            shares,
         )
     finally:
         if gc_was_enabled:
@@ -165,6 +176,8 @@ def _snapshot_tree(
     links: LinkPolicy,
     have_tree: Callable[[str], bool] | None,
     split_files: int,
+    hash_split_files: int,
+    shares: Shares | None,
 ) -> Snapshot:
     dirs: list[_Dir] = []
     # (abs, rel, ino, stamp, size, entry) per file to hash; None once its record is made
@@ -196,7 +209,7 @@ def _snapshot_tree(
     if before_hashing is not None:
         before_hashing(snap)
     if pending:
-        _hash_pending(pending, hash_fn, progress, rel)
+        hash_pending(pending, hash_fn, progress, rel, hash_split_files, shares)
         snap.hashed = len(pending)
         cutoff = start_ns - _RACY_NS
         fresh, records = snap.fresh, snap.records
@@ -482,48 +495,3 @@ class _Walk:
                     return None
         self.snap.skipped.append(Skipped(rel, reason, target))
         return None
-
-
-def _hash_pending(pending: list, hash_fn: HashFn, progress: Progress, rel: str) -> None:
-    task = progress.task(f"hashing {rel}", len(pending))
-
-    def run(batch: list) -> int:
-        for p, _, _, _, size, entry in batch:
-            entry[2] = _hash_guarded(hash_fn, p, size)
-        return len(batch)
-
-    try:
-        if len(pending) <= _BATCH:
-            task.advance(run(pending))
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        batches = [pending[i : i + _BATCH] for i in range(0, len(pending), _BATCH)]
-        pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="cairn-hash")
-        try:
-            for n in pool.map(run, batches):
-                task.advance(n)
-        finally:
-            # on Ctrl-C, drop the queued batches instead of finishing them
-            pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        task.close()
-
-
-def _hash_guarded(hash_fn: HashFn, p: str, size: int) -> str:
-    try:
-        return hash_fn(p, size)
-    except PermissionError as e:
-        raise _denied(Path(p)) from e
-    except FileNotFoundError:
-        raise PathError(
-            f"{p} disappeared while cairn was reading it",
-            "something else is changing this folder; wait for it to finish and run the command again",
-        ) from None
-
-
-def _denied(path: Path) -> PermissionDeniedError:
-    return PermissionDeniedError(
-        f"permission denied: cannot read {path}",
-        "fix the file's permissions (chmod u+r) or add it to .cairnignore",
-    )

@@ -63,6 +63,8 @@ class LocalPacks:
         self._midx: midx.Midx | midx.Empty | None = None
         self._recent = _Recent()  # packs sealed by this process since it was opened
         self._lock = threading.Lock()
+        # in a helper process of a split add (`keep_sealed`): (id, rows) of each pack it sealed
+        self.kept: list[tuple[str, list[pack.IndexRow]]] | None = None
 
     # -- layout ----------------------------------------------------------------------------
     def pack_path(self, pid: str) -> str:
@@ -120,6 +122,8 @@ class LocalPacks:
         self._publish_midx(pids, rows)
 
     def _publish_midx(self, pids: list[str], rows: list[bytes]) -> None:
+        if self.kept is not None:
+            return  # a helper: the process it helps writes the index
         try:
             if not pids:  # no pack left: no index of them
                 os.unlink(f"{self.root}/{midx.NAME}")
@@ -132,6 +136,8 @@ class LocalPacks:
         """Bring the multi-pack index up to date after this process sealed or dropped packs: the
         rows of the packs it sealed merged into the index in use, else rebuilt from the JSON
         indexes."""
+        if self.kept is not None:
+            return  # a helper: the process it helps adopts its packs and writes the index
         with self._lock:
             m, recent = self._midx, self._recent
             new_packs, count, rows = list(recent.packs), len(recent), recent.rows()
@@ -307,8 +313,27 @@ class LocalPacks:
     def writer(self, target: int | None = None, defer: bool = False) -> PackWriter:
         return PackWriter(self, self.target if target is None else target, defer)
 
+    def adopt(self, pid: str, rows: list[pack.IndexRow]) -> None:
+        """A pack a helper process sealed (a split add): found by lookups from now on, and merged
+        into the multi-pack index by `update_midx` as this process's own are."""
+        self._sealed(pid, rows)
+
+    def open_index(self) -> None:
+        """Open the multi-pack index now (or read the JSON indexes), so that packs sealed or
+        adopted from here on join the index in use (before, they would be left for the first
+        lookup to find on disk, through every pack's JSON index)."""
+        self._index()
+
+    def keep_sealed(self) -> None:
+        """In a helper process of a split add: every pack sealed from now on, by any writer (small
+        files, a big file's chunks), is listed in `kept` for the process it helps to adopt, and
+        the multi-pack index is left to that process (never written here)."""
+        self.kept = []
+
     def _sealed(self, pid: str, rows: list[pack.IndexRow]) -> None:
         with self._lock:
+            if self.kept is not None:
+                self.kept.append((pid, rows))
             if self._loaded:
                 self._add(pid, rows)
             elif self._midx is not None:

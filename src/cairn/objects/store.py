@@ -116,6 +116,7 @@ class ObjectStore:
         # linking onto an existing name fails and leaves it as it is)
         self._fresh = False
         self._packer: PackWriter | None = None  # set while `packing`
+        self._adopted = False  # packs sealed by helper processes were registered while `packing`
 
     # -- layout -------------------------------------------------------------------------
     def path(self, oid: str) -> str:
@@ -172,13 +173,48 @@ class ObjectStore:
         self.prepare()
         writer = self.packs.writer()
         self._packer = writer
+        self._adopted = False
         try:
             with writer:
                 yield
         finally:
             self._packer = None
-        if writer.sealed:
+        if writer.sealed or self._adopted:
             self.packs.update_midx()
+        self._adopted = False
+
+    # -- a split add (index/hashpending.py): helper processes store shares of its files --------
+    def share_prepare(self) -> None:
+        """Before the helpers fork: the multi-pack index is opened here, so the packs they seal
+        join it when adopted (not left for the next lookup to find through every JSON index)."""
+        self.prepare()
+        self.packs.open_index()
+
+    def share_begin(self) -> None:
+        """In a helper: small files go into packs of its own (the writer the fork copied is the
+        parent's: its open pack is the parent's file, never written or discarded here), and the
+        packs it seals are listed for the parent, which alone writes the multi-pack index."""
+        self.packs.keep_sealed()
+        if self._packer is not None:
+            self._packer = self.packs.writer()
+
+    def share_end(self) -> list[tuple[str, list]]:
+        """In a helper, after its share: its last pack sealed; (id, rows) of each pack it sealed.
+        Everything else it stored (loose objects, chunk lists) is published where every process
+        finds it."""
+        if self._packer is not None:
+            self._packer.close()
+        return self.packs.kept or []
+
+    def share_adopt(self, packs: list[tuple[str, list]]) -> None:
+        """Register a helper's packs (`share_end`): found from now on, and in the multi-pack index
+        when `packing` ends (at once outside it: a link-mode add's chunked files)."""
+        for pid, rows in packs:
+            self.packs.adopt(pid, rows)
+        if packs and self._packer is None:
+            self.packs.update_midx()
+        elif packs:
+            self._adopted = True
 
     def missing(self, oids: Iterable[str]) -> list[str]:
         """The ids among `oids` that are not in the store, sorted. Many ids sharing fan-out folders

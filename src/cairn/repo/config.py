@@ -34,6 +34,9 @@ KNOWN: dict[str, tuple[type | tuple[type, ...], Any]] = {
     # a no-op walk of this many files or more is split over processes (docs/decisions.md); 0: never
     # (index.scan.SPLIT_FILES, not imported: every command reads the config, few walk)
     "core.walk_split_files": (int, 100_000),
+    # an add with this many files to hash or more is split over processes (docs/decisions.md);
+    # 0: never (index.hashpending.SPLIT_FILES)
+    "core.hash_split_files": (int, 20_000),
     "cache.dir": (str, "cache"),
     "cache.type": ((list, str), ["reflink", "copy"]),
     "cache.chunking.enabled": (bool, False),  # large files as chunks (docs/chunks.md); opt-in, see "Why off by default"

@@ -117,6 +117,7 @@ class Repo:
             Ignore.load(self.root),
             self.progress,
             self.config.get("core.walk_split_files"),
+            self.config.get("core.hash_split_files"),
         )
 
     @cached_property

@@ -162,6 +162,8 @@ def commit(
             links,
             ws.store.exists,
             ws.walk_split_files,
+            ws.hash_split_files,
+            ws.store,
         )
         if snap is None:
             raise PathError(f"{rel} does not exist", "check the path")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cairn.errors import PathError
 from cairn.index import pointer as ptr
+from cairn.index.hashpending import SPLIT_FILES as HASH_SPLIT_FILES
 from cairn.index.ignore import Ignore
 from cairn.index.scan import SPLIT_FILES
 from cairn.index.snapshot import Snapshot, snapshot
@@ -32,6 +33,8 @@ class Workspace:
     progress: Progress = NULL
     # no-op walks of this many files or more are split over processes (core.walk_split_files)
     walk_split_files: int = SPLIT_FILES
+    # an add with this many files to hash or more is split over processes (core.hash_split_files)
+    hash_split_files: int = HASH_SPLIT_FILES
     tmp: Path = field(init=False)
     _links: dict[bool, LinkPolicy] = field(init=False, default_factory=dict)
 

@@ -47,6 +47,12 @@ def test_the_walk_split_default_is_the_walks_own() -> None:
     assert KNOWN["core.walk_split_files"] == (int, SPLIT_FILES)
 
 
+def test_the_hash_split_default_is_the_hashings_own() -> None:
+    from cairn.index.hashpending import SPLIT_FILES
+
+    assert KNOWN["core.hash_split_files"] == (int, SPLIT_FILES)
+
+
 def test_default_config_file_reads_as_the_defaults(dot: Path) -> None:
     cfg = Config(dot)
     assert cfg.get("cache.type") == ["reflink", "copy"]
