@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -301,26 +303,33 @@ def reaped(pids: list[int]) -> bool:
     return bool(pids)
 
 
+_JOINED_THREADS = """
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from cairn.index.forked import other_threads
+
+assert not other_threads(), "a fresh interpreter has a thread running"
+for _ in range(50):
+    pool = ThreadPoolExecutor(2)
+    list(pool.map(abs, range(10)))
+    pool.shutdown(wait=True)
+    assert not other_threads(), "a pool shut down and joined counts as running"
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+try:
+    assert other_threads(), "a running thread does not count"
+finally:
+    stop.set()
+    other.join()
+"""
+
+
 def test_threads_just_joined_do_not_count_as_running() -> None:
     """A pool shut down right before the split (the walk's scanners) may still be listed by the
     kernel for a moment after Python joined it; the add must not stay in one process for that
-    (it did in a quarter of such cases), while a thread that runs does count."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cairn.index.forked import other_threads
-
-    if other_threads():
-        pytest.skip("another test left a thread running in this process")
-    for _ in range(50):
-        pool = ThreadPoolExecutor(2)
-        list(pool.map(abs, range(10)))
-        pool.shutdown(wait=True)
-        assert not other_threads()
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert other_threads()
-    finally:
-        stop.set()
-        other.join()
+    (it did in a quarter of such cases), while a thread that runs does count. In a fresh
+    interpreter: a test worker keeps other tests' threads (BLAKE3's pool, servers) alive."""
+    proc = subprocess.run([sys.executable, "-c", _JOINED_THREADS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
