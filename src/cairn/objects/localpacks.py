@@ -216,6 +216,11 @@ class LocalPacks:
             return self._where.get(oid)
         return self._recent.get(oid) or m.find(oid)
 
+    def count(self) -> int:
+        """How many objects the packs hold (from the index in use, without reading the packs)."""
+        m = self._index()
+        return len(self._where) if m is None else m.count + len(self._recent)
+
     def has(self, oid: str) -> bool:
         return self.locate(oid) is not None
 
