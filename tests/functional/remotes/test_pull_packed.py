@@ -113,6 +113,7 @@ def test_a_pull_in_batches_of_a_few_files_places_every_file_and_counts_each_obje
     alice.cairn("push")
     files = {**alice.files, **copies}
     bob = make_clone("bob")
+    bob.cairn("config", "cache.pack_size", "16384")  # several local packs: one is unpacked below
 
     # the real console script, its fetch batches made small (and kept small where their range
     # requests spread over the packs) before it runs; each batch's size is logged
@@ -139,6 +140,17 @@ def test_a_pull_in_batches_of_a_few_files_places_every_file_and_counts_each_obje
     _assert_packed(bob, files)
     assert bob.json("status")["changed"] is False
     assert bob.json("fsck")["ok"] is True
+
+    # a cache that packs many objects is asked about them through a set of their ids (_SET_AT:
+    # 131,072 packed objects; 0 here): one lost packed file is found absent and fetched again
+    lost = b3(files["data/d1/e2/f0005.bin"])
+    bob.object_path(lost).unlink()  # its pack made loose objects first; the other packs stay
+    assert len(bob.packed()) > 100
+    (patch / "sitecustomize.py").write_text("import cairn.remotes.fetch as f\nf.BATCH, f._SET_AT = 7, 0\n")
+    again = json.loads(bob.cairn("fetch", "--json", env={"PYTHONPATH": str(patch)}).stdout)
+    assert (again["transferred"], again["skipped"], again["missing"]) == (1, len(objects) - 1, [])
+    assert lost in bob.cache_oids()
+    bob.assert_cache_sound()
 
 
 @local_only
