@@ -1,4 +1,4 @@
-"""S1: a million small files (issue 22, "Scale"): add, status, re-add, diff, push and checkout.
+"""S1: a million small files (issue 22, "Scale"): add, status, re-add, diff, push, checkout and pull.
 
 The dataset is N files of 0.5-8 KiB in N/1,000 folders of 1,000 files (1,000,000 files, ~4.5 GB
 at full size), made once per size under WORK/datasets/s1-N/ by one process per core. Each file is
@@ -12,9 +12,10 @@ The workloads form one sequence per size and tool: each continues from the repo 
 it left (`Workload.after`, see runner.py), so the set is copied and added once, not once per
 workload: add -> commit, status -> re-add after one change -> ten changed, added, committed,
 diff -> local remote, push -> ten changed again, push -> S3 remote, push -> data/ moved aside,
-checkout. A workload selected without the one before it builds that state from scratch (its
-`setup`). One run each, no warm-up. cairn alone at full size (pass `--tools cairn`); DVC runs
-where it finishes (`--s1 200k`). Standard library only.
+checkout -> a `git clone` of the repo, pull from the local remote. A workload selected without
+the one before it builds that state from scratch (its `setup`). One run each, no warm-up. cairn
+alone at full size (pass `--tools cairn`); DVC runs where it finishes (`--s1 200k`). Standard
+library only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from workloads import (
     Step,
     Target,
     Workload,
+    clone_for_pull,
     commit,
     fresh_repo,
     local_remote,
@@ -342,6 +344,22 @@ def build(size: str) -> tuple[Workload, ...]:
             target=target(90.0, "`checkout`"),
             notes="data/ moved aside; checked: every file back with its size, every 1,000th and every "
             "rewritten one byte for byte, against the moved-aside folder.",
+        ),
+        w(
+            "pull into a fresh clone, local folder",
+            "S1-pull",
+            title="S1: pull into a fresh clone from the local folder remote",
+            setup=then(
+                repo_with_set, tool_step("add", "data"), local_remote, commit("data"), tool_step("push"), data_aside
+            ),
+            after="S1-checkout",
+            step=clone_for_pull,
+            command=lambda c: c.tool.argv("pull", "-r", "bench"),
+            cairn_commands=(*BASE, "add", "remote add", "push", "pull"),
+            verify=data_restored,
+            notes="`git clone` of the repo (empty cache), then `pull` from the local folder remote, which holds "
+            "the last version (the push after ten changes); checked as the checkout is. Its peak RSS is the "
+            "issue's memory ceiling for a pull.",
         ),
     )
 

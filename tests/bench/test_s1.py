@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "bench" / "run.py"
-STEPS = ["add", "status", "readd", "diff", "push-local", "push-again", "push-s3", "checkout"]
+STEPS = ["add", "status", "readd", "diff", "push-local", "push-again", "push-s3", "checkout", "pull"]
 TIME = r"\d+(?:\.\d+)? m?s"
 
 
@@ -58,10 +58,13 @@ def test_s1_runs_as_one_sequence_per_size_with_a_growth_table(tmp_path: Path) ->
 @pytest.mark.bench_smoke
 @pytest.mark.timeout(1200)
 @pytest.mark.xdist_group("bench-smoke-s1")
-def test_an_s1_step_selected_alone_builds_its_state(tmp_path: Path) -> None:
-    markdown, results, logs = _bench(tmp_path, "--only", "S1-checkout,S1-diff")
+@pytest.mark.parametrize(
+    ("only", "ids"), [("S1-checkout,S1-diff", ["S1-diff", "S1-checkout"]), ("S1-pull", ["S1-pull"])]
+)
+def test_an_s1_step_selected_alone_builds_its_state(tmp_path: Path, only: str, ids: list[str]) -> None:
+    markdown, results, logs = _bench(tmp_path, "--only", only)
     by_id = {w["id"]: w for w in results["workloads"]}
-    assert list(by_id) == ["S1-diff", "S1-checkout"]
+    assert list(by_id) == ids
     for wid in by_id:
         assert by_id[wid]["sides"]["cairn"]["status"] == "ok", by_id[wid]
         log = (logs / wid / "cairn-run1.log").read_text()

@@ -222,6 +222,21 @@ class LocalPacks:
             return self._where.get(oid)
         return self._recent.get(oid) or m.find(oid)
 
+    def count(self) -> int:
+        """How many objects the packs hold (from the index in use, without reading the packs)."""
+        m = self._index()
+        return len(self._where) if m is None else m.count + len(self._recent)
+
+    def id_set(self) -> set[bytes]:
+        """Every packed object's id as 32 bytes, from one pass over the index in use: for a caller
+        asking about most of them in batches of random ids (each a binary search otherwise)."""
+        m = self._index()
+        if m is None:
+            return {bytes.fromhex(o) for o in self._where}
+        ids = {row[0] for row in m.iter_rows()}
+        ids.update(self._recent._at)
+        return ids
+
     def has(self, oid: str) -> bool:
         return self.locate(oid) is not None
 

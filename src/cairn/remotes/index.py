@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS recorded (key TEXT PRIMARY KEY, generation TEXT) WITH
 _DERIVED = ("objects", "packs", "meta", "complete")
 # fewer wanted ids than this are looked up one by one; more, and one scan of the table is cheaper
 _LOOKUPS = 50_000
+_IN = 500  # ids per lookup statement (SQLite's oldest bound on parameters is 999)
 _OID = re.compile("[0-9a-f]{64}").fullmatch
 
 Location = tuple[str | None, int, int]  # pack id (None: stored loose), offset, size
@@ -116,10 +117,31 @@ class RemoteIndex:
             return
         damaged = self.damaged()
         with self._tx():
-            for pack_id, size, rows in packs:
-                self._add_pack(pack_id, size, rows, damaged)
+            if not damaged and sum(len(rows) for _, _, rows in packs) >= self.BULK:
+                self._add_packs_sorted(packs)
+            else:
+                for pack_id, size, rows in packs:
+                    self._add_pack(pack_id, size, rows, damaged)
             for oid, size in loose:
                 self._add_loose(oid, size)
+
+    # rows at which a push's packs go into the table in one sorted insert
+    BULK = 50_000
+
+    def _add_packs_sorted(self, packs: list[tuple[str, int, list[tuple[str, int, int]]]]) -> None:
+        """Many packs' rows at once, inserted in key order (SQLite sorts them in C): each page of
+        the table's B-tree is then visited once, where pack after pack of random ids revisits
+        pages all over a table that has outgrown the page cache. The first location of an
+        object wins, as in `_add_pack`."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (oid BLOB, pack INTEGER, off INTEGER, size INTEGER)")
+        self.db.execute("DELETE FROM incoming")
+        for pack_id, size, rows in packs:
+            n = self._pack_number(pack_id, size)
+            self.db.executemany(
+                "INSERT INTO incoming VALUES (?, ?, ?, ?)", ((bytes.fromhex(o), n, off, s) for o, off, s in rows)
+            )
+        self.db.execute("INSERT OR IGNORE INTO objects SELECT oid, pack, off, size FROM incoming ORDER BY oid, rowid")
+        self.db.execute("DELETE FROM incoming")
 
     def _add_pack(self, pack_id: str, size: int, rows: list[tuple[str, int, int]], damaged: dict) -> None:
         n = self._pack_number(pack_id, size)
@@ -229,17 +251,30 @@ class RemoteIndex:
     def locate(self, oids: Iterable[str]) -> dict[str, Location]:
         wanted = set(oids)
         out: dict[str, Location] = {}
-        sql = "SELECT o.oid, p.id, o.off, o.size FROM objects o LEFT JOIN packs p ON p.n = o.pack"
-        if len(wanted) < _LOOKUPS:
+        if len(wanted) < 64:  # one object read from the remote (a tree, a chunk): by key
+            sql = "SELECT p.id, o.off, o.size FROM objects o LEFT JOIN packs p ON p.n = o.pack WHERE o.oid = ?"
             for oid in wanted:
-                row = self.db.execute(f"{sql} WHERE o.oid = ?", (bytes.fromhex(oid),)).fetchone()
+                row = self.db.execute(sql, (bytes.fromhex(oid),)).fetchone()
                 if row is not None:
-                    out[oid] = row[1:]
+                    out[oid] = row
             return out
-        for key, pack, off, size in self.db.execute(sql):
+        # each pack's id made once, not one 64-character string per row (a fetch's batch of
+        # 32k objects in a few hundred packs)
+        ids: dict[int | None, str | None] = dict(self.db.execute("SELECT n, id FROM packs"))
+        ids[None] = None
+        if len(wanted) < _LOOKUPS:
+            # many keys a statement: one call per id cost ~5 us of Python and SQLite each
+            keys = [bytes.fromhex(o) for o in wanted]
+            for i in range(0, len(keys), _IN):
+                part = keys[i : i + _IN]
+                sql = f"SELECT oid, pack, off, size FROM objects WHERE oid IN ({','.join('?' * len(part))})"
+                for key, n, off, size in self.db.execute(sql, part):
+                    out[key.hex()] = (ids.get(n), off, size)
+            return out
+        for key, n, off, size in self.db.execute("SELECT oid, pack, off, size FROM objects"):
             oid = key.hex()
             if oid in wanted:
-                out[oid] = (pack, off, size)
+                out[oid] = (ids.get(n), off, size)
         return out
 
     def pack_rows(self, pack_id: str) -> list[tuple[str, int, int]]:

@@ -84,8 +84,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
     files: list[tuple[str, int]] = []
     todo_large: list[tuple[str, int]] = []
     lists: list[str] = []  # files held as chunks: their lists go once their chunks are there
-    for oid in sorted(wanted):
-        kind, size = wanted[oid]
+    for oid, (kind, size) in wanted.items():  # walk order: read_plan orders the files, trees are sorted below
         if oid in have or (kind == CHUNKED and oid in remote.chunk_lists):
             result.skipped += 1
             continue
@@ -99,6 +98,7 @@ def _push(ws: Workspace, remote: Remote, roots: list[Root], key: str, progress: 
                 result.missing.append(oid)
                 continue
         (todo_large if size >= pack.PACK_THRESHOLD else trees if kind == TREE else files).append((oid, size))
+    trees.sort()
     result.missing.extend(o for o in lacking if o not in have and o not in result.missing)
     todo_bytes = sum(n for _, n in trees) + sum(n for _, n in files) + sum(n for _, n in todo_large)
     task = progress.task(

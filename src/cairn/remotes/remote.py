@@ -43,6 +43,7 @@ PIECE = 2 * 1024 * 1024
 # with another request.
 GAP = 256 * 1024
 _WRITE_AT = 1024 * 1024
+_INDEX_WINDOW = 32  # remote pack indexes read before their rows are written to the local index
 
 
 def loose_key(oid: str) -> str:
@@ -181,19 +182,25 @@ class Remote:
             stale_indexes=sorted(indexes - set(packs)),
         )
         new = sorted(on_remote - set(known))
-        found: list[tuple[str, int, list[pack.IndexRow]]] = []  # written after the reads (no GIL waits)
         if new:
             with ThreadPoolExecutor(self.jobs, thread_name_prefix="cairn-idx") as pool:
-                for pack_id, rows in zip(new, pool.map(self._read_index, new), strict=True):
-                    if not isinstance(rows, CorruptObjectError):
-                        rows = _within(pack_id, rows, packs[pack_id][0])
-                    if isinstance(rows, CorruptObjectError):
-                        if not tolerant:
-                            raise rows
-                        listing.damaged.append(pack_id)
-                        continue
-                    found.append((pack_id, packs[pack_id][0], rows))
-        self.index.add_sent(found, [])
+                # a window of indexes read, then written while no read runs (a row written
+                # meanwhile waits for the GIL); never every row of the remote in memory at once
+                # (a first fetch of a million objects held ~250 MB of row tuples)
+                for at in range(0, len(new), _INDEX_WINDOW):
+                    window = new[at : at + _INDEX_WINDOW]
+                    found: list[tuple[str, int, list[pack.IndexRow]]] = []
+                    for pack_id, rows in zip(window, pool.map(self._read_index, window), strict=True):
+                        if not isinstance(rows, CorruptObjectError):
+                            rows = _within(pack_id, rows, packs[pack_id][0])
+                        if isinstance(rows, CorruptObjectError):
+                            if not tolerant:
+                                raise rows
+                            listing.damaged.append(pack_id)
+                            continue
+                        found.append((pack_id, packs[pack_id][0], rows))
+                    self.index.add_sent(found, [])
+                    del found
         loose = {}
         lists: set[str] = set()
         for key, size, mtime in self.storage.scan("objects"):

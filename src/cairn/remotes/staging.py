@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cairn.index.statcache import Record, stamp
@@ -21,6 +24,8 @@ from cairn.objects.newfile import unique_name
 from cairn.objects.tree import TREE, Tree
 
 _STALE_S = 3600  # staging folders of pulls killed before this are removed by the next pull
+# a staged file's stat row as kept until the pull records it: inode, mtime_ns, ctime_ns, size, id
+_ROW = struct.Struct("<QqqQ32s")
 
 
 class Staging:
@@ -29,9 +34,13 @@ class Staging:
         _sweep(tmp)
         self.base = tmp / f"pull-{unique_name()}"
         self._dirs: dict[str, list[tuple[str, str]]] = defaultdict(list)  # tree oid -> [(staged dir, rel)]
-        self._files: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # oid -> [(staged, rel, exec)]
+        # oid -> [(staged, rel, exec)] of the files of the folders in the fetch's current batch
+        self._files: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
         self._roots: list[tuple[str, str]] = []
-        self._records: list[Record] = []
+        # the stat rows of the files written, by folder: their names and packed rows (_ROW), ~130
+        # bytes a file where a list of Record tuples took ~400 (issue 22: a million files)
+        self._records: dict[str, tuple[list[str], bytearray]] = {}
+        self._lock = threading.Lock()  # `write` runs on several threads
         for i, (oid, rel) in enumerate(folders):
             staged = str(self.base / str(i))
             os.makedirs(staged)
@@ -39,8 +48,9 @@ class Staging:
             self._roots.append((staged, rel))
 
     def expand(self, oid: str, tree: Tree) -> None:
-        """A tree was read: make the subfolders of its staged copies, note where its files go.
-        (Between fetch levels only: `write` runs meanwhile on worker threads.)"""
+        """A tree was read: make the subfolders of its staged copies, note where its files go
+        until `batch_done`. (Between fetch batches only: `write` runs meanwhile on worker
+        threads.)"""
         for staged, rel in self._dirs.pop(oid, ()):
             for e in tree.entries:
                 path, sub = f"{staged}/{e.name}", f"{rel}/{e.name}"
@@ -62,12 +72,24 @@ class Staging:
                 st = os.fstat(fd)
             finally:
                 os.close(fd)
-            self._records.append((rel, st.st_ino, stamp(st), st.st_size, oid))
+            folder, _, name = rel.rpartition("/")
+            row = _ROW.pack(st.st_ino, *stamp(st), st.st_size, bytes.fromhex(oid))
+            with self._lock:
+                got = self._records.get(folder)
+                if got is None:
+                    got = self._records[folder] = ([], bytearray())
+                got[0].append(name)
+                got[1].extend(row)
 
-    def publish(self, root: Path) -> dict[str, list[Record]]:
-        """Move each staged folder to its path if that is still free. Returns the stat rows of
-        the files placed, by folder."""
-        placed: dict[str, list[Record]] = {}
+    def batch_done(self) -> None:
+        """The fetch is done with the current batch's files: an object it brings later is a
+        file of later folders (what it finds in the cache, checkout writes)."""
+        self._files.clear()
+
+    def publish(self, root: Path) -> list[str]:
+        """Move each staged folder to its path if that is still free. Returns the paths placed
+        (their files' stat rows: `records`)."""
+        placed: list[str] = []
         for staged, rel in self._roots:
             if os.path.lexists(root / rel):
                 continue  # something appeared there meanwhile: checkout decides
@@ -75,13 +97,25 @@ class Staging:
                 os.rename(staged, root / rel)
             except OSError:
                 continue
-            placed[rel] = []
-        for record in self._records:
-            for rel, rows in placed.items():
-                if record[0].startswith(rel + "/"):
-                    rows.append(record)
-                    break
+            placed.append(rel)
         return placed
+
+    def _folders(self, tops: Iterable[str]) -> Iterator[tuple[str, list[str], bytearray]]:
+        tops = tuple(tops)
+        for folder, (names, rows) in self._records.items():
+            if any(folder == t or folder.startswith(t + "/") for t in tops):
+                yield folder, names, rows
+
+    def records(self, tops: Iterable[str]) -> Iterator[Record]:
+        """The stat rows of the files written under the folders `tops`, grouped by folder (as
+        StatCache.update takes them one folder at a time)."""
+        for folder, names, rows in self._folders(tops):
+            for name, (ino, mtime, ctime, size, key) in zip(names, _ROW.iter_unpack(rows), strict=True):
+                yield f"{folder}/{name}", ino, (mtime, ctime), size, key.hex()
+
+    def paths(self, top: str) -> list[str]:
+        """The files written under the folder `top` (placed by `publish`)."""
+        return [f"{folder}/{name}" for folder, names, _ in self._folders([top]) for name in names]
 
     def discard(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)

@@ -211,7 +211,8 @@ def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, *
     from cairn.remotes.fetch import raise_for_failures
 
     roots = repo.transfer_roots(targets, **scope)
-    placed: dict[str, list] = {}
+    placed: list[str] = []
+    staging = None
     r = repo.remotes.open(remote, jobs)
     try:
         with repo.lock():
@@ -220,7 +221,7 @@ def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, *
                 result = fetch_op(repo.ws, r, roots, repo.progress, staging)
                 if staging is not None and not (result.corrupt or result.missing):
                     placed = staging.publish(repo.root)
-                    repo.ws.stats.update([row for rows in placed.values() for row in rows])  # a list: grouped by folder
+                    repo.ws.stats.update(staging.records(placed))  # grouped by folder
             finally:
                 if staging is not None:
                     staging.discard()
@@ -232,8 +233,8 @@ def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, *
         r.close()
     checked = repo.checkout(targets)
     for c in checked:  # what the fetch placed was written by this pull too
-        if c.path in placed:
-            c.written = sorted([row[0] for row in placed[c.path]] + c.written)
+        if staging is not None and c.path in placed:
+            c.written = sorted(staging.paths(c.path) + c.written)
     return result, checked
 
 

@@ -143,6 +143,10 @@ class _Placer:
     def wants(self, oid: str) -> bool:
         return oid in self.files and oid not in self.dirs
 
+    def batch_done(self) -> None:
+        """The fetch finished a batch of files: the places are kept (a `get` writes every file
+        itself, a copy in a later folder too, from what `done` remembers)."""
+
     def write(self, oid: str, data: bytes | memoryview) -> None:
         places = self.files.pop(oid, ())
         for path, exe in places:

@@ -99,6 +99,61 @@ def test_pull_into_a_fresh_clone_packs_small_files(team):
 
 
 @local_only
+def test_a_pull_in_batches_of_a_few_files_places_every_file_and_counts_each_object_once(team, tmp_path):
+    """A fetch plans and transfers a few folders' files at a time (fetch.BATCH: 32,768 files,
+    7 here, through the real CLI), so a million files never have their plan and staged paths in
+    memory at once. Every file is placed, copies of one file in folders of later batches too,
+    each object is counted once, and the staged files' stat rows are recorded."""
+    alice, make_clone = team
+    copies = {f"data/copies/c{i:02d}.bin": alice.files[k] for i, k in enumerate(sorted(alice.files)[::30])}
+    alice.write(copies)
+    alice.cairn("add", "data")
+    alice.commit("copies")
+    alice.git("push", "-q", "origin", "main")
+    alice.cairn("push")
+    files = {**alice.files, **copies}
+    bob = make_clone("bob")
+    bob.cairn("config", "cache.pack_size", "16384")  # several local packs: one is unpacked below
+
+    # the real console script, its fetch batches made small (and kept small where their range
+    # requests spread over the packs) before it runs; each batch's size is logged
+    patch, log = tmp_path / "small-batches", tmp_path / "batches.log"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text(
+        "import cairn.remotes.fetch as f\n"
+        "f.BATCH, f._SPREAD = 7, 10**9\n"
+        "files = f._Run.files\n"
+        "def logged(self, items, frontier):\n"
+        f"    open({str(log)!r}, 'a').write(f'{{len(items)}}\\n')\n"
+        "    return files(self, items, frontier)\n"
+        "f._Run.files = logged\n"
+    )
+    pulled = json.loads(bob.cairn("pull", "--json", env={"PYTHONPATH": str(patch)}).stdout)
+
+    batches = [int(n) for n in log.read_text().split() if n != "0"]
+    assert len(batches) >= 10 and max(batches) < 7 + 30, batches  # whole folders (20 files) at a time
+
+    assert workspace_files(bob.root, "data") == files
+    objects = {b3(v) for v in files.values()} | set(bob.expected_trees("data"))
+    assert (pulled["transferred"], pulled["skipped"], pulled["missing"]) == (len(objects), 0, [])
+    assert sorted(pulled["checkout"][0]["written"]) == sorted(files)
+    _assert_packed(bob, files)
+    assert bob.json("status")["changed"] is False
+    assert bob.json("fsck")["ok"] is True
+
+    # a cache that packs many objects is asked about them through a set of their ids (_SET_AT:
+    # 131,072 packed objects; 0 here): one lost packed file is found absent and fetched again
+    lost = b3(files["data/d1/e2/f0005.bin"])
+    bob.object_path(lost).unlink()  # its pack made loose objects first; the other packs stay
+    assert len(bob.packed()) > 100
+    (patch / "sitecustomize.py").write_text("import cairn.remotes.fetch as f\nf.BATCH, f._SET_AT = 7, 0\n")
+    again = json.loads(bob.cairn("fetch", "--json", env={"PYTHONPATH": str(patch)}).stdout)
+    assert (again["transferred"], again["skipped"], again["missing"]) == (1, len(objects) - 1, [])
+    assert lost in bob.cache_oids()
+    bob.assert_cache_sound()
+
+
+@local_only
 def test_fetch_then_checkout_of_a_new_version_into_an_existing_workspace(team):
     """A second version fetched into a clone whose workspace has the folder (checkout writes
     every changed file from the packs); gc keeps both versions, which the history holds."""

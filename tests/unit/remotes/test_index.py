@@ -192,3 +192,52 @@ def test_packs_by_number_keep_their_own_rows(index):
     assert sorted(index.pack_rows("p1")) == [(A, 0, 10), (B, 10, 5)] and index.pack_rows("p2") == [(C, 0, 7)]
     index.drop_packs(["p1"])
     assert index.all_oids() == {C} and index.packs() == {"p2": 50}
+
+
+def _ids(n: int, salt: str) -> list[str]:
+    from blake3 import blake3
+
+    return [blake3(f"{salt}{i}".encode()).hexdigest() for i in range(n)]
+
+
+@pytest.mark.parametrize("path", ["by key", "many keys a statement", "one scan"])
+def test_locate_of_many_objects_finds_each_where_it_is(index, monkeypatch, path):
+    import cairn.remotes.index as mod
+
+    if path == "one scan":
+        monkeypatch.setattr(mod, "_LOOKUPS", 0)
+    packed1, packed2, loose, absent = _ids(700, "a"), _ids(600, "b"), _ids(30, "c"), _ids(50, "d")
+    index.add_pack("p1", 10**6, [(o, i * 10, 10) for i, o in enumerate(packed1)])
+    index.add_pack("p2", 10**6, [(o, i * 7, 7) for i, o in enumerate(packed2)])
+    index.set_loose({o: 3 for o in loose})
+    want = {**{o: ("p1", i * 10, 10) for i, o in enumerate(packed1)}}
+    want.update({o: ("p2", i * 7, 7) for i, o in enumerate(packed2)})
+    want.update({o: (None, 0, 3) for o in loose})
+    asked = [*packed1, *packed2, *loose, *absent]
+    if path == "by key":
+        asked = asked[::40]  # a few: one statement each
+        want = {o: want[o] for o in asked if o in want}
+    assert index.locate(asked) == want
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["sorted bulk insert", "pack by pack"])
+def test_packs_sent_together_keep_an_objects_first_location(index, bulk):
+    """A push's packs go into the index in one sorted insert (many rows) or pack by pack: the
+    same rows either way, and an object in two packs keeps the location listed first."""
+    index.BULK = 0 if bulk else 10**9
+    first, second = _ids(300, "x"), _ids(200, "y")
+    both = first[:50]  # also in the second pack
+    index.add_sent(
+        [
+            ("p1", 10**6, sorted((o, i * 10, 10) for i, o in enumerate(first))),
+            ("p2", 10**6, sorted((o, 5000 + i, 1) for i, o in enumerate(second + both))),
+        ],
+        [(C, 7)],
+    )
+    where = index.locate([*first, *second, C])
+    assert {o: where[o] for o in first} == {o: ("p1", i * 10, 10) for i, o in enumerate(first)}
+    assert {o: where[o] for o in second} == {o: ("p2", 5000 + i, 1) for i, o in enumerate(second)}
+    assert where[C] == (None, 0, 7)
+    assert len(index.pack_rows("p1")) == 300 and len(index.pack_rows("p2")) == 200
+    index.add_sent([("p3", 10, [(second[0], 0, 1)])], [])  # later: still the first location
+    assert index.locate([second[0]])[second[0]] == ("p2", 5000, 1)
