@@ -73,9 +73,10 @@ def test_growth_table_compares_each_step_across_sizes(bench: dict[str, ModuleTyp
 
     chosen = scale_workloads.at_sizes(list(scale_workloads.WORKLOADS), ["200k", "1m"])
     assert [w.id for w in chosen[:2]] == ["S1-add@200k", "S1-status@200k"]
-    assert chosen[1].after == "S1-add@200k" and chosen[9].after == "S1-add@1m"
-    add_small, add_big = chosen[0], chosen[8]
-    status_small, status_big = chosen[1], chosen[9]
+    steps = len(chosen) // 2  # the sequence at 200k, then at 1m
+    assert chosen[1].after == "S1-add@200k" and chosen[steps + 1].after == "S1-add@1m"
+    add_small, add_big = chosen[0], chosen[steps]
+    status_small, status_big = chosen[1], chosen[steps + 1]
     results = [
         _result(bench, add_small, [10.0], "not run (--tools cairn)"),
         _result(bench, status_small, [1.0], "not run (--tools cairn)"),
