@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cairn.errors import HelperProcessError, PathError, PermissionDeniedError
-from cairn.index.forked import other_threads
+from cairn.index import forked
 from cairn.progress import Progress
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def _split(
     pending: list[Pending], hash_fn: HashFn, split_files: int, shares: Shares
 ) -> tuple[list[int] | None, list[tuple[Forked, list[int]]]]:
     """The share this process hashes (None: all of it) and the helpers forked for the others."""
-    if split_files <= 0 or len(pending) < split_files or not hasattr(os, "fork") or other_threads():
+    if split_files <= 0 or len(pending) < split_files or not hasattr(os, "fork") or forked.other_threads():
         return None, []
     try:
         cores = len(os.sched_getaffinity(0))
@@ -125,13 +125,12 @@ def _split(
         return None, []
     parts = deal([row[4] for row in pending], n)
     shares.share_prepare()
-    from cairn.index.forked import Forked
-
     helpers: list[tuple[Forked, list[int]]] = []
     try:
         for share in parts[1:]:
             if share:
-                helpers.append((Forked(_helper, (pending, share, hash_fn, shares), _HINT, "hashing files"), share))
+                helper = forked.Forked(_helper, (pending, share, hash_fn, shares), _HINT, "hashing files")
+                helpers.append((helper, share))
     except BaseException as e:
         for helper, _ in helpers:
             helper.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import marshal
 import os
 import stat as stat_mod
-import threading
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -45,11 +44,6 @@ def kept_fingerprint(listing: list[os.DirEntry], prefix: str, ignore: Ignore, cu
     return fingerprint([e.name for e in listing], stats, cutoff)
 
 
-def _other_threads() -> bool:
-    """A fork copies only the thread forking: a lock another thread holds stays held in the child."""
-    return threading.active_count() > 1
-
-
 def split(
     dirpath: str, rel: str, seals: dict[str, Seal], split_files: int, cutoff: int, ignore: Ignore | None
 ) -> tuple[list[Forked], frozenset[str]]:
@@ -61,7 +55,9 @@ def split(
     folders = sorted(f for f in seals if f != rel)  # the top folder is this process's first step
     if len(folders) < 2 or sum(seals[f][3] for f in folders) < split_files or not hasattr(os, "fork"):
         return [], frozenset()
-    if _other_threads():
+    from cairn.index import forked  # here: a walk that does not split never loads it
+
+    if forked.other_threads():  # a fork copies only this thread: another's locks stay held
         return [], frozenset()
     try:
         cores = len(os.sched_getaffinity(0))
@@ -74,13 +70,11 @@ def split(
         "run the command again; if it keeps failing, walk in one process "
         "(cairn config core.walk_split_files 0) and report it"
     )
-    from cairn.index.forked import Forked
-
     helpers: list[Forked] = []
     try:
         for share in shares:
             # before this process starts its scanning threads: a fork copies only the thread forking
-            helpers.append(Forked(verify, (share, cutoff, ignore), hint))
+            helpers.append(forked.Forked(verify, (share, cutoff, ignore), hint))
     except BaseException:
         for h in helpers:
             h.close()

@@ -18,6 +18,7 @@ import pytest
 from blake3 import blake3
 
 from cairn.errors import DiskFullError, HelperProcessError
+from cairn.index import forked as forked_mod
 from cairn.index import hashpending
 from cairn.index.hashpending import deal
 from cairn.index.snapshot import Snapshot, snapshot
@@ -27,26 +28,8 @@ from cairn.objects.store import ObjectStore
 
 from .aged import write_aged
 
+REAL_OTHER_THREADS = forked_mod.other_threads  # before the `forks` fixture replaces it
 PACK = 8 * 1024  # tiny packs: every process seals several
-
-
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The pids of the helpers forked (the real fork, counted)."""
-    pids: list[int] = []
-    real = os.fork
-
-    def fork() -> int:
-        pid = real()
-        if pid:
-            pids.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    # threads other tests of this process left behind would keep the add in one process; the one
-    # test of that rule puts the real check back
-    monkeypatch.setattr(hashpending, "other_threads", lambda: False)
-    return pids
 
 
 def write_files(root: Path, count: int, seed: int, size: int | None = None) -> dict[str, bytes]:
@@ -236,9 +219,7 @@ def test_helpers_still_running_when_the_add_fails_are_stopped(tmp_path: Path, fo
 def test_a_process_running_other_threads_hashes_alone(
     tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cairn.index.forked import other_threads
-
-    monkeypatch.setattr(hashpending, "other_threads", other_threads)
+    monkeypatch.setattr(forked_mod, "other_threads", REAL_OTHER_THREADS)
     data = tmp_path / "data"
     write_files(data, 100, 9)
     stop = threading.Event()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cairn.errors import HelperProcessError
+from cairn.index import forked as forked_mod
 from cairn.index import scan as scan_mod
 from cairn.index import snapshot as snapshot_mod
 from cairn.index.ignore import Ignore
@@ -21,6 +22,7 @@ from cairn.index.statcache import StatCache
 
 from .aged import write_aged
 
+REAL_OTHER_THREADS = forked_mod.other_threads  # before the `forks` fixture replaces it
 FOLDERS = [f"d{i}" for i in range(8)]
 
 
@@ -42,25 +44,6 @@ def stats(tmp_path: Path):
     cache = StatCache(tmp_path / "stat.db")
     yield cache
     cache.close()
-
-
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The pids of the helpers forked (the real fork, counted)."""
-    pids: list[int] = []
-    real = os.fork
-
-    def fork() -> int:
-        pid = real()
-        if pid:
-            pids.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    # threads other tests of this process left behind (servers, pools) would keep the walk in one
-    # process; the one test of that rule puts the real check back
-    monkeypatch.setattr(scan_mod, "_other_threads", lambda: False)
-    return pids
 
 
 def _walk(data: Path, stats: StatCache, split_files: int, ignore: Ignore | None = None) -> Snapshot:
@@ -152,7 +135,7 @@ def test_a_process_running_other_threads_walks_alone(
     """A library caller with threads of its own (the dashboard's server, say) is never forked."""
     import threading
 
-    monkeypatch.setattr(scan_mod, "_other_threads", lambda: threading.active_count() > 1)
+    monkeypatch.setattr(forked_mod, "other_threads", REAL_OTHER_THREADS)
     _seal(data, stats)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
