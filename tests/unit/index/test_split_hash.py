@@ -27,6 +27,7 @@ from cairn.objects import midx
 from cairn.objects.store import ObjectStore
 
 from .aged import write_aged
+from .processes import reaped
 
 REAL_OTHER_THREADS = forked_mod.other_threads  # before the `forks` fixture replaces it
 PACK = 8 * 1024  # tiny packs: every process seals several
@@ -271,17 +272,6 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def reaped(pids: list[int]) -> bool:
-    """Every helper has ended and been waited for (no zombie, nothing left running)."""
-    for pid in pids:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            continue
-        return False
-    return bool(pids)
 
 
 _JOINED_THREADS = """

@@ -21,6 +21,7 @@ from cairn.index.snapshot import Snapshot, snapshot
 from cairn.index.statcache import StatCache
 
 from .aged import write_aged
+from .processes import reaped
 
 REAL_OTHER_THREADS = forked_mod.other_threads  # before the `forks` fixture replaces it
 FOLDERS = [f"d{i}" for i in range(8)]
@@ -164,17 +165,6 @@ def test_ignore_rules_apply_in_the_helpers(data: Path, stats: StatCache, forks: 
     assert [r for r, _ in split.fresh] == ["data/d2/f1"]
 
 
-def _reaped(pids: list[int]) -> bool:
-    """Every helper has ended and been waited for (no zombie, nothing left running)."""
-    for pid in pids:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            continue
-        return False
-    return bool(pids)
-
-
 def test_a_helper_that_fails_is_a_cairn_error(
     data: Path, stats: StatCache, monkeypatch: pytest.MonkeyPatch, forks: list[int]
 ) -> None:
@@ -189,7 +179,7 @@ def test_a_helper_that_fails_is_a_cairn_error(
         _walk(data, stats, 1)
     assert e.value.code == "helper-failed"
     assert "core.walk_split_files 0" in (e.value.hint or "")
-    assert _reaped(forks)
+    assert reaped(forks)
 
 
 def test_a_helper_that_is_killed_is_a_cairn_error(
@@ -199,7 +189,7 @@ def test_a_helper_that_is_killed_is_a_cairn_error(
     monkeypatch.setattr(scan_mod, "verify", lambda arg: os.kill(os.getpid(), signal.SIGKILL))
     with pytest.raises(HelperProcessError, match=r"was killed by signal 9 \(SIGKILL\) before sending its result"):
         _walk(data, stats, 1)
-    assert _reaped(forks)
+    assert reaped(forks)
 
 
 def test_a_helper_still_running_when_the_walk_fails_is_stopped(
@@ -216,4 +206,4 @@ def test_a_helper_still_running_when_the_walk_fails_is_stopped(
     with pytest.raises(OSError, match="the walk itself failed"):
         _walk(data, stats, 1)
     assert time.monotonic() - start < 30  # the sleeping helper was killed, not waited for
-    assert _reaped(forks)
+    assert reaped(forks)
