@@ -25,14 +25,11 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import compress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from cairn.errors import HelperProcessError, PathError, PermissionDeniedError
 from cairn.index import forked
 from cairn.progress import Progress
-
-if TYPE_CHECKING:
-    from cairn.index.forked import Forked
 
 # hash_fn(absolute path, size) -> oid; it may also store the file (add hashes and copies in one pass)
 HashFn = Callable[[str, int], str]
@@ -85,7 +82,7 @@ def hash_pending(
     """Set each pending file's id (entry[2]), storing it through `hash_fn`. With `shares` and
     `split_files` > 0, that many files or more are split over forked helpers (see above)."""
     own: list[int] | None = None
-    helpers: list[tuple[Forked, list[int]]] = []
+    helpers: list[tuple[forked.Forked, list[int]]] = []
     if shares is not None:
         # before the progress bar starts: rich draws it from a thread of its own
         own, helpers = _split(pending, hash_fn, split_files, shares)
@@ -112,7 +109,7 @@ def hash_pending(
 
 def _split(
     pending: list[Pending], hash_fn: HashFn, split_files: int, shares: Shares
-) -> tuple[list[int] | None, list[tuple[Forked, list[int]]]]:
+) -> tuple[list[int] | None, list[tuple[forked.Forked, list[int]]]]:
     """The share this process hashes (None: all of it) and the helpers forked for the others."""
     if split_files <= 0 or len(pending) < split_files or not hasattr(os, "fork") or forked.other_threads():
         return None, []
@@ -125,7 +122,7 @@ def _split(
         return None, []
     parts = deal([row[4] for row in pending], n)
     shares.share_prepare()
-    helpers: list[tuple[Forked, list[int]]] = []
+    helpers: list[tuple[forked.Forked, list[int]]] = []
     try:
         for share in parts[1:]:
             if share:

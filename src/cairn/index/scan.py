@@ -8,16 +8,13 @@ import marshal
 import os
 import stat as stat_mod
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
+from cairn.index import forked
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
 from cairn.index.statcache import Seal
-
-if TYPE_CHECKING:
-    from cairn.index.forked import Forked
 
 # A no-op walk of this many files (in sealed folders) or more is split over processes: each stats
 # and fingerprints a share of the folders; `core.walk_split_files`
@@ -46,7 +43,7 @@ def kept_fingerprint(listing: list[os.DirEntry], prefix: str, ignore: Ignore, cu
 
 def split(
     dirpath: str, rel: str, seals: dict[str, Seal], split_files: int, cutoff: int, ignore: Ignore | None
-) -> tuple[list[Forked], frozenset[str]]:
+) -> tuple[list[forked.Forked], frozenset[str]]:
     """Start the helper processes of a big no-op walk and return them with the folders they
     check; none when its sealed folders hold fewer than `split_files` files. The sealed folders
     (sorted, then dealt out in turn so each share holds as many) go one share to each process;
@@ -55,8 +52,6 @@ def split(
     folders = sorted(f for f in seals if f != rel)  # the top folder is this process's first step
     if len(folders) < 2 or sum(seals[f][3] for f in folders) < split_files or not hasattr(os, "fork"):
         return [], frozenset()
-    from cairn.index import forked  # here: a walk that does not split never loads it
-
     if forked.other_threads():  # a fork copies only this thread: another's locks stay held
         return [], frozenset()
     try:
@@ -70,7 +65,7 @@ def split(
         "run the command again; if it keeps failing, walk in one process "
         "(cairn config core.walk_split_files 0) and report it"
     )
-    helpers: list[Forked] = []
+    helpers: list[forked.Forked] = []
     try:
         for share in shares:
             # before this process starts its scanning threads: a fork copies only the thread forking
