@@ -73,16 +73,21 @@ def command(header: dict, workloads: list[dict]) -> str:
 def block(results: dict, floors: dict[str, tuple[float, str]], limits: dict[str, float]) -> list[str]:
     header, workloads = results["header"], results["workloads"]
     peers = [p for p in dict.fromkeys(s for w in workloads for s in w["sides"]) if p not in BASE_SIDES]
+    # a run without DVC (the peers' own run) has no DVC columns rather than columns of "not run"
+    dvc = "dvc" in header["tools"]
     load = header["machine"]["loadavg"]
     lines = [
         f"One run, {header['date']}, at commit {header['checkout']}, {header['mode']} scale "
         f"({header['sizes']}), medians of {header['runs']} runs; load average {load} at the start and "
         f"{header.get('load_end', '?')} at the end, on {header['machine']['cores']} cores. Made with",
-        f"`{command(header, workloads)}`, then `python bench/readme.py`; that run's RESULTS.md (min/max,",
+        f"`{command(header, workloads)}`, then `python bench/readme.py{'' if dvc else ' --block peers'}`;"
+        " that run's RESULTS.md (min/max,",
         "peak RSS, notes) is in `bench/RESULTS.md`. Ratios: the other tool's median / cairn's (> 1: cairn is faster).",
         "",
-        "| ID | Workload | cairn | DVC | DVC/cairn | target |" + "".join(f" {p}/cairn |" for p in peers),
-        "|---|---|---|---|---|---|" + "---|" * len(peers),
+        "| ID | Workload | cairn |"
+        + (" DVC | DVC/cairn | target |" if dvc else "")
+        + "".join(f" {p}/cairn |" for p in peers),
+        "|---|---|---|" + ("---|---|---|" if dvc else "") + "---|" * len(peers),
     ]
     for w in workloads:
         sides, wid = w["sides"], w["id"]
@@ -99,8 +104,9 @@ def block(results: dict, floors: dict[str, tuple[float, str]], limits: dict[str,
             share = f"{cairn / floor:.2f}x" if cairn and floor else "—"
             target = f"<= {limit}x {name} ({share})"
         ratio = w.get("ratio_dvc_over_cairn")
-        row = f"| {wid} | {w['title']} | {cairn_cell} | {_cell(sides.get('dvc'))} | "
-        row += f"{f'{ratio:.2f}x' if ratio else '—'} | {target} |"
+        row = f"| {wid} | {w['title']} | {cairn_cell} |"
+        if dvc:
+            row += f" {_cell(sides.get('dvc'))} | {f'{ratio:.2f}x' if ratio else '—'} | {target} |"
         for p in peers:
             theirs = _median(sides[p]) if p in sides else None
             cell = f"{theirs / cairn:.2f}x" if theirs and cairn else _peer_cell(sides.get(p))

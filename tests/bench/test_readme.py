@@ -109,6 +109,8 @@ def test_the_peers_block_is_filled_from_its_own_run_and_leaves_the_main_table(re
     assert "at commit def5678" in text and "| W4 | checkout into an empty folder | 2.00 s |" in text
     assert "2.50x (5.00 s; >= 3x) |" in text
     assert "| cannot (see bench/RESULTS.md) |" in text and "/some/path" not in text
+    # DVC did not run: no DVC columns (not a column of "not run")
+    assert "| ID | Workload | cairn | oxen/cairn |" in text and "DVC" not in text
     page.write_text("no blocks here\n")
     assert readme.main([str(run), "--block", "peers"]) == 2
 
