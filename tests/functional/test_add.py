@@ -186,6 +186,26 @@ def test_readd_restores_objects_the_cache_lost(repo, make_dataset):
     assert "all good" in repo.cairn("fsck").stdout
 
 
+def test_readd_after_a_change_restores_the_lost_packed_objects_of_the_changed_folder(repo):
+    # small files are packed; a folder whose tree is new has each of its files checked (the
+    # pack index first, then loose and chunked forms): those the cache lost are stored again
+    files = {f"{d}/{i}.bin": f"{d}{i}".encode() * 50 for d in ("a", "b") for i in range(5)}
+    repo.write(files, under="data", mtime_ns=1_000_000_000_000_000_000)
+    repo.cairn("add", "data")
+    assert {b3(v) for v in files.values()} <= set(repo.packed())
+    packs = repo.objects_dir.parent / "packs"
+    for f in packs.iterdir():
+        f.unlink()
+    assert not repo.packed()
+
+    repo.write({"a/0.bin": b"a new version"}, under="data")
+    out = add_json(repo, "data")[0]
+
+    assert out["changed"] is True and out["hashed"] == 1
+    kept = repo.cache_oids()
+    assert {b3(b"a new version")} | {b3(v) for k, v in files.items() if k.startswith("a/") and k != "a/0.bin"} <= kept
+
+
 def test_pointer_is_rewritten_only_when_the_data_changed(repo):
     repo.write({"f.bin": b"one"})
     repo.cairn("add", "f.bin")

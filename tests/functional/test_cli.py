@@ -120,6 +120,18 @@ def test_status_does_not_import_git(repo):
     assert "rich" not in top_level(modules)  # no terminal, no progress bars
 
 
+def test_status_of_a_folder_of_folders_imports_only_what_it_uses(repo):
+    # bench W2: the walk lists folders ahead on plain threads (no concurrent.futures, logging),
+    # a reader takes no lock, and the merge state is read only when a merge left one
+    repo.write({f"data/d{d}/f{i}.bin": f"{d}{i}".encode() for d in range(4) for i in range(3)})
+    repo.cairn("add", "data")
+
+    modules = imported_modules(["cairn", "status"], repo.root)
+
+    assert "cairn.index.snapshot" in modules  # status really walked
+    assert not modules & {"concurrent.futures", "logging", "cairn.repo.lock", "cairn.repo.mergestate"}
+
+
 def test_pipeline_status_and_repro_with_nothing_to_do_import_only_what_they_use(repo):
     # bench W11/W20: with nothing to do, these read a few small files; merging, data statistics,
     # thread pools, subprocesses and OpenSSL belong to other work (each import costs every run)

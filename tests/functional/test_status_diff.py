@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from blake3 import blake3
 
@@ -148,6 +150,19 @@ def test_status_truncates_long_lists_unless_verbose(repo, tracked):
     assert short.count("added:     data/extra/") == 10
     assert "... and 3 more added (cairn -v status lists all)" in short
     assert full.count("added:     data/extra/") == 13
+
+
+def test_a_long_status_reaches_a_pipe_whole(repo, tracked):
+    # `status` leaves with os._exit (cli/entry.py): what it printed must be flushed first
+    repo.write({f"data/extra/{i:04d}.bin": b"%d" % i for i in range(1500)})
+
+    full = repo.cairn("-v", "status").stdout
+    as_json = json.loads(repo.cairn("-v", "status", "--json").stdout)
+
+    assert full.count("added:     data/extra/") == 1500
+    assert full.endswith("`cairn add` records changes; `cairn checkout` discards them.\n")
+    assert len(as_json["paths"][0]["added"]) == 1500
+    assert repo.cairn("status", "-q", expect=1).stdout == ""
 
 
 def test_status_without_tracked_data_and_of_untracked_paths(repo, assert_error):

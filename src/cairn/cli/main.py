@@ -59,7 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# called once the command's module is imported (cli/entry.py turns the GC back on there)
+# called with the command's name once its module is imported (cli/entry.py turns the GC back on there)
 on_command_loaded = None
 
 
@@ -74,7 +74,7 @@ class LazyGroup(click.Group):
         module, _, attr = spec[0].partition(":")
         command = getattr(importlib.import_module(module), attr)
         if on_command_loaded is not None:
-            on_command_loaded()
+            on_command_loaded(cmd_name)
         return command
 
     def resolve_command(self, ctx, args):

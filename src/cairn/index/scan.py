@@ -19,6 +19,10 @@ from cairn.index.statcache import Seal
 # A no-op walk of this many files (in sealed folders) or more is split over processes: each stats
 # and fingerprints a share of the folders; `core.walk_split_files`
 SPLIT_FILES = 100_000
+# ... and from this many while a core is free (the last minute's load average below the cores):
+# a 20k-file no-op status then takes ~15 ms less wall time for the same CPU, where on a busy
+# machine the helper would wait for a core (docs/decisions.md, "W2/W3")
+IDLE_SPLIT_FILES = 10_000
 _MAX_PROCESSES = 4
 _name = itemgetter(0)
 _ctime = itemgetter(3)
@@ -43,21 +47,29 @@ def kept_fingerprint(listing: list[os.DirEntry], prefix: str, ignore: Ignore, cu
 
 def split(
     dirpath: str, rel: str, seals: dict[str, Seal], split_files: int, cutoff: int, ignore: Ignore | None
-) -> tuple[list[forked.Forked], frozenset[str]]:
+) -> tuple[list[forked.Forked], frozenset[str], bool]:
     """Start the helper processes of a big no-op walk and return them with the folders they
-    check; none when its sealed folders hold fewer than `split_files` files. The sealed folders
+    check; none when its sealed folders hold fewer than `split_files` files (IDLE_SPLIT_FILES
+    while a core is free, when that is fewer). The sealed folders
     (sorted, then dealt out in turn so each share holds as many) go one share to each process;
     the caller keeps the first and walks the rest of the tree as before, leaving the helpers'
-    folders until their answers are in (snapshot's `_Walk.finish`)."""
+    folders until their answers are in (snapshot's `_Walk.finish`). The third value says whether
+    threads listing folders ahead of the caller's walk may help: not beside helpers, which take
+    the other cores, nor in a walk that would split on a free core when none is free (they
+    would only hand the GIL back and forth: a 20k-file status at load 4, 115-124 -> 95 ms CPU
+    and 118-121 -> 96 ms wall without them)."""
     folders = sorted(f for f in seals if f != rel)  # the top folder is this process's first step
-    if len(folders) < 2 or sum(seals[f][3] for f in folders) < split_files or not hasattr(os, "fork"):
-        return [], frozenset()
-    if forked.other_threads():  # a fork copies only this thread: another's locks stay held
-        return [], frozenset()
+    files = sum(seals[f][3] for f in folders)
+    if len(folders) < 2 or files < min(split_files, IDLE_SPLIT_FILES) or not hasattr(os, "fork"):
+        return [], frozenset(), True
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
         cores = os.cpu_count() or 1
+    if files < split_files and not _core_free(cores):
+        return [], frozenset(), False
+    if forked.other_threads():  # a fork copies only this thread: another's locks stay held
+        return [], frozenset(), True
     n = max(2, min(_MAX_PROCESSES, cores, len(folders)))
     cut = len(rel)
     shares = [[(dirpath + f[cut:], f, seals[f][0]) for f in folders[k::n]] for k in range(1, n)]
@@ -74,7 +86,17 @@ def split(
         for h in helpers:
             h.close()
         raise
-    return helpers, frozenset(f for share in shares for _, f, _ in share)
+    return helpers, frozenset(f for share in shares for _, f, _ in share), False
+
+
+def _core_free(cores: int) -> bool:
+    """Whether a second core was free over the last minute (load average below the cores)."""
+    if cores < 2:
+        return False
+    try:
+        return os.getloadavg()[0] < cores
+    except OSError:  # no load average to read
+        return False
 
 
 def verify(arg: tuple[list[tuple[str, str, bytes]], int, Ignore | None]) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import stat as stat_mod
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,11 +36,7 @@ from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
 from cairn.progress import NULL, Progress
 
-# concurrent.futures (and the logging it imports) is for folder walks only: a file's snapshot
-# (a pipeline's deps and outs in a no-op `status`) does not import it
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     from cairn.index.forked import Forked
 
 _RACY_NS = 20_000_000  # files changed this recently are not trusted to the stat cache
@@ -189,10 +186,10 @@ def _snapshot_tree(
     # (seals are only kept for folders reached without a link)
     helpers: list[Forked] = []
     if split_files > 0 and not linked:
-        helpers, walk.shared = split(str(path), rel, seals, split_files, walk.cutoff, ignore)
-        # the helpers take the other cores: threads listing ahead here would only add GIL handovers
+        helpers, walk.shared, ahead = split(str(path), rel, seals, split_files, walk.cutoff, ignore)
+        # beside helpers, or on a busy machine, threads listing ahead would only add GIL handovers
         # (at 200k files: 0.24-0.26 s of CPU in this process without them, 0.28-0.33 s with them)
-        walk.prefetching = not helpers
+        walk.prefetching = ahead
     try:
         walk.folder(str(path), rel, _Dir(None, -1), (), linked)
         if helpers:
@@ -272,7 +269,6 @@ class _Walk:
         "ignore",
         "links",
         "pending",
-        "pool",
         "prefetching",
         "seals",
         "shared",
@@ -297,38 +293,31 @@ class _Walk:
         self.ignore: Ignore | None = ignore
         self.snap: Snapshot = snap
         self.links: LinkPolicy = links
-        self.ahead: dict[str, Future] = {}
-        self.pool: ThreadPoolExecutor | None = None
+        self.ahead: _Ahead | None = None
         self.prefetching = True
         self.shared: frozenset[str] = frozenset()  # sealed folders helper processes check
         self.deferred: list[tuple[str, _Dir, tuple[str, ...]]] = []  # (path, node, chain) of those reached
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        for fut in self.ahead.values():  # listed ahead, never walked: their folders are open
-            if not fut.cancelled() and fut.exception() is None:
-                os.close(fut.result()[0])
-        self.ahead.clear()
+        if self.ahead is not None:
+            self.ahead.close()
 
     def prefetch(self, paths: list[str]) -> None:
         """List, stat and fingerprint these folders on a thread, ahead of the walk reaching them."""
-        if self.pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(_SCANNERS, thread_name_prefix="cairn-scan")
-        # with ignore rules the fingerprint leaves ignored names out: the walk makes it itself
-        cutoff = self.cutoff if self.ignore is None else None
-        for p in paths:
-            if p not in self.ahead:
-                self.ahead[p] = self.pool.submit(scan, p, cutoff)
+        if self.ahead is None:
+            # with ignore rules the fingerprint leaves ignored names out: the walk makes it itself
+            self.ahead = _Ahead(self.cutoff if self.ignore is None else None)
+        self.ahead.submit(paths)
 
     def listing(self, dirpath: str) -> Listing:
         """The folder's open descriptor (the caller closes it), its entries, stat-ed, and its
         fingerprint when sealable."""
-        fut = self.ahead.pop(dirpath, None)
         try:
-            return fut.result() if fut is not None else scan(dirpath, self.cutoff if self.ignore is None else None)
+            if self.ahead is not None:
+                got = self.ahead.take(dirpath)
+                if got is not None:
+                    return got
+            return scan(dirpath, self.cutoff if self.ignore is None else None)
         except PermissionError as e:
             raise _denied(Path(dirpath)) from e
 
@@ -495,3 +484,85 @@ class _Walk:
                     return None
         self.snap.skipped.append(Skipped(rel, reason, target))
         return None
+
+
+class _Ahead:
+    """Folders listed ahead of the walk by `_SCANNERS` threads. Plain threads and one condition
+    rather than a ThreadPoolExecutor: concurrent.futures and the logging and traceback it
+    imports were ~3 ms of every no-op `status` (docs/decisions.md, "W2/W3"). A folder the walk
+    reaches before a thread took it is listed by the walk itself, not waited for."""
+
+    __slots__ = ("_cond", "_cutoff", "_done", "_queued", "_running", "_stop", "_threads")
+
+    def __init__(self, cutoff: int | None) -> None:
+        self._cutoff = cutoff
+        self._cond = threading.Condition()
+        self._queued: list[str] = []  # in walk order; a thread takes the first
+        self._running: set[str] = set()  # being listed by a thread
+        self._done: dict[str, tuple[bool, object]] = {}  # path -> (listed, Listing | exception)
+        self._stop = False
+        self._threads = [
+            threading.Thread(target=self._run, name=f"cairn-scan-{i}", daemon=True) for i in range(_SCANNERS)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, paths: list[str]) -> None:
+        with self._cond:
+            new = [p for p in paths if p not in self._done and p not in self._running and p not in self._queued]
+            if new:
+                self._queued += new
+                self._cond.notify(len(new))
+
+    def take(self, path: str) -> Listing | None:
+        """The folder's listing once a thread has it; None when no thread took it (the caller
+        lists it). An error the thread met is raised here."""
+        with self._cond:
+            if path in self._queued:
+                self._queued.remove(path)
+                return None
+            while path not in self._done:
+                if path not in self._running:
+                    return None
+                self._cond.wait()
+            listed, value = self._done.pop(path)
+        if not listed:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while not self._queued and not self._stop:
+                    cond.wait()
+                if self._stop:
+                    return
+                path = self._queued.pop(0)
+                self._running.add(path)
+            try:
+                out: tuple[bool, object] = (True, scan(path, self._cutoff))
+            except BaseException as e:  # raised in the walk, which asked for this folder
+                out = (False, e)
+            with cond:
+                self._running.discard(path)
+                if self._stop:
+                    if out[0]:
+                        os.close(out[1][0])  # type: ignore[index]
+                    return
+                self._done[path] = out
+                cond.notify_all()
+
+    def close(self) -> None:
+        """Stop the threads (a folder being listed is finished first) and close the folders
+        listed ahead that the walk never reached (each listing holds its folder open)."""
+        with self._cond:
+            self._stop = True
+            self._queued.clear()
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join()
+        for listed, value in self._done.values():
+            if listed:
+                os.close(value[0])  # type: ignore[index]
+        self._done.clear()

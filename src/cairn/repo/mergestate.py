@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 from cairn.errors import CairnError, MergeError, shown
 from cairn.index import pointer as ptr
 from cairn.objects.tree import TREE, Entry
+from cairn.repo.repo import MERGE_STATE
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
 
-STATE_FILE = "merge.json"
+STATE_FILE = MERGE_STATE  # defined with Repo, which looks for it before importing this module
 STATE_VERSION = 1
 SIDE_HEADS = ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 

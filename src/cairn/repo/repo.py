@@ -15,7 +15,6 @@ from cairn.index.statcache import StatCache
 from cairn.objects.store import ObjectStore
 from cairn.progress import NULL, Progress
 from cairn.repo.config import CONFIG_FILE, DEFAULT_CONFIG, Config
-from cairn.repo.lock import repo_lock
 from cairn.workspace.context import DOT_DIR, Workspace, data_rel
 from cairn.workspace.linking import parse_link_types
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from cairn.workspace.gc import GcPlan
     from cairn.workspace.status import PathStatus
 
+MERGE_STATE = "merge.json"  # in .cairn/state/ while a merge of tracked data is unfinished (repo/mergestate.py)
 # Operation modules are imported where used: `cairn status` should not pay for checkout or gc.
 
 DOT_GITIGNORE = "/cache/\n/tmp/\n/state/\n/config.local.toml\n"
@@ -136,6 +136,8 @@ class Repo:
         return Remotes(self)
 
     def lock(self):
+        from cairn.repo.lock import repo_lock  # here: readers (status, diff) take no lock
+
         # a Progress written before notices existed has no notice(): it simply is not told
         notice = getattr(self.progress, "notice", None)
         return repo_lock(self.dot / "tmp", float(self.config.get("core.lock_wait")), notice)
@@ -243,6 +245,8 @@ class Repo:
         return resolve(self, path, side)
 
     def merge_conflicts(self) -> list[dict]:
+        if not (self.dot / "state" / MERGE_STATE).exists():
+            return []  # no merge under way: `cairn status` does not import the merge state's module
         from cairn.repo.mergestate import conflicts
 
         return conflicts(self)

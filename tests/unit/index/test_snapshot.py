@@ -95,3 +95,111 @@ def test_a_walk_leaves_no_folder_open_even_when_it_fails(tmp_path: Path) -> None
         assert _open_fds() == before
     finally:
         stats.close()
+
+
+def test_an_unreadable_folder_stops_the_walk_with_folders_listed_ahead(tmp_path: Path, monkeypatch) -> None:
+    """Whether a scanner thread or the walk lists it, an unreadable folder is the walk's
+    PermissionDeniedError; the folders listed ahead are closed and no scanner thread is left."""
+    import threading
+
+    from cairn.errors import PermissionDeniedError
+    from cairn.index import snapshot as snapshot_mod
+
+    data = tmp_path / "data"
+    for d in range(8):
+        (data / f"d{d}").mkdir(parents=True)
+        (data / f"d{d}" / "f").write_bytes(b"x")
+    real_scan = snapshot_mod.scan
+
+    def scan(path: str, cutoff: int | None):
+        if path.endswith("d5"):  # as root, chmod 0 would not stop the listing
+            raise PermissionError(13, "Permission denied", path)
+        return real_scan(path, cutoff)
+
+    monkeypatch.setattr(snapshot_mod, "scan", scan)
+    stats = StatCache(tmp_path / "stat.db")
+    threads = threading.active_count()
+    before = _open_fds()
+    try:
+        with pytest.raises(PermissionDeniedError, match=r"cannot read .*d5"):
+            snapshot(data, "data", stats)
+        assert _open_fds() == before
+        assert threading.active_count() == threads
+    finally:
+        stats.close()
+
+
+def test_an_error_a_scanner_thread_meets_is_raised_where_its_folder_is_taken(tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from cairn.index import snapshot as snapshot_mod
+
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "f").write_bytes(b"x")
+    real_scan = snapshot_mod.scan
+    met = threading.Event()
+
+    def scan(path: str, cutoff: int | None):
+        if path.endswith("bad"):
+            met.set()  # the folder is a thread's now: take() waits for its outcome
+            raise PermissionError(13, "Permission denied", path)
+        return real_scan(path, cutoff)
+
+    monkeypatch.setattr(snapshot_mod, "scan", scan)
+    threads = threading.active_count()
+    before = _open_fds()
+    ahead = snapshot_mod._Ahead(None)
+    try:
+        ahead.submit([str(tmp_path / "bad"), str(tmp_path / "ok")])
+        assert met.wait(10)
+        with pytest.raises(PermissionError, match="bad"):
+            ahead.take(str(tmp_path / "bad"))
+    finally:
+        ahead.close()  # "ok", listed ahead and never taken, is closed here
+    assert _open_fds() == before
+    assert threading.active_count() == threads
+
+
+def test_folders_listed_ahead_or_by_the_walk_give_the_same_snapshot(tmp_path: Path) -> None:
+    """A folder the walk reaches before a scanner thread took it is listed by the walk itself:
+    with scanners slowed down (most folders listed by the walk) or not, the result is the same,
+    and so is a second, sealed walk."""
+    from cairn.index import snapshot as snapshot_mod
+
+    data = tmp_path / "data"
+    for d in range(10):
+        for i in range(5):
+            (data / f"d{d}").mkdir(parents=True, exist_ok=True)
+            (data / f"d{d}" / f"f{i}").write_bytes(f"{d}/{i}".encode())
+            _old(data / f"d{d}" / f"f{i}")
+    time.sleep(0.05)  # their ctime out of the racy window, so the folders can be sealed
+    stats = StatCache(tmp_path / "stat.db")
+    real_scan = snapshot_mod.scan
+    by_thread: list[str] = []
+    by_walk: list[str] = []
+
+    def slow_scan(path: str, cutoff: int | None):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            by_thread.append(path)
+            time.sleep(0.02)
+        else:
+            by_walk.append(path)
+        return real_scan(path, cutoff)
+
+    try:
+        plain = snapshot(data, "data", stats)
+        assert plain is not None and plain.files == 50
+        snapshot_mod.scan = slow_scan
+        slowed = snapshot(data, "data", stats)
+        assert slowed is not None and (slowed.oid, slowed.files) == (plain.oid, 50)
+        # each folder listed once, by a thread or by the walk (which takes the ones no thread took)
+        assert sorted(by_thread + by_walk) == sorted([str(data), *(str(data / f"d{d}") for d in range(10))])
+        stats.update(plain.records, plain.keep, plain.seals)
+        sealed = snapshot(data, "data", stats, have_tree=lambda oid: True)
+        assert sealed is not None and (sealed.oid, sealed.hashed) == (plain.oid, 0) and sealed.reused
+    finally:
+        snapshot_mod.scan = real_scan
+        stats.close()

@@ -130,6 +130,51 @@ def test_a_small_tree_is_walked_in_one_process(data: Path, stats: StatCache, for
     assert forks == []
 
 
+@pytest.mark.parametrize(("load", "cores", "split"), [(0.3, 2, True), (1.9, 2, True), (2.0, 2, False), (0.1, 1, False)])
+def test_a_smaller_tree_is_split_only_while_a_core_is_free(
+    data: Path,
+    stats: StatCache,
+    forks: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    load: float,
+    cores: int,
+    split: bool,
+) -> None:
+    # bench W2/W3 (20k files) below core.walk_split_files: a helper only when it gets a core,
+    # and without one no scanner threads either (they would only wait for the same core)
+    sealed = _seal(data, stats)
+    scanners: list[object] = []
+
+    class Ahead(snapshot_mod._Ahead):
+        def __init__(self, cutoff: int | None) -> None:
+            scanners.append(self)
+            super().__init__(cutoff)
+
+    monkeypatch.setattr(snapshot_mod, "_Ahead", Ahead)
+    monkeypatch.setattr(scan_mod, "IDLE_SPLIT_FILES", 100)  # the tree holds 125 sealed files
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    snap = _walk(data, stats, scan_mod.SPLIT_FILES)
+    assert bool(forks) == split
+    assert scanners == []
+    assert snap.oid == sealed.oid and snap.hashed == 0
+    monkeypatch.setattr(scan_mod, "IDLE_SPLIT_FILES", 200)  # more than the tree holds: as before
+    forks.clear()
+    _walk(data, stats, scan_mod.SPLIT_FILES)
+    assert forks == []
+    assert scanners  # threads list folders ahead
+
+
+def test_a_walk_told_never_to_split_does_not_split_on_an_idle_machine(
+    data: Path, stats: StatCache, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seal(data, stats)
+    monkeypatch.setattr(scan_mod, "IDLE_SPLIT_FILES", 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    _walk(data, stats, 0)  # core.walk_split_files 0
+    assert forks == []
+
+
 def test_a_process_running_other_threads_walks_alone(
     data: Path, stats: StatCache, forks: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
