@@ -13,8 +13,8 @@ million entries (seconds and hundreds of MB). A seal vouches only for what it ha
 needs no invalidation; a folder whose files change simply stops matching it.
 
 Being a cache, it is written without fsync (`synchronous=OFF`, as git writes its index): every
-command that wrote it paid four fsyncs of its WAL, its folder and the database, 0.1-0.13 s in
-all right after a large write (docs/decisions.md, "W55"). A kill cannot damage it (SQLite's WAL);
+command that wrote it paid four fsyncs of its WAL, its folder and the database, up to 0.13 s
+in all where much had just been written (docs/decisions.md, "W55"). A kill cannot damage it (SQLite's WAL);
 an OS crash or a power cut may. A damaged database (SQLite's "not a database" or "malformed",
 a row that does not unmarshal) is removed and started afresh: the next walk hashes every file
 once, as after `rm stat.db`."""
@@ -295,7 +295,7 @@ def _changes(groups: Iterable[tuple[str, Iterable[Record]]]) -> Iterator[tuple[s
 
 
 def _damaged(e: sqlite3.DatabaseError) -> bool:
-    return (getattr(e, "sqlite_errorcode", 0) & 0xFF) in _DAMAGE_CODES
+    return ((getattr(e, "sqlite_errorcode", None) or 0) & 0xFF) in _DAMAGE_CODES
 
 
 def _folder_of(record: Record) -> str:
