@@ -284,3 +284,42 @@ def test_status_and_add_split_over_processes_match_the_walk_in_one_process(repo,
     (added,) = repo.json("add", "data")
     assert added["changed"] is True and added["files"] == 60 - 1 - 10 + 2
     assert repo.json("status")["changed"] is False
+
+
+@pytest.mark.parametrize("how", ["header", "pages"])
+def test_a_damaged_stat_cache_is_rebuilt_and_status_stays_right(repo, tracked, how):
+    """The stat cache is written without fsync (docs/decisions.md, "W55"): after an OS crash
+    it may be damaged. A damaged one is replaced, every file is hashed once more, and status,
+    add and checkout report and do what they would have done."""
+    db = repo.root / ".cairn" / "state" / "stat.db"
+
+    def damage() -> None:
+        assert not db.with_name("stat.db-wal").exists()  # the last command checkpointed it
+        data = bytearray(db.read_bytes())
+        if how == "header":
+            data[:16] = b"not a database!!"
+        else:  # every page after the first (the header and the schema)
+            data[4096:] = b"\x5a" * (len(data) - 4096)
+        db.write_bytes(data)
+
+    assert db.stat().st_size > 4096
+    damage()
+    assert repo.json("status")["changed"] is False
+    assert repo.cairn("status").stdout.endswith("Data is up to date.\n")
+
+    repo.write({"data/s1/f00001.bin": b"changed after the damage"})
+    damage()
+    out = repo.json("status")
+    assert out["changed"] is True
+    assert out["paths"][0]["modified"] == ["data/s1/f00001.bin"]
+    assert out["paths"][1]["state"] == "unchanged"
+
+    repo.cairn("add", "data")
+    damage()
+    assert repo.json("status")["changed"] is False
+
+    (repo.root / "model.bin").unlink()
+    damage()
+    repo.cairn("checkout")
+    assert (repo.root / "model.bin").read_bytes() == b"model v1"
+    assert repo.json("status")["changed"] is False

@@ -10,16 +10,24 @@ stamp, size, mode) rows, with the id, size and file count of its tree. A walk th
 same rows takes the tree's id from the seal and never looks at the folder's file entries: a
 no-op status of a million files in a thousand folders loads a thousand seals instead of a
 million entries (seconds and hundreds of MB). A seal vouches only for what it hashes, so it
-needs no invalidation; a folder whose files change simply stops matching it."""
+needs no invalidation; a folder whose files change simply stops matching it.
+
+Being a cache, it is written without fsync (`synchronous=OFF`, as git writes its index): every
+command that wrote it paid four fsyncs of its WAL, its folder and the database, up to 0.13 s
+in all where much had just been written (docs/decisions.md, "W55"). A kill cannot damage it (SQLite's WAL);
+an OS crash or a power cut may. A damaged database (SQLite's "not a database" or "malformed",
+a row that does not unmarshal) is removed and started afresh: the next walk hashes every file
+once, as after `rm stat.db`."""
 
 from __future__ import annotations
 
 import marshal
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, groupby
 from pathlib import Path
+from typing import TypeVar
 
 # (mtime_ns, ctime_ns): when a file last changed, as `stamp` reads it
 Stamp = tuple[int, int]
@@ -31,6 +39,7 @@ Entry = tuple[int, Stamp, int, str]
 Folders = dict[str, dict[str, Entry]]
 # folder -> (fingerprint of its files' stat rows, tree id, size, files)
 Seal = tuple[bytes, str, int, int]
+T = TypeVar("T")
 
 _VERSION = 4  # 1: one row per file; 2: mtime alone; 3: no seals
 _SCHEMA = (
@@ -42,6 +51,22 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS folder_names ON folders (folder)",
 )
 _UNDER = "folder = ? OR (folder >= ? AND folder < ?)"  # a folder and all below ('0' sorts after '/')
+# SQLite's primary result codes of a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB (a lock timeout
+# or a full disk is an OperationalError with another code: never taken for damage)
+_DAMAGE_CODES = (11, 26)
+# what unmarshalling a damaged row raises
+_BAD_ROW = (ValueError, EOFError, TypeError)
+
+
+class _DamagedRow(Exception):
+    """A row of the database that does not unmarshal."""
+
+
+def _unmarshal(blob: bytes) -> dict[str, Entry]:
+    try:
+        return marshal.loads(blob)
+    except _BAD_ROW:
+        raise _DamagedRow from None
 
 
 def stamp(st: os.stat_result) -> Stamp:
@@ -65,10 +90,21 @@ class StatCache:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            try:
+                self._conn = self._open()
+            except sqlite3.DatabaseError as e:
+                if not _damaged(e):
+                    raise
+                self._reset()
+                self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=OFF")  # a cache: no fsync (module docstring)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 3:  # the same file rows, no seals yet: keep them (no re-hash after upgrading)
                 conn.execute(f"PRAGMA user_version = {_VERSION}")
@@ -80,47 +116,86 @@ class StatCache:
                 conn.execute(f"PRAGMA user_version = {_VERSION}")
             for table in _SCHEMA:
                 conn.execute(table)
-            self._conn = conn
-        return self._conn
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _reset(self) -> None:
+        """Remove a damaged database (its WAL and shared memory first: a stale WAL must never
+        be replayed into the new file); the next use starts an empty one."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+        for suffix in ("-wal", "-shm", ""):
+            self.db_path.with_name(self.db_path.name + suffix).unlink(missing_ok=True)
+
+    def _read(self, query: Callable[[sqlite3.Connection], T], empty: T) -> T:
+        """`query` on the database; `empty` when there is none, or when it is damaged (then
+        removed: what it knew is hashed again)."""
+        if not self.db_path.exists():
+            return empty
+        try:
+            return query(self._db())
+        except sqlite3.DatabaseError as e:
+            if not _damaged(e):
+                raise
+        except _DamagedRow:
+            pass
+        self._reset()
+        return empty
 
     def load(self, prefix: str) -> Folders:
         """The folder `prefix` and every folder below it, with their files."""
-        if not self.db_path.exists():
-            return {}
-        rows = self._db().execute(f"SELECT folder, files FROM folders WHERE {_UNDER}", _under(prefix))
-        return {folder: marshal.loads(blob) for folder, blob in rows}
+
+        def query(db: sqlite3.Connection) -> Folders:
+            rows = db.execute(f"SELECT folder, files FROM folders WHERE {_UNDER}", _under(prefix))
+            return {folder: _unmarshal(blob) for folder, blob in rows}
+
+        return self._read(query, {})
 
     def folders(self, prefix: str) -> set[str]:
         """The names of the folder `prefix` and every folder below it that have entries."""
-        if not self.db_path.exists():
-            return set()
-        # one range the index answers alone (an OR of the two conditions made SQLite fetch the
-        # rows to merge them): [prefix, prefix + "0") holds siblings such as "data-old" too
-        rows = self._db().execute("SELECT folder FROM folders WHERE folder >= ? AND folder < ?", (prefix, prefix + "0"))
-        below = prefix + "/"
-        return {f for (f,) in rows if f == prefix or f.startswith(below)}
+
+        def query(db: sqlite3.Connection) -> set[str]:
+            # one range the index answers alone (an OR of the two conditions made SQLite fetch the
+            # rows to merge them): [prefix, prefix + "0") holds siblings such as "data-old" too
+            rows = db.execute("SELECT folder FROM folders WHERE folder >= ? AND folder < ?", (prefix, prefix + "0"))
+            below = prefix + "/"
+            return {f for (f,) in rows if f == prefix or f.startswith(below)}
+
+        return self._read(query, set())
 
     def files(self, folder: str) -> dict[str, Entry]:
         """One folder's files (a walk reads them only for folders whose seal does not match)."""
-        if not self.db_path.exists():
-            return {}
-        row = self._db().execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-        return {} if row is None else marshal.loads(row[0])
+
+        def query(db: sqlite3.Connection) -> dict[str, Entry]:
+            row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
+            return {} if row is None else _unmarshal(row[0])
+
+        return self._read(query, {})
 
     def seals(self, prefix: str) -> dict[str, Seal]:
         """The seals of the folder `prefix` and every folder below it."""
-        if not self.db_path.exists():
-            return {}
-        rows = self._db().execute(f"SELECT folder, fp, oid, size, files FROM seals WHERE {_UNDER}", _under(prefix))
-        return {folder: (fp, oid, size, files) for folder, fp, oid, size, files in rows}
+
+        def query(db: sqlite3.Connection) -> dict[str, Seal]:
+            rows = db.execute(f"SELECT folder, fp, oid, size, files FROM seals WHERE {_UNDER}", _under(prefix))
+            return {folder: (fp, oid, size, files) for folder, fp, oid, size, files in rows}
+
+        return self._read(query, {})
 
     def entry(self, rel: str) -> Entry | None:
         """One file's entry."""
-        if not self.db_path.exists():
-            return None
         folder, name = split(rel)
-        row = self._db().execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-        return None if row is None else marshal.loads(row[0]).get(name)
+
+        def query(db: sqlite3.Connection) -> Entry | None:
+            row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
+            return None if row is None else _unmarshal(row[0]).get(name)
+
+        return self._read(query, None)
 
     def update(
         self,
@@ -143,15 +218,37 @@ class StatCache:
         first = next(groups, None)
         if first is None and not keep and not seals:
             return
+        pairs = _changes(chain([first] if first else [], groups))
+        current: list[tuple[str, dict[str, Entry]]] = []  # the folder being merged
+        try:
+            self._write(pairs, keep, seals, current)
+            return
+        except sqlite3.DatabaseError as e:
+            if not _damaged(e):
+                raise
+        except _DamagedRow:
+            pass
+        # damaged: a new database gets the folder that found it and the rest (the folders
+        # merged before are lost with the old one: hashed again by the next walk)
+        self._reset()
+        self._write(chain(current, pairs), keep, seals, [])
+
+    def _write(
+        self,
+        pairs: Iterable[tuple[str, dict[str, Entry]]],
+        keep: Mapping[str, set[str]],
+        seals: Mapping[str, Seal] | None,
+        current: list[tuple[str, dict[str, Entry]]],
+    ) -> None:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")  # read-merge-write of a folder must not interleave with another
         try:
             done: set[str] = set()
-            for folder, rows in chain([first] if first else [], groups):
-                cut = len(folder) + 1 if folder else 0
-                changes = {rel[cut:]: (ino, mtime, size, oid) for rel, ino, mtime, size, oid in rows}
+            for folder, changes in pairs:
+                current[:] = [(folder, changes)]
                 self._merge(db, folder, changes, keep)
                 done.add(folder)
+            current.clear()
             for folder in keep.keys() - done:
                 self._merge(db, folder, {}, keep)
             if seals:
@@ -160,13 +257,16 @@ class StatCache:
                 )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # a damaged file may refuse it too: the first error is the one to report
             raise
 
     @staticmethod
     def _merge(db: sqlite3.Connection, folder: str, changes: dict[str, Entry], keep: Mapping[str, set[str]]) -> None:
         row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-        files: dict[str, Entry] = {} if row is None else marshal.loads(row[0])
+        files: dict[str, Entry] = {} if row is None else _unmarshal(row[0])
         files.update(changes)
         names = keep.get(folder)
         if names is not None:
@@ -185,6 +285,17 @@ class StatCache:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _changes(groups: Iterable[tuple[str, Iterable[Record]]]) -> Iterator[tuple[str, dict[str, Entry]]]:
+    """(folder, {name: entry}) of each folder's group of records."""
+    for folder, rows in groups:
+        cut = len(folder) + 1 if folder else 0
+        yield folder, {rel[cut:]: (ino, mtime, size, oid) for rel, ino, mtime, size, oid in rows}
+
+
+def _damaged(e: sqlite3.DatabaseError) -> bool:
+    return ((getattr(e, "sqlite_errorcode", None) or 0) & 0xFF) in _DAMAGE_CODES
 
 
 def _folder_of(record: Record) -> str:

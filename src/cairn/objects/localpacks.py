@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from blake3 import blake3
@@ -255,6 +255,17 @@ class LocalPacks:
                 if loc is not None:
                     out[o] = loc
         return out
+
+    def locate_ids(self, keys: Sequence[bytes]) -> tuple[list[str], tuple[list[int], list[int], list[int]]] | None:
+        """Where `keys` (32-byte ids) are, when every one is packed: the pack ids, and each
+        key's pack number (in those ids), offset and size (midx.Midx.columns_for). None when one
+        is not packed, or when this would not be cheaper than `locate_many`: no current
+        multi-pack index, packs sealed since it was read, or an index far larger than `keys`."""
+        m = self._index()
+        if not isinstance(m, midx.Midx) or self._recent.packs or m.count > 16 * len(keys):
+            return None
+        columns = m.columns_for(keys)
+        return None if columns is None else (m.packs, columns)
 
     def listing(self) -> Iterator[tuple[str, str, int, int]]:
         """Every packed object as (pack id, object id, offset, size), an object held by two packs

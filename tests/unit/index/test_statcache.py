@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,102 @@ def test_folders_under_a_path_leave_its_siblings_out(tmp_path: Path) -> None:
         assert "folder_names" in {row[1] for row in indexes}  # the names are read from it, not the rows
     finally:
         stats.close()
+
+
+# -- a damaged database (written without fsync: an OS crash may leave it so) ------------------
+
+
+def _filled(db: Path) -> None:
+    """A database of several pages: folders with enough files to spill over a few."""
+    sc = StatCache(db)
+    sc.update([(f"d{k}/f{i:04d}", i + 1, (1_000 + i, 2_000 + i), 10, A) for k in range(4) for i in range(200)])
+    sc.close()
+    assert not db.with_name(db.name + "-wal").exists()  # all in the file itself
+    assert db.stat().st_size > 8 * 4096
+
+
+def _damage(db: Path, how: str) -> None:
+    data = bytearray(db.read_bytes())
+    if how == "header":
+        data[:16] = b"not a database!!"
+    else:  # every page but the first (the header and the schema): rows and indexes
+        data[4096:] = b"\x5a" * (len(data) - 4096)
+    db.write_bytes(data)
+
+
+@pytest.mark.parametrize("how", ["header", "pages"])
+def test_a_damaged_database_is_removed_and_started_afresh(tmp_path: Path, how: str) -> None:
+    db = tmp_path / "state" / "stat.db"
+    _filled(db)
+    _damage(db, how)
+    sc = StatCache(db)
+    try:
+        with closing(sqlite3.connect(db)) as raw, pytest.raises(sqlite3.DatabaseError):
+            raw.execute("SELECT count(*) FROM folders").fetchone()  # what SQLite says of the file
+        # reads see an empty cache (every file is hashed again); the damaged file is gone
+        assert sc.seals("d0") == {}
+        assert sc.load("d0") == {}
+        assert sc.entry("d1/f0001") is None
+        if db.exists():  # a new, empty one
+            with closing(sqlite3.connect(db)) as raw:
+                assert raw.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+                assert raw.execute("SELECT count(*) FROM folders").fetchone()[0] == 0
+        sc.update(_rows("d0/new"))
+        assert set(_flat(sc, "d0")) == {"d0/new"}
+    finally:
+        sc.close()
+    again = StatCache(db)
+    try:
+        assert set(_flat(again, "d0")) == {"d0/new"}
+        assert again.entry("d0/new") == _rows("d0/new")[0][1:]
+    finally:
+        again.close()
+
+
+def test_damage_found_while_updating_is_written_into_a_new_database(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "stat.db"
+    _filled(db)
+    _damage(db, "pages")
+    sc = StatCache(db)
+    try:
+        # the merge reads each folder's row first: the damage shows there, mid-update
+        sc.update(_rows("d0/a", "d1/b", "d2/c"), keep={"d3": set()})
+        assert {*_flat(sc, "d0"), *_flat(sc, "d1"), *_flat(sc, "d2")} == {"d0/a", "d1/b", "d2/c"}
+    finally:
+        sc.close()
+
+
+def test_a_row_that_does_not_unmarshal_is_damage(tmp_path: Path) -> None:
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    try:
+        sc.update(_rows("data/a", "other/b"))
+        sc._db().execute("UPDATE folders SET files = ? WHERE folder = 'data'", (b"\xff\x00 not marshal",))
+        assert sc.entry("data/a") is None
+        assert sc.entry("other/b") is None  # the whole database went: one damaged row is enough
+        sc.update(_rows("data/c"))
+        assert set(_flat(sc, "data")) == {"data/c"}
+    finally:
+        sc.close()
+
+
+def test_an_error_that_is_not_damage_keeps_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "stat.db"
+    sc, other = StatCache(db), sqlite3.connect(db, isolation_level=None)
+    try:
+        sc.update(_rows("data/a"))
+        sc._db().execute("PRAGMA busy_timeout = 50")
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock: "database is locked"
+        with pytest.raises(sqlite3.OperationalError):
+            sc.update(_rows("data/b"))
+        other.execute("ROLLBACK")
+        assert set(_flat(sc, "data")) == {"data/a"}
+    finally:
+        other.close()
+        sc.close()
+
+
+def test_the_cache_is_written_without_fsync(cache: StatCache) -> None:
+    cache.update(_rows("x"))
+    assert cache._db().execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+    assert cache._db().execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -262,3 +262,57 @@ def test_a_file_changed_during_a_chunked_add_is_refused_and_leaves_nothing(
         store.add_file_copy(str(src), 3_000_000)
 
     assert not [f for f in _stored_files(store) if not f.startswith("objects/")]
+
+
+def test_runs_located_at_once_are_those_located_chunk_by_chunk(tmp_path: Path) -> None:
+    """A checkout locates a file's chunks with one dict of the multi-pack index and finds its
+    runs column by column (no Python loop per chunk): the runs are those found chunk by chunk,
+    across packs, with chunks repeated in the file and chunks shared with the version before."""
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20), pack_target=700_000)
+    rng = random.Random(9)
+    block = rng.randbytes(400_000)  # twice in the file: its inner chunks repeat
+    v1 = rng.randbytes(1_500_000) + block + rng.randbytes(300_000) + block + rng.randbytes(800_000)
+    v2 = v1[:1_000_000] + rng.randbytes(100_000) + v1[1_100_000:]  # a region rewritten
+    oids = []
+    for data in (v1, v2):
+        src = tmp_path / "f.bin"
+        src.write_bytes(data)
+        oids.append(store.add_file_copy(str(src), len(data)))
+
+    assert len(list((tmp_path / "cache" / "packs").glob("*.pack"))) > 2
+    fresh = ObjectStore(tmp_path / "cache")  # a new process: the multi-pack index read from disk
+    for oid, data in zip(oids, (v1, v2), strict=True):
+        cl = fresh.chunk_list(oid)
+        assert cl is not None
+        ids, sizes = cl.id_rows()
+        assert [(i.hex(), n) for i, n in zip(ids, sizes, strict=True)] == list(cl.chunks)
+        assert len(set(ids)) < len(ids)  # repeated chunks
+        assert fresh.packs.locate_ids(ids) is not None  # the way a checkout takes
+
+        at_once = chunks._segments(fresh, cl, "f.bin")
+        each = chunks._segments_each(fresh, chunks.ChunkList(oid, cl.size, tuple(cl.chunks)), "f.bin")
+        assert at_once == each and len({key for key, _, _ in at_once}) > 1
+        out = tmp_path / "out.bin"
+        with open(out, "wb") as f:
+            chunks.copy_into(fresh, cl, f.fileno(), "f.bin")
+        assert out.read_bytes() == data
+
+
+def test_locating_at_once_gives_way_when_a_chunk_is_not_packed(tmp_path: Path) -> None:
+    from cairn.objects import midx
+
+    store = ObjectStore(tmp_path / "cache", chunks.Chunking(enabled=True, min_size=1 << 20))
+    src = tmp_path / "f.bin"
+    src.write_bytes(random.Random(10).randbytes(2_000_000))
+    cl = store.chunk_list(store.add_file_copy(str(src), 2_000_000))
+    assert cl is not None
+    ids, _ = cl.id_rows()
+    index = midx.Midx(str(tmp_path / "cache" / "packs" / midx.NAME))
+    try:
+        numbers, offsets, sizes = index.columns_for(ids)
+        assert [(index.packs[p], o, n) for p, o, n in zip(numbers, offsets, sizes, strict=True)] == [
+            index.find(c) for c, _ in cl.chunks
+        ]
+        assert index.columns_for([*ids, b"\0" * 32]) is None  # one not packed (loose, or missing)
+    finally:
+        index.close()
