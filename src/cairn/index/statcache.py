@@ -16,14 +16,18 @@ Being a cache, it is written without fsync (`synchronous=OFF`, as git writes its
 command that wrote it paid four fsyncs of its WAL, its folder and the database, up to 0.13 s
 in all where much had just been written (docs/decisions.md, "W55"). A kill cannot damage it (SQLite's WAL);
 an OS crash or a power cut may. A damaged database (SQLite's "not a database" or "malformed",
-a row that does not unmarshal) is removed and started afresh: the next walk hashes every file
-once, as after `rm stat.db`."""
+a row whose checksum does not match) is removed and started afresh: the next walk hashes every
+file once, as after `rm stat.db`. SQLite keeps no checksums of its own, and a crash that wrote
+some pages of a checkpoint and not others can leave rows that read fine but mix two writes (a
+stamp of one version, an id of another); each folder row and seal therefore carries a CRC-32 of
+its folder's name and its values, so such a row is found and never trusted."""
 
 from __future__ import annotations
 
 import marshal
 import os
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, groupby
 from pathlib import Path
@@ -41,11 +45,11 @@ Folders = dict[str, dict[str, Entry]]
 Seal = tuple[bytes, str, int, int]
 T = TypeVar("T")
 
-_VERSION = 4  # 1: one row per file; 2: mtime alone; 3: no seals
+_VERSION = 5  # 1: one row per file; 2: mtime alone; 3: no seals; 4: no row checksums
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS folders (folder TEXT PRIMARY KEY, files BLOB) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS seals (folder TEXT PRIMARY KEY, fp BLOB, oid TEXT, size INTEGER, files INTEGER)"
-    " WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS seals (folder TEXT PRIMARY KEY, fp BLOB, oid TEXT, size INTEGER, files INTEGER,"
+    " ck INTEGER) WITHOUT ROWID",
     # The folders' names alone. A scan of `folders` for them read every row's blob with it (the
     # whole database: 25 MB and ~0.2 s at 200k files, on every walk); this index is a few pages.
     "CREATE INDEX IF NOT EXISTS folder_names ON folders (folder)",
@@ -59,14 +63,38 @@ _BAD_ROW = (ValueError, EOFError, TypeError)
 
 
 class _DamagedRow(Exception):
-    """A row of the database that does not unmarshal."""
+    """A row of the database whose checksum does not match, or that does not unmarshal."""
 
 
-def _unmarshal(blob: bytes) -> dict[str, Entry]:
+def _crc(folder: str, data: bytes) -> int:
+    return zlib.crc32(data, zlib.crc32(folder.encode("utf-8", "surrogatepass") + b"\0"))
+
+
+def _marshal(folder: str, files: dict[str, Entry]) -> bytes:
+    """A folder row's value: its files, marshalled, then the CRC-32 of the folder's name and them."""
+    data = marshal.dumps(files)
+    return data + _crc(folder, data).to_bytes(4, "little")
+
+
+def _unmarshal(folder: str, blob: bytes) -> dict[str, Entry]:
+    data = blob[:-4]
+    if len(blob) < 4 or _crc(folder, data) != int.from_bytes(blob[-4:], "little"):
+        raise _DamagedRow
     try:
-        return marshal.loads(blob)
+        return marshal.loads(data)
     except _BAD_ROW:
         raise _DamagedRow from None
+
+
+def _seal_crc(folder: str, fp: bytes, oid: str, size: int, files: int) -> int:
+    # not marshal: its bytes depend on reference counts and interning, not only on the values
+    return _crc(folder, b"%s\0%s\0%d\0%d" % (fp, oid.encode(), size, files))
+
+
+def _checked_seal(folder: str, fp: bytes, oid: str, size: int, files: int, ck: int | None) -> Seal:
+    if ck != _seal_crc(folder, fp, oid, size, files):
+        raise _DamagedRow
+    return (fp, oid, size, files)
 
 
 def stamp(st: os.stat_result) -> Stamp:
@@ -92,8 +120,8 @@ class StatCache:
         if self._conn is None:
             try:
                 self._conn = self._open()
-            except sqlite3.DatabaseError as e:
-                if not _damaged(e):
+            except (sqlite3.DatabaseError, _DamagedRow) as e:
+                if isinstance(e, sqlite3.DatabaseError) and not _damaged(e):
                     raise
                 self._reset()
                 self._conn = self._open()
@@ -106,8 +134,8 @@ class StatCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")  # a cache: no fsync (module docstring)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 3:  # the same file rows, no seals yet: keep them (no re-hash after upgrading)
-                conn.execute(f"PRAGMA user_version = {_VERSION}")
+            if version in (3, 4):  # the same file rows: kept, checksummed (no re-hash after upgrading)
+                _add_checksums(conn)
             elif version != _VERSION:
                 # a cache, not data: an older layout is dropped and rebuilt by the next walk
                 conn.execute("DROP TABLE IF EXISTS stat")
@@ -153,7 +181,7 @@ class StatCache:
 
         def query(db: sqlite3.Connection) -> Folders:
             rows = db.execute(f"SELECT folder, files FROM folders WHERE {_UNDER}", _under(prefix))
-            return {folder: _unmarshal(blob) for folder, blob in rows}
+            return {folder: _unmarshal(folder, blob) for folder, blob in rows}
 
         return self._read(query, {})
 
@@ -174,7 +202,7 @@ class StatCache:
 
         def query(db: sqlite3.Connection) -> dict[str, Entry]:
             row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-            return {} if row is None else _unmarshal(row[0])
+            return {} if row is None else _unmarshal(folder, row[0])
 
         return self._read(query, {})
 
@@ -182,8 +210,8 @@ class StatCache:
         """The seals of the folder `prefix` and every folder below it."""
 
         def query(db: sqlite3.Connection) -> dict[str, Seal]:
-            rows = db.execute(f"SELECT folder, fp, oid, size, files FROM seals WHERE {_UNDER}", _under(prefix))
-            return {folder: (fp, oid, size, files) for folder, fp, oid, size, files in rows}
+            rows = db.execute(f"SELECT folder, fp, oid, size, files, ck FROM seals WHERE {_UNDER}", _under(prefix))
+            return {row[0]: _checked_seal(*row) for row in rows}
 
         return self._read(query, {})
 
@@ -193,7 +221,7 @@ class StatCache:
 
         def query(db: sqlite3.Connection) -> Entry | None:
             row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-            return None if row is None else _unmarshal(row[0]).get(name)
+            return None if row is None else _unmarshal(folder, row[0]).get(name)
 
         return self._read(query, None)
 
@@ -253,7 +281,8 @@ class StatCache:
                 self._merge(db, folder, {}, keep)
             if seals:
                 db.executemany(
-                    "INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?, ?)", ((f, *s) for f, s in seals.items())
+                    "INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?, ?, ?)",
+                    ((f, *s, _seal_crc(f, *s)) for f, s in seals.items()),
                 )
             db.execute("COMMIT")
         except BaseException:
@@ -266,13 +295,13 @@ class StatCache:
     @staticmethod
     def _merge(db: sqlite3.Connection, folder: str, changes: dict[str, Entry], keep: Mapping[str, set[str]]) -> None:
         row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
-        files: dict[str, Entry] = {} if row is None else _unmarshal(row[0])
+        files: dict[str, Entry] = {} if row is None else _unmarshal(folder, row[0])
         files.update(changes)
         names = keep.get(folder)
         if names is not None:
             files = {n: e for n, e in files.items() if n in names}
         if files:
-            db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, marshal.dumps(files)))
+            db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, _marshal(folder, files)))
         else:
             db.execute("DELETE FROM folders WHERE folder = ?", (folder,))
             db.execute("DELETE FROM seals WHERE folder = ?", (folder,))
@@ -292,6 +321,28 @@ def _changes(groups: Iterable[tuple[str, Iterable[Record]]]) -> Iterator[tuple[s
     for folder, rows in groups:
         cut = len(folder) + 1 if folder else 0
         yield folder, {rel[cut:]: (ino, mtime, size, oid) for rel, ino, mtime, size, oid in rows}
+
+
+def _add_checksums(conn: sqlite3.Connection) -> None:
+    """Upgrade a version 3 or 4 database (written with fsync, so whole): its folder rows get
+    their checksums; its seals are dropped, as the next walk writes them again from the rows."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DROP TABLE IF EXISTS seals")
+        rows = conn.execute("SELECT folder, files FROM folders").fetchall()
+        try:
+            upgraded = [(_marshal(f, marshal.loads(blob)), f) for f, blob in rows]
+        except _BAD_ROW:
+            raise _DamagedRow from None
+        conn.executemany("UPDATE folders SET files = ? WHERE folder = ?", upgraded)
+        conn.execute(f"PRAGMA user_version = {_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the first error is the one to report
+        raise
 
 
 def _damaged(e: sqlite3.DatabaseError) -> bool:

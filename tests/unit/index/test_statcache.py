@@ -296,3 +296,67 @@ def test_the_cache_is_written_without_fsync(cache: StatCache) -> None:
     cache.update(_rows("x"))
     assert cache._db().execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
     assert cache._db().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_torn_row_that_unmarshals_is_not_trusted(tmp_path: Path) -> None:
+    """What a crash can leave without fsync: a row that reads fine but mixes two writes, or a
+    row under another folder's name. Its checksum tells; the database is started afresh."""
+    import marshal
+
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    try:
+        sc.update(_rows("data/a", "other/b"))
+        blob = sc._db().execute("SELECT files FROM folders WHERE folder = 'data'").fetchone()[0]
+        files = marshal.loads(blob[:-4])
+        files["a"] = (files["a"][0], files["a"][1], files["a"][2], B)  # the id of another version
+        torn = marshal.dumps(files) + blob[-4:]  # the old checksum
+        sc._db().execute("UPDATE folders SET files = ? WHERE folder = 'data'", (torn,))
+        assert sc.entry("data/a") is None
+        assert sc.entry("other/b") is None
+        sc.update(_rows("data/a", "other/b"))
+        # a whole row moved under another folder's name
+        other = sc._db().execute("SELECT files FROM folders WHERE folder = 'other'").fetchone()[0]
+        sc._db().execute("UPDATE folders SET files = ? WHERE folder = 'data'", (other,))
+        assert sc.load("data") == {}
+    finally:
+        sc.close()
+
+
+def test_a_torn_seal_is_not_trusted(tmp_path: Path) -> None:
+    db = tmp_path / "stat.db"
+    sc = StatCache(db)
+    try:
+        sc.update(_rows("d/a"), seals={"d": (b"fp" * 16, A, 10, 1)})
+        assert sc.seals("d") == {"d": (b"fp" * 16, A, 10, 1)}
+        sc._db().execute("UPDATE seals SET oid = ? WHERE folder = 'd'", (B,))  # the checksum left as it was
+        assert sc.seals("d") == {}
+        assert sc.entry("d/a") is None  # the database went with it
+    finally:
+        sc.close()
+
+
+def test_a_version_4_database_keeps_its_rows_and_gets_checksums(tmp_path: Path) -> None:
+    """An upgrade hashes nothing again: the rows written by the cairn before stay, checksummed;
+    the seals go (the next walk seals the folders again from the rows)."""
+    import marshal
+
+    db = tmp_path / "stat.db"
+    with closing(sqlite3.connect(db, isolation_level=None)) as old:
+        old.execute("CREATE TABLE folders (folder TEXT PRIMARY KEY, files BLOB) WITHOUT ROWID")
+        old.execute(
+            "CREATE TABLE seals (folder TEXT PRIMARY KEY, fp BLOB, oid TEXT, size INTEGER, files INTEGER) WITHOUT ROWID"
+        )
+        old.execute("INSERT INTO folders VALUES ('data', ?)", (marshal.dumps({"a": (1, (5, 6), 10, A)}),))
+        old.execute("INSERT INTO seals VALUES ('data', ?, ?, 10, 1)", (b"fp", C))
+        old.execute("PRAGMA user_version = 4")
+    sc = StatCache(db)
+    try:
+        assert sc.entry("data/a") == (1, (5, 6), 10, A)
+        assert sc.seals("data") == {}
+        sc.update([], seals={"data": (b"fp", C, 10, 1)})
+        assert sc.seals("data") == {"data": (b"fp", C, 10, 1)}
+    finally:
+        sc.close()
+    with closing(sqlite3.connect(db)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
