@@ -103,6 +103,9 @@ def test_a_helper_killed_midway_is_a_clear_error_and_a_rerun_completes(repo, mak
         if not found:
             child = helper_of(proc.pid)
             if child is not None:
+                # held where it is (its share could be done before the packs below are), so
+                # the kill lands mid-work and never on a process that has already exited
+                os.kill(child, signal.SIGSTOP)
                 found.append(child)
         return bool(found) and len(packs(repo)) >= 4
 
