@@ -151,10 +151,18 @@ def dataset(ctx: RunCtx, s: Shape) -> Path:
 
 def copy_set(src: Path, dest: Path, jobs: int | None = None) -> None:
     """Copy the set's real bytes (never links: a tool that chmods or links its inputs must not
-    touch the generated set), its folders shared out over one `cp` per core."""
+    touch the generated set), its folders shared out over one `cp` per core.
+
+    The generated set leaves the page cache before and after the copy, so that the copy is what
+    stays cached, as the data a user adds would be. Otherwise the set's pages (written when it
+    was made, read again by `cp`: twice used, so kept by the kernel over pages used once) crowd
+    out the copy's (written once): at 1M files on a 24 GiB machine ~30% of the copy was evicted
+    before the timed add began and more while it ran, and the add read 3.3-3.75 GB back from
+    disk one small file at a time (docs/decisions.md, "S1 growth")."""
     (dest / "data").mkdir(parents=True)
     names = sorted(os.listdir(src / "data"))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
+    drop_cached(src / "data")
     procs = [
         subprocess.Popen(["cp", "-r", "--reflink=never", *names[k::jobs], str(dest / "data")], cwd=src / "data")
         for k in range(jobs)
@@ -162,6 +170,24 @@ def copy_set(src: Path, dest: Path, jobs: int | None = None) -> None:
     codes = [p.wait() for p in procs]
     if any(codes):
         raise subprocess.CalledProcessError(max(codes), ["cp", "-r", str(src / "data"), str(dest / "data")])
+    drop_cached(src / "data")
+
+
+def drop_cached(root: Path) -> None:
+    """Ask the kernel to drop the page cache of every file under `root` (posix_fadvise DONTNEED:
+    clean pages go, dirty ones stay; no privileges needed, unlike drop_caches). Not on macOS."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
 
 
 def changed_files(s: Shape, n: int) -> list[str]:

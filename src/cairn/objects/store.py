@@ -171,7 +171,7 @@ class ObjectStore:
         shared by the hashing threads), sealed when the block ends; an error or a kill leaves
         only sealed packs, each complete with its index (the open one is an unnamed file)."""
         self.prepare()
-        writer = self.packs.writer()
+        writer = self.packs.writer(drop_behind=True)  # an add reads far more than its packs: keep those cached
         self._packer = writer
         self._adopted = False
         try:
@@ -196,7 +196,7 @@ class ObjectStore:
         packs it seals are listed for the parent, which alone writes the multi-pack index."""
         self.packs.keep_sealed()
         if self._packer is not None:
-            self._packer = self.packs.writer()
+            self._packer = self.packs.writer(drop_behind=True)
 
     def share_end(self) -> list[tuple[str, list]]:
         """In a helper, after its share: its last pack sealed; (id, rows) of each pack it sealed.

@@ -320,3 +320,34 @@ def test_read_plan_orders_packed_objects_by_pack_and_offset_then_the_rest(tmp_pa
     where = {o: (pids[p], off, n) for o, n, p, off in plan if p >= 0}
     got = {o: bytes(d) for o, d in store.iter_stored([(o, n) for o, n, _, _ in plan], where)}
     assert got == {b3(d): d for d in data}
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise (macOS)")
+def test_an_add_drops_the_packs_it_sealed_from_the_page_cache_but_the_last(tmp_path, monkeypatch):
+    # issue 22: an add's packs (4.5 GB at 1M files) crowded the files still to read out of the cache
+    advised: list[int] = []  # inode numbers given POSIX_FADV_DONTNEED, in order
+    real = os.posix_fadvise
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        if advice == os.POSIX_FADV_DONTNEED:
+            advised.append(os.fstat(fd).st_ino)
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    store = ObjectStore(tmp_path / "cache", pack_target=3000)
+    files = small_files(tmp_path / "src", 12)
+    with store.packing():
+        oids = [store.add_file_copy(p, len(d)) for p, d in files]
+    inodes = {p: os.stat(store.packs.pack_path(p)).st_ino for p in store.packs.pack_ids()}
+    assert len(inodes) >= 3
+    last = inodes[store.packs.locate(oids[-1])[0]]  # the pack sealed last holds the file added last
+    # each pack: its writeback started as it is sealed, dropped when the next one is; the last stays
+    assert sorted(advised) == sorted([*inodes.values(), *(i for i in inodes.values() if i != last)])
+    fresh = ObjectStore(tmp_path / "cache")
+    assert [fresh.read_verified(o) for o in oids] == [d for _, d in files]
+
+    advised.clear()  # other writers (a fetch) keep their packs cached: a pull checks them out next
+    with store.packs.writer(target=3000) as w:
+        for d in blobs(10, seed=3):
+            w.add(b3(d), d)
+    assert advised == []
