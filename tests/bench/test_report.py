@@ -141,3 +141,28 @@ def test_floor_targets_are_judged_on_medians_at_full_scale_only(bench: dict[str,
     for scale in ("quick", "smoke"):  # the targets are stated for the 2 GiB file
         small = "\n".join(report.extra_lines([with_floor([1.3], [0.01])], scale))
         assert f"target not judged at {scale} scale" in small and "MISSED" not in small and "met" not in small
+
+
+def test_the_header_names_the_workloads_that_run_fewer_times(bench: dict[str, ModuleType]) -> None:
+    """S1's steps run once without a warm-up: the caption must not claim the run count of the rest."""
+    import dataclasses
+
+    report = bench["report"]
+    w1 = _result(bench, "W1", [2.0, 2.1, 2.2], [9.0, 9.1, 9.2])
+    once = dataclasses.replace(_result(bench, "W2", [1.0], [5.0]), runs=1, warmup=False)
+    header = report.Header(
+        mode="full",
+        runs=3,
+        warmup=True,
+        date="today",
+        machine=report.describe_machine(BENCH),
+        versions={"cairn": "0", "dvc": "3"},
+        tools=["cairn", "dvc"],
+        checkout="x",
+        elapsed_s=60.0,
+        sizes="",
+        load_end="",
+    )
+    text = report.markdown(header, [w1, once], "")
+    assert "3 timed run(s) per tool per workload, after one warm-up run each (W2: 1 run(s), no warm-up);" in text
+    assert "(W" not in report.markdown(header, [w1], "").split("\n")[2]
