@@ -86,6 +86,10 @@ def _unmarshal(folder: str, blob: bytes) -> dict[str, Entry]:
         raise _DamagedRow from None
 
 
+# what reading or writing a damaged database can raise (_damaged tells damage from the rest)
+_DAMAGE = (sqlite3.DatabaseError, _DamagedRow)
+
+
 def _seal_crc(folder: str, fp: bytes, oid: str, size: int, files: int) -> int:
     # not marshal: its bytes depend on reference counts and interning, not only on the values
     return _crc(folder, b"%s\0%s\0%d\0%d" % (fp, oid.encode(), size, files))
@@ -120,8 +124,8 @@ class StatCache:
         if self._conn is None:
             try:
                 self._conn = self._open()
-            except (sqlite3.DatabaseError, _DamagedRow) as e:
-                if isinstance(e, sqlite3.DatabaseError) and not _damaged(e):
+            except _DAMAGE as e:
+                if not _damaged(e):
                     raise
                 self._reset()
                 self._conn = self._open()
@@ -168,11 +172,9 @@ class StatCache:
             return empty
         try:
             return query(self._db())
-        except sqlite3.DatabaseError as e:
+        except _DAMAGE as e:
             if not _damaged(e):
                 raise
-        except _DamagedRow:
-            pass
         self._reset()
         return empty
 
@@ -251,11 +253,9 @@ class StatCache:
         try:
             self._write(pairs, keep, seals, current)
             return
-        except sqlite3.DatabaseError as e:
+        except _DAMAGE as e:
             if not _damaged(e):
                 raise
-        except _DamagedRow:
-            pass
         # damaged: a new database gets the folder that found it and the rest (the folders
         # merged before are lost with the old one: hashed again by the next walk)
         self._reset()
@@ -345,7 +345,10 @@ def _add_checksums(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _damaged(e: sqlite3.DatabaseError) -> bool:
+def _damaged(e: BaseException) -> bool:
+    """Whether `e` (one of _DAMAGE) says the file is damaged, not locked, full or unreadable."""
+    if isinstance(e, _DamagedRow):
+        return True
     return ((getattr(e, "sqlite_errorcode", None) or 0) & 0xFF) in _DAMAGE_CODES
 
 
