@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 from cairn.errors import CairnError, MergeError, shown
 from cairn.index import pointer as ptr
 from cairn.objects.tree import TREE, Entry
-from cairn.repo.repo import MERGE_STATE
+from cairn.repo.repo import MERGE_STATE  # defined with Repo, which looks for it before importing this module
 
 if TYPE_CHECKING:
     from cairn.repo.repo import Repo
 
-STATE_FILE = MERGE_STATE  # defined with Repo, which looks for it before importing this module
 STATE_VERSION = 1
 SIDE_HEADS = ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
@@ -114,7 +113,7 @@ class MergeState:
 
     @staticmethod
     def file(repo: Repo) -> Path:
-        return repo.dot / "state" / STATE_FILE
+        return repo.dot / "state" / MERGE_STATE
 
     @classmethod
     def load(cls, repo: Repo) -> MergeState:
