@@ -302,6 +302,21 @@ def dataset(count: int = 12, size: int = 256, seed: int = 0, depth: int = 2, fan
     return files
 
 
+@pytest.fixture
+def dontneed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The inode numbers given POSIX_FADV_DONTNEED from now on, in order (the real call made too)."""
+    advised: list[int] = []
+    real = os.posix_fadvise
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        if advice == os.POSIX_FADV_DONTNEED:
+            advised.append(os.fstat(fd).st_ino)
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    return advised
+
+
 @pytest.fixture(scope="session")
 def make_dataset() -> Callable[..., dict[str, bytes]]:
     """make_dataset(root, count=12, size=256, seed=0, depth=2, fanout=3) writes a deterministic

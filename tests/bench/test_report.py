@@ -91,6 +91,21 @@ def test_growth_table_compares_each_step_across_sizes(bench: dict[str, ModuleTyp
     assert report.growth_table([_result(bench, "W1", [1.0], [2.0])]) == []
 
 
+def _header(report: ModuleType, **fields: Any) -> Any:
+    """A run's header: 3 runs at full scale, with `fields` (warmup, versions, tools) as given."""
+    return report.Header(
+        mode="full",
+        runs=3,
+        date="today",
+        machine=report.describe_machine(BENCH),
+        checkout="x",
+        elapsed_s=1.0,
+        sizes="",
+        load_end="",
+        **fields,
+    )
+
+
 def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> None:
     report = bench["report"]
     small = _result(bench, "W1", [2.0], "not run (--tools cairn)")
@@ -102,19 +117,7 @@ def test_a_tool_left_out_is_said_so_everywhere(bench: dict[str, ModuleType]) -> 
     slow = _result(bench, "W14", [26.0], "not run (--tools cairn)")
     scaling = "\n".join(report.extra_lines([small, slow], "full"))
     assert "cairn 13.0x, dvc not run — target for cairn <= 12x: MISSED" in scaling
-    header = report.Header(
-        mode="full",
-        runs=3,
-        warmup=False,
-        date="today",
-        machine=report.describe_machine(BENCH),
-        versions={"cairn": "0", "dvc": "not run (--tools cairn)"},
-        tools=["cairn"],
-        checkout="x",
-        elapsed_s=1.0,
-        sizes="",
-        load_end="",
-    )
+    header = _header(report, warmup=False, versions={"cairn": "0", "dvc": "not run (--tools cairn)"}, tools=["cairn"])
     assert "no DVC numbers were taken" in report.markdown(header, [small, huge], "")
 
 
@@ -150,19 +153,7 @@ def test_the_header_names_the_workloads_that_run_fewer_times(bench: dict[str, Mo
     report = bench["report"]
     w1 = _result(bench, "W1", [2.0, 2.1, 2.2], [9.0, 9.1, 9.2])
     once = dataclasses.replace(_result(bench, "W2", [1.0], [5.0]), runs=1, warmup=False)
-    header = report.Header(
-        mode="full",
-        runs=3,
-        warmup=True,
-        date="today",
-        machine=report.describe_machine(BENCH),
-        versions={"cairn": "0", "dvc": "3"},
-        tools=["cairn", "dvc"],
-        checkout="x",
-        elapsed_s=60.0,
-        sizes="",
-        load_end="",
-    )
+    header = _header(report, warmup=True, versions={"cairn": "0", "dvc": "3"}, tools=["cairn", "dvc"])
     text = report.markdown(header, [w1, once], "")
     assert "3 timed run(s) per tool per workload, after one warm-up run each (W2: 1 run(s), no warm-up);" in text
     assert "(W" not in report.markdown(header, [w1], "").split("\n")[2]

@@ -323,17 +323,9 @@ def test_read_plan_orders_packed_objects_by_pack_and_offset_then_the_rest(tmp_pa
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise (macOS)")
-def test_an_add_drops_the_packs_it_sealed_from_the_page_cache_but_the_last(tmp_path, monkeypatch):
+def test_an_add_drops_the_packs_it_sealed_from_the_page_cache_but_the_last(tmp_path, dontneed):
     # issue 22: an add's packs (4.5 GB at 1M files) crowded the files still to read out of the cache
-    advised: list[int] = []  # inode numbers given POSIX_FADV_DONTNEED, in order
-    real = os.posix_fadvise
-
-    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
-        if advice == os.POSIX_FADV_DONTNEED:
-            advised.append(os.fstat(fd).st_ino)
-        real(fd, offset, length, advice)
-
-    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    advised = dontneed
     store = ObjectStore(tmp_path / "cache", pack_target=3000)
     files = small_files(tmp_path / "src", 12)
     with store.packing():
