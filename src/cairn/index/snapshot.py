@@ -497,7 +497,7 @@ class _Ahead:
     def __init__(self, cutoff: int | None) -> None:
         self._cutoff = cutoff
         self._cond = threading.Condition()
-        self._queued: list[str] = []  # in walk order; a thread takes the first
+        self._queued: dict[str, None] = {}  # in walk order (a set would lose it); a thread takes the first
         self._running: set[str] = set()  # being listed by a thread
         self._done: dict[str, tuple[bool, object]] = {}  # path -> (listed, Listing | exception)
         self._stop = False
@@ -511,7 +511,7 @@ class _Ahead:
         with self._cond:
             new = [p for p in paths if p not in self._done and p not in self._running and p not in self._queued]
             if new:
-                self._queued += new
+                self._queued.update(dict.fromkeys(new))
                 self._cond.notify(len(new))
 
     def take(self, path: str) -> Listing | None:
@@ -519,7 +519,7 @@ class _Ahead:
         lists it). An error the thread met is raised here."""
         with self._cond:
             if path in self._queued:
-                self._queued.remove(path)
+                del self._queued[path]
                 return None
             while path not in self._done:
                 if path not in self._running:
@@ -538,7 +538,8 @@ class _Ahead:
                     cond.wait()
                 if self._stop:
                     return
-                path = self._queued.pop(0)
+                path = next(iter(self._queued))
+                del self._queued[path]
                 self._running.add(path)
             try:
                 out: tuple[bool, object] = (True, scan(path, self._cutoff))
