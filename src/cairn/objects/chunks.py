@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, PathError, shown
+from cairn.objects.columns import columns
 
 VERSION = 2  # written; version 1 (all JSON, ids in hex) is still read
 # Version 2's rows: the chunk's 32-byte id and its size, 36 bytes where a JSON row took ~76: a
@@ -165,22 +166,13 @@ def _row(row: object) -> tuple[str, int]:
 
 
 def _rows(body: bytes, count: object) -> tuple[list[bytes], list[int]]:
-    """The ids and sizes of version 2 rows, each column unpacked by one call per block of rows
-    (no tuple per row: 0.9 ms for 34,000 rows where a tuple each took 3)."""
+    """The ids and sizes of version 2 rows, column by column (objects/columns.py)."""
     if type(count) is not int or len(body) != count * _ROW.size:
         raise ValueError(f"{len(body)} bytes of rows where {shown(count)} rows were announced")
-    ids: list[bytes] = []
-    sizes: list[int] = []
-    for at in range(0, count, _UNPACK_ROWS):
-        n = min(_UNPACK_ROWS, count - at)
-        ids += struct.unpack_from(">" + "32s4x" * n, body, at * _ROW.size)  # struct caches the formats
-        sizes += struct.unpack_from(">" + "32xI" * n, body, at * _ROW.size)
+    ids, sizes = columns(body, 0, count, ">", ("32s4x", "32xI"))
     if 0 in sizes:
         raise ValueError("a chunk of 0 bytes")
     return ids, sizes
-
-
-_UNPACK_ROWS = 4096
 
 
 def corrupt_list(oid: str, why: str) -> CorruptObjectError:
