@@ -15,6 +15,8 @@ import pytest
 from blake3 import blake3
 from polling import wait_until
 
+from cairn.index import forked
+
 CORES = len(os.sched_getaffinity(0))
 pytestmark = pytest.mark.skipif(CORES < 2, reason="the add splits over processes only with two cores or more")
 
@@ -75,16 +77,14 @@ def test_a_split_add_with_hard_links_links_every_file(repo, make_dataset):
 
 
 def helper_of(pid: int) -> int | None:
-    """A forked helper of the cairn process `pid`: a child running the same command line (not a
-    git the add started)."""
+    """A forked helper of the cairn process `pid`, by the name helpers take (a child the add is
+    starting a git in has cairn's command line until it execs: stopped there, the add hung)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             children = [int(c) for c in f.read().split()]
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
         for child in children:
-            with open(f"/proc/{child}/cmdline", "rb") as f:
-                if f.read() == cmdline:
+            with open(f"/proc/{child}/comm") as f:
+                if f.read().strip() == forked.NAME:
                     return child
     except (OSError, ValueError):
         return None

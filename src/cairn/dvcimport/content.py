@@ -22,6 +22,7 @@ from blake3 import blake3
 from cairn.dvcimport.dvcfiles import Recorded
 from cairn.dvcimport.hashes import CHUNK, Md5Pair, bytes_md5s, dir_md5, file_md5s, object_key, parse_listing
 from cairn.index.snapshot import snapshot
+from cairn.objects.hashing import THREADS
 from cairn.objects.tree import FILE, TREE, Entry, Tree, walk_files
 from cairn.workspace.context import Workspace
 
@@ -95,7 +96,7 @@ class Resolver:
             if self.store:
                 self.ws.store.add_bytes(data, oid)
             return oid
-        pair, b3 = Md5Pair(), blake3(max_threads=blake3.AUTO)
+        pair, b3 = Md5Pair(), blake3(max_threads=THREADS)
         with open(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 pair.update(chunk)

@@ -31,6 +31,9 @@ from cairn.errors import CairnError, HelperProcessError
 _CHUNK = 1 << 20
 _OK, _FAILED, _ERROR = 0, 1, 2
 _SETTLE_S = 0.05
+# The helpers' name in `ps -o comm`, top and /proc/PID/comm: told apart from the parent, and
+# from a child the parent is starting a program in (a git), which has its command line until exec
+NAME = "cairn-helper"
 _prctl: Callable[..., int] | None = None
 _resolved = False
 
@@ -55,6 +58,7 @@ class Forked:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's (Ctrl-C's path)
                 if prctl is not None:
                     prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+                    prctl(15, NAME.encode())  # 15: PR_SET_NAME
                 if os.getppid() != parent:  # the parent died before that took effect
                     return
                 try:
@@ -115,9 +119,9 @@ class Forked:
 
 
 def other_threads() -> bool:
-    """Whether another thread runs in this process, native ones included (BLAKE3's pool, a
-    library's): a fork copies only the thread forking, so a lock another thread holds would
-    stay held in the child."""
+    """Whether another thread runs in this process, native ones included (a library's pool):
+    a fork copies only the thread forking, so a lock another thread holds would stay held in
+    the child. A thread of cairn's that called `retire` counts as gone."""
     if threading.active_count() > 1:
         return True
     # A thread Python has joined may still be exiting in the kernel for a moment (a quarter of
@@ -126,13 +130,50 @@ def other_threads() -> bool:
     deadline = time.monotonic() + _SETTLE_S
     while True:
         try:
-            if len(os.listdir("/proc/self/task")) == 1:
+            if not _running_tasks():
                 return False
         except OSError:  # no /proc (macOS): the threads Python knows of
             return False
         if time.monotonic() > deadline:
             return True
         time.sleep(0.001)
+
+
+# Threads done with Python (native id -> start time, which tells a reused id apart): under
+# load the kernel took longer than _SETTLE_S to remove the walk's joined scanner threads, and
+# the add that followed did not split.
+_retired: dict[int, str] = {}
+
+
+def retire() -> None:
+    """Called by a thread of cairn's own as its last act: it holds no lock from here on."""
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        _retired[tid] = _start_time(tid)
+
+
+def _running_tasks() -> list[int]:
+    """The ids of this process's threads other than this one and the retired."""
+    me = threading.get_native_id()
+    tasks = [int(t) for t in os.listdir("/proc/self/task")]
+    for tid in [t for t in _retired if t not in tasks]:
+        _retired.pop(tid, None)  # gone: its id may be reused
+    running = []
+    for tid in tasks:
+        if tid == me:
+            continue
+        try:
+            if tid in _retired and _retired[tid] == _start_time(tid):
+                continue
+        except OSError:  # ended since the listing
+            continue
+        running.append(tid)
+    return running
+
+
+def _start_time(tid: int) -> str:
+    with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[19].decode()  # field 22: start time in ticks
 
 
 def _death_signal() -> Callable[..., int] | None:

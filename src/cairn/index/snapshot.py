@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
 from cairn.errors import PathError
+from cairn.index import forked
 from cairn.index.hashpending import HashFn, Shares, hash_guarded, hash_pending
 from cairn.index.hashpending import denied as _denied
 from cairn.index.ignore import Ignore
@@ -35,9 +35,6 @@ from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, rea
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
 from cairn.progress import NULL, Progress
-
-if TYPE_CHECKING:
-    from cairn.index.forked import Forked
 
 _RACY_NS = 20_000_000  # files changed this recently are not trusted to the stat cache
 # folders listed and stat-ed ahead of the walk on a thread (the stat calls release the GIL
@@ -184,7 +181,7 @@ def _snapshot_tree(
     walk = _Walk(dirs, pending, stats, seals, have_tree, start_ns - _RACY_NS, ignore, snap, links)
     linked = os.path.islink(path)  # `cairn add link_to_folder`: the folder is not ours to relink
     # (seals are only kept for folders reached without a link)
-    helpers: list[Forked] = []
+    helpers: list[forked.Forked] = []
     if split_files > 0 and not linked:
         helpers, walk.shared, ahead = split(str(path), rel, seals, split_files, walk.cutoff, ignore)
         # beside helpers, or on a busy machine, threads listing ahead would only add GIL handovers
@@ -531,6 +528,12 @@ class _Ahead:
         return value  # type: ignore[return-value]
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            forked.retire()  # joined before the add's split: it need not wait for the kernel
+
+    def _serve(self) -> None:
         cond = self._cond
         while True:
             with cond:

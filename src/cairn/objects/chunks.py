@@ -27,6 +27,7 @@ from blake3 import blake3
 
 from cairn.errors import CorruptObjectError, PathError, shown
 from cairn.objects.columns import columns
+from cairn.objects.hashing import THREADS
 
 VERSION = 2  # written; version 1 (all JSON, ids in hex) is still read
 # Version 2's rows: the chunk's 32-byte id and its size, 36 bytes where a JSON row took ~76: a
@@ -352,7 +353,7 @@ def assemble(store, chunks: ChunkList, write: Callable[[memoryview], None], name
     cost) while this thread hashes and writes the batch before."""
     from concurrent.futures import ThreadPoolExecutor  # here: a no-op status loads this module
 
-    h = blake3(max_threads=blake3.AUTO)
+    h = blake3(max_threads=THREADS)
     batches: list[list[tuple[str, int]]] = [[]]
     fill = 0
     for row in chunks.chunks:

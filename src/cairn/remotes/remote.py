@@ -29,7 +29,7 @@ from blake3 import blake3
 
 from cairn.errors import CairnError, CorruptObjectError, RemoteError, RemoteKeyMissingError, shown
 from cairn.objects import chunks, pack
-from cairn.objects.hashing import hash_file, hash_mapped
+from cairn.objects.hashing import THREADS, hash_file, hash_mapped
 from cairn.objects.localpacks import Location
 from cairn.objects.store import ObjectStore
 from cairn.remotes.index import RemoteIndex
@@ -268,7 +268,7 @@ class Remote:
 
         # one BLAKE3 thread where the storage copies on the other core meanwhile; a cache
         # object is mapped, not copied to be read
-        threads = 1 if self.storage.checks_while_copying else blake3.AUTO
+        threads = 1 if self.storage.checks_while_copying else THREADS
 
         def check() -> None:
             if hash_mapped(path, threads) != oid:

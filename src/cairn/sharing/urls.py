@@ -19,6 +19,7 @@ from typing import IO, Any
 from blake3 import blake3
 
 from cairn.errors import CairnError, PathError, RemoteError, RemoteKeyMissingError, RemoteUnreachableError
+from cairn.objects.hashing import THREADS
 
 _HTTP_TIMEOUT = 60
 _CHUNK = 1024 * 1024
@@ -61,7 +62,7 @@ def stat(url: str, options: dict[str, Any] | None = None) -> UrlData:
 
 def hash_stream(f: IO[bytes]) -> tuple[str, int]:
     """BLAKE3 and size of a stream, read in chunks (nothing kept)."""
-    h, n = blake3(max_threads=blake3.AUTO), 0
+    h, n = blake3(max_threads=THREADS), 0
     while chunk := f.read(_CHUNK):
         h.update(chunk)
         n += len(chunk)

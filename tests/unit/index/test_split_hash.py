@@ -24,6 +24,7 @@ from cairn.index.hashpending import deal
 from cairn.index.snapshot import Snapshot, snapshot
 from cairn.index.statcache import StatCache
 from cairn.objects import midx
+from cairn.objects.hashing import SMALL_FILE
 from cairn.objects.store import ObjectStore
 
 from .aged import write_aged
@@ -304,3 +305,62 @@ def test_threads_just_joined_do_not_count_as_running() -> None:
     interpreter: a test worker keeps other tests' threads (BLAKE3's pool, servers) alive."""
     proc = subprocess.run([sys.executable, "-c", _JOINED_THREADS], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+_HASHED_BIG_FILES = """
+import sys
+
+from cairn.index.forked import other_threads
+from cairn.objects.hashing import THREADS, hash_file, hash_mapped
+
+assert THREADS > 1, "this machine hashes with one thread: nothing to check"
+assert hash_file(sys.argv[1]) == hash_mapped(sys.argv[1])
+assert not other_threads(), "BLAKE3's threads outlive the hashing of a big file"
+"""
+
+
+def test_hashing_a_big_file_leaves_no_thread_that_stops_a_split(tmp_path: Path) -> None:
+    """A repro hashes one stage's big output, then adds the next stage's 10,000 files: BLAKE3's
+    threads for the first (rayon's global pool, with blake3.AUTO) lived on and the second add
+    never split. Each big file's pool now ends with its hasher."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: files are hashed on one thread")
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(3 * SMALL_FILE))
+    proc = subprocess.run(
+        [sys.executable, "-c", _HASHED_BIG_FILES, str(big)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_retired_thread_does_not_count_as_running() -> None:
+    """The walk's scanner threads retire as their last act: under load the kernel took longer
+    than the settle time to remove them once joined, and the add after the walk did not split.
+    A retired thread is not counted; one that did not retire is, and so is a thread whose id
+    was recorded with another start time (an id the kernel reused)."""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("no /proc")
+    stop = threading.Event()
+    ids: dict[str, int] = {}
+
+    def run(name: str, retire: bool) -> None:
+        ids[name] = threading.get_native_id()
+        if retire:
+            forked_mod.retire()
+        stop.wait()
+
+    threads = [threading.Thread(target=run, args=(n, n == "retired")) for n in ("retired", "working")]
+    for t in threads:
+        t.start()
+    try:
+        while len(ids) < 2 or ids["retired"] not in forked_mod._retired:
+            time.sleep(0.001)
+        running = forked_mod._running_tasks()
+        assert ids["working"] in running
+        assert ids["retired"] not in running
+        forked_mod._retired[ids["retired"]] = "0"  # as if recorded for an earlier thread of that id
+        assert ids["retired"] in forked_mod._running_tasks()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
