@@ -79,6 +79,12 @@ class Forked:
         self._hint = hint
         self._what = what
 
+    def wait(self, timeout: float) -> bool:
+        """Whether the child has ended (its result is ready to read) within `timeout` seconds."""
+        import select
+
+        return bool(select.select([self._fd], [], [], timeout)[0])
+
     def result(self) -> Any:
         """The child's result once it has ended; HelperProcessError (with `hint`) when it failed or
         died; a CairnError the child raised, raised again here."""

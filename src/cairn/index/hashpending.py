@@ -21,6 +21,7 @@ those may then be packed by two processes, a second copy that is harmless (docs/
 from __future__ import annotations
 
 import os
+import struct
 from collections import Counter
 from collections.abc import Callable
 from itertools import compress
@@ -45,6 +46,9 @@ _WORKERS = max(2, os.cpu_count() or 1)
 _PER_FILE = 48 * 1024
 # a size whose files would be more than this part of a share is spread over the shares
 _SPREAD = 1 / 16
+# how often the bar takes in the helpers' counts while this process waits for them
+_POLL_S = 0.2
+_COUNT = struct.Struct("=Q")  # one aligned 8-byte count per helper: written by it alone
 _HINT = (
     "run the command again; if it keeps failing, hash in one process "
     "(cairn config core.hash_split_files 0) and report it"
@@ -83,14 +87,21 @@ def hash_pending(
     `split_files` > 0, that many files or more are split over forked helpers (see above)."""
     own: list[int] | None = None
     helpers: list[tuple[forked.Forked, list[int]]] = []
+    counts = _Counts(0)
     if shares is not None:
         # before the progress bar starts: rich draws it from a thread of its own
-        own, helpers = _split(pending, hash_fn, split_files, shares)
+        own, helpers, counts = _split(pending, hash_fn, split_files, shares)
     try:
         task = progress.task(f"hashing {rel}", len(pending))
+
+        def advance(n: int) -> None:
+            task.advance(n + counts.news())  # the helpers' files since, as they go
+
         try:
-            _hash_rows(pending if own is None else [pending[i] for i in own], hash_fn, task.advance)
+            _hash_rows(pending if own is None else [pending[i] for i in own], hash_fn, advance)
             for helper, share in helpers:
+                while not helper.wait(_POLL_S):
+                    advance(0)
                 oids, stored = helper.result()
                 if len(oids) != len(share):
                     raise HelperProcessError(
@@ -99,7 +110,7 @@ def hash_pending(
                 for i, oid in zip(share, oids, strict=True):
                     pending[i][5][2] = oid
                 shares.share_adopt(stored)  # type: ignore[union-attr]
-                task.advance(len(share))
+            advance(0)
         finally:
             task.close()
     finally:
@@ -109,46 +120,71 @@ def hash_pending(
 
 def _split(
     pending: list[Pending], hash_fn: HashFn, split_files: int, shares: Shares
-) -> tuple[list[int] | None, list[tuple[forked.Forked, list[int]]]]:
-    """The share this process hashes (None: all of it) and the helpers forked for the others."""
+) -> tuple[list[int] | None, list[tuple[forked.Forked, list[int]]], _Counts]:
+    """The share this process hashes (None: all of it), the helpers forked for the others and
+    the counts of files they have hashed so far."""
+    alone = None, [], _Counts(0)
     if split_files <= 0 or len(pending) < split_files or not hasattr(os, "fork") or forked.other_threads():
-        return None, []
+        return alone
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
         cores = os.cpu_count() or 1
     n = min(_MAX_PROCESSES, cores)
     if n < 2:
-        return None, []
+        return alone
     parts = deal([row[4] for row in pending], n)
     shares.share_prepare()
+    counts = _Counts(n - 1)
     helpers: list[tuple[forked.Forked, list[int]]] = []
     try:
-        for share in parts[1:]:
+        for k, share in enumerate(parts[1:]):
             if share:
-                helper = forked.Forked(_helper, (pending, share, hash_fn, shares), _HINT, "hashing files")
-                helpers.append((helper, share))
+                arg = (pending, share, hash_fn, shares, counts, k)
+                helpers.append((forked.Forked(_helper, arg, _HINT, "hashing files"), share))
     except BaseException as e:
         for helper, _ in helpers:
             helper.close()
         if isinstance(e, OSError):  # no process to be had (EAGAIN, ENOMEM): all of it here
-            return None, []
+            return alone
         raise
-    return parts[0], helpers
+    return parts[0], helpers, counts
 
 
-def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares]) -> tuple[list[str], Any]:
+def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares, _Counts, int]) -> tuple[list[str], Any]:
     """In a helper process: hash and store a share; the ids in the share's order and what the
     store must register."""
-    pending, share, hash_fn, shares = arg
+    pending, share, hash_fn, shares, counts, k = arg
     shares.share_begin()
     rows = [pending[i] for i in share]
-    _hash_rows(rows, hash_fn, _ignore)
+    _hash_rows(rows, hash_fn, lambda n: counts.add(k, n))
     return [row[5][2] for row in rows], shares.share_end()
 
 
-def _ignore(n: int) -> None:
-    pass
+class _Counts:
+    """Files hashed so far by each helper, in memory shared with them (an anonymous mapping
+    made before the fork), so the add's bar moves with every share as it goes instead of
+    jumping by a helper's whole share when its result arrives."""
+
+    def __init__(self, helpers: int) -> None:
+        self._map = None
+        self._seen = 0
+        if helpers:
+            import mmap  # here: a status with a few changed files never splits
+
+            self._map = mmap.mmap(-1, 8 * helpers)  # MAP_SHARED: the helpers' writes are seen here
+
+    def add(self, k: int, n: int) -> None:  # in helper k
+        assert self._map is not None
+        _COUNT.pack_into(self._map, 8 * k, _COUNT.unpack_from(self._map, 8 * k)[0] + n)
+
+    def news(self) -> int:
+        """Files the helpers hashed since the last call."""
+        if self._map is None:
+            return 0
+        total = sum(c for (c,) in _COUNT.iter_unpack(self._map))
+        new, self._seen = total - self._seen, total
+        return new
 
 
 def deal(sizes: list[int], n: int) -> list[list[int]]:

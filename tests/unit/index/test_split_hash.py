@@ -26,6 +26,7 @@ from cairn.index.statcache import StatCache
 from cairn.objects import midx
 from cairn.objects.hashing import SMALL_FILE
 from cairn.objects.store import ObjectStore
+from cairn.progress import NULL
 
 from .aged import write_aged
 from .processes import reaped
@@ -98,6 +99,61 @@ def test_a_split_add_stores_what_one_process_stores(tmp_path: Path, forks: list[
     assert sorted(many.iter_packed()) == sorted(one.iter_packed())
     assert sorted(many.iter_oids()) == sorted(one.iter_oids())  # the big file and the trees
     assert_sound(tmp_path / "split", files)
+
+
+def test_the_bar_moves_with_the_helpers_shares_as_they_go(tmp_path: Path, forks: list[int]) -> None:
+    """The helpers count their files in memory shared with the adding process, so its bar moves
+    while they work, instead of jumping by a whole share when each sends its result: here the
+    bar going past the parent's own files lets the helpers speed up, which they must see before
+    they finish."""
+    data = tmp_path / "data"
+    write_files(data, 2000, 12)
+    parent = os.getpid()
+    go = tmp_path / "go"
+    own: list[str] = []
+
+    def hash_fn(path: str, size: int) -> str:
+        if os.getpid() == parent:
+            own.append(path)
+        elif go.exists():
+            (tmp_path / f"after-{os.getpid()}").touch()
+        else:
+            time.sleep(0.005)
+        return blake3(Path(path).read_bytes()).hexdigest()
+
+    class Bar:
+        total = 0
+
+        def advance(self, n: int = 1, nbytes: int = 0) -> None:
+            self.total += n
+            if self.total > len(own):  # files of the helpers', counted before their results
+                go.touch()
+
+        def add_total(self, n: int, nbytes: int = 0) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    bar = Bar()
+
+    class Progress:
+        def task(self, description: str, *args: object, **kwargs: object):
+            return bar if description.startswith("hashing") else NULL.task(description)
+
+        def notice(self, message: str) -> None:
+            pass
+
+    store = ObjectStore(tmp_path / "store", pack_target=64 * 1024)
+    stats = StatCache(tmp_path / "store.db")
+    try:
+        with store.packing():
+            snap = snapshot(data, "data", stats, hash_fn=hash_fn, progress=Progress(), hash_split_files=1, shares=store)
+    finally:
+        stats.close()
+    assert snap is not None and forks, "the add did not split"
+    assert bar.total == snap.hashed == 2000
+    assert list(tmp_path.glob("after-*")), "the bar took in the helpers' files only with their results"
 
 
 def test_a_small_add_is_hashed_in_one_process(tmp_path: Path, forks: list[int]) -> None:
