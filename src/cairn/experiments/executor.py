@@ -46,6 +46,7 @@ from cairn.pipelines.spec import Pipeline, load_pipeline
 from cairn.processes import running
 from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
 from cairn.scm.git import Git
+from cairn.track import DEFAULT_DIR as track_dir
 from cairn.workspace.checkout import checkout, checkout_versions
 from cairn.workspace.context import Workspace
 
@@ -194,7 +195,7 @@ def run_in_workspace(
     base = head_commit(ctx.git)
     name = _pick_name(ctx, name)
     _pipeline(ctx.root, targets)  # bad input is refused before the workspace is changed
-    dirty = bool(workspace_changes(ctx.git))
+    dirty = workspace_dirty(ctx, overrides)
     ovr.apply(ctx.root, overrides)
     tee = _Tee(reporter)
     status, code, error = _run_pipeline(ctx.root, ctx.ws, targets, jobs, tee, record_errors=False, env=ctx.env)
@@ -227,6 +228,19 @@ def _workspace_paths(ctx: ExpContext, overrides: list[ovr.Override]) -> list[str
             continue
         out.append(path)
     return sorted(out)
+
+
+def workspace_dirty(ctx: ExpContext, overrides: list[ovr.Override]) -> bool:
+    """Whether the workspace has changes besides the files the pipeline writes or an experiment
+    sets (params files, cairn.lock, outputs, the logger's folder): `env.dirty`. A run after another left that one's
+    params and metrics in the workspace, as `exp run` does, is not dirty for it; an edited
+    script or an untracked note is."""
+    exact, folders = _recorded_paths(ctx.root, overrides)
+    # the training logger's folder (cairn.track) holds a declared output: all of it is the run's
+    logger = (os.environ.get("CAIRN_TRACK_DIR") or track_dir).strip("/") + "/"
+    if any(p.startswith(logger) for p in (*exact, *folders)):
+        folders += (logger,)
+    return any(p not in exact and not p.startswith(folders) for p in workspace_changes(ctx.git))
 
 
 def _has_pointer(folder: Path) -> bool:

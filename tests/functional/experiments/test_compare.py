@@ -132,6 +132,12 @@ def fake_distribution(folder, name: str, version: str) -> str:
 
 def test_environment_is_recorded_shown_and_diffed(exp_repo, tmp_path):
     exp_repo.exp("run", "-n", "clean")  # a clean workspace, the venv's packages
+    # what a run leaves in the workspace (its params, cairn.lock, metrics) is the pipeline's own:
+    # the run after it is not dirty
+    exp_repo.exp("run", "-n", "moved", "-S", "train.lr=0.3")
+    assert exp_repo.git("status", "--porcelain").strip(), "the run left nothing in the workspace"
+    exp_repo.exp("run", "-n", "after", "-S", "train.lr=0.1")
+    assert exp_repo.by_name("--env")["after"]["env.dirty"] is False
     # an uncommitted file makes the workspace dirty, and one more package is installed
     exp_repo.write("notes.txt", "work in progress\n")
     extra_site = fake_distribution(tmp_path / "site", "fakepkg-for-cairn", "9.9")
