@@ -24,20 +24,20 @@ except ImportError:  # capture also runs in bare interpreters with only cairn's 
 from cairn.environment import gpus as gpus_mod
 from cairn.environment.packages import packages
 from cairn.environment.record import VERSION
+from cairn.errors import ConfigError
+from cairn.usercache import folder
 
 CACHE_VERSION = 1
 _KEEP = 8  # cache files kept (one per interpreter and state of its site-packages)
 
 
 def user_cache_dir() -> Path | None:
-    """Where the per-user cache lives ($XDG_CACHE_HOME or ~/.cache, then cairn/environment)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home folder to find
-            return None
-    return Path(base) / "cairn" / "environment"
+    """Where the per-user cache lives ($XDG_CACHE_HOME or ~/.cache, then cairn/environment);
+    None without a home folder."""
+    try:
+        return folder("environment")
+    except ConfigError:
+        return None
 
 
 def capture(
@@ -60,6 +60,7 @@ def _machine(cache_dir: Path | None, gpu_timeout: float) -> dict[str, Any]:
         try:
             cached = json.loads(cache_file.read_text())
             if cached.get("version") == CACHE_VERSION and cached.get("key") == key:
+                os.utime(cache_file)  # its last use, for pruning (cairn.usercache); one syscall
                 return cached["record"]
         except (OSError, ValueError, AttributeError, KeyError):
             pass  # missing or damaged: it is only a cache

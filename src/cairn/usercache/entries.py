@@ -1,0 +1,146 @@
+"""What the per-user cache holds: one listing per kind, entries with their last use and size."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cairn.usercache import KINDS, auto_max_age, folder, root
+from cairn.usercache.hold import SQLITE_SIDECARS, STAMP
+
+_SUFFIX = {"repos": ".git", "remotes": ".db", "environment": ".json"}
+_LOCK = ".lock"  # scm/foreign.py's fetch lock beside a cached repository
+HELD = ("repos", "remotes")  # kinds read under a Hold (environment files are replaced atomically)
+TRASH = ".trash-"  # an entry renamed aside for removal
+_URL = re.compile(r'^\s*\[remote "origin"\]\s*$\s*url\s*=\s*(.+?)\s*$', re.M)
+
+
+@dataclass
+class Entry:
+    kind: str
+    name: str
+    path: Path
+    last_used: float  # s since the epoch
+    size: int | None = None  # bytes, with its stamp and lock files; None: not measured
+    source: str | None = None  # a cached repository's URL
+    extra: list[Path] = field(default_factory=list)  # its stamp, lock and SQLite files
+
+
+@dataclass
+class Listing:
+    kind: str
+    path: Path
+    entries: list[Entry]
+    leftovers: list[Path]  # removals and creations that were interrupted, files of gone entries
+
+
+def list_kind(kind: str, sizes: bool = False) -> Listing:
+    """The entries of one kind (one listing of its folder); `sizes` also walks each entry."""
+    base = folder(kind)
+    suffix = _SUFFIX[kind]
+    try:
+        names = {e.name: e for e in os.scandir(base)}
+    except FileNotFoundError:
+        return Listing(kind, base, [], [])
+    entries: list[Entry] = []
+    claimed: set[str] = set()
+    for name, dirent in names.items():
+        if name.startswith(".") or not name.endswith(suffix):
+            continue
+        extras = [n for n in _extras(name) if n in names]
+        claimed.update([name, *extras])
+        try:
+            last = _last_used(dirent, names.get(name + STAMP))
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        entry = Entry(kind, name, base / name, last, extra=[base / n for n in extras])
+        if kind == "repos":
+            entry.source = _origin(entry.path)
+        if sizes:
+            entry.size = sum(_size(p) for p in [entry.path, *entry.extra])
+        entries.append(entry)
+    leftovers = [base / n for n in sorted(names) if n not in claimed]
+    entries.sort(key=lambda e: e.last_used, reverse=True)
+    return Listing(kind, base, entries, leftovers)
+
+
+def list_all(sizes: bool = False) -> list[Listing]:
+    return [list_kind(kind, sizes) for kind in KINDS]
+
+
+def _extras(name: str) -> list[str]:
+    return [name + STAMP, name + _LOCK, *(name + s for s in SQLITE_SIDECARS)]
+
+
+def _last_used(entry: os.DirEntry, stamp: os.DirEntry | None) -> float:
+    # the stamp a reader sets; an entry made before stamps existed: when it was last written
+    return (stamp or entry).stat(follow_symlinks=False).st_mtime
+
+
+def _origin(bare: Path) -> str | None:
+    try:
+        m = _URL.search((bare / "config").read_text(errors="replace"))
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+def _size(path: Path) -> int:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return 0
+    if not path.is_dir() or path.is_symlink():
+        return st.st_size
+    total = 0
+    for folder_, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder_, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def entry_doc(entry: Entry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "path": str(entry.path),
+        "bytes": entry.size,
+        "last_used": iso(entry.last_used),
+        "source": entry.source,
+    }
+
+
+def info() -> dict[str, Any]:
+    """What `cairn cache info --json` prints: each kind's entries, bytes and last use."""
+    listings = list_all(sizes=True)
+    kinds = {}
+    for listing in listings:
+        used = [e.last_used for e in listing.entries]
+        kinds[listing.kind] = {
+            "path": str(listing.path),
+            "entries": len(listing.entries),
+            "bytes": sum(e.size or 0 for e in listing.entries),
+            "last_used": iso(max(used, default=None)),
+        }
+    age = auto_max_age()
+    return {
+        "dir": str(root()),
+        "kinds": kinds,
+        "bytes": sum(k["bytes"] for k in kinds.values()),
+        "entries": [entry_doc(e) for listing in listings for e in listing.entries],
+        "leftovers": [str(p) for listing in listings for p in listing.leftovers],
+        "auto_prune_after_seconds": age,
+    }
