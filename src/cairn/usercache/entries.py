@@ -39,7 +39,8 @@ class Listing:
 
 
 def list_kind(kind: str, sizes: bool = False) -> Listing:
-    """The entries of one kind (one listing of its folder); `sizes` also walks each entry."""
+    """The entries of one kind (one listing of its folder); `sizes` also walks each entry and
+    reads a repository's URL."""
     base = folder(kind)
     suffix = _SUFFIX[kind]
     try:
@@ -58,10 +59,9 @@ def list_kind(kind: str, sizes: bool = False) -> Listing:
         except FileNotFoundError:
             continue  # removed meanwhile
         entry = Entry(kind, name, base / name, last, extra=[base / n for n in extras])
-        if kind == "repos":
-            entry.source = _origin(entry.path)
-        if sizes:
+        if sizes:  # (the automatic prune needs neither: one listing and a stat an entry)
             entry.size = sum(_size(p) for p in [entry.path, *entry.extra])
+            entry.source = _origin(entry.path) if kind == "repos" else None
         entries.append(entry)
     leftovers = [base / n for n in sorted(names) if n not in claimed]
     entries.sort(key=lambda e: e.last_used, reverse=True)

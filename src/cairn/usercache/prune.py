@@ -103,7 +103,12 @@ def _remove_held(entry: Entry, max_age: float, dry_run: bool) -> str:
         if dry_run:
             return "removed"
         trash = entry.path.with_name(f"{TRASH}{secrets.token_hex(6)}")
-        os.rename(entry.path, trash)
+        try:
+            os.rename(entry.path, trash)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            return "in-use"  # Windows refuses to rename a folder another process has open
         for suffix in SQLITE_SIDECARS:
             entry.path.with_name(entry.path.name + suffix).unlink(missing_ok=True)
         lock.unlink(missing_ok=True)

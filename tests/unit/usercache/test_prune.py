@@ -62,7 +62,7 @@ def _read(url: Path) -> None:
 
 
 def _entry(url: Path) -> Path:
-    (entry,) = [e for e in list_kind("repos").entries if e.source == str(url)]
+    (entry,) = [e for e in list_kind("repos", sizes=True).entries if e.source == str(url)]
     return entry.path
 
 
@@ -169,7 +169,7 @@ def test_interrupted_removals_and_creations_are_leftovers_not_entries(cache, ori
     os.utime(new_old, (t, t))
     orphan = repos / "feedfeedfeedfeed.git.used"  # the stamp of an entry removed by hand
     orphan.touch()
-    listing = list_kind("repos")
+    listing = list_kind("repos", sizes=True)
     assert [e.source for e in listing.entries] == [str(url)]
     assert {p.name for p in listing.leftovers} == {trash.name, new_old.name, new_young.name, orphan.name}
     assert len(info()["leftovers"]) == 4
@@ -192,7 +192,7 @@ def test_a_new_clone_prunes_what_was_unused_for_the_default_age(cache, origin, m
     monkeypatch.delenv("CAIRN_USER_CACHE_MAX_AGE")
     _read(c)  # a new clone: a goes, b (just read) stays
     assert not entry.exists()
-    assert {e.source for e in list_kind("repos").entries} == {str(b), str(c)}
+    assert {e.source for e in list_kind("repos", sizes=True).entries} == {str(b), str(c)}
     assert auto_prune() is not None
     monkeypatch.setenv("CAIRN_USER_CACHE_MAX_AGE", "never")
     assert auto_prune() is None
