@@ -19,9 +19,10 @@ def cache() -> None:
 
     cairn keeps, per user ($XDG_CACHE_HOME/cairn, else ~/.cache/cairn), the source repositories
     `cairn ls/get/import/update` and `--repo` reads come from (bare clones without file contents),
-    indexes of what their data remotes hold, and the machine part of environment records. All of
-    it is rebuilt on the next read when deleted. Entries unused for 30 days are pruned whenever a
-    new source repository is cloned ($CAIRN_USER_CACHE_MAX_AGE: another age, or `never`).
+    indexes of what their data remotes hold, the machine part of environment records and, on a
+    cluster node, each project's node cache. All of it is rebuilt on the next read when deleted.
+    Entries unused for 30 days are pruned whenever a new source repository is cloned
+    ($CAIRN_USER_CACHE_MAX_AGE: another age, or `never`).
 
     Your tracked data lives in each repository's .cairn/cache, which `cairn gc` cleans; these
     commands never touch it. An entry another cairn process is reading right now is never removed."""
@@ -73,8 +74,8 @@ def cache_info(as_json: bool) -> None:
 @dry_run_option
 @json_option
 def cache_prune(older_than: str | None, dry_run: bool, as_json: bool) -> None:
-    """Remove per-user cache entries (source repositories, remote indexes, environment files)
-    not used for DURATION. Entries in use by another cairn process stay."""
+    """Remove per-user cache entries (source repositories, remote indexes, environment files,
+    cluster node caches) not used for DURATION. Entries in use by another cairn process stay."""
     from cairn.usercache import DEFAULT_MAX_AGE, auto_max_age, parse_duration
 
     # `never` turns the automatic prune off, not this one

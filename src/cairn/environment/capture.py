@@ -60,7 +60,7 @@ def _machine(cache_dir: Path | None, gpu_timeout: float) -> dict[str, Any]:
         try:
             cached = json.loads(cache_file.read_text())
             if cached.get("version") == CACHE_VERSION and cached.get("key") == key:
-                os.utime(cache_file)  # its last use, for pruning (cairn.usercache); one syscall
+                _used(cache_file)
                 return cached["record"]
         except (OSError, ValueError, AttributeError, KeyError):
             pass  # missing or damaged: it is only a cache
@@ -75,6 +75,14 @@ def _machine(cache_dir: Path | None, gpu_timeout: float) -> dict[str, Any]:
         except OSError:
             pass  # an unwritable cache folder costs speed, not correctness
     return record
+
+
+def _used(cache_file: Path) -> None:
+    """Its last use, for pruning (cairn.usercache): one syscall."""
+    try:
+        os.utime(cache_file)
+    except OSError:
+        pass  # someone else's read-only cache: still a hit
 
 
 def _prune(folder: Path) -> None:

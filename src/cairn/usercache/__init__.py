@@ -5,9 +5,11 @@ which `cairn gc` cleans): only things that are rebuilt on the next read when del
 Kinds, one folder each:
 - repos: one bare partial clone per source repository (`ls/get/import/update`, `--repo` reads);
 - remotes: one SQLite index per source's data remote (what it holds);
-- environment: the machine part of environment records, one small file per interpreter state.
+- environment: the machine part of environment records, one small file per interpreter state;
+- cluster: on a cluster node, one folder per project its experiments ran for (git mirror,
+  objects, run folders; cluster/task.py), or in $CAIRN_CLUSTER_CACHE.
 
-An entry of repos or remotes is held (a shared flock on its `NAME.used` stamp, whose mtime is
+An entry of repos, remotes or cluster is held (a shared flock on its `NAME.used` stamp, whose mtime is
 its last use) while a process reads it; pruning takes that lock exclusively, so it never removes
 an entry in use, and renames the entry aside before deleting it, so a half-deleted entry never
 reads as valid. Entries unused for longer than the default age are pruned whenever a new source
@@ -21,7 +23,8 @@ from pathlib import Path
 
 from cairn.errors import ConfigError, UserInputError
 
-KINDS = ("repos", "remotes", "environment")
+KINDS = ("repos", "remotes", "environment", "cluster")
+CLUSTER_ENV = "CAIRN_CLUSTER_CACHE"  # cluster/task.py's node caches, when not under root()
 DEFAULT_MAX_AGE = 30 * 86400.0  # s; docs/decisions.md: why 30 days
 AGE_ENV = "CAIRN_USER_CACHE_MAX_AGE"  # a duration, or "never": no pruning when cloning
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -43,6 +46,8 @@ def root() -> Path:
 
 def folder(kind: str) -> Path:
     """The folder of one kind of entry (see KINDS)."""
+    if kind == "cluster" and os.environ.get(CLUSTER_ENV):
+        return Path(os.environ[CLUSTER_ENV])
     return root() / kind
 
 

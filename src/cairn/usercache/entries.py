@@ -12,10 +12,11 @@ from typing import Any
 from cairn.usercache import KINDS, auto_max_age, folder, root
 from cairn.usercache.hold import SQLITE_SIDECARS, STAMP
 
-_SUFFIX = {"repos": ".git", "remotes": ".db", "environment": ".json"}
+_SUFFIX = {"repos": ".git", "remotes": ".db", "environment": ".json", "cluster": ""}
 _LOCK = ".lock"  # scm/foreign.py's fetch lock beside a cached repository
-HELD = ("repos", "remotes")  # kinds read under a Hold (environment files are replaced atomically)
+HELD = ("repos", "remotes", "cluster")  # kinds read under a Hold (environment files are replaced atomically)
 TRASH = ".trash-"  # an entry renamed aside for removal
+_CLUSTER = re.compile(r"[0-9a-f]{16}")
 _URL = re.compile(r'^\s*\[remote "origin"\]\s*$\s*url\s*=\s*(.+?)\s*$', re.M)
 
 
@@ -52,6 +53,8 @@ def list_kind(kind: str, sizes: bool = False) -> Listing:
     for name, dirent in names.items():
         if name.startswith(".") or not name.endswith(suffix):
             continue
+        if not suffix and (not _CLUSTER.fullmatch(name) or not dirent.is_dir(follow_symlinks=False)):
+            continue  # a cluster folder is named by 16 hex; its stamps sit beside it
         extras = [n for n in _extras(name) if n in names]
         claimed.update([name, *extras])
         try:
@@ -78,7 +81,17 @@ def _extras(name: str) -> list[str]:
 
 def _last_used(entry: os.DirEntry, stamp: os.DirEntry | None) -> float:
     # the stamp a reader sets; an entry made before stamps existed: when it was last written
-    return (stamp or entry).stat(follow_symlinks=False).st_mtime
+    if stamp is not None:
+        return stamp.stat(follow_symlinks=False).st_mtime
+    last = entry.stat(follow_symlinks=False).st_mtime
+    if entry.is_dir(follow_symlinks=False) and _CLUSTER.fullmatch(entry.name):
+        # an older cluster run opens its fetch lock and run slot with O_TRUNC, which sets their mtime
+        for lock in [Path(entry.path, "git.lock"), *Path(entry.path, "runs").glob("*.lock")]:
+            try:
+                last = max(last, lock.stat().st_mtime)
+            except FileNotFoundError:
+                pass
+    return last
 
 
 def _origin(bare: Path) -> str | None:

@@ -213,3 +213,47 @@ def test_environment_records_count_a_hit_as_a_use_and_are_pruned(cache):
     result = prune(30 * DAY)
     assert [e.path for e in result.removed] == [record] and result.leftovers == [stale_tmp]
     assert list(env_dir.iterdir()) == []
+
+
+def test_cluster_node_caches_are_held_by_their_runs_and_pruned_when_stale(cache, monkeypatch):
+    from cairn.cluster import task
+
+    monkeypatch.delenv(task.CACHE_ENV, raising=False)
+    busy, idle = task.node_cache("/srv/git/busy.git"), task.node_cache("/srv/git/idle.git")
+    assert busy.parent == folder("cluster") == cache / "cluster"  # XDG_CACHE_HOME, as the rest
+    for node in (busy, idle):
+        with task._held(node), task._slot(node) as work:
+            work.mkdir(parents=True)
+            (node / "objects").mkdir()
+            (node / "objects" / "ab").write_bytes(b"x" * 100)
+    (cache / "cluster" / "notes.txt").write_text("not ours")
+    stamps = [n.with_name(n.name + ".used") for n in (busy, idle)]
+    assert all(s.exists() for s in stamps)
+    assert {e.path for e in list_kind("cluster", sizes=True).entries} == {busy, idle}
+    for node in (busy, idle):
+        _age(node, 40)
+    with task._held(busy):  # a run going on: its stamp moves to now, and it is held
+        assert stamps[0].stat().st_mtime > time.time() - 60
+        _age(busy, 40)
+        result = prune(30 * DAY)
+        assert [e.path for e in result.in_use] == [busy] and [e.path for e in result.removed] == [idle]
+        assert result.bytes_removed >= 100
+    assert busy.is_dir() and not idle.exists() and not stamps[1].exists()
+    assert (cache / "cluster" / "notes.txt").exists()  # not a cache entry: left alone
+    assert [e.path for e in prune(0).removed] == [busy]
+    monkeypatch.setenv(task.CACHE_ENV, str(cache.parent / "nodes"))
+    assert folder("cluster") == task.node_cache("x").parent == cache.parent / "nodes"
+
+
+def test_a_node_cache_from_before_stamps_counts_its_last_run(cache, monkeypatch):
+    from cairn.cluster import task
+
+    monkeypatch.delenv(task.CACHE_ENV, raising=False)
+    node = task.node_cache("/srv/git/old.git")
+    with task._slot(node):  # as an older cairn ran it: a slot, no stamp
+        pass
+    t = time.time() - 40 * DAY
+    os.utime(node, (t, t))
+    assert [e.path for e in prune(30 * DAY, dry_run=True).kept] == [node]  # its run slot says: used now
+    os.utime(node / "runs" / "0.lock", (t, t))
+    assert [e.path for e in prune(30 * DAY).removed] == [node]
