@@ -83,10 +83,12 @@ def auto_prune() -> Pruned | None:
 
 def _remove_held(entry: Entry, max_age: float, dry_run: bool) -> str:
     stamp = stamp_of(entry.path)
-    adopt = not stamp.exists()  # made before stamps existed: its last use is its own mtime
     fds: list[int] = []
     try:
-        fd = os.open(stamp, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # made here: the entry is older than stamps, and its last use is what the listing found
+            fd, adopt = os.open(stamp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            fd, adopt = os.open(stamp, os.O_RDWR), False
         fds.append(fd)
         if not _try_lock(fd) or os.stat(stamp).st_ino != os.fstat(fd).st_ino:
             return "in-use"
@@ -105,10 +107,10 @@ def _remove_held(entry: Entry, max_age: float, dry_run: bool) -> str:
         trash = entry.path.with_name(f"{TRASH}{secrets.token_hex(6)}")
         try:
             os.rename(entry.path, trash)
-        except FileNotFoundError:
+        except PermissionError:
+            if os.name == "nt":
+                return "in-use"  # Windows refuses to rename a folder another process has open
             raise
-        except OSError:
-            return "in-use"  # Windows refuses to rename a folder another process has open
         for suffix in SQLITE_SIDECARS:
             entry.path.with_name(entry.path.name + suffix).unlink(missing_ok=True)
         lock.unlink(missing_ok=True)

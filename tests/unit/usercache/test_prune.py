@@ -257,3 +257,17 @@ def test_a_node_cache_from_before_stamps_counts_its_last_run(cache, monkeypatch)
     assert [e.path for e in prune(30 * DAY, dry_run=True).kept] == [node]  # its run slot says: used now
     os.utime(node / "runs" / "0.lock", (t, t))
     assert [e.path for e in prune(30 * DAY).removed] == [node]
+
+
+def test_without_a_home_folder(monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    with pytest.raises(ConfigError) as e:
+        root()
+    assert e.value.message == "there is no home folder, so no per-user cache folder"
+    assert e.value.hint == "set XDG_CACHE_HOME to a folder cairn may keep its per-user cache in"
+    assert capture_mod.user_cache_dir() is None  # stage runs then keep it in .cairn/state
