@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,6 +130,54 @@ def test_clean_removes_everything_not_in_use(cache, source, tmp_path):
     assert f"removed {len(before['entries'])} entries" in out
     after = cache.json("cache", "info")
     assert after["entries"] == [] and after["bytes"] == 0 and after["leftovers"] == []
+
+
+def test_an_entry_a_cairn_process_is_reading_is_kept(cache, source, tmp_path, home):
+    """A real `cairn ls` stopped in the middle of its fetch (git's pack-objects hook, from a global
+    git config, waits for a file): prune and clean leave its repository; the read then finishes."""
+    origin = source("busy")
+    cache.cairn("ls", str(origin))
+    entry = cache.repo_of(origin)
+    cache.cairn("cache", "clean")  # the next read clones again, so git has objects to send
+    started, go = tmp_path / "started", tmp_path / "go"
+    gitconfig = tmp_path / "gitconfig"
+    hook = f"touch {started}; while [ ! -e {go} ]; do sleep 0.05; done; exec"
+    gitconfig.write_text(f'[uploadpack]\n\tpackObjectsHook = "{hook}"\n')
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "XDG_CACHE_HOME": str(cache.xdg),
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    reader = subprocess.Popen(
+        [Path(sys.executable).parent / "cairn", "ls", str(origin)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while not started.exists() and reader.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), reader.communicate()
+        cache.age(entry, 400)
+        for args in (("prune",), ("clean",)):
+            doc = cache.json("cache", *args)
+            assert [e["path"] for e in doc["in_use"]] == [str(entry)] and doc["removed"] == []
+        assert "kept repos/" in cache.cairn("cache", "clean").stdout
+        assert entry.is_dir()
+    finally:
+        go.touch()
+        out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert "data/" in out
+    # done reading: its use was recorded (now), and nothing holds it any more
+    assert cache.json("cache", "prune")["removed"] == []
+    assert [e["path"] for e in cache.json("cache", "clean")["removed"]] == [str(entry)]
 
 
 def test_a_new_clone_prunes_entries_unused_for_the_default_age(cache, source):

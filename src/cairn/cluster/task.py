@@ -63,7 +63,10 @@ def _held(cache: Path) -> Iterator[None]:
         os.utime(fd)
         yield
     finally:
-        os.close(fd)
+        try:
+            os.utime(fd)  # used until now: a run can take hours
+        finally:
+            os.close(fd)
 
 
 class StepFailed(Exception):

@@ -27,8 +27,9 @@ def stamp_of(entry: Path) -> Path:
 
 
 class Hold:
-    """A shared hold on one entry (which need not exist yet: the holder creates it). Released
-    by close(), or when the object it is tied to is garbage-collected, or at exit."""
+    """A shared hold on one entry (which need not exist yet: the holder creates it), its stamp
+    set to now when taken and when released. Released by close(), or when the object it is tied
+    to is garbage-collected, or at exit."""
 
     def __init__(self, entry: Path) -> None:
         self.entry = entry
@@ -50,7 +51,7 @@ class Hold:
         if not entry.exists():  # a removal killed half-way leaves SQLite's files without their database
             for suffix in SQLITE_SIDECARS:
                 entry.with_name(entry.name + suffix).unlink(missing_ok=True)
-        self._finalizer = weakref.finalize(self, os.close, fd)
+        self._finalizer = weakref.finalize(self, _release, fd)
 
     def tie(self, owner: object) -> None:
         """Keep holding while `owner` lives (it is the object that reads the entry)."""
@@ -58,3 +59,10 @@ class Hold:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _release(fd: int) -> None:
+    try:
+        os.utime(fd)  # used until now (a long read started long ago)
+    finally:
+        os.close(fd)
