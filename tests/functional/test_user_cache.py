@@ -86,6 +86,8 @@ def test_dir_info_and_what_reads_put_there(cache, source):
     (repo_entry,) = [e for e in doc["entries"] if e["kind"] == "repos"]
     assert repo_entry["source"] == str(origin) and repo_entry["last_used"].endswith("Z")
     assert Path(repo_entry["path"]).parent == cache.dir / "repos"
+    (remote_entry,) = [e for e in doc["entries"] if e["kind"] == "remotes"]
+    assert remote_entry["source"] == str(cache.cwd / "store")  # the data remote it indexes
     human = cache.cairn("-v", "cache", "info").stdout
     assert f"per-user cache: {cache.dir}" in human and "repos:       1 entries" in human and str(origin) in human
 

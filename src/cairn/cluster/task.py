@@ -15,6 +15,7 @@ import fcntl
 import itertools
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -44,7 +45,7 @@ def node_cache(git_url: str) -> Path:
 
 
 @contextmanager
-def _held(cache: Path) -> Iterator[None]:
+def _held(cache: Path, git_url: str = "") -> Iterator[None]:
     """Hold the project's node cache for a run, as cairn.usercache.hold does for a source
     repository (written out here: this module imports no cairn code): a shared flock on
     `<cache>.used`, whose mtime is its last use, so `cairn cache prune` leaves it while a run uses it."""
@@ -60,6 +61,9 @@ def _held(cache: Path) -> Iterator[None]:
             pass
         os.close(fd)  # pruned while we waited: take the new stamp
     try:
+        if git_url and os.fstat(fd).st_size == 0:  # for `cairn cache info`, credentials left out
+            label = re.sub(r"^(https?://)[^/@]*@", r"\1", git_url, flags=re.I)  # as usercache.hold
+            os.write(fd, re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1@", label).encode())
         os.utime(fd)
         yield
     finally:
@@ -90,7 +94,7 @@ def run_experiment(spec: dict[str, Any], stopped: Stop | None = None) -> Iterato
     yield {"log": f"[cairn] {spec['name']} on node {host} (pid {os.getpid()}{shown})\n"}
     cache = node_cache(spec["git_url"])
     result: dict[str, Any] = {"node": host, "status": "failed", "exit_code": None, "commit": None, "ref": None}
-    with _held(cache), _slot(cache) as work:
+    with _held(cache, spec["git_url"]), _slot(cache) as work:
         try:
             yield from _materialise(spec, cache, work, stopped)
             result.update((yield from _run(spec, work, host, stopped)))

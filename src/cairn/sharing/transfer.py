@@ -49,7 +49,7 @@ def open_remote(
     # what the remote holds is cached per user, like the source repositories themselves
     # (held while the Remote lives, so pruning the per-user cache leaves it be)
     index = user_cache_folder("remotes") / f"{blake3(url.encode()).hexdigest()[:16]}.db"
-    hold = Hold(index)
+    hold = Hold(index, url)
     kwargs = {"pack_target": pack_size} if pack_size else {}
     try:
         remote = Remote(name, storage, index, jobs or spec_jobs or storage.default_jobs, **kwargs)

@@ -27,7 +27,7 @@ class Entry:
     path: Path
     last_used: float  # s since the epoch
     size: int | None = None  # bytes, with its stamp and lock files; None: not measured
-    source: str | None = None  # a cached repository's URL
+    source: str | None = None  # what it caches: a repository's or a data remote's URL, a project's git URL
     extra: list[Path] = field(default_factory=list)  # its stamp, lock and SQLite files
 
 
@@ -64,7 +64,7 @@ def list_kind(kind: str, sizes: bool = False) -> Listing:
         entry = Entry(kind, name, base / name, last, extra=[base / n for n in extras])
         if sizes:  # (the automatic prune needs neither: one listing and a stat an entry)
             entry.size = sum(_size(p) for p in [entry.path, *entry.extra])
-            entry.source = _origin(entry.path) if kind == "repos" else None
+            entry.source = _origin(entry.path) if kind == "repos" else _label(base / (name + STAMP))
         entries.append(entry)
     leftovers = [base / n for n in sorted(names) if n not in claimed]
     entries.sort(key=lambda e: e.last_used, reverse=True)
@@ -92,6 +92,14 @@ def _last_used(entry: os.DirEntry, stamp: os.DirEntry | None) -> float:
             except FileNotFoundError:
                 pass
     return last
+
+
+def _label(stamp: Path) -> str | None:
+    # what a holder wrote into the stamp: the URL the entry caches (absent from older stamps)
+    try:
+        return stamp.read_text(errors="replace")[:2000].strip() or None
+    except OSError:
+        return None
 
 
 def _origin(bare: Path) -> str | None:

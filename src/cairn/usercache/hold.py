@@ -9,6 +9,7 @@ exclusively by one fetch at a time) stay as they were."""
 from __future__ import annotations
 
 import os
+import re
 import weakref
 from pathlib import Path
 
@@ -26,12 +27,22 @@ def stamp_of(entry: Path) -> Path:
     return entry.with_name(entry.name + STAMP)
 
 
+def without_password(url: str) -> str:
+    """`scheme://user:secret@host/...` as `scheme://user@host/...`, and no user at all over
+    http(s), where `https://TOKEN@host` is how tokens travel: the cache folder is no place for a
+    credential."""
+    url = re.sub(r"^(https?://)[^/@]*@", r"\1", url, flags=re.I)
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1@", url)
+
+
 class Hold:
     """A shared hold on one entry (which need not exist yet: the holder creates it), its stamp
     set to now when taken and when released. Released by close(), or when the object it is tied
     to is garbage-collected, or at exit."""
 
-    def __init__(self, entry: Path) -> None:
+    def __init__(self, entry: Path, label: str | None = None) -> None:
+        """`label`: what the entry is a cache of (a URL), written into a new stamp for
+        `cairn cache info` (a password in the URL left out)."""
         self.entry = entry
         stamp = stamp_of(entry)
         stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +58,8 @@ class Hold:
                 break
             os.close(fd)  # a prune removed that stamp while we waited: take the new one
         self.fd = fd
+        if label and os.fstat(fd).st_size == 0:
+            os.write(fd, without_password(label).encode())  # every holder writes the same bytes
         os.utime(fd)  # last used: now
         if not entry.exists():  # a removal killed half-way leaves SQLite's files without their database
             for suffix in SQLITE_SIDECARS:

@@ -18,6 +18,7 @@ from cairn.errors import ConfigError, UserInputError
 from cairn.scm import foreign
 from cairn.usercache import DEFAULT_MAX_AGE, auto_max_age, folder, parse_duration, root
 from cairn.usercache.entries import info, list_kind
+from cairn.usercache.hold import without_password
 from cairn.usercache.prune import auto_prune, prune
 
 DAY = 86400.0
@@ -222,14 +223,15 @@ def test_cluster_node_caches_are_held_by_their_runs_and_pruned_when_stale(cache,
     busy, idle = task.node_cache("/srv/git/busy.git"), task.node_cache("/srv/git/idle.git")
     assert busy.parent == folder("cluster") == cache / "cluster"  # XDG_CACHE_HOME, as the rest
     for node in (busy, idle):
-        with task._held(node), task._slot(node) as work:
+        with task._held(node, f"https://me:s3cret@git.example.com/{node.name}.git"), task._slot(node) as work:
             work.mkdir(parents=True)
             (node / "objects").mkdir()
             (node / "objects" / "ab").write_bytes(b"x" * 100)
     (cache / "cluster" / "notes.txt").write_text("not ours")
     stamps = [n.with_name(n.name + ".used") for n in (busy, idle)]
     assert all(s.exists() for s in stamps)
-    assert {e.path for e in list_kind("cluster", sizes=True).entries} == {busy, idle}
+    listed = {e.path: e.source for e in list_kind("cluster", sizes=True).entries}
+    assert listed == {n: f"https://git.example.com/{n.name}.git" for n in (busy, idle)}  # no credentials
     for node in (busy, idle):
         _age(node, 40)
     with task._held(busy):  # a run going on: its stamp moves to now, and it is held
@@ -271,3 +273,12 @@ def test_without_a_home_folder(monkeypatch):
     assert e.value.message == "there is no home folder, so no per-user cache folder"
     assert e.value.hint == "set XDG_CACHE_HOME to a folder cairn may keep its per-user cache in"
     assert capture_mod.user_cache_dir() is None  # stage runs then keep it in .cairn/state
+
+
+def test_a_label_keeps_no_password():
+    assert without_password("https://me:s3cret@host/x.git") == "https://host/x.git"
+    assert without_password("HTTPS://ghp_token@host/x") == "HTTPS://host/x"  # how tokens travel over https
+    assert without_password("ftp://me:s3cret@host/x") == "ftp://me@host/x"
+    assert without_password("s3://bucket/path") == "s3://bucket/path"
+    assert without_password("ssh://git@host:22/repo") == "ssh://git@host:22/repo"
+    assert without_password("/srv/store") == "/srv/store"
