@@ -66,13 +66,18 @@ def list_kind(kind: str, sizes: bool = False) -> Listing:
             entry.size = sum(_size(p) for p in [entry.path, *entry.extra])
             entry.source = _origin(entry.path) if kind == "repos" else _label(base / (name + STAMP))
         entries.append(entry)
-    leftovers = [base / n for n in sorted(names) if n not in claimed]
+    leftovers = [base / n for n in sorted(names) if n not in claimed and _ours(n)]
     entries.sort(key=lambda e: e.last_used, reverse=True)
     return Listing(kind, base, entries, leftovers)
 
 
 def list_all(sizes: bool = False) -> list[Listing]:
     return [list_kind(kind, sizes) for kind in KINDS]
+
+
+def _ours(name: str) -> bool:
+    """A name cairn makes in these folders besides entries (anything else is left alone)."""
+    return name.startswith((TRASH, ".new-")) or name.endswith((".tmp", STAMP, _LOCK, *SQLITE_SIDECARS))
 
 
 def _extras(name: str) -> list[str]:

@@ -242,6 +242,7 @@ def test_cluster_node_caches_are_held_by_their_runs_and_pruned_when_stale(cache,
         assert result.bytes_removed >= 100
     assert busy.is_dir() and not idle.exists() and not stamps[1].exists()
     assert (cache / "cluster" / "notes.txt").exists()  # not a cache entry: left alone
+    assert list_kind("cluster").leftovers == []  # and not counted as a leftover either
     assert [e.path for e in prune(0).removed] == [busy]
     monkeypatch.setenv(task.CACHE_ENV, str(cache.parent / "nodes"))
     assert folder("cluster") == task.node_cache("x").parent == cache.parent / "nodes"
