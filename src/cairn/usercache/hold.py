@@ -42,7 +42,7 @@ class Hold:
 
     def __init__(self, entry: Path, label: str | None = None) -> None:
         """`label`: what the entry is a cache of (a URL), written into a new stamp for
-        `cairn cache info` (a password in the URL left out)."""
+        `cairn cache info` (credentials left out: without_password)."""
         self.entry = entry
         stamp = stamp_of(entry)
         stamp.parent.mkdir(parents=True, exist_ok=True)

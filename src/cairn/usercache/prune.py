@@ -70,8 +70,9 @@ def prune(max_age: float, dry_run: bool = False, sizes: bool = True) -> Pruned:
 
 def auto_prune() -> Pruned | None:
     """The prune run when a new source repository is cloned: the default age (or
-    $CAIRN_USER_CACHE_MAX_AGE), no sizes measured; None when turned off. Never fails the read
-    that triggered it: a folder it cannot change is left for the next time."""
+    $CAIRN_USER_CACHE_MAX_AGE), no sizes measured; None when turned off. A folder it cannot
+    change is left for the next time; only a malformed $CAIRN_USER_CACHE_MAX_AGE fails the read
+    that triggered it (ConfigError)."""
     age = auto_max_age()
     if age is None:
         return None
@@ -139,9 +140,8 @@ def _leftover(path: Path, now: float, dry_run: bool) -> bool:
     elif name.endswith((".used", _LOCK, *SQLITE_SIDECARS)):
         # a stamp, lock or SQLite file whose entry is gone: only when no one holds it
         entry = _entry_of(path)
-        stamp = stamp_of(entry)
         if not dry_run:
-            return _drop_orphan(entry, stamp)
+            return _drop_orphan(entry, stamp_of(entry))
     else:
         return False  # not ours: left alone
     if not dry_run:
