@@ -86,7 +86,8 @@ def _used(cache_file: Path) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Keep the newest few: each install or upgrade makes a new key."""
+    """Keep the most recently used few (a hit sets its file's mtime): each install or upgrade
+    makes a new key."""
     files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
     for old in files[_KEEP:]:
         old.unlink(missing_ok=True)
