@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("cairn.cli.datastats:data", "Statistics, drift and schema checks of data versions."),
     "monitor": ("cairn.cli.datastats:monitor", "Watch production batches against reference data (drift, alerts)."),
     "config": ("cairn.cli.config:config", "Get or set a configuration value."),
+    "cache": ("cairn.cli.usercache:cache", "Show or prune the per-user cache of other repositories (not your data)."),
     "notebooks": ("cairn.cli.notebooks:notebooks", "Notebooks: git diff/merge setup, notebook stages, HTML export."),
     "ui": ("cairn.cli.ui:ui", "Serve a local, read-only web dashboard of experiments, pipeline, data and models."),
     "completion": ("cairn.cli.completion:completion", "Print the shell completion script for bash, zsh or fish."),

@@ -15,6 +15,7 @@ import fcntl
 import itertools
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -36,9 +37,40 @@ _STOP_GRACE = 10.0  # s a stopped run gets to stop its stages before it is kille
 
 def node_cache(git_url: str) -> Path:
     """This node's cache for one repository (its git mirror, its cairn objects, scratch runs),
-    kept between tasks so a second experiment of the same project moves only what is new."""
-    base = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "cairn", "cluster")
+    kept between tasks so a second experiment of the same project moves only what is new.
+    Part of the user's cache (`cairn cache` on the node shows and prunes it: cairn.usercache)."""
+    user = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get(CACHE_ENV) or os.path.join(user, "cairn", "cluster")
     return Path(base) / sha256(git_url.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _held(cache: Path, git_url: str = "") -> Iterator[None]:
+    """Hold the project's node cache for a run, as cairn.usercache.hold does for a source
+    repository (written out here: this module imports no cairn code): a shared flock on
+    `<cache>.used`, whose mtime is its last use, so `cairn cache prune` leaves it while a run uses it."""
+    stamp = cache.with_name(cache.name + ".used")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(stamp, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            if os.stat(stamp).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # pruned while we waited: take the new stamp
+    try:
+        if git_url and os.fstat(fd).st_size == 0:  # for `cairn cache info`, credentials left out
+            label = re.sub(r"^(https?://)[^/@]*@", r"\1", git_url, flags=re.I)  # as usercache.hold
+            os.write(fd, re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1@", label).encode())
+        os.utime(fd)
+        yield
+    finally:
+        try:
+            os.utime(fd)  # used until now: a run can take hours
+        finally:
+            os.close(fd)
 
 
 class StepFailed(Exception):
@@ -62,7 +94,7 @@ def run_experiment(spec: dict[str, Any], stopped: Stop | None = None) -> Iterato
     yield {"log": f"[cairn] {spec['name']} on node {host} (pid {os.getpid()}{shown})\n"}
     cache = node_cache(spec["git_url"])
     result: dict[str, Any] = {"node": host, "status": "failed", "exit_code": None, "commit": None, "ref": None}
-    with _slot(cache) as work:
+    with _held(cache, spec["git_url"]), _slot(cache) as work:
         try:
             yield from _materialise(spec, cache, work, stopped)
             result.update((yield from _run(spec, work, host, stopped)))

@@ -24,20 +24,20 @@ except ImportError:  # capture also runs in bare interpreters with only cairn's 
 from cairn.environment import gpus as gpus_mod
 from cairn.environment.packages import packages
 from cairn.environment.record import VERSION
+from cairn.errors import ConfigError
+from cairn.usercache import folder
 
 CACHE_VERSION = 1
 _KEEP = 8  # cache files kept (one per interpreter and state of its site-packages)
 
 
 def user_cache_dir() -> Path | None:
-    """Where the per-user cache lives ($XDG_CACHE_HOME or ~/.cache, then cairn/environment)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home folder to find
-            return None
-    return Path(base) / "cairn" / "environment"
+    """Where the per-user cache lives ($XDG_CACHE_HOME or ~/.cache, then cairn/environment);
+    None without a home folder."""
+    try:
+        return folder("environment")
+    except ConfigError:
+        return None
 
 
 def capture(
@@ -60,6 +60,7 @@ def _machine(cache_dir: Path | None, gpu_timeout: float) -> dict[str, Any]:
         try:
             cached = json.loads(cache_file.read_text())
             if cached.get("version") == CACHE_VERSION and cached.get("key") == key:
+                _used(cache_file)
                 return cached["record"]
         except (OSError, ValueError, AttributeError, KeyError):
             pass  # missing or damaged: it is only a cache
@@ -76,8 +77,17 @@ def _machine(cache_dir: Path | None, gpu_timeout: float) -> dict[str, Any]:
     return record
 
 
+def _used(cache_file: Path) -> None:
+    """Its last use, for pruning (cairn.usercache): one syscall."""
+    try:
+        os.utime(cache_file)
+    except OSError:
+        pass  # someone else's read-only cache: still a hit
+
+
 def _prune(folder: Path) -> None:
-    """Keep the newest few: each install or upgrade makes a new key."""
+    """Keep the most recently used few (a hit sets its file's mtime): each install or upgrade
+    makes a new key."""
     files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
     for old in files[_KEEP:]:
         old.unlink(missing_ok=True)

@@ -8,7 +8,10 @@ one extra round trip, but archive is not offered over HTTPS by GitHub, GitLab or
 a partial fetch works everywhere git does. A server that does not filter (a plain local path)
 sends the commit's blobs too: code only, the data is never in git.
 
-The git CLI, so credential helpers, ssh config and URL rewrites apply as for the user's `git`."""
+The git CLI, so credential helpers, ssh config and URL rewrites apply as for the user's `git`.
+
+A process holds the cached repository while it reads it (cairn.usercache.hold: the stamp that
+records its last use), so `cairn cache prune` and the pruning a new clone triggers leave it be."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
@@ -25,6 +28,8 @@ from blake3 import blake3
 
 from cairn.errors import RemoteUnreachableError, RevisionError
 from cairn.scm.gitcli import failure, run_git
+from cairn.usercache import folder
+from cairn.usercache.hold import Hold
 
 _TREE = pygit2.enums.ObjectType.TREE if hasattr(pygit2, "enums") else pygit2.GIT_OBJ_TREE
 _BLOB = pygit2.enums.ObjectType.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_OBJ_BLOB
@@ -39,8 +44,7 @@ _NO_REV = ("couldn't find remote ref", "not our ref", "no such remote ref", "inv
 
 def cache_root() -> Path:
     """Where source repositories are kept: per user, so every project (and no project) shares them."""
-    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache"))
-    return Path(base) / "cairn" / "repos"
+    return folder("repos")
 
 
 def normalize(url: str) -> str:
@@ -59,6 +63,7 @@ class ForeignCommit:
     commit: str
     repo: pygit2.Repository
     bare: Path | None = None  # the cached repository, for fetching more blobs
+    hold: Hold | None = field(default=None, repr=False)  # on the cached repository while this lives
 
     def read(self, path: str) -> bytes | None:
         """A file's bytes at this commit, or None when there is no such file (or it was not fetched)."""
@@ -155,7 +160,24 @@ def open_commit(url: str, rev: str | None = None, timeout: float = TIMEOUT) -> F
             "or a full 40-character commit id",
             "give the full id (`git rev-parse REV` in a clone of the source)",
         )
-    bare = _cache_repo(url)
+    bare = cache_root() / f"{blake3(url.encode()).hexdigest()[:16]}.git"
+    hold = Hold(bare)  # before it is made: a prune cannot remove it between making and reading
+    try:
+        created = _cache_repo(url, bare)
+        commit, repo = _fetch(bare, url, rev, timeout)
+    except BaseException:
+        hold.close()
+        raise
+    foreign = ForeignCommit(url, rev, commit, repo, bare, hold)
+    hold.tie(foreign)
+    if created:  # a new entry: the moment to drop those unused for long (one listing)
+        from cairn.usercache.prune import auto_prune
+
+        auto_prune()
+    return foreign
+
+
+def _fetch(bare: Path, url: str, rev: str | None, timeout: float) -> tuple[str, pygit2.Repository]:
     with _locked(bare):
         spec = rev or "HEAD"
         args = ["fetch", "--quiet", "--depth", "1", "--filter=blob:none", "--no-tags", "origin", f"+{spec}:{_FETCHED}"]
@@ -174,7 +196,7 @@ def open_commit(url: str, rev: str | None = None, timeout: float = TIMEOUT) -> F
                 stdin="\n".join(missing) + "\n",
             )
             repo = pygit2.Repository(str(bare))
-    return ForeignCommit(url, rev, commit, repo, bare)
+    return commit, repo
 
 
 def latest_commit(url: str, rev: str | None, timeout: float = 60.0) -> str:
@@ -239,11 +261,11 @@ def _no_revision(url: str, rev: str | None) -> RevisionError:
     )
 
 
-def _cache_repo(url: str) -> Path:
-    root = cache_root()
-    bare = root / f"{blake3(url.encode()).hexdigest()[:16]}.git"
+def _cache_repo(url: str, bare: Path) -> bool:
+    """Make the cached repository of `url` unless it exists; True when this call made it."""
+    root = bare.parent
     if (bare / "HEAD").exists():
-        return bare
+        return False
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".new-{secrets.token_hex(6)}"
     try:
@@ -254,10 +276,10 @@ def _cache_repo(url: str) -> Path:
         try:
             os.rename(tmp, bare)
         except OSError:
-            pass  # another process made it meanwhile
+            return False  # another process made it meanwhile
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return bare
+    return True
 
 
 class _locked:

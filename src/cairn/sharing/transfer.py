@@ -19,10 +19,11 @@ from cairn.objects.tree import FILE, TREE, Entry, Tree
 from cairn.progress import NULL, Progress
 from cairn.remotes.fetch import fetch, raise_for_failures
 from cairn.remotes.remote import Remote
-from cairn.scm.foreign import cache_root
 from cairn.sharing import urls
 from cairn.sharing.source import SourceRepo, Tracked
 from cairn.storage import open_storage
+from cairn.usercache import folder as user_cache_folder
+from cairn.usercache.hold import Hold
 
 
 def open_remote(
@@ -46,10 +47,17 @@ def open_remote(
     pack_size = spec.pop("pack_size", None)
     storage = open_storage(url, spec)
     # what the remote holds is cached per user, like the source repositories themselves
-    index = cache_root().parent / "remotes" / f"{blake3(url.encode()).hexdigest()[:16]}.db"
-    index.parent.mkdir(parents=True, exist_ok=True)
+    # (held while the Remote lives, so pruning the per-user cache leaves it be)
+    index = user_cache_folder("remotes") / f"{blake3(url.encode()).hexdigest()[:16]}.db"
+    hold = Hold(index, url)
     kwargs = {"pack_target": pack_size} if pack_size else {}
-    return Remote(name, storage, index, jobs or spec_jobs or storage.default_jobs, **kwargs)
+    try:
+        remote = Remote(name, storage, index, jobs or spec_jobs or storage.default_jobs, **kwargs)
+    except BaseException:
+        hold.close()
+        raise
+    hold.tie(remote)
+    return remote
 
 
 @dataclass(frozen=True)

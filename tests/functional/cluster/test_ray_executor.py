@@ -44,6 +44,8 @@ def test_cluster_runs_give_the_local_results(cluster_repo, ray_cluster):
     assert "CUDA_VISIBLE_DEVICES" not in log
     # both nodes worked, each from its own cache filled from the cairn remote
     assert all(list(cache.glob("*/objects")) for cache in ray_cluster.caches.values() if cache.name != "node-extra")
+    # each project's folder there carries the stamp of its last run (`cairn cache` on the node)
+    assert all(list(cache.glob("*.used")) for cache in ray_cluster.caches.values() if cache.name != "node-extra")
     # the model the node made reaches this workspace through the cairn remote, not a shared folder
     model_oid = next(o for o in _lock_outs(repo, "ray-b") if o["path"] == "model")["oid"]
     assert not repo.object_path(model_oid).exists()
