@@ -175,6 +175,12 @@ def test_batches_with_labels_are_evaluated(versions, tables, tmp_path, assert_er
         StageFailedError,
         "the evaluation of monitor 'prod' failed (exit 1): no model file",
     )
+    (versions.root / "eval.py").write_text("import sys; sys.exit(3)\n")  # fails silently
+    assert_error(
+        versions.cairn("monitor", "run", "prod", str(good), expect=None),
+        StageFailedError,
+        "the evaluation of monitor 'prod' failed (exit 3): it printed nothing",
+    )
     (versions.root / "eval.py").write_text("pass\n")
     assert_error(
         versions.cairn("monitor", "run", "prod", str(good), expect=None),
