@@ -49,7 +49,9 @@ def repo_path(repo: Repo, path: str) -> str:
     its data. (repo/lineage.py has the same; importing it would load git for a cached read.)"""
     full = os.path.normpath(os.path.join(os.getcwd(), path))
     rel = os.path.relpath(full, repo.root)
-    if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+    if rel == ".":  # an empty path (a bare `?path=` of the dashboard) lands here too
+        raise PathError(f"{path!r} names the repository root, not a dataset", "name a table file or a folder inside it")
+    if rel == ".." or rel.startswith(".." + os.sep):
         raise PathError(f"{path} is outside the repository", f"give a path inside {repo.root.name}/")
     rel = Path(rel).as_posix()
     return rel[: -len(ptr.SUFFIX)] if rel.endswith(ptr.SUFFIX) else rel

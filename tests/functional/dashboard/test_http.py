@@ -156,6 +156,11 @@ def test_a_port_in_use_is_a_clear_error(ui_project: Path, run_cairn) -> None:
     assert "choose another --port, or --port 0 for any free one" in proc.stderr
 
 
+def test_a_port_out_of_range_is_a_usage_error(ui_project: Path, run_cairn) -> None:
+    proc = run_cairn("ui", "--port", "99999", cwd=ui_project, expect=2)
+    assert "Traceback" not in proc.stderr and "99999 is not in the range 0<=x<=65535" in proc.stderr
+
+
 def test_outside_a_repository_it_says_so(tmp_path: Path, run_cairn) -> None:
     proc = run_cairn("ui", cwd=tmp_path, expect=None)
     assert proc.returncode != 0 and "not a cairn repository" in proc.stderr

@@ -167,6 +167,8 @@ def test_bad_input(repo, tables, assert_error) -> None:
         "photo.csv is not a CSV file: it holds binary data",
     )
     assert_error(repo.cairn("data", "stats", "nothere.csv", expect=None), PathError, "nothere.csv does not exist")
+    for root in ("", "."):  # the root is no dataset (it used to read "'' is outside the repository")
+        assert_error(repo.cairn("data", "stats", root, expect=None), PathError, f"{root!r} names the repository root")
     assert_error(
         repo.cairn("data", "stats", "bad.csv", "--rev", "HEAD", expect=None),
         PathError,
