@@ -208,6 +208,7 @@ def test_a_corrupt_chunk_is_named_and_the_workspace_file_is_left_alone(chunked, 
     proc = chunked.cairn("checkout", "--force", expect=None)
 
     assert_error(proc, CorruptObjectError, f"model.bin cannot be rebuilt: its chunk {bad} is corrupt")
+    assert f"error: model.bin cannot be rebuilt: its chunk {bad}" in proc.stderr  # named as typed, not absolute
     assert (chunked.root / "model.bin").read_bytes() == b"keep me"
     report = chunked.json("fsck", expect=None)
     assert bad in report["corrupt"] and b3(data) in report["corrupt"]  # the chunk and the whole file
