@@ -247,7 +247,11 @@ def test_link_modes_keep_new_files_whole_and_copy_chunked_ones(chunked):
     chunked.cairn("add", "other.bin")
     (chunked.root / "model.bin").unlink()
 
-    chunked.cairn("checkout")
+    out = chunked.cairn("checkout").stdout
+    # the output says what was done: the chunked file was copied, though hardlink comes first
+    assert "model.bin: 1 written, 0 removed (copy)" in out
+    (chunked.root / "other.bin").unlink()
+    assert "other.bin: 1 written, 0 removed (hardlink)" in chunked.cairn("checkout").stdout
 
     assert (chunked.root / "model.bin").read_bytes() == data
     assert (chunked.root / "model.bin").stat().st_nlink == 1  # a copy: there is no whole object
