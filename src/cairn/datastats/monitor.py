@@ -88,7 +88,11 @@ def parse(doc: Any, name: str) -> Monitor:
         drift_share=_number(spec, "drift_share", 0.5, at),
         columns=features,
     )
-    opts.check()
+    try:
+        opts.check()
+    except UserInputError as e:  # its wording is the command line's: say where in cairn.yaml it is
+        hint = "e.g. thresholds: {psi: 0.2}, drift_share: 0.5" if (e.hint or "").startswith("e.g.") else e.hint
+        raise PipelineError(f"{at}: {e.message}", hint) from None
     return Monitor(
         name,
         ref,

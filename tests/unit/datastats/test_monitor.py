@@ -55,11 +55,24 @@ def test_parse_defaults_and_reference_at_a_revision() -> None:
             PipelineError,
             "cairn.yaml monitors.prod.min_health: must be a number between 0 and 1, not 2",
         ),
+        # the drift options' own checks, named as settings of cairn.yaml, not of the command line
         (
             {"prod": {"reference": "x", "numeric": "mean"}},
             "prod",
-            UserInputError,
-            "unknown drift method 'mean' for numeric columns",
+            PipelineError,
+            "cairn.yaml monitors.prod: unknown drift method 'mean' for numeric columns",
+        ),
+        (
+            {"prod": {"reference": "x", "thresholds": {"kl": 0.1}}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod: unknown drift threshold 'kl'",
+        ),
+        (
+            {"prod": {"reference": "x", "thresholds": {"psi": "high"}}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod: drift threshold psi must be a number >= 0, not 'high'",
         ),
     ],
 )
@@ -67,6 +80,7 @@ def test_bad_specs(doc, name: str, error: type, message: str) -> None:
     with pytest.raises(error) as e:
         mon.parse(doc, name)
     assert e.value.message == message
+    assert "--" not in (e.value.hint or "") and "=0." not in (e.value.hint or "")  # no command-line syntax
 
 
 def test_a_batch_lacking_a_feature_is_refused_by_name() -> None:
