@@ -95,6 +95,9 @@ def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, asse
     out = versions.cairn("monitor", "show", "prod", "--html", str(tmp_path / "page")).stdout
     page = (tmp_path / "page" / "monitor-prod.html").read_text()
     assert "trend page:" in out and "vegaEmbed" in page and "score:x" in page
+    (tmp_path / "afile").write_text("")
+    proc = versions.cairn("monitor", "show", "prod", "--html", str(tmp_path / "afile" / "sub"), expect=2)
+    assert "Traceback" not in proc.stderr and "is a file, not a folder" in proc.stderr
 
     wrong = tmp_path / "wrong.csv"
     tables(14, rows=10).drop("k").write_csv(wrong)
