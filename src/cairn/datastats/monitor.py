@@ -100,10 +100,22 @@ def parse(doc: Any, name: str) -> Monitor:
         features,
         opts,
         _number(spec, "min_health", 0.5, at),
-        str(spec.get("history") or f"monitors/{name}.csv"),
+        _history(spec, name, at),
         spec.get("on_alert"),
         evaluation.parse(spec.get("evaluate"), at),
     )
+
+
+def _history(spec: dict, name: str, at: str) -> str:
+    """The history file, a workspace path: a monitor must not write outside the repository."""
+    history = str(spec.get("history") or f"monitors/{name}.csv")
+    norm = os.path.normpath(history)
+    if os.path.isabs(os.path.expanduser(history)) or norm in (".", "..") or norm.startswith(".." + os.sep):
+        raise PipelineError(
+            f"{at}.history: {shown(history)} is not a file inside the repository",
+            f"name a CSV file in the workspace, e.g. history: monitors/{name}.csv",
+        )
+    return history
 
 
 def _number(spec: dict, key: str, default: float, at: str) -> float:
@@ -188,6 +200,8 @@ def _cell(v: Any) -> Any:
 
 
 def read_history(path: Path) -> list[dict[str, str]]:
+    if path.is_dir():
+        raise PathError(f"the monitor history {path} is a folder", "point the monitor's `history:` at a CSV file")
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as f:

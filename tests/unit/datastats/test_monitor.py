@@ -55,6 +55,18 @@ def test_parse_defaults_and_reference_at_a_revision() -> None:
             PipelineError,
             "cairn.yaml monitors.prod.min_health: must be a number between 0 and 1, not 2",
         ),
+        (
+            {"prod": {"reference": "x", "history": "../../outside.csv"}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod.history: '../../outside.csv' is not a file inside the repository",
+        ),
+        (
+            {"prod": {"reference": "x", "history": "/tmp/h.csv"}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod.history: '/tmp/h.csv' is not a file inside the repository",
+        ),
         # the drift options' own checks, named as settings of cairn.yaml, not of the command line
         (
             {"prod": {"reference": "x", "numeric": "mean"}},
@@ -122,3 +134,11 @@ def test_history_appends_rows(tmp_path: Path) -> None:
     specs = mon.trend_specs("prod", rows)
     assert [k for k, _ in specs] == ["health", "score:age", "score:city"]
     assert specs[1][1]["data"]["values"][0]["value"] == 0.25
+
+
+def test_a_history_that_is_a_folder(tmp_path: Path) -> None:
+    from cairn.errors import PathError
+
+    with pytest.raises(PathError) as e:
+        mon.read_history(tmp_path)
+    assert e.value.message == f"the monitor history {tmp_path} is a folder"
