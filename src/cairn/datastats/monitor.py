@@ -253,7 +253,8 @@ def _float(v: str | None) -> float | None:
 
 
 def batch_files(batches: list[str]) -> list[FileRef]:
-    """The files of a batch given as files and folders (walked, in name order)."""
+    """The files of a batch given as files and folders (walked, in name order), each named as the
+    user would write it (`batches/day1/a.csv`): messages about a file say which one."""
     out = []
     for b in batches:
         p = os.path.abspath(b)
@@ -262,9 +263,10 @@ def batch_files(batches: list[str]) -> list[FileRef]:
                 dirs.sort()
                 for f in sorted(files):
                     full = os.path.join(dirpath, f)
-                    out.append(FileRef(os.path.relpath(full, os.path.dirname(p)), full, os.path.getsize(full)))
+                    rel = os.path.join(b, os.path.relpath(full, p)).replace(os.sep, "/")
+                    out.append(FileRef(rel, full, os.path.getsize(full)))
         elif os.path.isfile(p):
-            out.append(FileRef(os.path.basename(p) if len(batches) > 1 else b, p, os.path.getsize(p)))
+            out.append(FileRef(b, p, os.path.getsize(p)))
         else:
             raise PathError(f"{b} does not exist", "give batch files or folders of them")
     return out

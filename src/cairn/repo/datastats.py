@@ -357,7 +357,7 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), _reference_rev(repo, m.rev)), remote)
     label = ", ".join(batches)
     with _local_batches(repo, batches, remote) as local:
-        kind, body = describe(label, TREE, mon.batch_files(local), repo.progress)
+        kind, body = describe(label, TREE, mon.batch_files(local), repo.progress, own_names=True)
         if kind != "table":
             from cairn.errors import DataStatsError
 

@@ -108,6 +108,18 @@ def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, asse
         "send batches with the reference's columns, or narrow the monitor's `features:`",
     )
     assert len(versions.json("monitor", "show", "prod")["rows"]) == 2  # a refused batch leaves no row
+    # a bad file of a batch is named as it was given (it read 'x/e.csv/x/e.csv', 'x//x/e.csv')
+    (tmp_path / "day").mkdir()
+    (tmp_path / "day" / "e.csv").write_bytes(b"")
+    for given, named in (
+        (tmp_path / "day" / "e.csv", tmp_path / "day" / "e.csv"),
+        (tmp_path / "day", tmp_path / "day" / "e.csv"),
+    ):
+        assert_error(
+            versions.cairn("monitor", "run", "prod", str(given), expect=None),
+            DataStatsError,
+            f"error: {named} is empty (0 bytes)",
+        )
     assert_error(
         versions.cairn("monitor", "run", "nope", str(wrong), expect=None),
         UserInputError,
