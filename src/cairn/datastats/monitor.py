@@ -75,6 +75,11 @@ def parse(doc: Any, name: str) -> Monitor:
     if unknown:
         raise PipelineError(f"{at}: unknown key {shown(unknown[0])}", f"keys: {', '.join(sorted(KEYS))}")
     ref, _, rev = spec["reference"].partition("@")
+    if not _inside(ref):
+        raise PipelineError(
+            f"{at}.reference: {shown(ref)} is not a path inside the repository",
+            "name the reference dataset by its workspace path, e.g. reference: data/train.csv@v1",
+        )
     features = spec.get("features")
     if features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
         raise PipelineError(f"{at}.features: must be a list of column names", "e.g. features: [age, city]")
@@ -109,13 +114,18 @@ def parse(doc: Any, name: str) -> Monitor:
 def _history(spec: dict, name: str, at: str) -> str:
     """The history file, a workspace path: a monitor must not write outside the repository."""
     history = str(spec.get("history") or f"monitors/{name}.csv")
-    norm = os.path.normpath(history)
-    if os.path.isabs(os.path.expanduser(history)) or norm in (".", "..") or norm.startswith(".." + os.sep):
+    if not _inside(history):
         raise PipelineError(
             f"{at}.history: {shown(history)} is not a file inside the repository",
             f"name a CSV file in the workspace, e.g. history: monitors/{name}.csv",
         )
     return history
+
+
+def _inside(path: str) -> bool:
+    """A relative path that stays in the repository (and is not its root)."""
+    norm = os.path.normpath(path)
+    return not (os.path.isabs(os.path.expanduser(path)) or norm in (".", "..") or norm.startswith(".." + os.sep))
 
 
 def _number(spec: dict, key: str, default: float, at: str) -> float:

@@ -62,6 +62,12 @@ def test_parse_defaults_and_reference_at_a_revision() -> None:
             "cairn.yaml monitors.prod.history: '../../outside.csv' is not a file inside the repository",
         ),
         (
+            {"prod": {"reference": "../data.csv@v1"}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod.reference: '../data.csv' is not a path inside the repository",
+        ),
+        (
             {"prod": {"reference": "x", "history": "/tmp/h.csv"}},
             "prod",
             PipelineError,
