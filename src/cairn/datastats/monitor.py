@@ -218,6 +218,29 @@ def read_history(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def typed_row(row: dict[str, str]) -> dict[str, Any]:
+    """A history row with the types `monitor run --json` gives (the CSV holds text): counts as
+    integers, health, scores and metrics as numbers (null when empty), alert as a boolean."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if k in ("rows", "drifted", "tested"):
+            out[k] = _parsed(v, int)
+        elif k == "health" or k.startswith(("score:", "metric:")):
+            out[k] = _parsed(v, float)
+        elif k == "alert":
+            out[k] = v == "true"
+        else:
+            out[k] = v
+    return out
+
+
+def _parsed(v: str | None, kind: type) -> Any:
+    try:
+        return kind(v) if v not in (None, "") else None
+    except ValueError:  # a hand-edited history: unreadable is unknown
+        return None
+
+
 def trend_specs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, dict[str, Any]]]:
     """Vega-Lite line charts: health, and every feature's drift score, batch by batch."""
     charts = []

@@ -455,7 +455,7 @@ def monitor_show(repo: Repo, name: str, html_dir: str | None = None) -> dict[str
 
     m = mon.parse(pipeline_section(repo, "monitors"), name)
     rows = mon.read_history(repo.root / m.history)
-    doc: dict[str, Any] = {"monitor": name, "history": m.history, "rows": rows}
+    doc: dict[str, Any] = {"monitor": name, "history": m.history, "rows": [mon.typed_row(r) for r in rows]}
     if html_dir is not None:
         doc["html"] = str(mon.trend_page(m, rows, Path(html_dir)))
     return doc

@@ -90,7 +90,8 @@ def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, asse
     assert alert["alert"] and alert["drifted_features"] == ["x"] and alert["monitor"] == "prod"
 
     rows = versions.json("monitor", "show", "prod")["rows"]
-    assert [r["alert"] for r in rows] == ["false", "true"]
+    assert [r["alert"] for r in rows] == [False, True]  # typed as `monitor run --json` has them
+    assert isinstance(rows[0]["rows"], int) and isinstance(rows[0]["health"], float)
     assert list(rows[0]) == ["time", "batch", "rows", "health", "drifted", "tested", "alert", "score:x", "score:k"]
     out = versions.cairn("monitor", "show", "prod", "--html", str(tmp_path / "page")).stdout
     page = (tmp_path / "page" / "monitor-prod.html").read_text()
@@ -178,7 +179,7 @@ def test_batches_with_labels_are_evaluated(versions, tables, tmp_path, assert_er
     proc = versions.cairn("monitor", "run", "prod", str(bad), expect=1)
     assert "  out of bounds: accuracy 0 < 0.4" in proc.stdout
     rows = versions.json("monitor", "show", "prod")["rows"]
-    assert [r["alert"] for r in rows] == ["false", "true"] and rows[1]["metric:accuracy"] == "0"
+    assert [r["alert"] for r in rows] == [False, True] and rows[1]["metric:accuracy"] == 0.0
 
     unlabeled = tmp_path / "unlabeled.csv"
     tables(23, rows=2000).drop("n").write_csv(unlabeled)

@@ -137,6 +137,9 @@ def test_history_appends_rows(tmp_path: Path) -> None:
     rows = mon.read_history(path)
     assert [r["batch"] for r in rows] == ["b0", "b1"]
     assert rows[1]["alert"] == "true" and rows[0]["score:age"] == "0.25" and rows[0]["score:city"] == ""
+    typed = [mon.typed_row(r) for r in rows]
+    assert typed[1]["alert"] is True and typed[0]["alert"] is False
+    assert typed[0]["score:age"] == 0.25 and typed[0]["score:city"] is None
     specs = mon.trend_specs("prod", rows)
     assert [k for k, _ in specs] == ["health", "score:age", "score:city"]
     assert specs[1][1]["data"]["values"][0]["value"] == 0.25
