@@ -393,3 +393,28 @@ def test_a_damaged_pack_index_is_reported_by_fsck_and_deleted_with_its_pack(chun
     assert not pack.exists() and not idx.exists()
     chunked.cairn("add", "model.bin")  # the workspace still has the file: its chunks come back
     assert chunked.json("fsck")["ok"] is True
+
+
+def test_data_stats_of_a_chunked_table_at_a_revision(chunked, assert_error):
+    """A large CSV added with chunking on has no whole object: `data stats --rev` rebuilds it
+    (verified) into a temporary file for the reading, and leaves neither it nor a whole copy
+    behind. A chunked file that is no table is said to be one, not 'not on this machine'."""
+    from cairn.errors import UserInputError
+
+    rows = "".join(f"{i},{i % 7}\n" for i in range(60_000))
+    chunked.write({"big.csv": ("a,b\n" + rows).encode(), "model.bin": blob(1 << 20)})
+    chunked.cairn("add", "big.csv", "model.bin")
+    chunked.commit("v1")
+    chunked.write({"big.csv": b"a,b\n1,2\n"})  # the workspace moved on: the revision's bytes are only chunks
+    doc = chunked.json("data", "stats", "big.csv", "--rev", "HEAD")
+    oid = doc["oid"]
+    assert (chunked.root / ".cairn" / "cache" / "chunks" / oid[:2] / oid[2:]).exists()
+    assert doc["from"] == "computed" and doc["stats"]["rows"] == 60_000 and doc["stats"]["bytes"] > MIN_SIZE
+    assert not chunked.object_path(oid).exists()  # no whole copy kept
+    tmp = chunked.root / ".cairn" / "cache" / "tmp"
+    assert not [p for p in tmp.iterdir() if p.name.startswith("stats.")] if tmp.exists() else True
+    assert_error(
+        chunked.cairn("data", "stats", "model.bin", "--rev", "HEAD", expect=None),
+        UserInputError,
+        "model.bin is not a table",
+    )

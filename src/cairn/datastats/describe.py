@@ -37,6 +37,7 @@ def describe(
     if not is_table(name, kind, files):
         return "files", file_stats((f.rel, f.size) for f in files)
     named = [f for f in files if kind == "file" or not f.rel.rpartition("/")[2].startswith(".")]
+    formats = [need_format(f.rel if f.rel else name) for f in named]  # known without the bytes: said first
     missing = [f.oid for f in named if f.path is None]
     if missing:
         raise ObjectMissingError(
@@ -46,9 +47,9 @@ def describe(
             missing,
         )
     sources = []
-    for f in named:
+    for f, fmt in zip(named, formats, strict=True):
         label = name if kind == "file" else f.rel if own_names else f"{name}/{f.rel}"
-        sources.append(Source(label, f.path or "", need_format(f.rel if f.rel else name)))
+        sources.append(Source(label, f.path or "", fmt))
     task = progress.task(f"statistics of {name}", total=len(sources))
     try:
         df = read_tables(sources)

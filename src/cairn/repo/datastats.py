@@ -4,6 +4,7 @@ compares, checks and monitors with them (cairn.datastats does the work, with no 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,23 +149,52 @@ def record_of(repo: Repo, v: Version, remote: str | None = None) -> tuple[dict[s
     rec = st.get(v.oid)
     if rec is not None:
         return rec, "cache"
-    files = _files(repo, v)
-    if files is None or (any(f.path is None for f in files) and _wants_data(v, files)):
-        got = _from_remote(repo, v, remote)
-        if got is not None:
-            return got, "remote"
-    if files is None:
-        from cairn.errors import ObjectMissingError
+    with _rebuilt(repo, _files(repo, v)) as files:
+        if files is None or (any(f.path is None for f in files) and _wants_data(v, files)):
+            got = _from_remote(repo, v, remote)
+            if got is not None:
+                return got, "remote"
+        if files is None:
+            from cairn.errors import ObjectMissingError
 
-        raise ObjectMissingError(
-            f"the folder {v.name} is not in the cache and no remote holds its stats",
-            "get it with `cairn pull` (or `cairn fetch`) at that revision",
-            [v.oid],
-        )
-    kind, body = describe(v.name, v.kind, files, repo.progress)
+            raise ObjectMissingError(
+                f"the folder {v.name} is not in the cache and no remote holds its stats",
+                "get it with `cairn pull` (or `cairn fetch`) at that revision",
+                [v.oid],
+            )
+        kind, body = describe(v.name, v.kind, files, repo.progress)
     rec = build(v.oid, kind, body)
     st.put(rec)
     return rec, "computed"
+
+
+@contextmanager
+def _rebuilt(repo: Repo, files: list[FileRef] | None) -> Iterator[list[FileRef] | None]:
+    """`files` with the tables held only as chunks (a large file added with chunking on) rebuilt,
+    verified, into temporary files for the reading, removed after: the cache keeps no second,
+    whole copy of them. Other files are left as they are (a file that is not a table is never read)."""
+    from cairn.datastats.describe import FileRef
+    from cairn.datastats.read import format_of
+
+    temps: list[str] = []
+    out = files
+    try:
+        if files is not None:
+            out = []
+            for f in files:
+                cl = repo.store.chunk_list(f.oid) if f.path is None and f.oid and format_of(f.rel) else None
+                if cl is not None:
+                    tmp = repo.store.tmp_path("stats")
+                    temps.append(tmp)
+                    with open(tmp, "wb") as fh:
+                        repo.store.assemble_to(cl, fh.fileno(), f.rel)
+                    f = FileRef(f.rel, tmp, os.path.getsize(tmp), f.oid)
+                out.append(f)
+        yield out
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _wants_data(v: Version, files: list[FileRef]) -> bool:
