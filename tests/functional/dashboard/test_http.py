@@ -87,6 +87,8 @@ def test_a_bad_filter_or_sort_is_a_clear_400_not_an_evaluation(ui) -> None:
     sort = ui.get("/api/experiments?sort%5B0%5D%5Bfield%5D=metrics.nope")
     assert sort.status == 400 and "cannot sort by 'metrics.nope': no such column" in sort.json()["error"]
     assert "metrics.acc" in sort.json()["hint"]
+    sideways = ui.get("/api/experiments?sort=metrics.acc&dir=sideways")  # was read as asc
+    assert sideways.status == 400 and sideways.json()["error"] == "cannot sort in the direction 'sideways'"
 
 
 def test_compare_shows_the_diff_and_the_plots_overlaid(ui) -> None:
