@@ -281,7 +281,10 @@ def test_config_rejects_an_unknown_link_type(repo, assert_error):
 
 def test_config_round_trip_and_unknown_key(repo, assert_error):
     repo.cairn("config", "cache.type", "hardlink,copy")
-    assert repo.cairn("config", "cache.type").stdout.strip() == "['hardlink', 'copy']"
+    assert repo.cairn("config", "cache.type").stdout.strip() == "hardlink,copy"  # as it is typed
+    repo.cairn("config", "cache.chunking.enabled", "true")
+    assert repo.cairn("config", "cache.chunking.enabled").stdout.strip() == "true"  # not Python's True
+    assert repo.cairn("config", "core.remote").stdout.strip() == "(not set)"
     assert repo.json("config", "cache.type") == {"cache.type": ["hardlink", "copy"]}
     repo.cairn("config", "--local", "core.lock_wait", "2.5")
     assert "lock_wait = 2.5" in (repo.root / ".cairn" / "config.local.toml").read_text()

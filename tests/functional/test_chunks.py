@@ -208,6 +208,7 @@ def test_a_corrupt_chunk_is_named_and_the_workspace_file_is_left_alone(chunked, 
     proc = chunked.cairn("checkout", "--force", expect=None)
 
     assert_error(proc, CorruptObjectError, f"model.bin cannot be rebuilt: its chunk {bad} is corrupt")
+    assert f"error: model.bin cannot be rebuilt: its chunk {bad}" in proc.stderr  # named as typed, not absolute
     assert (chunked.root / "model.bin").read_bytes() == b"keep me"
     report = chunked.json("fsck", expect=None)
     assert bad in report["corrupt"] and b3(data) in report["corrupt"]  # the chunk and the whole file
@@ -246,7 +247,11 @@ def test_link_modes_keep_new_files_whole_and_copy_chunked_ones(chunked):
     chunked.cairn("add", "other.bin")
     (chunked.root / "model.bin").unlink()
 
-    chunked.cairn("checkout")
+    out = chunked.cairn("checkout").stdout
+    # the output says what was done: the chunked file was copied, though hardlink comes first
+    assert "model.bin: 1 written, 0 removed (copy)" in out
+    (chunked.root / "other.bin").unlink()
+    assert "other.bin: 1 written, 0 removed (hardlink)" in chunked.cairn("checkout").stdout
 
     assert (chunked.root / "model.bin").read_bytes() == data
     assert (chunked.root / "model.bin").stat().st_nlink == 1  # a copy: there is no whole object
@@ -388,3 +393,28 @@ def test_a_damaged_pack_index_is_reported_by_fsck_and_deleted_with_its_pack(chun
     assert not pack.exists() and not idx.exists()
     chunked.cairn("add", "model.bin")  # the workspace still has the file: its chunks come back
     assert chunked.json("fsck")["ok"] is True
+
+
+def test_data_stats_of_a_chunked_table_at_a_revision(chunked, assert_error):
+    """A large CSV added with chunking on has no whole object: `data stats --rev` rebuilds it
+    (verified) into a temporary file for the reading, and leaves neither it nor a whole copy
+    behind. A chunked file that is no table is said to be one, not 'not on this machine'."""
+    from cairn.errors import UserInputError
+
+    rows = "".join(f"{i},{i % 7}\n" for i in range(60_000))
+    chunked.write({"big.csv": ("a,b\n" + rows).encode(), "model.bin": blob(1 << 20)})
+    chunked.cairn("add", "big.csv", "model.bin")
+    chunked.commit("v1")
+    chunked.write({"big.csv": b"a,b\n1,2\n"})  # the workspace moved on: the revision's bytes are only chunks
+    doc = chunked.json("data", "stats", "big.csv", "--rev", "HEAD")
+    oid = doc["oid"]
+    assert (chunked.root / ".cairn" / "cache" / "chunks" / oid[:2] / oid[2:]).exists()
+    assert doc["from"] == "computed" and doc["stats"]["rows"] == 60_000 and doc["stats"]["bytes"] > MIN_SIZE
+    assert not chunked.object_path(oid).exists()  # no whole copy kept
+    tmp = chunked.root / ".cairn" / "cache" / "tmp"
+    assert not [p for p in tmp.iterdir() if p.name.startswith("stats.")] if tmp.exists() else True
+    assert_error(
+        chunked.cairn("data", "stats", "model.bin", "--rev", "HEAD", expect=None),
+        UserInputError,
+        "model.bin is not a table",
+    )

@@ -24,9 +24,20 @@ def config(key: str, value: str | None, local: bool, unset: bool, as_json: bool)
         write(repo.dot, key, None, local)
     elif value is None:
         current = repo.config.get(key)
-        emit_json({key: current}) if as_json else say(str(current))
+        emit_json({key: current}) if as_json else say(_typed(current))
     else:
         parsed = coerce(key, value)
         if key == "cache.type":
             parse_link_types(parsed)  # refuse a typo now, not at every later command
         write(repo.dot, key, parsed, local)
+
+
+def _typed(value: object) -> str:
+    """A value as `cairn config KEY VALUE` takes it (true, hardlink,copy), not Python's repr."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)

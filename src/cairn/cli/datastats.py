@@ -204,6 +204,8 @@ def monitor_show(name: str, html_dir: str | None, as_json: bool) -> None:
         click.echo(f"{'time':<26} {'health':>7} {'drifted':>8} {'alert':>6}  batch")
         for r in rows:
             drifted = f"{r['drifted']}/{r['tested']}"
-            click.echo(f"{r['time']:<26} {float(r['health']):>7.2f} {drifted:>8} {r['alert']:>6}  {r['batch']}")
+            health = "-" if r["health"] is None else f"{r['health']:.2f}"
+            alert = "true" if r["alert"] else "false"
+            click.echo(f"{r['time']:<26} {health:>7} {drifted:>8} {alert:>6}  {r['batch']}")
     if "html" in doc:
         click.echo(f"trend page: {doc['html']}")

@@ -115,7 +115,7 @@ def _report(verb: str, result, as_json: bool, remote_name: str | None) -> None:
         emit_json(result.to_dict())
         return
     if result.transferred:
-        say(f"{result.transferred} file(s) {verb} ({human_size(result.bytes)}); {result.skipped} already there.")
+        say(f"{result.transferred} object(s) {verb} ({human_size(result.bytes)}); {result.skipped} already there.")
     else:
         say(f"Everything is up to date ({result.skipped} object(s) already there).")
     if result.missing:

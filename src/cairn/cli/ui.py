@@ -13,7 +13,13 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it local).")
-@click.option("--port", default=0, show_default=True, help="Port (0: any free port; the line printed says which).")
+@click.option(
+    "--port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    show_default=True,
+    help="Port (0: any free port; the line printed says which).",
+)
 @click.option("--open", "open_page", is_flag=True, help="Open the dashboard in a browser once it answers.")
 def ui(host: str, port: int, open_page: bool) -> None:
     """Serve a read-only dashboard of this repository: the experiments table (sort, filter,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cairn.dashboard.table import ExperimentTable
-from cairn.errors import CairnError, MissingDependencyError, PathError
+from cairn.errors import CairnError, MissingDependencyError, PathError, UserInputError
 
 HERE = Path(__file__).parent
 VENDOR = HERE / "vendor"
@@ -191,9 +191,16 @@ def _sort_of(q) -> tuple[str | None, str]:
         if m:
             sorters.setdefault(int(m.group(1)), {})[m.group(2)] = value
     if not sorters:
-        return q.get("sort") or None, "desc" if q.get("dir") == "desc" else "asc"
+        return q.get("sort") or None, _direction(q.get("dir"))
     first = sorters[min(sorters)]
-    return first.get("field") or None, "desc" if first.get("dir") == "desc" else "asc"
+    return first.get("field") or None, _direction(first.get("dir"))
+
+
+def _direction(raw: str | None) -> str:
+    """asc (the default) or desc; anything else is refused, not read as asc."""
+    if raw in (None, "", "asc", "desc"):
+        return raw or "asc"
+    raise UserInputError(f"cannot sort in the direction {raw!r}", "dir=asc or dir=desc")
 
 
 def _int(raw: str | None, default: int) -> int:

@@ -28,11 +28,16 @@ def is_table(name: str, kind: str, files: list[FileRef]) -> bool:
     return bool(named) and all(format_of(f.rel) for f in named)
 
 
-def describe(name: str, kind: str, files: list[FileRef], progress: Progress = NULL) -> tuple[str, dict[str, Any]]:
-    """(record kind, body). `name` is what messages call the data (`data/x.csv at v1`)."""
+def describe(
+    name: str, kind: str, files: list[FileRef], progress: Progress = NULL, own_names: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """(record kind, body). `name` is what messages call the data (`data/x.csv at v1`); a folder's
+    files are called `name/rel`, or just `rel` with `own_names` (a monitor's batch files, whose
+    rel is the path the user gave)."""
     if not is_table(name, kind, files):
         return "files", file_stats((f.rel, f.size) for f in files)
     named = [f for f in files if kind == "file" or not f.rel.rpartition("/")[2].startswith(".")]
+    formats = [need_format(f.rel if f.rel else name) for f in named]  # known without the bytes: said first
     missing = [f.oid for f in named if f.path is None]
     if missing:
         raise ObjectMissingError(
@@ -42,9 +47,9 @@ def describe(name: str, kind: str, files: list[FileRef], progress: Progress = NU
             missing,
         )
     sources = []
-    for f in named:
-        label = name if kind == "file" else f"{name}/{f.rel}"
-        sources.append(Source(label, f.path or "", need_format(f.rel if f.rel else name)))
+    for f, fmt in zip(named, formats, strict=True):
+        label = name if kind == "file" else f.rel if own_names else f"{name}/{f.rel}"
+        sources.append(Source(label, f.path or "", fmt))
     task = progress.task(f"statistics of {name}", total=len(sources))
     try:
         df = read_tables(sources)

@@ -65,7 +65,7 @@ def run(ev: Evaluation, monitor: str, batch: list[str], cwd: Path) -> dict[str, 
         env = {**os.environ, "CAIRN_BATCH": os.pathsep.join(os.path.abspath(b) for b in batch), "CAIRN_METRICS": out}
         proc = subprocess.run(ev.cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["it printed nothing"]
             raise StageFailedError(
                 f"the evaluation of monitor {monitor!r} failed (exit {proc.returncode}): {tail[0]}",
                 f"run it by hand: CAIRN_BATCH=... CAIRN_METRICS=out.json {ev.cmd}",

@@ -75,6 +75,11 @@ def parse(doc: Any, name: str) -> Monitor:
     if unknown:
         raise PipelineError(f"{at}: unknown key {shown(unknown[0])}", f"keys: {', '.join(sorted(KEYS))}")
     ref, _, rev = spec["reference"].partition("@")
+    if not _inside(ref):
+        raise PipelineError(
+            f"{at}.reference: {shown(ref)} is not a path inside the repository",
+            "name the reference dataset by its workspace path, e.g. reference: data/train.csv@v1",
+        )
     features = spec.get("features")
     if features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
         raise PipelineError(f"{at}.features: must be a list of column names", "e.g. features: [age, city]")
@@ -88,7 +93,11 @@ def parse(doc: Any, name: str) -> Monitor:
         drift_share=_number(spec, "drift_share", 0.5, at),
         columns=features,
     )
-    opts.check()
+    try:
+        opts.check()
+    except UserInputError as e:  # its wording is the command line's: say where in cairn.yaml it is
+        hint = "e.g. thresholds: {psi: 0.2}, drift_share: 0.5" if (e.hint or "").startswith("e.g.") else e.hint
+        raise PipelineError(f"{at}: {e.message}", hint) from None
     return Monitor(
         name,
         ref,
@@ -96,10 +105,27 @@ def parse(doc: Any, name: str) -> Monitor:
         features,
         opts,
         _number(spec, "min_health", 0.5, at),
-        str(spec.get("history") or f"monitors/{name}.csv"),
+        _history(spec, name, at),
         spec.get("on_alert"),
         evaluation.parse(spec.get("evaluate"), at),
     )
+
+
+def _history(spec: dict, name: str, at: str) -> str:
+    """The history file, a workspace path: a monitor must not write outside the repository."""
+    history = str(spec.get("history") or f"monitors/{name}.csv")
+    if not _inside(history):
+        raise PipelineError(
+            f"{at}.history: {shown(history)} is not a file inside the repository",
+            f"name a CSV file in the workspace, e.g. history: monitors/{name}.csv",
+        )
+    return history
+
+
+def _inside(path: str) -> bool:
+    """A relative path that stays in the repository (and is not its root)."""
+    norm = os.path.normpath(path)
+    return not (os.path.isabs(os.path.expanduser(path)) or norm in (".", "..") or norm.startswith(".." + os.sep))
 
 
 def _number(spec: dict, key: str, default: float, at: str) -> float:
@@ -184,10 +210,35 @@ def _cell(v: Any) -> Any:
 
 
 def read_history(path: Path) -> list[dict[str, str]]:
+    if path.is_dir():
+        raise PathError(f"the monitor history {path} is a folder", "point the monitor's `history:` at a CSV file")
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def typed_row(row: dict[str, str]) -> dict[str, Any]:
+    """A history row with the types `monitor run --json` gives (the CSV holds text): counts as
+    integers, health, scores and metrics as numbers (null when empty), alert as a boolean."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if k in ("rows", "drifted", "tested"):
+            out[k] = _parsed(v, int)
+        elif k == "health" or k.startswith(("score:", "metric:")):
+            out[k] = _parsed(v, float)
+        elif k == "alert":
+            out[k] = v == "true"
+        else:
+            out[k] = v
+    return out
+
+
+def _parsed(v: str | None, kind: type) -> Any:
+    try:
+        return kind(v) if v not in (None, "") else None
+    except ValueError:  # a hand-edited history: unreadable is unknown
+        return None
 
 
 def trend_specs(name: str, rows: list[dict[str, str]]) -> list[tuple[str, dict[str, Any]]]:
@@ -235,7 +286,8 @@ def _float(v: str | None) -> float | None:
 
 
 def batch_files(batches: list[str]) -> list[FileRef]:
-    """The files of a batch given as files and folders (walked, in name order)."""
+    """The files of a batch given as files and folders (walked, in name order), each named as the
+    user would write it (`batches/day1/a.csv`): messages about a file say which one."""
     out = []
     for b in batches:
         p = os.path.abspath(b)
@@ -244,9 +296,10 @@ def batch_files(batches: list[str]) -> list[FileRef]:
                 dirs.sort()
                 for f in sorted(files):
                     full = os.path.join(dirpath, f)
-                    out.append(FileRef(os.path.relpath(full, os.path.dirname(p)), full, os.path.getsize(full)))
+                    rel = os.path.join(b, os.path.relpath(full, p)).replace(os.sep, "/")
+                    out.append(FileRef(rel, full, os.path.getsize(full)))
         elif os.path.isfile(p):
-            out.append(FileRef(os.path.basename(p) if len(batches) > 1 else b, p, os.path.getsize(p)))
+            out.append(FileRef(b, p, os.path.getsize(p)))
         else:
             raise PathError(f"{b} does not exist", "give batch files or folders of them")
     return out

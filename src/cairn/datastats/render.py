@@ -10,7 +10,8 @@ from cairn.datastats.columns import TOP_SHOWN
 def stats_text(doc: dict[str, Any], show_all: bool = False) -> str:
     rec = doc["stats"]
     where = doc["path"] if doc["rev"] is None else f"{doc['path']} at {doc['rev']}"
-    head = f"{where}  ({doc['oid'][:12]}, stats from {doc['from']})"
+    source = "computed now" if doc["from"] == "computed" else f"from {doc['from']}"
+    head = f"{where}  ({doc['oid'][:12]}, stats {source})"
     if rec["kind"] == "files":
         return "\n".join([head, *_files_lines(rec)])
     lines = [
@@ -55,7 +56,9 @@ def _detail(c: dict[str, Any], show_all: bool) -> list[str]:
     out.append("")
     out.append(f"{c['name']}:")
     if "quantiles" in c:
-        out.append("  quantiles  " + "  ".join(f"p{k} {_num(v)}" for k, v in c["quantiles"].items()))
+        # a stored record's keys are sorted as text ("25" before "5"): order them as numbers
+        qs = sorted(c["quantiles"].items(), key=lambda kv: float(kv[0]))
+        out.append("  quantiles  " + "  ".join(f"p{k} {_num(v)}" for k, v in qs))
     if "histogram" in c:
         h = c["histogram"]
         peak = max(h["counts"]) or 1

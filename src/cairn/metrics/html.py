@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.errors import MissingDependencyError
+from cairn.errors import MissingDependencyError, PathError
 
 VENDOR = Path(__file__).parent / "vendor"
 SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
@@ -117,7 +117,13 @@ def page(title: str, subtitle: str, charts: list[PageChart], images: list[PageIm
 
 def write(out_dir: Path, name: str, text: str) -> Path:
     """Write `text` to out_dir/name atomically; returns the path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # out_dir, or a folder above it, is a file
+        raise PathError(
+            f"cannot write the page into {out_dir}: it (or a folder above it) is a file, not a folder",
+            "name a folder for the page; it is created if needed",
+        ) from None
     target = out_dir / name
     tmp = out_dir / f".{name}.{os.getpid()}.tmp"
     tmp.write_text(text, encoding="utf-8")

@@ -90,8 +90,11 @@ def run(
     nb = read(notebook, label)
     name = kernel or (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
     argv = _check_kernel(name, label)
-    # ipykernel warns on every start that its TCP ports are unencrypted: noise in a stage's log
-    quiet = ["--IPKernelApp.log_level=ERROR"] if any("ipykernel" in a for a in argv) else []
+    # ipykernel warns on every start that its TCP ports are unencrypted, and jupyter_client's
+    # shutdown interrupts the kernel first (SIGINT), which ipykernel, when the signal lands in its
+    # message loop, logs as "ERROR | KeyboardInterrupt caught in kernel": noise in a stage's log.
+    # A failing cell or a dead kernel reaches papermill as a message, not through this log.
+    quiet = ["--IPKernelApp.log_level=CRITICAL"] if any("ipykernel" in a for a in argv) else []
     at = next((i for i, c in enumerate(nb.cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])), None)
     if parameters and at is None:
         raise NotebookError(

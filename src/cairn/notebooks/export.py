@@ -29,10 +29,20 @@ def to_html(data: bytes, title: str) -> str:
         nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as e:  # a cached object that is not a notebook
         raise NotebookError(f"{title} is not a valid Jupyter notebook: {e}", "rerun the stage that writes it") from None
-    exporter = HTMLExporter(
-        extra_loaders=[DictLoader({"cairn_offline.html.j2": _OFFLINE})],
-        template_file="cairn_offline.html.j2",
-        embed_images=True,
-    )
+    try:
+        exporter = HTMLExporter(
+            extra_loaders=[DictLoader({"cairn_offline.html.j2": _OFFLINE})],
+            template_file="cairn_offline.html.j2",
+            embed_images=True,
+        )
+    except ValueError as e:  # nbconvert's templates live in <prefix>/share/jupyter, outside the package
+        if "No template sub-directory" not in str(e):
+            raise
+        raise MissingDependencyError(
+            "exporting notebooks needs nbconvert's 'lab' template, which is not installed where nbconvert looks "
+            "(share/jupyter/nbconvert/templates of this environment)",
+            "reinstall nbconvert in the environment cairn runs in (pip install --force-reinstall nbconvert), or "
+            "name the share/jupyter folder that holds nbconvert/templates in JUPYTER_PATH",
+        ) from None
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body

@@ -77,8 +77,10 @@ class ClusterQueue:
         url = str(self.repo.remotes.list().get(name, {}).get("url") or "")
         if not url:
             raise ClusterError(f"the default cairn remote {name!r} has no url", f"`cairn remote add -f -d {name} URL`")
-        if "://" not in url and not os.path.isabs(url):
-            url = str((self.repo.dot / url).resolve()) if (self.repo.dot / url).exists() else url
+        if "://" not in url and not os.path.isabs(os.path.expanduser(url)):
+            # relative to the repository root, as every cairn command reads it (repo/remotes.py);
+            # on a node, whose run folder is elsewhere, the same text would name another folder
+            url = str((self.repo.root / url).resolve())
         return name, url
 
     def check_remotes(self) -> None:

@@ -4,6 +4,7 @@ compares, checks and monitors with them (cairn.datastats does the work, with no 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +50,9 @@ def repo_path(repo: Repo, path: str) -> str:
     its data. (repo/lineage.py has the same; importing it would load git for a cached read.)"""
     full = os.path.normpath(os.path.join(os.getcwd(), path))
     rel = os.path.relpath(full, repo.root)
-    if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+    if rel == ".":  # an empty path (a bare `?path=` of the dashboard) lands here too
+        raise PathError(f"{path!r} names the repository root, not a dataset", "name a table file or a folder inside it")
+    if rel == ".." or rel.startswith(".." + os.sep):
         raise PathError(f"{path} is outside the repository", f"give a path inside {repo.root.name}/")
     rel = Path(rel).as_posix()
     return rel[: -len(ptr.SUFFIX)] if rel.endswith(ptr.SUFFIX) else rel
@@ -146,23 +149,52 @@ def record_of(repo: Repo, v: Version, remote: str | None = None) -> tuple[dict[s
     rec = st.get(v.oid)
     if rec is not None:
         return rec, "cache"
-    files = _files(repo, v)
-    if files is None or (any(f.path is None for f in files) and _wants_data(v, files)):
-        got = _from_remote(repo, v, remote)
-        if got is not None:
-            return got, "remote"
-    if files is None:
-        from cairn.errors import ObjectMissingError
+    with _rebuilt(repo, _files(repo, v)) as files:
+        if files is None or (any(f.path is None for f in files) and _wants_data(v, files)):
+            got = _from_remote(repo, v, remote)
+            if got is not None:
+                return got, "remote"
+        if files is None:
+            from cairn.errors import ObjectMissingError
 
-        raise ObjectMissingError(
-            f"the folder {v.name} is not in the cache and no remote holds its stats",
-            "get it with `cairn pull` (or `cairn fetch`) at that revision",
-            [v.oid],
-        )
-    kind, body = describe(v.name, v.kind, files, repo.progress)
+            raise ObjectMissingError(
+                f"the folder {v.name} is not in the cache and no remote holds its stats",
+                "get it with `cairn pull` (or `cairn fetch`) at that revision",
+                [v.oid],
+            )
+        kind, body = describe(v.name, v.kind, files, repo.progress)
     rec = build(v.oid, kind, body)
     st.put(rec)
     return rec, "computed"
+
+
+@contextmanager
+def _rebuilt(repo: Repo, files: list[FileRef] | None) -> Iterator[list[FileRef] | None]:
+    """`files` with the tables held only as chunks (a large file added with chunking on) rebuilt,
+    verified, into temporary files for the reading, removed after: the cache keeps no second,
+    whole copy of them. Other files are left as they are (a file that is not a table is never read)."""
+    from cairn.datastats.describe import FileRef
+    from cairn.datastats.read import format_of
+
+    temps: list[str] = []
+    out = files
+    try:
+        if files is not None:
+            out = []
+            for f in files:
+                cl = repo.store.chunk_list(f.oid) if f.path is None and f.oid and format_of(f.rel) else None
+                if cl is not None:
+                    tmp = repo.store.tmp_path("stats")
+                    temps.append(tmp)
+                    with open(tmp, "wb") as fh:
+                        repo.store.assemble_to(cl, fh.fileno(), f.rel)
+                    f = FileRef(f.rel, tmp, os.path.getsize(tmp), f.oid)
+                out.append(f)
+        yield out
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _wants_data(v: Version, files: list[FileRef]) -> bool:
@@ -355,7 +387,7 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), _reference_rev(repo, m.rev)), remote)
     label = ", ".join(batches)
     with _local_batches(repo, batches, remote) as local:
-        kind, body = describe(label, TREE, mon.batch_files(local), repo.progress)
+        kind, body = describe(label, TREE, mon.batch_files(local), repo.progress, own_names=True)
         if kind != "table":
             from cairn.errors import DataStatsError
 
@@ -453,7 +485,7 @@ def monitor_show(repo: Repo, name: str, html_dir: str | None = None) -> dict[str
 
     m = mon.parse(pipeline_section(repo, "monitors"), name)
     rows = mon.read_history(repo.root / m.history)
-    doc: dict[str, Any] = {"monitor": name, "history": m.history, "rows": rows}
+    doc: dict[str, Any] = {"monitor": name, "history": m.history, "rows": [mon.typed_row(r) for r in rows]}
     if html_dir is not None:
         doc["html"] = str(mon.trend_page(m, rows, Path(html_dir)))
     return doc

@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.errors import CairnError, NotebookError, ObjectMissingError, RevisionError, shown
+from cairn.errors import CairnError, NotebookError, ObjectMissingError, PathError, RevisionError, shown
 from cairn.notebooks import gitsetup
 
 if TYPE_CHECKING:
@@ -132,6 +132,14 @@ def export(repo: Repo, notebook: str, rev: str, out: str | None = None) -> dict[
     title = f"{posixpath.basename(path)} @ {rev}"
     html = to_html(data, title)
     target = Path(out) if out else Path(posixpath.basename(wanted)[: -len(".ipynb")] + ".html")
+    if target.is_dir():
+        raise PathError(f"{target} is a folder", f"name the page's file, e.g. -o {target / 'analysis.html'}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise PathError(
+            f"cannot write {target}: a folder above it is a file", "choose another -o, or move that file away"
+        ) from None
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(html, encoding="utf-8")

@@ -225,13 +225,20 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
     tmp_base = str(ws.tmp / f"co.{os.getpid()}")
     store, rootdir = ws.store, str(ws.root)
 
+    copied: list[int] = []  # files written as copies although `kind` links (list.append: thread-safe)
+
     def run(batch: list) -> list[tuple[str, int, int, int, str]]:
         if batch and len(batch[0]) == 2:  # objects of one pack: one read (workspace/unpacking.py)
+            copied.append(len(batch))  # a packed object is always copied
             return unpacking.restore(store, batch, rootdir, tmp_base, kind)
         rows = []
         for i, path, e in batch:
             dest = f"{rootdir}/{path}"
-            st = linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec, e.size) or os.stat(dest)
+            st = linking.materialize(store, e.oid, dest, f"{tmp_base}.{i}", kind, e.exec, e.size)
+            if st is None:  # linked
+                st = os.stat(dest)
+            else:  # a copy (a chunked or packed file has no whole object to link to)
+                copied.append(1)
             rows.append((path, st.st_ino, stamp(st), st.st_size, e.oid))
         return rows
 
@@ -250,6 +257,8 @@ def apply(ws: Workspace, work: _Plan, kind: str) -> CheckoutResult:
         ws.stats.update(rows)  # what was written stays known, even after an interruption
         task.close()
     result.written = [path for path, _ in work.write]
+    if kind != "copy" and copied:  # say what was done, not what was configured
+        result.link = "copy" if sum(copied) == len(work.write) else f"{kind} and copy"
     return result
 
 

@@ -101,6 +101,16 @@ def choose(types: list[str], store: ObjectStore, workspace_tmp: str) -> str:
     )
 
 
+def _shown(path: str) -> str:
+    """`path` as the user would type it from here (errors name it): relative when under the
+    current folder, as git shows paths."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
 def corrupt(oid: str) -> CorruptObjectError:
     return CorruptObjectError(
         f"cache object {oid} is corrupt (its content does not match its id); it was not checked out",
@@ -142,7 +152,7 @@ def materialize(
                         cl = store.chunk_list(oid)
                         if cl is None:
                             raise
-                        store.assemble_to(cl, f.fd, dest)
+                        store.assemble_to(cl, f.fd, _shown(dest))
             except OSError as e:
                 if e.errno in NO_SPACE:
                     raise disk_full(folder, e) from e

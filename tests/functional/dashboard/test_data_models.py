@@ -39,6 +39,8 @@ def test_data_statistics_of_a_table_and_a_folder(data_ui) -> None:
     assert "3 files, 17 B" in folder and "<td>.txt</td><td>3</td>" in folder
     code = data_ui.get("/data/stats?path=train.py&rev=HEAD")
     assert code.status == 404 and "train.py is not tracked at HEAD" in code.text
+    bare = data_ui.get("/data/stats?path=&rev=HEAD")
+    assert bare.status == 404 and "names the repository root, not a dataset" in bare.text
     assert 'hx-get="/data/stats?path=table.csv&amp;rev=' in data_ui.get("/data?path=table.csv").text
 
 

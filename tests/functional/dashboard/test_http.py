@@ -87,6 +87,8 @@ def test_a_bad_filter_or_sort_is_a_clear_400_not_an_evaluation(ui) -> None:
     sort = ui.get("/api/experiments?sort%5B0%5D%5Bfield%5D=metrics.nope")
     assert sort.status == 400 and "cannot sort by 'metrics.nope': no such column" in sort.json()["error"]
     assert "metrics.acc" in sort.json()["hint"]
+    sideways = ui.get("/api/experiments?sort=metrics.acc&dir=sideways")  # was read as asc
+    assert sideways.status == 400 and sideways.json()["error"] == "cannot sort in the direction 'sideways'"
 
 
 def test_compare_shows_the_diff_and_the_plots_overlaid(ui) -> None:
@@ -154,6 +156,11 @@ def test_a_port_in_use_is_a_clear_error(ui_project: Path, run_cairn) -> None:
         proc = run_cairn("ui", "--port", str(port), cwd=ui_project, expect=2)
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "choose another --port, or --port 0 for any free one" in proc.stderr
+
+
+def test_a_port_out_of_range_is_a_usage_error(ui_project: Path, run_cairn) -> None:
+    proc = run_cairn("ui", "--port", "99999", cwd=ui_project, expect=2)
+    assert "Traceback" not in proc.stderr and "99999 is not in the range 0<=x<=65535" in proc.stderr
 
 
 def test_outside_a_repository_it_says_so(tmp_path: Path, run_cairn) -> None:

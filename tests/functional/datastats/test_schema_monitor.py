@@ -90,11 +90,15 @@ def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, asse
     assert alert["alert"] and alert["drifted_features"] == ["x"] and alert["monitor"] == "prod"
 
     rows = versions.json("monitor", "show", "prod")["rows"]
-    assert [r["alert"] for r in rows] == ["false", "true"]
+    assert [r["alert"] for r in rows] == [False, True]  # typed as `monitor run --json` has them
+    assert isinstance(rows[0]["rows"], int) and isinstance(rows[0]["health"], float)
     assert list(rows[0]) == ["time", "batch", "rows", "health", "drifted", "tested", "alert", "score:x", "score:k"]
     out = versions.cairn("monitor", "show", "prod", "--html", str(tmp_path / "page")).stdout
     page = (tmp_path / "page" / "monitor-prod.html").read_text()
     assert "trend page:" in out and "vegaEmbed" in page and "score:x" in page
+    (tmp_path / "afile").write_text("")
+    proc = versions.cairn("monitor", "show", "prod", "--html", str(tmp_path / "afile" / "sub"), expect=2)
+    assert "Traceback" not in proc.stderr and "is a file, not a folder" in proc.stderr
 
     wrong = tmp_path / "wrong.csv"
     tables(14, rows=10).drop("k").write_csv(wrong)
@@ -105,6 +109,18 @@ def test_monitor_run_alerts_and_keeps_a_history(versions, tables, tmp_path, asse
         "send batches with the reference's columns, or narrow the monitor's `features:`",
     )
     assert len(versions.json("monitor", "show", "prod")["rows"]) == 2  # a refused batch leaves no row
+    # a bad file of a batch is named as it was given (it read 'x/e.csv/x/e.csv', 'x//x/e.csv')
+    (tmp_path / "day").mkdir()
+    (tmp_path / "day" / "e.csv").write_bytes(b"")
+    for given, named in (
+        (tmp_path / "day" / "e.csv", tmp_path / "day" / "e.csv"),
+        (tmp_path / "day", tmp_path / "day" / "e.csv"),
+    ):
+        assert_error(
+            versions.cairn("monitor", "run", "prod", str(given), expect=None),
+            DataStatsError,
+            f"error: {named} is empty (0 bytes)",
+        )
     assert_error(
         versions.cairn("monitor", "run", "nope", str(wrong), expect=None),
         UserInputError,
@@ -163,7 +179,7 @@ def test_batches_with_labels_are_evaluated(versions, tables, tmp_path, assert_er
     proc = versions.cairn("monitor", "run", "prod", str(bad), expect=1)
     assert "  out of bounds: accuracy 0 < 0.4" in proc.stdout
     rows = versions.json("monitor", "show", "prod")["rows"]
-    assert [r["alert"] for r in rows] == ["false", "true"] and rows[1]["metric:accuracy"] == "0"
+    assert [r["alert"] for r in rows] == [False, True] and rows[1]["metric:accuracy"] == 0.0
 
     unlabeled = tmp_path / "unlabeled.csv"
     tables(23, rows=2000).drop("n").write_csv(unlabeled)
@@ -174,6 +190,12 @@ def test_batches_with_labels_are_evaluated(versions, tables, tmp_path, assert_er
         versions.cairn("monitor", "run", "prod", str(good), expect=None),
         StageFailedError,
         "the evaluation of monitor 'prod' failed (exit 1): no model file",
+    )
+    (versions.root / "eval.py").write_text("import sys; sys.exit(3)\n")  # fails silently
+    assert_error(
+        versions.cairn("monitor", "run", "prod", str(good), expect=None),
+        StageFailedError,
+        "the evaluation of monitor 'prod' failed (exit 3): it printed nothing",
     )
     (versions.root / "eval.py").write_text("pass\n")
     assert_error(

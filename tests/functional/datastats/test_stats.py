@@ -51,7 +51,12 @@ def test_human_output(versions) -> None:
     out = versions.cairn("data", "stats", "data/t.parquet", "--all").stdout
     assert "3,000 rows, 3 columns" in out
     assert out.splitlines()[4].split()[:2] == ["x", "Float64"]
-    assert "quantiles  p1 " in out
+    # computed now, then read back from the stored record (keys sorted as text): same order
+    again = versions.cairn("data", "stats", "data/t.parquet", "--all").stdout
+    assert "stats computed now)" in out.splitlines()[0] and "stats from cache)" in again.splitlines()[0]
+    for text in (out, again):
+        line = next(x for x in text.splitlines() if x.startswith("  quantiles  "))
+        assert [w for w in line.split() if w.startswith("p")] == ["p1", "p5", "p25", "p50", "p75", "p95", "p99"]
 
 
 @pytest.mark.parametrize("path", ["data/t.csv", "data/t.parquet"])
@@ -162,6 +167,8 @@ def test_bad_input(repo, tables, assert_error) -> None:
         "photo.csv is not a CSV file: it holds binary data",
     )
     assert_error(repo.cairn("data", "stats", "nothere.csv", expect=None), PathError, "nothere.csv does not exist")
+    for root in ("", "."):  # the root is no dataset (it used to read "'' is outside the repository")
+        assert_error(repo.cairn("data", "stats", root, expect=None), PathError, f"{root!r} names the repository root")
     assert_error(
         repo.cairn("data", "stats", "bad.csv", "--rev", "HEAD", expect=None),
         PathError,

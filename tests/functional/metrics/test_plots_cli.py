@@ -105,6 +105,15 @@ def test_unknown_template_and_unknown_file(proj) -> None:
     assert "error: nope.csv does not exist in any of the revisions shown" in proc.stderr
 
 
+def test_an_out_folder_that_is_a_file(proj, assert_error) -> None:
+    from cairn.errors import PathError
+
+    proj.write({"taken": b"a file"})
+    proc = proj.cairn("plots", "show", "-o", "taken", expect=None)
+    assert_error(proc, PathError, "cannot write the page into taken: it (or a folder above it) is a file")
+    assert (proj.root / "taken").read_bytes() == b"a file"
+
+
 def test_no_plots_declared(repo) -> None:
     proc = repo.cairn("plots", "show")
     assert proc.stdout == "Wrote 0 plots to cairn_plots/index.html\n"

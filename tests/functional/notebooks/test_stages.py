@@ -72,8 +72,13 @@ def test_notebook_stage_runs_reruns_on_params_restores_from_the_run_cache_and_ex
     html = html_path.read_text()
     assert "<pre>x is 1.0\n" in html and '<span class="mf">0.25</span>' in html  # output; injected param
     assert 'src="http' not in html and "src='http" not in html and '<link rel="stylesheet" href="http' not in html
-    repo.cairn("notebooks", "export", "analysis.executed.ipynb", "--rev", first, "-o", "first.html")
-    assert "<pre>x is 2.0\n" in (repo.root / "first.html").read_text()
+    repo.cairn("notebooks", "export", "analysis.executed.ipynb", "--rev", first, "-o", "reports/first.html")
+    assert "<pre>x is 2.0\n" in (repo.root / "reports" / "first.html").read_text()  # its folder is made
+    # -o a folder, or below a file: a clear error, not a traceback, and no temp file left
+    for bad, message in (("reports", "reports is a folder"), ("params.yaml/x.html", "a folder above it is a file")):
+        proc = repo.cairn("notebooks", "export", "analysis.ipynb", "--rev", first, "-o", bad, expect=2)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in (repo.root / "reports").iterdir()) == ["first.html"]
 
     # cairn diff: the notebook a stage depends on, cell by cell
     nb = json.loads((repo.root / "analysis.ipynb").read_text())

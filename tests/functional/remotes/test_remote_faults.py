@@ -221,7 +221,7 @@ def test_push_of_objects_missing_from_the_cache_warns(source, remote, travels):
     source.object_path(oid).unlink()
     proc = source.cairn("push", expect=1)
     expected = objects_of(source, *TRACKED)
-    assert proc.stdout.startswith(f"{len(expected) - 1} file(s) pushed (")
+    assert proc.stdout.startswith(f"{len(expected) - 1} object(s) pushed (")
     assert proc.stderr == "warning: 1 object(s) are in neither place and were not pushed\n"
     assert remote.files.held() == set(expected) - {oid}
 

@@ -73,7 +73,7 @@ def test_fetch_fills_the_cache_pull_also_checks_out(source, remote, clone):
     other = clone(source, "other", remote)
 
     proc = other.cairn("fetch")
-    assert proc.stdout == f"{len(expected)} file(s) fetched (2.0 MiB); 0 already there.\n"
+    assert proc.stdout == f"{len(expected)} object(s) fetched (2.0 MiB); 0 already there.\n"
     assert other.cache_oids() == set(expected)
     assert not (other.root / "data").exists() and not (other.root / "model.bin").exists()
     # Checking out needs no remote any more.
@@ -388,13 +388,13 @@ def test_transfers_show_files_and_bytes_on_a_terminal_and_nothing_when_piped(sou
     # frames of the bar (files, and bytes moved of the whole) up to the last, then the summary
     assert re.search(rf"push to store .* 0/{n} files +0 B / {total}", shown), shown
     assert re.search(rf"push to store .* {n}/{n} files +{total} / {total}", shown), shown
-    assert f"{n} file(s) pushed ({total})" in shown
+    assert f"{n} object(s) pushed ({total})" in shown
 
     other = clone(source, "other", remote)
     code, shown = on_terminal("pull", cwd=other.root)
     assert code == 0
     assert re.search(rf"fetch from store .* {n}/{n} files +{total} / {total}", shown), shown
-    assert f"{n} file(s) fetched ({total})" in shown
+    assert f"{n} object(s) fetched ({total})" in shown
 
     piped = clone(source, "piped", remote).cairn("pull")  # stdout and stderr are pipes
     assert piped.stderr == "" and "fetch from" not in piped.stdout

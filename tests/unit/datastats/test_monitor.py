@@ -56,10 +56,41 @@ def test_parse_defaults_and_reference_at_a_revision() -> None:
             "cairn.yaml monitors.prod.min_health: must be a number between 0 and 1, not 2",
         ),
         (
+            {"prod": {"reference": "x", "history": "../../outside.csv"}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod.history: '../../outside.csv' is not a file inside the repository",
+        ),
+        (
+            {"prod": {"reference": "../data.csv@v1"}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod.reference: '../data.csv' is not a path inside the repository",
+        ),
+        (
+            {"prod": {"reference": "x", "history": "/tmp/h.csv"}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod.history: '/tmp/h.csv' is not a file inside the repository",
+        ),
+        # the drift options' own checks, named as settings of cairn.yaml, not of the command line
+        (
             {"prod": {"reference": "x", "numeric": "mean"}},
             "prod",
-            UserInputError,
-            "unknown drift method 'mean' for numeric columns",
+            PipelineError,
+            "cairn.yaml monitors.prod: unknown drift method 'mean' for numeric columns",
+        ),
+        (
+            {"prod": {"reference": "x", "thresholds": {"kl": 0.1}}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod: unknown drift threshold 'kl'",
+        ),
+        (
+            {"prod": {"reference": "x", "thresholds": {"psi": "high"}}},
+            "prod",
+            PipelineError,
+            "cairn.yaml monitors.prod: drift threshold psi must be a number >= 0, not 'high'",
         ),
     ],
 )
@@ -67,6 +98,7 @@ def test_bad_specs(doc, name: str, error: type, message: str) -> None:
     with pytest.raises(error) as e:
         mon.parse(doc, name)
     assert e.value.message == message
+    assert "--" not in (e.value.hint or "") and "=0." not in (e.value.hint or "")  # no command-line syntax
 
 
 def test_a_batch_lacking_a_feature_is_refused_by_name() -> None:
@@ -105,6 +137,17 @@ def test_history_appends_rows(tmp_path: Path) -> None:
     rows = mon.read_history(path)
     assert [r["batch"] for r in rows] == ["b0", "b1"]
     assert rows[1]["alert"] == "true" and rows[0]["score:age"] == "0.25" and rows[0]["score:city"] == ""
+    typed = [mon.typed_row(r) for r in rows]
+    assert typed[1]["alert"] is True and typed[0]["alert"] is False
+    assert typed[0]["score:age"] == 0.25 and typed[0]["score:city"] is None
     specs = mon.trend_specs("prod", rows)
     assert [k for k, _ in specs] == ["health", "score:age", "score:city"]
     assert specs[1][1]["data"]["values"][0]["value"] == 0.25
+
+
+def test_a_history_that_is_a_folder(tmp_path: Path) -> None:
+    from cairn.errors import PathError
+
+    with pytest.raises(PathError) as e:
+        mon.read_history(tmp_path)
+    assert e.value.message == f"the monitor history {tmp_path} is a folder"
