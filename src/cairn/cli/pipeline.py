@@ -31,6 +31,8 @@ class _Printer:
     def stage_finished(self, name: str, outcome: str, detail: str = "") -> None:
         if self.quiet or verbosity() < 0 or (outcome == "up to date" and verbosity() == 0):
             return
+        if outcome == "would run":  # --dry lists these on stdout once the plan is made
+            return
         with self.lock:
             click.echo(f"Stage {name!r}: {outcome}" + (f" ({detail})" if detail else ""), err=True)
 
