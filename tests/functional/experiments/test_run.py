@@ -226,7 +226,9 @@ def test_a_name_already_taken_is_refused(exp_repo, assert_error):
 @pytest.mark.parametrize("name", ["bad name", "-dash", "a..b", "x.lock", "a/b"])
 def test_invalid_names_are_refused(exp_repo, assert_error, name):
     proc = exp_repo.exp("run", "-n", name, "--queue", expect=None)
-    assert_error(proc, UserInputError, f"{name!r} is not a valid experiment name", "use letters, digits")
+    # the hint states the whole rule: `9lives` is valid, so "starting with a letter" misled
+    hint = "use letters, digits, '-', '_' and '.', starting with a letter or digit (no '..', not ending in '.lock')"
+    assert_error(proc, UserInputError, f"{name!r} is not a valid experiment name", hint)
 
 
 def test_a_failing_stage_is_recorded_as_failed(exp_repo):
