@@ -195,17 +195,23 @@ def exp_show(all_, sort_by, sort_order, filter_, only_changed, with_env, fmt, as
 
     with opened(as_json) as repo:
         infos = _exps(repo).list(all_baselines=all_)
+    env_keys = [f"env.{k}" for k in ("python", "platform", "fingerprint", "dirty")]
     rows = []
     for info in infos:
         row = manage.flat_row(info)
-        if with_env:
-            row.update({f"env.{k}": info.env.get(k) for k in ("python", "platform", "fingerprint", "dirty")})
+        # env columns are there for --filter and --sort-by even when --env does not show them
+        row.update({k: info.env.get(k[4:]) for k in env_keys})
         rows.append(row)
     if filter_:
         rows = manage.apply_filter(rows, filter_)
     rows = manage.sort_rows(rows, sort_by, sort_order)
+    if not with_env:
+        rows = [{k: v for k, v in r.items() if k not in env_keys} for r in rows]
     if as_json:
         emit_json(rows)
+        return
+    if not rows and filter_ and infos:
+        say(f"No experiment matches {filter_!r}.")
         return
     if not rows:
         say("No experiments" + ("" if all_ else " for this commit (-A shows all)") + ". Run one with `cairn exp run`.")

@@ -26,7 +26,9 @@ from cairn.scm.commits import (
 from cairn.scm.git import Git
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
-_FILTER = re.compile(r"^\s*(params|metrics|env)\.(.+?)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$")
+# the value may not start with an operator character: `acc>>1` or `acc=>1` is a typo, not a
+# comparison with the string '>1' that silently matches nothing
+_FILTER = re.compile(r"^\s*(params|metrics|env)\.([^<>=!]+?)\s*(>=|<=|==|!=|>|<)\s*([^<>=!\s].*?)\s*$")
 
 
 def flat_row(info: ExpInfo) -> dict[str, Any]:
@@ -89,6 +91,8 @@ def apply_filter(rows: list[dict[str, Any]], expr: str) -> list[dict[str, Any]]:
 
 
 def _coerce(raw: str) -> Any:
+    if raw.lower() in ("true", "false"):  # env.dirty, boolean params
+        return raw.lower() == "true"
     for cast in (int, float):
         try:
             return cast(raw)

@@ -49,11 +49,20 @@ def test_filter_compares_strings_and_skips_mismatched_types():
     assert [r["name"] for r in manage.apply_filter(rs, "params.opt>1")] == ["b"]
 
 
+def test_filter_reads_true_and_false_as_booleans():
+    rs = [{"name": "a", "env.dirty": True}, {"name": "b", "env.dirty": False}]
+    assert [r["name"] for r in manage.apply_filter(rs, "env.dirty==true")] == ["a"]
+    assert [r["name"] for r in manage.apply_filter(rs, "env.dirty==False")] == ["b"]
+
+
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
         ("acc>1", "cannot read the filter"),
         ("metrics.acc~1", "cannot read the filter"),
+        ("metrics.acc>>0.5", "cannot read the filter"),  # not acc > '>0.5', which matches nothing
+        ("metrics.acc=>0.5", "cannot read the filter"),
+        ("metrics.acc==", "cannot read the filter"),
         ("metrics.f1>1", "no experiment has a column 'metrics.f1'"),
     ],
 )
