@@ -99,6 +99,8 @@ class Run:
 
     def log_artifact(self, path: str | os.PathLike[str]) -> None:
         p = Path(path)
+        if not p.exists():  # listed with size 0 it would look logged; log_image raises too
+            raise FileNotFoundError(f"log_artifact: {p} does not exist (log it once it is written)")
         size = p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
         self.artifacts.append({"path": str(p), "size": size, "logged": time.time()})
         _atomic(self.dir / "artifacts.json", json.dumps(self.artifacts, indent=2) + "\n")

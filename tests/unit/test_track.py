@@ -100,6 +100,12 @@ def test_artifacts_are_listed_with_their_size(in_tmp):
     assert [(a["path"], a["size"]) for a in arts] == [("model.bin", 10), (str(in_tmp / "ckpt"), 12)]
 
 
+def test_a_missing_artifact_is_refused_not_listed(in_tmp):
+    with track.Run() as run, pytest.raises(FileNotFoundError, match=r"nope\.pt does not exist"):
+        run.log_artifact("nope.pt")
+    assert not (in_tmp / "track/artifacts.json").exists()
+
+
 def test_an_image_file_is_copied(in_tmp):
     (in_tmp / "pic.jpg").write_bytes(b"\xff\xd8\xff fake jpeg")
     with track.Run() as run:
