@@ -140,6 +140,10 @@ def status_text(status: str, exit_code: int | None) -> str:
     return f"{status} ({exit_text(exit_code)})" if status == "failed" and exit_code else status
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, list[dict[str, Any]]]:
     """Params, metrics and environment that differ between `a` and the other side."""
     out: dict[str, list[dict[str, Any]]] = {"params": [], "metrics": [], "env": []}
@@ -149,8 +153,10 @@ def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, 
             for key in sorted(set(o) | set(n)):
                 if o.get(key) != n.get(key):
                     change = None
-                    if isinstance(o.get(key), (int, float)) and isinstance(n.get(key), (int, float)):
+                    if _number(o.get(key)) and _number(n.get(key)):
                         change = n[key] - o[key]
+                        # as `metrics diff`: 0.05 - 0.15 is -0.09999999999999999 in binary floats
+                        change = float(f"{change:.12g}") if isinstance(change, float) else change
                     out[kind].append({"file": file, "key": key, "old": o.get(key), "new": n.get(key), "change": change})
     for key in ("python", "platform", "fingerprint", "commit", "dirty"):
         if a.env.get(key) != b_env.get(key):

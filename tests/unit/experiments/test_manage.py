@@ -132,6 +132,14 @@ def test_diff_params_metrics_and_environment():
     assert manage.diff(a, a.params, a.metrics, a.env) == {"params": [], "metrics": [], "env": []}
 
 
+def test_diff_changes_are_rounded_as_in_metrics_diff_and_booleans_have_none():
+    a = info("a", params={"p.yaml": {"lr": 0.15, "flag": False}}, metrics={"m.json": {"acc": 0.81}})
+    d = manage.diff(a, {"p.yaml": {"lr": 0.05, "flag": True}}, {"m.json": {"acc": 0.83}}, a.env)
+    # exactly, not approximately: --json must not print -0.09999999999999999
+    assert [(r["key"], r["change"]) for r in d["params"]] == [("flag", None), ("lr", -0.1)]
+    assert d["metrics"][0]["change"] == 0.02
+
+
 def test_find_by_name_or_commit_prefix():
     infos = [info("alpha", commit="abcdef1234"), info("beta", commit="abc9999999")]
     assert manage.find(infos, "alpha").name == "alpha"
