@@ -196,12 +196,10 @@ def exp_show(all_, sort_by, sort_order, filter_, only_changed, with_env, fmt, as
     with opened(as_json) as repo:
         infos = _exps(repo).list(all_baselines=all_)
     env_keys = [f"env.{k}" for k in ("python", "platform", "fingerprint", "dirty")]
-    rows = []
-    for info in infos:
-        row = manage.flat_row(info)
+    rows = manage.flat_rows(infos)
+    for row, info in zip(rows, infos, strict=True):
         # env columns are there for --filter and --sort-by even when --env does not show them
         row.update({k: info.env.get(k[4:]) for k in env_keys})
-        rows.append(row)
     if filter_:
         rows = manage.apply_filter(rows, filter_)
     rows = manage.sort_rows(rows, sort_by, sort_order)

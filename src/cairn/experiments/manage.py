@@ -31,8 +31,17 @@ _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.
 _FILTER = re.compile(r"^\s*(params|metrics|env)\.([^<>=!]+?)\s*(>=|<=|==|!=|>|<)\s*([^<>=!\s].*?)\s*$")
 
 
-def flat_row(info: ExpInfo) -> dict[str, Any]:
-    """One table row: params.KEY and metrics.KEY columns (file names kept only when needed)."""
+def flat_rows(infos: Iterable[ExpInfo]) -> list[dict[str, Any]]:
+    """Table rows named alike: when one experiment has values from several params (or metrics)
+    files, every row's columns of that kind are FILE:KEY, so one param is one column."""
+    infos = list(infos)
+    single = {kind: all(len(getattr(i, kind)) <= 1 for i in infos) for kind in ("params", "metrics")}
+    return [flat_row(i, single) for i in infos]
+
+
+def flat_row(info: ExpInfo, single: dict[str, bool] | None = None) -> dict[str, Any]:
+    """One table row: params.KEY and metrics.KEY columns (file names kept only when needed:
+    `single` says per kind whether every row being shown has one file, see flat_rows)."""
     row: dict[str, Any] = {
         "name": info.name,
         "baseline": info.baseline[:7],
@@ -41,10 +50,10 @@ def flat_row(info: ExpInfo) -> dict[str, Any]:
         "exit_code": info.exit_code,
     }
     for kind, groups in (("params", info.params), ("metrics", info.metrics)):
-        single = len(groups) == 1
+        one = single[kind] if single is not None else len(groups) == 1
         for file, values in groups.items():
             for key, value in values.items():
-                row[f"{kind}.{key}" if single else f"{kind}.{file}:{key}"] = value
+                row[f"{kind}.{key}" if one else f"{kind}.{file}:{key}"] = value
     return row
 
 

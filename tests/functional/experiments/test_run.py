@@ -144,6 +144,18 @@ def test_plus_key_adds_a_param(exp_repo):
     assert exp_repo.by_name()["mom"]["params.extra.tag"] == "fast"
 
 
+@pytest.mark.parametrize("queue", [False, True], ids=["run", "queue"])
+def test_a_params_file_an_override_creates_is_recorded_and_shown(exp_repo, queue):
+    # no stage names conf/new.yaml, but its value is what this experiment changed
+    args = ["--queue"] if queue else []
+    exp_repo.exp("run", *args, "-n", "nf", "-S", "conf/new.yaml:+model.width=64")
+    if queue:
+        exp_repo.exp("run", "--run-all")
+    row = exp_repo.by_name()["nf"]
+    assert row["status"] == "success" and row["params.conf/new.yaml:model.width"] == 64
+    assert row["params.params.yaml:train.lr"] == exp_repo.params()["train"]["lr"]
+
+
 def test_values_are_typed_like_yaml_and_exponents_are_numbers(exp_repo):
     exp_repo.exp("run", "-n", "typed", "-S", "train.lr=1e-3", "-S", "+train.name=resnet", "-S", "+train.aug=true")
     exp_repo.exp("run", "--queue", "-n", "typed-q", "-S", "train.lr=0.00001", "-S", '+train.tag="a,b"')

@@ -140,6 +140,16 @@ def test_diff_changes_are_rounded_as_in_metrics_diff_and_booleans_have_none():
     assert d["metrics"][0]["change"] == 0.02
 
 
+def test_rows_name_a_param_alike_when_one_experiment_has_several_files():
+    one = info("one", params={"params.yaml": {"x": 1}})
+    two = info("two", params={"params.yaml": {"x": 2}, "conf/new.yaml": {"a": 1}})
+    rows = manage.flat_rows([one, two])
+    # x is one column, not params.x in one row and params.params.yaml:x in the other
+    assert rows[0]["params.params.yaml:x"] == 1 and rows[1]["params.params.yaml:x"] == 2
+    assert rows[1]["params.conf/new.yaml:a"] == 1 and "params.x" not in rows[0]
+    assert manage.flat_rows([one])[0]["params.x"] == 1
+
+
 def test_find_by_name_or_commit_prefix():
     infos = [info("alpha", commit="abcdef1234"), info("beta", commit="abc9999999")]
     assert manage.find(infos, "alpha").name == "alpha"
