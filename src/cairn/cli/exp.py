@@ -83,7 +83,13 @@ def exp_run(stages, name, specs, queue, run_all, jobs, resources, as_json) -> in
     if as_json:
         emit_json(info.to_dict())
     else:
-        shown = ", ".join(f"{k}={v}" for values in info.metrics.values() for k, v in list(values.items())[:6])
+        # FILE:KEY when several files: `acc=0.1, acc=0.2` would not say which is which
+        several = len(info.metrics) > 1
+        shown = ", ".join(
+            f"{f'{file}:' if several else ''}{k}={v}"
+            for file, values in info.metrics.items()
+            for k, v in list(values.items())[:6]
+        )
         say(f"Experiment {info.name!r}: {info.status}" + (f" ({shown})" if shown else ""))
         if info.error:
             say(info.error, err=True)
@@ -107,7 +113,13 @@ def exp_save(name, as_json) -> None:
     if as_json:
         emit_json(info.to_dict())
     else:
-        shown = ", ".join(f"{k}={v}" for values in info.metrics.values() for k, v in list(values.items())[:6])
+        # FILE:KEY when several files: `acc=0.1, acc=0.2` would not say which is which
+        several = len(info.metrics) > 1
+        shown = ", ".join(
+            f"{f'{file}:' if several else ''}{k}={v}"
+            for file, values in info.metrics.items()
+            for k, v in list(values.items())[:6]
+        )
         say(f"Saved the workspace as experiment {info.name!r}" + (f" ({shown})" if shown else ""))
 
 

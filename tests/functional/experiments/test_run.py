@@ -156,6 +156,15 @@ def test_a_params_file_an_override_creates_is_recorded_and_shown(exp_repo, queue
     assert row["params.params.yaml:train.lr"] == exp_repo.params()["train"]["lr"]
 
 
+def test_the_summary_names_the_file_of_each_metric_when_there_are_several(exp_repo):
+    exp_repo.write("eval.json", '{"acc": 0.5}')
+    exp_repo.write("cairn.yaml", "metrics: [eval.json]\n" + exp_repo.read("cairn.yaml"))
+    exp_repo.commit("a second metrics file")
+    proc = exp_repo.exp("run", "-n", "two", "-S", "train.lr=0.05")
+    # not `acc=0.97, loss=0.03, step=1, acc=0.5`: two accs, and which is which?
+    assert "Experiment 'two': success (eval.json:acc=0.5, track/metrics.json:acc=0.97" in proc.stdout
+
+
 def test_values_are_typed_like_yaml_and_exponents_are_numbers(exp_repo):
     exp_repo.exp("run", "-n", "typed", "-S", "train.lr=1e-3", "-S", "+train.name=resnet", "-S", "+train.aug=true")
     exp_repo.exp("run", "--queue", "-n", "typed-q", "-S", "train.lr=0.00001", "-S", '+train.tag="a,b"')
