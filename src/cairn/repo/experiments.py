@@ -168,8 +168,16 @@ class Experiments:
             q.close()
 
     def queue_remove(self, names: list[str] | None) -> int:
+        """Drop the named entries (all that are not running when None). Every name is checked
+        first: a typo or a running entry refuses the whole command, removing nothing."""
         q = self.ctx.queue()
         try:
+            for name in names or []:
+                entry = q.get(name)
+                if entry is None:
+                    raise UserInputError(f"no queued experiment named {name!r}", "see `cairn queue status`")
+                if entry.status == "running":
+                    raise UserInputError(f"{name!r} is running", f"stop it first with `cairn queue kill {name}`")
             return q.remove(names)
         finally:
             q.close()

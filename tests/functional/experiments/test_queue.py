@@ -318,7 +318,10 @@ def test_queue_remove(exp_repo, assert_error):
     exp_repo.exp("run", "--queue", "-n", "r", "-S", "train.lr=0.2,0.3,0.4")
     assert exp_repo.queue("remove", "r-2").stdout == "Removed 1 entry.\n"
     assert list(exp_repo.status()) == ["r-1", "r-3"]
-    assert exp_repo.queue("remove", "nope").stdout == "Removed 0 entries.\n"
+    # a typo is an error, as for `queue kill` and `exp remove`, and removes none of the others
+    proc = exp_repo.queue("remove", "r-1", "nope", expect=None)
+    assert_error(proc, UserInputError, "no queued experiment named 'nope'", "see `cairn queue status`")
+    assert list(exp_repo.status()) == ["r-1", "r-3"]
     assert exp_repo.queue("remove", "--all").stdout == "Removed 2 entries.\n"
     assert exp_repo.status() == {}
     assert exp_repo.queue("status").stdout == "The queue is empty.\n"
