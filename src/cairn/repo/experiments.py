@@ -269,9 +269,15 @@ class Experiments:
             if not names:
                 raise UserInputError("name the experiments to remove", "or use --all / --older-than DATE")
             chosen = [manage.find(infos, n) for n in names]
-        removed = manage.remove(self.ctx.git, chosen)
-        # a finished queue entry would keep holding the name (`exp run -n NAME` refusing it)
-        self.queue_remove(removed)
+        # opened first: a damaged queue refuses the command before any ref is deleted
+        q = self.ctx.queue()
+        try:
+            removed = manage.remove(self.ctx.git, chosen)
+            # a finished queue entry would keep holding the name (`exp run -n NAME` refusing it);
+            # most experiments were never queued, so a name missing there is fine
+            q.remove(removed)
+        finally:
+            q.close()
         self._index_refresh()
         return removed
 
