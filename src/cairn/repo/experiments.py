@@ -158,7 +158,10 @@ class Experiments:
                 raise UserInputError(f"no queued experiment named {name!r}", "see `cairn queue status`")
             if entry.status != "running":
                 raise UserInputError(
-                    f"{name!r} is not running (it is {entry.status})", "`cairn queue remove` drops queued ones"
+                    f"{name!r} is not running (it is {entry.status})",
+                    "`cairn queue remove` drops queued ones"
+                    if entry.status == "queued"
+                    else f"it has ended: `cairn queue logs {name}` shows its output",
                 )
             # recorded before the signal: the experiment's process, stopping, records its own
             # end only while the entry still says running, so this reason is the one kept

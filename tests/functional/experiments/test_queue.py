@@ -193,6 +193,13 @@ def test_queue_kill_and_logs_refuse_what_is_not_running(exp_repo, assert_error):
             "see `cairn queue status`",
         )
     assert exp_repo.queue("logs", "waiting").stdout == ""  # queued: no log yet
+    exp_repo.exp("run", "--run-all")
+    assert_error(
+        exp_repo.queue("kill", "waiting", expect=None),
+        UserInputError,
+        "'waiting' is not running (it is success)",
+        "it has ended: `cairn queue logs waiting` shows its output",
+    )
 
 
 def test_an_experiment_process_killed_with_kill_9_is_marked_failed(exp_repo, markers):
