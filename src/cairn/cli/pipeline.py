@@ -41,8 +41,11 @@ def _shell_word(word: str) -> str:
     """`word` as it goes into the command line: as given when the shell would read it as the
     same one word, or when it is a shell operator of its own (`>`, `&&`, `2>&1`), else quoted as
     a person would quote it (double quotes around Python code full of single quotes).
-    `$VAR`, `${param}` and globs stay unquoted, to be expanded when the stage runs."""
+    `$VAR`, `${param}`, `$(command)` and globs stay unquoted, to be expanded when the stage runs
+    (a user quotes `'$(date)'` to keep their own shell from expanding it now)."""
     if word and (not any(c in _SPLITS for c in word) or all(c in _OPERATOR for c in word)):
+        return word
+    if "$(" in word or "`" in word:
         return word
     if "'" not in word:
         return f"'{word}'"

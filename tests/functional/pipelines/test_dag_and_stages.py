@@ -238,9 +238,12 @@ def test_stage_add_quotes_words_the_shell_had_split(pipe):
         "stage", "add", "-n", "b", "-d", "a.txt", "-o", "b b.txt", "--",
         "printf", "%s|%s", "it's \"B\"", "$CAIRN_STAGE", ">", "b b.txt", "&&", "cat", "a.txt", ">>", "b b.txt",
     )  # fmt: skip
+    # a command substitution the user quoted for later runs when the stage runs
+    pipe.cairn("stage", "add", "-n", "c", "-o", "c.txt", "--", "echo", "$(echo sub stituted)", ">", "c.txt")
     proc = pipe.repro()
     assert "done" in proc.stdout
     assert pipe.read("b b.txt") == 'it\'s "B"|bA'
+    assert pipe.read("c.txt") == "sub stituted\n"
 
 
 def test_stage_add_takes_several_params_yaml_keys_in_one_p(pipe):
