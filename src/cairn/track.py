@@ -66,8 +66,8 @@ class Run:
         if step is not None:
             self.step = step
         value = float(value) if not isinstance(value, (int, float)) else value
+        series = self.dir / "plots" / "metrics" / f"{_file_name(name, 'metric')}.tsv"
         self.metrics[name] = value
-        series = self.dir / "plots" / "metrics" / f"{name}.tsv"
         series.parent.mkdir(parents=True, exist_ok=True)
         new = not series.exists()
         with open(series, "a") as f:
@@ -87,21 +87,37 @@ class Run:
     def log_image(self, name: str, image: str | os.PathLike[str] | Any) -> Path:
         """Copy an image file, or write a 2-D (grey) or 3-D (RGB/RGBA) uint8 array as PNG."""
         folder = self.dir / "images"
-        folder.mkdir(parents=True, exist_ok=True)
+        name = _file_name(name, "image")
         if isinstance(image, (str, os.PathLike)):
             src = Path(image)
             dest = folder / (name if Path(name).suffix else name + src.suffix)
+            dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
             return dest
         dest = folder / (name if name.endswith(".png") else name + ".png")
+        dest.parent.mkdir(parents=True, exist_ok=True)
         _atomic_bytes(dest, _png(image))
         return dest
 
     def log_artifact(self, path: str | os.PathLike[str]) -> None:
         p = Path(path)
+        if not p.exists():  # listed with size 0 it would look logged; log_image raises too
+            raise FileNotFoundError(f"log_artifact: {p} does not exist (log it once it is written)")
         size = p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
         self.artifacts.append({"path": str(p), "size": size, "logged": time.time()})
         _atomic(self.dir / "artifacts.json", json.dumps(self.artifacts, indent=2) + "\n")
+
+
+def _file_name(name: str, what: str) -> str:
+    """`name` as a path below the run's folder: `a/b` makes a subfolder, but `../x` or `/x`
+    would write outside it."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(
+            f"{what} name {name!r} is not a relative name: it names a file below the run's folder, "
+            "like 'loss' or 'val/loss' (no '..', no leading or doubled '/')"
+        )
+    return name
 
 
 def latest(workspace: Path, dir: str = DEFAULT_DIR) -> dict[str, Any]:

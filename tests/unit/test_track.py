@@ -100,6 +100,32 @@ def test_artifacts_are_listed_with_their_size(in_tmp):
     assert [(a["path"], a["size"]) for a in arts] == [("model.bin", 10), (str(in_tmp / "ckpt"), 12)]
 
 
+def test_a_missing_artifact_is_refused_not_listed(in_tmp):
+    with track.Run() as run, pytest.raises(FileNotFoundError, match=r"nope\.pt does not exist"):
+        run.log_artifact("nope.pt")
+    assert not (in_tmp / "track/artifacts.json").exists()
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/abs", "", "a//b", "a/./b", "a\\b"])
+def test_a_name_that_leaves_the_run_folder_is_refused(in_tmp, name):
+    (in_tmp / "pic.png").write_bytes(b"\x89PNG fake")
+    with track.Run() as run:
+        with pytest.raises(ValueError, match="is not a relative name"):
+            run.log_metric(name, 1)
+        with pytest.raises(ValueError, match="is not a relative name"):
+            run.log_image(name, "pic.png")
+    assert sorted(p.name for p in in_tmp.rglob("*") if p.is_file()) == ["metrics.json", "pic.png"]
+
+
+def test_nested_names_make_subfolders(in_tmp):
+    (in_tmp / "pic.png").write_bytes(b"\x89PNG fake")
+    with track.Run() as run:
+        run.log_metric("val/loss", 0.5)
+        run.log_image("epoch1/sample", "pic.png")
+    assert (in_tmp / "track/plots/metrics/val/loss.tsv").read_text() == "step\tval/loss\n0\t0.5\n"
+    assert (in_tmp / "track/images/epoch1/sample.png").exists()
+
+
 def test_an_image_file_is_copied(in_tmp):
     (in_tmp / "pic.jpg").write_bytes(b"\xff\xd8\xff fake jpeg")
     with track.Run() as run:

@@ -83,7 +83,13 @@ def exp_run(stages, name, specs, queue, run_all, jobs, resources, as_json) -> in
     if as_json:
         emit_json(info.to_dict())
     else:
-        shown = ", ".join(f"{k}={v}" for values in info.metrics.values() for k, v in list(values.items())[:6])
+        # FILE:KEY when several files: `acc=0.1, acc=0.2` would not say which is which
+        several = len(info.metrics) > 1
+        shown = ", ".join(
+            f"{f'{file}:' if several else ''}{k}={v}"
+            for file, values in info.metrics.items()
+            for k, v in list(values.items())[:6]
+        )
         say(f"Experiment {info.name!r}: {info.status}" + (f" ({shown})" if shown else ""))
         if info.error:
             say(info.error, err=True)
@@ -107,7 +113,13 @@ def exp_save(name, as_json) -> None:
     if as_json:
         emit_json(info.to_dict())
     else:
-        shown = ", ".join(f"{k}={v}" for values in info.metrics.values() for k, v in list(values.items())[:6])
+        # FILE:KEY when several files: `acc=0.1, acc=0.2` would not say which is which
+        several = len(info.metrics) > 1
+        shown = ", ".join(
+            f"{f'{file}:' if several else ''}{k}={v}"
+            for file, values in info.metrics.items()
+            for k, v in list(values.items())[:6]
+        )
         say(f"Saved the workspace as experiment {info.name!r}" + (f" ({shown})" if shown else ""))
 
 
@@ -195,17 +207,21 @@ def exp_show(all_, sort_by, sort_order, filter_, only_changed, with_env, fmt, as
 
     with opened(as_json) as repo:
         infos = _exps(repo).list(all_baselines=all_)
-    rows = []
-    for info in infos:
-        row = manage.flat_row(info)
-        if with_env:
-            row.update({f"env.{k}": info.env.get(k) for k in ("python", "platform", "fingerprint", "dirty")})
-        rows.append(row)
+    env_keys = [f"env.{k}" for k in ("python", "platform", "fingerprint", "dirty")]
+    rows = manage.flat_rows(infos)
+    for row, info in zip(rows, infos, strict=True):
+        # env columns are there for --filter and --sort-by even when --env does not show them
+        row.update({k: info.env.get(k[4:]) for k in env_keys})
     if filter_:
         rows = manage.apply_filter(rows, filter_)
     rows = manage.sort_rows(rows, sort_by, sort_order)
+    if not with_env:
+        rows = [{k: v for k, v in r.items() if k not in env_keys} for r in rows]
     if as_json:
         emit_json(rows)
+        return
+    if not rows and filter_ and infos:
+        say(f"No experiment matches {filter_!r}.")
         return
     if not rows:
         say("No experiments" + ("" if all_ else " for this commit (-A shows all)") + ". Run one with `cairn exp run`.")

@@ -143,6 +143,18 @@ def main(argv: list[str] | None = None) -> None:
         )
         show_error(err)
         sys.exit(err.exit_code)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as e:
+        # an output path given on the command line (`--junit FILE`, `-o DIR`) with a file where
+        # a folder must go, or the other way round: the user's to fix, not a traceback
+        from cairn.cli.output import show_error
+        from cairn.errors import PathError
+
+        err = PathError(
+            f"cannot write there: {e.filename} is in the way ({(e.strerror or str(e)).lower()})",
+            f"choose another output path, or move {e.filename} away",
+        )
+        show_error(err)
+        sys.exit(err.exit_code)
     except OSError as e:
         # a full disk met where the library does not name it itself still gets its message
         from cairn.objects.newfile import NO_SPACE, disk_full

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 
 import click
@@ -30,8 +31,31 @@ class _Printer:
     def stage_finished(self, name: str, outcome: str, detail: str = "") -> None:
         if self.quiet or verbosity() < 0 or (outcome == "up to date" and verbosity() == 0):
             return
+        if outcome == "would run":  # --dry lists these on stdout once the plan is made
+            return
         with self.lock:
             click.echo(f"Stage {name!r}: {outcome}" + (f" ({detail})" if detail else ""), err=True)
+
+
+def _shell_word(word: str) -> str:
+    """`word` as it goes into the command line: as given when the shell would read it as the
+    same one word, or when it is a shell operator of its own (`>`, `&&`, `2>&1`), else quoted as
+    a person would quote it (double quotes around Python code full of single quotes).
+    `$VAR`, `${param}`, `$(command)` and globs stay unquoted, to be expanded when the stage runs
+    (a user quotes `'$(date)'` to keep their own shell from expanding it now)."""
+    if word and (not any(c in _SPLITS for c in word) or all(c in _OPERATOR for c in word)):
+        return word
+    if "$(" in word or "`" in word:
+        return word
+    if "'" not in word:
+        return f"'{word}'"
+    if not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
+_SPLITS = frozenset(" \t\n'\"()`;&|<>\\#")
+_OPERATOR = frozenset("<>|&;0123456789")
 
 
 @click.command()
@@ -108,7 +132,7 @@ def stage() -> None:
 @click.option("-d", "--deps", multiple=True, help="A dependency (repeat).")
 @click.option("-o", "--outs", multiple=True, help="An output, cached (repeat).")
 @click.option("-O", "--outs-no-cache", multiple=True, help="An output, not cached (repeat).")
-@click.option("-p", "--params", multiple=True, help="A params.yaml key, or FILE:key1,key2 (repeat).")
+@click.option("-p", "--params", multiple=True, help="params.yaml keys key1,key2, or FILE:key1,key2 (repeat).")
 @click.option("-m", "--metrics", multiple=True, help="A metrics file (repeat).")
 @click.option("--plots", multiple=True, help="A plots file (repeat).")
 @click.option("-w", "--wdir", help="Working directory of the command.")
@@ -126,9 +150,13 @@ def stage_add(name, deps, outs, outs_no_cache, params, metrics, plots, wdir, des
             file, _, keys = p.partition(":")
             param_entries.append({file: [k for k in keys.split(",") if k]})
         else:
-            param_entries.append(p)
+            # `-p a,b` is two keys of params.yaml, as with `file:a,b` (and DVC's `-p`).
+            param_entries.extend(k for k in p.split(",") if k)
+    # One argument is a command line as the user wrote it; several are words the shell has
+    # already split, so they are quoted back (`python -c "a(1); b()"` must stay one argument).
+    cmd = command[0] if len(command) == 1 else " ".join(_shell_word(w) for w in command)
     body = stage_body(
-        " ".join(command),
+        cmd,
         list(deps),
         list(outs),
         list(outs_no_cache),

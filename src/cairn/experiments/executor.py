@@ -178,7 +178,8 @@ def _info(
         status=status,
         created=now(),
         overrides=[o.label() for o in overrides],
-        params=read_params(ctx_root, pipeline),
+        # a file only an override names (`-S +conf/new.yaml:a=1`) is a param of this run too
+        params=read_params(ctx_root, pipeline, {o.file for o in overrides}),
         metrics=read_metrics(ctx_root, metric_files(pipeline)),
         env=environment(str(base.id), dirty),
         exit_code=code,

@@ -26,11 +26,22 @@ from cairn.scm.commits import (
 from cairn.scm.git import Git
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
-_FILTER = re.compile(r"^\s*(params|metrics|env)\.(.+?)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$")
+# the value may not start with an operator character: `acc>>1` or `acc=>1` is a typo, not a
+# comparison with the string '>1' that silently matches nothing
+_FILTER = re.compile(r"^\s*(params|metrics|env)\.([^<>=!]+?)\s*(>=|<=|==|!=|>|<)\s*([^<>=!\s].*?)\s*$")
 
 
-def flat_row(info: ExpInfo) -> dict[str, Any]:
-    """One table row: params.KEY and metrics.KEY columns (file names kept only when needed)."""
+def flat_rows(infos: Iterable[ExpInfo]) -> list[dict[str, Any]]:
+    """Table rows named alike: when one experiment has values from several params (or metrics)
+    files, every row's columns of that kind are FILE:KEY, so one param is one column."""
+    infos = list(infos)
+    single = {kind: all(len(getattr(i, kind)) <= 1 for i in infos) for kind in ("params", "metrics")}
+    return [flat_row(i, single) for i in infos]
+
+
+def flat_row(info: ExpInfo, single: dict[str, bool] | None = None) -> dict[str, Any]:
+    """One table row: params.KEY and metrics.KEY columns (file names kept only when needed:
+    `single` says per kind whether every row being shown has one file, see flat_rows)."""
     row: dict[str, Any] = {
         "name": info.name,
         "baseline": info.baseline[:7],
@@ -39,10 +50,10 @@ def flat_row(info: ExpInfo) -> dict[str, Any]:
         "exit_code": info.exit_code,
     }
     for kind, groups in (("params", info.params), ("metrics", info.metrics)):
-        single = len(groups) == 1
+        one = single[kind] if single is not None else len(groups) == 1
         for file, values in groups.items():
             for key, value in values.items():
-                row[f"{kind}.{key}" if single else f"{kind}.{file}:{key}"] = value
+                row[f"{kind}.{key}" if one else f"{kind}.{file}:{key}"] = value
     return row
 
 
@@ -89,6 +100,8 @@ def apply_filter(rows: list[dict[str, Any]], expr: str) -> list[dict[str, Any]]:
 
 
 def _coerce(raw: str) -> Any:
+    if raw.lower() in ("true", "false"):  # env.dirty, boolean params
+        return raw.lower() == "true"
     for cast in (int, float):
         try:
             return cast(raw)
@@ -136,6 +149,10 @@ def status_text(status: str, exit_code: int | None) -> str:
     return f"{status} ({exit_text(exit_code)})" if status == "failed" and exit_code else status
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, list[dict[str, Any]]]:
     """Params, metrics and environment that differ between `a` and the other side."""
     out: dict[str, list[dict[str, Any]]] = {"params": [], "metrics": [], "env": []}
@@ -145,8 +162,10 @@ def diff(a: ExpInfo, b_params: dict, b_metrics: dict, b_env: dict) -> dict[str, 
             for key in sorted(set(o) | set(n)):
                 if o.get(key) != n.get(key):
                     change = None
-                    if isinstance(o.get(key), (int, float)) and isinstance(n.get(key), (int, float)):
+                    if _number(o.get(key)) and _number(n.get(key)):
                         change = n[key] - o[key]
+                        # as `metrics diff`: 0.05 - 0.15 is -0.09999999999999999 in binary floats
+                        change = float(f"{change:.12g}") if isinstance(change, float) else change
                     out[kind].append({"file": file, "key": key, "old": o.get(key), "new": n.get(key), "change": change})
     for key in ("python", "platform", "fingerprint", "commit", "dirty"):
         if a.env.get(key) != b_env.get(key):

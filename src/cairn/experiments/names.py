@@ -57,7 +57,8 @@ _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def check(name: str) -> None:
     if not _VALID.match(name) or name.endswith(".lock") or ".." in name:
         raise UserInputError(
-            f"{name!r} is not a valid experiment name", "use letters, digits, '-', '_' and '.', starting with a letter"
+            f"{name!r} is not a valid experiment name",
+            "use letters, digits, '-', '_' and '.', starting with a letter or digit (no '..', not ending in '.lock')",
         )
 
 

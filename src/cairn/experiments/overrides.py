@@ -83,6 +83,8 @@ def parse(specs: list[str]) -> list[list[Override]]:
         add = key_part.startswith("+")
         key_part = key_part.lstrip("+").strip()
         file, sep, key = key_part.rpartition(":")
+        if key.startswith("+"):  # `conf/train.json:+model.width=64` reads as `+conf/train.json:...`
+            add, key = True, key.lstrip("+").strip()
         file = posixpath.normpath(file) if sep else params_mod.DEFAULT_PARAMS
         if file == ".":
             raise UserInputError(f"no params file before ':' in {spec!r}", "write FILE:KEY=VALUE, or KEY=VALUE")
@@ -128,10 +130,16 @@ def apply(root: Path, overrides: list[Override]) -> None:
                 params_mod.lookup(doc, o.key)
             except KeyError:
                 if not o.add:
+                    spelled = o.key if file == params_mod.DEFAULT_PARAMS else f"{file}:{o.key}"
+                    if not path.exists():
+                        raise UserInputError(
+                            f"there is no params file {file} for {spelled!r}",
+                            f"fix the file name, or create it with -S +{spelled}=...",
+                        ) from None
                     known = ", ".join(sorted(params_mod.flatten(doc))[:12]) or "none"
                     raise UserInputError(
                         f"{file} has no param {o.key!r} (it has: {known})",
-                        f"fix the name, or add a new key with -S +{o.key}=...",
+                        f"fix the name, or add a new key with -S +{spelled}=...",
                     ) from None
             _set(doc, o.key, o.value)
         _write(path, doc)

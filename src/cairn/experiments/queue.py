@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cairn.errors import RepoStateError
 from cairn.processes import running
 
 _SCHEMA = """
@@ -52,8 +53,20 @@ class Queue:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            # unlike exps.db (an index rebuilt from the refs) the queue is the only record of
+            # what is queued, so it is not silently replaced: the user decides
+            self.db.close()
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            raise RepoStateError(
+                f"the experiment queue {path} is damaged ({e})",
+                f"delete it (rm {path}*) and queue again: recorded experiments stay on their refs; "
+                "queued and finished entries are lost",
+            ) from None
         have = {r[1] for r in self.db.execute("PRAGMA table_info(queue)")}
         for column, kind in _ADDED.items():
             if column not in have:

@@ -12,6 +12,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,9 +142,10 @@ def params_files(root: Path, pipeline: Pipeline | None) -> set[str]:
     return files
 
 
-def read_params(root: Path, pipeline: Pipeline | None) -> dict[str, dict[str, Any]]:
+def read_params(root: Path, pipeline: Pipeline | None, extra: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Values of every params file; `extra` adds files no stage names (an override's)."""
     out = {}
-    for rel in sorted(params_files(root, pipeline)):
+    for rel in sorted(params_files(root, pipeline) | {f for f in extra if (root / f).exists()}):
         try:
             out[rel] = params_mod.flatten(params_mod.read(root / rel, rel))
         except CairnError:

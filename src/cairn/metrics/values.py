@@ -14,6 +14,7 @@ from cairn.errors import CairnError, PipelineError
 from cairn.metrics import formats
 from cairn.metrics.reader import Reader, Snapshot
 from cairn.metrics.revisions import Rev, branch_history, resolve, workspace
+from cairn.pipelines.params import DEFAULT_PARAMS
 from cairn.pipelines.spec import PIPELINE_FILE
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
@@ -65,7 +66,9 @@ def _declared(snap: Snapshot, which: str, problems: Problems) -> list[str]:
         return snap.metrics_files() if which == "metrics" else snap.params_files()
     except CairnError as e:
         problems.add(snap.rev, PIPELINE_FILE, e, snap.pipeline_key)
-        return []
+        # params.yaml needs no cairn.yaml to be found: a broken cairn.yaml must not turn its
+        # changes into "No params changed"
+        return [DEFAULT_PARAMS] if which == "params" and snap.exists(DEFAULT_PARAMS) else []
 
 
 def collect(

@@ -61,7 +61,7 @@ class RepoSource:
                 infos = Experiments(repo).list(all_baselines=True)
                 if with_commits:
                     infos = sorted(infos + _commit_infos(repo, COMMIT_ROWS), key=lambda i: i.created)
-                table = ExperimentTable([manage.flat_row(i) for i in infos], token)
+                table = ExperimentTable(manage.flat_rows(infos), token)  # one column per param
                 self._tables[with_commits] = table
                 return table
 
@@ -96,7 +96,7 @@ class RepoSource:
                 differs = len(set(map(repr, values))) > 1
                 rows.append({"kind": kind, "file": file, "key": key, "values": values, "differs": differs})
         return {
-            "experiments": [manage.flat_row(i) | {"commit": i.commit} for i in chosen],
+            "experiments": [r | {"commit": i.commit} for r, i in zip(manage.flat_rows(chosen), chosen, strict=True)],
             "rows": rows,
             "charts": [c.to_dict() for c in result.charts],
             "notes": list(result.notes) + [p.to_dict()["message"] for p in result.problems],

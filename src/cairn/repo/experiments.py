@@ -158,7 +158,10 @@ class Experiments:
                 raise UserInputError(f"no queued experiment named {name!r}", "see `cairn queue status`")
             if entry.status != "running":
                 raise UserInputError(
-                    f"{name!r} is not running (it is {entry.status})", "`cairn queue remove` drops queued ones"
+                    f"{name!r} is not running (it is {entry.status})",
+                    "`cairn queue remove` drops queued ones"
+                    if entry.status == "queued"
+                    else f"it has ended: `cairn queue logs {name}` shows its output",
                 )
             # recorded before the signal: the experiment's process, stopping, records its own
             # end only while the entry still says running, so this reason is the one kept
@@ -168,8 +171,16 @@ class Experiments:
             q.close()
 
     def queue_remove(self, names: list[str] | None) -> int:
+        """Drop the named entries (all that are not running when None). Every name is checked
+        first: a typo or a running entry refuses the whole command, removing nothing."""
         q = self.ctx.queue()
         try:
+            for name in names or []:
+                entry = q.get(name)
+                if entry is None:
+                    raise UserInputError(f"no queued experiment named {name!r}", "see `cairn queue status`")
+                if entry.status == "running":
+                    raise UserInputError(f"{name!r} is running", f"stop it first with `cairn queue kill {name}`")
             return q.remove(names)
         finally:
             q.close()
@@ -261,9 +272,15 @@ class Experiments:
             if not names:
                 raise UserInputError("name the experiments to remove", "or use --all / --older-than DATE")
             chosen = [manage.find(infos, n) for n in names]
-        removed = manage.remove(self.ctx.git, chosen)
-        # a finished queue entry would keep holding the name (`exp run -n NAME` refusing it)
-        self.queue_remove(removed)
+        # opened first: a damaged queue refuses the command before any ref is deleted
+        q = self.ctx.queue()
+        try:
+            removed = manage.remove(self.ctx.git, chosen)
+            # a finished queue entry would keep holding the name (`exp run -n NAME` refusing it);
+            # most experiments were never queued, so a name missing there is fine
+            q.remove(removed)
+        finally:
+            q.close()
         self._index_refresh()
         return removed
 

@@ -204,6 +204,27 @@ def _notice(repo: Repo):
     return getattr(repo.progress, "notice", None)
 
 
+def fetch_pipeline_data(repo: Repo, remote: str | None) -> None:
+    """Bring what cairn.lock references (outputs of recorded runs) into the cache, and pull the
+    tracked data (`cairn add`) that stages depend on and the workspace lacks: in a fresh clone
+    the outputs come back from the run-cache, but a missing input would stop repro."""
+    from cairn.pipelines import lock as lock_mod
+    from cairn.pipelines.runner import tracked_paths
+
+    roots = [r for entry in lock_mod.read(repo.root).values() for r in entry.roots()]
+    if roots:
+        repo.fetch(roots, remote)
+    graph = repo.pipeline_graph()
+    deps = {d for s in graph.pipeline.stages.values() for d in s.deps} if graph is not None else set()
+
+    def needed(path: str) -> bool:
+        return any(d == path or d.startswith(path + "/") or path.startswith(d + "/") for d in deps)
+
+    missing = sorted(p for p in tracked_paths(repo.ws) if needed(p) and not repo.ws.abs(p).exists())
+    if missing:
+        repo.pull(missing, remote)
+
+
 def pull(repo: Repo, targets: list[str], remote: str | None, jobs: int | None, **scope: bool):
     """fetch + checkout. Tracked folders absent from the workspace (a fresh clone) are written
     while their objects arrive (remotes/staging.py); the checkout then writes only the rest."""

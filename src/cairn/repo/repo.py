@@ -290,12 +290,11 @@ class Repo:
             return Runner(self.ws, graph, reporter, self.environment).run(opts)
 
     def fetch_pipeline_data(self, remote: str | None = None) -> None:
-        """Bring what cairn.lock references (outputs of recorded runs) into the cache."""
-        from cairn.pipelines import lock as lock_mod
+        """`repro --pull`: what cairn.lock references into the cache, and the tracked data the
+        stages read and the workspace lacks (repo/remotes.py)."""
+        from cairn.repo.remotes import fetch_pipeline_data
 
-        roots = [r for entry in lock_mod.read(self.root).values() for r in entry.roots()]
-        if roots:
-            self.fetch(roots, remote)
+        fetch_pipeline_data(self, remote)
 
     def has_pipeline(self) -> bool:
         return (self.root / "cairn.yaml").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from cairn.errors import PipelineError, RevisionError
+from cairn.errors import PathError, PipelineError, RevisionError
 
 from .conftest import write
 
@@ -189,3 +189,13 @@ def test_baseline_model_at_stage_through_the_registry(proj, set_checks):
     assert c["message"] == "dropped 0.02 (-2.38%) from 0.84 at clf@prod; at most 0.01"
     proc = proj.cairn("check", "--baseline", "clf@staging", expect=2)
     assert proc.stderr.splitlines()[0] == "error: no version of 'clf' is in stage 'staging'"
+
+
+def test_an_output_path_with_a_file_in_the_way_is_an_error_not_a_traceback(proj, set_checks, assert_error):
+    # `--junit params.yaml/checks.xml`, `-o params.yaml`: a file where a folder must go
+    set_checks(proj, ISSUE_CHECKS)
+    for args in (("check", "--junit", "params.yaml/checks.xml"), ("report", "-o", "params.yaml")):
+        proc = proj.cairn(*args, expect=None)
+        assert "Traceback" not in proc.stderr
+        assert_error(proc, PathError, "cannot write there: params.yaml is in the way", "choose another output path")
+    assert not list(proj.root.glob(".params.yaml*"))

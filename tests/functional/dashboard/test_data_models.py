@@ -88,3 +88,17 @@ def test_new_and_removed_experiments_show_on_the_next_request(
     assert [r["name"] for r in ui.get("/api/experiments").json()["data"]] == ["later"]
     run_cairn("exp", "remove", "later", cwd=root)
     assert ui.get("/api/experiments").json()["total"] == 0
+
+
+def test_a_param_is_one_column_when_one_experiment_has_another_params_file(
+    data_project: Path, tmp_path: Path, start_ui, run_cairn
+) -> None:
+    # `-S +conf/extra.yaml:a=1` gives one run a second params file: its train.lr must land in
+    # the same column as the other run's, not in a params.params.yaml:train.lr of its own
+    root = tmp_path / "proj"
+    shutil.copytree(data_project, root, symlinks=True)
+    run_cairn("exp", "run", "-n", "one", "-S", "train.lr=0.4", cwd=root)
+    run_cairn("exp", "run", "-n", "two", "-S", "train.lr=0.3", "-S", "+conf/extra.yaml:a=1", cwd=root)
+    rows = {r["name"]: r for r in start_ui(root).get("/api/experiments").json()["data"]}
+    assert rows["one"]["params.params.yaml:train.lr"] == 0.4 and rows["two"]["params.params.yaml:train.lr"] == 0.3
+    assert rows["two"]["params.conf/extra.yaml:a"] == 1

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import yaml
 
-from cairn.errors import UserInputError, WouldLoseDataError
+from cairn.errors import RepoStateError, UserInputError, WouldLoseDataError
 
 
 def queued(exp_repo, name: str, *overrides: str, expect: int = 0) -> None:
@@ -200,6 +200,26 @@ def test_remove_by_name_all_and_older_than(exp_repo, assert_error):
         "YYYY-MM-DD",
     )
     assert_error(exp_repo.exp("remove", "ghost", expect=None), UserInputError, "there is no experiment named 'ghost'")
+
+
+def test_remove_an_experiment_that_was_never_queued(exp_repo):
+    exp_repo.exp("run", "-n", "ws")  # in the workspace: the queue never had it
+    assert exp_repo.exp("remove", "ws").stdout == "Removed 1 experiment(s): ws\n"
+    assert exp_repo.listed() == {}
+
+
+def test_a_damaged_queue_refuses_remove_before_any_ref_goes(exp_repo, assert_error):
+    exp_repo.exp("run", "-n", "keep")
+    db = exp_repo.root / ".cairn/state/queue.db"
+    for f in db.parent.glob("queue.db*"):
+        f.unlink()
+    db.write_text("not a database")
+    for args in (("exp", "remove", "keep"), ("queue", "status"), ("exp", "run", "--queue", "-n", "q")):
+        proc = exp_repo.cairn(*args, expect=None)
+        assert_error(proc, RepoStateError, f"the experiment queue {db} is damaged", f"delete it (rm {db}*)")
+    assert list(exp_repo.listed()) == ["keep"]
+    db.unlink()
+    exp_repo.exp("remove", "keep")
 
 
 def test_a_removed_experiment_frees_its_name(exp_repo):

@@ -36,6 +36,13 @@ def test_show_sorts_filters_and_formats(exp_repo, assert_error):
     assert names("--filter", "params.train.lr<=0.1") == ["s-1"]
     assert names("--filter", "metrics.acc == 0.72") == ["s-3"]
     assert names("--filter", "metrics.acc>0.99") == []
+    # env columns filter and sort without --env showing them; none of these runs was dirty
+    assert names("--filter", "env.dirty==false", "--sort-by", "name") == ["s-1", "s-2", "s-3"]
+    assert sorted(names("--sort-by", "env.python")) == ["s-1", "s-2", "s-3"]
+    assert names("--filter", "env.dirty==true") == []
+    assert "env.python" not in exp_repo.show()[0]
+    text = exp_repo.exp("show", "--filter", "metrics.acc>0.99").stdout
+    assert text == "No experiment matches 'metrics.acc>0.99'.\n"  # not "No experiments for this commit"
 
     (row,) = exp_repo.show("--filter", "params.train.lr<=0.1")
     assert {k: row[k] for k in ("status", "params.train.lr", "params.train.depth", "metrics.acc", "metrics.loss")} == {

@@ -193,6 +193,13 @@ def test_queue_kill_and_logs_refuse_what_is_not_running(exp_repo, assert_error):
             "see `cairn queue status`",
         )
     assert exp_repo.queue("logs", "waiting").stdout == ""  # queued: no log yet
+    exp_repo.exp("run", "--run-all")
+    assert_error(
+        exp_repo.queue("kill", "waiting", expect=None),
+        UserInputError,
+        "'waiting' is not running (it is success)",
+        "it has ended: `cairn queue logs waiting` shows its output",
+    )
 
 
 def test_an_experiment_process_killed_with_kill_9_is_marked_failed(exp_repo, markers):
@@ -318,7 +325,10 @@ def test_queue_remove(exp_repo, assert_error):
     exp_repo.exp("run", "--queue", "-n", "r", "-S", "train.lr=0.2,0.3,0.4")
     assert exp_repo.queue("remove", "r-2").stdout == "Removed 1 entry.\n"
     assert list(exp_repo.status()) == ["r-1", "r-3"]
-    assert exp_repo.queue("remove", "nope").stdout == "Removed 0 entries.\n"
+    # a typo is an error, as for `queue kill` and `exp remove`, and removes none of the others
+    proc = exp_repo.queue("remove", "r-1", "nope", expect=None)
+    assert_error(proc, UserInputError, "no queued experiment named 'nope'", "see `cairn queue status`")
+    assert list(exp_repo.status()) == ["r-1", "r-3"]
     assert exp_repo.queue("remove", "--all").stdout == "Removed 2 entries.\n"
     assert exp_repo.status() == {}
     assert exp_repo.queue("status").stdout == "The queue is empty.\n"

@@ -144,6 +144,27 @@ def test_plus_key_adds_a_param(exp_repo):
     assert exp_repo.by_name()["mom"]["params.extra.tag"] == "fast"
 
 
+@pytest.mark.parametrize("queue", [False, True], ids=["run", "queue"])
+def test_a_params_file_an_override_creates_is_recorded_and_shown(exp_repo, queue):
+    # no stage names conf/new.yaml, but its value is what this experiment changed
+    args = ["--queue"] if queue else []
+    exp_repo.exp("run", *args, "-n", "nf", "-S", "conf/new.yaml:+model.width=64")
+    if queue:
+        exp_repo.exp("run", "--run-all")
+    row = exp_repo.by_name()["nf"]
+    assert row["status"] == "success" and row["params.conf/new.yaml:model.width"] == 64
+    assert row["params.params.yaml:train.lr"] == exp_repo.params()["train"]["lr"]
+
+
+def test_the_summary_names_the_file_of_each_metric_when_there_are_several(exp_repo):
+    exp_repo.write("eval.json", '{"acc": 0.5}')
+    exp_repo.write("cairn.yaml", "metrics: [eval.json]\n" + exp_repo.read("cairn.yaml"))
+    exp_repo.commit("a second metrics file")
+    proc = exp_repo.exp("run", "-n", "two", "-S", "train.lr=0.05")
+    # not `acc=0.97, loss=0.03, step=1, acc=0.5`: two accs, and which is which?
+    assert "Experiment 'two': success (eval.json:acc=0.5, track/metrics.json:acc=0.97" in proc.stdout
+
+
 def test_values_are_typed_like_yaml_and_exponents_are_numbers(exp_repo):
     exp_repo.exp("run", "-n", "typed", "-S", "train.lr=1e-3", "-S", "+train.name=resnet", "-S", "+train.aug=true")
     exp_repo.exp("run", "--queue", "-n", "typed-q", "-S", "train.lr=0.00001", "-S", '+train.tag="a,b"')
@@ -226,7 +247,9 @@ def test_a_name_already_taken_is_refused(exp_repo, assert_error):
 @pytest.mark.parametrize("name", ["bad name", "-dash", "a..b", "x.lock", "a/b"])
 def test_invalid_names_are_refused(exp_repo, assert_error, name):
     proc = exp_repo.exp("run", "-n", name, "--queue", expect=None)
-    assert_error(proc, UserInputError, f"{name!r} is not a valid experiment name", "use letters, digits")
+    # the hint states the whole rule: `9lives` is valid, so "starting with a letter" misled
+    hint = "use letters, digits, '-', '_' and '.', starting with a letter or digit (no '..', not ending in '.lock')"
+    assert_error(proc, UserInputError, f"{name!r} is not a valid experiment name", hint)
 
 
 def test_a_failing_stage_is_recorded_as_failed(exp_repo):

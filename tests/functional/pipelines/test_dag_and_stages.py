@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import yaml
@@ -224,3 +225,30 @@ def test_stage_add_creates_cairn_yaml(pipe):
     assert pipe.cairn("stage", "list").stdout == "hello\techo hi > hello.txt\n"
     pipe.repro()
     assert pipe.read("hello.txt") == "hi\n"
+
+
+def test_stage_add_quotes_words_the_shell_had_split(pipe):
+    # `cairn stage add -n a -o a.txt -- python -c "open('a.txt', 'w').write('A'); print('done')"`:
+    # the code arrives as one word and must reach python as one word, not as `python -c open(...`
+    code = "open('a.txt', 'w').write('A'); print('done')"
+    pipe.cairn("stage", "add", "-n", "a", "-o", "a.txt", "--", sys.executable, "-c", code)
+    assert yaml.safe_load(pipe.read("cairn.yaml"))["stages"]["a"]["cmd"] == f'{sys.executable} -c "{code}"'
+    # a word with both kinds of quotes, one with a space, and operators and `$` left to the shell
+    pipe.cairn(
+        "stage", "add", "-n", "b", "-d", "a.txt", "-o", "b b.txt", "--",
+        "printf", "%s|%s", "it's \"B\"", "$CAIRN_STAGE", ">", "b b.txt", "&&", "cat", "a.txt", ">>", "b b.txt",
+    )  # fmt: skip
+    # a command substitution the user quoted for later runs when the stage runs
+    pipe.cairn("stage", "add", "-n", "c", "-o", "c.txt", "--", "echo", "$(echo sub stituted)", ">", "c.txt")
+    proc = pipe.repro()
+    assert "done" in proc.stdout
+    assert pipe.read("b b.txt") == 'it\'s "B"|bA'
+    assert pipe.read("c.txt") == "sub stituted\n"
+
+
+def test_stage_add_takes_several_params_yaml_keys_in_one_p(pipe):
+    pipe.file("params.yaml", "train:\n  lr: 0.1\n  epochs: 3\n")
+    pipe.cairn("stage", "add", "-n", "t", "-p", "train.lr,train.epochs", "-o", "m.txt", "echo m > m.txt")
+    assert yaml.safe_load(pipe.read("cairn.yaml"))["stages"]["t"]["params"] == ["train.lr", "train.epochs"]
+    pipe.repro()
+    assert pipe.lock()["stages"]["t"]["params"] == {"params.yaml": {"train.epochs": 3, "train.lr": 0.1}}

@@ -60,6 +60,27 @@ def test_push_then_repro_pull_in_a_clone_restores_without_running(trained, tmp_p
     assert trained.log.read_text() == "run\n"
 
 
+def test_repro_pull_in_a_clone_also_brings_the_tracked_data_stages_read(pipe, tmp_path, git, run_cairn):
+    # data/raw is `cairn add`ed (a pointer in git, the files only on the remote): a fresh clone
+    # has no data/raw, and `repro --pull` stopped at "dependency data/raw does not exist"
+    pipe.log = tmp_path / "runs.log"
+    (tmp_path / "remote").mkdir()
+    pipe.cairn("remote", "add", "-d", "store", str(tmp_path / "remote"))
+    pipe.file("data/raw/a.csv", "x\n1\n")
+    pipe.cairn("add", "data/raw")
+    pipe.yaml(f"stages:\n  train:\n    cmd: echo run >> {pipe.log}; cat data/raw/a.csv > model.bin\n"
+              "    deps: [data/raw]\n    outs: [model.bin]\n")  # fmt: skip
+    pipe.repro()
+    pipe.commit("trained")
+    pipe.cairn("push")
+    clone = _clone(pipe, tmp_path, git)
+    proc = run_cairn("repro", "--pull", cwd=clone)
+    assert "Running stage" not in proc.stderr and "Restored from the run-cache (not run): train" in proc.stdout
+    assert (clone / "data/raw/a.csv").read_text() == "x\n1\n" and (clone / "model.bin").read_text() == "x\n1\n"
+    assert pipe.log.read_text() == "run\n"
+    assert "Data and pipeline are up to date." in run_cairn("status", cwd=clone).stdout
+
+
 def test_gc_keeps_pipeline_outputs(trained):
     model = trained.expected("model.bin")[0]
     trained.cairn("gc", "--yes")

@@ -284,6 +284,7 @@ def test_json_reports_each_failed_stages_exit_code(pipe):
 def test_dry_run_says_what_would_run_and_changes_nothing(two):
     proc = two.repro("--dry")
     assert proc.stdout.splitlines() == ["would run prepare: never run", "would run train: never run"]
+    assert "would run" not in proc.stderr  # said once, not also as progress
     assert not (two.root / "cairn.lock").exists() and not (two.root / "model.pkl").exists()
     two.repro()
     assert two.repro("--dry").stdout == "Everything is up to date.\n"

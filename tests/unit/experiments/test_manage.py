@@ -49,11 +49,20 @@ def test_filter_compares_strings_and_skips_mismatched_types():
     assert [r["name"] for r in manage.apply_filter(rs, "params.opt>1")] == ["b"]
 
 
+def test_filter_reads_true_and_false_as_booleans():
+    rs = [{"name": "a", "env.dirty": True}, {"name": "b", "env.dirty": False}]
+    assert [r["name"] for r in manage.apply_filter(rs, "env.dirty==true")] == ["a"]
+    assert [r["name"] for r in manage.apply_filter(rs, "env.dirty==False")] == ["b"]
+
+
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
         ("acc>1", "cannot read the filter"),
         ("metrics.acc~1", "cannot read the filter"),
+        ("metrics.acc>>0.5", "cannot read the filter"),  # not acc > '>0.5', which matches nothing
+        ("metrics.acc=>0.5", "cannot read the filter"),
+        ("metrics.acc==", "cannot read the filter"),
         ("metrics.f1>1", "no experiment has a column 'metrics.f1'"),
     ],
 )
@@ -121,6 +130,24 @@ def test_diff_params_metrics_and_environment():
         {"key": "package", "old": None, "new": "x==2"},
     ]
     assert manage.diff(a, a.params, a.metrics, a.env) == {"params": [], "metrics": [], "env": []}
+
+
+def test_diff_changes_are_rounded_as_in_metrics_diff_and_booleans_have_none():
+    a = info("a", params={"p.yaml": {"lr": 0.15, "flag": False}}, metrics={"m.json": {"acc": 0.81}})
+    d = manage.diff(a, {"p.yaml": {"lr": 0.05, "flag": True}}, {"m.json": {"acc": 0.83}}, a.env)
+    # exactly, not approximately: --json must not print -0.09999999999999999
+    assert [(r["key"], r["change"]) for r in d["params"]] == [("flag", None), ("lr", -0.1)]
+    assert d["metrics"][0]["change"] == 0.02
+
+
+def test_rows_name_a_param_alike_when_one_experiment_has_several_files():
+    one = info("one", params={"params.yaml": {"x": 1}})
+    two = info("two", params={"params.yaml": {"x": 2}, "conf/new.yaml": {"a": 1}})
+    rows = manage.flat_rows([one, two])
+    # x is one column, not params.x in one row and params.params.yaml:x in the other
+    assert rows[0]["params.params.yaml:x"] == 1 and rows[1]["params.params.yaml:x"] == 2
+    assert rows[1]["params.conf/new.yaml:a"] == 1 and "params.x" not in rows[0]
+    assert manage.flat_rows([one])[0]["params.x"] == 1
 
 
 def test_find_by_name_or_commit_prefix():

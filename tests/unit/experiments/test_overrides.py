@@ -53,6 +53,9 @@ def test_file_and_add_prefixes():
     assert o == Override("conf/train.json", "model.width", 64, add=True)
     ((o,),) = ovr.parse(["train.lr=0.1"])
     assert o == Override("params.yaml", "train.lr", 0.1, add=False)
+    # the `+` where a user puts it after naming the file means the same
+    ((o,),) = ovr.parse(["conf/train.json:+model.width=64"])
+    assert o == Override("conf/train.json", "model.width", 64, add=True)
 
 
 @pytest.mark.parametrize(
@@ -158,8 +161,16 @@ def test_unknown_key_lists_the_known_ones(tmp_path):
 
 
 def test_a_missing_params_file_has_no_keys_but_plus_creates_it(tmp_path):
-    with pytest.raises(UserInputError, match=r"other.yaml has no param 'x' \(it has: none\)"):
+    with pytest.raises(UserInputError) as e:
         ovr.apply(tmp_path, [Override("other.yaml", "x", 1)])
+    # the file is named, and so is the `+` spelling that creates it (not `-S +x=`, params.yaml's)
+    assert e.value.message == "there is no params file other.yaml for 'other.yaml:x'"
+    assert e.value.hint == "fix the file name, or create it with -S +other.yaml:x=..."
+    (tmp_path / "other.yaml").write_text("y: 1\n")
+    with pytest.raises(UserInputError) as e:
+        ovr.apply(tmp_path, [Override("other.yaml", "x", 1)])
+    assert e.value.hint == "fix the name, or add a new key with -S +other.yaml:x=..."
+    (tmp_path / "other.yaml").unlink()
     ovr.apply(tmp_path, [Override("other.yaml", "x", 1, add=True)])
     assert yaml.safe_load((tmp_path / "other.yaml").read_text()) == {"x": 1}
 

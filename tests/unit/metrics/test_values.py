@@ -79,6 +79,15 @@ def test_params_diff_reads_every_params_file(repo, three, hist) -> None:
     assert layers.old == [1, 1] and layers.change is None
 
 
+def test_params_diff_still_compares_params_yaml_when_cairn_yaml_is_broken(repo, three, hist) -> None:
+    hist.write("cairn.yaml", "stages:\n  train:\n    cmd: python -c {'a': 1}\n")  # `: ` breaks YAML
+    d = params_diff(repo)
+    # the broken cairn.yaml is reported, and params.yaml's change is not hidden behind it
+    assert [e["path"] for e in d.to_dict()["errors"]] == ["cairn.yaml"]
+    # (the files only the broken cairn.yaml named are not read in the workspace)
+    assert ("params.yaml", "train.lr", 0.03, 0.1) in [(r.path, r.key, r.old, r.new) for r in d.rows]
+
+
 def test_trend_key_file_key_and_missing_points(repo, three) -> None:
     t = metrics_trend(repo, "auc", last=5)
     assert t.path == "eval.json" and [v for _, v in t.points] == [pytest.approx(0.3), pytest.approx(0.2), MISSING]
