@@ -447,7 +447,14 @@ def _candidate(repo: Repo, git: Git, arts: dict[str, ArtifactState], art: Artifa
     from cairn.errors import CairnError
 
     if "@" in text or "#" in text:
-        _, v, _ = pick(arts, text)
+        other, v, _ = pick(arts, text)
+        if other.name != art.name:
+            # promotion assigns the candidate's version string to the champion's artifact: another
+            # artifact's v0.0.1 would put this one's v0.0.1, a different model, in the stage
+            raise RegistryError(
+                f"the candidate {text!r} is a version of {other.name!r}, not of the champion's artifact {art.name!r}",
+                f"compare two versions of one artifact: `{art.name}@VERSION`, or a git revision or experiment",
+            )
         return v.commit, v.version if v.registered else None
     if semver.is_version(text):
         v = art.version(text)

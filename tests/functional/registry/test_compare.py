@@ -106,3 +106,28 @@ def test_compare_bad_input(pipeline, assert_error):
     assert_error(proc, RegistryError, "the candidate 'HEAD' is not a registered version of 'churn'", "register it")
     proc = pipeline.cairn("model", "compare", "churn@prod", head, "--stage", "evaluat", expect=None)
     assert proc.returncode == 2 and "there is no stage named 'evaluat'" in proc.stderr
+
+
+def test_compare_refuses_a_candidate_of_another_artifact(pipeline, assert_error):
+    """Promotion assigns the candidate's version string to the champion's artifact, so a version
+    of another artifact would have put a different model (churn's own v0.0.1) in the stage."""
+    text = (pipeline.root / "cairn.yaml").read_text()
+    pipeline.write(
+        {
+            "cairn.yaml": text.replace(
+                "artifacts:\n", "artifacts:\n  churn-small:\n    path: models/churn.bin\n"
+            ).encode()
+        }
+    )
+    pipeline.commit("a second artifact on the same file")
+    pipeline.cairn("model", "register", "churn-small")
+    before = pipeline.git("tag", "-l")
+    proc = pipeline.cairn("model", "compare", "churn@prod", "churn-small@v0.0.1", "--promote", "prod", expect=None)
+    assert_error(
+        proc,
+        RegistryError,
+        "the candidate 'churn-small@v0.0.1' is a version of 'churn-small', not of the champion's artifact 'churn'",
+        "compare two versions of one artifact",
+    )
+    assert pipeline.git("tag", "-l") == before
+    assert pipeline.json("model", "list")[0]["stages"] == {"prod": "v0.0.1"}
