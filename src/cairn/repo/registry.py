@@ -78,6 +78,8 @@ def register(
     tagnames.check_name(name)
     if version is not None and bump is not None:
         raise RegistryError("--version and --bump both say which version to register", "give one of them")
+    # the version given is checked first: a typo in it is the problem, whatever the commit holds
+    given = semver.parse(version) if version is not None else None
     commit = str(git.resolve(rev or "HEAD").id)
     declared_artifact(git, commit, name, f"at {rev or 'HEAD'}")
     evs = events(git)
@@ -88,8 +90,8 @@ def register(
             f"commit {commit[:7]} already holds version {held.version} of {name!r}",
             "commit your new model first, or register another revision",
         )
-    if version is not None:
-        chosen = semver.parse(version)
+    if given is not None:
+        chosen = given
         existing = art.versions.get(str(chosen))
         if existing is not None and existing.registered:
             raise RegistryError(

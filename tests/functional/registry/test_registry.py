@@ -131,6 +131,13 @@ def test_bad_input(project, release, assert_error, tmp_path: Path, run_cairn):
         RegistryError,
         "already holds version v1.0.0 of 'churn'",
     )
+    # a version that is not one is named as such, even on a commit that holds a version already
+    assert_error(
+        run("model", "register", "churn", "HEAD~1", "--version", "1.2", expect=None),
+        RegistryError,
+        "'1.2' is not a semantic version",
+        "MAJOR.MINOR.PATCH",
+    )
     assert_error(
         run("model", "assign", "churn", "--stage", "pro d", expect=None),
         RegistryError,
