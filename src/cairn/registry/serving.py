@@ -47,6 +47,11 @@ class BadRequest(ValueError):
 
 
 def load_bundle(folder: Path) -> dict[str, Any]:
+    if folder.is_file():
+        raise ServingError(
+            f"{folder} is a file, not a bundle folder",
+            f"unpack it first (`tar xzf {folder.name}`) and serve the folder it holds",
+        )
     try:
         doc = json.loads((folder / BUNDLE_FILE).read_text())
     except FileNotFoundError:
@@ -240,11 +245,17 @@ def serve(
 ) -> None:
     """Serve until interrupted; `on_ready(host, port)` once requests are answered (port 0
     picks a free port, which is what on_ready is told)."""
+    import errno
+    import signal
     import socket
 
     _web()
     import uvicorn
 
+    if not 0 <= port <= 65535:
+        raise ServingError(f"port {port} is not a TCP port", "choose one from 1 to 65535, or 0 for any free port")
+    # the bundle and its entry point first: a broken model is the problem to report, not the port
+    app = build_app(folder, log_dir, (lambda: on_ready(host, bound)) if on_ready else None)
     # proto given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
     # socket says IPPROTO_TCP, and without it every response waits ~40 ms for a delayed ACK
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -253,14 +264,33 @@ def serve(
     try:
         sock.bind((host, port))
     except OSError as e:
-        raise ServingError(f"cannot listen on {host}:{port}: {e.strerror}", "choose another --port") from None
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            hint = "choose another --port (0 picks a free one)"
+        elif e.errno == errno.EACCES:
+            hint = "ports below 1024 need privileges: choose another --port"
+        else:
+            hint = "--host must be an address of this machine (127.0.0.1, 0.0.0.0 for all of them)"
+        raise ServingError(f"cannot listen on {host}:{port}: {e.strerror}", hint) from None
     # listening before uvicorn serves: it runs the lifespan (our ready signal) before it starts
     # accepting, and a client told "ready" must find connections queued, not refused
     sock.listen(128)
     bound = sock.getsockname()[1]
-    app = build_app(folder, log_dir, (lambda: on_ready(host, bound)) if on_ready else None)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    # SIGTERM (docker stop, kill) is how a server is told to stop: uvicorn shuts down gracefully
+    # (the request log's last batch is written), then raises the signal again with the handler it
+    # found, so that handler ends the process as a normal stop (exit 0), as Ctrl-C does
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stopped) if main_thread else None
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def check_example(folder: Path) -> int:

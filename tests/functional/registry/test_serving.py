@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import sys
 import tarfile
 import urllib.error
@@ -139,10 +141,67 @@ def test_unpacked_bundle_serves_in_a_fresh_venv(project, server, tmp_path: Path)
     folder = tmp_path / "unpacked" / "churn"
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
-    site = next(Path(p) for p in sys.path if p.endswith("site-packages"))
+    import starlette
+
+    site = Path(starlette.__file__).parent.parent  # where the web stack is, whatever the venv's layout
     (next(env_dir.glob("lib/python*/site-packages")) / "web.pth").write_text(f"{site}\n")
     python = str(env_dir / "bin" / "python")
 
     _, base = server(cwd=folder, python=python)
     assert http(f"{base}/predict", b'[{"tenure": 30, "charges": 1.5}]') == (200, {"predictions": [1]})
     assert http(f"{base}/metadata")[1]["version"] == "v0.0.1"
+
+
+def test_sigterm_stops_a_server_as_ctrl_c_does(project, server, tmp_path: Path):
+    """`docker stop` and `kill` send SIGTERM: the server shuts down gracefully, writes the last
+    batch of its request log and exits 0, without the message of an interrupted command."""
+    project.cairn("model", "register", "churn")
+    project.cairn("model", "bundle", "churn@v0.0.1", "-o", "dist/churn")
+    for label, kwargs in (("cairn", {"cwd": project.root}), ("serve.py", {"cwd": project.root / "dist/churn"})):
+        logs = tmp_path / f"logs-{label}"
+        if label == "cairn":
+            proc, base = server("churn@v0.0.1", "--log-requests", str(logs), **kwargs)
+        else:
+            proc, base = server("--log-requests", str(logs), python=sys.executable, **kwargs)
+        assert http(f"{base}/predict", b'[{"tenure": 30, "charges": 1.5}]') == (200, {"predictions": [1]})
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, (label, out, err)
+        assert "interrupted" not in err and "Traceback" not in err, (label, err)
+        lines = [json.loads(ln) for f in logs.glob("requests-*.jsonl") for ln in f.read_text().splitlines()]
+        assert [ln["prediction"] for ln in lines] == [1], label
+
+
+def test_serve_bad_options(project, assert_error):
+    project.cairn("model", "register", "churn")
+    project.cairn("model", "bundle", "churn@v0.0.1", "-o", "churn.tar.gz")
+    run = project.cairn
+    for args in (("churn@v0.0.1", "--port", "99999"), ("--bundle", "churn.tar.gz", "--port", "99999")):
+        proc = run("model", "serve", *args, expect=None)
+        assert "Traceback" not in proc.stderr
+        if "--bundle" not in args:
+            assert_error(proc, ServingError, "port 99999 is not a TCP port", "0 for any free port")
+    # the packed bundle is named as such (the bundle is read before the port is taken)
+    assert_error(
+        run("model", "serve", "--bundle", "churn.tar.gz", "--port", "0", expect=None),
+        ServingError,
+        "churn.tar.gz is a file, not a bundle folder",
+        "tar xzf churn.tar.gz",
+    )
+    # an address this machine does not have (TEST-NET-1) is a --host problem, not a --port one
+    assert_error(
+        run("model", "serve", "churn@v0.0.1", "--host", "192.0.2.1", "--port", "0", expect=None),
+        ServingError,
+        "cannot listen on 192.0.2.1:0",
+        "--host must be an address of this machine",
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = str(busy.getsockname()[1])
+        assert_error(
+            run("model", "serve", "churn@v0.0.1", "--port", port, expect=None),
+            ServingError,
+            f"cannot listen on 127.0.0.1:{port}",
+            "choose another --port",
+        )

@@ -91,6 +91,11 @@ def test_serving_messages(tmp_path: Path):
 def test_port_in_use(tmp_path: Path):
     import socket
 
+    # a bundle that loads: the bundle is read before the port is taken
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "port_in_use_model.py").write_text("def predict(records):\n    return records\n")
+    meta = {"format": 1, "artifact": "m", "path": "model/m", "serve": "port_in_use_model:predict"}
+    (tmp_path / serving.BUNDLE_FILE).write_text(json.dumps(meta))
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
