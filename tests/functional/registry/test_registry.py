@@ -4,7 +4,9 @@ bare origin with `git push --tags`, read back in another clone and with --repo."
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from cairn.errors import ObjectMissingError, PipelineError, RegistryError, RemoteUnreachableError
@@ -75,6 +77,33 @@ def test_get_from_another_clone_and_from_outside_with_repo(team, release, tmp_pa
     shown = json.loads(run_cairn("model", "show", "churn", "--repo", str(team.origin), "--json", cwd=job).stdout)
     assert [v["version"] for v in shown["versions_detail"]] == ["v0.1.0", "v0.0.1"]
     assert sorted(p.name for p in job.iterdir()) == ["m.bin"]  # nothing else left behind
+    # without --repo, the error outside a repository names it
+    for args in (("model", "get", "churn@prod", "-o", "m2.bin"), ("model", "list")):
+        proc = run_cairn(*args, cwd=job, expect=None)
+        assert proc.returncode == 3 and "--repo GIT_URL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_share_hint_is_a_command_an_interactive_shell_runs(team, tmp_path: Path):
+    """An unassign tag holds `!#`, history expansion in an interactive bash: the printed
+    `git push` line quotes the tag, so pasting it pushes that tag."""
+    alice = team.alice
+    alice.cairn("model", "register", "churn")
+    alice.git("push", "-q", "origin", "main", "--tags")
+    alice.cairn("model", "assign", "churn", "--stage", "prod")
+    out = alice.cairn("model", "unassign", "churn", "--stage", "prod").stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("Share it: "))[len("Share it: ") :]
+    assert line == "git push origin 'churn#prod!#2'"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_TERMINAL_PROMPT": "0"}
+    subprocess.run(
+        ["bash", "--norc", "--noprofile", "-i"],
+        input=line + "\n",
+        cwd=alice.root,
+        env=env,
+        text=True,
+        capture_output=True,
+    )
+    remote_tags = subprocess.run(["git", "tag", "-l"], cwd=team.origin, capture_output=True, text=True).stdout.split()
+    assert "churn#prod!#2" in remote_tags
 
 
 def test_reads_a_registry_gto_wrote(project, git):
