@@ -189,7 +189,7 @@ def get(
         art_state, v, stage = pick(state(git), spec)
         art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
         kind, oid, size, _ = locate(git, v.commit, art)
-        dest = Path(out or Path(art.path).name).absolute()
+        dest = _destination(out, art.path, kind)
         what = f"{art.name} {v.version}"
         if url is None:
             assert repo is not None
@@ -213,6 +213,21 @@ def get(
         "size": size,
         "files": files,
     }
+
+
+def _destination(out: str | None, path: str, kind: str) -> Path:
+    """Where a get writes: `out`, or the model's own name inside `out` when that is a folder
+    (`-o deploy/`, or an existing folder for a file model), as `cp` does; a folder given for
+    a file would otherwise be "an existing path" that --force replaces, with all it holds."""
+    import os
+
+    name = Path(path).name
+    if out is None:
+        return Path(name).absolute()
+    dest = Path(out).absolute()
+    if out.endswith(("/", os.sep)) or (kind == "file" and dest.is_dir()):
+        return dest / name
+    return dest
 
 
 def _null():
