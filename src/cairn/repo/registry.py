@@ -410,6 +410,18 @@ def bundle(repo: Repo, spec: str, out: str, force: bool = False) -> dict[str, An
     dest = Path(out).absolute()
     if os.path.lexists(dest) and not force:
         raise PathError(f"{dest} already exists", "choose another path with -o, or pass --force to replace it")
+    if (
+        force
+        and dest.is_dir()
+        and not dest.is_symlink()
+        and not (dest / "bundle.json").exists()
+        and any(dest.iterdir())
+    ):
+        # --force replaces a bundle; a folder of other files (`-o dist --force`) would be deleted whole
+        raise PathError(
+            f"{dest} is a folder that is not a model bundle; --force replaces only a bundle",
+            f"name the bundle's own folder, e.g. -o {Path(out) / 'NAME'}, or remove that folder yourself",
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as scratch:
         staged = Path(scratch) / "bundle"

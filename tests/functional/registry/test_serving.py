@@ -128,6 +128,12 @@ def test_bundle_folder_contents(project):
     assert json.loads((b / "lineage.json").read_text())["target"] == "models/churn.bin"
     again = project.cairn("model", "bundle", "churn@prod", "-o", "dist/churn", expect=None)
     assert again.returncode == 2 and "already exists" in again.stderr
+    project.json("model", "bundle", "churn@prod", "-o", "dist/churn", "--force")  # a bundle is replaced
+    # but --force never deletes a folder of other files: `-o dist` names the folder of bundles
+    (project.root / "dist/notes.txt").write_text("release notes")
+    wide = project.cairn("model", "bundle", "churn@prod", "-o", "dist", "--force", expect=None)
+    assert wide.returncode == 2 and "is a folder that is not a model bundle" in wide.stderr
+    assert (project.root / "dist/notes.txt").exists() and (project.root / "dist/churn/bundle.json").exists()
 
 
 @pytest.mark.slow
