@@ -20,7 +20,7 @@ def env() -> None:
 @json_option
 def env_show(name: str, as_json: bool) -> None:
     """Show the environment records of NAME (default: the current environment), with the
-    stages recorded in each. Packages are listed with -v.
+    stages recorded in each. `cairn -v env show` lists the packages.
 
     NAME is a git revision, an experiment, `workspace` (cairn.lock here) or `current`."""
     from cairn.repo.environment import view
