@@ -62,7 +62,8 @@ def lineage_summary(doc: dict[str, Any]) -> dict[str, Any]:
     data = [
         {"path": n.get("path"), "oid": n.get("oid"), "commit": (n.get("introduced") or {}).get("commit")}
         for n in doc.get("nodes") or []
-        if n.get("stage") is None and n.get("path") != doc.get("target")
+        # git files are code, pinned by the commit: "Data versions" lists what cairn tracks
+        if n.get("stage") is None and n.get("tracked") != "git" and n.get("path") != doc.get("target")
     ]
     params: dict[str, Any] = {}
     for st in doc.get("stages") or []:

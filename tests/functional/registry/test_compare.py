@@ -131,3 +131,19 @@ def test_compare_refuses_a_candidate_of_another_artifact(pipeline, assert_error)
     )
     assert pipeline.git("tag", "-l") == before
     assert pipeline.json("model", "list")[0]["stages"] == {"prod": "v0.0.1"}
+
+
+def test_bundle_lineage_lists_data_not_code(pipeline):
+    """The bundle's data versions (bundle.json, /metadata, MODEL_CARD.md) are what cairn tracks;
+    the stage's script is code, pinned by the commit, not a data version."""
+    pipeline.write({"cairn.yaml": PIPELINE.replace("deps: [train.py]", "deps: [train.py, data/eval.csv]").encode()})
+    pipeline.cairn("repro")
+    pipeline.commit("train reads the data")
+    pipeline.cairn("model", "register", "churn")
+    pipeline.cairn("model", "bundle", "churn", "-o", "b")
+    meta = json.loads((pipeline.root / "b/bundle.json").read_text())
+    assert [d["path"] for d in meta["lineage"]["data"]] == ["data/eval.csv"]
+    assert meta["lineage"]["params"] == {"params.yaml": {"train.threshold": 100}}
+    card = (pipeline.root / "b/MODEL_CARD.md").read_text()
+    data_section = card.split("## Data versions", 1)[1].split("##", 1)[0]
+    assert "data/eval.csv" in data_section and "train.py" not in data_section
