@@ -81,7 +81,14 @@ def register(
     # the version given is checked first: a typo in it is the problem, whatever the commit holds
     given = semver.parse(version) if version is not None else None
     commit = str(git.resolve(rev or "HEAD").id)
-    declared_artifact(git, commit, name, f"at {rev or 'HEAD'}")
+    art_decl = declared_artifact(git, commit, name, f"at {rev or 'HEAD'}")
+    try:
+        locate(git, commit, art_decl)
+    except RegistryError:
+        # a version nothing holds (a typo in `path:`, a file inside a tracked folder) is refused
+        # before its tag exists; a file git tracks is registered, as GTO does, for the registry alone
+        if git.read_file(commit, art_decl.path) is None:
+            raise
     evs = events(git)
     art = build(evs).get(name) or ArtifactState(name)
     held = art.by_commit(commit)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from cairn.errors import ObjectMissingError, PipelineError, RegistryError, RemoteUnreachableError
 
+from .conftest import CAIRN_YAML
+
 
 def test_register_assign_and_read_in_another_clone(team, release, git):
     alice, bob = team.alice, team.bob
@@ -232,3 +234,27 @@ def test_get_refuses_a_damaged_remote_copy(project, assert_error):
     proc = project.cairn("model", "get", "churn", "-o", "m.bin", expect=None)
     assert_error(proc, CorruptObjectError, "on remote 'store' is corrupt (its bytes do not match its id)")
     assert not (project.root / "m.bin").exists() and not list(project.root.glob(".m.bin.*"))
+
+
+def test_register_refuses_a_path_nothing_holds(project, assert_error):
+    """A version that get, bundle and serve could never read gets no tag: a typo in `path:`, or
+    a file inside a tracked folder (the folder is the artifact). A file git tracks is
+    registered, as GTO does, for the registry alone."""
+    project.write({"data/d/a.txt": b"a", "data/d/b.txt": b"b", "small.onnx": b"tiny model in git"})
+    project.cairn("add", "data/d")
+    extra = "  inner:\n    path: data/d/a.txt\n  typo:\n    path: models/chrun.bin\n  ingit:\n    path: small.onnx\n"
+    project.write({"cairn.yaml": (CAIRN_YAML + extra).encode()})
+    project.commit("three more artifacts")
+    assert_error(
+        project.cairn("model", "register", "inner", expect=None),
+        RegistryError,
+        "artifact 'inner' (data/d/a.txt) is a file inside the tracked folder data/d at commit",
+        "declare `path: data/d`",
+    )
+    assert_error(
+        project.cairn("model", "register", "typo", expect=None),
+        RegistryError,
+        "artifact 'typo' (models/chrun.bin) is not tracked by cairn at commit",
+    )
+    assert project.git("tag", "-l").split() == []
+    assert project.json("model", "register", "ingit")["tag"] == "ingit@v0.0.1"
