@@ -211,3 +211,16 @@ def test_serve_bad_options(project, assert_error):
             f"cannot listen on 127.0.0.1:{port}",
             "choose another --port",
         )
+
+
+def test_packed_bundle_names_itself_and_leaves_nothing_beside(project):
+    """The .tar.gz is built in the bundle's scratch folder: its gzip header names the archive
+    (`gunzip -N` restores churn.tar, not a temporary name) and no part file sits beside it."""
+    project.cairn("model", "register", "churn")
+    project.cairn("model", "bundle", "churn", "-o", "dist/churn.tar.gz")
+    data = (project.root / "dist/churn.tar.gz").read_bytes()
+    assert data[:2] == b"\x1f\x8b" and data[3] & 0x08  # gzip, with the original name
+    assert data[10 : data.index(b"\0", 10)] == b"churn.tar"
+    assert sorted(p.name for p in (project.root / "dist").iterdir()) == ["churn.tar.gz"]
+    with tarfile.open(project.root / "dist/churn.tar.gz") as tar:
+        assert "churn/bundle.json" in tar.getnames()
