@@ -102,6 +102,23 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is beyond the range of a float")
+    return value
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """JSON as RFC 8259 has it: Python's NaN, Infinity and overflowing numbers are refused,
+    so every request-log line stays JSON that any reader (polars, jq, a browser) parses."""
+    return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+
+
 def records_of(body: Any, signature: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The records of a request body (a JSON list of records, or {"inputs": [...]}), checked
     against the input signature; BadRequest says what is wrong."""
@@ -202,7 +219,7 @@ def build_app(folder: Path, log_dir: Path | None = None, on_ready: Callable[[], 
 
     async def predict_route(request: Request) -> JSONResponse:
         try:
-            body = json.loads(await request.body())
+            body = loads_strict(await request.body())
         except ValueError as e:
             return JSONResponse({"error": f"the body is not valid JSON: {e}"}, status_code=400)
         try:
