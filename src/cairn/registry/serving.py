@@ -147,6 +147,15 @@ def predict(fn: Callable, records: list[dict[str, Any]]) -> list[Any]:
     out = list(out.tolist() if hasattr(out, "tolist") else out)
     if len(out) != len(records):
         raise ServingError(f"the model returned {len(out)} predictions for {len(records)} records")
+    try:
+        # checked here, not when the response is written: there it is a bare "Internal Server
+        # Error" with a traceback in the server's log, and a NaN would make the request log not JSON
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ServingError(
+            f"the model's predictions are not JSON ({e})",
+            "return numbers, strings, booleans or lists of them (a numpy array: .tolist()), and no NaN",
+        ) from None
     return out
 
 
@@ -230,7 +239,8 @@ def build_app(folder: Path, log_dir: Path | None = None, on_ready: Callable[[], 
             # small batches run inline: a thread hop costs more than a trivial model
             out = predict(fn, records) if len(records) <= 8 else await run_in_threadpool(predict, fn, records)
         except Exception as e:  # the model's own failure is the client's 500
-            return JSONResponse({"error": f"the model failed: {type(e).__name__}: {e}"}, status_code=500)
+            reason = e.message if isinstance(e, ServingError) else f"{type(e).__name__}: {e}"
+            return JSONResponse({"error": f"the model failed: {reason}"}, status_code=500)
         if log is not None:
             log.add(records, out)
         return JSONResponse({"predictions": out})

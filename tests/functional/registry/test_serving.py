@@ -228,3 +228,37 @@ def test_packed_bundle_names_itself_and_leaves_nothing_beside(project):
     assert sorted(p.name for p in (project.root / "dist").iterdir()) == ["churn.tar.gz"]
     with tarfile.open(project.root / "dist/churn.tar.gz") as tar:
         assert "churn/bundle.json" in tar.getnames()
+
+
+NOT_JSON = """\
+def predict(records):
+    return [float("nan") if r["tenure"] == 99 else {1} if r["tenure"] == 98 else 0 for r in records]
+"""
+
+
+def test_predictions_that_are_not_json(project, server, stop_server, assert_error):
+    """A NaN or an object the model returns is its failure (500 with the reason), not a bare
+    'Internal Server Error' with a traceback in the server's log; `bundle` checks the example's."""
+    project.write({"serve_churn.py": NOT_JSON.encode()})
+    project.commit("a model that can answer NaN")
+    project.cairn("model", "register", "churn")
+    proc, base = server("churn@v0.0.1", cwd=project.root)
+    status, doc = http(f"{base}/predict", b'[{"tenure": 99, "charges": 1.0}]')
+    assert status == 500 and doc["error"] == (
+        "the model failed: the model's predictions are not JSON (Out of range float values are not JSON compliant)"
+    )
+    status, doc = http(f"{base}/predict", b'[{"tenure": 98, "charges": 1.0}]')
+    assert status == 500 and "Object of type set is not JSON serializable" in doc["error"]
+    assert http(f"{base}/predict", b'[{"tenure": 3, "charges": 1.0}]') == (200, {"predictions": [0]})
+    _, err = stop_server(proc)
+    assert "Traceback" not in err
+
+    project.write({"examples/churn.json": b'[{"tenure": 98, "charges": 2.5}]'})
+    project.commit("an example the model answers with a set")
+    project.cairn("model", "register", "churn")
+    assert_error(
+        project.cairn("model", "bundle", "churn", "-o", "b", expect=None),
+        ServingError,
+        "the model's predictions are not JSON (Object of type set is not JSON serializable)",
+    )
+    assert not (project.root / "b").exists()
