@@ -165,7 +165,12 @@ class RequestLog:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ServingError(
+                f"cannot keep the request log in {folder}: {e.strerror}", "give --log-requests a folder you can write"
+            ) from None
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._seq = itertools.count()

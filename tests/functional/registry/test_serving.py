@@ -205,6 +205,14 @@ def test_serve_bad_options(project, assert_error):
         "cannot listen on 192.0.2.1:0",
         "--host must be an address of this machine",
     )
+    (project.root / "notes.txt").write_text("a file, not a folder")
+    for where, reason in (("notes.txt", "File exists"), ("notes.txt/logs", "Not a directory")):
+        assert_error(
+            run("model", "serve", "churn@v0.0.1", "--port", "0", "--log-requests", where, expect=None),
+            ServingError,
+            f"cannot keep the request log in {project.root / where}: {reason}",
+            "a folder you can write",
+        )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
