@@ -429,8 +429,14 @@ def bundle(repo: Repo, spec: str, out: str, force: bool = False) -> dict[str, An
             f"{dest} is a folder that is not a model bundle; --force replaces only a bundle",
             f"name the bundle's own folder, e.g. -o {Path(out) / 'NAME'}, or remove that folder yourself",
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as scratch:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        scratch_dir = tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent)
+    except OSError as e:
+        from cairn.registry.download import unwritable
+
+        raise unwritable(dest, e) from None
+    with scratch_dir as scratch:
         staged = Path(scratch) / "bundle"
         meta = _stage(repo, spec, staged, full=True)
         checked = bundle_mod.check(staged) if meta["serve"] and (staged / "input_example.json").exists() else None

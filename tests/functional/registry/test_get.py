@@ -145,3 +145,21 @@ def test_get_into_a_folder_writes_the_model_inside_it(project):
     (project.root / "out").mkdir()
     project.json("model", "get", "churn", "-o", "out", "--force")
     assert sorted(p.name for p in (project.root / "out").iterdir()) == ["config", "weights"]
+
+
+def test_get_and_bundle_to_a_path_under_a_file(project, assert_error):
+    """An -o whose folder cannot be made (a file on the way) is a PathError naming that file,
+    not a FileExistsError traceback, and leaves nothing behind."""
+    from cairn.errors import PathError
+
+    project.cairn("model", "register", "churn")
+    (project.root / "notes.txt").write_text("a file")
+    for args in (("get", "churn", "-o", "notes.txt/m.bin"), ("bundle", "churn", "-o", "notes.txt/b.tar.gz")):
+        assert_error(
+            project.cairn("model", *args, expect=None),
+            PathError,
+            "is a file, not a folder",
+            "choose another -o path",
+        )
+    assert (project.root / "notes.txt").read_text() == "a file"
+    assert not [p for p in project.root.iterdir() if p.name.startswith(".notes") or p.name.startswith(".m.bin")]
