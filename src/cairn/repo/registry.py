@@ -523,6 +523,7 @@ def compare(
     with paired bootstrap intervals where the evaluation writes per-row results and the checks
     of cairn.yaml applied with the champion as baseline; with `promote`, assign the candidate to
     that stage when every check passes."""
+    from cairn.errors import StageFailedError
     from cairn.registry.compare import pair, paired_bootstrap, side_by_side
     from cairn.registry.evaluate import evaluate
     from cairn.scm.commits import delete_ref
@@ -545,9 +546,25 @@ def compare(
     env = repo.environment
     try:
         for label, commit in (("champion", champ.commit), ("challenger", cand_commit)):
-            runs[label] = evaluate(
-                git, repo.ws, repo.dot / "tmp" / "compare" / label, art, commit, data_commit, stage, label, fetch, env
-            )
+            try:
+                runs[label] = evaluate(
+                    git,
+                    repo.ws,
+                    repo.dot / "tmp" / "compare" / label,
+                    art,
+                    commit,
+                    data_commit,
+                    stage,
+                    label,
+                    fetch,
+                    env,
+                )
+            except StageFailedError as e:
+                # which model's evaluation failed, and not `cairn repro`'s hint: nothing here is recorded
+                who = f"{champion} = {champ.version}" if label == "champion" else candidate
+                e.message = f"the {label}'s evaluation ({who}, commit {commit[:7]}) failed: {e.message}"
+                e.hint = f"fix stage {stage!r} at the data revision {data_commit[:7]}, commit it and compare again"
+                raise
         a, b = runs["champion"], runs["challenger"]
         paired = paired_bootstrap(pair(a["rows"], b["rows"])) if a["rows"] and b["rows"] else []
         checks = _compare_checks(repo, b["eval_commit"], a["eval_commit"])

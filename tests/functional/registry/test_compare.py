@@ -147,3 +147,21 @@ def test_bundle_lineage_lists_data_not_code(pipeline):
     card = (pipeline.root / "b/MODEL_CARD.md").read_text()
     data_section = card.split("## Data versions", 1)[1].split("##", 1)[0]
     assert "data/eval.csv" in data_section and "train.py" not in data_section
+
+
+def test_compare_says_whose_evaluation_failed(pipeline, assert_error):
+    from cairn.errors import StageFailedError
+
+    pipeline.write({"evaluate.py": b"import sys\nprint('no labels today', file=sys.stderr)\nsys.exit(3)\n"})
+    pipeline.commit("the evaluation breaks")
+    proc = pipeline.cairn("model", "compare", "churn@prod", "v0.0.2", "--data", "HEAD", expect=None)
+    assert_error(
+        proc,
+        StageFailedError,
+        "the champion's evaluation (churn@prod = v0.0.1, commit ",
+        "fix stage 'evaluate' at the data revision",
+    )
+    assert "no labels today" in proc.stderr and "cairn repro" not in proc.stderr
+    assert pipeline.git("for-each-ref", "refs/cairn/compare/") == ""
+    scratch = pipeline.root / ".cairn/tmp/compare"
+    assert not scratch.exists() or not any(scratch.iterdir())
