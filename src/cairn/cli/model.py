@@ -30,8 +30,11 @@ message_option = click.option("-m", "--message", help="Why: stored in the tag's 
 
 
 @contextmanager
-def _reading(as_json: bool, url: str | None) -> Iterator[Any]:
-    """This repository, or None when --repo names another one and we are outside any."""
+def _reading(
+    as_json: bool, url: str | None, elsewhere: str = "read another repository's registry with --repo GIT_URL"
+) -> Iterator[Any]:
+    """This repository, or None when --repo names another one and we are outside any;
+    outside any without --repo, the error's hint adds `elsewhere`."""
     from cairn.errors import NotARepoError
     from cairn.repo.repo import Repo
 
@@ -43,8 +46,8 @@ def _reading(as_json: bool, url: str | None) -> Iterator[Any]:
             repo = None
         else:
             close_progress(progress)
-            # a deployment job runs outside any repository: its way to the registry is --repo
-            e.hint = f"{e.hint + ', or' if e.hint else ''} read another repository's registry with --repo GIT_URL"
+            # a deployment job runs outside any repository: say its way in (--repo, --bundle)
+            e.hint = f"{e.hint + ', or' if e.hint else ''} {elsewhere}"
             raise
     try:
         yield repo
@@ -267,7 +270,7 @@ def serve(spec: str | None, bundle_dir: str | None, host: str, port: int, log_di
         if bundle_dir is not None:
             registry.serve(None, None, host, port, log_dir, ready, bundle_dir)
             return
-        with opened() as repo:
+        with _reading(False, None, "serve an unpacked bundle with --bundle DIR") as repo:
             registry.serve(repo, spec, host, port, log_dir, ready)
     except ServingError as e:
         _show_detail(e)

@@ -182,6 +182,13 @@ def test_sigterm_stops_a_server_as_ctrl_c_does(project, server, tmp_path: Path):
         assert [ln["prediction"] for ln in lines] == [1], label
 
 
+def test_serve_outside_a_repository_names_bundle(tmp_path: Path, run_cairn):
+    job = tmp_path / "job"
+    job.mkdir()
+    proc = run_cairn("model", "serve", "churn@prod", "--port", "0", cwd=job, expect=None)
+    assert proc.returncode == 3 and "serve an unpacked bundle with --bundle DIR" in proc.stderr
+
+
 def test_serve_bad_options(project, assert_error):
     project.cairn("model", "register", "churn")
     project.cairn("model", "bundle", "churn@v0.0.1", "-o", "churn.tar.gz")
