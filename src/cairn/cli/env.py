@@ -20,7 +20,7 @@ def env() -> None:
 @json_option
 def env_show(name: str, as_json: bool) -> None:
     """Show the environment records of NAME (default: the current environment), with the
-    stages recorded in each. Packages are listed with -v.
+    stages recorded in each. `cairn -v env show` lists the packages.
 
     NAME is a git revision, an experiment, `workspace` (cairn.lock here) or `current`."""
     from cairn.repo.environment import view
@@ -123,7 +123,20 @@ def env_export(name: str, fmt: str, stage: str | None, output: str | None) -> No
         else export.dockerfile(record, name, commit, [stage] if stage else [])
     )
     if output:
-        with open(output, "w") as f:
-            f.write(text)
+        from pathlib import Path
+
+        from cairn.errors import PathError
+
+        try:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)  # as `model get -o` makes its folders
+            Path(output).write_text(text)
+        except OSError as e:
+            import errno
+
+            # mkdir says "File exists" when a file stands where a folder of the path should be
+            why = (
+                "a part of its path is a file, not a folder" if e.errno in (errno.EEXIST, errno.ENOTDIR) else e.strerror
+            )
+            raise PathError(f"cannot write {output}: {why}", "choose an -o path you can write") from None
     else:
         click.echo(text, nl=False)

@@ -3,6 +3,7 @@ files, deployable bundles, serving and champion/challenger comparison."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,20 +30,25 @@ message_option = click.option("-m", "--message", help="Why: stored in the tag's 
 
 
 @contextmanager
-def _reading(as_json: bool, url: str | None) -> Iterator[Any]:
-    """This repository, or None when --repo names another one and we are outside any."""
-    if url is None:
-        with opened(as_json) as repo:
-            yield repo
-        return
+def _reading(
+    as_json: bool, url: str | None, elsewhere: str = "read another repository's registry with --repo GIT_URL"
+) -> Iterator[Any]:
+    """This repository, or None when --repo names another one and we are outside any;
+    outside any without --repo, the error's hint adds `elsewhere`."""
     from cairn.errors import NotARepoError
     from cairn.repo.repo import Repo
 
     progress = progress_for(as_json)
     try:
         repo = Repo.find(progress=progress)
-    except NotARepoError:
-        repo = None
+    except NotARepoError as e:
+        if url is not None:
+            repo = None
+        else:
+            close_progress(progress)
+            # a deployment job runs outside any repository: say its way in (--repo, --bundle)
+            e.hint = f"{e.hint + ', or' if e.hint else ''} {elsewhere}"
+            raise
     try:
         yield repo
     finally:
@@ -60,7 +66,8 @@ def _done(doc: dict[str, Any], as_json: bool, text: str) -> None:
         emit_json(doc)
     else:
         say(text)
-        say("Share it: git push origin " + doc["tag"])
+        # quoted: `!#` in an unassign tag is history expansion in an interactive bash
+        say("Share it: git push origin " + shlex.quote(doc["tag"]))
 
 
 @model.command("register")
@@ -263,7 +270,7 @@ def serve(spec: str | None, bundle_dir: str | None, host: str, port: int, log_di
         if bundle_dir is not None:
             registry.serve(None, None, host, port, log_dir, ready, bundle_dir)
             return
-        with opened() as repo:
+        with _reading(False, None, "serve an unpacked bundle with --bundle DIR") as repo:
             registry.serve(repo, spec, host, port, log_dir, ready)
     except ServingError as e:
         _show_detail(e)

@@ -62,7 +62,8 @@ def lineage_summary(doc: dict[str, Any]) -> dict[str, Any]:
     data = [
         {"path": n.get("path"), "oid": n.get("oid"), "commit": (n.get("introduced") or {}).get("commit")}
         for n in doc.get("nodes") or []
-        if n.get("stage") is None and n.get("path") != doc.get("target")
+        # git files are code, pinned by the commit: "Data versions" lists what cairn tracks
+        if n.get("stage") is None and n.get("tracked") != "git" and n.get("path") != doc.get("target")
     ]
     params: dict[str, Any] = {}
     for st in doc.get("stages") or []:
@@ -124,11 +125,18 @@ def publish_dir(staged: Path, dest: Path) -> None:
 
 def publish_tar(staged: Path, dest: Path) -> None:
     """Pack the finished bundle as DEST (a .tar.gz whose top folder is the bundle's name)."""
+    import gzip
     import tarfile
 
-    tmp = dest.with_name(f".{dest.name}.part")
+    # written beside the staged folder (the caller's scratch folder, on dest's file system), so
+    # a failure leaves no part file; the gzip header names the archive, not the temporary file
+    tmp = staged.with_name(dest.name)
     top = dest.name.removesuffix(".tar.gz").removesuffix(".tgz")
-    with tarfile.open(tmp, "w:gz") as tar:
+    with (
+        open(tmp, "wb") as f,
+        gzip.GzipFile(dest.name, "wb", fileobj=f) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
         tar.add(staged, arcname=top)
     os.replace(tmp, dest)
 

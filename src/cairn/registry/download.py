@@ -110,8 +110,12 @@ def download(source: Source, kind: str, oid: str, dest: Path, force: bool = Fals
         raise PathError(f"{dest} already exists", "choose another path with -o, or pass --force to replace it")
     parent = dest.parent
     made = [p for p in (parent, *parent.parents) if not p.exists()]
-    parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".cairn-get", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".cairn-get", dir=parent))
+    except OSError as e:
+        _unmake(made)
+        raise unwritable(dest, e) from None
     done = False
     try:
         staged = work / "out"
@@ -129,6 +133,18 @@ def download(source: Source, kind: str, oid: str, dest: Path, force: bool = Fals
         shutil.rmtree(work, ignore_errors=True)
         if not done:
             _unmake(made)
+
+
+def unwritable(dest: Path, e: OSError) -> PathError:
+    """The error of an -o whose folder cannot be made or written (a file on the way, /proc)."""
+    import errno
+
+    if e.errno in (errno.EEXIST, errno.ENOTDIR):
+        # mkdir names the first path on the way that is not a folder
+        blocker = next((p for p in (dest.parent, *dest.parent.parents) if p.exists() and not p.is_dir()), e.filename)
+        return PathError(f"cannot write {dest}: {blocker} is a file, not a folder", "choose another -o path")
+    where = f" ({e.filename})" if e.filename and str(e.filename) != str(dest) else ""
+    return PathError(f"cannot write {dest}: {e.strerror}{where}", "choose an -o path in a folder you can write")
 
 
 def _unmake(folders: list[Path]) -> None:

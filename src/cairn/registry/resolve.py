@@ -111,11 +111,21 @@ def locate(git: Git, commit: str, art: art_mod.Artifact) -> tuple[str, str, int,
     from cairn.pipelines import lock as lock_mod
 
     lock = git.read_file(commit, lock_mod.LOCK_FILE)
-    if lock is not None:
-        for entry in lock_mod.parse(lock.decode(), f"{lock_mod.LOCK_FILE} at {commit[:7]}").values():
-            out = entry.out(art.path)
-            if out is not None:
-                return out.kind, out.oid, out.size, out.files
+    entries = lock_mod.parse(lock.decode(), f"{lock_mod.LOCK_FILE} at {commit[:7]}").values() if lock else []
+    for entry in entries:
+        out = entry.out(art.path)
+        if out is not None:
+            return out.kind, out.oid, out.size, out.files
+    # a file inside a tracked folder is not an artifact of its own: the folder is
+    for folder in Path(art.path).parents:
+        if str(folder) == ".":
+            break
+        if git.read_file(commit, f"{folder}{ptr.SUFFIX}") is not None or any(e.out(str(folder)) for e in entries):
+            raise RegistryError(
+                f"artifact {art.name!r} ({art.path}) is a file inside the tracked folder {folder} "
+                f"at commit {commit[:7]}",
+                f"an artifact's path is a whole tracked file or folder: declare `path: {folder}`",
+            )
     raise RegistryError(
         f"artifact {art.name!r} ({art.path}) is not tracked by cairn at commit {commit[:7]}",
         f"track it there (`cairn add {art.path}`, or as an output of a stage) and register a new version",

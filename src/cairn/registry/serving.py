@@ -47,6 +47,11 @@ class BadRequest(ValueError):
 
 
 def load_bundle(folder: Path) -> dict[str, Any]:
+    if folder.is_file():
+        raise ServingError(
+            f"{folder} is a file, not a bundle folder",
+            f"unpack it first (`tar xzf {folder.name}`) and serve the folder it holds",
+        )
     try:
         doc = json.loads((folder / BUNDLE_FILE).read_text())
     except FileNotFoundError:
@@ -97,6 +102,23 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is beyond the range of a float")
+    return value
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """JSON as RFC 8259 has it: Python's NaN, Infinity and overflowing numbers are refused,
+    so every request-log line stays JSON that any reader (polars, jq, a browser) parses."""
+    return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+
+
 def records_of(body: Any, signature: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The records of a request body (a JSON list of records, or {"inputs": [...]}), checked
     against the input signature; BadRequest says what is wrong."""
@@ -125,6 +147,15 @@ def predict(fn: Callable, records: list[dict[str, Any]]) -> list[Any]:
     out = list(out.tolist() if hasattr(out, "tolist") else out)
     if len(out) != len(records):
         raise ServingError(f"the model returned {len(out)} predictions for {len(records)} records")
+    try:
+        # checked here, not when the response is written: there it is a bare "Internal Server
+        # Error" with a traceback in the server's log, and a NaN would make the request log not JSON
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ServingError(
+            f"the model's predictions are not JSON ({e})",
+            "return numbers, strings, booleans or lists of them (a numpy array: .tolist()), and no NaN",
+        ) from None
     return out
 
 
@@ -134,7 +165,12 @@ class RequestLog:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ServingError(
+                f"cannot keep the request log in {folder}: {e.strerror}", "give --log-requests a folder you can write"
+            ) from None
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._seq = itertools.count()
@@ -197,7 +233,7 @@ def build_app(folder: Path, log_dir: Path | None = None, on_ready: Callable[[], 
 
     async def predict_route(request: Request) -> JSONResponse:
         try:
-            body = json.loads(await request.body())
+            body = loads_strict(await request.body())
         except ValueError as e:
             return JSONResponse({"error": f"the body is not valid JSON: {e}"}, status_code=400)
         try:
@@ -208,7 +244,8 @@ def build_app(folder: Path, log_dir: Path | None = None, on_ready: Callable[[], 
             # small batches run inline: a thread hop costs more than a trivial model
             out = predict(fn, records) if len(records) <= 8 else await run_in_threadpool(predict, fn, records)
         except Exception as e:  # the model's own failure is the client's 500
-            return JSONResponse({"error": f"the model failed: {type(e).__name__}: {e}"}, status_code=500)
+            reason = e.message if isinstance(e, ServingError) else f"{type(e).__name__}: {e}"
+            return JSONResponse({"error": f"the model failed: {reason}"}, status_code=500)
         if log is not None:
             log.add(records, out)
         return JSONResponse({"predictions": out})
@@ -240,11 +277,17 @@ def serve(
 ) -> None:
     """Serve until interrupted; `on_ready(host, port)` once requests are answered (port 0
     picks a free port, which is what on_ready is told)."""
+    import errno
+    import signal
     import socket
 
     _web()
     import uvicorn
 
+    if not 0 <= port <= 65535:
+        raise ServingError(f"port {port} is not a TCP port", "choose one from 1 to 65535, or 0 for any free port")
+    # the bundle and its entry point first: a broken model is the problem to report, not the port
+    app = build_app(folder, log_dir, (lambda: on_ready(host, bound)) if on_ready else None)
     # proto given explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
     # socket says IPPROTO_TCP, and without it every response waits ~40 ms for a delayed ACK
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -253,14 +296,33 @@ def serve(
     try:
         sock.bind((host, port))
     except OSError as e:
-        raise ServingError(f"cannot listen on {host}:{port}: {e.strerror}", "choose another --port") from None
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            hint = "choose another --port (0 picks a free one)"
+        elif e.errno == errno.EACCES:
+            hint = "ports below 1024 need privileges: choose another --port"
+        else:
+            hint = "--host must be an address of this machine (127.0.0.1, 0.0.0.0 for all of them)"
+        raise ServingError(f"cannot listen on {host}:{port}: {e.strerror}", hint) from None
     # listening before uvicorn serves: it runs the lifespan (our ready signal) before it starts
     # accepting, and a client told "ready" must find connections queued, not refused
     sock.listen(128)
     bound = sock.getsockname()[1]
-    app = build_app(folder, log_dir, (lambda: on_ready(host, bound)) if on_ready else None)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    # SIGTERM (docker stop, kill) is how a server is told to stop: uvicorn shuts down gracefully
+    # (the request log's last batch is written), then raises the signal again with the handler it
+    # found, so that handler ends the process as a normal stop (exit 0), as Ctrl-C does
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stopped) if main_thread else None
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def check_example(folder: Path) -> int:

@@ -78,8 +78,17 @@ def register(
     tagnames.check_name(name)
     if version is not None and bump is not None:
         raise RegistryError("--version and --bump both say which version to register", "give one of them")
+    # the version given is checked first: a typo in it is the problem, whatever the commit holds
+    given = semver.parse(version) if version is not None else None
     commit = str(git.resolve(rev or "HEAD").id)
-    declared_artifact(git, commit, name, f"at {rev or 'HEAD'}")
+    art_decl = declared_artifact(git, commit, name, f"at {rev or 'HEAD'}")
+    try:
+        locate(git, commit, art_decl)
+    except RegistryError:
+        # a version nothing holds (a typo in `path:`, a file inside a tracked folder) is refused
+        # before its tag exists; a file git tracks is registered, as GTO does, for the registry alone
+        if git.read_file(commit, art_decl.path) is None:
+            raise
     evs = events(git)
     art = build(evs).get(name) or ArtifactState(name)
     held = art.by_commit(commit)
@@ -88,8 +97,8 @@ def register(
             f"commit {commit[:7]} already holds version {held.version} of {name!r}",
             "commit your new model first, or register another revision",
         )
-    if version is not None:
-        chosen = semver.parse(version)
+    if given is not None:
+        chosen = given
         existing = art.versions.get(str(chosen))
         if existing is not None and existing.registered:
             raise RegistryError(
@@ -187,7 +196,7 @@ def get(
         art_state, v, stage = pick(state(git), spec)
         art = declared_artifact(git, v.commit, art_state.name, f"at version {v.version}")
         kind, oid, size, _ = locate(git, v.commit, art)
-        dest = Path(out or Path(art.path).name).absolute()
+        dest = _destination(out, art.path, kind)
         what = f"{art.name} {v.version}"
         if url is None:
             assert repo is not None
@@ -211,6 +220,21 @@ def get(
         "size": size,
         "files": files,
     }
+
+
+def _destination(out: str | None, path: str, kind: str) -> Path:
+    """Where a get writes: `out`, or the model's own name inside `out` when that is a folder
+    (`-o deploy/`, or an existing folder for a file model), as `cp` does; a folder given for
+    a file would otherwise be "an existing path" that --force replaces, with all it holds."""
+    import os
+
+    name = Path(path).name
+    if out is None:
+        return Path(name).absolute()
+    dest = Path(out).absolute()
+    if out.endswith(("/", os.sep)) or (kind == "file" and dest.is_dir()):
+        return dest / name
+    return dest
 
 
 def _null():
@@ -393,8 +417,26 @@ def bundle(repo: Repo, spec: str, out: str, force: bool = False) -> dict[str, An
     dest = Path(out).absolute()
     if os.path.lexists(dest) and not force:
         raise PathError(f"{dest} already exists", "choose another path with -o, or pass --force to replace it")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as scratch:
+    if (
+        force
+        and dest.is_dir()
+        and not dest.is_symlink()
+        and not (dest / "bundle.json").exists()
+        and any(dest.iterdir())
+    ):
+        # --force replaces a bundle; a folder of other files (`-o dist --force`) would be deleted whole
+        raise PathError(
+            f"{dest} is a folder that is not a model bundle; --force replaces only a bundle",
+            f"name the bundle's own folder, e.g. -o {Path(out) / 'NAME'}, or remove that folder yourself",
+        )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        scratch_dir = tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent)
+    except OSError as e:
+        from cairn.registry.download import unwritable
+
+        raise unwritable(dest, e) from None
+    with scratch_dir as scratch:
         staged = Path(scratch) / "bundle"
         meta = _stage(repo, spec, staged, full=True)
         checked = bundle_mod.check(staged) if meta["serve"] and (staged / "input_example.json").exists() else None
@@ -447,7 +489,14 @@ def _candidate(repo: Repo, git: Git, arts: dict[str, ArtifactState], art: Artifa
     from cairn.errors import CairnError
 
     if "@" in text or "#" in text:
-        _, v, _ = pick(arts, text)
+        other, v, _ = pick(arts, text)
+        if other.name != art.name:
+            # promotion assigns the candidate's version string to the champion's artifact: another
+            # artifact's v0.0.1 would put this one's v0.0.1, a different model, in the stage
+            raise RegistryError(
+                f"the candidate {text!r} is a version of {other.name!r}, not of the champion's artifact {art.name!r}",
+                f"compare two versions of one artifact: `{art.name}@VERSION`, or a git revision or experiment",
+            )
         return v.commit, v.version if v.registered else None
     if semver.is_version(text):
         v = art.version(text)
@@ -474,6 +523,7 @@ def compare(
     with paired bootstrap intervals where the evaluation writes per-row results and the checks
     of cairn.yaml applied with the champion as baseline; with `promote`, assign the candidate to
     that stage when every check passes."""
+    from cairn.errors import StageFailedError
     from cairn.registry.compare import pair, paired_bootstrap, side_by_side
     from cairn.registry.evaluate import evaluate
     from cairn.scm.commits import delete_ref
@@ -496,9 +546,25 @@ def compare(
     env = repo.environment
     try:
         for label, commit in (("champion", champ.commit), ("challenger", cand_commit)):
-            runs[label] = evaluate(
-                git, repo.ws, repo.dot / "tmp" / "compare" / label, art, commit, data_commit, stage, label, fetch, env
-            )
+            try:
+                runs[label] = evaluate(
+                    git,
+                    repo.ws,
+                    repo.dot / "tmp" / "compare" / label,
+                    art,
+                    commit,
+                    data_commit,
+                    stage,
+                    label,
+                    fetch,
+                    env,
+                )
+            except StageFailedError as e:
+                # which model's evaluation failed, and not `cairn repro`'s hint: nothing here is recorded
+                who = f"{champion} = {champ.version}" if label == "champion" else candidate
+                e.message = f"the {label}'s evaluation ({who}, commit {commit[:7]}) failed: {e.message}"
+                e.hint = f"fix stage {stage!r} at the data revision {data_commit[:7]}, commit it and compare again"
+                raise
         a, b = runs["champion"], runs["challenger"]
         paired = paired_bootstrap(pair(a["rows"], b["rows"])) if a["rows"] and b["rows"] else []
         checks = _compare_checks(repo, b["eval_commit"], a["eval_commit"])

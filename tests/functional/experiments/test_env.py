@@ -61,7 +61,7 @@ def test_show_diff_and_export_across_a_revision_and_an_experiment(exp_repo, tmp_
     assert current["kind"] == "current" and f"{PKG}==2.5.5" in next(iter(current["records"].values()))["packages"]
 
     # export: pinned requirements, or a Dockerfile at the commit
-    req = exp_repo.cairn("env", "export", "HEAD").stdout
+    req = req_head = exp_repo.cairn("env", "export", "HEAD").stdout
     assert req.startswith("# the distributions recorded with HEAD\n") and f"\n{PKG}==2.4.1\n" in req
     assert "\npip==" not in req
     req = exp_repo.cairn("env", "export", "newer", "--stage", "train").stdout
@@ -71,6 +71,13 @@ def test_show_diff_and_export_across_a_revision_and_an_experiment(exp_repo, tmp_
     assert f"    {PKG}==2.4.1 \\\n" in docker or f"    {PKG}==2.4.1\n" in docker
     assert f"RUN git checkout --quiet {head}\n" in docker
     assert docker.endswith('CMD ["sh", "-c", "cairn pull && cairn repro"]\n')
+    # -o makes its folders, as `model get -o` does; a file on the way is a PathError, not a traceback
+    exp_repo.cairn("env", "export", "HEAD", "-o", "deploy/requirements.txt")
+    assert (exp_repo.root / "deploy/requirements.txt").read_text() == req_head
+    (exp_repo.root / "notes.txt").write_text("a file")
+    proc = exp_repo.cairn("env", "export", "HEAD", "-o", "notes.txt/requirements.txt", expect=2)
+    assert "cannot write notes.txt/requirements.txt: a part of its path is a file, not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
     # bad input
     assert_error(

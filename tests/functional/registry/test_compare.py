@@ -106,3 +106,62 @@ def test_compare_bad_input(pipeline, assert_error):
     assert_error(proc, RegistryError, "the candidate 'HEAD' is not a registered version of 'churn'", "register it")
     proc = pipeline.cairn("model", "compare", "churn@prod", head, "--stage", "evaluat", expect=None)
     assert proc.returncode == 2 and "there is no stage named 'evaluat'" in proc.stderr
+
+
+def test_compare_refuses_a_candidate_of_another_artifact(pipeline, assert_error):
+    """Promotion assigns the candidate's version string to the champion's artifact, so a version
+    of another artifact would have put a different model (churn's own v0.0.1) in the stage."""
+    text = (pipeline.root / "cairn.yaml").read_text()
+    pipeline.write(
+        {
+            "cairn.yaml": text.replace(
+                "artifacts:\n", "artifacts:\n  churn-small:\n    path: models/churn.bin\n"
+            ).encode()
+        }
+    )
+    pipeline.commit("a second artifact on the same file")
+    pipeline.cairn("model", "register", "churn-small")
+    before = pipeline.git("tag", "-l")
+    proc = pipeline.cairn("model", "compare", "churn@prod", "churn-small@v0.0.1", "--promote", "prod", expect=None)
+    assert_error(
+        proc,
+        RegistryError,
+        "the candidate 'churn-small@v0.0.1' is a version of 'churn-small', not of the champion's artifact 'churn'",
+        "compare two versions of one artifact",
+    )
+    assert pipeline.git("tag", "-l") == before
+    assert pipeline.json("model", "list")[0]["stages"] == {"prod": "v0.0.1"}
+
+
+def test_bundle_lineage_lists_data_not_code(pipeline):
+    """The bundle's data versions (bundle.json, /metadata, MODEL_CARD.md) are what cairn tracks;
+    the stage's script is code, pinned by the commit, not a data version."""
+    pipeline.write({"cairn.yaml": PIPELINE.replace("deps: [train.py]", "deps: [train.py, data/eval.csv]").encode()})
+    pipeline.cairn("repro")
+    pipeline.commit("train reads the data")
+    pipeline.cairn("model", "register", "churn")
+    pipeline.cairn("model", "bundle", "churn", "-o", "b")
+    meta = json.loads((pipeline.root / "b/bundle.json").read_text())
+    assert [d["path"] for d in meta["lineage"]["data"]] == ["data/eval.csv"]
+    assert meta["lineage"]["params"] == {"params.yaml": {"train.threshold": 100}}
+    card = (pipeline.root / "b/MODEL_CARD.md").read_text()
+    data_section = card.split("## Data versions", 1)[1].split("##", 1)[0]
+    assert "data/eval.csv" in data_section and "train.py" not in data_section
+
+
+def test_compare_says_whose_evaluation_failed(pipeline, assert_error):
+    from cairn.errors import StageFailedError
+
+    pipeline.write({"evaluate.py": b"import sys\nprint('no labels today', file=sys.stderr)\nsys.exit(3)\n"})
+    pipeline.commit("the evaluation breaks")
+    proc = pipeline.cairn("model", "compare", "churn@prod", "v0.0.2", "--data", "HEAD", expect=None)
+    assert_error(
+        proc,
+        StageFailedError,
+        "the champion's evaluation (churn@prod = v0.0.1, commit ",
+        "fix stage 'evaluate' at the data revision",
+    )
+    assert "no labels today" in proc.stderr and "cairn repro" not in proc.stderr
+    assert pipeline.git("for-each-ref", "refs/cairn/compare/") == ""
+    scratch = pipeline.root / ".cairn/tmp/compare"
+    assert not scratch.exists() or not any(scratch.iterdir())

@@ -117,3 +117,49 @@ def test_registry_reads_need_git(project, tmp_path: Path, run_cairn, assert_erro
         "the model registry lives in git tags, and this repository has no git (core.no_scm)",
         "set core.no_scm to false",
     )
+
+
+def test_get_into_a_folder_writes_the_model_inside_it(project):
+    """`-o deploy/` or an existing folder receives the model under its own name, as `cp` does:
+    before, an existing folder was "an existing path" that --force replaced, with all it held."""
+    project.cairn("model", "register", "churn")
+    deploy = project.root / "deploy"
+    deploy.mkdir()
+    (deploy / "keep.txt").write_text("other files of the deployment")
+    for out in ("deploy", "deploy/", "deploy/"):
+        got = project.json("model", "get", "churn", "-o", out, "--force")
+        assert got["path"] == str(deploy / "churn.bin")
+    assert sorted(p.name for p in deploy.iterdir()) == ["churn.bin", "keep.txt"]
+    assert (deploy / "churn.bin").read_bytes() == b"threshold 10\n"
+    proc = project.cairn("model", "get", "churn", "-o", "deploy/", expect=None)
+    assert proc.returncode == 2 and f"{deploy / 'churn.bin'} already exists" in proc.stderr
+    project.json("model", "get", "churn", "-o", "fresh/")  # a folder that does not exist yet
+    assert (project.root / "fresh/churn.bin").read_bytes() == b"threshold 10\n"
+    # a folder model given a folder path without the slash still replaces it, with --force
+    (project.root / "models/churn.bin").unlink()
+    (project.root / "models/churn.bin.cairn").unlink()
+    project.write({"models/churn.bin/weights": b"w1", "models/churn.bin/config": b"c"})
+    project.cairn("add", "models/churn.bin")
+    project.commit("a folder model")
+    project.cairn("model", "register", "churn")
+    (project.root / "out").mkdir()
+    project.json("model", "get", "churn", "-o", "out", "--force")
+    assert sorted(p.name for p in (project.root / "out").iterdir()) == ["config", "weights"]
+
+
+def test_get_and_bundle_to_a_path_under_a_file(project, assert_error):
+    """An -o whose folder cannot be made (a file on the way) is a PathError naming that file,
+    not a FileExistsError traceback, and leaves nothing behind."""
+    from cairn.errors import PathError
+
+    project.cairn("model", "register", "churn")
+    (project.root / "notes.txt").write_text("a file")
+    for args in (("get", "churn", "-o", "notes.txt/m.bin"), ("bundle", "churn", "-o", "notes.txt/b.tar.gz")):
+        assert_error(
+            project.cairn("model", *args, expect=None),
+            PathError,
+            "is a file, not a folder",
+            "choose another -o path",
+        )
+    assert (project.root / "notes.txt").read_text() == "a file"
+    assert not [p for p in project.root.iterdir() if p.name.startswith(".notes") or p.name.startswith(".m.bin")]

@@ -4,10 +4,14 @@ bare origin with `git push --tags`, read back in another clone and with --repo."
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from cairn.errors import ObjectMissingError, PipelineError, RegistryError, RemoteUnreachableError
+
+from .conftest import CAIRN_YAML
 
 
 def test_register_assign_and_read_in_another_clone(team, release, git):
@@ -75,6 +79,33 @@ def test_get_from_another_clone_and_from_outside_with_repo(team, release, tmp_pa
     shown = json.loads(run_cairn("model", "show", "churn", "--repo", str(team.origin), "--json", cwd=job).stdout)
     assert [v["version"] for v in shown["versions_detail"]] == ["v0.1.0", "v0.0.1"]
     assert sorted(p.name for p in job.iterdir()) == ["m.bin"]  # nothing else left behind
+    # without --repo, the error outside a repository names it
+    for args in (("model", "get", "churn@prod", "-o", "m2.bin"), ("model", "list")):
+        proc = run_cairn(*args, cwd=job, expect=None)
+        assert proc.returncode == 3 and "--repo GIT_URL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_share_hint_is_a_command_an_interactive_shell_runs(team, tmp_path: Path):
+    """An unassign tag holds `!#`, history expansion in an interactive bash: the printed
+    `git push` line quotes the tag, so pasting it pushes that tag."""
+    alice = team.alice
+    alice.cairn("model", "register", "churn")
+    alice.git("push", "-q", "origin", "main", "--tags")
+    alice.cairn("model", "assign", "churn", "--stage", "prod")
+    out = alice.cairn("model", "unassign", "churn", "--stage", "prod").stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("Share it: "))[len("Share it: ") :]
+    assert line == "git push origin 'churn#prod!#2'"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_TERMINAL_PROMPT": "0"}
+    subprocess.run(
+        ["bash", "--norc", "--noprofile", "-i"],
+        input=line + "\n",
+        cwd=alice.root,
+        env=env,
+        text=True,
+        capture_output=True,
+    )
+    remote_tags = subprocess.run(["git", "tag", "-l"], cwd=team.origin, capture_output=True, text=True).stdout.split()
+    assert "churn#prod!#2" in remote_tags
 
 
 def test_reads_a_registry_gto_wrote(project, git):
@@ -130,6 +161,13 @@ def test_bad_input(project, release, assert_error, tmp_path: Path, run_cairn):
         run("model", "register", "churn", "HEAD~1", expect=None),
         RegistryError,
         "already holds version v1.0.0 of 'churn'",
+    )
+    # a version that is not one is named as such, even on a commit that holds a version already
+    assert_error(
+        run("model", "register", "churn", "HEAD~1", "--version", "1.2", expect=None),
+        RegistryError,
+        "'1.2' is not a semantic version",
+        "MAJOR.MINOR.PATCH",
     )
     assert_error(
         run("model", "assign", "churn", "--stage", "pro d", expect=None),
@@ -196,3 +234,27 @@ def test_get_refuses_a_damaged_remote_copy(project, assert_error):
     proc = project.cairn("model", "get", "churn", "-o", "m.bin", expect=None)
     assert_error(proc, CorruptObjectError, "on remote 'store' is corrupt (its bytes do not match its id)")
     assert not (project.root / "m.bin").exists() and not list(project.root.glob(".m.bin.*"))
+
+
+def test_register_refuses_a_path_nothing_holds(project, assert_error):
+    """A version that get, bundle and serve could never read gets no tag: a typo in `path:`, or
+    a file inside a tracked folder (the folder is the artifact). A file git tracks is
+    registered, as GTO does, for the registry alone."""
+    project.write({"data/d/a.txt": b"a", "data/d/b.txt": b"b", "small.onnx": b"tiny model in git"})
+    project.cairn("add", "data/d")
+    extra = "  inner:\n    path: data/d/a.txt\n  typo:\n    path: models/chrun.bin\n  ingit:\n    path: small.onnx\n"
+    project.write({"cairn.yaml": (CAIRN_YAML + extra).encode()})
+    project.commit("three more artifacts")
+    assert_error(
+        project.cairn("model", "register", "inner", expect=None),
+        RegistryError,
+        "artifact 'inner' (data/d/a.txt) is a file inside the tracked folder data/d at commit",
+        "declare `path: data/d`",
+    )
+    assert_error(
+        project.cairn("model", "register", "typo", expect=None),
+        RegistryError,
+        "artifact 'typo' (models/chrun.bin) is not tracked by cairn at commit",
+    )
+    assert project.git("tag", "-l").split() == []
+    assert project.json("model", "register", "ingit")["tag"] == "ingit@v0.0.1"

@@ -51,7 +51,11 @@ def test_get_messages(reg, make_files, commit):
     with pytest.raises(PathError, match="already exists"):
         registry.get(reg, "m", str(out))
     make_files(reg.root, {"cairn.yaml": ARTIFACTS.replace("model.bin", "untracked.bin")})
-    commit("points at a file cairn does not track")
+    commit("points at a file nothing tracks")
+    with pytest.raises(RegistryError, match=r"artifact 'm' \(untracked.bin\) is not tracked by cairn at commit"):
+        registry.register(reg, "m")  # no tag for a version nothing holds
+    make_files(reg.root, {"untracked.bin": "in git"})
+    commit("points at a file git tracks: registered, as GTO does")
     registry.register(reg, "m")
     with pytest.raises(RegistryError, match=r"artifact 'm' \(untracked.bin\) is not tracked by cairn at commit"):
         registry.get(reg, "m@v0.0.2", str(reg.root / "other.bin"))
@@ -91,6 +95,11 @@ def test_serving_messages(tmp_path: Path):
 def test_port_in_use(tmp_path: Path):
     import socket
 
+    # a bundle that loads: the bundle is read before the port is taken
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "port_in_use_model.py").write_text("def predict(records):\n    return records\n")
+    meta = {"format": 1, "artifact": "m", "path": "model/m", "serve": "port_in_use_model:predict"}
+    (tmp_path / serving.BUNDLE_FILE).write_text(json.dumps(meta))
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
