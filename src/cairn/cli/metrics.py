@@ -343,6 +343,13 @@ def plots_diff(revs, targets, out_dir, with_png, open_page, as_json) -> None:
 def _plots_output(result, out_dir: str, with_png: bool, open_page: bool, as_json: bool) -> None:
     from cairn.metrics.render import write_plots
 
+    if not result.charts and not result.images:  # as DVC: no page of nothing
+        if as_json:
+            emit_json({"page": None, "png": [], **result.to_dict()})
+        else:
+            say("No plots to draw: no page written.")
+        _finish(result.problems, result.notes)
+        return
     written = write_plots(result, Path(out_dir), with_png)
     if as_json:
         emit_json({**written.to_dict(), **result.to_dict()})

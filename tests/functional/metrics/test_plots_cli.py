@@ -115,6 +115,10 @@ def test_an_out_folder_that_is_a_file(proj, assert_error) -> None:
 
 
 def test_no_plots_declared(repo) -> None:
+    """As DVC: nothing to draw writes no page (it was a 0.85 MB page of nothing)."""
     proc = repo.cairn("plots", "show")
-    assert proc.stdout == "Wrote 0 plots to cairn_plots/index.html\n"
+    assert proc.stdout == "No plots to draw: no page written.\n"
     assert "note: no plots: declare them in cairn.yaml" in proc.stderr
+    assert not (repo.root / "cairn_plots").exists()
+    doc = json.loads(repo.cairn("plots", "show", "--json").stdout)
+    assert doc["page"] is None and doc["png"] == [] and not (repo.root / "cairn_plots").exists()
