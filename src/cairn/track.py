@@ -65,7 +65,11 @@ class Run:
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
         if step is not None:
             self.step = step
-        value = float(value) if not isinstance(value, (int, float)) else value
+        if not isinstance(value, (int, float)):
+            try:
+                value = float(value)  # numpy and torch scalars, Decimal
+            except (TypeError, ValueError):
+                raise TypeError(f"metric {name!r}: {value!r} is not a number") from None
         series = self.dir / "plots" / "metrics" / f"{_file_name(name, 'metric')}.tsv"
         self.metrics[name] = value
         series.parent.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,15 @@ def test_values_that_are_not_numbers_are_converted(in_tmp):
     assert read_json(in_tmp / "track/metrics.json") == {"x": 0.25, "step": 0}
 
 
+def test_a_value_that_is_no_number_names_the_metric(in_tmp):
+    with track.Run() as run:
+        run.log_metric("x", 0.5)
+        with pytest.raises(TypeError, match="metric 'acc': 'abc' is not a number"):
+            run.log_metric("acc", "abc")
+    assert read_json(in_tmp / "track/metrics.json") == {"x": 0.5, "step": 0}  # nothing half-logged
+    assert not (in_tmp / "track/plots/metrics/acc.tsv").exists()
+
+
 def test_params(in_tmp):
     with track.Run() as run:
         run.log_param("lr", 0.1)
