@@ -63,7 +63,8 @@ def add(paths: tuple[str, ...], follow_symlinks: bool | None, as_json: bool) -> 
         say(f"{'added' if r.changed else 'unchanged'} {r.path} ({what}{human_size(r.size)})")
     _warn_skipped(results)
     if any(r.changed for r in results):
-        files = " ".join(f"{r.pointer} {_gitignore_of(r.path)}" for r in results if r.changed)
+        # two paths in one folder share its .gitignore: name it once
+        files = " ".join(dict.fromkeys(f for r in results if r.changed for f in (r.pointer, _gitignore_of(r.path))))
         say(f"\nTo track the changes with git, run:\n    git add {files}")
 
 
@@ -156,7 +157,9 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
             say(f"{r.path}: unchanged")
             continue
         counts = f"{len(r.added)} added, {len(r.modified)} modified, {len(r.deleted)} deleted"
-        say(f"{r.path}: {r.state} ({counts})" + (f" - {r.note}" if r.note else ""))
+        # a path missing as a whole has no file counts: "(0 added, 0 modified, 0 deleted)" misleads
+        shown = f" ({counts})" if r.added or r.modified or r.deleted or not r.note else ""
+        say(f"{r.path}: {r.state}{shown}" + (f" - {r.note}" if r.note else ""))
         for label in ("added", "modified", "deleted"):
             files = getattr(r, label)
             for f in files[:limit]:
@@ -167,6 +170,9 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
         say("\nData and pipeline are up to date." if has_pipeline else "\nData is up to date.")
     elif any(r.changed for r in results):
         say("\n`cairn add` records changes; `cairn checkout` discards them.")
+        if any(r.state == "deleted" and r.note for r in results):
+            # a fresh clone: the data is missing because it was never pulled, not deleted
+            say("Data missing from the workspace: `cairn pull` gets it (`cairn checkout` if it is in the cache).")
     return 0
 
 
