@@ -371,6 +371,8 @@ def _remote_gc(name: str, yes: bool, policy, as_json: bool) -> None:
         emit_json({**plan.to_dict(), "removed": plan.remove_objects if yes else 0})
         return
     extra = _remote_gc_extras(plan)
+    for ref in plan.unmatched_refs:
+        say(f"note: no push recorded on {name!r} was made for {ref!r}: --forget-ref {ref} forgets nothing", err=True)
     verb = "Forgot" if yes else "Would forget"
     for r in plan.forget:
         refs = ", ".join(r.refs) or "no ref"
