@@ -4,6 +4,7 @@ old one goes last, so an interrupted move leaves the data tracked under one name
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,9 @@ def move(repo: Repo, src: str, dst: str) -> dict[str, Any]:
             )
     with repo.lock():
         p = repo.ws.load_pointer(old_pointer)
-        moved = ptr.Pointer(dst_rel.rpartition("/")[2], p.kind, p.oid, p.size, p.files, p.exec, p.follow_symlinks)
+        # every field but the name carries over: an import's `source:` too, or `cairn update`
+        # would no longer know where the data came from
+        moved = dataclasses.replace(p, path=dst_rel.rpartition("/")[2])
         (repo.root / dst_rel).parent.mkdir(parents=True, exist_ok=True)
         ptr.save(repo.root / new_pointer, moved)
         had_data = os.path.lexists(repo.root / src_rel)

@@ -142,7 +142,10 @@ def test_local_folder_no_download_then_update(app, tmp_path):
     (src / "a").mkdir(parents=True)
     (src / "a" / "one.txt").write_bytes(b"one")
     (src / "two.txt").write_bytes(b"two")
-    app.cairn("import-url", src, "exports", "--no-download")
+    proc = app.cairn("import-url", src, "in/exports", "--no-download")
+    assert proc.stdout.endswith("Commit it: git add in/exports.cairn in/.gitignore\n")
+    # a moved import keeps its source: `move` used to write the pointer without it
+    app.cairn("move", "in/exports", "exports")
     assert not (app.root / "exports").exists()
     recorded = app.pointer("exports")
     assert recorded["files"] == 2 and recorded["source"]["url"] == str(src)
