@@ -64,7 +64,7 @@ def add(paths: tuple[str, ...], follow_symlinks: bool | None, as_json: bool) -> 
     _warn_skipped(results)
     if any(r.changed for r in results):
         # two paths in one folder share its .gitignore: name it once
-        files = " ".join(dict.fromkeys(f for r in results if r.changed for f in (r.pointer, _gitignore_of(r.path))))
+        files = " ".join(dict.fromkeys(f for r in results if r.changed for f in (r.pointer, gitignore_of(r.path))))
         say(f"\nTo track the changes with git, run:\n    git add {files}")
 
 
@@ -88,7 +88,8 @@ def _warn_skipped(results) -> None:
         say(f"  hint: to store what they point to as well: cairn add --follow-symlinks {' '.join(outside)}", err=True)
 
 
-def _gitignore_of(rel: str) -> str:
+def gitignore_of(rel: str) -> str:
+    """The .gitignore that ignores the tracked path `rel` (the one in its folder)."""
     parent = rel.rpartition("/")[0]
     return f"{parent}/.gitignore" if parent else ".gitignore"
 
@@ -172,7 +173,10 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
         say("\n`cairn add` records changes; `cairn checkout` discards them.")
         if any(r.state == "deleted" and r.note for r in results):
             # a fresh clone: the data is missing because it was never pulled, not deleted
-            say("Data missing from the workspace: `cairn pull` gets it (`cairn checkout` if it is in the cache).")
+            say(
+                "Data missing from the workspace: `cairn pull` gets it (`cairn checkout` if it is in the cache; "
+                "`cairn update` for an import recorded with --no-download)."
+            )
     return 0
 
 

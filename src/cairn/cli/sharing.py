@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cairn.cli.data import json_option, opened
+from cairn.cli.data import gitignore_of, json_option, opened
 from cairn.cli.output import close_progress, emit_json, human_size, progress_for, say
 
 rev_option = click.option(
@@ -94,7 +94,7 @@ def import_(repo_url, path, rev, out, jobs, remote_name, as_json) -> None:
         f"Imported {path} from {source['url']} at {source['commit'][:12]} into {doc['path']} "
         f"({human_size(doc['size'])}, {doc['files']} files)."
     )
-    say(f"Commit it: git add {doc['pointer']} .gitignore")
+    say(f"Commit it: git add {doc['pointer']} {gitignore_of(doc['path'])}")
 
 
 @click.command(name="import-url")
@@ -124,7 +124,7 @@ def import_url(url: str, out: str | None, no_download: bool, as_json: bool) -> N
         return
     verb = "Recorded" if no_download else "Imported"
     say(f"{verb} {url} as {doc['path']} ({human_size(doc['size'])}, {doc['files']} files).")
-    say(f"Commit it: git add {doc['pointer']} .gitignore")
+    say(f"Commit it: git add {doc['pointer']} {gitignore_of(doc['path'])}")
 
 
 @click.command()

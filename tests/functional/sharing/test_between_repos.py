@@ -118,7 +118,9 @@ def test_get_credentials_from_the_local_config_of_the_same_remote(registry, app,
 
 
 def test_import_records_the_source_and_push_sends_to_our_remote(registry, app, tmp_path):
-    app.cairn("import", registry.root, "data/images", "--rev", "main", "-o", "inputs/images", env=S3_ENV)
+    proc = app.cairn("import", registry.root, "data/images", "--rev", "main", "-o", "inputs/images", env=S3_ENV)
+    # the .gitignore written is the one beside the pointer, not the top one
+    assert proc.stdout.endswith("Commit it: git add inputs/images.cairn inputs/.gitignore\n")
     assert _tree_files(app.root / "inputs" / "images") == images(1)
     pointer = yaml.safe_load((app.root / "inputs" / "images.cairn").read_text())
     assert pointer["source"] == {
