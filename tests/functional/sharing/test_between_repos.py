@@ -197,7 +197,13 @@ def test_bad_input(registry, app, tmp_path, assert_error):
     )
     assert "; it tracks: data/images, model.bin" in proc.stderr
     proc = app.cairn("get", registry.root, "data/images/nope.png", expect=None, env=S3_ENV)
-    assert_error(proc, PathError, "data/images has no nope.png")
+    # the source named in message and hint (the hint said `cairn ls SOURCE ...`)
+    assert_error(
+        proc,
+        PathError,
+        f"data/images in {registry.root} has no nope.png",
+        f"list it with `cairn ls {registry.root} data/images -R`",
+    )
 
     app.cairn("import", registry.root, "model.bin", env=S3_ENV)
     proc = app.cairn("import", registry.root, "model.bin", expect=None, env=S3_ENV)
