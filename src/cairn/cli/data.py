@@ -167,7 +167,10 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
                 say(f"    {label + ':':10} {f}")
             if limit is not None and len(files) > limit:
                 say(f"    ... and {len(files) - limit} more {label} (cairn -v status lists all)")
-    if not changed:
+    if not changed and any(i.get("behind") for i in imports):
+        # "up to date" right below "import behind its source" read as a contradiction
+        say("\nThe workspace matches its pointers; `cairn update` brings the imports that are behind.")
+    elif not changed:
         say("\nData and pipeline are up to date." if has_pipeline else "\nData is up to date.")
     elif any(r.changed for r in results):
         say("\n`cairn add` records changes; `cairn checkout` discards them.")
