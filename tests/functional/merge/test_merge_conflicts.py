@@ -4,6 +4,7 @@ conflicting path with both versions, and `cairn merge resolve` settles them with
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -86,6 +87,8 @@ def test_resolving_a_folder_keeps_what_merged_cleanly(conflicted):
 
 def check_status_lists_each_conflict_with_both_versions(alice, proc) -> None:
     assert "both-modified" in proc.stdout + proc.stderr  # the driver's own words reach the user
+    # ... naming each path as `cairn merge resolve PATH` takes it (it said `b.png`, which resolve refuses)
+    assert re.search(r"both-modified +data/images/b\.png\n", proc.stdout + proc.stderr)
     status = alice.json("status")
     assert status["changed"] is True
     rows = {c["path"]: c for c in status["conflicts"]}
@@ -112,6 +115,10 @@ def test_status_then_one_path_at_a_time(conflicted, run_cairn, assert_error):
     assert_error(proc, MergeError, "there is no merge conflict at data/images/a.png", "`cairn status` lists")
     proc = alice.cairn("merge", "resolve", "data/images/c.png", expect=None)
     assert proc.returncode == 2 and "choose how to settle: --ours, --theirs or --both" in proc.stderr
+    # two sides at once is refused, not settled by whichever came last
+    proc = alice.cairn("merge", "resolve", "data/images/c.png", "--ours", "--theirs", expect=None)
+    assert proc.returncode == 2 and "choose one way to settle, not --ours and --theirs" in proc.stderr
+    assert [c["path"] for c in alice.json("status")["conflicts"]] == ["data/images/c.png"]
 
     alice.cairn("merge", "resolve", "data/images/c.png", "--ours")
     alice.git("commit", "-q", "--no-edit")
