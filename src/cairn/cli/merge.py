@@ -78,7 +78,7 @@ def merge_resolve(path: str, ours: bool, theirs: bool, both: bool, as_json: bool
 
     What merged cleanly is kept; only the conflicting paths take the side chosen. After the
     last conflict of a pointer it is written and staged: `git commit` (or `git rebase
-    --continue`) concludes the merge, `cairn checkout` materialises the merged data."""
+    --continue`) concludes the merge, `cairn pull` materialises the merged data."""
     # separate flags, not one option with three values: with those, `--ours --theirs` silently
     # took the last one given
     chosen = [name for name, on in (("ours", ours), ("theirs", theirs), ("both", both)) if on]
@@ -102,4 +102,8 @@ def merge_resolve(path: str, ours: bool, theirs: bool, both: bool, as_json: bool
     if result.left:
         say(f"{result.left} conflict(s) left (`cairn status` lists them)")
     elif result.finished:
-        say("Run `cairn checkout` to update the data, then `git commit` to conclude the merge.")
+        # the other side's files are usually not in this cache yet: checkout alone fails (exit 4)
+        say(
+            "Run `git commit` to conclude the merge, then `cairn pull` to bring the merged data "
+            "(`cairn checkout` if the cache already has the other side's files)."
+        )

@@ -120,7 +120,10 @@ def test_status_then_one_path_at_a_time(conflicted, run_cairn, assert_error):
     assert proc.returncode == 2 and "choose one way to settle, not --ours and --theirs" in proc.stderr
     assert [c["path"] for c in alice.json("status")["conflicts"]] == ["data/images/c.png"]
 
-    alice.cairn("merge", "resolve", "data/images/c.png", "--ours")
+    out = alice.cairn("merge", "resolve", "data/images/c.png", "--ours").stdout
+    # bob's files are not in alice's cache: the next step is pull, not checkout (which fails)
+    assert "then `cairn pull` to bring the merged data" in out
+    assert alice.cairn("checkout", expect=None).returncode == 4
     alice.git("commit", "-q", "--no-edit")
     alice.cairn("pull")  # bob's versions come from the remote
     assert images(alice)["b.png"] == b"b by bob" and images(alice)["c.png"] == b"c by alice!"
