@@ -208,7 +208,12 @@ def _merge_conflicts(conflicts: list[dict]) -> None:
             commit = f"{v['ref']} {v['commit'][:10]} {v['subject']!r}" if v.get("commit") else ""
             what = f"{v['kind']} " if v["kind"] != "file" else ""
             say(f"      {side:7} {what}{human_size(v['size'])}, oid {v['oid'][:12]}  {commit}")
-    say("Settle with `cairn merge resolve PATH --ours | --theirs | --both`, then `git commit`.\n")
+    # what concludes it depends on what git was doing: the ref theirs came from says
+    theirs_ref = next((c["theirs"]["ref"] for c in conflicts if c.get("theirs") and c["theirs"].get("ref")), None)
+    conclude = {"REBASE_HEAD": "git rebase --continue", "CHERRY_PICK_HEAD": "git cherry-pick --continue"}.get(
+        theirs_ref, "git commit"
+    )
+    say(f"Settle with `cairn merge resolve PATH --ours | --theirs | --both`, then `{conclude}`.\n")
 
 
 def _remote_status(results, remote, as_json: bool, quiet: bool) -> int:

@@ -104,6 +104,7 @@ def merge_resolve(path: str, ours: bool, theirs: bool, both: bool, as_json: bool
     elif result.finished:
         # the other side's files are usually not in this cache yet: checkout alone fails (exit 4)
         say(
-            "Run `git commit` to conclude the merge, then `cairn pull` to bring the merged data "
+            "Run `git commit` (in a rebase or cherry-pick: `git rebase --continue`, `git cherry-pick --continue`) "
+            "to conclude the merge, then `cairn pull` to bring the merged data "
             "(`cairn checkout` if the cache already has the other side's files)."
         )

@@ -129,6 +129,27 @@ def test_status_then_one_path_at_a_time(conflicted, run_cairn, assert_error):
     assert images(alice)["b.png"] == b"b by bob" and images(alice)["c.png"] == b"c by alice!"
 
 
+def test_a_rebase_conflict_says_rebase_continue(conflicted):
+    alice = conflicted
+    proc = subprocess.run(
+        ["git", "rebase", "origin/main"], cwd=alice.root, capture_output=True, text=True, env=_env(alice)
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # `git commit` in the middle of a rebase is not what concludes it
+    assert "then `git rebase --continue`." in alice.cairn("status").stdout
+    alice.cairn("merge", "resolve", "data/images", "--theirs")
+    done = subprocess.run(
+        ["git", "-c", "core.editor=true", "rebase", "--continue"],
+        cwd=alice.root,
+        capture_output=True,
+        text=True,
+        env=_env(alice),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    alice.cairn("pull")
+    assert images(alice)["b.png"] == b"b by alice!"  # in a rebase, theirs is the commit replayed
+
+
 def _import_version(person, rev: str, *files: tuple[str, bytes]) -> None:
     """Change data/images, and mark its pointer an import of REV as `cairn import` writes it."""
     person.write(dict(files))
