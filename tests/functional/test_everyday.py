@@ -92,6 +92,10 @@ def test_move_data_and_pointer_together(repo):
     assert repo.json("status")["changed"] is False
     repo.cairn("move", "images.cairn", "data")  # into an existing folder, by its pointer
     assert repo.pointer("data/images")["path"] == "images"
+    # a trailing slash names a folder, new or not (it was renamed to a file called `archive`)
+    assert repo.json("move", "data/images", "archive/")["to"] == "archive/images"
+    assert (repo.root / "archive" / "images" / "x.bin").read_bytes() == b"x" * 100
+    assert (repo.root / "archive" / ".gitignore").read_text() == "/images\n"
 
 
 def test_move_refusals(repo, assert_error):

@@ -29,7 +29,8 @@ def move(repo: Repo, src: str, dst: str) -> dict[str, Any]:
             "move untracked files with `mv` (or `git mv`); `cairn move` moves tracked data and its pointer",
         )
     dst_rel = repo.ws.rel(dst)
-    if (repo.root / dst_rel).is_dir() and not (repo.root / pointer_rel_for(dst_rel)).exists():
+    into = dst.endswith(("/", os.sep))  # `models/` names a folder, even one that does not exist yet
+    if into or ((repo.root / dst_rel).is_dir() and not (repo.root / pointer_rel_for(dst_rel)).exists()):
         dst_rel = f"{dst_rel}/{src_rel.rpartition('/')[2]}"  # into a folder, as mv does
     new_pointer = pointer_rel_for(dst_rel)
     if dst_rel == src_rel:
