@@ -81,14 +81,21 @@ def remote_remove(name: str) -> None:
 @remote.command("default")
 @click.argument("name", required=False)
 @click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml.")
-def remote_default(name: str | None, local: bool) -> None:
+@json_option
+def remote_default(name: str | None, local: bool, as_json: bool) -> None:
     """Show the default remote, or make NAME the default."""
-    with opened() as repo:
+    with opened(as_json) as repo:
         if name is None:
             current = repo.remotes.default()
+            if as_json:  # showing it is a read: --json as for every read command
+                emit_json({"default": current})
+                return
             say(current if current else "No default remote (set one with `cairn remote default NAME`).")
             return
         repo.remotes.set_default(name, local)
+    if as_json:
+        emit_json({"default": name})
+        return
     say(f"Default remote: {name}")
 
 

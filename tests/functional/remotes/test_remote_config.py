@@ -19,6 +19,7 @@ def test_add_list_default_remove(repo):
     assert repo.cairn("remote", "list").stdout == "No remotes. Add one with `cairn remote add -d NAME URL`.\n"
     assert repo.json("remote", "list") == {"default": None, "remotes": {}}
     assert repo.cairn("remote", "default").stdout == "No default remote (set one with `cairn remote default NAME`).\n"
+    assert repo.json("remote", "default") == {"default": None}  # a read command: --json too
 
     assert repo.cairn("remote", "add", "-d", "store", "s3://bucket/project").stdout == (
         "Added remote 'store' at s3://bucket/project (default)\n"
@@ -32,6 +33,7 @@ def test_add_list_default_remove(repo):
         "remotes": {"store": {"url": "s3://bucket/project"}, "backup": {"url": "/mnt/backup"}},
     }
     assert repo.cairn("remote", "default").stdout == "store\n"
+    assert repo.json("remote", "default") == {"default": "store"}
 
     assert repo.cairn("remote", "default", "backup").stdout == "Default remote: backup\n"
     assert repo.json("remote", "list")["default"] == "backup"
