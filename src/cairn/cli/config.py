@@ -24,9 +24,19 @@ def config(key: str, value: str | None, local: bool, unset: bool, as_json: bool)
         write(repo.dot, key, None, local)
     elif value is None:
         current = repo.config.get(key)
-        emit_json({key: current}) if as_json else say(str(current))
+        emit_json({key: current}) if as_json else say(_shown(current))
     else:
         parsed = coerce(key, value)
         if key == "cache.type":
             parse_link_types(parsed)  # refuse a typo now, not at every later command
         write(repo.dot, key, parsed, local)
+
+
+def _shown(value: object) -> str:
+    """A value as it is written on the command line (`true`, `hardlink,copy`), not as Python's
+    repr (`True`, `['hardlink', 'copy']`), so what `cairn config KEY` prints can be set again."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_shown(v) for v in value)
+    return "" if value is None else str(value)
