@@ -233,6 +233,9 @@ def test_post_checkout_hook_updates_data_on_git_checkout(repo, two_versions, ass
 
     hook = repo.root / ".git" / "hooks" / "post-checkout"
     assert f"Installed {hook}" in proc.stdout
+    # the merge driver came too, and .gitattributes must be committed: say so
+    assert "Commit it: git add .gitattributes" in proc.stdout
+    assert "merge=cairn" in (repo.root / ".gitattributes").read_text()
     assert os.access(hook, os.X_OK)
     # `git checkout` runs the hook, and the hook finds `cairn` on PATH.
     repo.git("checkout", "-q", "v1", venv_first=True)

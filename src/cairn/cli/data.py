@@ -478,7 +478,13 @@ def unprotect(targets: tuple[str, ...]) -> None:
 @click.command("install-hooks")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing post-checkout hook.")
 def install_hooks(force: bool) -> None:
-    """Install a git post-checkout hook that runs `cairn checkout` after branch switches."""
+    """Install a git post-checkout hook that runs `cairn checkout` after branch switches, and
+    the merge driver (as `cairn merge setup` does)."""
     with opened() as repo:
-        hook = repo.install_hooks(force)
+        hook, merge = repo.install_hooks(force)
     say(f"Installed {hook}")
+    # .gitattributes was written too: say so, or it sits uncommitted and teammates lack it
+    if merge.added:
+        say(f"Added to {merge.attributes}: {'; '.join(merge.added)}")
+        say(f"Commit it: git add {merge.attributes} && git commit -m 'Merge tracked data with cairn'")
+    say(f"Registered git merge drivers {', '.join(merge.drivers)} in this clone's git config.")
