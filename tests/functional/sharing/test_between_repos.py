@@ -85,7 +85,7 @@ def test_get_outside_any_repository_verified_and_complete(registry, tmp_path):
     assert json.loads(out.stdout)["kind"] == "git"
     assert _tree_files(here / "conf") == {"train.yaml": b"lr: 0.1\n", "sub/x.txt": b"x"}
     one = registry.cairn("get", registry.root, "conf/train.yaml", cwd=here / "conf" / "sub")
-    assert "(1 files tracked by git)" in one.stdout
+    assert "(1 file tracked by git)" in one.stdout
 
 
 def test_get_large_objects_and_repeated_contents(registry, tmp_path):
