@@ -229,3 +229,19 @@ def test_file_url(repo, tmp_path):
     repo.cairn("remote", "add", "-d", "store", f"file://{tmp_path / 'remote'}")
     assert repo.json("push")["transferred"] == 1
     assert (tmp_path / "remote" / "cairn-remote.json").is_file()
+
+
+def test_a_relative_folder_typed_in_a_subfolder_is_taken_from_there(repo, tmp_path):
+    """`../store` typed in data/ is the folder beside the repository; the config reads URLs from
+    the root, so it is stored as such (it was stored as typed: a folder one level too high)."""
+    (repo.root / "data").mkdir()
+    repo.cairn("remote", "add", "-d", "store", "../../beside", cwd=repo.root / "data")
+    assert repo.json("remote", "list")["remotes"]["store"]["url"] == "../beside"
+    repo.cairn("remote", "modify", "store", "url", "../../beside2", cwd=repo.root / "data")
+    assert repo.json("remote", "list")["remotes"]["store"]["url"] == "../beside2"
+    repo.cairn("remote", "add", "top", "../as-typed")  # at the root: kept as written
+    assert repo.json("remote", "list")["remotes"]["top"]["url"] == "../as-typed"
+    repo.write({"data/f.bin": b"f"})
+    repo.cairn("add", "data/f.bin")
+    repo.cairn("push", cwd=repo.root / "data")
+    assert (repo.root.parent / "beside2" / "cairn-remote.json").exists()
