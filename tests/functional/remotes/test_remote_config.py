@@ -170,15 +170,21 @@ def test_unknown_remote_suggests_the_nearest(repo, assert_error):
 
 
 def test_no_default_remote(repo, assert_error):
+    # no remote at all: setting a default is not the fix, adding one is
     for command in (["push"], ["pull"], ["fetch"], ["status", "--remote"]):
         assert_error(
             repo.cairn(*command, expect=None),
             ConfigError,
-            "no remote given and no default remote set",
-            "name one with -r NAME, or set a default: `cairn remote default NAME`",
+            "no remote given and no default remote set (no remote is configured)",
+            "add one as the default: `cairn remote add -d NAME URL`",
         )
     repo.cairn("remote", "add", "store", "/tmp/x")  # a remote, but not the default
-    assert_error(repo.cairn("push", expect=None), ConfigError, "no remote given and no default remote set")
+    assert_error(
+        repo.cairn("push", expect=None),
+        ConfigError,
+        "no remote given and no default remote set (remotes: store)",
+        "name one with -r NAME, or set a default: `cairn remote default NAME`",
+    )
 
 
 MISSING_EXTRAS = [("gs", "gs", "gcsfs"), ("az", "azure", "adlfs"), ("ssh", "ssh", "sshfs")]
