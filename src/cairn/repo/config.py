@@ -289,18 +289,24 @@ def write(dot: Path, key: str, value: Any, local: bool = False) -> None:
         doc = tomlkit.document()
     *sections, name = key.split(".")
     table: Any = doc
+    new_table = False
     for i, section in enumerate(sections):
         if section not in table:
             if value is None:
                 return
             # `[remote.NAME]` rather than an empty `[remote]` header above it
             table[section] = tomlkit.table(is_super_table=i < len(sections) - 1)
+            new_table = True
         table = table[section]
     if value is None:
         if name in table:
             del table[name]
     else:
         table[name] = value
+        if new_table:
+            # a blank line after a new table, as before the next one: tomlkit runs it into the
+            # following header (`[core]`), and a later removal then leaves a stray blank line in git
+            table.add(tomlkit.nl())
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(tomlkit.dumps(doc))
+    tmp.write_text(tomlkit.dumps(doc).rstrip("\n") + "\n")
     os.replace(tmp, path)

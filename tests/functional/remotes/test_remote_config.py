@@ -251,3 +251,16 @@ def test_a_relative_folder_typed_in_a_subfolder_is_taken_from_there(repo, tmp_pa
     repo.cairn("add", "data/f.bin")
     repo.cairn("push", cwd=repo.root / "data")
     assert (repo.root.parent / "beside2" / "cairn-remote.json").exists()
+
+
+def test_adding_then_removing_a_remote_leaves_the_committed_config_as_it_was(repo):
+    repo.cairn("remote", "add", "-d", "store", "/tmp/store")
+    repo.cairn("remote", "add", "lake", "s3://lake")
+    repo.cairn("remote", "modify", "lake", "endpoint_url", "http://127.0.0.1:9000")
+    text = (repo.root / ".cairn" / "config.toml").read_text()
+    # each table apart from the next (the new one ran into `[core]`)
+    assert 'endpoint_url = "http://127.0.0.1:9000"\n\n[core]' in text and not text.endswith("\n\n")
+    repo.commit("remotes")
+    repo.cairn("remote", "add", "tmp", "/tmp/other")
+    repo.cairn("remote", "remove", "tmp")
+    assert (repo.root / ".cairn" / "config.toml").read_text() == text  # no stray blank line for git
