@@ -262,9 +262,13 @@ def coerce(key: str, raw: str) -> Any:
         raise ConfigError(f"{key} takes true or false, not {raw!r}")
     if kind in ((int, float), int):
         try:
-            return float(raw) if "." in raw and kind is not int else int(raw)
+            number = float(raw) if "." in raw and kind is not int else int(raw)
         except ValueError:
             raise ConfigError(f"{key} takes a number, not {raw!r}") from None
+        # 0 transfers or 0-byte packs mean nothing (jobs 0 silently fell back to the default)
+        if key.rpartition(".")[2] in ("jobs", "pack_size") and number < 1:
+            raise ConfigError(f"{key} takes a number of at least 1, not {raw!r}")
+        return number
     if kind == (list, str):
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw

@@ -264,3 +264,14 @@ def test_adding_then_removing_a_remote_leaves_the_committed_config_as_it_was(rep
     repo.cairn("remote", "add", "tmp", "/tmp/other")
     repo.cairn("remote", "remove", "tmp")
     assert (repo.root / ".cairn" / "config.toml").read_text() == text  # no stray blank line for git
+
+
+def test_jobs_and_pack_size_below_one_are_refused(repo, assert_error):
+    repo.cairn("remote", "add", "-d", "store", "/tmp/store")
+    before = (repo.root / ".cairn" / "config.toml").read_text()
+    for args in (["remote", "modify", "store", "jobs", "0"], ["remote", "modify", "store", "pack_size", "0"]):
+        assert_error(
+            repo.cairn(*args, expect=None), ConfigError, f"remote.store.{args[3]} takes a number of at least 1"
+        )
+    assert_error(repo.cairn("config", "cache.pack_size", "0", expect=None), ConfigError, "at least 1, not '0'")
+    assert (repo.root / ".cairn" / "config.toml").read_text() == before  # nothing written
