@@ -459,8 +459,11 @@ def fsck(delete_corrupt: bool, as_json: bool) -> int:
     if report.ok:
         say(f"{report.checked} objects verified, all good.")
         return 0
+    # --delete-corrupt is the step only when something is corrupt (missing objects need a pull alone)
     hint = (
-        "run `cairn pull` to restore them" if delete_corrupt else "run `cairn fsck --delete-corrupt`, then `cairn pull`"
+        "run `cairn fsck --delete-corrupt`, then `cairn pull`"
+        if report.corrupt and not delete_corrupt
+        else "run `cairn pull` to restore them"
     )
     say(f"{report.checked} objects checked: {len(report.corrupt)} corrupt, {len(report.missing)} missing; {hint}")
     return 1
