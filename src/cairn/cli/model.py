@@ -3,7 +3,6 @@ files, deployable bundles, serving and champion/challenger comparison."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,20 +31,18 @@ message_option = click.option("-m", "--message", help="Why: stored in the tag's 
 @contextmanager
 def _reading(as_json: bool, url: str | None) -> Iterator[Any]:
     """This repository, or None when --repo names another one and we are outside any."""
+    if url is None:
+        with opened(as_json) as repo:
+            yield repo
+        return
     from cairn.errors import NotARepoError
     from cairn.repo.repo import Repo
 
     progress = progress_for(as_json)
     try:
         repo = Repo.find(progress=progress)
-    except NotARepoError as e:
-        if url is not None:
-            repo = None
-        else:
-            close_progress(progress)
-            # a deployment job runs outside any repository: its way to the registry is --repo
-            e.hint = f"{e.hint + ', or' if e.hint else ''} read another repository's registry with --repo GIT_URL"
-            raise
+    except NotARepoError:
+        repo = None
     try:
         yield repo
     finally:
@@ -63,8 +60,7 @@ def _done(doc: dict[str, Any], as_json: bool, text: str) -> None:
         emit_json(doc)
     else:
         say(text)
-        # quoted: `!#` in an unassign tag is history expansion in an interactive bash
-        say("Share it: git push origin " + shlex.quote(doc["tag"]))
+        say("Share it: git push origin " + doc["tag"])
 
 
 @model.command("register")
