@@ -92,6 +92,12 @@ def test_move_data_and_pointer_together(repo):
     assert repo.json("status")["changed"] is False
     repo.cairn("move", "images.cairn", "data")  # into an existing folder, by its pointer
     assert repo.pointer("data/images")["path"] == "images"
+    # the printed git command works for a pointer never committed (plain `git rm --cached` fails)
+    repo.write({"fresh.bin": b"f"})
+    repo.cairn("add", "fresh.bin")
+    line = repo.cairn("move", "fresh.bin", "fresh2.bin").stdout.splitlines()[1]
+    assert line.startswith("git add fresh2.bin.cairn && git rm --cached -q --ignore-unmatch fresh.bin.cairn")
+    repo.git(*line.split("  (")[0].split(" && ")[1].split()[1:])  # the git rm part, run as printed
     # a trailing slash names a folder, new or not (it was renamed to a file called `archive`)
     assert repo.json("move", "data/images", "archive/")["to"] == "archive/images"
     assert (repo.root / "archive" / "images" / "x.bin").read_bytes() == b"x" * 100
