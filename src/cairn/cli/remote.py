@@ -144,6 +144,17 @@ def _report(verb: str, result, as_json: bool, remote_name: str | None) -> None:
         say(f"Everything is up to date ({result.skipped} object(s) already there).")
     if result.missing:
         say(f"warning: {len(result.missing)} object(s) are in neither place and were not {verb}", err=True)
+        # named, so they can be looked for (`cairn fsck`, another clone), and what fixes it
+        for oid in sorted(result.missing)[:10]:
+            say(f"  missing: {oid}", err=True)
+        if len(result.missing) > 10:
+            say(f"  ... and {len(result.missing) - 10} more (`--json` lists all)", err=True)
+        fix = (
+            "`cairn fetch` them from a remote that has them, or push from a clone that has them"
+            if verb == "pushed"
+            else "`cairn push` them from a clone that has them (`cairn push --verify` if they were lost on the remote)"
+        )
+        say(f"  hint: {fix}", err=True)
 
 
 run_cache_option = click.option(
