@@ -200,6 +200,8 @@ def _merge_conflicts(conflicts: list[dict]) -> None:
     say(f"Unfinished merge: {len(conflicts)} conflicting path(s) in tracked data")
     for c in conflicts:
         say(f"  {c['path']}: {c['kind']}" + (f" ({c['reason']})" if c.get("reason") else ""))
+        if c.get("hint"):
+            say(f"      hint: {c['hint']}")
         for side in ("ours", "theirs"):
             v = c[side]
             if v is None:

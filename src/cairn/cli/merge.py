@@ -62,7 +62,14 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> int:
         say(f"    {c['kind']:15} {top + '/' + c['path'] if c['path'] else top + ' (the whole pointer)'}", err=True)
     if len(result.conflicts) > 10:
         say(f"    ... and {len(result.conflicts) - 10} more (`cairn status` lists all)", err=True)
-    say("  settle them with `cairn merge resolve PATH --ours | --theirs | --both`", err=True)
+    if result.reason:  # a whole-pointer conflict: why, and its own way out
+        say(f"  {result.reason}", err=True)
+    say(
+        f"  hint: {result.hint}"
+        if result.hint
+        else "  settle them with `cairn merge resolve PATH --ours | --theirs | --both`",
+        err=True,
+    )
     sys.stdout.flush()
     return 1
 
