@@ -55,7 +55,14 @@ def _open_source(
     url: str, path: str, rev: str | None, repo: Repo | None, remote: str | None, jobs: int | None
 ) -> tuple[SourceRepo, Tracked, str, Remote]:
     source = SourceRepo(open_commit(url, rev))
-    tracked, inner = source.locate(path)
+    try:
+        tracked, inner = source.locate(path)
+    except PathError as e:
+        clean = posixpath.normpath(path.strip("/")) if path.strip("/") else ""
+        if clean and source.commit.has_file(clean):
+            # a file in git there (code, a config): `get` copies it, an import records data cairn tracks
+            e.hint = f"git tracks it there: copy it with `cairn get {url} {clean}` (import records data cairn tracks)"
+        raise
     _, settings = source.data_remote(remote)
     return source, tracked, inner, open_remote(source, _overlay(repo, str(settings["url"])), remote, jobs)
 

@@ -196,6 +196,14 @@ def test_bad_input(registry, app, tmp_path, assert_error):
         f"list what it tracks with `cairn ls {registry.root}`",
     )
     assert "; it tracks: data/images, model.bin" in proc.stderr
+    # a file git tracks there cannot be imported, but `get` copies it: the hint says so
+    proc = app.cairn("import", registry.root, ".cairn/config.toml", expect=None, env=S3_ENV)
+    assert_error(
+        proc,
+        PathError,
+        "does not track '.cairn/config.toml' with cairn",
+        f"git tracks it there: copy it with `cairn get {registry.root} .cairn/config.toml`",
+    )
     proc = app.cairn("get", registry.root, "data/images/nope.png", expect=None, env=S3_ENV)
     # the source named in message and hint (the hint said `cairn ls SOURCE ...`)
     assert_error(
