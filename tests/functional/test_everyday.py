@@ -143,6 +143,11 @@ def test_commit_records_changes_made_by_hand(repo, assert_error):
     (repo.root / "data" / "a.txt").unlink()
     proc = repo.cairn("commit", "data/a.txt", expect=PathError.exit_code)
     assert_error(proc, PathError, "data/a.txt is not in the workspace; there is nothing to record")
+    # a stage's output or a mistyped stage: not "not tracked by cairn ... `cairn add`"
+    proc = repo.cairn("commit", "o1.txt", expect=PathError.exit_code)
+    assert_error(proc, PathError, "o1.txt is an output of stage 'loop@1', not tracked data", "`cairn commit loop@1`")
+    proc = repo.cairn("commit", "perp", expect=PathError.exit_code)
+    assert_error(proc, PathError, "perp is neither tracked by cairn nor a stage", "did you mean the stage 'prep'?")
 
 
 def test_freeze_and_unfreeze_keep_comments(repo, assert_error):
