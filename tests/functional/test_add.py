@@ -22,6 +22,14 @@ def add_json(repo, *paths: str) -> list[dict]:
     return out
 
 
+def test_the_git_add_hint_names_a_shared_gitignore_once(repo):
+    repo.write({"models/a.bin": b"a", "models/b.bin": b"b"})
+
+    proc = repo.cairn("add", "models/a.bin", "models/b.bin")
+
+    assert "git add models/a.bin.cairn models/.gitignore models/b.bin.cairn\n" in proc.stdout
+
+
 def test_add_file_writes_pointer_gitignore_and_object(repo):
     data = b"weights " * 1000
     repo.write({"models/model.bin": data})

@@ -121,7 +121,7 @@ def test_checkout_removes_an_empty_folder_the_version_lacks(repo):
     repo.write({"data/x.bin": b"x"})
     repo.cairn("add", "data")
     (repo.root / "data" / "stray" / "deeper").mkdir(parents=True)
-    assert "data: modified (0 added, 0 modified, 0 deleted) - only empty folders differ" in repo.cairn("status").stdout
+    assert "data: modified - only empty folders differ\n" in repo.cairn("status").stdout
 
     repo.cairn("checkout")
 
@@ -233,6 +233,9 @@ def test_post_checkout_hook_updates_data_on_git_checkout(repo, two_versions, ass
 
     hook = repo.root / ".git" / "hooks" / "post-checkout"
     assert f"Installed {hook}" in proc.stdout
+    # the merge driver came too, and .gitattributes must be committed: say so
+    assert "Commit it: git add .gitattributes" in proc.stdout
+    assert "merge=cairn" in (repo.root / ".gitattributes").read_text()
     assert os.access(hook, os.X_OK)
     # `git checkout` runs the hook, and the hook finds `cairn` on PATH.
     repo.git("checkout", "-q", "v1", venv_first=True)

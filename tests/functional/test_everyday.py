@@ -92,6 +92,16 @@ def test_move_data_and_pointer_together(repo):
     assert repo.json("status")["changed"] is False
     repo.cairn("move", "images.cairn", "data")  # into an existing folder, by its pointer
     assert repo.pointer("data/images")["path"] == "images"
+    # the printed git command works for a pointer never committed (plain `git rm --cached` fails)
+    repo.write({"fresh.bin": b"f"})
+    repo.cairn("add", "fresh.bin")
+    line = repo.cairn("move", "fresh.bin", "fresh2.bin").stdout.splitlines()[1]
+    assert line.startswith("git add fresh2.bin.cairn && git rm --cached -q --ignore-unmatch fresh.bin.cairn")
+    repo.git(*line.split("  (")[0].split(" && ")[1].split()[1:])  # the git rm part, run as printed
+    # a trailing slash names a folder, new or not (it was renamed to a file called `archive`)
+    assert repo.json("move", "data/images", "archive/")["to"] == "archive/images"
+    assert (repo.root / "archive" / "images" / "x.bin").read_bytes() == b"x" * 100
+    assert (repo.root / "archive" / ".gitignore").read_text() == "/images\n"
 
 
 def test_move_refusals(repo, assert_error):
@@ -133,6 +143,11 @@ def test_commit_records_changes_made_by_hand(repo, assert_error):
     (repo.root / "data" / "a.txt").unlink()
     proc = repo.cairn("commit", "data/a.txt", expect=PathError.exit_code)
     assert_error(proc, PathError, "data/a.txt is not in the workspace; there is nothing to record")
+    # a stage's output or a mistyped stage: not "not tracked by cairn ... `cairn add`"
+    proc = repo.cairn("commit", "o1.txt", expect=PathError.exit_code)
+    assert_error(proc, PathError, "o1.txt is an output of stage 'loop@1', not tracked data", "`cairn commit loop@1`")
+    proc = repo.cairn("commit", "perp", expect=PathError.exit_code)
+    assert_error(proc, PathError, "perp is neither tracked by cairn nor a stage", "did you mean the stage 'prep'?")
 
 
 def test_freeze_and_unfreeze_keep_comments(repo, assert_error):

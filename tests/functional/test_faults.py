@@ -86,6 +86,12 @@ def test_overlapping_tracked_paths(repo, assert_error):
     assert not (repo.root / "other.cairn").exists()
     assert not (repo.root / "data" / "sub.cairn").exists()
     assert repo.cache_oids() == cached  # refused before anything was stored
+    # once the pointer is committed (as a user would), the same overlap, not "git already
+    # tracks other/.gitignore" with a `git rm -r --cached other` that would untrack the pointer
+    repo.commit("other/sub")
+    proc = repo.cairn("add", "other", expect=None)
+    assert_error(proc, OverlapError, "other contains other/sub.cairn, which is tracked on its own")
+    assert repo.cache_oids() == cached
 
 
 # -- broken pointers -------------------------------------------------------------------------

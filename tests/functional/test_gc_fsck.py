@@ -173,6 +173,8 @@ def test_fsck_reports_corrupt_and_missing_objects(repo, make_dataset):
     # the folder's tree went with the corrupt object (so a re-add can restore it), and the
     # pointer's version is now reported missing as a whole
     assert repo.json("fsck", expect=1)["missing"] == [repo.pointer("data")["oid"]]
+    # nothing corrupt is left: the next step is a pull, not --delete-corrupt again
+    assert repo.cairn("fsck", expect=1).stdout.endswith("1 missing; run `cairn pull` to restore them\n")
 
 
 def test_readd_repairs_objects_deleted_by_fsck(repo, make_dataset):

@@ -133,8 +133,11 @@ def test_status_of_a_deleted_path_and_a_kind_change(repo, tracked):
 
     proc = repo.cairn("status")
 
-    assert "data: deleted (0 added, 0 modified, 0 deleted) - missing from the workspace" in proc.stdout
-    assert "model.bin: modified (0 added, 0 modified, 0 deleted) - was a file, now a tree" in proc.stdout
+    # no "(0 added, 0 modified, 0 deleted)": the path changed as a whole, not file by file
+    assert "data: deleted - missing from the workspace\n" in proc.stdout
+    assert "model.bin: modified - was a file, now a tree\n" in proc.stdout
+    # a fresh clone shows its data this way: say how to get it, not only `cairn add`
+    assert "`cairn pull` gets it" in proc.stdout
     out = repo.json("status")
     assert out["paths"][0]["state"] == "deleted"
     assert out["paths"][0]["note"] == "missing from the workspace"

@@ -63,7 +63,8 @@ def add(paths: tuple[str, ...], follow_symlinks: bool | None, as_json: bool) -> 
         say(f"{'added' if r.changed else 'unchanged'} {r.path} ({what}{human_size(r.size)})")
     _warn_skipped(results)
     if any(r.changed for r in results):
-        files = " ".join(f"{r.pointer} {_gitignore_of(r.path)}" for r in results if r.changed)
+        # two paths in one folder share its .gitignore: name it once
+        files = " ".join(dict.fromkeys(f for r in results if r.changed for f in (r.pointer, gitignore_of(r.path))))
         say(f"\nTo track the changes with git, run:\n    git add {files}")
 
 
@@ -87,7 +88,8 @@ def _warn_skipped(results) -> None:
         say(f"  hint: to store what they point to as well: cairn add --follow-symlinks {' '.join(outside)}", err=True)
 
 
-def _gitignore_of(rel: str) -> str:
+def gitignore_of(rel: str) -> str:
+    """The .gitignore that ignores the tracked path `rel` (the one in its folder)."""
     parent = rel.rpartition("/")[0]
     return f"{parent}/.gitignore" if parent else ".gitignore"
 
@@ -156,17 +158,28 @@ def status(targets: tuple[str, ...], as_json: bool, quiet: bool, with_remote: bo
             say(f"{r.path}: unchanged")
             continue
         counts = f"{len(r.added)} added, {len(r.modified)} modified, {len(r.deleted)} deleted"
-        say(f"{r.path}: {r.state} ({counts})" + (f" - {r.note}" if r.note else ""))
+        # a path missing as a whole has no file counts: "(0 added, 0 modified, 0 deleted)" misleads
+        shown = f" ({counts})" if r.added or r.modified or r.deleted or not r.note else ""
+        say(f"{r.path}: {r.state}{shown}" + (f" - {r.note}" if r.note else ""))
         for label in ("added", "modified", "deleted"):
             files = getattr(r, label)
             for f in files[:limit]:
                 say(f"    {label + ':':10} {f}")
             if limit is not None and len(files) > limit:
                 say(f"    ... and {len(files) - limit} more {label} (cairn -v status lists all)")
-    if not changed:
+    if not changed and any(i.get("behind") for i in imports):
+        # "up to date" right below "import behind its source" read as a contradiction
+        say("\nThe workspace matches its pointers; `cairn update` brings the imports that are behind.")
+    elif not changed:
         say("\nData and pipeline are up to date." if has_pipeline else "\nData is up to date.")
     elif any(r.changed for r in results):
         say("\n`cairn add` records changes; `cairn checkout` discards them.")
+        if any(r.state == "deleted" and r.note for r in results):
+            # a fresh clone: the data is missing because it was never pulled, not deleted
+            say(
+                "Data missing from the workspace: `cairn pull` gets it (`cairn checkout` if it is in the cache; "
+                "`cairn update` for an import recorded with --no-download)."
+            )
     return 0
 
 
@@ -187,6 +200,8 @@ def _merge_conflicts(conflicts: list[dict]) -> None:
     say(f"Unfinished merge: {len(conflicts)} conflicting path(s) in tracked data")
     for c in conflicts:
         say(f"  {c['path']}: {c['kind']}" + (f" ({c['reason']})" if c.get("reason") else ""))
+        if c.get("hint"):
+            say(f"      hint: {c['hint']}")
         for side in ("ours", "theirs"):
             v = c[side]
             if v is None:
@@ -195,7 +210,12 @@ def _merge_conflicts(conflicts: list[dict]) -> None:
             commit = f"{v['ref']} {v['commit'][:10]} {v['subject']!r}" if v.get("commit") else ""
             what = f"{v['kind']} " if v["kind"] != "file" else ""
             say(f"      {side:7} {what}{human_size(v['size'])}, oid {v['oid'][:12]}  {commit}")
-    say("Settle with `cairn merge resolve PATH --ours | --theirs | --both`, then `git commit`.\n")
+    # what concludes it depends on what git was doing: the ref theirs came from says
+    theirs_ref = next((c["theirs"]["ref"] for c in conflicts if c.get("theirs") and c["theirs"].get("ref")), None)
+    conclude = {"REBASE_HEAD": "git rebase --continue", "CHERRY_PICK_HEAD": "git cherry-pick --continue"}.get(
+        theirs_ref, "git commit"
+    )
+    say(f"Settle with `cairn merge resolve PATH --ours | --theirs | --both`, then `{conclude}`.\n")
 
 
 def _remote_status(results, remote, as_json: bool, quiet: bool) -> int:
@@ -365,6 +385,8 @@ def _remote_gc(name: str, yes: bool, policy, as_json: bool) -> None:
         emit_json({**plan.to_dict(), "removed": plan.remove_objects if yes else 0})
         return
     extra = _remote_gc_extras(plan)
+    for ref in plan.unmatched_refs:
+        say(f"note: no push recorded on {name!r} was made for {ref!r}: --forget-ref {ref} forgets nothing", err=True)
     verb = "Forgot" if yes else "Would forget"
     for r in plan.forget:
         refs = ", ".join(r.refs) or "no ref"
@@ -439,8 +461,11 @@ def fsck(delete_corrupt: bool, as_json: bool) -> int:
     if report.ok:
         say(f"{report.checked} objects verified, all good.")
         return 0
+    # --delete-corrupt is the step only when something is corrupt (missing objects need a pull alone)
     hint = (
-        "run `cairn pull` to restore them" if delete_corrupt else "run `cairn fsck --delete-corrupt`, then `cairn pull`"
+        "run `cairn fsck --delete-corrupt`, then `cairn pull`"
+        if report.corrupt and not delete_corrupt
+        else "run `cairn pull` to restore them"
     )
     say(f"{report.checked} objects checked: {len(report.corrupt)} corrupt, {len(report.missing)} missing; {hint}")
     return 1
@@ -458,7 +483,13 @@ def unprotect(targets: tuple[str, ...]) -> None:
 @click.command("install-hooks")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing post-checkout hook.")
 def install_hooks(force: bool) -> None:
-    """Install a git post-checkout hook that runs `cairn checkout` after branch switches."""
+    """Install a git post-checkout hook that runs `cairn checkout` after branch switches, and
+    the merge driver (as `cairn merge setup` does)."""
     with opened() as repo:
-        hook = repo.install_hooks(force)
+        hook, merge = repo.install_hooks(force)
     say(f"Installed {hook}")
+    # .gitattributes was written too: say so, or it sits uncommitted and teammates lack it
+    if merge.added:
+        say(f"Added to {merge.attributes}: {'; '.join(merge.added)}")
+        say(f"Commit it: git add {merge.attributes} && git commit -m 'Merge tracked data with cairn'")
+    say(f"Registered git merge drivers {', '.join(merge.drivers)} in this clone's git config.")

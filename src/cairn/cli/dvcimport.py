@@ -51,5 +51,8 @@ def import_dvc(remote: str | None, dry_run: bool, as_json: bool) -> None:
     for note in plan.notes:
         say(f"note: {note}", err=True)
     if not dry_run:
-        pointers = " ".join(plan.pointers[:3]) + (" ..." if len(plan.pointers) > 3 else "")
-        say(f"next: git add .cairn {pointers} {' '.join(r for r in sorted(plan.files) if '/' not in r)}".rstrip())
+        # a command to copy as it is: each file once (pointers at the top are in plan.files too),
+        # and a pathspec git expands rather than "..." when there are many pointers
+        pointers = plan.pointers if len(plan.pointers) <= 3 else ["'*.cairn'"]
+        top = [r for r in sorted(plan.files) if "/" not in r and not r.endswith(".cairn")]
+        say(f"next: git add {' '.join(dict.fromkeys(['.cairn', *pointers, *top]))}")

@@ -39,7 +39,7 @@ def remove(targets: tuple[str, ...], outs: bool, as_json: bool) -> None:
 @json_option
 def move(src: str, dst: str, as_json: bool) -> None:
     """Move tracked data SRC to DST with its pointer; the .gitignore lines follow. DST may be
-    an existing folder to move into."""
+    an existing folder to move into, or end in `/` to name a folder (made when missing)."""
     from cairn.repo.move import move as run
 
     with opened(as_json) as repo:
@@ -48,7 +48,11 @@ def move(src: str, dst: str, as_json: bool) -> None:
         emit_json(done)
         return
     say(f"moved {done['from']} -> {done['to']}")
-    say(f"git add {done['pointer']} && git rm --cached -q {done['old_pointer']}  (and the .gitignore files)")
+    # --ignore-unmatch: the old pointer may never have been committed (a move right after add)
+    say(
+        f"git add {done['pointer']} && git rm --cached -q --ignore-unmatch {done['old_pointer']}"
+        "  (and the .gitignore files)"
+    )
 
 
 @click.command()

@@ -55,29 +55,48 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> int:
     if result.clean:
         return 0
     say(f"cairn: CONFLICT in {path}: {len(result.conflicts)} path(s) cannot merge:", err=True)
+    # paths as `cairn merge resolve` and `cairn status` take them (repository-relative), not
+    # relative to the tracked folder
+    top = path[: -len(".cairn")] if path.endswith(".cairn") else path
     for c in result.conflicts[:10]:
-        say(f"    {c['kind']:15} {c['path'] or '(the whole pointer)'}", err=True)
+        say(f"    {c['kind']:15} {top + '/' + c['path'] if c['path'] else top + ' (the whole pointer)'}", err=True)
     if len(result.conflicts) > 10:
         say(f"    ... and {len(result.conflicts) - 10} more (`cairn status` lists all)", err=True)
-    say("  settle them with `cairn merge resolve PATH --ours | --theirs | --both`", err=True)
+    if result.reason:  # a whole-pointer conflict: why, and its own way out
+        say(f"  {result.reason}", err=True)
+    say(
+        f"  hint: {result.hint}"
+        if result.hint
+        else "  settle them with `cairn merge resolve PATH --ours | --theirs | --both`",
+        err=True,
+    )
     sys.stdout.flush()
     return 1
 
 
 @merge.command("resolve")
 @click.argument("path", type=click.Path())
-@click.option("--ours", "side", flag_value="ours", help="Keep our version (the branch you are on).")
-@click.option("--theirs", "side", flag_value="theirs", help="Keep their version (the branch merged in).")
-@click.option("--both", "side", flag_value="both", help="Keep both, side by side: NAME~ours.EXT and NAME~theirs.EXT.")
+@click.option("--ours", is_flag=True, help="Keep our version (the branch you are on).")
+@click.option("--theirs", is_flag=True, help="Keep their version (the branch merged in).")
+@click.option("--both", is_flag=True, help="Keep both, side by side: NAME~ours.EXT and NAME~theirs.EXT.")
 @json_option
-def merge_resolve(path: str, side: str | None, as_json: bool) -> None:
+def merge_resolve(path: str, ours: bool, theirs: bool, both: bool, as_json: bool) -> None:
     """Settle the merge conflicts at PATH (a file, or a folder: every conflict below it).
 
     What merged cleanly is kept; only the conflicting paths take the side chosen. After the
     last conflict of a pointer it is written and staged: `git commit` (or `git rebase
-    --continue`) concludes the merge, `cairn checkout` materialises the merged data."""
-    if side is None:
-        raise click.UsageError("choose how to settle: --ours, --theirs or --both")
+    --continue`) concludes the merge, `cairn pull` materialises the merged data."""
+    # separate flags, not one option with three values: with those, `--ours --theirs` silently
+    # took the last one given
+    chosen = [name for name, on in (("ours", ours), ("theirs", theirs), ("both", both)) if on]
+    if len(chosen) != 1:
+        what = (
+            "choose how to settle"
+            if not chosen
+            else "choose one way to settle, not " + " and ".join(f"--{c}" for c in chosen)
+        )
+        raise click.UsageError(f"{what}: --ours, --theirs or --both")
+    side = chosen[0]
     with opened(as_json) as repo:
         result = repo.merge_resolve(path, side)
     if as_json:
@@ -90,4 +109,9 @@ def merge_resolve(path: str, side: str | None, as_json: bool) -> None:
     if result.left:
         say(f"{result.left} conflict(s) left (`cairn status` lists them)")
     elif result.finished:
-        say("Run `cairn checkout` to update the data, then `git commit` to conclude the merge.")
+        # the other side's files are usually not in this cache yet: checkout alone fails (exit 4)
+        say(
+            "Run `git commit` (in a rebase or cherry-pick: `git rebase --continue`, `git cherry-pick --continue`) "
+            "to conclude the merge, then `cairn pull` to bring the merged data "
+            "(`cairn checkout` if the cache already has the other side's files)."
+        )

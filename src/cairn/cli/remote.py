@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from cairn.cli.data import json_option, opened
@@ -13,8 +15,20 @@ from cairn.repo.config import redacted
 def remote() -> None:
     """Manage remotes: where `cairn push` sends data and `cairn pull` gets it.
 
-    URLs: a folder path (relative paths are relative to the repo root) or file://, s3://bucket/prefix
-    (pip install "cairn[s3]"), gs://, az://, ssh:// (extras gs, azure, ssh)."""
+    URLs: a folder path (a relative path is taken from where you are and stored relative to the
+    repo root) or file://, s3://bucket/prefix (pip install "cairn[s3]"), gs://, az://, ssh://
+    (extras gs, azure, ssh)."""
+
+
+def _from_root(repo, url: str) -> str:
+    """A relative folder typed in a subfolder, made relative to the repository root, where the
+    config reads it: `../store` typed in data/ means the folder beside the repository, as for
+    every other path argument. Typed at the root it is kept as written."""
+    if "://" in url or url.startswith("file:") or os.path.isabs(url) or url.startswith("~"):
+        return url
+    if os.path.abspath(os.curdir) == os.path.abspath(repo.root):
+        return url
+    return os.path.relpath(os.path.abspath(url), repo.root)
 
 
 @remote.command("add")
@@ -26,6 +40,7 @@ def remote() -> None:
 def remote_add(name: str, url: str, make_default: bool, local: bool, force: bool) -> None:
     """Add remote NAME at URL."""
     with opened() as repo:
+        url = _from_root(repo, url)
         repo.remotes.add(name, url, make_default, local, force)
     say(f"Added remote {name!r} at {redacted('url', url)}" + (" (default)" if make_default else ""))
 
@@ -65,6 +80,8 @@ def remote_modify(name: str, key: str, value: str | None, local: bool, unset: bo
     if value is None and not unset:
         raise click.UsageError("give a VALUE, or --unset to remove the setting")
     with opened() as repo:
+        if key == "url" and value is not None:
+            value = _from_root(repo, value)
         repo.remotes.modify(name, key, None if unset else value, local)
     say(f"{'Unset' if unset else 'Set'} {key} of remote {name!r}")
 
@@ -81,14 +98,21 @@ def remote_remove(name: str) -> None:
 @remote.command("default")
 @click.argument("name", required=False)
 @click.option("--local", is_flag=True, help="Write to .cairn/config.local.toml.")
-def remote_default(name: str | None, local: bool) -> None:
+@json_option
+def remote_default(name: str | None, local: bool, as_json: bool) -> None:
     """Show the default remote, or make NAME the default."""
-    with opened() as repo:
+    with opened(as_json) as repo:
         if name is None:
             current = repo.remotes.default()
+            if as_json:  # showing it is a read: --json as for every read command
+                emit_json({"default": current})
+                return
             say(current if current else "No default remote (set one with `cairn remote default NAME`).")
             return
         repo.remotes.set_default(name, local)
+    if as_json:
+        emit_json({"default": name})
+        return
     say(f"Default remote: {name}")
 
 
@@ -120,6 +144,17 @@ def _report(verb: str, result, as_json: bool, remote_name: str | None) -> None:
         say(f"Everything is up to date ({result.skipped} object(s) already there).")
     if result.missing:
         say(f"warning: {len(result.missing)} object(s) are in neither place and were not {verb}", err=True)
+        # named, so they can be looked for (`cairn fsck`, another clone), and what fixes it
+        for oid in sorted(result.missing)[:10]:
+            say(f"  missing: {oid}", err=True)
+        if len(result.missing) > 10:
+            say(f"  ... and {len(result.missing) - 10} more (`--json` lists all)", err=True)
+        fix = (
+            "`cairn fetch` them from a remote that has them, or push from a clone that has them"
+            if verb == "pushed"
+            else "`cairn push` them from a clone that has them (`cairn push --verify` if they were lost on the remote)"
+        )
+        say(f"  hint: {fix}", err=True)
 
 
 run_cache_option = click.option(

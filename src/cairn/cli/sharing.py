@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cairn.cli.data import json_option, opened
+from cairn.cli.data import gitignore_of, json_option, opened
 from cairn.cli.output import close_progress, emit_json, human_size, progress_for, say
 
 rev_option = click.option(
@@ -64,8 +64,8 @@ def get(repo_url, path, rev, out, jobs, remote_name, as_json) -> None:
     if as_json:
         emit_json(doc)
         return
-    size = f"{doc['files']} files tracked by git" if doc["kind"] == "git" else ""
-    size = size or f"{human_size(doc['size'])}, {doc['files']} files"
+    size = f"{_files(doc['files'])} tracked by git" if doc["kind"] == "git" else ""
+    size = size or f"{human_size(doc['size'])}, {_files(doc['files'])}"
     say(f"Downloaded {path} to {doc['out']} ({size}) from {doc['commit'][:12]}.")
 
 
@@ -92,9 +92,9 @@ def import_(repo_url, path, rev, out, jobs, remote_name, as_json) -> None:
     source = doc["source"]
     say(
         f"Imported {path} from {source['url']} at {source['commit'][:12]} into {doc['path']} "
-        f"({human_size(doc['size'])}, {doc['files']} files)."
+        f"({human_size(doc['size'])}, {_files(doc['files'])})."
     )
-    say(f"Commit it: git add {doc['pointer']} .gitignore")
+    say(f"Commit it: git add {doc['pointer']} {gitignore_of(doc['path'])}")
 
 
 @click.command(name="import-url")
@@ -123,8 +123,8 @@ def import_url(url: str, out: str | None, no_download: bool, as_json: bool) -> N
         emit_json(doc)
         return
     verb = "Recorded" if no_download else "Imported"
-    say(f"{verb} {url} as {doc['path']} ({human_size(doc['size'])}, {doc['files']} files).")
-    say(f"Commit it: git add {doc['pointer']} .gitignore")
+    say(f"{verb} {url} as {doc['path']} ({human_size(doc['size'])}, {_files(doc['files'])}).")
+    say(f"Commit it: git add {doc['pointer']} {gitignore_of(doc['path'])}")
 
 
 @click.command()
@@ -153,3 +153,7 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, jobs: int | N
             say(f"{r['path']}: updated ({r['from']['oid'][:12]} -> {r['to']['oid'][:12]}{why})")
         else:
             say(f"{r['path']}: up to date" + (f" ({r['reason']})" if r.get("reason") else ""))
+
+
+def _files(n: int) -> str:
+    return "1 file" if n == 1 else f"{n} files"

@@ -49,6 +49,8 @@ class RemoteGcPlan:
     runs_kept: int = 0
     records: list[RootRecord] = field(default_factory=list)  # root records kept
     forget: list[RootRecord] = field(default_factory=list)  # root records the policy forgets
+    # --forget-ref names no record was pushed for (a typo, or a branch pushed only as another name)
+    unmatched_refs: list[str] = field(default_factory=list)
     young: int = 0  # unreferenced objects kept because they were written within the grace period
     remove_objects: int = 0
     remove_bytes: int = 0
@@ -73,6 +75,7 @@ class RemoteGcPlan:
             "keep_runs": self.runs_kept,
             "root_records": len(self.records),
             "forget_records": [r.to_dict() for r in self.forget],
+            "forget_refs_unmatched": self.unmatched_refs,
         }
 
     def anything(self) -> bool:
@@ -131,6 +134,7 @@ def gc_plan(
     plan = RemoteGcPlan()
     every = records.read_all(remote.storage, remote.jobs)
     plan.forget = records.forgotten(every, policy.forget_older_than, policy.forget_refs)
+    plan.unmatched_refs = [n for n in policy.forget_refs if not records.forgotten(every, None, [n])]
     gone = {r.key for r in plan.forget}
     plan.records = [r for r in every if r.key not in gone]
     record_roots = [root for r in plan.records for root in r.roots]

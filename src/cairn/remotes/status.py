@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cairn.objects.chunks import CHUNKED
+from cairn.objects.tree import TREE
 from cairn.remotes.closure import Root, closure
 from cairn.remotes.remote import Remote
 from cairn.workspace.context import Workspace
@@ -46,14 +47,21 @@ def remote_status(ws: Workspace, remote: Remote, roots: Iterable[Root]) -> Remot
         there = oid in have or oid in remote.chunk_lists
         kind, size = wanted.get(oid, (None, None))
         nbytes = size if size is not None and kind != CHUNKED else 0
+        # a root file has no tree entry to give its size (closure): ask the side that holds it
+        root_file = size is None and kind not in (None, TREE, CHUNKED)
         if local and there:
             st.both += 1
         elif local:
             st.local_only.append(oid)
-            st.local_only_bytes += nbytes
+            st.local_only_bytes += ws.store.size(oid) if root_file else nbytes
         elif there:
             st.remote_only.append(oid)
-            st.remote_only_bytes += nbytes
+            st.remote_only_bytes += _remote_size(remote, oid) if root_file else nbytes
         else:
             st.missing.append(oid)
     return st
+
+
+def _remote_size(remote: Remote, oid: str) -> int:
+    loc = remote.index.locate([oid]).get(oid)
+    return loc[2] if loc is not None else 0

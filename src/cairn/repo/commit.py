@@ -33,6 +33,8 @@ def commit(repo: Repo, targets: list[str] | None = None, strict: bool = True) ->
     elif data_targets:
         from cairn.workspace.context import data_rel
 
+        if pipeline is not None:
+            _stage_or_tracked(repo, pipeline, data_targets)
         rels = [data_rel(p, repo.ws.load_pointer(p)) for p in repo.pointers(data_targets)]
         missing = [r for r in rels if not (repo.root / r).exists()]
         if missing:
@@ -98,3 +100,28 @@ def _store_out(repo: Repo, rel: str, cached: bool):
     if cached:
         ignore_in_git(repo.root, rel)
     return PathState(rel, snap.kind, snap.oid, snap.size, snap.files)
+
+
+def _stage_or_tracked(repo: Repo, pipeline, targets: list[str]) -> None:
+    """In a project with a pipeline a target that is no tracked path may be a mistyped stage:
+    say both, with the nearest stage (it said only "not tracked by cairn ... `cairn add`")."""
+    import difflib
+
+    for t in targets:
+        try:
+            repo.pointers([t])
+        except PathError:
+            rel = repo.ws.rel(t) if t else t
+            owner = next((n for n, st in pipeline.stages.items() if any(o.path == rel for o in st.outs)), None)
+            if owner is not None:
+                raise PathError(
+                    f"{t} is an output of stage {owner!r}, not tracked data",
+                    f"record the stage: `cairn commit {owner}`",
+                ) from None
+            near = difflib.get_close_matches(t, list(pipeline.stages), n=1)
+            stages = ", ".join(list(pipeline.stages)[:8])
+            raise PathError(
+                f"{t} is neither tracked by cairn nor a stage of cairn.yaml",
+                (f"did you mean the stage {near[0]!r}? " if near else "")
+                + f"name a tracked path or a stage (stages: {stages})",
+            ) from None

@@ -262,9 +262,13 @@ def coerce(key: str, raw: str) -> Any:
         raise ConfigError(f"{key} takes true or false, not {raw!r}")
     if kind in ((int, float), int):
         try:
-            return float(raw) if "." in raw and kind is not int else int(raw)
+            number = float(raw) if "." in raw and kind is not int else int(raw)
         except ValueError:
             raise ConfigError(f"{key} takes a number, not {raw!r}") from None
+        # 0 transfers or 0-byte packs mean nothing (jobs 0 silently fell back to the default)
+        if key.rpartition(".")[2] in ("jobs", "pack_size") and number < 1:
+            raise ConfigError(f"{key} takes a number of at least 1, not {raw!r}")
+        return number
     if kind == (list, str):
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
@@ -289,18 +293,24 @@ def write(dot: Path, key: str, value: Any, local: bool = False) -> None:
         doc = tomlkit.document()
     *sections, name = key.split(".")
     table: Any = doc
+    new_table = False
     for i, section in enumerate(sections):
         if section not in table:
             if value is None:
                 return
             # `[remote.NAME]` rather than an empty `[remote]` header above it
             table[section] = tomlkit.table(is_super_table=i < len(sections) - 1)
+            new_table = True
         table = table[section]
     if value is None:
         if name in table:
             del table[name]
     else:
         table[name] = value
+        if new_table:
+            # a blank line after a new table, as before the next one: tomlkit runs it into the
+            # following header (`[core]`), and a later removal then leaves a stray blank line in git
+            table.add(tomlkit.nl())
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(tomlkit.dumps(doc))
+    tmp.write_text(tomlkit.dumps(doc).rstrip("\n") + "\n")
     os.replace(tmp, path)

@@ -84,6 +84,8 @@ class DriverResult:
     dropped: list[str] = field(default_factory=list)  # cairn.lock stages changed on both sides
     conflicts: list[dict] = field(default_factory=list)
     detail: str = ""  # what merged, in a few words
+    reason: str | None = None  # why a whole pointer conflicts, and what settles it
+    hint: str | None = None
 
 
 def driver(repo: Repo, base_file: str, ours_file: str, theirs_file: str, path: str) -> DriverResult:
@@ -159,7 +161,7 @@ def _merge_pointer(repo: Repo, path: str, base_b: bytes, ours_b: bytes, theirs_b
                 return DriverResult(path, True, detail=f"merged file by file ({m.written} folder(s) rewritten)")
     state.pointers[path] = entry
     state.save(repo)
-    return DriverResult(path, False, conflicts=entry.conflicts)
+    return DriverResult(path, False, conflicts=entry.conflicts, reason=entry.reason, hint=entry.hint)
 
 
 def tree_loader(repo: Repo, path: str):

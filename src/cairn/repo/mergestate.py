@@ -228,6 +228,8 @@ def conflicts(repo: Repo) -> list[dict]:
                     row[side].update(heads[side])
             if entry.reason:
                 row["reason"] = entry.reason
+            if entry.hint:  # what settles a whole-pointer conflict (a missing folder version: push, fetch)
+                row["hint"] = entry.hint
             out.append(row)
     return out
 

@@ -4,6 +4,7 @@ old one goes last, so an interrupted move leaves the data tracked under one name
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,8 @@ def move(repo: Repo, src: str, dst: str) -> dict[str, Any]:
             "move untracked files with `mv` (or `git mv`); `cairn move` moves tracked data and its pointer",
         )
     dst_rel = repo.ws.rel(dst)
-    if (repo.root / dst_rel).is_dir() and not (repo.root / pointer_rel_for(dst_rel)).exists():
+    into = dst.endswith(("/", os.sep))  # `models/` names a folder, even one that does not exist yet
+    if into or ((repo.root / dst_rel).is_dir() and not (repo.root / pointer_rel_for(dst_rel)).exists()):
         dst_rel = f"{dst_rel}/{src_rel.rpartition('/')[2]}"  # into a folder, as mv does
     new_pointer = pointer_rel_for(dst_rel)
     if dst_rel == src_rel:
@@ -49,7 +51,9 @@ def move(repo: Repo, src: str, dst: str) -> dict[str, Any]:
             )
     with repo.lock():
         p = repo.ws.load_pointer(old_pointer)
-        moved = ptr.Pointer(dst_rel.rpartition("/")[2], p.kind, p.oid, p.size, p.files, p.exec, p.follow_symlinks)
+        # every field but the name carries over: an import's `source:` too, or `cairn update`
+        # would no longer know where the data came from
+        moved = dataclasses.replace(p, path=dst_rel.rpartition("/")[2])
         (repo.root / dst_rel).parent.mkdir(parents=True, exist_ok=True)
         ptr.save(repo.root / new_pointer, moved)
         had_data = os.path.lexists(repo.root / src_rel)

@@ -88,9 +88,13 @@ class Remotes:
         if name is None:
             name = self.default()
             if name is None:
+                have = sorted(self.list())
                 raise ConfigError(
-                    "no remote given and no default remote set",
-                    "name one with -r NAME, or set a default: `cairn remote default NAME`",
+                    "no remote given and no default remote set"
+                    + (f" (remotes: {', '.join(have)})" if have else " (no remote is configured)"),
+                    "name one with -r NAME, or set a default: `cairn remote default NAME`"
+                    if have
+                    else "add one as the default: `cairn remote add -d NAME URL` (a folder, s3://bucket/prefix, ...)",
                 )
         spec = dict(self._need(name))
         url = spec.pop("url", None)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cairn.remotes.gc import GcPolicy, RemoteGcPlan
     from cairn.remotes.result import TransferResult
     from cairn.remotes.status import RemoteStatus
+    from cairn.repo.merge import SetupResult
     from cairn.workspace.add import AddResult
     from cairn.workspace.checkout import CheckoutResult
     from cairn.workspace.diff import FileChange
@@ -474,7 +475,9 @@ class Repo:
                         done.append(f.relative_to(self.root).as_posix())
         return done
 
-    def install_hooks(self, force: bool = False) -> Path:
+    def install_hooks(self, force: bool = False) -> tuple[Path, SetupResult]:
+        """Write the post-checkout hook and set up the merge driver; the hook's path and the
+        merge setup's result (what it added to .gitattributes, to be committed)."""
         git = self._need_git("install-hooks")
         hooks = git.hooks_dir()
         hooks.mkdir(parents=True, exist_ok=True)
@@ -488,5 +491,4 @@ class Repo:
         tmp.write_text(HOOK)
         tmp.chmod(0o755)
         os.replace(tmp, hook)
-        self.merge_setup()  # the merge driver too (docs/merge.md)
-        return hook
+        return hook, self.merge_setup()  # the merge driver too (docs/merge.md)

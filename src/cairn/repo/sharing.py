@@ -55,7 +55,14 @@ def _open_source(
     url: str, path: str, rev: str | None, repo: Repo | None, remote: str | None, jobs: int | None
 ) -> tuple[SourceRepo, Tracked, str, Remote]:
     source = SourceRepo(open_commit(url, rev))
-    tracked, inner = source.locate(path)
+    try:
+        tracked, inner = source.locate(path)
+    except PathError as e:
+        clean = posixpath.normpath(path.strip("/")) if path.strip("/") else ""
+        if clean and source.commit.has_file(clean):
+            # a file in git there (code, a config): `get` copies it, an import records data cairn tracks
+            e.hint = f"git tracks it there: copy it with `cairn get {url} {clean}` (import records data cairn tracks)"
+        raise
     _, settings = source.data_remote(remote)
     return source, tracked, inner, open_remote(source, _overlay(repo, str(settings["url"])), remote, jobs)
 
@@ -113,7 +120,7 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = dest.parent / f".{dest.name}.cairn-get-{unique_name()}"
     try:
-        version = resolve(r, tracked, inner)
+        version = resolve(r, tracked, inner, source.url)
         result = download_version(r, version, dest, scratch, progress)
     finally:
         r.close()
@@ -191,7 +198,7 @@ def import_repo(
     source, tracked, inner, r = _open_source(url, path, rev, repo, remote, jobs)
     record = RepoSource(_recorded_url(url), rev, source.commit.commit, path.strip("/"), remote)
     try:
-        version = resolve(r, tracked, inner)
+        version = resolve(r, tracked, inner, source.url)
         with repo.lock():
             fetch_version(repo.store, r, version, repo.progress)
             pointer_rel = _write_pointer(repo, rel, version, record.items())
@@ -325,7 +332,7 @@ def _update_repo(
     rel = pointer_rel.removesuffix(ptr.SUFFIX)
     record = RepoSource(src.url, want_rev, source.commit.commit, src.path, src.remote)
     try:
-        version = resolve(r, tracked, inner)
+        version = resolve(r, tracked, inner, source.url)
         same = version.oid == p.oid and repo.store.exists(p.oid)
         if not same:
             _refuse_local_changes(repo, pointer_rel, force)
@@ -423,7 +430,7 @@ def _behind_repo(repo: Repo, p: ptr.Pointer, src: RepoSource) -> dict | None:
         _, settings = source.data_remote(src.remote)
         r = open_remote(source, _overlay(repo, str(settings["url"])), src.remote)
         try:
-            if resolve(r, tracked, inner).oid == p.oid:
+            if resolve(r, tracked, inner, source.url).oid == p.oid:
                 return None
         finally:
             r.close()

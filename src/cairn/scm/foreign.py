@@ -75,6 +75,13 @@ class ForeignCommit:
             return None
         return self.repo[obj.id].data
 
+    def has_file(self, path: str) -> bool:
+        """Whether git tracks a file at `path` in this commit (no blob is fetched)."""
+        try:
+            return self.repo[self.commit].peel(pygit2.Commit).tree[path].type == _BLOB
+        except KeyError:
+            return False
+
     def files(self) -> Iterator[tuple[str, bool]]:
         """(path, is_folder) of every file and folder git tracks at this commit."""
         yield from _walk(self.repo, self.repo[self.commit].peel(pygit2.Commit).tree, "")

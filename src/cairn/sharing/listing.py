@@ -22,7 +22,7 @@ def entries(source: SourceRepo, base: str, recursive: bool, data_remote: Callabl
     if inside is not None and (inside.kind == TREE or base != inside.path):
         r = data_remote()
         try:
-            version = resolve(r, inside, base[len(inside.path) + 1 :] if base != inside.path else "")
+            version = resolve(r, inside, base[len(inside.path) + 1 :] if base != inside.path else "", source.url)
             if version.kind == FILE:
                 found[base] = _data_entry(base, version, inside.origin)
             else:

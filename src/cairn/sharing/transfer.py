@@ -71,9 +71,9 @@ class Version:
     exec: bool = False
 
 
-def resolve(remote: Remote, tracked: Tracked, inner: str) -> Version:
+def resolve(remote: Remote, tracked: Tracked, inner: str, url: str) -> Version:
     """The version at `inner` below `tracked` (itself for ""), reading only the trees on the way
-    from the remote (verified)."""
+    from the remote (verified); `url` (the source repository's) goes into the error's hint."""
     if not inner:
         return Version(tracked.kind, tracked.oid, tracked.size, tracked.files, tracked.exec)
     oid = tracked.oid
@@ -82,8 +82,8 @@ def resolve(remote: Remote, tracked: Tracked, inner: str) -> Version:
         entry = Tree.from_bytes(remote.read_object(oid), oid).get(name)
         if entry is None or (entry.kind == FILE and i < len(parts) - 1):
             raise PathError(
-                f"{tracked.path} has no {'/'.join(parts[: i + 1])}",
-                f"list it with `cairn ls SOURCE {tracked.path} -R`",
+                f"{tracked.path} in {url} has no {'/'.join(parts[: i + 1])}",
+                f"list it with `cairn ls {url} {tracked.path} -R`",
             )
         oid = entry.oid
     files = 1 if entry.kind == FILE else _count_files(remote, oid)

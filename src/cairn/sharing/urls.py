@@ -18,7 +18,14 @@ from typing import IO, Any
 
 from blake3 import blake3
 
-from cairn.errors import CairnError, PathError, RemoteError, RemoteKeyMissingError, RemoteUnreachableError
+from cairn.errors import (
+    CairnError,
+    PathError,
+    RemoteAuthError,
+    RemoteError,
+    RemoteKeyMissingError,
+    RemoteUnreachableError,
+)
 from cairn.objects.hashing import THREADS
 
 _HTTP_TIMEOUT = 60
@@ -128,7 +135,7 @@ def _request(url: str, method: str):
         if e.code == 404:
             raise RemoteKeyMissingError(f"{url}: not found (HTTP 404)", "check the URL") from None
         if e.code in (401, 403):
-            raise RemoteError(
+            raise RemoteAuthError(
                 f"{url}: access denied (HTTP {e.code})", "check that the URL is public or signed"
             ) from None
         if e.code == 405 and method == "HEAD":
@@ -179,7 +186,13 @@ def _cloud(url: str, what: str, fn):
     except Exception as e:  # each backend raises its own types
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         if any(s in text for s in ("AccessDenied", "Forbidden", "403", "credentials")):
-            raise RemoteError(f"{url}: access denied while {what} ({text})", "check the credentials") from None
+            # remote-auth, as docs/errors.md lists for sharing; the hint says where credentials go
+            raise RemoteAuthError(
+                f"{url}: access denied while {what} ({text})",
+                "set credentials in the environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*), or on "
+                "a remote of this repository whose URL this one starts with: `cairn remote add NAME URL-PREFIX`, "
+                "then `cairn remote modify --local NAME access_key_id ...` (docs/sharing.md)",
+            ) from None
         raise RemoteUnreachableError(
             f"cannot reach {url} while {what} ({text})",
             "check the URL, endpoint_url and your network connection",

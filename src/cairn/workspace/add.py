@@ -57,6 +57,13 @@ def check_addable(
             )
     if git_tracked is not None:
         tracked = git_tracked(rel)
+        inner = sorted(t for t in tracked if t.endswith(ptr.SUFFIX))
+        if inner:
+            # the overlap is the real problem: `git rm -r --cached` would also untrack the pointer
+            raise OverlapError(
+                f"{rel} contains {inner[0]}, which is tracked on its own",
+                f"remove that pointer first (git rm {inner[0]}) and then add {rel}",
+            )
         if tracked:
             raise PathError(
                 f"git already tracks {tracked[0]}" + (f" and {len(tracked) - 1} more" if len(tracked) > 1 else ""),

@@ -5,6 +5,7 @@ from the workspace, the DVC cache or the DVC remote, and bad input changes nothi
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 
 import pytest
@@ -82,6 +83,20 @@ def test_import_initializes_cairn_and_dry_run_writes_nothing(git_repo, run_cairn
     assert (git_repo / ".cairn" / "config.toml").exists() and (git_repo / "data" / "raw.cairn").exists()
     status = run_cairn("status", "--json", cwd=git_repo)
     assert '"stages": {}' in status.stdout
+
+
+def test_the_next_git_add_line_runs_as_printed(git_repo, run_cairn, dvc_project, git):
+    p = dvc_project(git_repo)
+    data = b"a file at the top"
+    p.write("top.bin", data)
+    p.write("top.bin.dvc", f"outs:\n- md5: {p.put(data)}\n  size: {len(data)}\n  hash: md5\n  path: top.bin\n")
+    proc = run_cairn("import-dvc", cwd=git_repo)
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("next: ")]
+    # each file once (a pointer at the top was named twice), nothing git cannot take ("...")
+    assert line == "next: git add .cairn data/raw.cairn top.bin.cairn .cairnignore cairn.lock cairn.yaml"
+    git(*shlex.split(line.removeprefix("next: git ")), cwd=git_repo)
+    staged = git("diff", "--cached", "--name-only", cwd=git_repo).split()
+    assert {"top.bin.cairn", "data/raw.cairn", "cairn.yaml", "cairn.lock", ".cairnignore"} <= set(staged)
 
 
 def test_remote_data_is_copied_into_the_cairn_remote(repo, dvc_project):

@@ -4,6 +4,7 @@ conflicting path with both versions, and `cairn merge resolve` settles them with
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -86,6 +87,8 @@ def test_resolving_a_folder_keeps_what_merged_cleanly(conflicted):
 
 def check_status_lists_each_conflict_with_both_versions(alice, proc) -> None:
     assert "both-modified" in proc.stdout + proc.stderr  # the driver's own words reach the user
+    # ... naming each path as `cairn merge resolve PATH` takes it (it said `b.png`, which resolve refuses)
+    assert re.search(r"both-modified +data/images/b\.png\n", proc.stdout + proc.stderr)
     status = alice.json("status")
     assert status["changed"] is True
     rows = {c["path"]: c for c in status["conflicts"]}
@@ -112,11 +115,39 @@ def test_status_then_one_path_at_a_time(conflicted, run_cairn, assert_error):
     assert_error(proc, MergeError, "there is no merge conflict at data/images/a.png", "`cairn status` lists")
     proc = alice.cairn("merge", "resolve", "data/images/c.png", expect=None)
     assert proc.returncode == 2 and "choose how to settle: --ours, --theirs or --both" in proc.stderr
+    # two sides at once is refused, not settled by whichever came last
+    proc = alice.cairn("merge", "resolve", "data/images/c.png", "--ours", "--theirs", expect=None)
+    assert proc.returncode == 2 and "choose one way to settle, not --ours and --theirs" in proc.stderr
+    assert [c["path"] for c in alice.json("status")["conflicts"]] == ["data/images/c.png"]
 
-    alice.cairn("merge", "resolve", "data/images/c.png", "--ours")
+    out = alice.cairn("merge", "resolve", "data/images/c.png", "--ours").stdout
+    # bob's files are not in alice's cache: the next step is pull, not checkout (which fails)
+    assert "then `cairn pull` to bring the merged data" in out
+    assert alice.cairn("checkout", expect=None).returncode == 4
     alice.git("commit", "-q", "--no-edit")
     alice.cairn("pull")  # bob's versions come from the remote
     assert images(alice)["b.png"] == b"b by bob" and images(alice)["c.png"] == b"c by alice!"
+
+
+def test_a_rebase_conflict_says_rebase_continue(conflicted):
+    alice = conflicted
+    proc = subprocess.run(
+        ["git", "rebase", "origin/main"], cwd=alice.root, capture_output=True, text=True, env=_env(alice)
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # `git commit` in the middle of a rebase is not what concludes it
+    assert "then `git rebase --continue`." in alice.cairn("status").stdout
+    alice.cairn("merge", "resolve", "data/images", "--theirs")
+    done = subprocess.run(
+        ["git", "-c", "core.editor=true", "rebase", "--continue"],
+        cwd=alice.root,
+        capture_output=True,
+        text=True,
+        env=_env(alice),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    alice.cairn("pull")
+    assert images(alice)["b.png"] == b"b by alice!"  # in a rebase, theirs is the commit replayed
 
 
 def _import_version(person, rev: str, *files: tuple[str, bytes]) -> None:

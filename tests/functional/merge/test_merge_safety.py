@@ -117,6 +117,10 @@ def test_a_folder_version_nobody_has_is_a_conflict_naming_it(versions, tmp_path)
     proc, out = versions.driver(expect=1)
     entry = json.loads((repo.root / ".cairn/state/merge.json").read_text())["pointers"]["data/images.cairn"]
     assert "tried remote(s) store" in entry["reason"] and "`cairn fetch -r store`" in entry["hint"]
+    # ... and the user sees the reason and that hint, from git's merge and from `cairn status`
+    # (they stayed in merge.json: the driver said only "settle them with cairn merge resolve")
+    assert "  hint: the clone that made it must `cairn push` it; then `cairn fetch -r store`" in proc.stderr
+    assert f"folder version {theirs_root} of data/images.cairn is not in the cache" in proc.stderr
 
 
 def test_unreadable_merge_state_is_refused_clearly(versions, assert_error):

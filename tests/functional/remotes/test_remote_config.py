@@ -19,6 +19,7 @@ def test_add_list_default_remove(repo):
     assert repo.cairn("remote", "list").stdout == "No remotes. Add one with `cairn remote add -d NAME URL`.\n"
     assert repo.json("remote", "list") == {"default": None, "remotes": {}}
     assert repo.cairn("remote", "default").stdout == "No default remote (set one with `cairn remote default NAME`).\n"
+    assert repo.json("remote", "default") == {"default": None}  # a read command: --json too
 
     assert repo.cairn("remote", "add", "-d", "store", "s3://bucket/project").stdout == (
         "Added remote 'store' at s3://bucket/project (default)\n"
@@ -32,6 +33,7 @@ def test_add_list_default_remove(repo):
         "remotes": {"store": {"url": "s3://bucket/project"}, "backup": {"url": "/mnt/backup"}},
     }
     assert repo.cairn("remote", "default").stdout == "store\n"
+    assert repo.json("remote", "default") == {"default": "store"}
 
     assert repo.cairn("remote", "default", "backup").stdout == "Default remote: backup\n"
     assert repo.json("remote", "list")["default"] == "backup"
@@ -168,15 +170,21 @@ def test_unknown_remote_suggests_the_nearest(repo, assert_error):
 
 
 def test_no_default_remote(repo, assert_error):
+    # no remote at all: setting a default is not the fix, adding one is
     for command in (["push"], ["pull"], ["fetch"], ["status", "--remote"]):
         assert_error(
             repo.cairn(*command, expect=None),
             ConfigError,
-            "no remote given and no default remote set",
-            "name one with -r NAME, or set a default: `cairn remote default NAME`",
+            "no remote given and no default remote set (no remote is configured)",
+            "add one as the default: `cairn remote add -d NAME URL`",
         )
     repo.cairn("remote", "add", "store", "/tmp/x")  # a remote, but not the default
-    assert_error(repo.cairn("push", expect=None), ConfigError, "no remote given and no default remote set")
+    assert_error(
+        repo.cairn("push", expect=None),
+        ConfigError,
+        "no remote given and no default remote set (remotes: store)",
+        "name one with -r NAME, or set a default: `cairn remote default NAME`",
+    )
 
 
 MISSING_EXTRAS = [("gs", "gs", "gcsfs"), ("az", "azure", "adlfs"), ("ssh", "ssh", "sshfs")]
@@ -227,3 +235,43 @@ def test_file_url(repo, tmp_path):
     repo.cairn("remote", "add", "-d", "store", f"file://{tmp_path / 'remote'}")
     assert repo.json("push")["transferred"] == 1
     assert (tmp_path / "remote" / "cairn-remote.json").is_file()
+
+
+def test_a_relative_folder_typed_in_a_subfolder_is_taken_from_there(repo, tmp_path):
+    """`../store` typed in data/ is the folder beside the repository; the config reads URLs from
+    the root, so it is stored as such (it was stored as typed: a folder one level too high)."""
+    (repo.root / "data").mkdir()
+    repo.cairn("remote", "add", "-d", "store", "../../beside", cwd=repo.root / "data")
+    assert repo.json("remote", "list")["remotes"]["store"]["url"] == "../beside"
+    repo.cairn("remote", "modify", "store", "url", "../../beside2", cwd=repo.root / "data")
+    assert repo.json("remote", "list")["remotes"]["store"]["url"] == "../beside2"
+    repo.cairn("remote", "add", "top", "../as-typed")  # at the root: kept as written
+    assert repo.json("remote", "list")["remotes"]["top"]["url"] == "../as-typed"
+    repo.write({"data/f.bin": b"f"})
+    repo.cairn("add", "data/f.bin")
+    repo.cairn("push", cwd=repo.root / "data")
+    assert (repo.root.parent / "beside2" / "cairn-remote.json").exists()
+
+
+def test_adding_then_removing_a_remote_leaves_the_committed_config_as_it_was(repo):
+    repo.cairn("remote", "add", "-d", "store", "/tmp/store")
+    repo.cairn("remote", "add", "lake", "s3://lake")
+    repo.cairn("remote", "modify", "lake", "endpoint_url", "http://127.0.0.1:9000")
+    text = (repo.root / ".cairn" / "config.toml").read_text()
+    # each table apart from the next (the new one ran into `[core]`)
+    assert 'endpoint_url = "http://127.0.0.1:9000"\n\n[core]' in text and not text.endswith("\n\n")
+    repo.commit("remotes")
+    repo.cairn("remote", "add", "tmp", "/tmp/other")
+    repo.cairn("remote", "remove", "tmp")
+    assert (repo.root / ".cairn" / "config.toml").read_text() == text  # no stray blank line for git
+
+
+def test_jobs_and_pack_size_below_one_are_refused(repo, assert_error):
+    repo.cairn("remote", "add", "-d", "store", "/tmp/store")
+    before = (repo.root / ".cairn" / "config.toml").read_text()
+    for args in (["remote", "modify", "store", "jobs", "0"], ["remote", "modify", "store", "pack_size", "0"]):
+        assert_error(
+            repo.cairn(*args, expect=None), ConfigError, f"remote.store.{args[3]} takes a number of at least 1"
+        )
+    assert_error(repo.cairn("config", "cache.pack_size", "0", expect=None), ConfigError, "at least 1, not '0'")
+    assert (repo.root / ".cairn" / "config.toml").read_text() == before  # nothing written

@@ -222,7 +222,8 @@ def test_push_of_objects_missing_from_the_cache_warns(source, remote, travels):
     proc = source.cairn("push", expect=1)
     expected = objects_of(source, *TRACKED)
     assert proc.stdout.startswith(f"{len(expected) - 1} object(s) pushed (")
-    assert proc.stderr == "warning: 1 object(s) are in neither place and were not pushed\n"
+    assert proc.stderr.startswith(f"warning: 1 object(s) are in neither place and were not pushed\n  missing: {oid}\n")
+    assert "  hint: `cairn fetch` them from a remote that has them" in proc.stderr
     assert remote.files.held() == set(expected) - {oid}
 
 

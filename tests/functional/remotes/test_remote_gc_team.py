@@ -127,6 +127,21 @@ def test_forgetting_records_is_explicit_and_shown_in_the_dry_run(team, local_rem
     assert local_remote.files.held() >= feature
 
 
+def test_a_forget_ref_no_push_was_made_for_is_named(team, local_remote):
+    alice, bob, _ = team
+    _feature(bob)
+    bob.cairn("push")
+
+    # a typo forgets nothing, silently: the dry run looked like "nothing to forget"
+    proc = alice.cairn("gc", "--remote", "store", "--forget-ref", "featrue", "--forget-ref", "feature")
+    assert "note: no push recorded on 'store' was made for 'featrue': --forget-ref featrue forgets nothing" in (
+        proc.stderr
+    )
+    assert "'feature'" not in proc.stderr
+    plan = alice.json("gc", "--remote", "store", "--forget-ref", "featrue")
+    assert plan["forget_refs_unmatched"] == ["featrue"] and plan["forget_records"] == []
+
+
 def test_forget_older_than_keeps_recent_records(team, local_remote):
     alice, bob, _ = team
     feature = _feature(bob)

@@ -67,6 +67,18 @@ def test_push_then_pull_into_a_second_clone(source, remote, clone):
 
 
 @local_only
+def test_status_remote_counts_the_bytes_of_a_tracked_file_too(source, remote, clone):
+    # model.bin is tracked on its own: a root with no tree entry to give its size; its bytes
+    # were left out of local_only_bytes / remote_only_bytes
+    files = {b3(data): len(data) for data in source.files.values()}
+    assert source.json("status", "--remote")["remote"]["local_only_bytes"] == sum(files.values())
+    source.cairn("push")
+    other = clone(source, "other", remote)
+    status = other.json("status", "--remote")["remote"]
+    assert (status["local_only_bytes"], status["remote_only_bytes"]) == (0, sum(files.values()))
+
+
+@local_only
 def test_fetch_fills_the_cache_pull_also_checks_out(source, remote, clone):
     source.cairn("push")
     expected = objects_of(source, *TRACKED)

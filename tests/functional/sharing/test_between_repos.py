@@ -85,7 +85,7 @@ def test_get_outside_any_repository_verified_and_complete(registry, tmp_path):
     assert json.loads(out.stdout)["kind"] == "git"
     assert _tree_files(here / "conf") == {"train.yaml": b"lr: 0.1\n", "sub/x.txt": b"x"}
     one = registry.cairn("get", registry.root, "conf/train.yaml", cwd=here / "conf" / "sub")
-    assert "(1 files tracked by git)" in one.stdout
+    assert "(1 file tracked by git)" in one.stdout
 
 
 def test_get_large_objects_and_repeated_contents(registry, tmp_path):
@@ -118,7 +118,9 @@ def test_get_credentials_from_the_local_config_of_the_same_remote(registry, app,
 
 
 def test_import_records_the_source_and_push_sends_to_our_remote(registry, app, tmp_path):
-    app.cairn("import", registry.root, "data/images", "--rev", "main", "-o", "inputs/images", env=S3_ENV)
+    proc = app.cairn("import", registry.root, "data/images", "--rev", "main", "-o", "inputs/images", env=S3_ENV)
+    # the .gitignore written is the one beside the pointer, not the top one
+    assert proc.stdout.endswith("Commit it: git add inputs/images.cairn inputs/.gitignore\n")
     assert _tree_files(app.root / "inputs" / "images") == images(1)
     pointer = yaml.safe_load((app.root / "inputs" / "images.cairn").read_text())
     assert pointer["source"] == {
@@ -194,8 +196,22 @@ def test_bad_input(registry, app, tmp_path, assert_error):
         f"list what it tracks with `cairn ls {registry.root}`",
     )
     assert "; it tracks: data/images, model.bin" in proc.stderr
+    # a file git tracks there cannot be imported, but `get` copies it: the hint says so
+    proc = app.cairn("import", registry.root, ".cairn/config.toml", expect=None, env=S3_ENV)
+    assert_error(
+        proc,
+        PathError,
+        "does not track '.cairn/config.toml' with cairn",
+        f"git tracks it there: copy it with `cairn get {registry.root} .cairn/config.toml`",
+    )
     proc = app.cairn("get", registry.root, "data/images/nope.png", expect=None, env=S3_ENV)
-    assert_error(proc, PathError, "data/images has no nope.png")
+    # the source named in message and hint (the hint said `cairn ls SOURCE ...`)
+    assert_error(
+        proc,
+        PathError,
+        f"data/images in {registry.root} has no nope.png",
+        f"list it with `cairn ls {registry.root} data/images -R`",
+    )
 
     app.cairn("import", registry.root, "model.bin", env=S3_ENV)
     proc = app.cairn("import", registry.root, "model.bin", expect=None, env=S3_ENV)

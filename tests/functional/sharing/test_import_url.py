@@ -10,7 +10,7 @@ import pytest
 from emulators import azurite, fake_gcs  # noqa: F401 - fixtures
 from s3server import s3_client
 
-from cairn.errors import RemoteKeyMissingError, RemoteUnreachableError, WouldLoseDataError
+from cairn.errors import RemoteAuthError, RemoteKeyMissingError, RemoteUnreachableError, WouldLoseDataError
 
 from .conftest import S3_ENV
 
@@ -109,7 +109,7 @@ def test_http_errors(app, site, assert_error):
     assert not (app.root / "x.bin.cairn").exists() and not (app.root / "missing.bin").exists()
 
 
-def test_s3_versioned_object(app, moto_endpoint):
+def test_s3_versioned_object(app, moto_endpoint, assert_error):
     client = s3_client(moto_endpoint)
     bucket = f"urls-{app.root.parent.name[-12:].lower().replace('_', '-')}"
     client.create_bucket(Bucket=bucket)
@@ -118,6 +118,10 @@ def test_s3_versioned_object(app, moto_endpoint):
     # the endpoint comes from this repository's remote for the bucket, the credentials from the environment
     app.cairn("remote", "add", "lake", f"s3://{bucket}/raw")
     app.cairn("remote", "modify", "lake", "endpoint_url", moto_endpoint)
+    # without credentials: remote-auth (as docs/errors.md says), and the hint says where they go
+    proc = app.cairn("import-url", f"s3://{bucket}/raw/table.parquet", "table.parquet", expect=None)
+    assert_error(proc, RemoteAuthError, "access denied while", "cairn remote modify --local NAME access_key_id")
+    assert not (app.root / "table.parquet.cairn").exists()
     app.cairn("import-url", f"s3://{bucket}/raw/table.parquet", "table.parquet", env=S3_ENV)
     source = app.pointer("table.parquet")["source"]
     first = client.head_object(Bucket=bucket, Key="raw/table.parquet")
@@ -134,7 +138,9 @@ def test_s3_versioned_object(app, moto_endpoint):
     assert app.pointer("raw")["source"]["etag"].startswith("listing-")
     assert "raw: up to date" in app.cairn("update", "raw", env=S3_ENV).stdout
     client.put_object(Bucket=bucket, Key="raw/part/c.csv", Body=b"c")
-    assert "raw: import behind its source" in app.cairn("status", env=S3_ENV).stdout
+    out = app.cairn("status", env=S3_ENV).stdout
+    assert "raw: import behind its source" in out
+    assert "Data is up to date" not in out and "`cairn update` brings the imports that are behind" in out
 
 
 def test_local_folder_no_download_then_update(app, tmp_path):
@@ -142,7 +148,10 @@ def test_local_folder_no_download_then_update(app, tmp_path):
     (src / "a").mkdir(parents=True)
     (src / "a" / "one.txt").write_bytes(b"one")
     (src / "two.txt").write_bytes(b"two")
-    app.cairn("import-url", src, "exports", "--no-download")
+    proc = app.cairn("import-url", src, "in/exports", "--no-download")
+    assert proc.stdout.endswith("Commit it: git add in/exports.cairn in/.gitignore\n")
+    # a moved import keeps its source: `move` used to write the pointer without it
+    app.cairn("move", "in/exports", "exports")
     assert not (app.root / "exports").exists()
     recorded = app.pointer("exports")
     assert recorded["files"] == 2 and recorded["source"]["url"] == str(src)
