@@ -39,6 +39,33 @@ def two_versions(repo, make_dataset):
     return v1, v2
 
 
+def test_post_merge_hook_updates_data_after_a_merge_or_pull(repo, two_versions):
+    """`git pull` and `git merge` run post-merge, not post-checkout: without it the files stayed
+    at the old version, and a later `cairn add` recorded them over the merged change."""
+    v1, v2 = two_versions
+    repo.git("checkout", "-q", "-b", "behind", "v1")
+    repo.cairn("checkout")
+    assert snapshot_files(repo.root / "data") == v1
+    proc = repo.cairn("install-hooks")
+    assert f"Installed {repo.root / '.git' / 'hooks' / 'post-merge'}" in proc.stdout
+
+    repo.git("merge", "-q", "main", venv_first=True)  # a fast-forward, as most pulls are
+
+    assert snapshot_files(repo.root / "data") == v2
+    assert (repo.root / "model.bin").read_bytes() == b"model v2 is longer"
+    assert "Data is up to date." in repo.cairn("status").stdout
+
+    # the merged version's files are not in the cache (a teammate's push): the merge goes
+    # through and the hook says what to run
+    repo.git("reset", "-q", "--hard", "v1")
+    repo.cairn("checkout")
+    repo.object_path(b3(b"model v2 is longer")).unlink()
+    res = repo.git("merge", "main", venv_first=True, full=True)
+    assert res.returncode == 0
+    assert "cairn pull" in res.stderr
+    assert repo.git("rev-parse", "HEAD").strip() == repo.git("rev-parse", "main").strip()
+
+
 def test_checkout_after_git_checkout_restores_each_version(repo, two_versions):
     v1, v2 = two_versions
 

@@ -481,13 +481,14 @@ def unprotect(targets: tuple[str, ...]) -> None:
 
 
 @click.command("install-hooks")
-@click.option("-f", "--force", is_flag=True, help="Overwrite an existing post-checkout hook.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing post-checkout and post-merge hooks.")
 def install_hooks(force: bool) -> None:
-    """Install a git post-checkout hook that runs `cairn checkout` after branch switches, and
-    the merge driver (as `cairn merge setup` does)."""
+    """Install git hooks that run `cairn checkout` after branch switches (post-checkout) and after
+    merges and `git pull` (post-merge), and the merge driver (as `cairn merge setup` does)."""
     with opened() as repo:
-        hook, merge = repo.install_hooks(force)
-    say(f"Installed {hook}")
+        hooks, merge = repo.install_hooks(force)
+    for hook in hooks:
+        say(f"Installed {hook}")
     # .gitattributes was written too: say so, or it sits uncommitted and teammates lack it
     if merge.added:
         say(f"Added to {merge.attributes}: {'; '.join(merge.added)}")

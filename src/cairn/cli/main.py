@@ -20,7 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("cairn.cli.data:gc", "Remove cache objects that nothing references."),
     "fsck": ("cairn.cli.data:fsck", "Verify every cache object against its id."),
     "unprotect": ("cairn.cli.data:unprotect", "Turn linked, read-only tracked files into writable copies."),
-    "install-hooks": ("cairn.cli.data:install_hooks", "Install a git post-checkout hook running `cairn checkout`."),
+    "install-hooks": (
+        "cairn.cli.data:install_hooks",
+        "Git hooks: `cairn checkout` after checkouts and pulls.",
+    ),
     "merge": ("cairn.cli.merge:merge", "Merge tracked data with git: driver setup and conflict resolution."),
     "remote": ("cairn.cli.remote:remote", "Manage remotes (add, list, modify, remove, default)."),
     "push": ("cairn.cli.remote:push", "Upload tracked data to a remote (only what is missing there)."),

@@ -35,16 +35,26 @@ MERGE_STATE = "merge.json"  # in .cairn/state/ while a merge of tracked data is 
 
 DOT_GITIGNORE = "/cache/\n/tmp/\n/state/\n/config.local.toml\n"
 HOOK_MARK = "# installed by cairn install-hooks"
-HOOK = f"""#!/bin/sh
-{HOOK_MARK}
-# After a branch checkout, make tracked data match the new pointers.
-[ "$3" = "1" ] || exit 0
-if ! command -v cairn >/dev/null 2>&1; then
-    echo "cairn post-checkout: cairn is not on PATH; run 'cairn checkout' yourself" >&2
+_HOOK_RUN = """if ! command -v cairn >/dev/null 2>&1; then
+    echo "cairn {name}: cairn is not on PATH; run 'cairn checkout' yourself" >&2
     exit 0
 fi
 exec cairn checkout
 """
+# After a branch checkout, and after a merge (`git pull`) moved pointers: tracked data matches
+# them. Without the second (git-lfs installs it too), files stayed at the old version after a
+# `git pull`, and a later `cairn add` recorded them again over a teammate's change.
+HOOKS = {
+    "post-checkout": f"""#!/bin/sh
+{HOOK_MARK}
+# After a branch checkout, make tracked data match the new pointers.
+[ "$3" = "1" ] || exit 0
+{_HOOK_RUN.format(name="post-checkout")}""",
+    "post-merge": f"""#!/bin/sh
+{HOOK_MARK}
+# After a merge or a `git pull`, make tracked data match the merged pointers.
+{_HOOK_RUN.format(name="post-merge")}""",
+}
 
 
 def _find_up(start: Path, name: str) -> Path | None:
@@ -475,20 +485,23 @@ class Repo:
                         done.append(f.relative_to(self.root).as_posix())
         return done
 
-    def install_hooks(self, force: bool = False) -> tuple[Path, SetupResult]:
-        """Write the post-checkout hook and set up the merge driver; the hook's path and the
-        merge setup's result (what it added to .gitattributes, to be committed)."""
+    def install_hooks(self, force: bool = False) -> tuple[list[Path], SetupResult]:
+        """Write the post-checkout and post-merge hooks and set up the merge driver; the hooks'
+        paths and the merge setup's result (what it added to .gitattributes, to be committed).
+        A hook cairn did not write is refused (all of them, before any is written) unless `force`."""
         git = self._need_git("install-hooks")
         hooks = git.hooks_dir()
         hooks.mkdir(parents=True, exist_ok=True)
-        hook = hooks / "post-checkout"
-        if hook.exists() and HOOK_MARK not in hook.read_text() and not force:
-            raise PathError(
-                f"{hook} already exists and was not written by cairn",
-                "merge it by hand (add the line `cairn checkout`), or overwrite with --force",
-            )
-        tmp = hook.with_name("post-checkout.cairn-tmp")
-        tmp.write_text(HOOK)
-        tmp.chmod(0o755)
-        os.replace(tmp, hook)
-        return hook, self.merge_setup()  # the merge driver too (docs/merge.md)
+        paths = [hooks / name for name in HOOKS]
+        for hook in paths:
+            if hook.exists() and HOOK_MARK not in hook.read_text() and not force:
+                raise PathError(
+                    f"{hook} already exists and was not written by cairn",
+                    "merge it by hand (add the line `cairn checkout`), or overwrite with --force",
+                )
+        for hook in paths:
+            tmp = hook.with_name(f"{hook.name}.cairn-tmp")
+            tmp.write_text(HOOKS[hook.name])
+            tmp.chmod(0o755)
+            os.replace(tmp, hook)
+        return paths, self.merge_setup()  # the merge driver too (docs/merge.md)
