@@ -50,8 +50,9 @@ _HINT = (
     "(cairn config core.hash_split_files 0) and report it"
 )
 
-# (abs path, rel, ino, stamp, size, entry) of a file to hash; its id goes to entry[2]
-Pending = tuple[str, str, int, Any, int, list]
+# a file to hash: its tree entry as the walk made it, [name, kind, oid, size, exec, child, folder's
+# path]; its id goes to [2] (one list a file, not a row of paths and stats beside it: issue 22)
+Pending = list
 
 
 class Shares(Protocol):
@@ -79,7 +80,7 @@ def hash_pending(
     split_files: int = 0,
     shares: Shares | None = None,
 ) -> None:
-    """Set each pending file's id (entry[2]), storing it through `hash_fn`. With `shares` and
+    """Set each pending file's id ([2]), storing it through `hash_fn`. With `shares` and
     `split_files` > 0, that many files or more are split over forked helpers (see above)."""
     own: list[int] | None = None
     helpers: list[tuple[forked.Forked, list[int]]] = []
@@ -97,7 +98,7 @@ def hash_pending(
                         f"a helper process hashing files sent {len(oids)} ids for {len(share)} files", _HINT
                     )
                 for i, oid in zip(share, oids, strict=True):
-                    pending[i][5][2] = oid
+                    pending[i][2] = oid
                 shares.share_adopt(stored)  # type: ignore[union-attr]
                 task.advance(len(share))
         finally:
@@ -120,7 +121,7 @@ def _split(
     n = min(_MAX_PROCESSES, cores)
     if n < 2:
         return None, []
-    parts = deal([row[4] for row in pending], n)
+    parts = deal([row[3] for row in pending], n)
     shares.share_prepare()
     helpers: list[tuple[forked.Forked, list[int]]] = []
     try:
@@ -144,7 +145,7 @@ def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares]) -> tuple[list[
     shares.share_begin()
     rows = [pending[i] for i in share]
     _hash_rows(rows, hash_fn, _ignore)
-    return [row[5][2] for row in rows], shares.share_end()
+    return [row[2] for row in rows], shares.share_end()
 
 
 def _ignore(n: int) -> None:
@@ -185,9 +186,11 @@ def deal(sizes: list[int], n: int) -> list[list[int]]:
 
 
 def _hash_rows(rows: list[Pending], hash_fn: HashFn, advance: Callable[[int], None]) -> None:
+    join = os.path.join
+
     def run(batch: list[Pending]) -> int:
-        for p, _, _, _, size, entry in batch:
-            entry[2] = hash_guarded(hash_fn, p, size)
+        for row in batch:
+            row[2] = hash_guarded(hash_fn, join(row[6], row[0]), row[3])
         return len(batch)
 
     if len(rows) <= _BATCH:

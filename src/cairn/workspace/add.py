@@ -164,6 +164,7 @@ def commit(
             ws.walk_split_files,
             ws.hash_split_files,
             ws.store,
+            fresh=kind in ("hardlink", "symlink"),  # what _link_workspace replaces by links
         )
         if snap is None:
             raise PathError(f"{rel} does not exist", "check the path")
@@ -178,9 +179,8 @@ def commit(
     for oid, data in snap.trees.items():
         if oid not in known:
             ws.store.add_bytes(data, oid)
-    # the walk's rows come grouped by folder, as `update` takes an iterator (not sorted again:
-    # ~1 s and a second list of a million rows at 1M files)
-    records, seals = iter(snap.records), snap.seals
+    # the walk's rows come folder by folder, each marshalled already (statcache.Rows)
+    records, seals = snap.records, snap.seals
     if kind in ("hardlink", "symlink"):
         records, seals = _link_workspace(ws, rel, snap, kind), None  # linking changed the stats sealed
     ws.stats.update(records, snap.keep, seals)

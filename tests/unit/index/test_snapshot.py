@@ -203,3 +203,27 @@ def test_folders_listed_ahead_or_by_the_walk_give_the_same_snapshot(tmp_path: Pa
     finally:
         snapshot_mod.scan = real_scan
         stats.close()
+
+
+def test_fresh_is_left_empty_when_not_asked_and_nothing_else_changes(tmp_path: Path) -> None:
+    """An add in copy mode has no use for the (path, id) of every hashed file (only a link mode
+    replaces them by links): without `fresh` the snapshot is the same but for that list."""
+    data = tmp_path / "data"
+    for rel in ("a", "sub/b", "sub/c", "sub/deeper/d"):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(rel.encode())
+        _old(data / rel)
+    snaps = []
+    for fresh in (True, False):
+        stats = StatCache(tmp_path / f"stat-{fresh}.db")
+        try:
+            snap = snapshot(data, "data", stats, fresh=fresh)
+        finally:
+            stats.close()
+        assert snap is not None and snap.hashed == 4
+        snaps.append(snap)
+    full, bare = snaps
+    assert (full.oid, full.trees, full.records, full.files) == (bare.oid, bare.trees, bare.records, bare.files)
+    assert sorted(r for r, _ in full.fresh) == ["data/a", "data/sub/b", "data/sub/c", "data/sub/deeper/d"]
+    assert bare.fresh == []
+    assert sorted(r[0] for r in full.records) == sorted(r for r, _ in full.fresh)  # none racy: all recorded
