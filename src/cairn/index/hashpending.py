@@ -43,6 +43,7 @@ _WORKERS = max(2, os.cpu_count() or 1)
 # a file's fixed cost (open, read, close, its pack row: ~35 us) in bytes read and hashed
 # (~0.7 ns a byte), to deal shares of equal work
 _PER_FILE = 48 * 1024
+_ID = 64  # characters of an object id (hex BLAKE3)
 # a size whose files would be more than this part of a share is spread over the shares
 _SPREAD = 1 / 16
 _HINT = (
@@ -93,13 +94,14 @@ def hash_pending(
             _hash_rows(pending if own is None else [pending[i] for i in own], hash_fn, task.advance)
             for helper, share in helpers:
                 oids, stored = helper.result()
-                if len(oids) != len(share):
+                if len(oids) != _ID * len(share):
                     raise HelperProcessError(
-                        f"a helper process hashing files sent {len(oids)} ids for {len(share)} files", _HINT
+                        f"a helper process hashing files sent {len(oids) / _ID:g} ids for {len(share)} files", _HINT
                     )
-                for i, oid in zip(share, oids, strict=True):
-                    pending[i][2] = oid
+                for at, i in zip(range(0, len(oids), _ID), share, strict=True):
+                    pending[i][2] = oids[at : at + _ID]
                 shares.share_adopt(stored)  # type: ignore[union-attr]
+                del oids, stored  # before the next helper's result comes in
                 task.advance(len(share))
         finally:
             task.close()
@@ -138,14 +140,17 @@ def _split(
     return parts[0], helpers
 
 
-def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares]) -> tuple[list[str], Any]:
-    """In a helper process: hash and store a share; the ids in the share's order and what the
-    store must register."""
+def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares]) -> tuple[str, Any]:
+    """In a helper process: hash and store a share; the ids in the share's order, joined into one
+    string (one object to send and load, not one per file), and what the store must register."""
     pending, share, hash_fn, shares = arg
     shares.share_begin()
     rows = [pending[i] for i in share]
     _hash_rows(rows, hash_fn, _ignore)
-    return [row[2] for row in rows], shares.share_end()
+    oids = [row[2] for row in rows]
+    if set(map(len, oids)) - {_ID}:
+        raise ValueError("an id that is not 64 characters long")
+    return "".join(oids), shares.share_end()
 
 
 def _ignore(n: int) -> None:
