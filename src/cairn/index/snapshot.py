@@ -71,7 +71,7 @@ class Snapshot:
 
 
 class _Dir:
-    __slots__ = ("entries", "files", "folder", "fp", "parent", "pending", "sealed", "slot")
+    __slots__ = ("entries", "files", "folder", "fp", "parent", "pending", "sealed", "slot", "stored")
 
     def __init__(self, parent: _Dir | None, slot: int) -> None:
         # entries: [name, kind, oid|None, size, exec, child _Dir|None], and a file to hash has its
@@ -84,6 +84,7 @@ class _Dir:
         self.slot = slot
         self.fp: bytes | None = None  # fingerprint of its files, when it holds only files (none racy)
         self.sealed: Seal | None = None  # the matching seal: the folder is not walked further
+        self.stored = False  # its tree is in the cache (taken from its seal, or given to `store_tree`)
 
 
 def _same(rec: tuple | None, st: os.stat_result) -> bool:
@@ -104,6 +105,7 @@ def snapshot(
     hash_split_files: int = 0,
     shares: Shares | None = None,
     fresh: bool = True,
+    store_tree: Callable[[str, bytes], None] | None = None,
 ) -> Snapshot | None:
     """Snapshot `path` (repo-relative `rel`); None when it does not exist. With `have_tree`
     (is this tree object in the cache?), folders matching their seal are taken from it: their
@@ -114,7 +116,11 @@ def snapshot(
     names it decides (`cairn add` checks it first). With `have_tree` and `split_files` > 0, a
     tree whose sealed folders hold that many files or more has those folders checked by helper
     processes too (one per core, up to four), each taking a share; the result is the same.
-    Without `fresh`, `Snapshot.fresh` of a folder stays empty (only a link mode's add uses it)."""
+    Without `fresh`, `Snapshot.fresh` of a folder stays empty (only a link mode's add uses it).
+    `store_tree(oid, data)` (an add: `hash_fn` stored every file it hashed) takes the tree of each
+    folder whose files were all hashed here and whose subfolders' trees are in the cache, as it is
+    made, instead of holding it in `Snapshot.trees` (it goes to `reused`): a tree is then written
+    only after every file below it is stored, and a million-file add holds no tree bytes."""
     start_ns = time.time_ns()
     try:
         st = os.stat(path)
@@ -162,6 +168,7 @@ def snapshot(
             hash_split_files,
             shares,
             fresh,
+            store_tree,
         )
     finally:
         if gc_was_enabled:
@@ -183,6 +190,7 @@ def _snapshot_tree(
     hash_split_files: int,
     shares: Shares | None,
     fresh: bool,
+    store_tree: Callable[[str, bytes], None] | None,
 ) -> Snapshot:
     dirs: list[_Dir] = []
     # the entry of each file to hash (hashpending.Pending), folder by folder; None once its stat
@@ -229,6 +237,7 @@ def _snapshot_tree(
     for d in reversed(dirs):
         if d.sealed is not None:
             _, oid, size, d.files = d.sealed
+            d.stored = True
             snap.reused.add(oid)
             if d.parent is None:
                 snap.oid, snap.size, snap.files = oid, size, d.files
@@ -252,9 +261,17 @@ def _snapshot_tree(
         entries.sort(key=_by_name)
         size = 0
         files = 0
+        subfolders = 0
+        held = True  # every subfolder's tree is in the cache
         for e in entries:
             size += e[3]
-            files += 1 if e[5] is None else e[5].files
+            child = e[5]
+            if child is None:
+                files += 1
+            else:
+                files += child.files
+                subfolders += 1
+                held = held and child.stored
         try:
             data = encode_rows(entries)  # type: ignore[arg-type]
         except UnicodeEncodeError:
@@ -262,7 +279,12 @@ def _snapshot_tree(
                 f"a file name under {rel} is not valid UTF-8", "rename the file, or add it to .cairnignore"
             ) from None
         oid = blake3(data).hexdigest()
-        trees[oid] = data
+        if store_tree is not None and held and len(entries) - subfolders == len(d.pending):
+            store_tree(oid, data)
+            d.stored = True
+            snap.reused.add(oid)
+        else:
+            trees[oid] = data
         d.files = files
         entries.clear()  # encoded: a million entry lists are freed as their trees are made
         if d.fp is not None:

@@ -184,6 +184,13 @@ class ObjectStore:
             self.packs.update_midx()
         self._adopted = False
 
+    def seal_packs(self) -> None:
+        """While `packing`: seal the pack being written now, so that every object stored so far
+        is in a sealed pack (an add writes a tree only after its files are); packing goes on
+        into a new pack."""
+        if self._packer is not None:
+            self._packer.close()
+
     # -- a split add (index/hashpending.py): helper processes store shares of its files --------
     def share_prepare(self) -> None:
         """Before the helpers fork: the multi-pack index is opened here, so the packs they seal

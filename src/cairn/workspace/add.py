@@ -149,6 +149,16 @@ def commit(
     if kind == "hardlink":
         store_fn, before_hashing = _copy_linked(ws, store_fn, before_hashing)
     links = ws.links(follow_symlinks)
+    sealed: list[bool] = []
+
+    def store_tree(oid: str, data: bytes) -> None:
+        # a tree whose files this add stored: written as it is made, once the packs holding them
+        # are sealed (every file is stored by now), so the add holds no tree bytes (issue 22)
+        if not sealed:
+            ws.store.seal_packs()
+            sealed.append(True)
+        ws.store.add_bytes(data, oid)
+
     # copy mode packs small files (objects/localpacks.py); a link needs a file of its own
     with ws.store.packing() if kind == "copy" else nullcontext():
         snap = snapshot(
@@ -165,6 +175,7 @@ def commit(
             ws.hash_split_files,
             ws.store,
             fresh=kind in ("hardlink", "symlink"),  # what _link_workspace replaces by links
+            store_tree=store_tree,
         )
         if snap is None:
             raise PathError(f"{rel} does not exist", "check the path")
@@ -176,6 +187,7 @@ def commit(
             _store_missing_files(ws, rel, snap, store_fn, known)
     # trees only once the packs holding their files are sealed: a tree in the cache vouches for
     # every file below it (`known` above), so a kill must never leave a tree without its files
+    # (those of folders whose files were all stored here went to store_tree as they were made)
     for oid, data in snap.trees.items():
         if oid not in known:
             ws.store.add_bytes(data, oid)
