@@ -141,9 +141,10 @@ class Rows:
         folder, name = split(record[0])
         self.add(folder, {name: record[1:]})
 
-    def folders(self) -> list[tuple[str, bytes]]:
-        """(folder, its marshalled {name: Entry}) in the order added."""
-        return self._folders
+    def folders(self) -> Iterator[tuple[str, bytes]]:
+        """(folder, its marshalled {name: Entry}) in the order added (an iterator, as `update`
+        goes on with the rest after damage)."""
+        return iter(self._folders)
 
     def __iter__(self) -> Iterator[Record]:
         for folder, data in self._folders:

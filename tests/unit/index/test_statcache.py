@@ -308,6 +308,18 @@ def test_damage_found_while_updating_is_written_into_a_new_database(tmp_path: Pa
         sc.close()
 
 
+def test_damage_found_while_writing_a_walks_rows_is_written_into_a_new_database(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "stat.db"
+    _filled(db)
+    _damage(db, "pages")
+    sc = StatCache(db)
+    try:
+        sc.update(_as_rows(_rows("d0/a", "d1/b", "d2/c")), keep={"d3": set()})
+        assert {*_flat(sc, "d0"), *_flat(sc, "d1"), *_flat(sc, "d2")} == {"d0/a", "d1/b", "d2/c"}
+    finally:
+        sc.close()
+
+
 def test_a_row_that_does_not_unmarshal_is_damage(tmp_path: Path) -> None:
     db = tmp_path / "stat.db"
     sc = StatCache(db)
