@@ -133,10 +133,11 @@ class LocalPacks:
         except OSError:
             pass  # none to remove, or a cache this user cannot write: lookups read the JSON indexes
 
-    def update_midx(self) -> None:
+    def update_midx(self, reopen: bool = False) -> None:
         """Bring the multi-pack index up to date after this process sealed or dropped packs: the
         rows of the packs it sealed merged into the index in use, else rebuilt from the JSON
-        indexes."""
+        indexes. With `reopen`, the merged index written becomes the one in use, and the rows
+        this process held for its packs are dropped (an add that goes on: ~150 bytes an object)."""
         if self.kept is not None:
             return  # a helper: the process it helps adopts its packs and writes the index
         with self._lock:
@@ -155,11 +156,28 @@ class LocalPacks:
                     data = midx.merged(m, new_packs, count, rows)
                     midx.write(self.root, data, lambda: self._tmp_path("midx"))
                 except OSError:
-                    pass  # a cache this user cannot write: lookups read the JSON indexes
+                    return  # a cache this user cannot write: lookups read the JSON indexes
+                del data
+                if reopen:
+                    self._reopen(m, set(m.packs) | set(new_packs), count)
                 return
             self.refresh()  # another process changed the packs meanwhile: from the JSON indexes
         if self._loaded:
             self._write_midx()
+
+    def _reopen(self, old: midx.Midx | midx.Empty, packs: set[str], count: int) -> None:
+        """Use the index just written instead of `old` and the rows held since, when it lists
+        every pack they did (another process may have replaced it meanwhile) and nothing was
+        sealed since; the old one is not closed (another thread may be searching it)."""
+        try:
+            found = midx.Midx(f"{self.root}/{midx.NAME}")
+        except (OSError, ValueError):
+            return
+        with self._lock:
+            if self._midx is old and not self._loaded and len(self._recent) == count and packs <= set(found.packs):
+                self._midx, self._recent = found, _Recent()
+                return
+        found.close()
 
     def refresh(self) -> None:
         """Read the indexes not read yet; forget packs that are gone (gc rewrote them)."""

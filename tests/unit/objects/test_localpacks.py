@@ -376,3 +376,28 @@ def test_a_pack_adopted_from_a_helper_as_columns_is_found_and_indexed(tmp_path, 
     fresh = ObjectStore(tmp_path / "cache")
     assert isinstance(fresh.packs._index(), midx.Midx)
     assert sorted(fresh.packs.locate_many(b3(d) for d in data)) == sorted(b3(d) for d in data)
+
+
+def test_seal_packs_mid_add_merges_them_into_the_index_in_use_and_packing_goes_on(tmp_path):
+    """An add seals its open pack before writing the trees of the files it stored; the packs
+    sealed so far go into the multi-pack index, which is then used instead of their rows held in
+    memory; files stored afterwards go into a new pack, in the index at the end."""
+    from cairn.objects import midx
+
+    store = ObjectStore(tmp_path / "cache", pack_target=4000)
+    before, after = blobs(30, size=300, seed=1), blobs(5, size=300, seed=2)
+    src = tmp_path / "src"
+    src.mkdir()
+    with store.packing():
+        for i, d in enumerate(before):
+            (src / f"b{i}").write_bytes(d)
+            assert store.add_file_copy(str(src / f"b{i}"), len(d)) == b3(d)
+        store.seal_packs()
+        assert isinstance(store.packs._midx, midx.Midx) and len(store.packs._recent) == 0
+        assert all(store.packs.has(b3(d)) for d in before)
+        for i, d in enumerate(after):
+            (src / f"a{i}").write_bytes(d)
+            store.add_file_copy(str(src / f"a{i}"), len(d))
+    fresh = ObjectStore(tmp_path / "cache")
+    assert isinstance(fresh.packs._index(), midx.Midx)  # current: lists every pack on disk
+    assert all(fresh.read(b3(d)) == d for d in before + after)
