@@ -88,10 +88,10 @@ class Forked:
     def result(self) -> Any:
         """The child's result once it has ended; HelperProcessError (with `hint`) when it failed or
         died; a CairnError the child raised, raised again here."""
-        chunks = []
+        got = bytearray()  # one copy of the result in memory, not the chunks and their join
         try:
             while chunk := os.read(self._fd, _CHUNK):
-                chunks.append(chunk)
+                got += chunk
         finally:
             os.close(self._fd)
             self._fd = -1
@@ -99,7 +99,7 @@ class Forked:
         _, status = os.waitpid(pid, 0)
         self.pid = 0
         try:
-            kind, value = marshal.loads(b"".join(chunks))
+            kind, value = marshal.loads(got)
         except (EOFError, ValueError, TypeError):
             raise HelperProcessError(
                 f"a helper process {self._what} (pid {pid}) {_ended(status)} before sending its result", self._hint

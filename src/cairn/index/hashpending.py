@@ -44,6 +44,7 @@ _WORKERS = max(2, os.cpu_count() or 1)
 # a file's fixed cost (open, read, close, its pack row: ~35 us) in bytes read and hashed
 # (~0.7 ns a byte), to deal shares of equal work
 _PER_FILE = 48 * 1024
+_ID = 64  # characters of an object id (hex BLAKE3)
 # a size whose files would be more than this part of a share is spread over the shares
 _SPREAD = 1 / 16
 # how often the bar takes in the helpers' counts while this process waits for them
@@ -54,8 +55,9 @@ _HINT = (
     "(cairn config core.hash_split_files 0) and report it"
 )
 
-# (abs path, rel, ino, stamp, size, entry) of a file to hash; its id goes to entry[2]
-Pending = tuple[str, str, int, Any, int, list]
+# a file to hash: its tree entry as the walk made it, [name, kind, oid, size, exec, child, folder's
+# path]; its id goes to [2] (one list a file, not a row of paths and stats beside it: issue 22)
+Pending = list
 
 
 class Shares(Protocol):
@@ -83,7 +85,7 @@ def hash_pending(
     split_files: int = 0,
     shares: Shares | None = None,
 ) -> None:
-    """Set each pending file's id (entry[2]), storing it through `hash_fn`. With `shares` and
+    """Set each pending file's id ([2]), storing it through `hash_fn`. With `shares` and
     `split_files` > 0, that many files or more are split over forked helpers (see above)."""
     own: list[int] | None = None
     helpers: list[tuple[forked.Forked, list[int]]] = []
@@ -103,13 +105,14 @@ def hash_pending(
                 while not helper.wait(_POLL_S):
                     advance(0)
                 oids, stored = helper.result()
-                if len(oids) != len(share):
+                if len(oids) != _ID * len(share):
                     raise HelperProcessError(
-                        f"a helper process hashing files sent {len(oids)} ids for {len(share)} files", _HINT
+                        f"a helper process hashing files sent {len(oids) / _ID:g} ids for {len(share)} files", _HINT
                     )
-                for i, oid in zip(share, oids, strict=True):
-                    pending[i][5][2] = oid
+                for at, i in zip(range(0, len(oids), _ID), share, strict=True):
+                    pending[i][2] = oids[at : at + _ID]
                 shares.share_adopt(stored)  # type: ignore[union-attr]
+                del oids, stored  # before the next helper's result comes in
             advance(0)
         finally:
             task.close()
@@ -133,7 +136,7 @@ def _split(
     n = min(_MAX_PROCESSES, cores)
     if n < 2:
         return alone
-    parts = deal([row[4] for row in pending], n)
+    parts = deal([row[3] for row in pending], n)
     shares.share_prepare()
     counts = _Counts(n - 1)
     helpers: list[tuple[forked.Forked, list[int]]] = []
@@ -151,14 +154,17 @@ def _split(
     return parts[0], helpers, counts
 
 
-def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares, _Counts, int]) -> tuple[list[str], Any]:
-    """In a helper process: hash and store a share; the ids in the share's order and what the
-    store must register."""
+def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares, _Counts, int]) -> tuple[str, Any]:
+    """In a helper process: hash and store a share; the ids in the share's order, joined into one
+    string (one object to send and load, not one per file), and what the store must register."""
     pending, share, hash_fn, shares, counts, k = arg
     shares.share_begin()
     rows = [pending[i] for i in share]
     _hash_rows(rows, hash_fn, lambda n: counts.add(k, n))
-    return [row[5][2] for row in rows], shares.share_end()
+    oids = [row[2] for row in rows]
+    if set(map(len, oids)) - {_ID}:
+        raise ValueError("an id that is not 64 characters long")
+    return "".join(oids), shares.share_end()
 
 
 class _Counts:
@@ -221,9 +227,11 @@ def deal(sizes: list[int], n: int) -> list[list[int]]:
 
 
 def _hash_rows(rows: list[Pending], hash_fn: HashFn, advance: Callable[[int], None]) -> None:
+    join = os.path.join
+
     def run(batch: list[Pending]) -> int:
-        for p, _, _, _, size, entry in batch:
-            entry[2] = hash_guarded(hash_fn, p, size)
+        for row in batch:
+            row[2] = hash_guarded(hash_fn, join(row[6], row[0]), row[3])
         return len(batch)
 
     if len(rows) <= _BATCH:

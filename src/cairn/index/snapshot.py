@@ -16,6 +16,7 @@ import os
 import stat as stat_mod
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -30,7 +31,7 @@ from cairn.index.hashpending import denied as _denied
 from cairn.index.ignore import Ignore
 from cairn.index.pointer import SUFFIX
 from cairn.index.scan import Listing, kept_fingerprint, scan, split
-from cairn.index.statcache import Seal, Stamp, StatCache, stamp
+from cairn.index.statcache import Rows, Seal, StatCache, stamp
 from cairn.index.symlinks import DANGLING, LOOP, LinkPolicy, Skipped, holds, read_link
 from cairn.objects.hashing import hash_file
 from cairn.objects.tree import FILE, TREE, encode_rows
@@ -55,9 +56,10 @@ class Snapshot:
     exec: bool = False
     trees: dict[str, bytes] = field(default_factory=dict)  # encoded tree objects below, by id
     hashed: int = 0  # files that had to be read
-    records: list[tuple[str, int, int, int, str]] = field(default_factory=list)  # new stat rows
+    records: Rows = field(default_factory=Rows)  # new stat rows, folder by folder
     keep: dict[str, set[str]] = field(default_factory=dict)  # folders whose stat rows went stale
-    fresh: list[tuple[str, str]] = field(default_factory=list)  # (rel, oid) of every hashed file
+    # (rel, oid) of every hashed file, in walk order (unless the caller said it has no use for them)
+    fresh: list[tuple[str, str]] = field(default_factory=list)
     pointers: list[str] = field(default_factory=list)  # pointer files found inside (tracked on their own)
     skipped: list[Skipped] = field(default_factory=list)  # symbolic links not followed
     linked: set[str] = field(default_factory=set)  # files reached through a followed link
@@ -66,17 +68,20 @@ class Snapshot:
 
 
 class _Dir:
-    __slots__ = ("entries", "files", "folder", "fp", "parent", "sealed", "slot")
+    __slots__ = ("entries", "files", "folder", "fp", "parent", "pending", "sealed", "slot", "stored")
 
     def __init__(self, parent: _Dir | None, slot: int) -> None:
-        # entries: [name, kind, oid|None, size, exec, child _Dir|None]
+        # entries: [name, kind, oid|None, size, exec, child _Dir|None], and a file to hash has its
+        # folder's path seventh (hashpending.Pending)
         self.entries: list[list] = []
+        self.pending = range(0)  # its files to hash: these rows of the walk's `pending`
         self.files = 0
         self.folder = ""
         self.parent = parent
         self.slot = slot
         self.fp: bytes | None = None  # fingerprint of its files, when it holds only files (none racy)
         self.sealed: Seal | None = None  # the matching seal: the folder is not walked further
+        self.stored = False  # its tree is in the cache (taken from its seal, or given to `store_tree`)
 
 
 def _same(rec: tuple | None, st: os.stat_result) -> bool:
@@ -96,6 +101,8 @@ def snapshot(
     split_files: int = 0,
     hash_split_files: int = 0,
     shares: Shares | None = None,
+    fresh: bool = True,
+    store_tree: Callable[[str, bytes], None] | None = None,
 ) -> Snapshot | None:
     """Snapshot `path` (repo-relative `rel`); None when it does not exist. With `have_tree`
     (is this tree object in the cache?), folders matching their seal are taken from it: their
@@ -105,7 +112,12 @@ def snapshot(
     others are in `Snapshot.skipped`. `path` itself is followed wherever it leads: whoever
     names it decides (`cairn add` checks it first). With `have_tree` and `split_files` > 0, a
     tree whose sealed folders hold that many files or more has those folders checked by helper
-    processes too (one per core, up to four), each taking a share; the result is the same."""
+    processes too (one per core, up to four), each taking a share; the result is the same.
+    Without `fresh`, `Snapshot.fresh` of a folder stays empty (only a link mode's add uses it).
+    `store_tree(oid, data)` (an add: `hash_fn` stored every file it hashed) takes the tree of each
+    folder whose files were all hashed here and whose subfolders' trees are in the cache, as it is
+    made, instead of holding it in `Snapshot.trees` (it goes to `reused`): a tree is then written
+    only after every file below it is stored, and a million-file add holds no tree bytes."""
     start_ns = time.time_ns()
     try:
         st = os.stat(path)
@@ -152,6 +164,8 @@ def snapshot(
             split_files,
             hash_split_files,
             shares,
+            fresh,
+            store_tree,
         )
     finally:
         if gc_was_enabled:
@@ -172,10 +186,13 @@ def _snapshot_tree(
     split_files: int,
     hash_split_files: int,
     shares: Shares | None,
+    fresh: bool,
+    store_tree: Callable[[str, bytes], None] | None,
 ) -> Snapshot:
     dirs: list[_Dir] = []
-    # (abs, rel, ino, stamp, size, entry) per file to hash; None once its record is made
-    pending: list[tuple[str, str, int, Stamp, int, list] | None] = []
+    # the entry of each file to hash (hashpending.Pending), folder by folder; None once its stat
+    # row is made. Its inode and stamp are in the walk's arrays at the same place.
+    pending: list[list | None] = []
     snap = Snapshot(TREE, "", 0, 0)
     seals = stats.seals(rel) if have_tree is not None else {}
     walk = _Walk(dirs, pending, stats, seals, have_tree, start_ns - _RACY_NS, ignore, snap, links)
@@ -203,23 +220,21 @@ def _snapshot_tree(
     if before_hashing is not None:
         before_hashing(snap)
     if pending:
-        hash_pending(pending, hash_fn, progress, rel, hash_split_files, shares)
+        hash_pending(pending, hash_fn, progress, rel, hash_split_files, shares)  # type: ignore[arg-type]
         snap.hashed = len(pending)
-        cutoff = start_ns - _RACY_NS
-        fresh, records = snap.fresh, snap.records
-        # each pending row (its path, ~200 B a file) goes as its record is made: the two lists
-        # never sit in memory whole at once (~150 MB at 1M files, issue 22)
-        for i, (_, r, ino, m, size, ent) in enumerate(pending):
-            pending[i] = None
-            fresh.append((r, ent[2]))
-            if m[0] < cutoff:
-                records.append((r, ino, m, size, ent[2]))
-        pending.clear()
+        if fresh:
+            out = snap.fresh
+            for d in dirs:
+                prefix = d.folder + "/"
+                out += [(prefix + e[0], e[2]) for e in pending[d.pending.start : d.pending.stop]]  # type: ignore[index]
+    cutoff = start_ns - _RACY_NS
+    inos, times, rows = walk.inos, walk.times, snap.records
     # Children were appended after their parents, so reversed order builds bottom-up.
     trees = snap.trees
     for d in reversed(dirs):
         if d.sealed is not None:
             _, oid, size, d.files = d.sealed
+            d.stored = True
             snap.reused.add(oid)
             if d.parent is None:
                 snap.oid, snap.size, snap.files = oid, size, d.files
@@ -228,12 +243,32 @@ def _snapshot_tree(
                 slot[2], slot[3] = oid, size
             continue
         entries = d.entries
+        if d.pending:
+            # its stat rows, marshalled now as the stat cache stores them (Rows): each file's
+            # entry, ints and path go with the folder's tree (issue 22: ~500 bytes a file as
+            # Record tuples, held until the end of the add)
+            changed = {}
+            for k in d.pending:
+                e = pending[k]
+                pending[k] = None
+                mtime = times[2 * k]
+                if mtime < cutoff:
+                    changed[e[0]] = (inos[k], (mtime, times[2 * k + 1]), e[3], e[2])  # type: ignore[index]
+            rows.add(d.folder, changed)
         entries.sort(key=_by_name)
         size = 0
         files = 0
+        subfolders = 0
+        held = True  # every subfolder's tree is in the cache
         for e in entries:
             size += e[3]
-            files += 1 if e[5] is None else e[5].files
+            child = e[5]
+            if child is None:
+                files += 1
+            else:
+                files += child.files
+                subfolders += 1
+                held = held and child.stored
         try:
             data = encode_rows(entries)  # type: ignore[arg-type]
         except UnicodeEncodeError:
@@ -241,7 +276,12 @@ def _snapshot_tree(
                 f"a file name under {rel} is not valid UTF-8", "rename the file, or add it to .cairnignore"
             ) from None
         oid = blake3(data).hexdigest()
-        trees[oid] = data
+        if store_tree is not None and held and len(entries) - subfolders == len(d.pending):
+            store_tree(oid, data)
+            d.stored = True
+            snap.reused.add(oid)
+        else:
+            trees[oid] = data
         d.files = files
         entries.clear()  # encoded: a million entry lists are freed as their trees are made
         if d.fp is not None:
@@ -251,6 +291,7 @@ def _snapshot_tree(
         else:
             slot = d.parent.entries[d.slot]
             slot[2], slot[3] = oid, size
+    pending.clear()
     return snap
 
 
@@ -264,6 +305,7 @@ class _Walk:
         "dirs",
         "have_tree",
         "ignore",
+        "inos",
         "links",
         "pending",
         "prefetching",
@@ -271,6 +313,7 @@ class _Walk:
         "shared",
         "snap",
         "stats",
+        "times",
     )
 
     def __init__(
@@ -294,6 +337,10 @@ class _Walk:
         self.prefetching = True
         self.shared: frozenset[str] = frozenset()  # sealed folders helper processes check
         self.deferred: list[tuple[str, _Dir, tuple[str, ...]]] = []  # (path, node, chain) of those reached
+        # of each file to hash, at its place in `pending`: its inode, and its mtime and ctime
+        # (two each), as machine words rather than three int objects and a tuple
+        self.inos = array("Q")
+        self.times = array("q")
 
     def close(self) -> None:
         if self.ahead is not None:
@@ -381,6 +428,8 @@ class _Walk:
         subdirs = []
         known = self.stats.files(folder)
         hits = 0
+        first = len(pending)
+        inos, times = self.inos, self.times
         # sealed() took the stats of `listing` already (each DirEntry keeps its own)
         for e in listing:
             name = e.name
@@ -417,9 +466,13 @@ class _Walk:
                 ):
                     entries.append([name, FILE, rec[3], st.st_size, bool(st.st_mode & 0o100), None])
                     continue
-            entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None]
+            entry = [name, FILE, None, st.st_size, bool(st.st_mode & 0o100), None, dirpath]
             entries.append(entry)
-            pending.append((os.path.join(dirpath, name), prefix + name, st.st_ino, stamp(st), st.st_size, entry))
+            pending.append(entry)
+            inos.append(st.st_ino)
+            times.append(st.st_mtime_ns)
+            times.append(st.st_ctime_ns)
+        node.pending = range(first, len(pending))
         if hits < len(known):  # files that were deleted: forget them
             snap.keep[folder] = {ent[0] for ent in entries if ent[1] == FILE}
         if linked:

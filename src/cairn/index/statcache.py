@@ -72,7 +72,10 @@ def _crc(folder: str, data: bytes) -> int:
 
 def _marshal(folder: str, files: dict[str, Entry]) -> bytes:
     """A folder row's value: its files, marshalled, then the CRC-32 of the folder's name and them."""
-    data = marshal.dumps(files)
+    return _checked(folder, marshal.dumps(files))
+
+
+def _checked(folder: str, data: bytes) -> bytes:
     return data + _crc(folder, data).to_bytes(4, "little")
 
 
@@ -113,6 +116,51 @@ def split(rel: str) -> tuple[str, str]:
     """(folder, name) of a repo-relative path."""
     folder, _, name = rel.rpartition("/")
     return folder, name
+
+
+class Rows:
+    """New stat rows, folder by folder: each folder's {name: Entry} is marshalled as it is added,
+    as the database stores it, and `update` writes it as it is where the folder had no row.
+    ~120 bytes a file: as Record tuples (a path, three ints, a stamp tuple) rows took ~500, held
+    from the walk to the end of an add (issue 22, the add of a million files). Iterating gives
+    Records, folder by folder."""
+
+    __slots__ = ("_count", "_folders")
+
+    def __init__(self) -> None:
+        self._folders: list[tuple[str, bytes]] = []
+        self._count = 0
+
+    def add(self, folder: str, files: dict[str, Entry]) -> None:
+        """One folder's rows (a folder added twice is merged in that order)."""
+        if files:
+            self._folders.append((folder, marshal.dumps(files)))
+            self._count += len(files)
+
+    def append(self, record: Record) -> None:
+        folder, name = split(record[0])
+        self.add(folder, {name: record[1:]})
+
+    def folders(self) -> Iterator[tuple[str, bytes]]:
+        """(folder, its marshalled {name: Entry}) in the order added (an iterator, as `update`
+        goes on with the rest after damage)."""
+        return iter(self._folders)
+
+    def __iter__(self) -> Iterator[Record]:
+        for folder, data in self._folders:
+            prefix = folder + "/" if folder else ""
+            for name, (ino, st, size, oid) in marshal.loads(data).items():
+                yield (prefix + name, ino, st, size, oid)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rows):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class StatCache:
@@ -229,27 +277,33 @@ class StatCache:
 
     def update(
         self,
-        records: Iterable[Record],
+        records: Iterable[Record] | Rows,
         keep: Mapping[str, set[str]] | None = None,
         seals: Mapping[str, Seal] | None = None,
     ) -> None:
         """Merge `records` in; for each folder in `keep`, drop files not named there (they are
         gone from the workspace, so their entries could only go stale); store `seals`.
 
-        A walk's records come grouped by folder (a generator is taken in that order): each group
-        is merged and written before the next is read, so a million new rows never sit in memory
-        twice. A list is grouped first."""
+        A walk's rows (Rows) are written folder by folder as they are. Other records grouped by
+        folder (a generator is taken in that order): each group is merged and written before the
+        next is read, so a million new rows never sit in memory twice. A list is grouped first."""
         keep = keep or {}
-        if isinstance(records, list):
-            # a list may come in any order (checkout writes files in its own order): one merge
-            # per folder, not per file (a pull of 20k files spent 8 s in 19,000 merges)
-            records = sorted(records, key=_folder_of)
-        groups = groupby(records, key=_folder_of)
-        first = next(groups, None)
-        if first is None and not keep and not seals:
-            return
-        pairs = _changes(chain([first] if first else [], groups))
-        current: list[tuple[str, dict[str, Entry]]] = []  # the folder being merged
+        pairs: Iterable[tuple[str, dict[str, Entry] | bytes]]
+        if isinstance(records, Rows):
+            if not records and not keep and not seals:
+                return
+            pairs = records.folders()
+        else:
+            if isinstance(records, list):
+                # a list may come in any order (checkout writes files in its own order): one merge
+                # per folder, not per file (a pull of 20k files spent 8 s in 19,000 merges)
+                records = sorted(records, key=_folder_of)
+            groups = groupby(records, key=_folder_of)
+            first = next(groups, None)
+            if first is None and not keep and not seals:
+                return
+            pairs = _changes(chain([first] if first else [], groups))
+        current: list[tuple[str, dict[str, Entry] | bytes]] = []  # the folder being merged
         try:
             self._write(pairs, keep, seals, current)
             return
@@ -263,10 +317,10 @@ class StatCache:
 
     def _write(
         self,
-        pairs: Iterable[tuple[str, dict[str, Entry]]],
+        pairs: Iterable[tuple[str, dict[str, Entry] | bytes]],
         keep: Mapping[str, set[str]],
         seals: Mapping[str, Seal] | None,
-        current: list[tuple[str, dict[str, Entry]]],
+        current: list[tuple[str, dict[str, Entry] | bytes]],
     ) -> None:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")  # read-merge-write of a folder must not interleave with another
@@ -293,11 +347,19 @@ class StatCache:
             raise
 
     @staticmethod
-    def _merge(db: sqlite3.Connection, folder: str, changes: dict[str, Entry], keep: Mapping[str, set[str]]) -> None:
+    def _merge(
+        db: sqlite3.Connection, folder: str, changes: dict[str, Entry] | bytes, keep: Mapping[str, set[str]]
+    ) -> None:
+        """`changes`: a folder's files, or (Rows) those marshalled."""
         row = db.execute("SELECT files FROM folders WHERE folder = ?", (folder,)).fetchone()
+        names = keep.get(folder)
+        if isinstance(changes, bytes):
+            if row is None and names is None:  # a new folder (a first add): its rows as they are
+                db.execute("INSERT INTO folders VALUES (?, ?)", (folder, _checked(folder, changes)))
+                return
+            changes = marshal.loads(changes)
         files: dict[str, Entry] = {} if row is None else _unmarshal(folder, row[0])
         files.update(changes)
-        names = keep.get(folder)
         if names is not None:
             files = {n: e for n, e in files.items() if n in names}
         if files:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -132,10 +133,11 @@ class LocalPacks:
         except OSError:
             pass  # none to remove, or a cache this user cannot write: lookups read the JSON indexes
 
-    def update_midx(self) -> None:
+    def update_midx(self, reopen: bool = False) -> None:
         """Bring the multi-pack index up to date after this process sealed or dropped packs: the
         rows of the packs it sealed merged into the index in use, else rebuilt from the JSON
-        indexes."""
+        indexes. With `reopen`, the merged index written becomes the one in use, and the rows
+        this process held for its packs are dropped (an add that goes on: ~150 bytes an object)."""
         if self.kept is not None:
             return  # a helper: the process it helps adopts its packs and writes the index
         with self._lock:
@@ -154,11 +156,28 @@ class LocalPacks:
                     data = midx.merged(m, new_packs, count, rows)
                     midx.write(self.root, data, lambda: self._tmp_path("midx"))
                 except OSError:
-                    pass  # a cache this user cannot write: lookups read the JSON indexes
+                    return  # a cache this user cannot write: lookups read the JSON indexes
+                del data
+                if reopen:
+                    self._reopen(m, set(m.packs) | set(new_packs), count)
                 return
             self.refresh()  # another process changed the packs meanwhile: from the JSON indexes
         if self._loaded:
             self._write_midx()
+
+    def _reopen(self, old: midx.Midx | midx.Empty, packs: set[str], count: int) -> None:
+        """Use the index just written instead of `old` and the rows held since, when it lists
+        every pack they did (another process may have replaced it meanwhile) and nothing was
+        sealed since; the old one is not closed (another thread may be searching it)."""
+        try:
+            found = midx.Midx(f"{self.root}/{midx.NAME}")
+        except (OSError, ValueError):
+            return
+        with self._lock:
+            if self._midx is old and not self._loaded and len(self._recent) == count and packs <= set(found.packs):
+                self._midx, self._recent = found, _Recent()
+                return
+        found.close()
 
     def refresh(self) -> None:
         """Read the indexes not read yet; forget packs that are gone (gc rewrote them)."""
@@ -339,10 +358,16 @@ class LocalPacks:
     def writer(self, target: int | None = None, defer: bool = False, drop_behind: bool = False) -> PackWriter:
         return PackWriter(self, self.target if target is None else target, defer, drop_behind)
 
-    def adopt(self, pid: str, rows: list[pack.IndexRow]) -> None:
-        """A pack a helper process sealed (a split add): found by lookups from now on, and merged
-        into the multi-pack index by `update_midx` as this process's own are."""
-        self._sealed(pid, rows)
+    def adopt(self, pid: str, columns: Columns) -> None:
+        """A pack a helper process sealed (a split add), its rows as `columns` made them: found by
+        lookups from now on, and merged into the multi-pack index by `update_midx` as this
+        process's own are."""
+        with self._lock:
+            if self._loaded:
+                self._add(pid, rows_of(columns))
+            elif self._midx is not None:
+                self._recent.add_columns(pid, columns)
+            # neither read yet: the first lookup reads the disk, which has this pack
 
     def open_index(self) -> None:
         """Open the multi-pack index now (or read the JSON indexes), so that packs sealed or
@@ -416,6 +441,14 @@ class _Recent:
         for oid, off, size in rows:  # both below 2**48 (pack.py's bounds on any index row)
             at[bytes.fromhex(oid)] = base | off << _OFF_SHIFT | size
 
+    def add_columns(self, pid: str, columns: Columns) -> None:
+        ids, offsets, sizes = columns
+        base = len(self.packs) << _PACK_SHIFT
+        self.packs.append(pid)
+        keys = [ids[i : i + 32] for i in range(0, len(ids), 32)]
+        values = [base | off << _OFF_SHIFT | size for off, size in zip(offsets, sizes, strict=True)]
+        self._at.update(zip(keys, values, strict=True))
+
     def get(self, oid: str) -> Location | None:
         v = self._at.get(bytes.fromhex(oid)) if self._at else None
         if v is None:
@@ -435,6 +468,25 @@ class _Recent:
 _OFF_SHIFT = 48
 _PACK_SHIFT = 96
 _MASK = (1 << 48) - 1
+
+# A pack's index rows as a helper process sends them (a split add): the ids' 32 bytes each, back
+# to back, and the offsets and sizes as arrays of u64. Marshalled as (oid, offset, size) tuples,
+# a helper's rows took ~250 bytes an object in the adding process until adopted (issue 22).
+Columns = tuple[bytes, "array[int]", "array[int]"]
+
+
+def columns(rows: list[pack.IndexRow]) -> Columns:
+    return (
+        b"".join([bytes.fromhex(r[0]) for r in rows]),
+        array("Q", [r[1] for r in rows]),
+        array("Q", [r[2] for r in rows]),
+    )
+
+
+def rows_of(cols: Columns) -> list[pack.IndexRow]:
+    ids, offsets, sizes = cols
+    starts = range(0, len(ids), 32)
+    return [(ids[i : i + 32].hex(), off, size) for i, off, size in zip(starts, offsets, sizes, strict=True)]
 
 
 class PackWriter:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -20,7 +21,7 @@ from blake3 import blake3
 from cairn.errors import CairnError, CorruptObjectError, ObjectMissingError, PathError, PermissionDeniedError
 from cairn.objects import chunks as chunking
 from cairn.objects.hashing import CHUNK, SMALL_FILE, hash_chunks, hash_file, read_small
-from cairn.objects.localpacks import PACK_TARGET, SMALL_PACKED, LocalPacks, Location, PackWriter, runs
+from cairn.objects.localpacks import PACK_TARGET, SMALL_PACKED, LocalPacks, Location, PackWriter, columns, runs
 from cairn.objects.newfile import NewFile, space_checked, unique_name
 
 _READONLY = 0o444
@@ -183,6 +184,16 @@ class ObjectStore:
             self.packs.update_midx()
         self._adopted = False
 
+    def seal_packs(self) -> None:
+        """While `packing`: seal the pack being written now, so that every object stored so far
+        is in a sealed pack (an add writes a tree only after its files are), and merge the packs
+        sealed so far into the multi-pack index, which is used from then on instead of their rows
+        held in memory (a million-file add: ~150 MB); packing goes on into a new pack."""
+        if self._packer is not None:
+            self._packer.close()
+            if self._packer.sealed or self._adopted:
+                self.packs.update_midx(reopen=True)
+
     # -- a split add (index/hashpending.py): helper processes store shares of its files --------
     def share_prepare(self) -> None:
         """Before the helpers fork: the multi-pack index is opened here, so the packs they seal
@@ -198,19 +209,23 @@ class ObjectStore:
         if self._packer is not None:
             self._packer = self.packs.writer(drop_behind=True)
 
-    def share_end(self) -> list[tuple[str, list]]:
-        """In a helper, after its share: its last pack sealed; (id, rows) of each pack it sealed.
-        Everything else it stored (loose objects, chunk lists) is published where every process
-        finds it."""
+    def share_end(self) -> list[tuple[str, bytes, bytes, bytes]]:
+        """In a helper, after its share: its last pack sealed; (id, its rows as localpacks.columns,
+        marshallable) of each pack it sealed. Everything else it stored (loose objects, chunk
+        lists) is published where every process finds it."""
         if self._packer is not None:
             self._packer.close()
-        return self.packs.kept or []
+        out = []
+        for pid, rows in self.packs.kept or []:
+            ids, offsets, sizes = columns(rows)
+            out.append((pid, ids, offsets.tobytes(), sizes.tobytes()))
+        return out
 
-    def share_adopt(self, packs: list[tuple[str, list]]) -> None:
+    def share_adopt(self, packs: list[tuple[str, bytes, bytes, bytes]]) -> None:
         """Register a helper's packs (`share_end`): found from now on, and in the multi-pack index
         when `packing` ends (at once outside it: a link-mode add's chunked files)."""
-        for pid, rows in packs:
-            self.packs.adopt(pid, rows)
+        for pid, ids, offsets, sizes in packs:
+            self.packs.adopt(pid, (ids, array("Q", offsets), array("Q", sizes)))
         if packs and self._packer is None:
             self.packs.update_midx()
         elif packs:

@@ -156,6 +156,16 @@ def commit(
     if kind == "hardlink":
         store_fn, before_hashing = _copy_linked(ws, store_fn, before_hashing)
     links = ws.links(follow_symlinks)
+    sealed: list[bool] = []
+
+    def store_tree(oid: str, data: bytes) -> None:
+        # a tree whose files this add stored: written as it is made, once the packs holding them
+        # are sealed (every file is stored by now), so the add holds no tree bytes (issue 22)
+        if not sealed:
+            ws.store.seal_packs()
+            sealed.append(True)
+        ws.store.add_bytes(data, oid)
+
     # copy mode packs small files (objects/localpacks.py); a link needs a file of its own
     with ws.store.packing() if kind == "copy" else nullcontext():
         snap = snapshot(
@@ -171,6 +181,8 @@ def commit(
             ws.walk_split_files,
             ws.hash_split_files,
             ws.store,
+            fresh=kind in ("hardlink", "symlink"),  # what _link_workspace replaces by links
+            store_tree=store_tree,
         )
         if snap is None:
             raise PathError(f"{rel} does not exist", "check the path")
@@ -182,12 +194,12 @@ def commit(
             _store_missing_files(ws, rel, snap, store_fn, known)
     # trees only once the packs holding their files are sealed: a tree in the cache vouches for
     # every file below it (`known` above), so a kill must never leave a tree without its files
+    # (those of folders whose files were all stored here went to store_tree as they were made)
     for oid, data in snap.trees.items():
         if oid not in known:
             ws.store.add_bytes(data, oid)
-    # the walk's rows come grouped by folder, as `update` takes an iterator (not sorted again:
-    # ~1 s and a second list of a million rows at 1M files)
-    records, seals = iter(snap.records), snap.seals
+    # the walk's rows come folder by folder, each marshalled already (statcache.Rows)
+    records, seals = snap.records, snap.seals
     if kind in ("hardlink", "symlink"):
         records, seals = _link_workspace(ws, rel, snap, kind), None  # linking changed the stats sealed
     ws.stats.update(records, snap.keep, seals)

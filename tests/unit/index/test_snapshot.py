@@ -203,3 +203,60 @@ def test_folders_listed_ahead_or_by_the_walk_give_the_same_snapshot(tmp_path: Pa
     finally:
         snapshot_mod.scan = real_scan
         stats.close()
+
+
+def test_fresh_is_left_empty_when_not_asked_and_nothing_else_changes(tmp_path: Path) -> None:
+    """An add in copy mode has no use for the (path, id) of every hashed file (only a link mode
+    replaces them by links): without `fresh` the snapshot is the same but for that list."""
+    data = tmp_path / "data"
+    for rel in ("a", "sub/b", "sub/c", "sub/deeper/d"):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(rel.encode())
+        _old(data / rel)
+    snaps = []
+    for fresh in (True, False):
+        stats = StatCache(tmp_path / f"stat-{fresh}.db")
+        try:
+            snap = snapshot(data, "data", stats, fresh=fresh)
+        finally:
+            stats.close()
+        assert snap is not None and snap.hashed == 4
+        snaps.append(snap)
+    full, bare = snaps
+    assert (full.oid, full.trees, full.records, full.files) == (bare.oid, bare.trees, bare.records, bare.files)
+    assert sorted(r for r, _ in full.fresh) == ["data/a", "data/sub/b", "data/sub/c", "data/sub/deeper/d"]
+    assert bare.fresh == []
+    assert sorted(r[0] for r in full.records) == sorted(r for r, _ in full.fresh)  # none racy: all recorded
+
+
+def test_store_tree_takes_the_trees_of_folders_whose_files_were_all_hashed(tmp_path: Path) -> None:
+    """An add hands each tree whose files it stored to `store_tree` as the tree is made (a
+    folder after its subfolders), instead of holding it; a folder with a file the stat cache
+    vouched for (not hashed now) keeps its tree in `trees`, as do the folders above it."""
+    data = tmp_path / "data"
+    for rel in ("top", "a/x", "a/deep/y", "b/z", "b/w"):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(rel.encode())
+        _old(data / rel)
+    stats = StatCache(tmp_path / "stat.db")
+    try:
+        held = snapshot(data, "data", stats)
+        assert held is not None and not held.reused and len(held.trees) == 4  # data, a, a/deep, b
+        given: list[str] = []
+        streamed = snapshot(data, "data", stats, store_tree=lambda oid, raw: given.append(oid) or None)
+        assert streamed is not None and streamed.oid == held.oid and streamed.records == held.records
+        assert sorted(given) == sorted(held.trees) and streamed.trees == {} and streamed.reused == set(given)
+        assert given.index(held.oid) == 3  # the top folder's last, after every folder below it
+
+        stats.update(held.records, held.keep)  # every file is vouched for by the stat cache from now on
+        for rel in ("b/z", "b/w"):
+            (data / rel).write_bytes(b"changed " + rel.encode())
+            _old(data / rel)
+        given.clear()
+        again = snapshot(data, "data", stats, store_tree=lambda oid, raw: given.append(oid) or None)
+        assert again is not None and again.hashed == 2
+        # b's files were all hashed now: its tree is given; a and a/deep (files vouched for by the
+        # stat cache) and the top folder (above a) are held
+        assert len(given) == 1 and given[0] not in again.trees and len(again.trees) == 3
+    finally:
+        stats.close()

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cairn.index.statcache import StatCache
+from cairn.index.statcache import Rows, StatCache
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -92,6 +92,52 @@ def test_update_with_nothing_is_a_no_op(cache: StatCache) -> None:
 def test_update_accepts_an_iterator(cache: StatCache) -> None:
     cache.update(iter(_rows("data/a", "data/b")))
     assert set(_flat(cache, "data")) == {"data/a", "data/b"}
+
+
+def _as_rows(records: list[tuple[str, int, int, int, str]]) -> Rows:
+    """The records as a walk hands them over: one marshalled group per folder (in order)."""
+    rows = Rows()
+    for rec in records:
+        rows.append(rec)
+    return rows
+
+
+def _everything(cache: StatCache) -> dict[str, tuple]:
+    return {**_flat(cache, ""), **_flat(cache, "data"), **_flat(cache, "other")}
+
+
+def test_rows_give_back_their_records_and_are_stored_as_records_are(tmp_path: Path) -> None:
+    """A walk's Rows (each folder marshalled as it is walked) write the database a list of the
+    same records writes: into new rows, merged into existing ones, with `keep`, and a folder
+    given twice merged in order; each row passes its checksum when read back."""
+    change = [("data/b", 9, 9, 9, C), ("data/new", 5, 5, 5, B), ("data/sub2/y", 1, 2, 3, A), ("data/b", 8, 8, 8, A)]
+    keep = {"data": {"a", "b", "new"}}
+    rows = _as_rows(change)
+    assert list(rows) == change and len(rows) == 4 and rows == _as_rows(change) and rows != _as_rows(change[:3])
+    results = []
+    for name, records in (("list", change), ("rows", rows)):
+        sc = StatCache(tmp_path / name / "stat.db")
+        try:
+            sc.update(_rows("data/a", "data/b", "data/sub/c", "other/x", "top"))
+            sc.update(records, keep=keep)
+            results.append(_everything(sc))
+        finally:
+            sc.close()
+        again = StatCache(tmp_path / name / "stat.db")
+        try:
+            assert _everything(again) == results[-1]  # read back by a new instance: checksums hold
+        finally:
+            again.close()
+    assert results[0] == results[1]
+    assert set(results[1]) == {"data/a", "data/b", "data/new", "data/sub/c", "data/sub2/y", "other/x", "top"}
+    assert results[1]["data/b"] == (8, 8, 8, A)  # the later of the two
+
+
+def test_rows_into_an_empty_database(cache: StatCache) -> None:
+    cache.update(_as_rows(_rows("data/a", "data/sub/b", "c")))
+    assert _everything(cache) == {"data/a": (1, 1_000, 10, A), "data/sub/b": (2, 1_001, 11, A), "c": (3, 1_002, 12, A)}
+    cache.update(Rows())  # nothing: no write, no error
+    assert cache.entry("data/sub/b") == (2, 1_001, 11, A)
 
 
 def test_records_persist_across_instances(tmp_path: Path) -> None:
@@ -257,6 +303,18 @@ def test_damage_found_while_updating_is_written_into_a_new_database(tmp_path: Pa
     try:
         # the merge reads each folder's row first: the damage shows there, mid-update
         sc.update(_rows("d0/a", "d1/b", "d2/c"), keep={"d3": set()})
+        assert {*_flat(sc, "d0"), *_flat(sc, "d1"), *_flat(sc, "d2")} == {"d0/a", "d1/b", "d2/c"}
+    finally:
+        sc.close()
+
+
+def test_damage_found_while_writing_a_walks_rows_is_written_into_a_new_database(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "stat.db"
+    _filled(db)
+    _damage(db, "pages")
+    sc = StatCache(db)
+    try:
+        sc.update(_as_rows(_rows("d0/a", "d1/b", "d2/c")), keep={"d3": set()})
         assert {*_flat(sc, "d0"), *_flat(sc, "d1"), *_flat(sc, "d2")} == {"d0/a", "d1/b", "d2/c"}
     finally:
         sc.close()

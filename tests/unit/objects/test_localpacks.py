@@ -343,3 +343,61 @@ def test_an_add_drops_the_packs_it_sealed_from_the_page_cache_but_the_last(tmp_p
         for d in blobs(10, seed=3):
             w.add(b3(d), d)
     assert advised == []
+
+
+@pytest.mark.parametrize("index", ["multi-pack index", "JSON indexes"])
+def test_a_pack_adopted_from_a_helper_as_columns_is_found_and_indexed(tmp_path, index):
+    """A split add's helper sends each pack it sealed as columns (ids' bytes, offsets, sizes);
+    the adding process finds its objects whichever index it has in use, and writes them into
+    the multi-pack index at the end, as it would its own."""
+    from cairn.objects import midx
+    from cairn.objects.localpacks import columns, rows_of
+
+    helper = ObjectStore(tmp_path / "cache")
+    data = blobs(40, size=300, seed=7)
+    with helper.packs.writer() as w:
+        for d in data:
+            w.add(b3(d), d)
+    (pid,) = helper.packs.pack_ids()
+    rows = helper.packs.rows(pid)
+    assert rows_of(columns(rows)) == rows
+
+    parent = ObjectStore(tmp_path / "cache")
+    if index == "JSON indexes":
+        parent.packs.refresh()  # as after finding the multi-pack index stale
+    else:
+        parent.packs._midx = midx.EMPTY  # as before a first add's helpers fork: no pack was there
+    parent.packs.adopt(pid, columns(rows))
+    for d in data:
+        assert parent.packs.locate(b3(d)) == helper.packs.locate(b3(d))
+        assert parent.read(b3(d)) == d
+    assert parent.packs.locate("0" * 64) is None
+    parent.packs.update_midx()
+    fresh = ObjectStore(tmp_path / "cache")
+    assert isinstance(fresh.packs._index(), midx.Midx)
+    assert sorted(fresh.packs.locate_many(b3(d) for d in data)) == sorted(b3(d) for d in data)
+
+
+def test_seal_packs_mid_add_merges_them_into_the_index_in_use_and_packing_goes_on(tmp_path):
+    """An add seals its open pack before writing the trees of the files it stored; the packs
+    sealed so far go into the multi-pack index, which is then used instead of their rows held in
+    memory; files stored afterwards go into a new pack, in the index at the end."""
+    from cairn.objects import midx
+
+    store = ObjectStore(tmp_path / "cache", pack_target=4000)
+    before, after = blobs(30, size=300, seed=1), blobs(5, size=300, seed=2)
+    src = tmp_path / "src"
+    src.mkdir()
+    with store.packing():
+        for i, d in enumerate(before):
+            (src / f"b{i}").write_bytes(d)
+            assert store.add_file_copy(str(src / f"b{i}"), len(d)) == b3(d)
+        store.seal_packs()
+        assert isinstance(store.packs._midx, midx.Midx) and len(store.packs._recent) == 0
+        assert all(store.packs.has(b3(d)) for d in before)
+        for i, d in enumerate(after):
+            (src / f"a{i}").write_bytes(d)
+            store.add_file_copy(str(src / f"a{i}"), len(d))
+    fresh = ObjectStore(tmp_path / "cache")
+    assert isinstance(fresh.packs._index(), midx.Midx)  # current: lists every pack on disk
+    assert all(fresh.read(b3(d)) == d for d in before + after)
