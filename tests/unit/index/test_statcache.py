@@ -295,26 +295,17 @@ def test_a_damaged_database_is_removed_and_started_afresh(tmp_path: Path, how: s
         again.close()
 
 
-def test_damage_found_while_updating_is_written_into_a_new_database(tmp_path: Path) -> None:
+@pytest.mark.parametrize("as_walk", [False, True], ids=["records", "a-walks-rows"])
+def test_damage_found_while_updating_is_written_into_a_new_database(tmp_path: Path, as_walk: bool) -> None:
+    """The merge reads each folder's row first: the damage shows there, mid-update; records
+    and a walk's marshalled rows alike."""
     db = tmp_path / "state" / "stat.db"
     _filled(db)
     _damage(db, "pages")
     sc = StatCache(db)
     try:
-        # the merge reads each folder's row first: the damage shows there, mid-update
-        sc.update(_rows("d0/a", "d1/b", "d2/c"), keep={"d3": set()})
-        assert {*_flat(sc, "d0"), *_flat(sc, "d1"), *_flat(sc, "d2")} == {"d0/a", "d1/b", "d2/c"}
-    finally:
-        sc.close()
-
-
-def test_damage_found_while_writing_a_walks_rows_is_written_into_a_new_database(tmp_path: Path) -> None:
-    db = tmp_path / "state" / "stat.db"
-    _filled(db)
-    _damage(db, "pages")
-    sc = StatCache(db)
-    try:
-        sc.update(_as_rows(_rows("d0/a", "d1/b", "d2/c")), keep={"d3": set()})
+        records = _rows("d0/a", "d1/b", "d2/c")
+        sc.update(_as_rows(records) if as_walk else records, keep={"d3": set()})
         assert {*_flat(sc, "d0"), *_flat(sc, "d1"), *_flat(sc, "d2")} == {"d0/a", "d1/b", "d2/c"}
     finally:
         sc.close()
