@@ -283,7 +283,15 @@ def _remove(path: Path) -> None:
 # -- update and status -----------------------------------------------------------------------------
 def _imports(repo: Repo, targets: list[str] | None) -> list[tuple[str, ptr.Pointer, RepoSource | UrlSource]]:
     out = []
-    for pointer_rel in repo.pointers(targets):
+    try:
+        pointers = repo.pointers(targets)
+    except PathError as e:  # its hint says `cairn add`, which makes no import
+        raise PathError(
+            f"{e.message}: there is no import there",
+            "give the path of an import (`cairn import` or `cairn import-url` made it); "
+            "`cairn status` lists what is tracked",
+        ) from None
+    for pointer_rel in pointers:
         p = repo.ws.load_pointer(pointer_rel)
         src = source_of(p, pointer_rel)
         if src is not None:

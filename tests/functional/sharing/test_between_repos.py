@@ -220,6 +220,10 @@ def test_bad_input(registry, app, tmp_path, assert_error):
     app.cairn("add", "local.txt")
     proc = app.cairn("update", "local.txt", expect=None)
     assert_error(proc, PathError, "local.txt.cairn is not an import (it records no source)")
+    proc = app.cairn("update", "nope", expect=None)  # not "track it with `cairn add nope`"
+    assert_error(
+        proc, PathError, "nope is not tracked by cairn: there is no import there", "give the path of an import"
+    )
     (tmp_path / "taken").mkdir()
     proc = app.cairn("get", registry.root, "model.bin", "-o", tmp_path / "taken", expect=None)
     assert_error(proc, PathError, "taken already exists")
