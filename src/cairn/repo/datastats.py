@@ -136,6 +136,7 @@ def _below(repo: Repo, top: tuple[str, str], sub: str) -> tuple[str, str] | None
 def stats(repo: Repo, path: str, rev: str | None = None, remote: str | None = None) -> dict[str, Any]:
     """The stats document of `path` at `rev`: the record, from the cache when it was computed
     before, else computed from the data, else read from the remote (the data need not be here)."""
+    _known(repo, remote)
     v = locate(repo, path, rev)
     rec, source = record_of(repo, v, remote)
     return {"path": v.rel, "rev": v.rev, "oid": v.oid, "from": source, "stats": rec}
@@ -226,6 +227,13 @@ def _files(repo: Repo, v: Version) -> list[FileRef] | None:
     return out
 
 
+def _known(repo: Repo, remote: str | None) -> None:
+    """A remote named with -r must exist even when the data is here and it is never read (a typo
+    was silently ignored)."""
+    if remote is not None:
+        repo.remotes.need(remote)
+
+
 def _from_remote(repo: Repo, v: Version, remote: str | None) -> dict[str, Any] | None:
     from cairn.datastats import transfer
 
@@ -267,6 +275,7 @@ def diff(
 
     if opts is not None:
         opts.check()  # a bad option is told before any data is read
+    _known(repo, remote)
     va, vb = locate(repo, path, a or "HEAD"), locate(repo, path, b)
     ra, _ = record_of(repo, va, remote)
     rb, _ = record_of(repo, vb, remote)
@@ -313,6 +322,7 @@ def check(repo: Repo, paths: list[str] | None = None, rev: str | None = None, re
     from cairn.datastats.schema import parse
     from cairn.errors import UserInputError
 
+    _known(repo, remote)
     schemas = parse(pipeline_section(repo, "schema"))  # today's rules, also for a past version
     if not schemas:
         raise UserInputError(
@@ -383,6 +393,7 @@ def monitor_run(repo: Repo, name: str, batches: list[str], remote: str | None = 
     from cairn.datastats.describe import describe
     from cairn.datastats.drift import compare
 
+    _known(repo, remote)
     m = mon.parse(pipeline_section(repo, "monitors"), name)
     ref, _ = record_of(repo, locate(repo, str(repo.root / m.reference), _reference_rev(repo, m.rev)), remote)
     label = ", ".join(batches)

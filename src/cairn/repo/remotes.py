@@ -48,7 +48,7 @@ class Remotes:
         self._reload()
 
     def modify(self, name: str, key: str, value: str | None, local: bool = False) -> None:
-        self._need(name)
+        self.need(name)
         if key not in REMOTE_KEYS:
             raise ConfigError(f"remotes have no setting {key!r}", f"settings: {', '.join(REMOTE_KEYS)}")
         full = f"remote.{name}.{key}"  # write() refuses a credential outside the local file
@@ -56,7 +56,7 @@ class Remotes:
         self._reload()
 
     def remove(self, name: str) -> None:
-        self._need(name)
+        self.need(name)
         for local in (False, True):
             write(self.repo.dot, f"remote.{name}", None, local)
             if self.repo.config.get("core.remote") == name:
@@ -64,11 +64,12 @@ class Remotes:
         self._reload()
 
     def set_default(self, name: str, local: bool = False) -> None:
-        self._need(name)
+        self.need(name)
         write(self.repo.dot, "core.remote", name, local)
         self._reload()
 
-    def _need(self, name: str) -> dict[str, Any]:
+    def need(self, name: str) -> dict[str, Any]:
+        """The settings of remote `name`; a ConfigError naming the remotes there are when none is."""
         remotes = self.list()
         if name not in remotes:
             import difflib
@@ -96,7 +97,7 @@ class Remotes:
                     if have
                     else "add one as the default: `cairn remote add -d NAME URL` (a folder, s3://bucket/prefix, ...)",
                 )
-        spec = dict(self._need(name))
+        spec = dict(self.need(name))
         url = spec.pop("url", None)
         if not url:
             raise ConfigError(f"remote {name!r} has no url", f"set it: `cairn remote modify {name} url URL`")

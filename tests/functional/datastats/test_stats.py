@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cairn.errors import ObjectMissingError, PathError, UserInputError
+from cairn.errors import ConfigError, ObjectMissingError, PathError, UserInputError
 
 
 def test_stats_of_every_version_computed_once(versions) -> None:
@@ -181,6 +181,13 @@ def test_bad_input(repo, tables, assert_error) -> None:
     )
     proc = repo.cairn("data", "diff", "bad.csv", "--threshold", "psi", expect=2)
     assert "'psi' is not METHOD=NUMBER (e.g. psi=0.2)" in proc.stderr
+    # a remote named with -r must exist, even when the data is here and it is never read
+    for cmd in (["stats", "empty.csv"], ["diff", "empty.csv"]):
+        assert_error(
+            repo.cairn("data", *cmd, "-r", "nope", expect=None),
+            ConfigError,
+            "there is no remote named 'nope'",
+        )
 
     # NaN and inf, mixed types, an identifier column: stats with warnings, not errors
     lines = ["v,m,id"] + [f"{i}.5,{i},u{i}" for i in range(20_100)] + ["nan,text,z1", "inf,7,z2", "-inf,8,z3"]
