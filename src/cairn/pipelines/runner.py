@@ -86,6 +86,9 @@ class ReproResult:
     would_run: dict[str, list[str]] = field(default_factory=dict)  # --dry: stage -> reasons
     failed: dict[str, str] = field(default_factory=dict)  # stage -> message
     skipped: list[str] = field(default_factory=list)  # not run because something upstream failed
+    # never looked at: the run stopped at a failure (without --keep-going) before their turn;
+    # they do not depend on a failed stage and may be up to date
+    halted: list[str] = field(default_factory=list)
     # failed stage -> exit code of its failing command: 0 when the commands succeeded but an
     # output is missing, negative N when killed by signal N, None when it could not start
     exit_codes: dict[str, int | None] = field(default_factory=dict)
@@ -224,6 +227,11 @@ class Runner:
         if result.failed:
             names = list(result.failed)
             not_run = f"\nnot run because of the failure: {', '.join(result.skipped)}" if result.skipped else ""
+            if result.halted:
+                not_run += (
+                    f"\nnot checked, the run stopped at the failure: {', '.join(result.halted)} "
+                    "(`cairn repro --keep-going` goes on with the stages that do not need the failed one)"
+                )
             raise ReproFailedError(
                 "\n".join(result.failed[n] for n in names) + not_run,
                 "fix the command and run `cairn repro` again; stages that succeeded are recorded",
@@ -256,7 +264,9 @@ class Runner:
             ts.done(name)
         settled = set(result.ran) | set(result.restored) | set(result.up_to_date) | set(result.failed)
         settled |= set(result.would_run) | set(result.skipped)
-        result.skipped.extend(s for s in order if s not in settled)
+        for s in order:  # in topological order: a stage's dependencies are placed before it
+            if s not in settled:
+                (result.skipped if self._blocked(s, result) else result.halted).append(s)
 
     def _drain(self, result: ReproResult) -> None:
         """Start nothing more; let the running stages finish and record those that succeed."""
