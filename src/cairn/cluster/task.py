@@ -337,6 +337,8 @@ def _follow(proc: subprocess.Popen, stopped: Stop | None = None) -> Iterator[dic
     try:
         while True:
             if stopped is not None and stopped():
+                if pending:  # what it printed in the last moments before the stop: kept in the log
+                    yield {"log": pending.decode(errors="replace")}
                 raise Stopped()
             ready, _, _ = select.select([fd], [], [], _CHUNK_EVERY)
             data = os.read(fd, 65536) if ready else b""

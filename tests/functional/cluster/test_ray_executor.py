@@ -84,6 +84,9 @@ def test_logs_follow_and_kill(cluster_repo, ray_cluster, markers, start_cairn):
     follow = start_cairn("queue", "logs", "slow", "--follow", cwd=repo.root)
     repo.wait_until(started.exists, 60, "the stage to start on its node")
     stage_pid = int(started.read_text())
+    # its output reaches the queue's log in chunks every 0.2 s: killed sooner, the line printed
+    # just before the marker could still be on its way (a flaky failure, seen before this wait)
+    repo.wait_until(lambda: "trained: acc 0.82" in repo.queue("logs", "slow").stdout, 20, "the line in the log")
     repo.queue("kill", "slow")
     entries = repo.wait_queue(30)
     assert entries["slow"]["status"] == "killed" and entries["slow"]["error"] == "killed with `cairn queue kill`"
