@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from cairn.errors import HelperProcessError, PathError, PermissionDeniedError
 from cairn.index import forked
+from cairn.objects.hashing import OID_LEN
 from cairn.progress import Progress
 
 # hash_fn(absolute path, size) -> oid; it may also store the file (add hashes and copies in one pass)
@@ -44,7 +45,6 @@ _WORKERS = max(2, os.cpu_count() or 1)
 # a file's fixed cost (open, read, close, its pack row: ~35 us) in bytes read and hashed
 # (~0.7 ns a byte), to deal shares of equal work
 _PER_FILE = 48 * 1024
-_ID = 64  # characters of an object id (hex BLAKE3)
 # a size whose files would be more than this part of a share is spread over the shares
 _SPREAD = 1 / 16
 # how often the bar takes in the helpers' counts while this process waits for them
@@ -105,12 +105,12 @@ def hash_pending(
                 while not helper.wait(_POLL_S):
                     advance(0)
                 oids, stored = helper.result()
-                if len(oids) != _ID * len(share):
+                if len(oids) != OID_LEN * len(share):
                     raise HelperProcessError(
-                        f"a helper process hashing files sent {len(oids) / _ID:g} ids for {len(share)} files", _HINT
+                        f"a helper process hashing files sent {len(oids) / OID_LEN:g} ids for {len(share)} files", _HINT
                     )
-                for at, i in zip(range(0, len(oids), _ID), share, strict=True):
-                    pending[i][2] = oids[at : at + _ID]
+                for at, i in zip(range(0, len(oids), OID_LEN), share, strict=True):
+                    pending[i][2] = oids[at : at + OID_LEN]
                 shares.share_adopt(stored)  # type: ignore[union-attr]
                 del oids, stored  # before the next helper's result comes in
             advance(0)
@@ -162,7 +162,7 @@ def _helper(arg: tuple[list[Pending], list[int], HashFn, Shares, _Counts, int]) 
     rows = [pending[i] for i in share]
     _hash_rows(rows, hash_fn, lambda n: counts.add(k, n))
     oids = [row[2] for row in rows]
-    if set(map(len, oids)) - {_ID}:
+    if set(map(len, oids)) - {OID_LEN}:
         raise ValueError("an id that is not 64 characters long")
     return "".join(oids), shares.share_end()
 
