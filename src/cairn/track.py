@@ -33,9 +33,14 @@ DEFAULT_DIR = "track"
 METRICS = "metrics.json"
 
 
+def run_dir() -> str:
+    """Where a Run() without `dir` writes: $CAIRN_TRACK_DIR, else `track`."""
+    return os.environ.get("CAIRN_TRACK_DIR") or DEFAULT_DIR
+
+
 class Run:
     def __init__(self, dir: str | os.PathLike[str] | None = None, resume: bool = False) -> None:
-        self.dir = Path(dir or os.environ.get("CAIRN_TRACK_DIR") or DEFAULT_DIR)
+        self.dir = Path(dir or run_dir())
         self.step = 0
         self.metrics: dict[str, Any] = {}
         self.params: dict[str, Any] = {}

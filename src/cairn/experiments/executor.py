@@ -46,7 +46,7 @@ from cairn.pipelines.spec import Pipeline, load_pipeline
 from cairn.processes import running
 from cairn.scm.commits import commit_files, export_tree, head_commit, tree_paths, workspace_changes
 from cairn.scm.git import Git
-from cairn.track import DEFAULT_DIR as track_dir
+from cairn.track import run_dir
 from cairn.workspace.checkout import checkout, checkout_versions
 from cairn.workspace.context import Workspace
 
@@ -238,7 +238,7 @@ def workspace_dirty(ctx: ExpContext, overrides: list[ovr.Override]) -> bool:
     script or an untracked note is."""
     exact, folders = _recorded_paths(ctx.root, overrides)
     # the training logger's folder (cairn.track) holds a declared output: all of it is the run's
-    logger = (os.environ.get("CAIRN_TRACK_DIR") or track_dir).strip("/") + "/"
+    logger = run_dir().strip("/") + "/"
     if any(p.startswith(logger) for p in (*exact, *folders)):
         folders += (logger,)
     return any(p not in exact and not p.startswith(folders) for p in workspace_changes(ctx.git))
